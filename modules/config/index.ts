@@ -1,0 +1,592 @@
+/**
+ * One typed, validated configuration for a stack. `parseConfig` is pure (raw key → value map in,
+ * typed object out, every problem reported at once); `loadConfig` feeds it from `pulumi.Config`.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as pulumiConfigRuntime from "@pulumi/pulumi/runtime/config";
+import { contains, overlaps, parseCidr } from "./cidr";
+import { LayerSection, layerSectionNames, parseLayer } from "./layer";
+import { egressEngines } from "./network";
+import {
+    ClusterCapabilities,
+    ClusterConfig,
+    ClusterNetworkConfig,
+    NodePoolConfig,
+    PlatformConfig,
+    VaultConfig,
+    clusterTargets,
+    cnis,
+    environments,
+    kataPoolModes,
+    nodePoolRoles,
+    podNetworkings,
+    protectionModes,
+    vaultTypes,
+} from "./schema";
+import { kataShapeInfo } from "./shapes";
+import {
+    Issues,
+    Raw,
+    bool,
+    isObject,
+    list,
+    num,
+    obj,
+    patterns,
+    str,
+    strList,
+    strMap,
+} from "./validate";
+
+export * from "./schema";
+export * from "./layer";
+export { ConfigValidationError, formatIssue } from "./validate";
+export type { ConfigIssue } from "./validate";
+
+/** The project name; config keys are `secure-llm-platform:<key>`. */
+export const projectName = "secure-llm-platform";
+
+const topLevelKeys = [
+    "environment",
+    "compartmentId",
+    "tenancyId",
+    "homeRegion",
+    "tags",
+    "vault",
+    "clusters",
+    ...layerSectionNames,
+] as const;
+
+const clusterKeys = [
+    "name",
+    "target",
+    "region",
+    "kubernetesVersion",
+    "network",
+    "endpoint",
+    "bastion",
+    "imageSigning",
+    "addons",
+    "nodePools",
+    "capabilities",
+    "kubeconfigKey",
+    ...layerSectionNames,
+] as const;
+
+/** Oldest and newest Kubernetes minor versions the platform supports (VAP v1 needs ≥ 1.30). */
+export const supportedKubernetesMinors = { min: 30, max: 34 } as const;
+
+/** Inputs to {@link parseConfig} besides the raw values. */
+export interface ParseOptions {
+    readonly project?: string;
+    readonly stack: string;
+    /** Full keys (`project:key`) whose values are secrets. */
+    readonly secretKeys?: readonly string[];
+}
+
+/**
+ * Validates a raw configuration map (`key` without the project prefix → already-decoded value)
+ * and returns the typed stack configuration. Throws {@link ConfigValidationError} listing every
+ * problem.
+ */
+export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseOptions): PlatformConfig {
+    const project = opts.project ?? projectName;
+    const issues = new Issues();
+    const root = `${project}:`;
+    // Top-level keys have no dot; paths below read `secure-llm-platform:clusters[0].region`.
+    const top = (key: string) => `${root}${key}`;
+
+    for (const key of Object.keys(raw)) {
+        if (!(topLevelKeys as readonly string[]).includes(key) && !isKubeconfigKey(raw, key)) {
+            issues.add(top(key), "(set)", `no such key; allowed keys: ${topLevelKeys.join(", ")}`);
+        }
+    }
+    const rootObj: Raw = { ...raw };
+    const environment = str(rootObj, "environment", root, issues, {
+        oneOf: environments,
+        required: true,
+        default: "dev",
+    });
+    const clustersRaw = rootObj.clusters;
+    const anyOke = Array.isArray(clustersRaw) && clustersRaw.some((c) => isObject(c) && (c.target ?? "oke") === "oke");
+    const compartmentId = str(rootObj, "compartmentId", root, issues, { ...patterns.ocid, required: anyOke });
+    const tenancyId = str(rootObj, "tenancyId", root, issues, {
+        pattern: /^ocid1\.tenancy\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
+        expected: "a tenancy OCID (ocid1.tenancy.oc1..aaaa…)",
+        required: anyOke,
+    });
+    const homeRegion = str(rootObj, "homeRegion", root, issues, { ...patterns.region, required: anyOke });
+    const tags = strMap(rootObj, "tags", root, issues, {
+        keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,
+        expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
+    });
+    const vault = parseVault(rootObj.vault, top("vault"), issues, environment);
+
+    const clusters = list(
+        rootObj,
+        "clusters",
+        root,
+        issues,
+        (item, p) => parseCluster(item, p, issues, { environment, rootObj, raw, secretKeys: opts.secretKeys ?? [], project }),
+        { required: true, minItems: 1 },
+    );
+    crossValidateClusters(clusters, `${root}clusters`, issues);
+
+    issues.throwIfAny();
+    return {
+        project,
+        stack: opts.stack,
+        environment,
+        compartmentId,
+        tenancyId,
+        homeRegion,
+        tags,
+        vault,
+        clusters,
+    };
+}
+
+function isKubeconfigKey(raw: Readonly<Record<string, unknown>>, key: string): boolean {
+    const clusters = raw.clusters;
+    return (
+        Array.isArray(clusters) &&
+        clusters.some((c) => isObject(c) && (c.kubeconfigKey ?? `kubeconfig-${String(c.name)}`) === key)
+    );
+}
+
+function parseVault(rawVault: unknown, path: string, issues: Issues, environment: string): VaultConfig {
+    const o = obj(rawVault, path, issues, ["type", "protectionMode", "rotationDays", "existingVaultId"]);
+    const protectionMode = str(o, "protectionMode", path, issues, { oneOf: protectionModes, default: "HSM" });
+    if (environment === "prod" && protectionMode !== "HSM") {
+        issues.add(`${path}.protectionMode`, protectionMode, "HSM in a prod stack (software keys can be exported)");
+    }
+    return {
+        type: str(o, "type", path, issues, { oneOf: vaultTypes, default: "DEFAULT" }),
+        protectionMode,
+        rotationDays: num(o, "rotationDays", path, issues, { min: 60, max: 365, default: 90 }),
+        existingVaultId: str(o, "existingVaultId", path, issues, patterns.ocid),
+    };
+}
+
+interface ClusterContext {
+    readonly environment: PlatformConfig["environment"];
+    readonly rootObj: Raw;
+    readonly raw: Readonly<Record<string, unknown>>;
+    readonly secretKeys: readonly string[];
+    readonly project: string;
+}
+
+function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterContext): ClusterConfig | undefined {
+    if (!isObject(item)) {
+        issues.add(path, item, "a cluster object with at least name, target and region");
+        return undefined;
+    }
+    const o = obj(item, path, issues, [...clusterKeys]);
+    const name = str(o, "name", path, issues, { ...patterns.dnsLabel, required: true, default: "invalid" });
+    const target = str(o, "target", path, issues, { oneOf: clusterTargets, default: "oke" });
+    const isOke = target === "oke";
+    const region = str(o, "region", path, issues, {
+        ...(isOke ? patterns.region : { pattern: /^[a-z0-9][-a-z0-9]*$/, expected: "a location label such as on-prem-fra" }),
+        required: true,
+        default: "invalid",
+    });
+    const kubernetesVersion = str(o, "kubernetesVersion", path, issues, {
+        ...patterns.kubernetesVersion,
+        default: "v1.34.2",
+    });
+    const minor = Number(patterns.kubernetesVersion.pattern.exec(kubernetesVersion)?.[1] ?? "0");
+    if (minor < supportedKubernetesMinors.min || minor > supportedKubernetesMinors.max) {
+        issues.add(
+            `${path}.kubernetesVersion`,
+            kubernetesVersion,
+            `a version from v1.${supportedKubernetesMinors.min} to v1.${supportedKubernetesMinors.max}`,
+        );
+    }
+
+    const onlyFor = (key: string, forTarget: string) => {
+        if (o[key] !== undefined) {
+            issues.add(`${path}.${key}`, o[key], `no value: ${key} applies only to target ${forTarget}`);
+        }
+    };
+
+    let network: ClusterNetworkConfig | undefined;
+    let nodePools: NodePoolConfig[] = [];
+    let capabilities: ClusterCapabilities;
+    let kubeconfigKey: string | undefined;
+    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs"]);
+    const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
+    const endpoint = {
+        public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
+        allowedCidrs: strList(endpointObj, "allowedCidrs", `${path}.endpoint`, issues, cidrOpts),
+    };
+    const bastion = {
+        enabled: bool(bastionObj, "enabled", `${path}.bastion`, issues, false),
+        clientCidrs: strList(bastionObj, "clientCidrs", `${path}.bastion`, issues, cidrOpts),
+    };
+    const networkPolicyRaw = mergedSection(ctx.rootObj, o, "networkPolicy");
+    const engine = isObject(networkPolicyRaw) ? networkPolicyRaw.engine : undefined;
+
+    if (isOke) {
+        onlyFor("capabilities", "existing");
+        onlyFor("kubeconfigKey", "existing");
+        network = parseNetwork(o.network, `${path}.network`, issues);
+        nodePools = list(o, "nodePools", path, issues, (p, pp) => parseNodePool(p, pp, issues), {
+            required: true,
+            minItems: 1,
+        });
+        validatePools(nodePools, `${path}.nodePools`, issues);
+        if (endpoint.public) {
+            if (ctx.environment === "prod") {
+                issues.add(`${path}.endpoint.public`, true, "false in a prod stack: use a bastion or a runner inside the VCN");
+            }
+            if (endpoint.allowedCidrs.length === 0) {
+                issues.add(`${path}.endpoint.allowedCidrs`, [], "at least one CIDR allowed to reach the public API endpoint");
+            }
+            if (endpoint.allowedCidrs.includes("0.0.0.0/0")) {
+                issues.add(`${path}.endpoint.allowedCidrs`, endpoint.allowedCidrs, "specific client CIDRs, not 0.0.0.0/0");
+            }
+        }
+        if (bastion.enabled && bastion.clientCidrs.length === 0) {
+            issues.add(`${path}.bastion.clientCidrs`, [], "at least one client CIDR allowed to open bastion sessions");
+        }
+        if (bastion.clientCidrs.includes("0.0.0.0/0")) {
+            issues.add(`${path}.bastion.clientCidrs`, bastion.clientCidrs, "specific client CIDRs, not 0.0.0.0/0");
+        }
+        capabilities = {
+            kata: nodePools.some((p) => p.kata && !p.gpu),
+            kataGpu: nodePools.some((p) => p.kata && p.gpu),
+            gpu: nodePools.some((p) => p.gpu && !p.kata),
+            cni: engine === "cilium" ? "cilium" : engine === "calico-enterprise" ? "calico-enterprise" : "calico",
+        };
+    } else {
+        for (const key of ["network", "endpoint", "bastion", "imageSigning", "addons", "nodePools"]) {
+            onlyFor(key, "oke");
+        }
+        const c = obj(o.capabilities, `${path}.capabilities`, issues, ["kata", "kataGpu", "gpu", "cni"], true);
+        capabilities = {
+            kata: bool(c, "kata", `${path}.capabilities`, issues, false),
+            kataGpu: bool(c, "kataGpu", `${path}.capabilities`, issues, false),
+            gpu: bool(c, "gpu", `${path}.capabilities`, issues, false),
+            cni: str(c, "cni", `${path}.capabilities`, issues, { oneOf: cnis, required: true, default: "other" }),
+        };
+        kubeconfigKey = str(o, "kubeconfigKey", path, issues, {
+            pattern: /^[A-Za-z0-9_.-]+$/,
+            expected: "the name of a secret config key holding the kubeconfig",
+            default: `kubeconfig-${name}`,
+        });
+        const fullKey = `${ctx.project}:${kubeconfigKey}`;
+        if (ctx.raw[kubeconfigKey] === undefined) {
+            issues.add(
+                `${ctx.project}:${kubeconfigKey}`,
+                undefined,
+                `the cluster's kubeconfig, set with: pulumi config set --secret ${kubeconfigKey} < kubeconfig.yaml`,
+            );
+        } else if (!ctx.secretKeys.includes(fullKey)) {
+            issues.add(
+                fullKey,
+                "(plaintext)",
+                `a secret value: pulumi config set --secret ${kubeconfigKey} < kubeconfig.yaml (a kubeconfig holds credentials)`,
+            );
+        }
+    }
+    if (engine !== undefined && !(egressEngines as readonly unknown[]).includes(engine)) {
+        // reported by the networkPolicy parser; nothing more to derive here.
+    }
+
+    const imageSigning = bool(o, "imageSigning", path, issues, ctx.environment === "prod");
+    if (isOke && ctx.environment === "prod" && !imageSigning) {
+        issues.add(`${path}.imageSigning`, false, "true in a prod stack (only signed images may run)");
+    }
+    const addons = isOke
+        ? list(o, "addons", path, issues, (a, ap) => {
+              const ao = obj(a, ap, issues, ["name", "version", "configurations"], true);
+              const addonName = str(ao, "name", ap, issues, {
+                  pattern: /^[A-Za-z][A-Za-z0-9]+$/,
+                  expected: "an OKE add-on name such as CertManager or NvidiaGpuPlugin",
+                  required: true,
+              });
+              return addonName === undefined
+                  ? undefined
+                  : {
+                        name: addonName,
+                        version: str(ao, "version", ap, issues, { pattern: /^v?\d+\.\d+/, expected: "an add-on version such as v1.14.5" }),
+                        configurations: strMap(ao, "configurations", ap, issues),
+                    };
+          })
+        : [];
+
+    const layerRaw: Partial<Record<LayerSection, unknown>> = {};
+    for (const section of layerSectionNames) {
+        layerRaw[section] = mergedSection(ctx.rootObj, o, section);
+    }
+    const layer = parseLayer(
+        layerRaw,
+        (section) => (o[section] !== undefined ? `${path}.${section}` : `${ctx.project}:${section}`),
+        issues,
+        { environment: ctx.environment, clusterName: name, target, region, capabilities },
+    );
+
+    return {
+        name,
+        target,
+        region,
+        kubernetesVersion,
+        network,
+        endpoint,
+        bastion,
+        imageSigning,
+        addons,
+        nodePools,
+        capabilities,
+        kubeconfigKey,
+        layer,
+    };
+}
+
+/** A stack-level section with the cluster's override deep-merged over it. */
+function mergedSection(rootObj: Raw, clusterObj: Raw, section: string): unknown {
+    return deepMerge(rootObj[section], clusterObj[section]);
+}
+
+/** Deep-merges plain objects; arrays and scalars in `over` replace those in `base`. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+    if (over === undefined) {
+        return base;
+    }
+    if (isObject(base) && isObject(over)) {
+        const out: Raw = { ...base };
+        for (const [k, v] of Object.entries(over)) {
+            out[k] = deepMerge(base[k], v);
+        }
+        return out;
+    }
+    return over;
+}
+
+const cidrOpts = { pattern: patterns.cidr.pattern, expected: patterns.cidr.expected };
+
+function parseNetwork(raw: unknown, path: string, issues: Issues): ClusterNetworkConfig {
+    const o = obj(raw, path, issues, [
+        "vcnCidr",
+        "podsCidr",
+        "servicesCidr",
+        "podNetworking",
+        "nodePortCidrs",
+        "publicLoadBalancers",
+    ]);
+    const cidr = (key: string, def: string) => {
+        const v = str(o, key, path, issues, { ...cidrOpts, default: def });
+        if (parseCidr(v) === undefined) {
+            issues.add(`${path}.${key}`, v, "a valid IPv4 CIDR block with no host bits set, such as 10.0.0.0/16");
+            return def;
+        }
+        return v;
+    };
+    const vcnCidr = cidr("vcnCidr", "10.0.0.0/16");
+    const podsCidr = cidr("podsCidr", "10.244.0.0/16");
+    const servicesCidr = cidr("servicesCidr", "10.96.0.0/16");
+    const vcn = parseCidr(vcnCidr)!;
+    if (vcn.prefix > 20) {
+        issues.add(`${path}.vcnCidr`, vcnCidr, "a block of /20 or larger (the platform carves six subnets from it)");
+    }
+    const pairs: [string, string, string, string][] = [
+        ["podsCidr", podsCidr, "vcnCidr", vcnCidr],
+        ["servicesCidr", servicesCidr, "vcnCidr", vcnCidr],
+        ["servicesCidr", servicesCidr, "podsCidr", podsCidr],
+    ];
+    for (const [k1, v1, k2, v2] of pairs) {
+        if (overlaps(parseCidr(v1)!, parseCidr(v2)!)) {
+            issues.add(`${path}.${k1}`, v1, `a block that does not overlap ${k2} (${v2})`);
+        }
+    }
+    const nodePortCidrs = strList(o, "nodePortCidrs", path, issues, cidrOpts);
+    if (nodePortCidrs.includes("0.0.0.0/0")) {
+        issues.add(`${path}.nodePortCidrs`, nodePortCidrs, "specific CIDRs (load balancer subnets or trusted networks), not 0.0.0.0/0");
+    }
+    return {
+        vcnCidr,
+        podsCidr,
+        servicesCidr,
+        podNetworking: str(o, "podNetworking", path, issues, { oneOf: podNetworkings, default: "vcn-native" }),
+        nodePortCidrs,
+        publicLoadBalancers: bool(o, "publicLoadBalancers", path, issues, false),
+    };
+}
+
+const shapePattern = /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/;
+
+function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConfig | undefined {
+    if (!isObject(raw)) {
+        issues.add(path, raw, "a node pool object with name, role and shape");
+        return undefined;
+    }
+    const o = obj(raw, path, issues, [
+        "name",
+        "role",
+        "shape",
+        "ocpus",
+        "memoryGbs",
+        "size",
+        "bootVolumeGbs",
+        "imageId",
+        "kata",
+        "kataMode",
+        "labels",
+    ]);
+    const name = str(o, "name", path, issues, { ...patterns.dnsLabel, required: true, default: "invalid" });
+    const role = str(o, "role", path, issues, { oneOf: nodePoolRoles, required: true, default: "system" });
+    const shape = str(o, "shape", path, issues, {
+        pattern: shapePattern,
+        expected: "an OCI shape name such as VM.Standard.E5.Flex or BM.GPU.A100-v2.8",
+        required: true,
+        default: "VM.Standard.E5.Flex",
+    });
+    const flex = shape.endsWith(".Flex");
+    const gpu = /\.GPU/.test(shape);
+    const ocpus = num(o, "ocpus", path, issues, { min: 1, max: 128 });
+    const memoryGbs = num(o, "memoryGbs", path, issues, { min: 1, max: 2048 });
+    if (flex && (ocpus === undefined || memoryGbs === undefined)) {
+        issues.add(`${path}.${ocpus === undefined ? "ocpus" : "memoryGbs"}`, undefined, `a value: flexible shape ${shape} needs ocpus and memoryGbs`);
+    }
+    if (!flex && (o.ocpus !== undefined || o.memoryGbs !== undefined)) {
+        issues.add(`${path}.ocpus`, o.ocpus ?? o.memoryGbs, `no value: ${shape} is a fixed shape (ocpus and memoryGbs apply to .Flex shapes)`);
+    }
+    const kataFlag = bool(o, "kata", path, issues, role === "kata");
+    if (role === "kata" && !kataFlag) {
+        issues.add(`${path}.kata`, false, "true or unset: a pool with role kata runs Kata");
+    }
+    if (role === "system" && o.kata !== undefined && kataFlag) {
+        issues.add(`${path}.kata`, true, "false: system pools run platform components with the default runtime");
+    }
+    if (role === "gpu" && !gpu) {
+        issues.add(`${path}.shape`, shape, "a GPU shape (e.g. VM.GPU.A10.1, BM.GPU.A100-v2.8) for a pool with role gpu");
+    }
+    let kataMode: NodePoolConfig["kataMode"] = "managed";
+    if (kataFlag) {
+        const requested = str(o, "kataMode", path, issues, { oneOf: kataPoolModes, default: "auto" });
+        if (!shape.startsWith("BM.")) {
+            issues.add(
+                `${path}.shape`,
+                shape,
+                "a bare-metal shape for a Kata pool (Kata needs /dev/kvm, which VMs do not expose), such as BM.Standard.E4.128 or BM.GPU.A100-v2.8",
+            );
+        } else {
+            const info = kataShapeInfo(shape);
+            if (requested === "auto") {
+                kataMode = info?.virtualizationDefault === true ? "managed" : "self-managed";
+            } else if (requested === "managed" && info?.virtualizationDefault !== true) {
+                issues.add(
+                    `${path}.kataMode`,
+                    requested,
+                    `self-managed or auto: ${shape} does not enable virtualization instructions by default, and managed node pools cannot set platformConfig`,
+                );
+            } else {
+                kataMode = requested;
+            }
+            if (kataMode === "self-managed" && info === undefined) {
+                issues.add(
+                    `${path}.shape`,
+                    shape,
+                    "a bare-metal shape whose platform type is known (see modules/config/shapes.ts), so virtualization can be enabled through platformConfig",
+                );
+            }
+        }
+    } else if (o.kataMode !== undefined) {
+        issues.add(`${path}.kataMode`, o.kataMode, "no value: kataMode applies only to Kata pools");
+    }
+    return {
+        name,
+        role,
+        shape,
+        ocpus,
+        memoryGbs,
+        size: num(o, "size", path, issues, { min: 0, max: 1000, default: role === "system" ? 2 : 1 }),
+        bootVolumeGbs: num(o, "bootVolumeGbs", path, issues, { min: 50, max: 32768, default: gpu ? 250 : 100 }),
+        imageId: str(o, "imageId", path, issues, patterns.ocid),
+        kata: kataFlag,
+        gpu,
+        kataMode,
+        labels: strMap(o, "labels", path, issues, {
+            keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+            expected: "a Kubernetes label key",
+        }),
+    };
+}
+
+function validatePools(pools: readonly NodePoolConfig[], path: string, issues: Issues): void {
+    const seen = new Set<string>();
+    pools.forEach((p, i) => {
+        if (seen.has(p.name)) {
+            issues.add(`${path}[${i}].name`, p.name, "a node pool name unique within the cluster");
+        }
+        seen.add(p.name);
+    });
+    if (pools.length > 0 && !pools.some((p) => p.role === "system" && p.size >= 1)) {
+        issues.add(path, pools.map((p) => p.name), "at least one pool with role system and size ≥ 1 (platform components and GPU operators need it)");
+    }
+}
+
+function crossValidateClusters(clusters: readonly ClusterConfig[], path: string, issues: Issues): void {
+    const names = new Map<string, number>();
+    clusters.forEach((c, i) => {
+        if (names.has(c.name)) {
+            issues.add(`${path}[${i}].name`, c.name, `a cluster name unique in the stack (clusters[${names.get(c.name)}] has it)`);
+        } else {
+            names.set(c.name, i);
+        }
+    });
+    const oke = clusters.map((c, i) => ({ c, i })).filter(({ c }) => c.network !== undefined);
+    for (let a = 0; a < oke.length; a++) {
+        for (let b = a + 1; b < oke.length; b++) {
+            const x = parseCidr(oke[a].c.network!.vcnCidr)!;
+            const y = parseCidr(oke[b].c.network!.vcnCidr)!;
+            if (overlaps(x, y) || contains(x, y)) {
+                issues.add(
+                    `${path}[${oke[b].i}].network.vcnCidr`,
+                    oke[b].c.network!.vcnCidr,
+                    `a VCN CIDR that does not overlap clusters[${oke[a].i}] (${oke[a].c.network!.vcnCidr}), so the clusters can be peered`,
+                );
+            }
+        }
+    }
+}
+
+/**
+ * Reads the stack's configuration from the Pulumi runtime and validates it. Values are decoded the
+ * way `pulumi.Config.getObject` decodes them (JSON where it parses, the raw string otherwise).
+ */
+export function loadConfig(): PlatformConfig {
+    const all = pulumi.runtime.allConfig();
+    const prefix = `${projectName}:`;
+    const raw: Record<string, unknown> = {};
+    const secretKeys: string[] = [];
+    const isSecret = (pulumiConfigRuntime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    for (const [key, value] of Object.entries(all)) {
+        if (!key.startsWith(prefix)) {
+            continue;
+        }
+        const short = key.slice(prefix.length);
+        raw[short] = decodeConfigValue(value);
+        if (isSecret?.(key)) {
+            secretKeys.push(key);
+        }
+    }
+    return parseConfig(raw, { project: projectName, stack: pulumi.getStack(), secretKeys });
+}
+
+/** Decodes one config value as the CLI stores it: JSON when it parses, else the plain string. */
+export function decodeConfigValue(value: string): unknown {
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+/** Reads an existing cluster's kubeconfig as a secret output. */
+export function kubeconfigFor(cluster: ClusterConfig): pulumi.Output<string> {
+    if (cluster.kubeconfigKey === undefined) {
+        throw new Error(`cluster ${cluster.name} has no kubeconfigKey (only target existing has one)`);
+    }
+    return new pulumi.Config(projectName).requireSecret(cluster.kubeconfigKey);
+}

@@ -1,0 +1,322 @@
+/**
+ * A small, dependency-free validator for stack configuration. Every check records an issue with
+ * the key path, the bad value and what is expected, and validation carries on, so a user sees
+ * every mistake of a stack file at once instead of one per `pulumi up`.
+ */
+
+/** One invalid configuration value. */
+export interface ConfigIssue {
+    /** Key path as written in the stack file, e.g. `secure-llm-platform:clusters[0].region`. */
+    readonly path: string;
+    /** The offending value (secret values are never recorded). */
+    readonly value: unknown;
+    /** What is expected instead, in words a user can act on. */
+    readonly expected: string;
+}
+
+/** Thrown when a stack's configuration is invalid; carries every issue found. */
+export class ConfigValidationError extends Error {
+    constructor(public readonly issues: readonly ConfigIssue[]) {
+        super(
+            `invalid stack configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
+                issues.map((i) => `  - ${formatIssue(i)}`).join("\n"),
+        );
+        this.name = "ConfigValidationError";
+    }
+}
+
+/** Renders one issue as `key: got <value>; expected <what>`. */
+export function formatIssue(issue: ConfigIssue): string {
+    return `${issue.path}: got ${describeValue(issue.value)}; expected ${issue.expected}`;
+}
+
+function describeValue(value: unknown): string {
+    if (value === undefined) {
+        return "nothing (the key is missing)";
+    }
+    const json = JSON.stringify(value);
+    return json.length > 120 ? `${json.slice(0, 117)}...` : json;
+}
+
+/** Collects issues while a raw configuration is walked. */
+export class Issues {
+    private readonly items: ConfigIssue[] = [];
+
+    add(path: string, value: unknown, expected: string): void {
+        this.items.push({ path, value, expected });
+    }
+
+    get list(): readonly ConfigIssue[] {
+        return this.items;
+    }
+
+    /** Throws a {@link ConfigValidationError} when anything was recorded. */
+    throwIfAny(): void {
+        if (this.items.length > 0) {
+            throw new ConfigValidationError(this.items);
+        }
+    }
+}
+
+/** Joins a key to a path; the root path is `project:` and joins without a dot. */
+export function join(path: string, key: string): string {
+    return path.endsWith(":") ? `${path}${key}` : `${path}.${key}`;
+}
+
+/** A raw object read from config, with the path it came from. */
+export type Raw = Record<string, unknown>;
+
+export function isObject(v: unknown): v is Raw {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Reads an object at `path`; reports a non-object and any key not in `allowed` (a typo in a
+ * stack file must not silently fall back to a default).
+ */
+export function obj(
+    value: unknown,
+    path: string,
+    issues: Issues,
+    allowed: readonly string[],
+    required = false,
+): Raw {
+    if (value === undefined || value === null) {
+        if (required) {
+            issues.add(path, value, "an object");
+        }
+        return {};
+    }
+    if (!isObject(value)) {
+        issues.add(path, value, "an object");
+        return {};
+    }
+    for (const key of Object.keys(value)) {
+        if (!allowed.includes(key)) {
+            issues.add(join(path, key), value[key], `no such key; allowed keys: ${allowed.join(", ")}`);
+        }
+    }
+    return value;
+}
+
+interface StrOpts<T extends string> {
+    readonly required?: boolean;
+    readonly default?: T;
+    readonly oneOf?: readonly T[];
+    readonly pattern?: RegExp;
+    /** Words for the pattern, used in the message. */
+    readonly expected?: string;
+}
+
+export function str<T extends string = string>(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts: StrOpts<T> & { default: T },
+): T;
+export function str<T extends string = string>(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts?: StrOpts<T>,
+): T | undefined;
+export function str<T extends string = string>(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts: StrOpts<T> = {},
+): T | undefined {
+    const p = join(path, key);
+    const v = o[key];
+    const expected =
+        opts.expected ?? (opts.oneOf ? `one of ${opts.oneOf.join(" | ")}` : "a non-empty string");
+    if (v === undefined || v === null) {
+        if (opts.required) {
+            issues.add(p, v, expected);
+        }
+        return opts.default;
+    }
+    if (typeof v !== "string" || v.length === 0) {
+        issues.add(p, v, expected);
+        return opts.default;
+    }
+    if (opts.oneOf && !opts.oneOf.includes(v as T)) {
+        issues.add(p, v, expected);
+        return opts.default;
+    }
+    if (opts.pattern && !opts.pattern.test(v)) {
+        issues.add(p, v, expected);
+        return opts.default;
+    }
+    return v as T;
+}
+
+interface NumOpts {
+    readonly required?: boolean;
+    readonly default?: number;
+    readonly min?: number;
+    readonly max?: number;
+    readonly integer?: boolean;
+}
+
+export function num(o: Raw, key: string, path: string, issues: Issues, opts: NumOpts & { default: number }): number;
+export function num(o: Raw, key: string, path: string, issues: Issues, opts?: NumOpts): number | undefined;
+export function num(o: Raw, key: string, path: string, issues: Issues, opts: NumOpts = {}): number | undefined {
+    const p = join(path, key);
+    const v = o[key];
+    const integer = opts.integer ?? true;
+    const range =
+        opts.min !== undefined && opts.max !== undefined
+            ? ` from ${opts.min} to ${opts.max}`
+            : opts.min !== undefined
+              ? ` of at least ${opts.min}`
+              : opts.max !== undefined
+                ? ` of at most ${opts.max}`
+                : "";
+    const expected = `${integer ? "an integer" : "a number"}${range}`;
+    if (v === undefined || v === null) {
+        if (opts.required) {
+            issues.add(p, v, expected);
+        }
+        return opts.default;
+    }
+    if (
+        typeof v !== "number" ||
+        !Number.isFinite(v) ||
+        (integer && !Number.isInteger(v)) ||
+        (opts.min !== undefined && v < opts.min) ||
+        (opts.max !== undefined && v > opts.max)
+    ) {
+        issues.add(p, v, expected);
+        return opts.default;
+    }
+    return v;
+}
+
+export function bool(o: Raw, key: string, path: string, issues: Issues, def: boolean): boolean {
+    const v = o[key];
+    if (v === undefined || v === null) {
+        return def;
+    }
+    if (typeof v !== "boolean") {
+        issues.add(join(path, key), v, "true or false");
+        return def;
+    }
+    return v;
+}
+
+/** Reads a list; each element is handed to `each` with its own path. */
+export function list<T>(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    each: (item: unknown, itemPath: string) => T | undefined,
+    opts: { required?: boolean; minItems?: number } = {},
+): T[] {
+    const p = join(path, key);
+    const v = o[key];
+    if (v === undefined || v === null) {
+        if (opts.required) {
+            issues.add(p, v, `a list${opts.minItems ? ` of at least ${opts.minItems} item(s)` : ""}`);
+        }
+        return [];
+    }
+    if (!Array.isArray(v)) {
+        issues.add(p, v, "a list");
+        return [];
+    }
+    if (opts.minItems !== undefined && v.length < opts.minItems) {
+        issues.add(p, v, `a list of at least ${opts.minItems} item(s)`);
+    }
+    const out: T[] = [];
+    v.forEach((item, i) => {
+        const r = each(item, `${p}[${i}]`);
+        if (r !== undefined) {
+            out.push(r);
+        }
+    });
+    return out;
+}
+
+/** Reads a list of strings, each checked against `pattern`. */
+export function strList(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts: { pattern?: RegExp; expected?: string; default?: string[]; required?: boolean } = {},
+): string[] {
+    if (o[key] === undefined || o[key] === null) {
+        if (opts.required) {
+            issues.add(join(path, key), o[key], `a list of ${opts.expected ?? "strings"}`);
+        }
+        return opts.default ?? [];
+    }
+    return list(o, key, path, issues, (item, p) => {
+        if (typeof item !== "string" || item.length === 0 || (opts.pattern && !opts.pattern.test(item))) {
+            issues.add(p, item, opts.expected ?? "a non-empty string");
+            return undefined;
+        }
+        return item;
+    });
+}
+
+/** Reads a map of string to string (labels, tags). */
+export function strMap(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts: { keyPattern?: RegExp; expected?: string } = {},
+): Record<string, string> {
+    const v = o[key];
+    const p = join(path, key);
+    if (v === undefined || v === null) {
+        return {};
+    }
+    if (!isObject(v)) {
+        issues.add(p, v, "a map of string keys to string values");
+        return {};
+    }
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(v)) {
+        if (opts.keyPattern && !opts.keyPattern.test(k)) {
+            issues.add(join(p, k), k, opts.expected ?? "a valid key");
+            continue;
+        }
+        if (typeof val !== "string") {
+            issues.add(join(p, k), val, "a string value");
+            continue;
+        }
+        out[k] = val;
+    }
+    return out;
+}
+
+/** Common patterns, each with the words used in messages. */
+export const patterns = {
+    ocid: {
+        pattern: /^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
+        expected: "an OCI OCID such as ocid1.compartment.oc1..aaaa…",
+    },
+    dnsLabel: {
+        pattern: /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
+        expected: "a DNS label: lower-case letters, digits and '-', starting with a letter, at most 32 characters",
+    },
+    region: {
+        pattern: /^[a-z]{2,3}-[a-z]+-\d$/,
+        expected: "an OCI region identifier such as us-ashburn-1 or eu-frankfurt-1",
+    },
+    kubernetesVersion: {
+        pattern: /^v1\.(\d+)\.(\d+)$/,
+        expected: "a Kubernetes version such as v1.34.2",
+    },
+    cidr: {
+        pattern: /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/,
+        expected: "an IPv4 CIDR block such as 10.0.0.0/16",
+    },
+} as const;

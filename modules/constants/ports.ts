@@ -1,0 +1,23 @@
+/** Ports, by component (REFERENCE.md §2.1, §5). */
+
+/** OKE control-plane and node ports the NSGs open. */
+export const okePorts = {
+    apiServer: 6443,
+    controlPlane: 12250,
+    kubelet: 10250,
+    lbHealthCheck: 10256,
+    nodePortMin: 30000,
+    nodePortMax: 32767,
+    https: 443,
+} as const;
+
+/** Workload ports inside the cluster. */
+export const workloadPorts = {
+    gateway: 8080,
+    guardrails: 8000,
+    jailbreakDetection: 1337,
+    inference: 8000,
+    presidio: 3000,
+    egressProxy: 3128,
+    dns: 53,
+} as const;

@@ -1,0 +1,13 @@
+/** Arguments every component of the cluster layer receives. */
+import type { ClusterConfig, Environment } from "../config";
+import type { CloudClusterInfo } from "../oci/types";
+
+/** What a cluster-layer component knows: the cluster's validated config and, for OKE, its cloud ids. */
+export interface ClusterLayerArgs {
+    /** The cluster, with its in-cluster settings in `cluster.layer`. */
+    readonly cluster: ClusterConfig;
+    /** The stack's environment. */
+    readonly environment: Environment;
+    /** Cloud ids and endpoints; undefined for `target: existing` clusters. */
+    readonly cloud?: CloudClusterInfo;
+}

@@ -1,0 +1,28 @@
+/** What the cloud layer hands to the cluster layer for one OKE cluster. */
+import * as pulumi from "@pulumi/pulumi";
+
+/** Ids and endpoints of an OKE cluster's cloud resources that in-cluster components refer to. */
+export interface CloudClusterInfo {
+    /** OCI region of the cluster. */
+    readonly region: string;
+    /** Compartment of the cluster and its keys. */
+    readonly compartmentId: string;
+    /** OKE cluster OCID. */
+    readonly clusterId: pulumi.Output<string>;
+    /** Vault OCID. */
+    readonly vaultId: pulumi.Output<string>;
+    /** Vault crypto endpoint (KMS encrypt/decrypt/generate). */
+    readonly cryptoEndpoint: pulumi.Output<string>;
+    /** Key OCIDs by purpose. */
+    readonly keys: {
+        readonly secrets: pulumi.Output<string>;
+        readonly volumes: pulumi.Output<string>;
+        readonly models: pulumi.Output<string>;
+        readonly signing: pulumi.Output<string>;
+    };
+    /** Object Storage namespace and bucket holding encrypted models. */
+    readonly modelBucket: {
+        readonly namespace: pulumi.Output<string>;
+        readonly name: pulumi.Output<string>;
+    };
+}

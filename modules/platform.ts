@@ -1,0 +1,77 @@
+/**
+ * The fleet: for every cluster of the stack, the cloud layer (OKE clusters only), a Kubernetes
+ * provider, and the same cluster layer. Data flows one way: config → cloud → provider → cluster.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as oci from "@pulumi/oci";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
+import { ClusterPlatform } from "./k8s";
+import { OkeCluster } from "./oci";
+
+/** Stack outputs for one cluster. */
+export interface ClusterOutputs {
+    readonly target: string;
+    readonly region: string;
+    readonly clusterId?: pulumi.Output<string>;
+    readonly apiEndpoint?: pulumi.Output<string>;
+    readonly vaultId?: pulumi.Output<string>;
+    readonly keyIds?: Record<string, pulumi.Output<string>>;
+    readonly modelBucket?: pulumi.Output<string>;
+    /** Secret. */
+    readonly kubeconfig: pulumi.Output<string>;
+}
+
+/** Name of the Kubernetes provider of a cluster (the plan maps manifests to clusters by it). */
+export function kubernetesProviderName(cluster: ClusterConfig): string {
+    return `${cluster.name}-k8s`;
+}
+
+/** Declares the whole platform for a validated stack and returns its outputs by cluster name. */
+export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutputs> {
+    const ociProviders = new Map<string, oci.Provider>();
+    const ociProvider = (region: string) => {
+        let p = ociProviders.get(region);
+        if (p === undefined) {
+            // Credentials come from the environment or ~/.oci/config, never from stack config.
+            p = new oci.Provider(`oci-${region}`, { region });
+            ociProviders.set(region, p);
+        }
+        return p;
+    };
+    const outputs: Record<string, ClusterOutputs> = {};
+    for (const cluster of cfg.clusters) {
+        let kubeconfig: pulumi.Output<string>;
+        let cloud: OkeCluster | undefined;
+        if (cluster.target === "oke") {
+            cloud = new OkeCluster(
+                cluster.name,
+                { platform: cfg, cluster, homeProvider: ociProvider(cfg.homeRegion!) },
+                { provider: ociProvider(cluster.region) },
+            );
+            kubeconfig = pulumi.secret(cloud.kubeconfig);
+        } else {
+            kubeconfig = kubeconfigFor(cluster);
+        }
+        const provider = new k8s.Provider(kubernetesProviderName(cluster), {
+            kubeconfig,
+            enableServerSideApply: true,
+            deleteUnreachable: false,
+        });
+        new ClusterPlatform(
+            cluster.name,
+            { cluster, environment: cfg.environment, cloud: cloud?.info },
+            { provider, dependsOn: cloud?.readiness ?? [] },
+        );
+        outputs[cluster.name] = {
+            target: cluster.target,
+            region: cluster.region,
+            clusterId: cloud?.info.clusterId,
+            vaultId: cloud?.info.vaultId,
+            keyIds: cloud ? { ...cloud.info.keys } : undefined,
+            modelBucket: cloud?.info.modelBucket.name,
+            kubeconfig,
+        };
+    }
+    return outputs;
+}
