@@ -1,0 +1,50 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readStackConfig, secretPlaceholder } from "../../tools/plan/stackfile";
+
+describe("stack files", () => {
+    let dir: string;
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-stackfile-"));
+        fs.writeFileSync(
+            path.join(dir, "Pulumi.yaml"),
+            "name: demo\nruntime: nodejs\nconfig:\n  rotation:\n    type: integer\n    default: 90\n  region: us-ashburn-1\n",
+        );
+        fs.writeFileSync(
+            path.join(dir, "Pulumi.s1.yaml"),
+            [
+                "config:",
+                "  demo:rotation: 120",
+                "  demo:kubeconfig-a:",
+                "    secure: AAABAAxyz",
+                "  oci:region: eu-frankfurt-1",
+                "  demo:clusters:",
+                "    - name: a",
+                "      token:",
+                "        secure: AAABBB",
+                "",
+            ].join("\n"),
+        );
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("applies project defaults, then stack values, namespacing bare keys", () => {
+        const sc = readStackConfig(dir, "s1");
+        assert.equal(sc.values["demo:rotation"], "120");
+        assert.equal(sc.values["demo:region"], "us-ashburn-1");
+        assert.equal(sc.values["oci:region"], "eu-frankfurt-1");
+    });
+
+    it("replaces secure values by placeholders and marks their keys secret", () => {
+        const sc = readStackConfig(dir, "s1");
+        assert.equal(sc.values["demo:kubeconfig-a"], secretPlaceholder("demo:kubeconfig-a"));
+        assert.ok(!sc.values["demo:clusters"].includes("AAABBB"), "ciphertext never reaches the program");
+        assert.deepEqual(sc.secretKeys, ["demo:clusters", "demo:kubeconfig-a"]);
+    });
+
+    it("names the missing stack file and the stacks that exist", () => {
+        assert.throws(() => readStackConfig(dir, "nope"), /no stack file Pulumi\.nope\.yaml.*s1/);
+    });
+});

@@ -1,0 +1,302 @@
+/**
+ * Plans one stack in this process: installs the mocks, hands the program its configuration the
+ * way the CLI would, runs the real entry point (`index.ts`), waits for every registration and
+ * writes `resources.json`, `manifests/<cluster>.yaml` and `report.md` into `<out>/<stack>/`.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigValidationError, formatIssue } from "../../modules/config";
+import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
+import { countBy, criticalPath, moduleOf } from "./graph";
+import {
+    Manifest,
+    SchemaResult,
+    isKubernetesObject,
+    objectLabel,
+    providerUrn,
+    sortManifests,
+    toManifest,
+    toMultiDocYaml,
+    validateManifest,
+} from "./manifests";
+import { RecordedResource, installMocks, recordedInvokes, recordedResources, redactSecrets, settle } from "./mocks";
+import { readStackConfig, StackFileError } from "./stackfile";
+
+/** Exit codes of the plan (DESIGN.md). */
+export const exitCodes = { clean: 0, violation: 1, configOrUsage: 2 } as const;
+
+/** What planning one stack produced. */
+export interface StackPlanResult {
+    readonly stack: string;
+    readonly exitCode: number;
+    /** One line per problem, already formatted for the terminal. */
+    readonly problems: readonly string[];
+    readonly resourceCount: number;
+    readonly outDir?: string;
+    readonly seconds: number;
+}
+
+/** Plans `stack` of the project in `projectDir`, writing into `outRoot/<stack>/`. */
+export async function planStack(
+    projectDir: string,
+    stack: string,
+    outRoot: string,
+    configDir?: string,
+): Promise<StackPlanResult> {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    let stackConfig;
+    try {
+        stackConfig = readStackConfig(projectDir, stack, configDir);
+    } catch (e) {
+        if (e instanceof StackFileError) {
+            return { stack, exitCode: exitCodes.configOrUsage, problems: [e.message], resourceCount: 0, seconds: elapsed() };
+        }
+        throw e;
+    }
+    installMocks({ project: stackConfig.project, stack });
+    pulumi.runtime.setAllConfig(stackConfig.values, stackConfig.secretKeys);
+
+    const asyncErrors: unknown[] = [];
+    const onRejection = (e: unknown) => asyncErrors.push(e);
+    process.on("unhandledRejection", onRejection);
+    let programExports: Record<string, unknown> = {};
+    try {
+        // The real program, exactly as `pulumi up` runs it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        programExports = require(path.join(projectDir, "index.ts")) as Record<string, unknown>;
+        await settle();
+    } catch (e) {
+        process.off("unhandledRejection", onRejection);
+        if (e instanceof ConfigValidationError) {
+            return {
+                stack,
+                exitCode: exitCodes.configOrUsage,
+                problems: e.issues.map((i) => `config: ${formatIssue(i)}`),
+                resourceCount: 0,
+                seconds: elapsed(),
+            };
+        }
+        return { stack, exitCode: exitCodes.violation, problems: [`program error: ${describe(e)}`], resourceCount: 0, seconds: elapsed() };
+    }
+    await new Promise((r) => setImmediate(r));
+    process.off("unhandledRejection", onRejection);
+
+    const resources = [...recordedResources()];
+    const problems: string[] = asyncErrors.map((e) => `program error: ${describe(e)}`);
+    const outputs = await resolveOutputs(programExports);
+    problems.push(...outputs.problems);
+
+    const outDir = path.join(outRoot, stack);
+    fs.rmSync(outDir, { recursive: true, force: true });
+    fs.mkdirSync(path.join(outDir, "manifests"), { recursive: true });
+
+    fs.writeFileSync(
+        path.join(outDir, "resources.json"),
+        JSON.stringify(
+            resources.map((r) => ({
+                urn: r.urn,
+                type: r.type,
+                name: r.name,
+                parent: r.parent ?? null,
+                provider: providerUrn(r.provider) ?? null,
+                dependencies: r.dependencies,
+                protect: r.protect,
+                retainOnDelete: r.retainOnDelete,
+                inputs: redactSecrets(r.inputs),
+            })),
+            null,
+            2,
+        ) + "\n",
+    );
+
+    const clusters = clustersOf(resources);
+    const clusterAnalyses: ClusterAnalysis[] = [];
+    const schemaResults: SchemaResult[] = [];
+    for (const c of clusters) {
+        const objects = resources.filter((r) => isKubernetesObject(r) && providerUrn(r.provider) === c.providerUrn);
+        const manifests = sortManifests(objects.map(toManifest));
+        const results = objects.map((r) => validateManifest(toManifest(r), r.type.endsWith("Patch")));
+        schemaResults.push(...results);
+        for (const res of results) {
+            for (const err of res.errors) {
+                problems.push(`schema: ${c.name}: ${res.object}: ${err}`);
+            }
+        }
+        fs.writeFileSync(path.join(outDir, "manifests", `${c.name}.yaml`), toMultiDocYaml(manifests));
+        const analysis = analyzeCluster(c.name, manifests);
+        clusterAnalyses.push(analysis);
+        problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
+    }
+    const stackAnalysis = analyzeStack(resources, stackConfig.values);
+    problems.push(...stackAnalysis.violations);
+
+    fs.writeFileSync(
+        path.join(outDir, "report.md"),
+        renderReport({
+            stack,
+            resources,
+            clusterAnalyses,
+            stackAnalysis,
+            schemaResults,
+            outputs: outputs.rows,
+            problems,
+            invokes: countBy(recordedInvokes(), (i) => i.token),
+        }),
+    );
+    return {
+        stack,
+        exitCode: problems.length > 0 ? exitCodes.violation : exitCodes.clean,
+        problems,
+        resourceCount: resources.length,
+        outDir,
+        seconds: elapsed(),
+    };
+}
+
+function describe(e: unknown): string {
+    return e instanceof Error ? e.message : String(e);
+}
+
+interface ClusterRef {
+    readonly name: string;
+    readonly providerUrn: string;
+}
+
+/** Clusters are identified by their Kubernetes providers, named `<cluster>-k8s` by the program. */
+function clustersOf(resources: readonly RecordedResource[]): ClusterRef[] {
+    return resources
+        .filter((r) => r.type === "pulumi:providers:kubernetes" && r.name.endsWith("-k8s"))
+        .map((r) => ({ name: r.name.slice(0, -"-k8s".length), providerUrn: r.urn }));
+}
+
+interface OutputRow {
+    readonly name: string;
+    readonly secret: boolean;
+}
+
+/**
+ * Resolves the program's exports and checks that anything that looks like a credential is a
+ * secret output (a kubeconfig in plaintext state is a leak).
+ */
+async function resolveOutputs(exports: Record<string, unknown>): Promise<{ rows: OutputRow[]; problems: string[] }> {
+    const rows: OutputRow[] = [];
+    const problems: string[] = [];
+    const visit = async (v: unknown, at: string): Promise<void> => {
+        if (pulumi.Output.isInstance(v)) {
+            const secret = await pulumi.isSecret(v);
+            rows.push({ name: at, secret });
+            if (!secret && /kubeconfig|password|token|secret|credential/i.test(at)) {
+                problems.push(`outputs: ${at} holds a credential but is not a secret output`);
+            }
+            return;
+        }
+        if (Array.isArray(v)) {
+            for (let i = 0; i < v.length; i++) {
+                await visit(v[i], `${at}[${i}]`);
+            }
+            return;
+        }
+        if (typeof v === "object" && v !== null) {
+            for (const [k, x] of Object.entries(v)) {
+                await visit(x, at ? `${at}.${k}` : k);
+            }
+            return;
+        }
+        if (v !== undefined) {
+            rows.push({ name: at, secret: false });
+        }
+    };
+    await visit(exports, "");
+    return { rows, problems };
+}
+
+interface ReportInput {
+    readonly stack: string;
+    readonly resources: readonly RecordedResource[];
+    readonly clusterAnalyses: readonly ClusterAnalysis[];
+    readonly stackAnalysis: StackAnalysis;
+    readonly schemaResults: readonly SchemaResult[];
+    readonly outputs: readonly OutputRow[];
+    readonly problems: readonly string[];
+    readonly invokes: readonly [string, number][];
+}
+
+function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+    const esc = (x: string | number) => String(x).replace(/\|/g, "\\|");
+    return [
+        `| ${headers.join(" | ")} |`,
+        `| ${headers.map(() => "---").join(" | ")} |`,
+        ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+    ].join("\n");
+}
+
+/** The human-readable plan. */
+export function renderReport(r: ReportInput): string {
+    const byUrn = new Map(r.resources.map((x) => [x.urn, x]));
+    const custom = r.resources.filter((x) => x.custom);
+    const path = criticalPath(r.resources);
+    const withSchema = r.schemaResults.filter((s) => s.schema !== undefined);
+    const noSchema = countBy(
+        r.schemaResults.filter((s) => s.schema === undefined),
+        (s) => s.object.split(" ")[0],
+    );
+    const lines: string[] = [];
+    lines.push(`# Offline plan: stack \`${r.stack}\``);
+    lines.push("");
+    lines.push(
+        r.problems.length === 0
+            ? "**Verdict: clean.** No mandatory policy, schema or reachability violation."
+            : `**Verdict: ${r.problems.length} violation(s).** The plan exits 1.`,
+    );
+    lines.push("");
+    lines.push(
+        `${r.resources.length} registrations (${custom.length} cloud/cluster resources, ` +
+            `${r.resources.length - custom.length} components); ` +
+            `${r.clusterAnalyses.length} cluster(s): ${r.clusterAnalyses.map((c) => `\`${c.cluster}\``).join(", ")}.`,
+    );
+    if (r.problems.length > 0) {
+        lines.push("", "## Violations", "", ...r.problems.map((p) => `- ${p}`));
+    }
+    lines.push("", "## Resources by module", "");
+    lines.push(table(["module", "resources"], countBy(r.resources, (x) => moduleOf(x, byUrn))));
+    lines.push("", "## Resources by type", "");
+    lines.push(table(["type", "count"], countBy(r.resources, (x) => x.type)));
+    lines.push("", "## Critical path", "");
+    lines.push(
+        `The longest chain of resources that must be created one after another has ${path.length} step(s); ` +
+            "no other serialization is declared.",
+    );
+    lines.push("", ...path.map((x, i) => `${i + 1}. \`${x.type}\` ${x.name}`));
+    lines.push("", "## Policy findings", "");
+    lines.push(r.stackAnalysis.policyMarkdown);
+    lines.push("", "## Schema validation", "");
+    lines.push(
+        `${withSchema.length} object(s) validated against their OpenAPI schema; ` +
+            `${r.schemaResults.filter((s) => s.errors.length > 0).length} with errors.`,
+    );
+    if (noSchema.length > 0) {
+        lines.push(
+            "",
+            "Kinds with no schema bundled offline (checked only for apiVersion, kind and metadata.name):",
+            "",
+            table(["kind", "objects"], noSchema),
+        );
+    }
+    for (const c of r.clusterAnalyses) {
+        lines.push("", `## Cluster \`${c.cluster}\``, "", c.markdown);
+    }
+    lines.push("", "## Stack outputs", "");
+    lines.push(table(["output", "secret"], r.outputs.map((o) => [o.name, o.secret ? "yes" : "no"])));
+    lines.push("", "## Invokes answered offline", "");
+    lines.push(r.invokes.length === 0 ? "None." : table(["invoke", "calls"], r.invokes));
+    if (r.stackAnalysis.notes.length > 0) {
+        lines.push("", "## Notes", "", ...r.stackAnalysis.notes.map((n) => `- ${n}`));
+    }
+    lines.push("");
+    return lines.join("\n");
+}
+
+/** Exposed for tests: the label helper. */
+export { objectLabel, Manifest };
