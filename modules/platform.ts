@@ -33,8 +33,12 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
     const ociProvider = (region: string) => {
         let p = ociProviders.get(region);
         if (p === undefined) {
-            // Credentials come from the environment or ~/.oci/config, never from stack config.
-            p = new oci.Provider(`oci-${region}`, { region });
+            // Credentials come from ~/.oci/config, a session token or the instance, never from stack config.
+            p = new oci.Provider(`oci-${region}`, {
+                region,
+                auth: cfg.ociAuth.method,
+                configFileProfile: cfg.ociAuth.profile,
+            });
             ociProviders.set(region, p);
         }
         return p;

@@ -19,6 +19,7 @@ import {
     environments,
     kataPoolModes,
     nodePoolRoles,
+    ociAuthMethods,
     podNetworkings,
     protectionModes,
     vaultTypes,
@@ -53,6 +54,7 @@ const topLevelKeys = [
     "homeRegion",
     "tags",
     "vault",
+    "ociAuth",
     "clusters",
     ...layerSectionNames,
 ] as const;
@@ -121,6 +123,15 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseO
         expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
     });
     const vault = parseVault(rootObj.vault, top("vault"), issues, environment);
+    const authObj = obj(rootObj.ociAuth, top("ociAuth"), issues, ["method", "profile"]);
+    const ociAuth = {
+        method: str(authObj, "method", top("ociAuth"), issues, { oneOf: ociAuthMethods, default: "ApiKey" }),
+        profile: str(authObj, "profile", top("ociAuth"), issues, {
+            pattern: /^[A-Za-z0-9_.-]+$/,
+            expected: "an OCI config file profile name",
+            default: "DEFAULT",
+        }),
+    };
 
     const clusters = list(
         rootObj,
@@ -142,6 +153,7 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseO
         homeRegion,
         tags,
         vault,
+        ociAuth,
         clusters,
     };
 }

@@ -41,6 +41,17 @@ export interface VaultConfig {
     readonly existingVaultId?: string;
 }
 
+export const ociAuthMethods = ["ApiKey", "SecurityToken", "InstancePrincipal", "ResourcePrincipal"] as const;
+export type OciAuthMethod = (typeof ociAuthMethods)[number];
+
+/** How the Pulumi OCI providers authenticate. Credentials themselves never live in stack config. */
+export interface OciAuthConfig {
+    /** `ApiKey` (~/.oci/config, workstations), `SecurityToken` (session token, CI via OIDC token exchange), `InstancePrincipal` (a runner inside OCI). */
+    readonly method: OciAuthMethod;
+    /** Profile of the OCI config file. Defaults to DEFAULT. */
+    readonly profile: string;
+}
+
 /** One node pool of an OKE cluster. */
 export interface NodePoolConfig {
     /** DNS-label name, unique within the cluster. */
@@ -154,6 +165,8 @@ export interface PlatformConfig {
     readonly tags: Readonly<Record<string, string>>;
     /** Vault settings. */
     readonly vault: VaultConfig;
+    /** How the OCI providers authenticate. */
+    readonly ociAuth: OciAuthConfig;
     /** The clusters of this stack, in stack-file order. */
     readonly clusters: readonly ClusterConfig[];
 }
