@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
+import { parse, stringify } from "yaml";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
@@ -53,7 +54,10 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                 { platform: cfg, cluster, homeProvider: ociProvider(cfg.homeRegion!) },
                 { provider: ociProvider(cluster.region) },
             );
-            kubeconfig = pulumi.secret(cloud.kubeconfig);
+            const tunnel = cluster.endpoint.tunnelUrl;
+            kubeconfig = pulumi.secret(
+                tunnel === undefined ? cloud.kubeconfig : cloud.kubeconfig.apply((k) => throughTunnel(k, tunnel)),
+            );
         } else {
             kubeconfig = kubeconfigFor(cluster);
         }
@@ -78,4 +82,21 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
         };
     }
     return outputs;
+}
+
+/**
+ * Points a kubeconfig at a local tunnel (a Bastion port-forwarding session) while keeping TLS
+ * verification: the API server's certificate is still checked against its original host name.
+ */
+export function throughTunnel(kubeconfig: string, tunnelUrl: string): string {
+    const doc = parse(kubeconfig) as {
+        clusters?: { cluster?: { server?: string; "tls-server-name"?: string } }[];
+    };
+    for (const c of doc.clusters ?? []) {
+        if (c.cluster?.server) {
+            c.cluster["tls-server-name"] = new URL(c.cluster.server).hostname;
+            c.cluster.server = tunnelUrl;
+        }
+    }
+    return stringify(doc);
 }

@@ -225,11 +225,15 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
     let nodePools: NodePoolConfig[] = [];
     let capabilities: ClusterCapabilities;
     let kubeconfigKey: string | undefined;
-    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs"]);
+    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs", "tunnelUrl"]);
     const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
     const endpoint = {
         public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
         allowedCidrs: strList(endpointObj, "allowedCidrs", `${path}.endpoint`, issues, cidrOpts),
+        tunnelUrl: str(endpointObj, "tunnelUrl", `${path}.endpoint`, issues, {
+            pattern: /^https:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
+            expected: "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
+        }),
     };
     const bastion = {
         enabled: bool(bastionObj, "enabled", `${path}.bastion`, issues, false),

@@ -126,6 +126,11 @@ export interface ClusterConfig {
         readonly public: boolean;
         /** CIDRs allowed to reach a public endpoint (6443). */
         readonly allowedCidrs: readonly string[];
+        /**
+         * Where this machine reaches the API server when it is private, e.g. `https://127.0.0.1:6443`
+         * through a Bastion port-forwarding session; the kubeconfig's server is rewritten to it.
+         */
+        readonly tunnelUrl?: string;
     };
     /** OKE only: managed OCI Bastion for reaching a private endpoint. */
     readonly bastion: {
