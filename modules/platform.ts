@@ -75,6 +75,7 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
             target: cluster.target,
             region: cluster.region,
             clusterId: cloud?.info.clusterId,
+            apiEndpoint: cloud?.info.apiEndpoint,
             vaultId: cloud?.info.vaultId,
             keyIds: cloud ? { ...cloud.info.keys } : undefined,
             modelBucket: cloud?.info.modelBucket.name,

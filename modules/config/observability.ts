@@ -1,11 +1,140 @@
-/** `observability` section: Prometheus, Grafana, alerts, OCI Logging. */
+/** `observability` section: Prometheus, Grafana, alert routing, OCI Logging. */
 import type { LayerContext } from "./layer";
-import { Issues, bool, obj } from "./validate";
+import { Issues, bool, join, list, num, obj, str } from "./validate";
+
+export const receiverTypes = ["webhook", "slack", "pagerduty"] as const;
+export type ReceiverType = (typeof receiverTypes)[number];
+
+/** One Alertmanager receiver; its URL or key lives in OCI Vault, never in the stack file. */
+export interface AlertReceiverConfig {
+    /** Receiver name, also the route target. */
+    readonly name: string;
+    readonly type: ReceiverType;
+    /** Name of the OCI Vault secret holding the webhook URL (webhook, slack) or routing key (pagerduty). */
+    readonly secretName: string;
+}
+
+/** Alertmanager routing. */
+export interface AlertingConfig {
+    /** Receivers; empty means alerts are only visible in Alertmanager/Grafana. Defaults to none. */
+    readonly receivers: readonly AlertReceiverConfig[];
+    /** Receiver of every alert not routed elsewhere. Defaults to the first receiver. */
+    readonly defaultReceiver?: string;
+    /** Receiver for `severity: critical` alerts. Defaults to `defaultReceiver`. */
+    readonly criticalReceiver?: string;
+    /** Labels alerts are grouped by. Defaults to alertname, namespace, severity. */
+    readonly groupBy: readonly string[];
+    /** Minutes before a firing alert is sent again. Defaults to 240. */
+    readonly repeatIntervalMinutes: number;
+}
+
+/** OCI Logging (OKE clusters only). */
+export interface LoggingConfig {
+    /** Days OCI Logging keeps the custom guardrail decision log (30..180, step 30). Defaults to 90. */
+    readonly retentionDays: number;
+    /** Ship guardrail decision logs to OCI Logging. Defaults to true. */
+    readonly decisionLogs: boolean;
+}
+
+/** Grafana settings. */
+export interface GrafanaConfig {
+    /** OCI Vault secret holding Grafana's admin password. Defaults to `grafana-admin-password`. */
+    readonly adminSecretName: string;
+    /** Keep Grafana's database on a volume. Defaults to true. */
+    readonly persistence: boolean;
+    /** Size of Grafana's volume, in GiB. Defaults to 10. */
+    readonly storageGi: number;
+}
 
 /** Observability settings. */
 export interface ObservabilityConfig {
     /** Install the monitoring stack. Defaults to true. */
     readonly enabled: boolean;
+    /** Days Prometheus keeps samples. Defaults to 15. */
+    readonly retentionDays: number;
+    /** Size of Prometheus' volume, in GiB. Defaults to 50. */
+    readonly storageGi: number;
+    /** StorageClass of the Prometheus, Alertmanager and Grafana volumes. Defaults to `oci-bv`. */
+    readonly storageClass: string;
+    readonly grafana: GrafanaConfig;
+    readonly alerting: AlertingConfig;
+    readonly logging: LoggingConfig;
+}
+
+/** OCI Logging accepts 30, 60, …, 180 days (`retentionDuration`, @pulumi/oci `logging/log.d.ts`). */
+export const logRetentionChoices = [30, 60, 90, 120, 150, 180] as const;
+
+/** True when OCI Logging accepts `days` as a log's retention. */
+export function isValidLogRetention(days: number): boolean {
+    return (logRetentionChoices as readonly number[]).includes(days);
+}
+
+const k8sName = {
+    pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    expected: "a lower-case DNS name (letters, digits, '-'), at most 63 characters",
+};
+const vaultSecretName = {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
+    expected: "an OCI Vault secret name (letters, digits, '.', '_', '-')",
+};
+const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function parseReceiver(item: unknown, p: string, issues: Issues): AlertReceiverConfig | undefined {
+    const r = obj(item, p, issues, ["name", "type", "secretName"], true);
+    const name = str(r, "name", p, issues, { required: true, ...k8sName });
+    const type = str(r, "type", p, issues, { required: true, oneOf: receiverTypes });
+    const secretName = str(r, "secretName", p, issues, { required: true, ...vaultSecretName });
+    if (name === undefined || type === undefined || secretName === undefined) {
+        return undefined;
+    }
+    return { name, type, secretName };
+}
+
+function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConfig {
+    const o = obj(raw, path, issues, [
+        "receivers",
+        "defaultReceiver",
+        "criticalReceiver",
+        "groupBy",
+        "repeatIntervalMinutes",
+    ]);
+    const seen = new Set<string>();
+    const receivers = list(o, "receivers", path, issues, (item, p) => {
+        const r = parseReceiver(item, p, issues);
+        if (r !== undefined && seen.has(r.name)) {
+            issues.add(join(p, "name"), r.name, "a receiver name used only once");
+            return undefined;
+        }
+        if (r !== undefined) {
+            seen.add(r.name);
+        }
+        return r;
+    });
+    const names = receivers.map((r) => r.name);
+    const known = (key: string): string | undefined => {
+        const v = str(o, key, path, issues, k8sName);
+        if (v !== undefined && !names.includes(v)) {
+            issues.add(join(path, key), v, `the name of a receiver in ${join(path, "receivers")}: ${names.join(", ") || "(none defined)"}`);
+            return undefined;
+        }
+        return v;
+    };
+    const defaultReceiver = known("defaultReceiver") ?? receivers[0]?.name;
+    const criticalReceiver = known("criticalReceiver") ?? defaultReceiver;
+    const groupBy = list(o, "groupBy", path, issues, (item, p) => {
+        if (typeof item !== "string" || !labelName.test(item)) {
+            issues.add(p, item, "a Prometheus label name");
+            return undefined;
+        }
+        return item;
+    });
+    return {
+        receivers,
+        defaultReceiver,
+        criticalReceiver,
+        groupBy: o.groupBy === undefined ? ["alertname", "namespace", "severity"] : groupBy,
+        repeatIntervalMinutes: num(o, "repeatIntervalMinutes", path, issues, { min: 5, max: 10080, default: 240 }),
+    };
 }
 
 export function parseObservability(
@@ -14,6 +143,38 @@ export function parseObservability(
     issues: Issues,
     _ctx: LayerContext,
 ): ObservabilityConfig {
-    const o = obj(raw, path, issues, ["enabled"]);
-    return { enabled: bool(o, "enabled", path, issues, true) };
+    const o = obj(raw, path, issues, [
+        "enabled",
+        "retentionDays",
+        "storageGi",
+        "storageClass",
+        "grafana",
+        "alerting",
+        "logging",
+    ]);
+    const gp = join(path, "grafana");
+    const g = obj(o.grafana, gp, issues, ["adminSecretName", "persistence", "storageGi"]);
+    const lp = join(path, "logging");
+    const l = obj(o.logging, lp, issues, ["retentionDays", "decisionLogs"]);
+    let logRetention = num(l, "retentionDays", lp, issues, { min: 30, max: 180, default: 90 });
+    if (!isValidLogRetention(logRetention)) {
+        issues.add(join(lp, "retentionDays"), logRetention, `one of ${logRetentionChoices.join(", ")} (OCI Logging keeps logs in 30-day steps)`);
+        logRetention = 90;
+    }
+    return {
+        enabled: bool(o, "enabled", path, issues, true),
+        retentionDays: num(o, "retentionDays", path, issues, { min: 1, max: 365, default: 15 }),
+        storageGi: num(o, "storageGi", path, issues, { min: 10, max: 10000, default: 50 }),
+        storageClass: str(o, "storageClass", path, issues, { default: "oci-bv", ...k8sName }),
+        grafana: {
+            adminSecretName: str(g, "adminSecretName", gp, issues, { default: "grafana-admin-password", ...vaultSecretName }),
+            persistence: bool(g, "persistence", gp, issues, true),
+            storageGi: num(g, "storageGi", gp, issues, { min: 1, max: 1000, default: 10 }),
+        },
+        alerting: parseAlerting(o.alerting, join(path, "alerting"), issues),
+        logging: {
+            retentionDays: logRetention,
+            decisionLogs: bool(l, "decisionLogs", lp, issues, true),
+        },
+    };
 }

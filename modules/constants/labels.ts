@@ -40,3 +40,32 @@ export const annotations = {
     /** Checksum of mounted configuration; a change rolls the pods. */
     configChecksum: `${labelDomain}/config-checksum`,
 } as const;
+
+/**
+ * Annotations that record a deliberate, reviewed exception to a security rule (modules/security).
+ * Each must carry a non-empty value; the rules report every exception they honour as advisory.
+ */
+export const exceptionAnnotations = {
+    /** On a pod template or workload: why its pods need an automounted API token. */
+    needsApiToken: `${labelDomain}/needs-api-token`,
+    /** On a (Cluster)RoleBinding to cluster-admin: `"true"` when the stack config asked for it. */
+    requestedByConfig: `${labelDomain}/requested-by-config`,
+    /** On a LoadBalancer Service: `"true"` when the stack config asked for a public load balancer. */
+    publicByConfig: `${labelDomain}/public-by-config`,
+} as const;
+
+/** OCI cloud-controller annotations that keep a LoadBalancer Service private (REFERENCE.md §2.1). */
+export const ociInternalLoadBalancerAnnotations = {
+    /** OCI Load Balancer (flexible). */
+    loadBalancer: "service.beta.kubernetes.io/oci-load-balancer-internal",
+    /** OCI Network Load Balancer. */
+    networkLoadBalancer: "oci-network-load-balancer.oraclecloud.com/internal",
+} as const;
+
+/** Node labels the GPU stack reads (REFERENCE.md §4.4). */
+export const gpuNodeLabels = {
+    /** `true` on a node stops OKE's NvidiaGpuPlugin there (set on GPU pools when the GPU operator owns the plugin). */
+    disableOkeDevicePlugin: "oci.oraclecloud.com/disable-gpu-device-plugin",
+    /** GPU operator workload mode of a node: `container` or `vm-passthrough` (Kata GPU nodes). */
+    workloadConfig: "nvidia.com/gpu.workload.config",
+} as const;

@@ -31,3 +31,6 @@ export const privilegedNamespaces = {
 
 /** Prefix of tenant namespaces: `tenant-<team>`. */
 export const tenantNamespacePrefix = "tenant-";
+
+/** Namespace of the GPU operator's DCGM exporter Service (`nvidia-dcgm-exporter`, port `gpu-metrics`). */
+export const dcgmExporterNamespace = privilegedNamespaces.gpuOperator;

@@ -1,10 +1,65 @@
 /** The cloud layer for one OKE cluster: network, vault and keys, IAM, cluster, node pools, bastion (issue 2). */
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
-import type { ClusterConfig, PlatformConfig } from "../config";
+import type { ClusterConfig, NodePoolConfig, PlatformConfig } from "../config";
+import { kataShapeInfo } from "../config/shapes";
+import { workloadIdentities } from "../constants/identities";
+import { labels as labelKeys } from "../constants/labels";
+import {
+    base64,
+    caCertFromKubeconfig,
+    endpointHost,
+    managedNodeScript,
+    nodeLabelsMetadata,
+    poolTaints,
+    selfManagedNodeScript,
+} from "./cloud-init";
+import {
+    iamName,
+    keyPolicyStatements,
+    logShippingStatements,
+    selfManagedWorkerStatements,
+    workerDynamicGroupRule,
+    workloadPolicyStatements,
+} from "./iam-statements";
+import { NodeImageSource, selectNodeImage } from "./images";
+import { AuditLogging } from "./logging";
+import { OkeNetwork } from "./network";
 import type { CloudClusterInfo } from "./types";
+import { KeyVault } from "./vault";
 
 export type { CloudClusterInfo } from "./types";
+
+/** Pods per node with VCN-native pod networking (OKE default; each takes a pods-subnet IP). */
+export const maxPodsPerNode = 31;
+
+/** Freeform tags of every OCI resource of a cluster: the stack's tags plus cluster, environment, stack. */
+export function clusterTags(
+    platform: PlatformConfig,
+    cluster: ClusterConfig,
+): Record<string, string> {
+    return {
+        ...platform.tags,
+        cluster: cluster.name,
+        environment: platform.environment,
+        stack: platform.stack,
+    };
+}
+
+/** Node labels of a pool: pool name, role, the Kata marker on Kata pools, then the pool's own labels. */
+export function poolLabels(pool: NodePoolConfig): Record<string, string> {
+    return {
+        [labelKeys.pool]: pool.name,
+        [labelKeys.poolRole]: pool.role,
+        ...(pool.kata ? { [labelKeys.kataPool]: "true" } : {}),
+        ...pool.labels,
+    };
+}
+
+/** Object Storage bucket name for a cluster's encrypted models (unique per namespace). */
+export function modelBucketName(stack: string, cluster: string): string {
+    return `${stack}-${cluster}-models`.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 256);
+}
 
 /** Arguments for {@link OkeCluster}. */
 export interface OkeClusterArgs {
@@ -19,14 +74,507 @@ export interface OkeClusterArgs {
 /** Every OCI resource of one OKE cluster. */
 export class OkeCluster extends pulumi.ComponentResource {
     /** Ids the cluster layer needs. */
-    public readonly info!: CloudClusterInfo;
-    /** Kubeconfig for the cluster (secret). */
-    public readonly kubeconfig!: pulumi.Output<string>;
-    /** Resources the cluster layer must wait for (node pools ready to schedule). */
-    public readonly readiness!: pulumi.Resource[];
+    public readonly info: CloudClusterInfo;
+    /** Kubeconfig for the cluster (secret); its exec plugin runs `oci ce cluster generate-token`. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    /** Resources the cluster layer must wait for: node pools, instance pools and managed add-ons. */
+    public readonly readiness: pulumi.Resource[];
 
-    constructor(name: string, _args: OkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: OkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:oci:OkeCluster", name, {}, opts);
-        this.registerOutputs({});
+        const { platform, cluster } = args;
+        if (cluster.target !== "oke" || cluster.network === undefined) {
+            throw new pulumi.ResourceError(
+                `cluster ${cluster.name} is not an OKE cluster (target ${cluster.target}); only target oke has a cloud layer`,
+                this,
+            );
+        }
+        const compartmentId = platform.compartmentId;
+        const tenancyId = platform.tenancyId;
+        if (compartmentId === undefined || tenancyId === undefined) {
+            throw new pulumi.ResourceError(
+                "compartmentId and tenancyId are required for OKE clusters; set them in the stack config",
+                this,
+            );
+        }
+        const network = cluster.network;
+        const vcnNative = network.podNetworking === "vcn-native";
+        const prod = platform.environment === "prod";
+        const tags = clusterTags(platform, cluster);
+        const child = { parent: this };
+        const home = { parent: this, provider: args.homeProvider };
+        const iam = (prefix: string) => iamName(prefix, platform.stack, cluster.name);
+
+        const net = new OkeNetwork(
+            `${name}-net`,
+            {
+                compartmentId,
+                network,
+                publicEndpoint: cluster.endpoint.public,
+                endpointAllowedCidrs: cluster.endpoint.allowedCidrs,
+                bastion: cluster.bastion.enabled,
+                tags,
+            },
+            child,
+        );
+        const subnet = (role: "cp" | "lb" | "workers" | "pods") => net.subnetIds[role]!;
+        const nsg = (role: "cp" | "lb" | "workers" | "pods") => net.nsgIds[role]!;
+
+        const vault = new KeyVault(
+            `${name}-kms`,
+            {
+                compartmentId,
+                vaultType: platform.vault.type,
+                protectionMode: platform.vault.protectionMode,
+                rotationDays: platform.vault.rotationDays,
+                existingVaultId: platform.vault.existingVaultId,
+                tags,
+            },
+            child,
+        );
+        const keys = {
+            secrets: vault.keyIds.secrets!,
+            volumes: vault.keyIds.volumes!,
+            models: vault.keyIds.models!,
+            signing: vault.keyIds.signing!,
+        };
+
+        // Key policies first: without them cluster, node pool and bucket creation fail with
+        // 404-NotAuthorizedOrFoundKmsKey.
+        const keyPolicy = new oci.identity.Policy(
+            `${name}-keys-policy`,
+            {
+                compartmentId,
+                name: iam("oke-keys"),
+                description: `Key use by OKE cluster ${cluster.name} of stack ${platform.stack}: secrets, volumes, models`,
+                statements: pulumi
+                    .all([keys.secrets, keys.volumes, keys.models, keys.signing])
+                    .apply(([secretsKeyId, volumesKeyId, modelsKeyId, signingKeyId]) =>
+                        keyPolicyStatements({
+                            keyCompartmentId: compartmentId,
+                            region: cluster.region,
+                            secretsKeyId,
+                            volumesKeyId,
+                            modelsKeyId,
+                            signingKeyId: cluster.imageSigning ? signingKeyId : undefined,
+                        }),
+                    ),
+                freeformTags: tags,
+            },
+            home,
+        );
+
+        const namespace = oci.objectstorage.getNamespaceOutput({ compartmentId }, child).namespace;
+        const bucket = new oci.objectstorage.Bucket(
+            `${name}-models`,
+            {
+                compartmentId,
+                namespace,
+                name: modelBucketName(platform.stack, cluster.name),
+                accessType: "NoPublicAccess",
+                kmsKeyId: keys.models,
+                versioning: "Enabled",
+                freeformTags: { ...tags, purpose: "models" },
+            },
+            { parent: this, protect: true, retainOnDelete: true, dependsOn: [keyPolicy] },
+        );
+
+        const okeCluster = new oci.containerengine.Cluster(
+            `${name}-cluster`,
+            {
+                compartmentId,
+                vcnId: net.vcnId,
+                name: cluster.name,
+                kubernetesVersion: cluster.kubernetesVersion,
+                type: "ENHANCED_CLUSTER",
+                // Creation-time only: a change replaces the cluster (and protect refuses it in prod).
+                kmsKeyId: keys.secrets,
+                endpointConfig: {
+                    subnetId: subnet("cp"),
+                    isPublicIpEnabled: cluster.endpoint.public,
+                    nsgIds: [nsg("cp")],
+                },
+                clusterPodNetworkOptions: [
+                    { cniType: vcnNative ? "OCI_VCN_IP_NATIVE" : "FLANNEL_OVERLAY" },
+                ],
+                imagePolicyConfig: cluster.imageSigning
+                    ? { isPolicyEnabled: true, keyDetails: [{ kmsKeyId: keys.signing }] }
+                    : { isPolicyEnabled: false },
+                options: {
+                    serviceLbSubnetIds: [subnet("lb")],
+                    kubernetesNetworkConfig: {
+                        ...(vcnNative ? {} : { podsCidr: network.podsCidr }),
+                        servicesCidr: network.servicesCidr,
+                    },
+                    serviceLbConfig: { backendNsgIds: [nsg("workers")], freeformTags: tags },
+                    addOns: { isKubernetesDashboardEnabled: false, isTillerEnabled: false },
+                },
+                freeformTags: tags,
+            },
+            { parent: this, dependsOn: [keyPolicy], protect: prod },
+        );
+        const clusterId = okeCluster.id;
+
+        const kubeconfigRaw = oci.containerengine.getClusterKubeConfigOutput(
+            {
+                clusterId,
+                endpoint: cluster.endpoint.public ? "PUBLIC_ENDPOINT" : "PRIVATE_ENDPOINT",
+                tokenVersion: "2.0.0",
+            },
+            child,
+        ).content;
+        this.kubeconfig = pulumi.secret(kubeconfigRaw);
+        const endpoint = okeCluster.endpoints.apply((eps) => {
+            const ep = eps?.[0];
+            return (cluster.endpoint.public ? ep?.publicEndpoint : ep?.privateEndpoint) ?? "";
+        });
+        const apiEndpoint = pulumi.interpolate`https://${endpoint}`;
+
+        // Workloads trusted through OKE workload identity: exactly one ServiceAccount each.
+        new oci.identity.Policy(
+            `${name}-workloads-policy`,
+            {
+                compartmentId,
+                name: iam("oke-workloads"),
+                description: `Workload identities of OKE cluster ${cluster.name} of stack ${platform.stack}: model loader, External Secrets`,
+                statements: pulumi
+                    .all([clusterId, keys.models, bucket.name, vault.vaultId])
+                    .apply(([cid, modelsKeyId, modelBucketName, vaultId]) =>
+                        workloadPolicyStatements({
+                            compartmentId,
+                            clusterId: cid,
+                            modelsKeyId,
+                            modelBucketName,
+                            vaultId,
+                            modelLoader: workloadIdentities.modelLoader,
+                            externalSecrets: workloadIdentities.externalSecrets,
+                        }),
+                    ),
+                freeformTags: tags,
+            },
+            home,
+        );
+
+        if (cluster.bastion.enabled) {
+            new oci.bastion.Bastion(
+                `${name}-bastion`,
+                {
+                    bastionType: "STANDARD",
+                    compartmentId,
+                    name: `${cluster.name}${platform.stack}`
+                        .replace(/[^A-Za-z0-9]/g, "")
+                        .slice(0, 255),
+                    targetSubnetId: subnet("cp"),
+                    clientCidrBlockAllowLists: [...cluster.bastion.clientCidrs],
+                    maxSessionTtlInSeconds: 10800,
+                    freeformTags: tags,
+                },
+                child,
+            );
+        }
+
+        const addons: oci.containerengine.Addon[] = [];
+        const certManager = cluster.addons.find((a) => a.name === "CertManager");
+        const ordered = certManager
+            ? [certManager, ...cluster.addons.filter((a) => a !== certManager)]
+            : cluster.addons;
+        let first: oci.containerengine.Addon | undefined;
+        for (const addon of ordered) {
+            const created = new oci.containerengine.Addon(
+                `${name}-addon-${addon.name.toLowerCase()}`,
+                {
+                    addonName: addon.name,
+                    clusterId,
+                    removeAddonResourcesOnDelete: true,
+                    ...(addon.version !== undefined ? { version: addon.version } : {}),
+                    configurations: Object.entries(addon.configurations).map(([key, value]) => ({
+                        key,
+                        value,
+                    })),
+                },
+                // Other add-ons may need cert-manager's webhooks: install CertManager first.
+                { parent: this, dependsOn: certManager && first ? [first] : [] },
+            );
+            first = first ?? created;
+            addons.push(created);
+        }
+
+        // Node pools.
+        const ads = oci.identity
+            .getAvailabilityDomainsOutput({ compartmentId: tenancyId }, child)
+            .availabilityDomains.apply((list) => list.map((ad) => ad.name).sort());
+        const options = oci.containerengine.getNodePoolOptionOutput(
+            { nodePoolOptionId: "all" },
+            child,
+        );
+        const imageFor = (pool: NodePoolConfig): pulumi.Output<string> =>
+            pool.imageId !== undefined
+                ? pulumi.output(pool.imageId)
+                : options.sources.apply((sources) => {
+                      const found = selectNodeImage(sources as NodeImageSource[], {
+                          kubernetesVersion: cluster.kubernetesVersion,
+                          shape: pool.shape,
+                          gpu: pool.gpu,
+                      });
+                      if (found === undefined) {
+                          throw new pulumi.ResourceError(
+                              `no OKE node image for Kubernetes ${cluster.kubernetesVersion} fits shape ${pool.shape}${pool.gpu ? " (GPU)" : ""} of node pool ${pool.name}; set nodePools[].imageId to an image OCID`,
+                              this,
+                          );
+                      }
+                      return found.imageId;
+                  });
+
+        const readiness: pulumi.Resource[] = [];
+        const selfManaged = cluster.nodePools.filter(
+            (p) => p.kata && p.kataMode === "self-managed",
+        );
+        let workersPolicy: oci.identity.Policy | undefined;
+        const logging = cluster.layer.observability.logging;
+        // The workers' dynamic group serves self-managed joins and the log-shipping agent.
+        const needsWorkersGroup = selfManaged.length > 0 || logging.decisionLogs;
+        const workersGroup = needsWorkersGroup
+            ? new oci.identity.DynamicGroup(
+                  `${name}-workers-dg`,
+                  {
+                      compartmentId: tenancyId,
+                      name: iam("oke-workers"),
+                      description: `Worker instances of OKE cluster ${cluster.name} of stack ${platform.stack}`,
+                      matchingRule: workerDynamicGroupRule(compartmentId),
+                      freeformTags: tags,
+                  },
+                  home,
+              )
+            : undefined;
+        if (selfManaged.length > 0 && workersGroup !== undefined) {
+            const dg = workersGroup;
+            workersPolicy = new oci.identity.Policy(
+                `${name}-workers-policy`,
+                {
+                    compartmentId,
+                    name: iam("oke-workers"),
+                    description: `Self-managed workers may join OKE cluster ${cluster.name} of stack ${platform.stack}`,
+                    statements: pulumi
+                        .all([clusterId, dg.id, keys.volumes])
+                        .apply(([cid, dgId, volumesKeyId]) =>
+                            selfManagedWorkerStatements({
+                                compartmentId,
+                                keyCompartmentId: compartmentId,
+                                clusterId: cid,
+                                dynamicGroupId: dgId,
+                                volumesKeyId,
+                            }),
+                        ),
+                    freeformTags: tags,
+                },
+                home,
+            );
+        }
+
+        const auditLogging = new AuditLogging(
+            `${name}-logging`,
+            {
+                compartmentId,
+                clusterId,
+                clusterName: cluster.name,
+                retentionDays: logging.retentionDays,
+                decisionLogs: logging.decisionLogs,
+                tags,
+                dynamicGroupId: logging.decisionLogs ? workersGroup?.id : undefined,
+            },
+            { parent: this },
+        );
+        if (workersGroup !== undefined && logging.decisionLogs) {
+            new oci.identity.Policy(
+                `${name}-logging-policy`,
+                {
+                    compartmentId,
+                    name: iam("oke-log-shipping"),
+                    description: `Workers of OKE cluster ${cluster.name} may ship guardrail decision logs`,
+                    statements: pulumi
+                        .all([workersGroup.id, auditLogging.logGroupId])
+                        .apply(([dgId, logGroupId]) =>
+                            logShippingStatements({ compartmentId, dynamicGroupId: dgId, logGroupId }),
+                        ),
+                    freeformTags: tags,
+                },
+                home,
+            );
+        }
+
+        for (const pool of cluster.nodePools) {
+            const nodeLabels = poolLabels(pool);
+            const taints = poolTaints(pool);
+            const imageId = imageFor(pool);
+            if (pool.kata && pool.kataMode === "self-managed") {
+                const info = kataShapeInfo(pool.shape);
+                if (info === undefined) {
+                    throw new pulumi.ResourceError(
+                        `Kata pool ${pool.name} uses shape ${pool.shape}, whose platformConfig type is unknown; use a shape from modules/config/shapes.ts such as BM.Standard.E4.128`,
+                        this,
+                    );
+                }
+                // Self-managed nodes always join through the private endpoint, with the cluster's CA
+                // (public data) from the kubeconfig.
+                const privateHost = okeCluster.endpoints.apply((eps) =>
+                    endpointHost(eps?.[0]?.privateEndpoint ?? ""),
+                );
+                const caCert = pulumi.unsecret(kubeconfigRaw.apply(caCertFromKubeconfig));
+                const userData = pulumi
+                    .all([privateHost, caCert])
+                    .apply(([apiServerHost, caCertBase64]) =>
+                        base64(selfManagedNodeScript({ apiServerHost, caCertBase64, taints })),
+                    );
+                const config = new oci.core.InstanceConfiguration(
+                    `${name}-${pool.name}-config`,
+                    {
+                        compartmentId,
+                        displayName: `${cluster.name}-${pool.name}`,
+                        instanceDetails: {
+                            instanceType: "compute",
+                            launchDetails: {
+                                compartmentId,
+                                shape: pool.shape,
+                                platformConfig: {
+                                    type: info.platformType,
+                                    areVirtualInstructionsEnabled: true,
+                                },
+                                sourceDetails: {
+                                    sourceType: "image",
+                                    imageId,
+                                    bootVolumeSizeInGbs: String(pool.bootVolumeGbs),
+                                    kmsKeyId: keys.volumes,
+                                },
+                                createVnicDetails: {
+                                    subnetId: subnet("workers"),
+                                    nsgIds: [nsg("workers")],
+                                    assignPublicIp: false,
+                                    freeformTags: tags,
+                                },
+                                instanceOptions: { areLegacyImdsEndpointsDisabled: true },
+                                isPvEncryptionInTransitEnabled: true,
+                                metadata: {
+                                    apiserver_host: privateHost,
+                                    cluster_ca_cert: caCert,
+                                    "oke-k8version": cluster.kubernetesVersion,
+                                    "oke-initial-node-labels": nodeLabelsMetadata(nodeLabels),
+                                    user_data: userData,
+                                    ...(vcnNative
+                                        ? {
+                                              "oke-native-pod-networking": "true",
+                                              "oke-max-pods": String(maxPodsPerNode),
+                                              "pod-subnets": subnet("pods"),
+                                              "pod-nsgids": nsg("pods"),
+                                          }
+                                        : {}),
+                                },
+                                freeformTags: { ...tags, pool: pool.name },
+                            },
+                        },
+                        freeformTags: { ...tags, pool: pool.name },
+                    },
+                    { parent: this, dependsOn: [keyPolicy] },
+                );
+                const instancePool = new oci.core.InstancePool(
+                    `${name}-${pool.name}`,
+                    {
+                        compartmentId,
+                        displayName: `${cluster.name}-${pool.name}`,
+                        instanceConfigurationId: config.id,
+                        size: pool.size,
+                        placementConfigurations: pulumi
+                            .all([ads, subnet("workers")])
+                            .apply(([names, workers]) =>
+                                names.map((availabilityDomain) => ({
+                                    availabilityDomain,
+                                    primaryVnicSubnets: { subnetId: workers },
+                                })),
+                            ),
+                        freeformTags: { ...tags, pool: pool.name },
+                    },
+                    { parent: this, dependsOn: [keyPolicy, workersPolicy!] },
+                );
+                readiness.push(instancePool);
+                continue;
+            }
+            const flex = pool.shape.endsWith(".Flex");
+            const nodePool = new oci.containerengine.NodePool(
+                `${name}-${pool.name}`,
+                {
+                    clusterId,
+                    compartmentId,
+                    name: `${cluster.name}-${pool.name}`,
+                    kubernetesVersion: cluster.kubernetesVersion,
+                    nodeShape: pool.shape,
+                    ...(flex
+                        ? { nodeShapeConfig: { ocpus: pool.ocpus, memoryInGbs: pool.memoryGbs } }
+                        : {}),
+                    nodeSourceDetails: {
+                        sourceType: "IMAGE",
+                        imageId,
+                        bootVolumeSizeInGbs: String(pool.bootVolumeGbs),
+                    },
+                    nodeConfigDetails: {
+                        size: pool.size,
+                        placementConfigs: pulumi
+                            .all([ads, subnet("workers")])
+                            .apply(([names, workers]) =>
+                                names.map((availabilityDomain) => ({
+                                    availabilityDomain,
+                                    subnetId: workers,
+                                })),
+                            ),
+                        nsgIds: [nsg("workers")],
+                        kmsKeyId: keys.volumes,
+                        isPvEncryptionInTransitEnabled: true,
+                        nodePoolPodNetworkOptionDetails: vcnNative
+                            ? {
+                                  cniType: "OCI_VCN_IP_NATIVE",
+                                  maxPodsPerNode,
+                                  podSubnetIds: [subnet("pods")],
+                                  podNsgIds: [nsg("pods")],
+                              }
+                            : { cniType: "FLANNEL_OVERLAY" },
+                        freeformTags: { ...tags, pool: pool.name },
+                    },
+                    initialNodeLabels: Object.entries(nodeLabels).map(([key, value]) => ({
+                        key,
+                        value,
+                    })),
+                    ...(taints.length > 0
+                        ? { nodeMetadata: { user_data: base64(managedNodeScript(taints)) } }
+                        : {}),
+                    nodePoolCyclingDetails: {
+                        isNodeCyclingEnabled: true,
+                        maximumSurge: "1",
+                        maximumUnavailable: "0",
+                    },
+                    freeformTags: { ...tags, pool: pool.name },
+                },
+                // Boot volumes are encrypted with the volumes key: the key-delegate policy comes first.
+                { parent: this, dependsOn: [keyPolicy] },
+            );
+            readiness.push(nodePool);
+        }
+        readiness.push(...addons);
+
+        this.readiness = readiness;
+        this.info = {
+            region: cluster.region,
+            compartmentId,
+            clusterId,
+            apiEndpoint,
+            vaultId: vault.vaultId,
+            cryptoEndpoint: vault.cryptoEndpoint,
+            keys,
+            modelBucket: { namespace: bucket.namespace, name: bucket.name },
+            loadBalancerNsgId: nsg("lb"),
+        };
+        this.registerOutputs({
+            clusterId,
+            apiEndpoint,
+            vaultId: vault.vaultId,
+            kubeconfig: this.kubeconfig,
+        });
     }
 }

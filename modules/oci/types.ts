@@ -9,6 +9,12 @@ export interface CloudClusterInfo {
     readonly compartmentId: string;
     /** OKE cluster OCID. */
     readonly clusterId: pulumi.Output<string>;
+    /**
+     * Kubernetes API server URL, `https://<ip>:6443`: the private endpoint unless the cluster's
+     * endpoint is public (then the public one). Reach a private endpoint through the bastion or a
+     * runner inside the VCN.
+     */
+    readonly apiEndpoint: pulumi.Output<string>;
     /** Vault OCID. */
     readonly vaultId: pulumi.Output<string>;
     /** Vault crypto endpoint (KMS encrypt/decrypt/generate). */
@@ -25,4 +31,9 @@ export interface CloudClusterInfo {
         readonly namespace: pulumi.Output<string>;
         readonly name: pulumi.Output<string>;
     };
+    /**
+     * NSG for service load balancers (annotation `oci.oraclecloud.com/oci-network-security-groups`);
+     * the workers' NSG admits NodePorts and health checks from it.
+     */
+    readonly loadBalancerNsgId: pulumi.Output<string>;
 }

@@ -144,7 +144,13 @@ describe("stack configuration", () => {
         const raw = devRaw();
         raw.clusters = [
             clusters(raw)[0],
-            { name: "onprem", target: "existing", region: "fra-dc1", capabilities: { kata: false, cni: "calico" } },
+            {
+                name: "onprem",
+                target: "existing",
+                region: "fra-dc1",
+                capabilities: { kata: false, cni: "calico" },
+                networkPolicy: { ociRegion: "eu-frankfurt-1", apiServerCidrs: ["192.168.10.0/28"] },
+            },
         ];
         raw["kubeconfig-onprem"] = "apiVersion: v1\nkind: Config";
         const plain = issuesOf(raw);

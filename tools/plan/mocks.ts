@@ -57,7 +57,18 @@ export const invokeFakes: Readonly<Record<string, InvokeFake>> = { ...ociInvokes
 const state = {
     resources: [] as RecordedResource[],
     invokes: [] as RecordedInvoke[],
+    /** OCI provider URN → its region, so fakes answer in the region the real provider would. */
+    providerRegions: new Map<string, string>(),
 };
+
+/** The region of the OCI provider a registration or invoke goes through, if known. */
+function providerRegion(ref: string | undefined): string | undefined {
+    if (!ref) {
+        return undefined;
+    }
+    const i = ref.lastIndexOf("::");
+    return state.providerRegions.get(i > 0 ? ref.slice(0, i) : ref);
+}
 
 /** Resources registered since the last {@link resetRecords}. */
 export function recordedResources(): readonly RecordedResource[] {
@@ -73,6 +84,7 @@ export function recordedInvokes(): readonly RecordedInvoke[] {
 export function resetRecords(): void {
     state.resources = [];
     state.invokes = [];
+    state.providerRegions.clear();
 }
 
 /** A short deterministic hash, for fake ids. */
@@ -92,12 +104,17 @@ export interface InstallOptions {
 export function installMocks(opts: InstallOptions): void {
     const mocks: pulumi.runtime.Mocks = {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
-            const fake = fakeResource(args.type, args.name, unwrapSecrets(args.inputs) as Record<string, unknown>);
+            const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
+            const fake = fakeResource(args.type, args.name, inputs, providerRegion(args.provider));
             return { id: args.custom === false ? undefined : fake.id, state: { ...args.inputs, ...fake.state } };
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
             const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
             state.invokes.push({ token: args.token, inputs });
+            const region = providerRegion(args.provider);
+            if (region !== undefined && inputs.region === undefined) {
+                inputs.region = region;
+            }
             const fake = invokeFakes[args.token];
             if (fake === undefined) {
                 throw new Error(
@@ -112,9 +129,9 @@ export function installMocks(opts: InstallOptions): void {
 }
 
 /** Answers a new resource: OCI and Kubernetes fakes first, then a generic id. */
-function fakeResource(type: string, name: string, inputs: Record<string, unknown>): FakeState {
+function fakeResource(type: string, name: string, inputs: Record<string, unknown>, region?: string): FakeState {
     return (
-        ociResourceState(type, name, inputs) ??
+        ociResourceState(type, name, inputs, region) ??
         kubernetesResourceState(type, name, inputs) ?? { id: `${name}-id`, state: {} }
     );
 }
@@ -147,6 +164,9 @@ function wrapMonitor(): void {
         const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
         const { deserializeProperties } = await import("@pulumi/pulumi/runtime/rpc");
         const inputs = deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]) as Record<string, unknown>;
+        if (req.getType() === "pulumi:providers:oci" && typeof inputs.region === "string") {
+            state.providerRegions.set(urn, inputs.region);
+        }
         return original(req, (err, resp) => {
             if (!err) {
                 const id = (resp as { getId?: () => string } | undefined)?.getId?.();

@@ -187,7 +187,8 @@ async function resolveOutputs(exports: Record<string, unknown>): Promise<{ rows:
         if (pulumi.Output.isInstance(v)) {
             const secret = await pulumi.isSecret(v);
             rows.push({ name: at, secret });
-            if (!secret && /kubeconfig|password|token|secret|credential/i.test(at)) {
+            const leaf = at.split(".").pop() ?? at;
+            if (!secret && (/kubeconfig|password|token|credential/i.test(leaf) || /^secret$/i.test(leaf))) {
                 problems.push(`outputs: ${at} holds a credential but is not a secret output`);
             }
             return;

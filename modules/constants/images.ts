@@ -1,0 +1,114 @@
+/** Container images the program references directly, each pinned by digest. One place, so upgrades are one diff. */
+
+export const images = {
+    /**
+     * Fluent Bit for the guardrail decision-log metrics. Tag 4.1.1; the digest is the one public
+     * projects pin for that tag — confirm with `crane digest cr.fluentbit.io/fluent/fluent-bit:4.1.1`.
+     */
+    fluentBit:
+        "cr.fluentbit.io/fluent/fluent-bit:4.1.1@sha256:2a5cb41f99b7c5f3386bb34d42ce3b19eb47fbef6d93b64c0bd4afe9e6ec389c",
+} as const;
+
+/** An image pinned by tag and digest, with how far its digest is trusted. */
+export interface PinnedImage {
+    /** Registry and repository, without tag or digest. */
+    readonly repository: string;
+    /** Human-readable tag; the digest decides what runs. */
+    readonly tag: string;
+    /** `sha256:<64 hex>`. */
+    readonly digest: string;
+    /**
+     * `registry`: checked against the registry; `corroborated`: seen with this tag in several
+     * public repositories but not checked against the registry (no registry access where this was
+     * written); `placeholder`: our own image whose build is not pushed yet — set its digest in config.
+     */
+    readonly digestProvenance: "registry" | "corroborated" | "placeholder";
+}
+
+/** Digest of an image we build but whose first build is not pushed yet. Refused outside dev. */
+export const placeholderDigest = `sha256:${"0".repeat(64)}`;
+
+/** Repository prefix of our own images until configured: `<region>.ocir.io/<tenancy-namespace>/secure-llm-platform`. */
+export const ownRegistryPlaceholder = "registry.invalid/secure-llm-platform";
+
+/** Default images of the LLM tiers (overridable per tier in config). */
+export const tierImages = {
+    /** vLLM OpenAI-compatible server (multi-arch index digest). */
+    vllm: {
+        repository: "docker.io/vllm/vllm-openai",
+        tag: "v0.11.0",
+        digest: "sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c",
+        digestProvenance: "corroborated",
+    },
+    /** Presidio analyzer (spaCy en_core_web_lg baked in, so no egress). */
+    presidioAnalyzer: {
+        repository: "ghcr.io/data-privacy-stack/presidio-analyzer",
+        tag: "2.2.364",
+        digest: "sha256:ae8f6f111ac2f04e3fec552f7f80edd0dcbfa2dd69ee1b9e030475be31669885",
+        digestProvenance: "corroborated",
+    },
+    /** Presidio anonymizer. */
+    presidioAnonymizer: {
+        repository: "ghcr.io/data-privacy-stack/presidio-anonymizer",
+        tag: "2.2.364",
+        digest: "sha256:e567013893ebc80994e3799f6f55c86aa1f0b0fadb779571ab346f0ec45365c1",
+        digestProvenance: "corroborated",
+    },
+    /** The API gateway: nginx built to run unprivileged. */
+    gateway: {
+        repository: "docker.io/nginxinc/nginx-unprivileged",
+        tag: "1.30.5-alpine",
+        digest: "sha256:ed04ec1ff34502c339ee5c3ae3f855442398edc1d05591e2b98981dcbbd20b1e",
+        digestProvenance: "corroborated",
+    },
+    /** NeMo Guardrails server, built by images/guardrails/Dockerfile. */
+    guardrails: {
+        repository: `${ownRegistryPlaceholder}/guardrails`,
+        tag: "0.24.1",
+        digest: placeholderDigest,
+        digestProvenance: "placeholder",
+    },
+    /** NeMo Guardrails jailbreak heuristics server, built by images/jailbreak-detection/Dockerfile. */
+    jailbreakDetection: {
+        repository: `${ownRegistryPlaceholder}/jailbreak-detection`,
+        tag: "0.24.1",
+        digest: placeholderDigest,
+        digestProvenance: "placeholder",
+    },
+} as const satisfies Record<string, PinnedImage>;
+
+/**
+ * Squid for the egress proxy (`proxy` engine). Digest of `ubuntu/squid` (Squid 6.13) as pinned by
+ * several unrelated public projects; not checked against Docker Hub here. The tag is informative.
+ */
+export const egressProxyImage = {
+    repository: "docker.io/ubuntu/squid",
+    tag: "6.13",
+    digest: "sha256:6a097f68bae708cedbabd6188d68c7e2e7a38cedd05a176e1cc0ba29e3bbe029",
+    digestProvenance: "corroborated",
+} as const satisfies PinnedImage;
+
+/**
+ * Images the MLOps pipelines run (issue 8). `pipelineTools` is built by `pipelines/Dockerfile`
+ * on top of the guardrails image: NeMo Guardrails (to serve a candidate rule set in the step's own
+ * pod) plus Node and the evaluator/promoter in `pipelines/`.
+ */
+export const pipelineImages = {
+    pipelineTools: {
+        repository: `${ownRegistryPlaceholder}/pipeline-tools`,
+        tag: "0.1.0",
+        digest: placeholderDigest,
+        digestProvenance: "placeholder",
+    },
+} as const satisfies Record<string, PinnedImage>;
+
+/**
+ * The model loader (images/model-loader/Dockerfile) as the inference init container. Placeholder
+ * until its build is pushed; reconcile with the model-loader image constant when that lands.
+ */
+export const modelLoaderImage: PinnedImage = {
+    repository: `${ownRegistryPlaceholder}/model-loader`,
+    tag: "0.1.0",
+    digest: placeholderDigest,
+    digestProvenance: "placeholder",
+};

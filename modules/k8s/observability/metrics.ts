@@ -1,0 +1,65 @@
+/**
+ * Every metric name an alert or a dashboard of the platform may use, with the component that
+ * exports it and where that is documented. Alerts and panels are checked against this list, so a
+ * query can never name a metric nothing exports.
+ */
+
+/** Who exports a metric. */
+export type MetricSource =
+    | "vllm"
+    | "decision-log-metrics"
+    | "dcgm-exporter"
+    | "kube-state-metrics"
+    | "cadvisor"
+    | "prometheus";
+
+/** One exported metric. */
+export interface MetricEntry {
+    readonly source: MetricSource;
+    /** Doc URL or `repo:path` that shows the name. */
+    readonly evidence: string;
+}
+
+const vllmDocs = "https://docs.vllm.ai/en/stable/usage/metrics/ ; vllm-project/vllm:docs/design/metrics.md";
+const vllmHttp =
+    "vllm-project/vllm:docs/design/metrics.md (prometheus_fastapi_instrumentator: http_requests_total{handler,method,status=\"2xx|5xx\"}, http_request_duration_seconds{handler,method})";
+const fluentBit =
+    "https://docs.fluentbit.io/manual/data-pipeline/filters/log_to_metrics (counter names are log_metric_counter_<metric_name>)";
+const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv";
+const ksm = "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
+
+/** Metric name → exporter and evidence. Histograms are listed by their `_bucket` series. */
+export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
+    // vLLM OpenAI server, /metrics on the inference Service's http port (8000).
+    "vllm:num_requests_running": { source: "vllm", evidence: vllmDocs },
+    "vllm:num_requests_waiting": { source: "vllm", evidence: vllmDocs },
+    "vllm:kv_cache_usage_perc": { source: "vllm", evidence: vllmDocs },
+    "vllm:e2e_request_latency_seconds_bucket": { source: "vllm", evidence: vllmDocs },
+    "vllm:time_to_first_token_seconds_bucket": { source: "vllm", evidence: vllmDocs },
+    "vllm:generation_tokens_total": { source: "vllm", evidence: vllmDocs },
+    "vllm:prompt_tokens_total": { source: "vllm", evidence: vllmDocs },
+    "vllm:request_success_total": { source: "vllm", evidence: vllmDocs },
+    http_requests_total: { source: "vllm", evidence: vllmHttp },
+    http_request_duration_seconds_bucket: { source: "vllm", evidence: vllmHttp },
+    // The platform's decision-log-metrics DaemonSet (Fluent Bit log_to_metrics over the guardrails'
+    // JSON decision log lines; see decision-metrics.ts for the fields it counts).
+    log_metric_counter_guardrails_decisions_total: { source: "decision-log-metrics", evidence: fluentBit },
+    // NVIDIA DCGM exporter (GPU operator), port 9400.
+    DCGM_FI_DEV_GPU_UTIL: { source: "dcgm-exporter", evidence: dcgm },
+    DCGM_FI_DEV_FB_USED: { source: "dcgm-exporter", evidence: dcgm },
+    DCGM_FI_DEV_FB_FREE: { source: "dcgm-exporter", evidence: dcgm },
+    DCGM_FI_DEV_GPU_TEMP: { source: "dcgm-exporter", evidence: dcgm },
+    DCGM_FI_DEV_POWER_USAGE: { source: "dcgm-exporter", evidence: dcgm },
+    // kube-state-metrics (installed by kube-prometheus-stack).
+    kube_pod_container_status_restarts_total: { source: "kube-state-metrics", evidence: ksm },
+    kube_pod_init_container_status_last_terminated_reason: { source: "kube-state-metrics", evidence: ksm },
+    kube_pod_init_container_status_waiting_reason: { source: "kube-state-metrics", evidence: ksm },
+    kube_pod_container_status_ready: { source: "kube-state-metrics", evidence: ksm },
+    // Prometheus' own synthetic series for every scrape target.
+    up: { source: "prometheus", evidence: "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series" },
+};
+
+/** True when some component of the platform exports `name`. */
+export function isExportedMetric(name: string): boolean {
+    return Object.prototype.hasOwnProperty.call(metricRegistry, name);
+}

@@ -1,0 +1,82 @@
+/** Which Services Prometheus scrapes: pure, so tests can check them against the Services that exist. */
+import { labels } from "../../constants/labels";
+import { dcgmExporterNamespace, privilegedNamespaces } from "../../constants/namespaces";
+import { catalog, workloadIds } from "../catalog";
+
+/** One ServiceMonitor: the Service it selects and the named port it scrapes. */
+export interface MonitorSpec {
+    /** ServiceMonitor name. */
+    readonly name: string;
+    /** Namespace of the selected Service. */
+    readonly namespace: string;
+    /** Labels the selected Service carries. */
+    readonly matchLabels: Readonly<Record<string, string>>;
+    /** Name of the Service port to scrape. */
+    readonly port: string;
+    readonly path: string;
+}
+
+/** The decision-log-metrics exporter the observability layer runs itself. */
+export const decisionMetrics = {
+    name: "decision-log-metrics",
+    namespace: privilegedNamespaces.nodeMonitoring,
+    port: { name: "metrics", port: 2021 },
+    healthPort: 2020,
+} as const;
+
+/** DCGM exporter Service the GPU operator creates (NVIDIA gpu-operator, `nvidia-dcgm-exporter`). */
+export const dcgmService = {
+    name: "nvidia-dcgm-exporter",
+    namespace: dcgmExporterNamespace,
+    matchLabels: { app: "nvidia-dcgm-exporter" },
+    port: "gpu-metrics",
+} as const;
+
+/**
+ * Monitors for every catalog workload with a metrics port, the decision-log metrics and, when
+ * ordinary (runc) GPU nodes exist, the DCGM exporter (Kata GPU nodes run none: REFERENCE §4.4).
+ */
+export function monitorSpecs(opts: { dcgm: boolean; decisionMetrics: boolean }): MonitorSpec[] {
+    const out: MonitorSpec[] = [];
+    for (const id of workloadIds) {
+        const w = catalog[id];
+        if (w.metricsPort === undefined) {
+            continue;
+        }
+        out.push({
+            name: w.id,
+            namespace: w.namespace,
+            matchLabels: { [labels.name]: w.podLabels[labels.name]! },
+            port: w.metricsPort,
+            path: "/metrics",
+        });
+    }
+    if (opts.decisionMetrics) {
+        out.push({
+            name: decisionMetrics.name,
+            namespace: decisionMetrics.namespace,
+            matchLabels: { [labels.name]: decisionMetrics.name },
+            port: decisionMetrics.port.name,
+            path: "/metrics",
+        });
+    }
+    if (opts.dcgm) {
+        out.push({
+            name: "dcgm-exporter",
+            namespace: dcgmService.namespace,
+            matchLabels: dcgmService.matchLabels,
+            port: dcgmService.port,
+            path: "/metrics",
+        });
+    }
+    return out;
+}
+
+/** The `spec` of a `monitoring.coreos.com/v1` ServiceMonitor for `m`. */
+export function serviceMonitorSpec(m: MonitorSpec): Record<string, unknown> {
+    return {
+        namespaceSelector: { matchNames: [m.namespace] },
+        selector: { matchLabels: { ...m.matchLabels } },
+        endpoints: [{ port: m.port, path: m.path, interval: "30s", scheme: "http" }],
+    };
+}

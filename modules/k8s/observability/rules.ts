@@ -1,0 +1,194 @@
+/** Alert rules: each names only metrics in the registry (checked by the tests). */
+import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
+
+/** One Prometheus alerting rule. */
+export interface AlertRule {
+    readonly alert: string;
+    readonly expr: string;
+    readonly for: string;
+    readonly labels: { readonly severity: "warning" | "critical" };
+    readonly annotations: { readonly summary: string; readonly description: string };
+}
+
+/** A rule group. */
+export interface RuleGroup {
+    readonly name: string;
+    readonly rules: readonly AlertRule[];
+}
+
+const decisions = "log_metric_counter_guardrails_decisions_total";
+const inf = tierNamespaces.inference;
+const platformNamespaces = [...Object.values(tierNamespaces), serviceNamespaces.egressProxy].join("|");
+
+/** Thresholds of the platform alerts. */
+export interface AlertThresholds {
+    /** Share of input decisions blocked over 10 minutes that signals an attack. Defaults to 0.2. */
+    readonly blockRatio?: number;
+    /** Share of output decisions redacted over 10 minutes that signals a leak. Defaults to 0.1. */
+    readonly redactRatio?: number;
+    /** p95 end-to-end inference latency, in seconds. Defaults to 30. */
+    readonly latencyP95Seconds?: number;
+    /** Requests waiting in a vLLM queue. Defaults to 10. */
+    readonly queueDepth?: number;
+}
+
+function ratio(selector: string, total: string): string {
+    return `sum(rate(${decisions}{${selector}}[10m])) / clamp_min(sum(rate(${decisions}{${total}}[10m])), 1e-9)`;
+}
+
+/** The platform's alert groups. GPU rules only when DCGM metrics are scraped. */
+export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }): RuleGroup[] {
+    const t = opts.thresholds ?? {};
+    const blockRatio = t.blockRatio ?? 0.2;
+    const redactRatio = t.redactRatio ?? 0.1;
+    const latency = t.latencyP95Seconds ?? 30;
+    const queue = t.queueDepth ?? 10;
+    const groups: RuleGroup[] = [
+        {
+            name: "llm-guardrails",
+            rules: [
+                {
+                    alert: "GuardrailBlockRateSpike",
+                    expr:
+                        `(${ratio('direction="input",verdict="block"', 'direction="input"')}) > ${blockRatio}` +
+                        ` and sum(rate(${decisions}{direction="input"}[10m])) > 0.05`,
+                    for: "5m",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "Guardrails are blocking an unusual share of prompts (likely attack)",
+                        description: `More than ${blockRatio * 100}% of prompts were blocked by input rails over 10 minutes. Look up the prompt ids in the guardrail decision log.`,
+                    },
+                },
+                {
+                    alert: "OutputRedactionSpike",
+                    expr:
+                        `(${ratio('direction="output",verdict="redact"', 'direction="output"')}) > ${redactRatio}` +
+                        ` and sum(rate(${decisions}{direction="output"}[10m])) > 0.05`,
+                    for: "5m",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "Output rails are redacting an unusual share of answers (likely leak)",
+                        description: `More than ${redactRatio * 100}% of answers needed redaction over 10 minutes: the model or its context may be leaking sensitive data.`,
+                    },
+                },
+            ],
+        },
+        {
+            name: "llm-tiers",
+            rules: [
+                {
+                    alert: "TierScrapeTargetDown",
+                    expr: `up{namespace=~"${platformNamespaces}"} == 0`,
+                    for: "5m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "A platform tier's metrics endpoint is down",
+                        description: "Prometheus cannot scrape {{ $labels.namespace }}/{{ $labels.pod }}.",
+                    },
+                },
+                {
+                    alert: "InferenceLatencyP95High",
+                    expr: `histogram_quantile(0.95, sum by (le, namespace) (rate(vllm:e2e_request_latency_seconds_bucket{namespace="${inf}"}[5m]))) > ${latency}`,
+                    for: "10m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "Inference p95 latency is high",
+                        description: `p95 end-to-end latency of the inference tier is above ${latency}s.`,
+                    },
+                },
+                {
+                    alert: "InferenceTimeToFirstTokenP95High",
+                    expr: `histogram_quantile(0.95, sum by (le, namespace) (rate(vllm:time_to_first_token_seconds_bucket{namespace="${inf}"}[5m]))) > 5`,
+                    for: "10m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "Inference time to first token is high",
+                        description: "p95 time to first token of the inference tier is above 5s.",
+                    },
+                },
+                {
+                    alert: "Inference5xxRateHigh",
+                    expr:
+                        `sum(rate(http_requests_total{namespace="${inf}",status="5xx"}[5m]))` +
+                        ` / clamp_min(sum(rate(http_requests_total{namespace="${inf}"}[5m])), 1e-9) > 0.05`,
+                    for: "5m",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "Inference tier answers with 5xx",
+                        description: "More than 5% of inference requests failed with a 5xx over 5 minutes.",
+                    },
+                },
+                {
+                    alert: "InferenceQueueDepthHigh",
+                    expr: `sum by (namespace, pod) (vllm:num_requests_waiting{namespace="${inf}"}) > ${queue}`,
+                    for: "5m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "Requests are queueing in vLLM",
+                        description: `{{ $labels.pod }} has more than ${queue} requests waiting.`,
+                    },
+                },
+                {
+                    alert: "InferenceKvCacheSaturated",
+                    expr: `max by (namespace, pod) (vllm:kv_cache_usage_perc{namespace="${inf}"}) > 0.95`,
+                    for: "10m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "vLLM KV cache is nearly full",
+                        description: "{{ $labels.pod }} uses more than 95% of its KV cache: requests will be preempted.",
+                    },
+                },
+                {
+                    alert: "ModelLoadFailed",
+                    expr:
+                        `max by (namespace, pod, container) (kube_pod_init_container_status_last_terminated_reason{namespace="${inf}",reason!="Completed"}) > 0` +
+                        ` or max by (namespace, pod, container) (kube_pod_init_container_status_waiting_reason{namespace="${inf}",reason=~"CrashLoopBackOff|CreateContainerConfigError|ImagePullBackOff|ErrImagePull"}) > 0`,
+                    for: "2m",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "The model loader failed",
+                        description: "Init container {{ $labels.container }} of {{ $labels.pod }} failed: the model could not be fetched, decrypted or verified.",
+                    },
+                },
+                {
+                    alert: "PlatformPodRestarting",
+                    expr: `increase(kube_pod_container_status_restarts_total{namespace=~"${platformNamespaces}"}[15m]) > 2`,
+                    for: "0m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "A platform pod keeps restarting",
+                        description: "{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) restarted more than twice in 15 minutes.",
+                    },
+                },
+            ],
+        },
+    ];
+    if (opts.gpu) {
+        groups.push({
+            name: "llm-gpu",
+            rules: [
+                {
+                    alert: "GpuMemoryNearlyFull",
+                    expr: "max by (Hostname, gpu) (DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)) > 0.97",
+                    for: "15m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "GPU framebuffer memory is nearly full",
+                        description: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} uses more than 97% of its memory.",
+                    },
+                },
+                {
+                    alert: "GpuUtilisationSaturated",
+                    expr: "avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL) > 95",
+                    for: "30m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "GPU saturated",
+                        description: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} has been above 95% utilisation for 30 minutes.",
+                    },
+                },
+            ],
+        });
+    }
+    return groups;
+}

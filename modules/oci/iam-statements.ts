@@ -1,0 +1,141 @@
+/**
+ * OCI IAM statements of an OKE cluster, written as exact policy text (pure; REFERENCE.md §2.3,
+ * §2.4). Every statement names its subject narrowly and carries a `where` clause that scopes it to
+ * one key, one bucket, one vault or one cluster: no `manage all-resources`, no bare `any-user`.
+ */
+import type { WorkloadIdentitySubject } from "../constants/identities";
+
+/** Ids the key policy is scoped to (all plain strings: resolve Outputs first). */
+export interface KeyPolicyScope {
+    /** Compartment holding the keys. */
+    readonly keyCompartmentId: string;
+    /** Region of the cluster, for the regional Object Storage service principal. */
+    readonly region: string;
+    /** Key encrypting Kubernetes secrets (Cluster.kmsKeyId). */
+    readonly secretsKeyId: string;
+    /** Key encrypting boot and block volumes. */
+    readonly volumesKeyId: string;
+    /** Key encrypting the model bucket. */
+    readonly modelsKeyId: string;
+    /** RSA key used to verify image signatures, when signing is enforced. */
+    readonly signingKeyId?: string;
+}
+
+/** `ALL {…}` over conditions. */
+function all(...conditions: string[]): string {
+    return `ALL {${conditions.join(", ")}}`;
+}
+
+/**
+ * Statements that must exist before the cluster, the node pools and the bucket are created:
+ * missing ones surface as `404-NotAuthorizedOrFoundKmsKey`.
+ */
+export function keyPolicyStatements(s: KeyPolicyScope): string[] {
+    const c = `compartment id ${s.keyCompartmentId}`;
+    const key = (id: string) => `target.key.id = '${id}'`;
+    const statements = [
+        // etcd secrets encryption by the control plane.
+        `Allow any-user to use keys in ${c} where ${all("request.principal.type = 'cluster'", key(s.secretsKeyId))}`,
+        // Managed node-pool boot volumes (the nodepool line is required since 2024-08-15).
+        `Allow service oke to use key-delegates in ${c} where ${key(s.volumesKeyId)}`,
+        `Allow service blockstorage to use keys in ${c} where ${key(s.volumesKeyId)}`,
+        `Allow any-user to use key-delegates in ${c} where ${all("request.principal.type = 'nodepool'", key(s.volumesKeyId))}`,
+        // CSI block volumes created by the cluster (StorageClass kms-key-id).
+        `Allow any-user to use key-delegates in ${c} where ${all("request.principal.type = 'cluster'", key(s.volumesKeyId))}`,
+        // Server-side encryption of the model bucket.
+        `Allow service objectstorage-${s.region} to use keys in ${c} where ${key(s.modelsKeyId)}`,
+    ];
+    if (s.signingKeyId !== undefined) {
+        statements.push(
+            `Allow any-user to use keys in ${c} where ${all("request.principal.type = 'cluster'", key(s.signingKeyId))}`,
+        );
+    }
+    return statements;
+}
+
+/** Ids the workload policy is scoped to. */
+export interface WorkloadPolicyScope {
+    /** Compartment of the vault, keys and bucket. */
+    readonly compartmentId: string;
+    /** The OKE cluster whose workloads are trusted. */
+    readonly clusterId: string;
+    readonly modelsKeyId: string;
+    readonly modelBucketName: string;
+    readonly vaultId: string;
+    /** The model loader's ServiceAccount. */
+    readonly modelLoader: WorkloadIdentitySubject;
+    /** External Secrets' ServiceAccount. */
+    readonly externalSecrets: WorkloadIdentitySubject;
+}
+
+/** The conditions that identify one ServiceAccount of one cluster (OKE workload identity). */
+export function workloadConditions(subject: WorkloadIdentitySubject, clusterId: string): string[] {
+    return [
+        "request.principal.type = 'workload'",
+        `request.principal.namespace = '${subject.namespace}'`,
+        `request.principal.service_account = '${subject.serviceAccount}'`,
+        `request.principal.cluster_id = '${clusterId}'`,
+    ];
+}
+
+/** Statements for workloads of the cluster: the model loader and External Secrets. */
+export function workloadPolicyStatements(s: WorkloadPolicyScope): string[] {
+    const c = `compartment id ${s.compartmentId}`;
+    const loader = workloadConditions(s.modelLoader, s.clusterId);
+    const eso = workloadConditions(s.externalSecrets, s.clusterId);
+    return [
+        `Allow any-user to use keys in ${c} where ${all(...loader, `target.key.id = '${s.modelsKeyId}'`)}`,
+        `Allow any-user to read objects in ${c} where ${all(...loader, `target.bucket.name = '${s.modelBucketName}'`)}`,
+        `Allow any-user to read secret-bundles in ${c} where ${all(...eso, `target.vault.id = '${s.vaultId}'`)}`,
+    ];
+}
+
+/** Ids the self-managed worker policy is scoped to. */
+export interface SelfManagedPolicyScope {
+    /** Compartment of the cluster and the instances. */
+    readonly compartmentId: string;
+    /** Compartment of the volumes key. */
+    readonly keyCompartmentId: string;
+    readonly clusterId: string;
+    /** OCID of the workers' dynamic group. */
+    readonly dynamicGroupId: string;
+    readonly volumesKeyId: string;
+}
+
+/** Statements that let self-managed workers join this cluster and boot from encrypted volumes. */
+export function selfManagedWorkerStatements(s: SelfManagedPolicyScope): string[] {
+    const dg = `dynamic-group id ${s.dynamicGroupId}`;
+    return [
+        `Allow ${dg} to {CLUSTER_JOIN} in compartment id ${s.compartmentId} where ${all(`target.cluster.id = '${s.clusterId}'`)}`,
+        `Allow ${dg} to use key-delegates in compartment id ${s.keyCompartmentId} where target.key.id = '${s.volumesKeyId}'`,
+    ];
+}
+
+/**
+ * Lets the Unified Monitoring Agent on the workers write into the cluster's log group only
+ * (`target.loggroup.id` is a documented variable of `log-content`, OCI "Details for Logging").
+ */
+export function logShippingStatements(s: {
+    compartmentId: string;
+    dynamicGroupId: string;
+    logGroupId: string;
+}): string[] {
+    return [
+        `Allow dynamic-group id ${s.dynamicGroupId} to use log-content in compartment id ${s.compartmentId} where target.loggroup.id = '${s.logGroupId}'`,
+    ];
+}
+
+/**
+ * Matching rule of the self-managed workers' dynamic group: instances of the compartment. OCI
+ * matching rules can only narrow further by instance OCID or by a *defined* tag, which would need
+ * a tag namespace the stack does not own; the permissions it carries are scoped to one cluster and
+ * one key instead. A dedicated compartment per stack keeps the group tight.
+ */
+export function workerDynamicGroupRule(compartmentId: string): string {
+    return `ALL {instance.compartment.id = '${compartmentId}'}`;
+}
+
+/** Tenancy-unique IAM name: `<prefix>-<stack>-<cluster>`, cut to OCI's 100 characters. */
+export function iamName(prefix: string, stack: string, cluster: string): string {
+    return `${prefix}-${stack}-${cluster}`.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 100);
+}

@@ -1,0 +1,289 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { ConfigValidationError, parseConfig } from "../../modules/config";
+import type { ClusterConfig } from "../../modules/config";
+import { parseObservability } from "../../modules/config/observability";
+import type { LayerContext } from "../../modules/config/layer";
+import { Issues } from "../../modules/config/validate";
+import { catalog } from "../../modules/k8s/catalog";
+import { dashboardsDir, loadDashboards, panelQueries } from "../../modules/k8s/observability/dashboards";
+import { isExportedMetric, metricRegistry } from "../../modules/k8s/observability/metrics";
+import { dcgmService, decisionMetrics, monitorSpecs } from "../../modules/k8s/observability/monitors";
+import { metricNamesIn } from "../../modules/k8s/observability/promql";
+import { alertGroups } from "../../modules/k8s/observability/rules";
+import { alertmanagerConfig, monitoringReleaseName } from "../../modules/k8s/observability/values";
+import { recordedResources, resetRecords, settle, unwrapSecrets } from "../../tools/plan/mocks";
+
+const ctx: LayerContext = {
+    environment: "dev",
+    clusterName: "c1",
+    target: "oke",
+    region: "us-ashburn-1",
+    capabilities: { kata: true, kataGpu: true, gpu: true, cni: "calico" },
+};
+
+function parse(raw: unknown): { issues: Issues; cfg: ReturnType<typeof parseObservability> } {
+    const issues = new Issues();
+    return { issues, cfg: parseObservability(raw, "secure-llm-platform:observability", issues, ctx) };
+}
+
+describe("observability: PromQL scanner", () => {
+    it("finds metric names and ignores functions, label names, grouping and numbers", () => {
+        const names = metricNamesIn(
+            'histogram_quantile(0.95, sum by (le, namespace) (rate(vllm:e2e_request_latency_seconds_bucket{namespace="x",le!="1e3"}[5m]))) > 1e3 and on(pod) group_left(node) up offset 5m',
+        );
+        assert.deepEqual(names, ["up", "vllm:e2e_request_latency_seconds_bucket"]);
+    });
+    it("sees a metric hidden in a __name__ matcher and ignores Grafana variables", () => {
+        assert.deepEqual(metricNamesIn('sum({__name__="made_up_total", job="$job"}) / $__rate_interval'), ["made_up_total"]);
+        assert.deepEqual(metricNamesIn("rate(bogus_metric[$__rate_interval])"), ["bogus_metric"]);
+    });
+});
+
+describe("observability: alerts and dashboards only use exported metrics", () => {
+    it("every alert expression names registered metrics only", () => {
+        for (const g of alertGroups({ gpu: true })) {
+            for (const r of g.rules) {
+                const names = metricNamesIn(r.expr);
+                assert.ok(names.length > 0, `${r.alert} reads no metric`);
+                for (const n of names) {
+                    assert.ok(isExportedMetric(n), `${r.alert} uses ${n}, which no component exports`);
+                }
+            }
+        }
+    });
+    it("covers attacks, leaks, latency, 5xx, queue, GPU, model loading and restarts", () => {
+        const alerts = alertGroups({ gpu: true }).flatMap((g) => g.rules.map((r) => r.alert));
+        for (const a of [
+            "GuardrailBlockRateSpike",
+            "OutputRedactionSpike",
+            "InferenceLatencyP95High",
+            "Inference5xxRateHigh",
+            "InferenceQueueDepthHigh",
+            "GpuMemoryNearlyFull",
+            "GpuUtilisationSaturated",
+            "ModelLoadFailed",
+            "PlatformPodRestarting",
+        ]) {
+            assert.ok(alerts.includes(a), `missing alert ${a}`);
+        }
+        assert.ok(!alertGroups({ gpu: false }).some((g) => g.name === "llm-gpu"), "no DCGM alerts without DCGM");
+    });
+    it("dashboards parse, have the expected panels and use registered metrics only", () => {
+        const files = loadDashboards();
+        assert.deepEqual(files.map((f) => f.id), ["llm-gpu", "llm-security-overview"]);
+        const overview = JSON.parse(files.find((f) => f.id === "llm-security-overview")!.json);
+        const titles = (overview.panels as { title: string }[]).map((p) => p.title.toLowerCase());
+        for (const want of ["requests", "blocked", "redaction", "latency", "tokens per second"]) {
+            assert.ok(titles.some((t) => t.includes(want)), `overview has no ${want} panel`);
+        }
+        for (const f of files) {
+            const queries = panelQueries(JSON.parse(f.json));
+            assert.ok(queries.length > 0, `${f.id} has no queries`);
+            for (const q of queries) {
+                for (const n of metricNamesIn(q.expr)) {
+                    assert.ok(isExportedMetric(n), `${f.id} panel "${q.panel}" uses ${n}, which no component exports`);
+                }
+            }
+        }
+    });
+    it("a dashboard that is not JSON is refused with its path", () => {
+        const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "dash-"));
+        fs.writeFileSync(path.join(dir, "bad.json"), "{ nope");
+        assert.throws(() => loadDashboards(dir), /bad\.json is not valid JSON/);
+        assert.ok(fs.existsSync(dashboardsDir));
+    });
+    it("every registry entry names its exporter and evidence", () => {
+        for (const [name, e] of Object.entries(metricRegistry)) {
+            assert.ok(e.evidence.length > 10, `${name} has no evidence`);
+        }
+    });
+});
+
+describe("observability: monitors select Services and ports that exist", () => {
+    it("catalog monitors select the workload's namespace, a label of its pods and a port of its Service", () => {
+        const specs = monitorSpecs({ dcgm: true, decisionMetrics: true });
+        for (const m of specs.filter((s) => s.name in catalog)) {
+            const w = catalog[m.name as keyof typeof catalog];
+            assert.equal(m.namespace, w.namespace);
+            for (const [k, v] of Object.entries(m.matchLabels)) {
+                assert.equal(w.podLabels[k], v, `${m.name} selects ${k}=${v}`);
+            }
+            assert.ok(w.ports.some((p) => p.name === m.port), `${m.name} scrapes port ${m.port} its Service lacks`);
+        }
+        const withMetrics = Object.values(catalog).filter((w) => w.metricsPort !== undefined).map((w) => w.id);
+        for (const id of withMetrics) {
+            assert.ok(specs.some((s) => s.name === id), `no monitor for ${id}`);
+        }
+        const dcgm = specs.find((s) => s.name === "dcgm-exporter")!;
+        assert.deepEqual([dcgm.namespace, dcgm.port, dcgm.matchLabels], [dcgmService.namespace, "gpu-metrics", dcgmService.matchLabels]);
+        assert.ok(!monitorSpecs({ dcgm: false, decisionMetrics: true }).some((s) => s.name === "dcgm-exporter"));
+    });
+});
+
+describe("observability: config", () => {
+    it("applies defaults", () => {
+        const { issues, cfg } = parse(undefined);
+        assert.equal(issues.list.length, 0);
+        assert.equal(cfg.enabled, true);
+        assert.equal(cfg.storageClass, "oci-bv");
+        assert.equal(cfg.logging.retentionDays, 90);
+        assert.deepEqual(cfg.alerting.receivers, []);
+    });
+    it("refuses a log retention OCI does not accept, naming the key and the choices", () => {
+        const { issues } = parse({ logging: { retentionDays: 45 } });
+        assert.equal(issues.list.length, 1);
+        assert.equal(issues.list[0]!.path, "secure-llm-platform:observability.logging.retentionDays");
+        assert.match(issues.list[0]!.expected, /30, 60, 90, 120, 150, 180/);
+        assert.equal(parse({ logging: { retentionDays: 365 } }).issues.list.length, 1);
+    });
+    it("refuses unknown receiver types, duplicate names and routes to missing receivers", () => {
+        const { issues } = parse({
+            alerting: {
+                receivers: [
+                    { name: "ops", type: "email", secretName: "x" },
+                    { name: "sec", type: "webhook", secretName: "sec-hook" },
+                    { name: "sec", type: "slack", secretName: "sec-slack" },
+                ],
+                criticalReceiver: "pager",
+            },
+        });
+        const paths = issues.list.map((i) => i.path);
+        assert.ok(paths.some((p) => p.endsWith("receivers[0].type")));
+        assert.ok(paths.some((p) => p.endsWith("receivers[2].name")));
+        assert.ok(paths.some((p) => p.endsWith("alerting.criticalReceiver")));
+    });
+    it("routes critical alerts to their receiver and reads URLs from mounted files, never literals", () => {
+        const { cfg } = parse({
+            alerting: {
+                receivers: [
+                    { name: "ops", type: "slack", secretName: "ops-slack-url" },
+                    { name: "pager", type: "pagerduty", secretName: "pd-key" },
+                ],
+                criticalReceiver: "pager",
+            },
+        });
+        const am = alertmanagerConfig(cfg.alerting) as any;
+        assert.equal(am.route.receiver, "ops");
+        assert.ok(am.route.routes.some((r: any) => r.receiver === "pager" && r.matchers[0].includes("critical")));
+        const text = JSON.stringify(am.receivers);
+        assert.match(text, /api_url_file/);
+        assert.match(text, /routing_key_file/);
+        assert.doesNotMatch(text, /https?:\/\//);
+    });
+    it("is reported through parseConfig with the stack key path", () => {
+        const raw = {
+            environment: "dev",
+            tenancyId: "ocid1.tenancy.oc1..aaaaaaaaexample",
+            compartmentId: "ocid1.compartment.oc1..aaaaaaaaexample",
+            homeRegion: "us-ashburn-1",
+            observability: { storageGi: 1 },
+            clusters: [
+                {
+                    name: "ex",
+                    target: "existing",
+                    region: "us-ashburn-1",
+                    kubeconfigKey: "kc",
+                    capabilities: { kata: false, kataGpu: false, gpu: false, cni: "calico" },
+                },
+            ],
+        };
+        try {
+            parseConfig(raw, { stack: "test", secretKeys: ["secure-llm-platform:kc"] });
+            assert.fail("expected refusal");
+        } catch (e) {
+            assert.ok(e instanceof ConfigValidationError, String(e));
+            assert.ok(e.issues.some((i) => i.path.includes("observability.storageGi")), e.message);
+        }
+    });
+});
+
+describe("observability: component under mocks", () => {
+    let res: ReturnType<typeof recordedResources>;
+    before(async () => {
+        resetRecords();
+        const { Observability } = await import("../../modules/k8s/observability");
+        const { cfg } = parse({
+            alerting: { receivers: [{ name: "ops", type: "webhook", secretName: "ops-webhook-url" }] },
+        });
+        const cluster = {
+            name: "c1",
+            target: "oke",
+            capabilities: { kata: true, kataGpu: true, gpu: true, cni: "calico" },
+            layer: { observability: cfg },
+        } as unknown as ClusterConfig;
+        new Observability("obs-t", { cluster, environment: "dev" });
+        await settle();
+        res = recordedResources();
+    });
+    const byType = (t: string) => res.filter((r) => r.type === t);
+    const crs = (kind: string) =>
+        res
+            .map((r) => unwrapSecrets(r.inputs) as any)
+            .filter((i) => i.kind === kind);
+
+    it("installs the pinned chart with the node exporter in the privileged namespace and nothing exposed", () => {
+        const rel = byType("kubernetes:helm.sh/v3:Release");
+        assert.equal(rel.length, 1);
+        const i = unwrapSecrets(rel[0]!.inputs) as any;
+        assert.equal(i.name, monitoringReleaseName);
+        assert.equal(i.version, "82.16.0");
+        assert.equal(i.repositoryOpts.repo, "https://prometheus-community.github.io/helm-charts");
+        const v = i.values;
+        assert.equal(v["prometheus-node-exporter"].namespaceOverride, "monitoring-system");
+        assert.equal(v.grafana["grafana.ini"]["auth.anonymous"].enabled, false);
+        for (const c of ["grafana", "prometheus", "alertmanager"]) {
+            assert.equal(v[c].service.type, "ClusterIP");
+            assert.equal(v[c].ingress.enabled, false);
+        }
+        assert.equal(v.grafana.sidecar.dashboards.label, "grafana_dashboard");
+        assert.equal(v.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.storageClassName, "oci-bv");
+        assert.equal(v.prometheus.prometheusSpec.retention, "15d");
+    });
+    it("never puts a Grafana admin password in the values: it comes from Vault via External Secrets", () => {
+        const v = (unwrapSecrets(byType("kubernetes:helm.sh/v3:Release")[0]!.inputs) as any).values;
+        assert.equal(v.grafana.adminPassword, undefined);
+        const es = crs("ExternalSecret").find((e) => e.metadata.name === v.grafana.admin.existingSecret);
+        assert.ok(es, "an ExternalSecret produces the Secret Grafana reads");
+        assert.equal(es.spec.secretStoreRef.name, "oci-vault");
+        assert.equal(es.spec.data[0].remoteRef.key, "grafana-admin-password");
+        assert.ok(crs("ExternalSecret").some((e) => e.spec.data[0].remoteRef.key === "ops-webhook-url"));
+        assert.deepEqual(v.alertmanager.alertmanagerSpec.secrets, ["alertmanager-ops"]);
+    });
+    it("labels every monitor and rule with the release Prometheus selects on", () => {
+        const monitors = crs("ServiceMonitor");
+        assert.ok(monitors.length >= 4);
+        for (const m of [...monitors, ...crs("PrometheusRule")]) {
+            assert.equal(m.metadata.labels.release, monitoringReleaseName, m.metadata.name);
+        }
+        assert.ok(monitors.some((m) => m.metadata.name === "dcgm-exporter"));
+    });
+    it("the decision-metrics monitor selects the Service this component creates", () => {
+        const m = crs("ServiceMonitor").find((x) => x.metadata.name === decisionMetrics.name);
+        const svc = byType("kubernetes:core/v1:Service").map((r) => r.inputs as any).find((s) => s.metadata.name === decisionMetrics.name);
+        assert.ok(m && svc);
+        assert.deepEqual(m.spec.namespaceSelector.matchNames, [svc.metadata.namespace]);
+        for (const [k, val] of Object.entries(m.spec.selector.matchLabels)) {
+            assert.equal(svc.metadata.labels[k], val);
+        }
+        assert.ok(svc.spec.ports.some((p: any) => p.name === m.spec.endpoints[0].port));
+        const ds = byType("kubernetes:apps/v1:DaemonSet").map((r) => r.inputs as any)[0];
+        assert.equal(ds.metadata.namespace, "monitoring-system");
+        const c = ds.spec.template.spec.containers[0];
+        assert.match(c.image, /@sha256:[0-9a-f]{64}$/);
+        assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+        assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
+        assert.ok(c.volumeMounts.every((m: any) => m.readOnly));
+    });
+    it("provisions every dashboard file as a sidecar ConfigMap", () => {
+        const cms = byType("kubernetes:core/v1:ConfigMap").map((r) => r.inputs as any).filter((c) => c.metadata.labels?.grafana_dashboard === "1");
+        assert.equal(cms.length, loadDashboards().length);
+        for (const cm of cms) {
+            assert.equal(cm.metadata.namespace, "monitoring");
+            for (const v of Object.values(cm.data)) {
+                JSON.parse(v as string);
+            }
+        }
+    });
+});
