@@ -1,7 +1,12 @@
 /**
- * The plan's verdicts beyond schemas: the shared security rules over every registration, and per
- * cluster the reachability computed from the rendered policies.
+ * The plan's verdicts beyond schemas: the shared security rules (modules/security, the same rules
+ * the CrossGuard pack and the tests run) over every registration, and per cluster the default-deny
+ * coverage and the reachability computed from the rendered policies (modules/k8s/network).
  */
+import type { Environment } from "../../modules/config";
+import { analyzeReachability, reachabilityViolations, renderReachabilityMarkdown } from "../../modules/k8s/network/reachability";
+import { evaluateClusterManifests, evaluateResources } from "../../modules/security";
+import type { Finding } from "../../modules/security/types";
 import type { Manifest } from "./manifests";
 import type { RecordedResource } from "./mocks";
 
@@ -19,10 +24,57 @@ export interface StackAnalysis {
     readonly notes: readonly string[];
 }
 
-export function analyzeCluster(cluster: string, manifests: readonly Manifest[]): ClusterAnalysis {
-    return { cluster, violations: [], markdown: `${manifests.length} Kubernetes object(s).` };
+const mandatory = (f: Finding) => f.severity === "mandatory";
+const line = (f: Finding) => `policy ${f.ruleId}: ${f.resource}: ${f.message}`;
+
+function findingsMarkdown(findings: readonly Finding[]): string {
+    if (findings.length === 0) {
+        return "No findings.";
+    }
+    const esc = (s: string) => s.replace(/\|/g, "\\|");
+    return [
+        "| severity | rule | resource | finding |",
+        "| --- | --- | --- | --- |",
+        ...[...findings]
+            .sort((a, b) => a.severity.localeCompare(b.severity) || a.ruleId.localeCompare(b.ruleId))
+            .map((f) => `| ${f.severity} | ${f.ruleId} | ${esc(f.resource)} | ${esc(f.message)} |`),
+    ].join("\n");
 }
 
-export function analyzeStack(_resources: readonly RecordedResource[], _config: Record<string, string>): StackAnalysis {
-    return { violations: [], policyMarkdown: "(not wired yet)", notes: [] };
+/** Default-deny coverage and reachability of one cluster, from its rendered objects. */
+export function analyzeCluster(cluster: string, manifests: readonly Manifest[]): ClusterAnalysis {
+    const coverage = evaluateClusterManifests(cluster, manifests);
+    const reach = analyzeReachability(manifests);
+    const violations = [
+        ...coverage.filter(mandatory).map(line),
+        ...reachabilityViolations(reach).map((v) => `reachability: ${v}`),
+    ];
+    const markdown = [
+        `${manifests.length} Kubernetes object(s) in \`manifests/${cluster}.yaml\`.`,
+        "",
+        "### Default-deny coverage",
+        "",
+        coverage.length === 0 ? "Every namespace with workloads denies by default in both directions." : findingsMarkdown(coverage),
+        "",
+        "### Reachability (computed from the rendered policies)",
+        "",
+        renderReachabilityMarkdown(reach),
+    ].join("\n");
+    return { cluster, violations, markdown };
+}
+
+/** The shared security rules over every registration of the stack. */
+export function analyzeStack(resources: readonly RecordedResource[], config: Record<string, string>): StackAnalysis {
+    const environment = (config["secure-llm-platform:environment"] ?? "dev") as Environment;
+    const findings = evaluateResources(resources, { environment });
+    const advisories = findings.filter((f) => !mandatory(f)).length;
+    return {
+        violations: findings.filter(mandatory).map(line),
+        policyMarkdown:
+            `${findings.filter(mandatory).length} mandatory and ${advisories} advisory finding(s) ` +
+            `from the shared rule set (modules/security; the same rules run in \`pulumi preview --policy-pack policy\`). ` +
+            "Objects inside Helm releases and kustomize directories are not expanded offline and are not checked here.\n\n" +
+            findingsMarkdown(findings),
+        notes: [],
+    };
 }
