@@ -1,11 +1,315 @@
-/** The gateway, guardrails, inference and output-filter tiers (issue 4). */
+/**
+ * The gateway, guardrails, inference and output-filter tiers (issue 4). Request path:
+ * client → ingress-nginx (TLS, body limit, rate limit) → gateway (API key, per-key rate limit)
+ * → guardrails (input rails) → inference (vLLM) → guardrails (output rails, Presidio masking).
+ */
+import { createHash } from "crypto";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { TiersConfig } from "../../config/tiers";
+import { parseQuantity, unverifiedImageDigests } from "../../config/tiers";
+import { clusterIssuerName, ingressClassName } from "../../constants/ingress";
+import { annotations } from "../../constants/labels";
+import { tierNamespaces } from "../../constants/namespaces";
+import { rolloutTargets } from "../../constants/rollout";
+import { clusterSecretStoreName, externalSecretsApiVersion } from "../../constants/secrets";
 import type { ClusterLayerArgs } from "../args";
+import { defaultQuota } from "../baseline/plan";
+import { catalog } from "../catalog";
+import { HardenedWorkload, buildWorkloadLabels } from "../workload";
+import {
+    configMapKey,
+    missingFlows,
+    railsChecksum,
+    readRailFiles,
+    renderRailFiles,
+    type RailFiles,
+} from "./rails";
+import {
+    apiKeysMapTemplate,
+    gatewayKeysSecret,
+    gatewayNginxConf,
+    gatewayWorkload,
+    guardrailsWorkload,
+    inferenceWorkload,
+    jailbreakWorkload,
+    modelSourceKey,
+    presidioWorkload,
+    serviceUrl,
+} from "./tiers";
+
+export { missingFlows, railsChecksum, readRailFiles, renderRailFiles } from "./rails";
+
+/** The rendered rail files of a tiers config: config.yml points at the catalog's services. */
+export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles {
+    const g = tiers.guardrails;
+    return renderRailFiles(files ?? readRailFiles(g.configId), {
+        configId: g.configId,
+        inferenceBaseUrl: `${serviceUrl(catalog.inference)}/v1`,
+        modelName: tiers.inference.model.name,
+        jailbreakEndpoint: `${serviceUrl(catalog["jailbreak-detection"])}/heuristics`,
+        presidioAnalyzerUrl: serviceUrl(catalog["presidio-analyzer"]),
+        presidioAnonymizerUrl: serviceUrl(catalog["presidio-anonymizer"]),
+        entities: tiers.outputFilter.entities,
+        streaming: g.streaming,
+    });
+}
+
+/** A namespace's quota, as the baseline sets it (built-in default, then config overrides). */
+interface Quota {
+    readonly cpu: string;
+    readonly memory: string;
+    readonly gpus: number;
+}
+
+/** Reasons the inference HPA could outgrow its namespace quota (empty when it fits). Pure. */
+export function inferenceQuotaProblems(tiers: TiersConfig, quota: Quota): string[] {
+    const inf = tiers.inference;
+    const max = inf.hpa.maxReplicas;
+    const out: string[] = [];
+    if (max * inf.gpus > quota.gpus) {
+        out.push(
+            `tiers.inference.hpa.maxReplicas ${max} × ${inf.gpus} GPU exceeds the ${tierNamespaces.inference} ` +
+                `quota of ${quota.gpus} GPUs; lower maxReplicas or raise baseline.quotas.${tierNamespaces.inference}.gpus`,
+        );
+    }
+    for (const [key, req, cap] of [
+        ["cpu", inf.resources.requests.cpu, quota.cpu],
+        ["memory", inf.resources.requests.memory, quota.memory],
+    ] as const) {
+        const r = parseQuantity(req);
+        const c = parseQuantity(cap);
+        if (r !== undefined && c !== undefined && r * max > c) {
+            out.push(
+                `tiers.inference.hpa.maxReplicas ${max} × ${key} request ${req} exceeds the ` +
+                    `${tierNamespaces.inference} quota of ${cap}; lower maxReplicas or raise the quota`,
+            );
+        }
+    }
+    return out;
+}
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /** The gateway, guardrails, inference and output-filter tiers (issue 4). */
 export class LlmTiers extends pulumi.ComponentResource {
-    constructor(name: string, _args: ClusterLayerArgs, opts?: pulumi.ComponentResourceOptions) {
+    /** In-cluster URL clients of the gateway reach (behind the ingress). */
+    public readonly endpoint?: string;
+    /** Checksum of the rails configuration on the guardrails pod template. */
+    public readonly railsChecksum?: string;
+
+    constructor(name: string, args: ClusterLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:llm:LlmTiers", name, {}, opts);
-        this.registerOutputs({});
+        const tiers = args.cluster.layer.tiers;
+        const child = { parent: this };
+
+        const unverified = unverifiedImageDigests(tiers);
+        if (unverified.length > 0) {
+            pulumi.log.warn(
+                `${args.cluster.name}: ${unverified.length} tier image digest(s) not verified:\n` +
+                    unverified
+                        .map((u) => `  - tiers.${u.tier}: ${u.image}: ${u.reason}`)
+                        .join("\n"),
+                this,
+            );
+        }
+
+        if (tiers.outputFilter.enabled) {
+            for (const which of ["presidio-analyzer", "presidio-anonymizer"] as const) {
+                new HardenedWorkload(
+                    `${name}-${which}`,
+                    presidioWorkload(tiers.outputFilter, which),
+                    child,
+                );
+            }
+        }
+
+        if (tiers.guardrails.enabled) {
+            const files = renderedRails(tiers);
+            const missing = missingFlows(files);
+            if (missing.length > 0) {
+                throw new pulumi.ResourceError(
+                    `guardrails/${tiers.guardrails.configId}: flows referenced but not defined: ` +
+                        `${missing.join(", ")}; define them in rails/*.co or fix the name`,
+                    this,
+                );
+            }
+            const checksum = railsChecksum(files);
+            this.railsChecksum = checksum;
+            const target = rolloutTargets.guardrailsRules;
+            const rails = new k8s.core.v1.ConfigMap(
+                `${name}-rails`,
+                {
+                    metadata: {
+                        name: target.configMap,
+                        namespace: target.namespace,
+                        labels: buildWorkloadLabels(catalog.guardrails),
+                        annotations: { [annotations.configChecksum]: checksum },
+                    },
+                    data: Object.fromEntries(
+                        Object.entries(files).map(([p, c]) => [configMapKey(p), c]),
+                    ),
+                },
+                child,
+            );
+            new HardenedWorkload(
+                `${name}-guardrails`,
+                guardrailsWorkload(tiers.guardrails, rails.metadata.name, files, checksum),
+                child,
+            );
+            if (tiers.guardrails.jailbreakDetection.enabled) {
+                new HardenedWorkload(
+                    `${name}-jailbreak`,
+                    jailbreakWorkload(tiers.guardrails.jailbreakDetection),
+                    child,
+                );
+            }
+        }
+
+        if (tiers.inference.enabled) {
+            const ns = tierNamespaces.inference;
+            const base = defaultQuota(ns, "tier", args.cluster);
+            const override = Object.fromEntries(
+                Object.entries(args.cluster.layer.baseline.quotas?.[ns] ?? {}).filter(
+                    ([, v]) => v !== undefined,
+                ),
+            );
+            const problems = inferenceQuotaProblems(tiers, { ...base, ...override });
+            if (problems.length > 0) {
+                throw new pulumi.ResourceError(problems.join("; "), this);
+            }
+            const source =
+                tiers.inference.model.source !== undefined
+                    ? pulumi.output(tiers.inference.model.source)
+                    : args.cloud
+                      ? pulumi.interpolate`oci-os://${args.cloud.modelBucket.namespace}/${args.cloud.modelBucket.name}/${tiers.inference.model.name}`
+                      : undefined;
+            if (source === undefined) {
+                throw new pulumi.ResourceError(
+                    `cluster ${args.cluster.name}: set tiers.inference.model.source (oci-os://<namespace>/<bucket>/<prefix>)`,
+                    this,
+                );
+            }
+            const target = rolloutTargets.inferenceModel;
+            const model = new k8s.core.v1.ConfigMap(
+                `${name}-inference-model`,
+                {
+                    metadata: {
+                        name: target.configMap,
+                        namespace: target.namespace,
+                        labels: buildWorkloadLabels(catalog.inference),
+                    },
+                    data: { [modelSourceKey]: source, name: tiers.inference.model.name },
+                },
+                child,
+            );
+            const spec = inferenceWorkload(tiers.inference, {
+                region: args.cloud?.region ?? args.cluster.region,
+                cryptoEndpoint: args.cloud?.cryptoEndpoint,
+            });
+            new HardenedWorkload(
+                `${name}-inference`,
+                {
+                    ...spec,
+                    podAnnotations: { [annotations.configChecksum]: source.apply(sha256) },
+                },
+                { parent: this, dependsOn: [model] },
+            );
+        }
+
+        if (tiers.gateway.enabled) {
+            this.endpoint = `https://${tiers.gateway.hostname}/v1`;
+            this.gateway(name, tiers);
+        }
+        this.registerOutputs({ endpoint: this.endpoint, railsChecksum: this.railsChecksum });
+    }
+
+    private gateway(name: string, tiers: TiersConfig): void {
+        const g = tiers.gateway;
+        const w = catalog.gateway;
+        const objectLabels = buildWorkloadLabels(w);
+        const child = { parent: this };
+        const keys = new k8s.apiextensions.CustomResource(
+            `${name}-gateway-api-keys`,
+            {
+                apiVersion: externalSecretsApiVersion,
+                kind: "ExternalSecret",
+                metadata: { name: gatewayKeysSecret, namespace: w.namespace, labels: objectLabels },
+                spec: {
+                    refreshInterval: "1h",
+                    secretStoreRef: { kind: "ClusterSecretStore", name: clusterSecretStoreName },
+                    target: {
+                        name: gatewayKeysSecret,
+                        creationPolicy: "Owner",
+                        deletionPolicy: "Retain",
+                        template: {
+                            engineVersion: "v2",
+                            type: "Opaque",
+                            data: { "api-keys.map": apiKeysMapTemplate },
+                        },
+                    },
+                    data: [{ secretKey: "keys", remoteRef: { key: g.auth.apiKeysSecret } }],
+                },
+            },
+            child,
+        );
+        const conf = gatewayNginxConf(g);
+        const confMap = new k8s.core.v1.ConfigMap(
+            `${name}-gateway-conf`,
+            {
+                metadata: { name: "gateway-nginx", namespace: w.namespace, labels: objectLabels },
+                data: { "nginx.conf": conf },
+            },
+            child,
+        );
+        const gateway = new HardenedWorkload(
+            `${name}-gateway`,
+            gatewayWorkload(g, confMap.metadata.name, sha256(conf)),
+            { parent: this, dependsOn: [keys] },
+        );
+        new k8s.networking.v1.Ingress(
+            `${name}-gateway-ingress`,
+            {
+                metadata: {
+                    name: w.id,
+                    namespace: w.namespace,
+                    labels: objectLabels,
+                    annotations: {
+                        "cert-manager.io/cluster-issuer": clusterIssuerName,
+                        "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
+                        "nginx.ingress.kubernetes.io/proxy-body-size": g.maxBodySize,
+                        "nginx.ingress.kubernetes.io/limit-rps": String(g.rateLimitRps),
+                        "nginx.ingress.kubernetes.io/limit-burst-multiplier": "2",
+                        "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+                        "nginx.ingress.kubernetes.io/proxy-read-timeout": "300",
+                        "nginx.ingress.kubernetes.io/backend-protocol": "HTTP",
+                    },
+                },
+                spec: {
+                    ingressClassName,
+                    tls: [{ hosts: [g.hostname], secretName: "gateway-tls" }],
+                    rules: [
+                        {
+                            host: g.hostname,
+                            http: {
+                                paths: [
+                                    {
+                                        path: "/v1",
+                                        pathType: "Prefix",
+                                        backend: {
+                                            service: {
+                                                name: w.id,
+                                                port: { name: w.ports[0].name },
+                                            },
+                                        },
+                                    },
+                                ],
+                            },
+                        },
+                    ],
+                },
+            },
+            { parent: this, dependsOn: [gateway] },
+        );
     }
 }

@@ -1,0 +1,433 @@
+/**
+ * What is special about each LLM tier, as pure functions of its config: containers, volumes,
+ * scheduling. Everything else (security context, spread, probes' shape, token, resources'
+ * presence) comes from the hardened workload builder.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type {
+    GatewayTierConfig,
+    GuardrailsTierConfig,
+    InferenceTierConfig,
+    OutputFilterTierConfig,
+    TierImage,
+    TierResources,
+} from "../../config/tiers";
+import { rolloutTargets } from "../../constants/rollout";
+import { priorityClasses } from "../../constants/scheduling";
+import { annotations, taints } from "../../constants/labels";
+import { Workload, catalog } from "../catalog";
+import type { ContainerResources, HardenedWorkloadComponentArgs, ImageRef } from "../workload";
+import { RailFiles, configMapKey } from "./rails";
+
+const image = (i: TierImage): ImageRef => ({
+    repository: i.repository,
+    tag: i.tag,
+    digest: i.digest,
+});
+
+const resources = (r: TierResources, extended?: Record<string, number>): ContainerResources => ({
+    requests: r.requests,
+    limits: r.limits,
+    extended,
+});
+
+/** `http://<service host>:<port>` of a catalog workload's first port. */
+export function serviceUrl(w: Workload): string {
+    return `http://${w.serviceHost}:${w.ports[0].port}`;
+}
+
+/** Mount path of the rails configuration: the server's `--config` root holds one directory per config id. */
+export const railsMountRoot = "/config";
+
+/** The guardrails server. */
+export function guardrailsWorkload(
+    cfg: GuardrailsTierConfig,
+    railsConfigMap: pulumi.Input<string>,
+    files: RailFiles,
+    checksum: string,
+): HardenedWorkloadComponentArgs {
+    const w = catalog.guardrails;
+    return {
+        workload: w,
+        replicas: cfg.replicas,
+        priorityClassName: priorityClasses.serving,
+        podAnnotations: { [annotations.configChecksum]: checksum },
+        containers: [
+            {
+                name: "guardrails",
+                image: image(cfg.image),
+                args: [
+                    "server",
+                    `--config=${railsMountRoot}`,
+                    `--port=${w.ports[0].port}`,
+                    `--default-config-id=${cfg.configId}`,
+                    "--disable-chat-ui",
+                ],
+                env: {
+                    HOME: "/tmp",
+                    PYTHONDONTWRITEBYTECODE: "1",
+                    HF_HUB_OFFLINE: "1",
+                    TRANSFORMERS_OFFLINE: "1",
+                    TOKENIZERS_PARALLELISM: "false",
+                },
+                resources: resources(cfg.resources),
+                probes: {
+                    readiness: { path: "/v1/rails/configs", port: "http" },
+                    liveness: { path: "/v1/rails/configs", port: "http", periodSeconds: 20 },
+                    // Start-up builds the embedding indexes of the Colang flows.
+                    startup: {
+                        path: "/v1/rails/configs",
+                        port: "http",
+                        periodSeconds: 5,
+                        failureThreshold: 60,
+                    },
+                },
+                mounts: [
+                    {
+                        name: "rails",
+                        mountPath: `${railsMountRoot}/${cfg.configId}`,
+                        readOnly: true,
+                    },
+                ],
+            },
+        ],
+        volumes: [
+            {
+                name: "rails",
+                configMap: {
+                    name: railsConfigMap,
+                    items: Object.keys(files)
+                        .sort()
+                        .map((p) => ({ key: configMapKey(p), path: p })),
+                },
+            },
+        ],
+        tmpSizeLimit: "256Mi",
+    };
+}
+
+/** The jailbreak heuristics server the input rails call. */
+export function jailbreakWorkload(
+    cfg: GuardrailsTierConfig["jailbreakDetection"],
+): HardenedWorkloadComponentArgs {
+    const w = catalog["jailbreak-detection"];
+    return {
+        workload: w,
+        replicas: cfg.replicas,
+        priorityClassName: priorityClasses.serving,
+        containers: [
+            {
+                name: "jailbreak-detection",
+                image: image(cfg.image),
+                env: { HOME: "/tmp", HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1" },
+                resources: resources(cfg.resources),
+                // The heuristics server's HTTP routes besides POST /heuristics are not documented:
+                // probe the port, and give the perplexity model time to load.
+                probes: {
+                    readiness: { port: "http" },
+                    liveness: { port: "http", periodSeconds: 20 },
+                    startup: { port: "http", periodSeconds: 5, failureThreshold: 60 },
+                },
+            },
+        ],
+        tmpSizeLimit: "512Mi",
+    };
+}
+
+/** Presidio analyzer or anonymizer. */
+export function presidioWorkload(
+    cfg: OutputFilterTierConfig,
+    which: "presidio-analyzer" | "presidio-anonymizer",
+): HardenedWorkloadComponentArgs {
+    const w = catalog[which];
+    return {
+        workload: w,
+        replicas: cfg.replicas,
+        priorityClassName: priorityClasses.serving,
+        containers: [
+            {
+                name: which,
+                image: image(
+                    which === "presidio-analyzer" ? cfg.analyzerImage : cfg.anonymizerImage,
+                ),
+                // The upstream image runs as UID 1001; its files are world-readable, so the fixed
+                // platform UID works (gunicorn only writes its heartbeat files under /tmp).
+                env: {
+                    HOME: "/tmp",
+                    PORT: String(w.ports[0].port),
+                    LOG_LEVEL: "WARNING",
+                    WORKERS: "1",
+                },
+                resources: resources(cfg.resources),
+                probes: {
+                    readiness: { path: "/health", port: "http" },
+                    liveness: { path: "/health", port: "http", periodSeconds: 20 },
+                    // The analyzer loads spaCy en_core_web_lg at start-up.
+                    startup: {
+                        path: "/health",
+                        port: "http",
+                        periodSeconds: 5,
+                        failureThreshold: 36,
+                    },
+                },
+            },
+        ],
+        tmpSizeLimit: "128Mi",
+    };
+}
+
+/** GPU extended resource name under a runtime class (REFERENCE.md §4.3/§4.4). */
+export function gpuResourceName(runtimeClass: InferenceTierConfig["runtimeClass"]): string {
+    return runtimeClass === "kata-qemu-nvidia-gpu" ? "nvidia.com/pgpu" : "nvidia.com/gpu";
+}
+
+/** Key of the model source in the inference-model ConfigMap that pipelines promote. */
+export const modelSourceKey = "source";
+
+/** Where the model is decrypted to (memory-backed) and served from. */
+export const modelsPath = "/models";
+
+/** The inference server and its model loader. */
+export function inferenceWorkload(
+    cfg: InferenceTierConfig,
+    env: { readonly region: string; readonly cryptoEndpoint?: pulumi.Input<string> },
+): HardenedWorkloadComponentArgs {
+    const w = catalog.inference;
+    const kata = cfg.runtimeClass === "kata-qemu-nvidia-gpu";
+    const gpu = gpuResourceName(cfg.runtimeClass);
+    const loaderEnv: Record<string, pulumi.Input<string>> = {
+        OCI_AUTH: "workload",
+        OCI_RESOURCE_PRINCIPAL_VERSION: "2.2",
+        OCI_RESOURCE_PRINCIPAL_REGION: env.region,
+        HOME: "/tmp",
+    };
+    if (env.cryptoEndpoint !== undefined) {
+        loaderEnv.OCI_KMS_CRYPTO_ENDPOINT = env.cryptoEndpoint;
+    }
+    const period = 10;
+    return {
+        workload: w,
+        replicas: cfg.replicas,
+        hpa: { minReplicas: cfg.hpa.minReplicas, maxReplicas: cfg.hpa.maxReplicas },
+        priorityClassName: priorityClasses.serving,
+        runtimeClassName: kata ? cfg.runtimeClass : undefined,
+        // Only the taints of the pools inference is meant for.
+        tolerations: [
+            {
+                key: taints.gpu.key,
+                operator: "Equal",
+                value: taints.gpu.value,
+                effect: taints.gpu.effect,
+            },
+            ...(kata
+                ? [
+                      {
+                          key: taints.kata.key,
+                          operator: "Equal",
+                          value: taints.kata.value,
+                          effect: taints.kata.effect,
+                      },
+                  ]
+                : []),
+        ],
+        // OKE workload identity authorizes exactly this ServiceAccount (constants/identities.ts).
+        serviceAccountName: "inference",
+        // A new pod needs a free GPU; never surge past the GPUs the quota holds.
+        rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
+        terminationGracePeriodSeconds: 60,
+        initContainers: [
+            {
+                name: "storage-initializer",
+                image: image(cfg.loaderImage),
+                // KServe storage-initializer argument order; the source comes from the ConfigMap
+                // pipelines promote (`$(MODEL_SOURCE)` is expanded by the kubelet).
+                args: ["$(MODEL_SOURCE)", `${modelsPath}/${cfg.model.name}`],
+                env: loaderEnv,
+                configMapEnv: {
+                    MODEL_SOURCE: {
+                        configMap: rolloutTargets.inferenceModel.configMap,
+                        key: modelSourceKey,
+                    },
+                },
+                resources: {
+                    requests: { cpu: "500m", memory: "256Mi", ephemeralStorage: "64Mi" },
+                    limits: { cpu: "2", memory: "512Mi", ephemeralStorage: "64Mi" },
+                },
+                mounts: [
+                    { name: "models", mountPath: modelsPath, readOnly: false },
+                    {
+                        name: "oke-workload-identity",
+                        mountPath: "/var/run/secrets/kubernetes.io/serviceaccount",
+                        readOnly: true,
+                    },
+                ],
+            },
+        ],
+        containers: [
+            {
+                name: "vllm",
+                image: image(cfg.image),
+                args: [
+                    "--model",
+                    `${modelsPath}/${cfg.model.name}`,
+                    "--served-model-name",
+                    cfg.model.name,
+                    "--host",
+                    "0.0.0.0",
+                    "--port",
+                    String(w.ports[0].port),
+                    "--max-model-len",
+                    String(cfg.model.maxModelLen),
+                    "--tensor-parallel-size",
+                    String(cfg.gpus),
+                ],
+                env: {
+                    HOME: "/tmp",
+                    HF_HUB_OFFLINE: "1",
+                    TRANSFORMERS_OFFLINE: "1",
+                    VLLM_NO_USAGE_STATS: "1",
+                    DO_NOT_TRACK: "1",
+                    XDG_CACHE_HOME: "/tmp/cache",
+                },
+                resources: resources(cfg.resources, { [gpu]: cfg.gpus }),
+                probes: {
+                    readiness: { path: "/health", port: "http" },
+                    liveness: {
+                        path: "/health",
+                        port: "http",
+                        periodSeconds: 20,
+                        failureThreshold: 3,
+                    },
+                    startup: {
+                        path: "/health",
+                        port: "http",
+                        periodSeconds: period,
+                        failureThreshold: Math.ceil(cfg.startupSeconds / period),
+                    },
+                },
+                mounts: [
+                    { name: "models", mountPath: modelsPath, readOnly: true },
+                    // CUDA graphs and torch compile caches; shared memory for NCCL/tokenizers.
+                    { name: "dshm", mountPath: "/dev/shm", readOnly: false },
+                ],
+            },
+        ],
+        volumes: [
+            { name: "models", emptyDir: { medium: "Memory", sizeLimit: `${cfg.model.sizeGi}Gi` } },
+            { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "2Gi" } },
+            { name: "oke-workload-identity", serviceAccountToken: { expirationSeconds: 3600 } },
+        ],
+        tmpSizeLimit: "4Gi",
+    };
+}
+
+/** nginx configuration of the gateway: API-key check, per-key rate limit, body limit, guardrails only. */
+export function gatewayNginxConf(cfg: GatewayTierConfig): string {
+    const port = catalog.gateway.ports[0].port;
+    const upstream = `${catalog.guardrails.serviceHost}:${catalog.guardrails.ports[0].port}`;
+    return `# Rendered by modules/k8s/llm/tiers.ts; do not edit in the cluster.
+worker_processes auto;
+pid /tmp/nginx.pid;
+error_log /dev/stderr warn;
+events { worker_connections 1024; }
+http {
+    client_body_temp_path /tmp/client_temp;
+    proxy_temp_path /tmp/proxy_temp;
+    fastcgi_temp_path /tmp/fastcgi_temp;
+    uwsgi_temp_path /tmp/uwsgi_temp;
+    scgi_temp_path /tmp/scgi_temp;
+    server_tokens off;
+    # Audit line per request: key id (a hash prefix, never the key), status, timing; no bodies.
+    log_format audit escape=json '{"event":"gateway.request","time":"$time_iso8601",'
+        '"request_id":"$request_id","client":"$api_key_id","method":"$request_method",'
+        '"uri":"$uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time}';
+    access_log /dev/stdout audit;
+    client_max_body_size ${cfg.maxBodySize};
+    client_body_buffer_size ${cfg.maxBodySize};
+    # "Bearer <key>" -> key id; the map file comes from OCI Vault through External Secrets.
+    map $http_authorization $api_key_id {
+        default "";
+        include /etc/gateway/keys/api-keys.map;
+    }
+    limit_req_zone $api_key_id zone=per_key:10m rate=${cfg.rateLimitRps}r/s;
+    limit_req_status 429;
+    upstream guardrails {
+        server ${upstream};
+        keepalive 16;
+    }
+    server {
+        listen ${port};
+        location = /healthz {
+            access_log off;
+            return 200 "ok\\n";
+        }
+        location ~ ^/v1/(chat/completions|models)$ {
+            if ($api_key_id = "") {
+                return 401;
+            }
+            limit_req zone=per_key burst=${cfg.rateLimitRps * 2} nodelay;
+            proxy_set_header Authorization "";
+            proxy_set_header X-Request-Id $request_id;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_read_timeout 300s;
+            proxy_pass http://guardrails;
+        }
+        location / {
+            return 404;
+        }
+    }
+}
+`;
+}
+
+/** Name of the Secret the gateway reads its API keys from (synced from OCI Vault). */
+export const gatewayKeysSecret = "gateway-api-keys";
+
+/**
+ * ExternalSecret template that turns the Vault secret (one API key per line, letters, digits,
+ * `-` and `_`) into an nginx map of `"Bearer <key>" "<key id>";` lines; the key id is a hash prefix.
+ */
+export const apiKeysMapTemplate = [
+    '{{- range $k := (.keys | splitList "\\n") }}',
+    '{{- $k = trim $k }}{{- if regexMatch "^[A-Za-z0-9_-]{16,}$" $k }}',
+    '"Bearer {{ $k }}" "{{ sha256sum $k | trunc 12 }}";',
+    "{{- end }}{{- end }}",
+    "",
+].join("\n");
+
+/** The gateway nginx. */
+export function gatewayWorkload(
+    cfg: GatewayTierConfig,
+    confMap: pulumi.Input<string>,
+    confChecksum: string,
+): HardenedWorkloadComponentArgs {
+    const w = catalog.gateway;
+    return {
+        workload: w,
+        replicas: cfg.replicas,
+        priorityClassName: priorityClasses.serving,
+        podAnnotations: { [annotations.configChecksum]: confChecksum },
+        containers: [
+            {
+                name: "gateway",
+                image: image(cfg.image),
+                command: ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/conf/nginx.conf"],
+                resources: resources(cfg.resources),
+                probes: {
+                    readiness: { path: "/healthz", port: "http" },
+                    liveness: { path: "/healthz", port: "http", periodSeconds: 20 },
+                },
+                mounts: [
+                    { name: "conf", mountPath: "/etc/gateway/conf", readOnly: true },
+                    { name: "keys", mountPath: "/etc/gateway/keys", readOnly: true },
+                ],
+            },
+        ],
+        volumes: [
+            { name: "conf", configMap: { name: confMap } },
+            { name: "keys", secret: { secretName: gatewayKeysSecret } },
+        ],
+    };
+}

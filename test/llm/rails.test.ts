@@ -1,0 +1,124 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { catalog } from "../../modules/k8s/catalog";
+import { renderedRails } from "../../modules/k8s/llm";
+import {
+    builtinFlows,
+    missingFlows,
+    railsChecksum,
+    readRailFiles,
+    referencedFlows,
+} from "../../modules/k8s/llm/rails";
+import { parse, stackRaw } from "./helpers";
+
+const fixtures = path.join(__dirname, "fixtures");
+
+describe("guardrails rails configuration", () => {
+    const tiers = () => parse(stackRaw()).clusters[0].layer.tiers;
+
+    it("every flow the shipped configuration names is defined (or a library flow)", () => {
+        const files = readRailFiles("default");
+        assert.ok(referencedFlows(files).length >= 5, "input and output rails are configured");
+        assert.deepEqual(missingFlows(files), []);
+    });
+
+    it("reports flows that are named but not defined", () => {
+        const files = readRailFiles("missing-flow", fixtures);
+        assert.deepEqual(missingFlows(files).sort(), [
+            "check for secrets",
+            "redact everything",
+            "self check outptu",
+        ]);
+        assert.ok((builtinFlows as readonly string[]).includes("self check input"));
+    });
+
+    it("configures input rails (jailbreak, injection, self check) and output rails (self check, Presidio masking)", () => {
+        const cfg = YAML.parse(readRailFiles("default")["config.yml"]);
+        assert.deepEqual(cfg.rails.input.flows, [
+            "audited jailbreak detection heuristics",
+            "detect prompt injection",
+            "audited self check input",
+        ]);
+        assert.deepEqual(cfg.rails.output.flows, [
+            "audited self check output",
+            "mask sensitive data via presidio",
+        ]);
+        assert.equal(cfg.rails.output.streaming.enabled, true);
+        assert.equal(cfg.tracing.enabled, false, "traces would hold raw prompts");
+        const co = readRailFiles("default")["rails/input.co"];
+        assert.match(co, /execute jailbreak_detection_heuristics/);
+        assert.match(co, /execute self_check_input/);
+    });
+
+    it("renders config.yml against the catalog's services and the configured model and entities", () => {
+        const t = tiers();
+        const cfg = YAML.parse(renderedRails(t)["config.yml"]);
+        const main = cfg.models.find((m: any) => m.type === "main");
+        assert.equal(main.engine, "vllm_openai");
+        assert.equal(
+            main.parameters.openai_api_base,
+            `http://${catalog.inference.serviceHost}:8000/v1`,
+        );
+        assert.equal(main.parameters.model_name, t.inference.model.name);
+        assert.equal(
+            cfg.rails.config.jailbreak_detection.server_endpoint,
+            `http://${catalog["jailbreak-detection"].serviceHost}:1337/heuristics`,
+        );
+        assert.equal(
+            cfg.custom_data.presidio.analyzer_url,
+            `http://${catalog["presidio-analyzer"].serviceHost}:3000`,
+        );
+        assert.equal(
+            cfg.custom_data.presidio.anonymizer_url,
+            `http://${catalog["presidio-anonymizer"].serviceHost}:3000`,
+        );
+        assert.deepEqual(cfg.custom_data.presidio.entities, t.outputFilter.entities);
+    });
+
+    it("the file in the repository already names the catalog's services (what a reader sees is what runs)", () => {
+        const files = readRailFiles("default");
+        assert.equal(
+            renderedRails(tiers(), files)["config.yml"],
+            renderedRails(tiers(), renderedRails(tiers(), files))["config.yml"],
+        );
+        const raw = YAML.parse(files["config.yml"]);
+        const rendered = YAML.parse(renderedRails(tiers(), files)["config.yml"]);
+        assert.deepEqual(raw.models, rendered.models);
+        assert.deepEqual(raw.rails, rendered.rails);
+        assert.deepEqual(raw.custom_data, rendered.custom_data);
+    });
+
+    it("changes the checksum when any rail file changes, and only then", () => {
+        const files = renderedRails(tiers());
+        const base = railsChecksum(files);
+        assert.equal(railsChecksum({ ...files }), base, "stable");
+        assert.equal(
+            railsChecksum(Object.fromEntries(Object.entries(files).reverse())),
+            base,
+            "order-independent",
+        );
+        for (const p of ["config.yml", "prompts.yml", "rails/input.co", "actions.py"]) {
+            assert.notEqual(railsChecksum({ ...files, [p]: `${files[p]}\n# changed` }), base, p);
+        }
+        assert.notEqual(railsChecksum({ ...files, "rails/new.co": "" }), base, "a new flow file");
+        // A different model or entity list renders a different config.yml, so it rolls the pods too.
+        const t = tiers();
+        const other = renderedRails({
+            ...t,
+            outputFilter: { ...t.outputFilter, entities: ["PERSON"] },
+        });
+        assert.notEqual(railsChecksum(other), base);
+    });
+
+    it("refuses stray files in a rails directory (they would never be mounted)", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-rails-"));
+        fs.mkdirSync(path.join(dir, "x", "rails"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "x", "config.yml"), "models: []\n");
+        fs.writeFileSync(path.join(dir, "x", "secrets.env"), "KEY=1\n");
+        assert.throws(() => readRailFiles("x", dir), /secrets.env is not a rail file/);
+        assert.throws(() => readRailFiles("nope", dir), /rails configuration nope not found/);
+    });
+});

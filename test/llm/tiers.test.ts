@@ -1,0 +1,284 @@
+import { strict as assert } from "assert";
+import type { ClusterConfig } from "../../modules/config";
+import { catalog } from "../../modules/k8s/catalog";
+import { LlmTiers, renderedRails } from "../../modules/k8s/llm";
+import { railsChecksum } from "../../modules/k8s/llm/rails";
+import { podSpecViolations } from "../../modules/k8s/workload";
+import {
+    RecordedResource,
+    recordedResources,
+    resetRecords,
+    settle,
+    unwrapSecrets,
+} from "../../tools/plan/mocks";
+import { fakeCloud, parse, stackRaw } from "./helpers";
+
+async function record(name: string, cluster: ClusterConfig): Promise<RecordedResource[]> {
+    new LlmTiers(name, { cluster, environment: "dev", cloud: fakeCloud(cluster.region) });
+    await settle();
+    return recordedResources()
+        .filter((r) => r.name === name || r.name.startsWith(`${name}-`))
+        .map((r) => ({ ...r, inputs: unwrapSecrets(r.inputs) as Record<string, unknown> }));
+}
+
+const of = (rs: RecordedResource[], type: string) => rs.filter((r) => r.type === type);
+const named = (rs: RecordedResource[], type: string, ns: string, name: string) =>
+    of(rs, type).find(
+        (r) =>
+            (r.inputs.metadata as any).name === name && (r.inputs.metadata as any).namespace === ns,
+    );
+const podSpec = (r: RecordedResource) => (r.inputs.spec as any).template.spec;
+
+describe("LLM tiers on the dev stack", () => {
+    let rs: RecordedResource[];
+    let cluster: ClusterConfig;
+    before(async () => {
+        resetRecords();
+        cluster = parse(stackRaw()).clusters[0];
+        rs = await record("llm-dev", cluster);
+    });
+    const deployment = (id: keyof typeof catalog) =>
+        named(rs, "kubernetes:apps/v1:Deployment", catalog[id].namespace, id) as RecordedResource;
+
+    it("runs the four tiers, each in its catalog namespace", () => {
+        for (const id of [
+            "gateway",
+            "guardrails",
+            "jailbreak-detection",
+            "inference",
+            "presidio-analyzer",
+            "presidio-anonymizer",
+        ] as const) {
+            assert.ok(deployment(id), `Deployment ${id}`);
+            assert.ok(
+                named(rs, "kubernetes:core/v1:Service", catalog[id].namespace, id),
+                `Service ${id}`,
+            );
+            assert.ok(
+                named(rs, "kubernetes:policy/v1:PodDisruptionBudget", catalog[id].namespace, id),
+                `PDB ${id}`,
+            );
+        }
+    });
+
+    it("every pod spec passes Pod Security restricted and the platform baseline", () => {
+        const deps = of(rs, "kubernetes:apps/v1:Deployment");
+        assert.equal(deps.length, 6);
+        for (const d of deps) {
+            assert.deepEqual(podSpecViolations(podSpec(d)), [], (d.inputs.metadata as any).name);
+        }
+        for (const sa of of(rs, "kubernetes:core/v1:ServiceAccount")) {
+            assert.equal(sa.inputs.automountServiceAccountToken, false);
+        }
+        for (const svc of of(rs, "kubernetes:core/v1:Service")) {
+            assert.equal((svc.inputs.spec as any).type, "ClusterIP", "only the ingress is exposed");
+        }
+    });
+
+    it("wires guardrails to the inference and output-filter services by their in-cluster names", () => {
+        const cm = named(
+            rs,
+            "kubernetes:core/v1:ConfigMap",
+            "llm-guardrails",
+            "guardrails-rails",
+        ) as RecordedResource;
+        const config = (cm.inputs.data as any)["config.yml"] as string;
+        assert.ok(config.includes("http://inference.llm-inference.svc.cluster.local:8000/v1"));
+        assert.ok(
+            config.includes("http://presidio-analyzer.llm-output-filter.svc.cluster.local:3000"),
+        );
+        assert.ok(
+            config.includes("http://presidio-anonymizer.llm-output-filter.svc.cluster.local:3000"),
+        );
+        assert.ok(
+            config.includes(
+                "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337/heuristics",
+            ),
+        );
+        // The server reads /config/<id>/; every rail file is mounted read-only under its own path.
+        const spec = podSpec(deployment("guardrails"));
+        const c = spec.containers[0];
+        assert.ok(
+            c.args.includes("--config=/config") && c.args.includes("--default-config-id=default"),
+        );
+        assert.deepEqual(
+            c.volumeMounts.find((m: any) => m.name === "rails"),
+            {
+                name: "rails",
+                mountPath: "/config/default",
+                readOnly: true,
+            },
+        );
+        const paths = spec.volumes
+            .find((v: any) => v.name === "rails")
+            .configMap.items.map((i: any) => i.path);
+        assert.ok(
+            paths.includes("rails/input.co") &&
+                paths.includes("actions.py") &&
+                paths.includes("config.yml"),
+        );
+        // No secrets in the rails ConfigMap.
+        assert.ok(!/api[_-]?key\s*:\s*(?!not-used)\S/i.test(config));
+    });
+
+    it("annotates the guardrails pods with the rails checksum, so a rule change rolls them", () => {
+        const annotations = (deployment("guardrails").inputs.spec as any).template.metadata
+            .annotations;
+        const expected = railsChecksum(renderedRails(cluster.layer.tiers));
+        assert.equal(annotations["secure-llm-platform.io/config-checksum"], expected);
+    });
+
+    it("runs inference in the Kata GPU sandbox with GPUs requested as limited, tolerating only GPU and Kata taints", () => {
+        const spec = podSpec(deployment("inference"));
+        assert.equal(spec.runtimeClassName, "kata-qemu-nvidia-gpu");
+        const vllm = spec.containers[0];
+        assert.equal(vllm.resources.requests["nvidia.com/pgpu"], "1");
+        assert.equal(vllm.resources.limits["nvidia.com/pgpu"], "1");
+        assert.equal(vllm.resources.limits["nvidia.com/gpu"], undefined);
+        assert.deepEqual(spec.tolerations.map((t: any) => t.key).sort(), [
+            "kata",
+            "nvidia.com/gpu",
+        ]);
+        assert.ok(
+            vllm.startupProbe.failureThreshold * vllm.startupProbe.periodSeconds >=
+                cluster.layer.tiers.inference.startupSeconds,
+        );
+        assert.ok(vllm.env.some((e: any) => e.name === "HF_HUB_OFFLINE" && e.value === "1"));
+    });
+
+    it("decrypts the model in an init container into a size-limited memory volume, read-only for vLLM", () => {
+        const spec = podSpec(deployment("inference"));
+        const models = spec.volumes.find((v: any) => v.name === "models");
+        assert.deepEqual(models.emptyDir, {
+            medium: "Memory",
+            sizeLimit: `${cluster.layer.tiers.inference.model.sizeGi}Gi`,
+        });
+        const [init] = spec.initContainers;
+        assert.equal(init.name, "storage-initializer");
+        assert.deepEqual(init.args, ["$(MODEL_SOURCE)", "/models/llama-3.1-8b-instruct"]);
+        assert.equal(init.volumeMounts.find((m: any) => m.name === "models").readOnly, false);
+        assert.equal(
+            spec.containers[0].volumeMounts.find((m: any) => m.name === "models").readOnly,
+            true,
+        );
+        assert.ok(init.env.some((e: any) => e.name === "OCI_AUTH" && e.value === "workload"));
+        const cm = named(
+            rs,
+            "kubernetes:core/v1:ConfigMap",
+            "llm-inference",
+            "inference-model",
+        ) as RecordedResource;
+        assert.equal(
+            (cm.inputs.data as any).source,
+            "oci-os://tenancyns/models-bucket/llama-3.1-8b-instruct",
+        );
+    });
+
+    it("gives the workload-identity token to the model loader only, under the IAM-trusted ServiceAccount", () => {
+        const spec = podSpec(deployment("inference"));
+        assert.equal(spec.serviceAccountName, "inference");
+        assert.equal(spec.automountServiceAccountToken, false);
+        const tokenVolume = spec.volumes.find((v: any) => v.projected);
+        assert.ok(tokenVolume.projected.sources[0].serviceAccountToken.expirationSeconds <= 3600);
+        const mounts = (c: any) => (c.volumeMounts ?? []).map((m: any) => m.name);
+        assert.ok(mounts(spec.initContainers[0]).includes(tokenVolume.name));
+        assert.ok(!mounts(spec.containers[0]).includes(tokenVolume.name), "vLLM has no API token");
+    });
+
+    it("autoscales inference within its bounds", () => {
+        const hpa = named(
+            rs,
+            "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+            "llm-inference",
+            "inference",
+        ) as RecordedResource;
+        const { minReplicas, maxReplicas } = cluster.layer.tiers.inference.hpa;
+        assert.equal((hpa.inputs.spec as any).minReplicas, minReplicas);
+        assert.equal((hpa.inputs.spec as any).maxReplicas, maxReplicas);
+    });
+
+    it("exposes only the gateway, over TLS, with body and rate limits", () => {
+        const ingresses = of(rs, "kubernetes:networking.k8s.io/v1:Ingress");
+        assert.equal(ingresses.length, 1);
+        const ing = ingresses[0].inputs as any;
+        assert.equal(ing.spec.ingressClassName, "nginx");
+        assert.equal(ing.metadata.annotations["cert-manager.io/cluster-issuer"], "platform-ca");
+        assert.equal(ing.metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"], "1m");
+        assert.equal(ing.metadata.annotations["nginx.ingress.kubernetes.io/limit-rps"], "10");
+        assert.deepEqual(ing.spec.tls[0].hosts, [ing.spec.rules[0].host]);
+        const backends = ing.spec.rules.flatMap((r: any) =>
+            r.http.paths.map((p: any) => p.backend.service.name),
+        );
+        assert.deepEqual(backends, ["gateway"]);
+    });
+
+    it("authenticates clients with API keys synced from OCI Vault and forwards only to the guardrails", () => {
+        const es = of(rs, "kubernetes:external-secrets.io/v1:ExternalSecret")[0].inputs as any;
+        assert.deepEqual(es.spec.secretStoreRef, { kind: "ClusterSecretStore", name: "oci-vault" });
+        assert.equal(es.spec.data[0].remoteRef.key, cluster.layer.tiers.gateway.auth.apiKeysSecret);
+        const spec = podSpec(deployment("gateway"));
+        const keys = spec.volumes.find((v: any) => v.name === "keys");
+        assert.equal(
+            keys.secret.secretName,
+            es.spec.target.name,
+            "keys mounted as a file, not env",
+        );
+        const conf = (
+            named(rs, "kubernetes:core/v1:ConfigMap", "llm-gateway", "gateway-nginx")!.inputs
+                .data as any
+        )["nginx.conf"];
+        const upstreams = [...conf.matchAll(/server\s+([a-z0-9.-]+:\d+);/g)].map(
+            (m: RegExpMatchArray) => m[1],
+        );
+        assert.deepEqual(upstreams, ["guardrails.llm-guardrails.svc.cluster.local:8000"]);
+        assert.match(conf, /if \(\$api_key_id = ""\) \{\s*return 401;/);
+        assert.match(conf, /client_max_body_size 1m;/);
+        assert.match(conf, /limit_req_zone \$api_key_id zone=per_key:10m rate=10r\/s;/);
+    });
+
+    it("runs the output filter as the fixed platform UID, not the image's 1001", () => {
+        const spec = podSpec(deployment("presidio-analyzer"));
+        assert.equal(spec.securityContext.runAsUser, 10001);
+        assert.match(
+            spec.containers[0].image,
+            /^ghcr\.io\/data-privacy-stack\/presidio-analyzer:[^@]+@sha256:[0-9a-f]{64}$/,
+        );
+    });
+});
+
+describe("LLM tiers unsandboxed on a runc GPU cluster (dev only, explicitly allowed)", () => {
+    let rs: RecordedResource[];
+    before(async () => {
+        resetRecords();
+        const raw = stackRaw();
+        raw.clusters[0].nodePools = raw.clusters[0].nodePools.map((p: any) =>
+            p.role === "gpu" ? { ...p, kata: false } : p,
+        );
+        raw.tiers = {
+            inference: { enabled: true, runtimeClass: "none", allowUnsandboxed: true },
+            gateway: { enabled: false },
+        };
+        rs = await record("llm-runc", parse(raw).clusters[0]);
+    });
+
+    it("requests nvidia.com/gpu under runc, without a RuntimeClass or the Kata toleration", () => {
+        const d = named(
+            rs,
+            "kubernetes:apps/v1:Deployment",
+            "llm-inference",
+            "inference",
+        ) as RecordedResource;
+        const spec = podSpec(d);
+        assert.equal(spec.runtimeClassName, undefined);
+        assert.equal(spec.containers[0].resources.limits["nvidia.com/gpu"], "1");
+        assert.deepEqual(
+            spec.tolerations.map((t: any) => t.key),
+            ["nvidia.com/gpu"],
+        );
+        assert.equal(
+            of(rs, "kubernetes:networking.k8s.io/v1:Ingress").length,
+            0,
+            "gateway disabled",
+        );
+    });
+});
