@@ -1,0 +1,266 @@
+/**
+ * Ingress and TLS: a hardened ingress-nginx controller (class `nginx`, TLS only, internal load
+ * balancer unless config says public) and cert-manager with the `platform-ca` ClusterIssuer.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { IngressConfig } from "../../config/baseline";
+import { charts } from "../../constants/charts";
+import { clusterIssuerName, ingressClassName } from "../../constants/ingress";
+import {
+    exceptionAnnotations,
+    labels,
+    ociInternalLoadBalancerAnnotations,
+} from "../../constants/labels";
+import { serviceNamespaces } from "../../constants/namespaces";
+import { priorityClasses } from "../../constants/scheduling";
+
+const restrictedContainer = {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+const restrictedPod = { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } };
+const smallResources = {
+    requests: { cpu: "50m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+    limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "256Mi" },
+};
+
+/** Annotations of the controller's LoadBalancer Service. */
+export function loadBalancerAnnotations(ingress: IngressConfig): Record<string, string> {
+    const flexible = {
+        "service.beta.kubernetes.io/oci-load-balancer-shape": "flexible",
+        "service.beta.kubernetes.io/oci-load-balancer-shape-flex-min": "10",
+        "service.beta.kubernetes.io/oci-load-balancer-shape-flex-max": "100",
+    };
+    return ingress.public
+        ? { ...flexible, [exceptionAnnotations.publicByConfig]: "true" }
+        : { ...flexible, [ociInternalLoadBalancerAnnotations.loadBalancer]: "true" };
+}
+
+/** Helm values of ingress-nginx. */
+export function ingressNginxValues(ingress: IngressConfig): Record<string, unknown> {
+    return {
+        controller: {
+            ingressClass: ingressClassName,
+            ingressClassResource: {
+                name: ingressClassName,
+                enabled: true,
+                default: false,
+                controllerValue: "k8s.io/ingress-nginx",
+            },
+            // Snippets let any Ingress author inject nginx configuration (CVE-2021-25742, CVE-2025-1974).
+            allowSnippetAnnotations: false,
+            config: {
+                "allow-snippet-annotations": "false",
+                "annotations-risk-level": "High",
+                "ssl-redirect": "true",
+                "force-ssl-redirect": "true",
+                hsts: "true",
+                "hsts-include-subdomains": "true",
+                "hsts-max-age": "31536000",
+                "ssl-protocols": "TLSv1.2 TLSv1.3",
+                "server-tokens": "false",
+            },
+            // nginx rewrites its configuration under /etc/nginx at run time: the root filesystem
+            // stays writable there (the chart's own default); everything else is restricted.
+            image: {
+                runAsNonRoot: true,
+                runAsUser: 101,
+                allowPrivilegeEscalation: false,
+                seccompProfile: { type: "RuntimeDefault" },
+                readOnlyRootFilesystem: false,
+            },
+            podSecurityContext: restrictedPod,
+            replicaCount: 2,
+            minAvailable: 1,
+            priorityClassName: priorityClasses.platform,
+            resources: {
+                requests: { cpu: "200m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+                limits: { cpu: "2", memory: "1Gi", "ephemeral-storage": "1Gi" },
+            },
+            topologySpreadConstraints: [
+                {
+                    maxSkew: 1,
+                    topologyKey: "kubernetes.io/hostname",
+                    whenUnsatisfiable: "ScheduleAnyway",
+                    labelSelector: {
+                        matchLabels: {
+                            [labels.name]: "ingress-nginx",
+                            [labels.component]: "controller",
+                        },
+                    },
+                },
+            ],
+            service: {
+                // TLS only; plain HTTP exists solely to answer ACME HTTP-01 challenges (and redirect).
+                enableHttp: ingress.acme !== undefined,
+                annotations: loadBalancerAnnotations(ingress),
+                externalTrafficPolicy: "Local",
+            },
+            metrics: { enabled: true, serviceMonitor: { enabled: false } },
+            admissionWebhooks: {
+                enabled: true,
+                createSecretJob: {
+                    securityContext: restrictedContainer,
+                    resources: smallResources,
+                },
+                patchWebhookJob: {
+                    securityContext: restrictedContainer,
+                    resources: smallResources,
+                },
+                patch: { securityContext: { ...restrictedPod, runAsUser: 65532 } },
+            },
+        },
+        defaultBackend: { enabled: false },
+    };
+}
+
+/** Helm values of cert-manager. */
+export function certManagerValues(): Record<string, unknown> {
+    const hardened = {
+        securityContext: restrictedPod,
+        containerSecurityContext: restrictedContainer,
+        resources: smallResources,
+    };
+    return {
+        crds: { enabled: true, keep: true },
+        replicaCount: 2,
+        podDisruptionBudget: { enabled: true, minAvailable: 1 },
+        priorityClassName: priorityClasses.platform,
+        ...hardened,
+        webhook: {
+            ...hardened,
+            replicaCount: 2,
+            podDisruptionBudget: { enabled: true, minAvailable: 1 },
+        },
+        cainjector: { ...hardened },
+        startupapicheck: { ...hardened },
+        prometheus: { enabled: true, servicemonitor: { enabled: false } },
+    };
+}
+
+/** The `platform-ca` ClusterIssuer spec: a private CA by default, ACME when configured. */
+export function platformIssuerSpec(
+    ingress: IngressConfig,
+    caSecretName: string,
+): Record<string, unknown> {
+    if (ingress.acme !== undefined) {
+        return {
+            acme: {
+                email: ingress.acme.email,
+                server: ingress.acme.server,
+                privateKeySecretRef: { name: "platform-acme-account" },
+                solvers: [{ http01: { ingress: { ingressClassName } } }],
+            },
+        };
+    }
+    return { ca: { secretName: caSecretName } };
+}
+
+/** Arguments for {@link IngressTls}. */
+export interface IngressTlsArgs {
+    /** Ingress settings from config. */
+    readonly ingress: IngressConfig;
+    /** Install cert-manager from Helm; false when the OKE CertManager add-on provides it. */
+    readonly installCertManager: boolean;
+    /** Cluster name, for the CA's subject. */
+    readonly clusterName: string;
+    /**
+     * What the chart's pods need first: their namespace with its quota and LimitRange, and the
+     * PriorityClasses. Defaults to none.
+     */
+    readonly after?: readonly pulumi.Resource[];
+}
+
+/** ingress-nginx, cert-manager and the platform's ClusterIssuer. */
+export class IngressTls extends pulumi.ComponentResource {
+    constructor(name: string, args: IngressTlsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("secure-llm-platform:baseline:IngressTls", name, {}, opts);
+        const after = [...(args.after ?? [])];
+        const certDeps: pulumi.Resource[] = [];
+        if (args.installCertManager) {
+            certDeps.push(
+                new k8s.helm.v3.Release(
+                    `${name}-cert-manager`,
+                    {
+                        name: "cert-manager",
+                        chart: charts.certManager.chart,
+                        version: charts.certManager.version,
+                        repositoryOpts: { repo: charts.certManager.repo },
+                        namespace: serviceNamespaces.certManager,
+                        values: certManagerValues(),
+                        atomic: true,
+                    },
+                    { parent: this, dependsOn: after },
+                ),
+            );
+        }
+        new k8s.helm.v3.Release(
+            `${name}-ingress-nginx`,
+            {
+                name: "ingress-nginx",
+                chart: charts.ingressNginx.chart,
+                version: charts.ingressNginx.version,
+                repositoryOpts: { repo: charts.ingressNginx.repo },
+                namespace: serviceNamespaces.ingress,
+                values: ingressNginxValues(args.ingress),
+                atomic: true,
+            },
+            { parent: this, dependsOn: after },
+        );
+
+        const caSecretName = "platform-root-ca";
+        const issuerDeps = [...certDeps];
+        if (args.ingress.acme === undefined) {
+            const selfSigned = new k8s.apiextensions.CustomResource(
+                `${name}-selfsigned`,
+                {
+                    apiVersion: "cert-manager.io/v1",
+                    kind: "ClusterIssuer",
+                    metadata: { name: "platform-selfsigned" },
+                    spec: { selfSigned: {} },
+                },
+                { parent: this, dependsOn: certDeps },
+            );
+            // The root CA's key never leaves the cluster; no egress is needed to issue certificates.
+            issuerDeps.push(
+                new k8s.apiextensions.CustomResource(
+                    `${name}-root-ca`,
+                    {
+                        apiVersion: "cert-manager.io/v1",
+                        kind: "Certificate",
+                        metadata: { name: caSecretName, namespace: serviceNamespaces.certManager },
+                        spec: {
+                            isCA: true,
+                            commonName: `secure-llm-platform ${args.clusterName} root CA`,
+                            secretName: caSecretName,
+                            duration: "87600h",
+                            renewBefore: "720h",
+                            privateKey: { algorithm: "ECDSA", size: 384, rotationPolicy: "Always" },
+                            issuerRef: {
+                                name: "platform-selfsigned",
+                                kind: "ClusterIssuer",
+                                group: "cert-manager.io",
+                            },
+                        },
+                    },
+                    { parent: this, dependsOn: [selfSigned] },
+                ),
+            );
+        }
+        new k8s.apiextensions.CustomResource(
+            `${name}-issuer`,
+            {
+                apiVersion: "cert-manager.io/v1",
+                kind: "ClusterIssuer",
+                metadata: { name: clusterIssuerName },
+                spec: platformIssuerSpec(args.ingress, caSecretName),
+            },
+            { parent: this, dependsOn: issuerDeps },
+        );
+        this.registerOutputs({});
+    }
+}
