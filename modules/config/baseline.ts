@@ -269,6 +269,24 @@ function parseGpu(raw: unknown, path: string, issues: Issues, ctx: LayerContext)
             "gpu-operator: Kata GPU pools need the operator's sandbox device plugin (vm-passthrough), which OKE's add-on does not provide",
         );
     }
+    // Exactly one owner of the device plugin: an OKE GPU add-on beside the operator is refused.
+    const addonsPath = `clusters[${ctx.clusterName}].addons`;
+    if (owner === "gpu-operator") {
+        for (const a of ["NvidiaGpuPlugin", "NvidiaGpuOperator"].filter((x) => ctx.addons.includes(x))) {
+            issues.add(
+                p,
+                owner,
+                `oke-addon, or remove the ${a} add-on from ${addonsPath}: exactly one owner of the GPU device plugin is allowed`,
+            );
+        }
+    }
+    if (owner === "oke-addon" && ctx.addons.includes("NvidiaGpuOperator")) {
+        issues.add(
+            p,
+            owner,
+            `gpu-operator, or the NvidiaGpuPlugin add-on instead of NvidiaGpuOperator in ${addonsPath} (that add-on brings its own device plugin)`,
+        );
+    }
     return { devicePluginOwner: owner };
 }
 

@@ -339,7 +339,7 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
         layerRaw,
         (section) => (o[section] !== undefined ? `${path}.${section}` : `${ctx.project}:${section}`),
         issues,
-        { environment: ctx.environment, clusterName: name, target, region, capabilities },
+        { environment: ctx.environment, clusterName: name, target, region, capabilities, addons: addons.map((a) => a.name) },
     );
 
     return {

@@ -27,6 +27,8 @@ export interface LayerContext {
     readonly target: ClusterTarget;
     readonly region: string;
     readonly capabilities: ClusterCapabilities;
+    /** Names of the OKE managed add-ons the cluster lists (empty for existing clusters). */
+    readonly addons: readonly string[];
 }
 
 /** Section name → parser. Section names are also the config keys (stack level and per cluster). */

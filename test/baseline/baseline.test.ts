@@ -597,19 +597,15 @@ describe("baseline: cluster-admin and GPU owner choices", () => {
         });
     });
 
-    it("refuses the GPU operator next to OKE's GPU add-on, naming the key", async () => {
+    it("refuses the GPU operator next to OKE's GPU add-on before anything is declared, naming the key", () => {
         const raw = devRaw();
-        raw.clusters[0].addons = [{ name: "NvidiaGpuPlugin" }];
-        const cluster = parse(raw).clusters[0];
-        const { Baseline } = await import("../../modules/k8s/baseline");
+        raw.clusters[0].addons = [{ name: "CertManager" }, { name: "NvidiaGpuPlugin" }];
         assert.throws(
-            () =>
-                new Baseline("bl-two-owners", {
-                    cluster,
-                    environment: "dev",
-                    cloud: fakeCloud("us-ashburn-1"),
-                }),
-            /baseline\.gpu\.devicePluginOwner is gpu-operator .*NvidiaGpuPlugin/,
+            () => parse(raw),
+            (e: Error) =>
+                /clusters\[0\]\.baseline\.gpu\.devicePluginOwner|baseline\.gpu\.devicePluginOwner: got "gpu-operator"; expected oke-addon, or remove the NvidiaGpuPlugin add-on/.test(
+                    e.message,
+                ),
         );
     });
 

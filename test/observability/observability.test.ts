@@ -20,6 +20,7 @@ const ctx: LayerContext = {
     clusterName: "c1",
     target: "oke",
     region: "us-ashburn-1",
+    addons: [],
     capabilities: { kata: true, kataGpu: true, gpu: true, cni: "calico" },
 };
 

@@ -8,13 +8,13 @@ import { GpuStack } from "./gpu";
 import { IngressTls } from "./ingress";
 import { KataRuntime } from "./kata";
 import { Namespaces } from "./namespaces";
-import { BaselinePlan, gpuOwnerConflicts, planBaseline } from "./plan";
+import { BaselinePlan, planBaseline } from "./plan";
 import { PriorityClasses } from "./priority";
 import { PlatformRbac } from "./rbac";
 import { ExternalSecrets } from "./secrets";
 import { TenantIsolation } from "./tenants";
 
-export { planBaseline, gpuOwnerConflicts, tenantNamespace } from "./plan";
+export { planBaseline, tenantNamespace } from "./plan";
 export type { BaselinePlan, NamespacePlan, NamespaceRole } from "./plan";
 
 /**
@@ -37,11 +37,6 @@ export class Baseline extends pulumi.ComponentResource {
         super("secure-llm-platform:baseline:Baseline", name, {}, opts);
         const cluster = args.cluster;
         const cfg = cluster.layer.baseline;
-        // LayerContext has no add-on list, so this cross-check cannot run in the config parser.
-        const conflicts = gpuOwnerConflicts(cluster);
-        if (conflicts.length > 0) {
-            throw new pulumi.ResourceError(conflicts.join("\n"), this);
-        }
         const plan = planBaseline(cluster);
         this.plan = plan;
         const child = { parent: this };

@@ -201,28 +201,3 @@ function definedOnly<T extends object>(o: Partial<T>): Partial<T> {
     return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/**
- * Conflicts between the GPU device-plugin owner and the cluster's OKE add-ons: two advertisers of
- * `nvidia.com/gpu` fight over the same devices. Returns one message per conflict.
- */
-export function gpuOwnerConflicts(cluster: ClusterConfig): string[] {
-    const owner = cluster.layer.baseline.gpu.devicePluginOwner;
-    const addons = new Set(cluster.addons.map((a) => a.name));
-    const key = `clusters[${cluster.name}].baseline.gpu.devicePluginOwner`;
-    const out: string[] = [];
-    if (owner === "gpu-operator") {
-        for (const a of ["NvidiaGpuPlugin", "NvidiaGpuOperator"]) {
-            if (addons.has(a)) {
-                out.push(
-                    `${key} is gpu-operator but cluster ${cluster.name} also lists the OKE add-on ${a}: exactly one owner of the GPU device plugin is allowed; remove ${a} from clusters[${cluster.name}].addons or set devicePluginOwner: oke-addon`,
-                );
-            }
-        }
-    }
-    if (owner === "oke-addon" && addons.has("NvidiaGpuOperator")) {
-        out.push(
-            `${key} is oke-addon but cluster ${cluster.name} lists the NvidiaGpuOperator add-on, which brings its own device plugin: use the NvidiaGpuPlugin add-on or set devicePluginOwner: gpu-operator`,
-        );
-    }
-    return out;
-}
