@@ -1,0 +1,545 @@
+/**
+ * The one network intent model of a cluster (pure): which workloads exist, which flows between
+ * them are allowed, which CIDRs and domains each may reach. Engines only render it: standard
+ * NetworkPolicy always (render-k8s.ts), plus the FQDN part by Calico Enterprise, Cilium or the
+ * egress proxy.
+ */
+import { formatCidr, parseCidr } from "../../config/cidr";
+import type { ClusterCapabilities, ClusterConfig } from "../../config";
+import {
+    EgressEngine,
+    ExtendableEgressIdentity,
+    NetworkPolicyConfig,
+    domainProblem,
+    extendableEgressIdentities,
+} from "../../config/network";
+import { labelDomain, labels } from "../../constants/labels";
+import {
+    dcgmExporterNamespace,
+    privilegedNamespaces,
+    serviceNamespaces,
+    tierNamespaces,
+} from "../../constants/namespaces";
+import { okePorts, workloadPorts } from "../../constants/ports";
+import { planSubnets } from "../../oci/subnets";
+import { WorkloadId, WorkloadPort, catalog } from "../catalog";
+import { decisionMetrics } from "../observability/monitors";
+
+export { domainProblem } from "../../config/network";
+
+/**
+ * Where a workload comes from: our catalog, the egress proxy, another component of the platform
+ * (outside the catalog), a Helm chart, or the cluster itself.
+ */
+export type WorkloadSource = "catalog" | "egress-proxy" | "platform" | "chart" | "system";
+
+/** One workload as the network sees it: a namespace and the labels that select its pods. */
+export interface NetWorkload {
+    /** Stable id; also the suffix of its policy names. */
+    readonly id: string;
+    readonly namespace: string;
+    /** Labels that select its pods (matchLabels). */
+    readonly podLabels: Readonly<Record<string, string>>;
+    /** Ports it listens on. */
+    readonly ports: readonly WorkloadPort[];
+    readonly source: WorkloadSource;
+}
+
+/** An allowed connection between two workloads. */
+export interface Flow {
+    readonly from: string;
+    readonly to: string;
+    readonly port: number;
+    readonly protocol: "TCP" | "UDP";
+    /** Why the flow exists (shown in the report). */
+    readonly purpose: string;
+}
+
+/** Connections a workload may open to IP blocks outside the pod network. */
+export interface CidrEgress {
+    readonly from: string;
+    readonly cidrs: readonly string[];
+    /** Addresses cut out of every block (private and link-local ranges for the proxy). */
+    readonly except: readonly string[];
+    readonly ports: readonly number[];
+    readonly purpose: string;
+}
+
+/** Connections a workload may accept from IP blocks outside the pod network. */
+export interface CidrIngress {
+    readonly to: string;
+    readonly cidrs: readonly string[];
+    /** Empty: every port. */
+    readonly ports: readonly number[];
+    readonly purpose: string;
+}
+
+/** Connections a workload may open to any pod of a namespace the platform does not police. */
+export interface NamespaceEgress {
+    readonly from: string;
+    readonly namespace: string;
+    readonly ports: readonly number[];
+    readonly purpose: string;
+}
+
+/** A namespace where a third-party chart runs several components that talk among themselves. */
+export interface ChartNamespace {
+    readonly namespace: string;
+    /** Its pods may reach, and accept webhook calls from, the API server. */
+    readonly apiServer: boolean;
+}
+
+/** The cluster's network intent. */
+export interface NetworkIntent {
+    readonly engine: EgressEngine;
+    /** OCI region whose service endpoints the allowlists name. */
+    readonly ociRegion: string;
+    readonly workloads: readonly NetWorkload[];
+    /** Namespaces under default deny in both directions. */
+    readonly platformNamespaces: readonly string[];
+    /** Chart namespaces: intra-namespace traffic and API server access allowed. */
+    readonly chartNamespaces: readonly ChartNamespace[];
+    readonly flows: readonly Flow[];
+    readonly cidrEgress: readonly CidrEgress[];
+    readonly cidrIngress: readonly CidrIngress[];
+    readonly namespaceEgress: readonly NamespaceEgress[];
+    /** External domains each workload may reach (TCP 443), by workload id. Never contains `*`. */
+    readonly egress: Readonly<Record<string, readonly string[]>>;
+    /** The only DNS servers any platform pod may query. */
+    readonly dns: {
+        readonly namespace: string;
+        readonly podLabels: Readonly<Record<string, string>>;
+        readonly port: number;
+    };
+    readonly apiServer: { readonly cidrs: readonly string[]; readonly port: number };
+}
+
+/** Label the egress proxy instances carry: which identity's allowlist they enforce. */
+export const allowlistLabel = `${labelDomain}/egress-allowlist`;
+
+/** Workloads installed by charts (or the cluster) that the intent names as peers. */
+export const namedPeers = {
+    "kube-dns": {
+        id: "kube-dns",
+        namespace: "kube-system",
+        podLabels: { "k8s-app": "kube-dns" },
+        ports: [
+            { name: "dns", port: workloadPorts.dns, protocol: "UDP" },
+            { name: "dns-tcp", port: workloadPorts.dns, protocol: "TCP" },
+        ],
+        source: "system",
+    },
+    "ingress-nginx": {
+        id: "ingress-nginx",
+        namespace: serviceNamespaces.ingress,
+        podLabels: { [labels.name]: "ingress-nginx" },
+        ports: [
+            { name: "http", port: 80, protocol: "TCP" },
+            { name: "https", port: 443, protocol: "TCP" },
+        ],
+        source: "chart",
+    },
+    prometheus: {
+        id: "prometheus",
+        namespace: serviceNamespaces.monitoring,
+        podLabels: { [labels.name]: "prometheus" },
+        ports: [{ name: "web", port: 9090, protocol: "TCP" }],
+        source: "chart",
+    },
+    alertmanager: {
+        id: "alertmanager",
+        namespace: serviceNamespaces.monitoring,
+        podLabels: { [labels.name]: "alertmanager" },
+        ports: [{ name: "web", port: 9093, protocol: "TCP" }],
+        source: "chart",
+    },
+    "external-secrets": {
+        id: "external-secrets",
+        namespace: serviceNamespaces.externalSecrets,
+        podLabels: { [labels.name]: "external-secrets" },
+        ports: [],
+        source: "chart",
+    },
+    "cert-manager": {
+        id: "cert-manager",
+        namespace: serviceNamespaces.certManager,
+        podLabels: { [labels.name]: "cert-manager" },
+        ports: [],
+        source: "chart",
+    },
+    // The observability layer's Fluent Bit DaemonSet; privileged namespace (reads host logs).
+    "decision-log-metrics": {
+        id: "decision-log-metrics",
+        namespace: decisionMetrics.namespace,
+        podLabels: { [labels.name]: decisionMetrics.name },
+        ports: [
+            { name: decisionMetrics.port.name, port: decisionMetrics.port.port, protocol: "TCP" },
+        ],
+        source: "platform",
+    },
+    // KFP v2 marks the pods of pipeline steps with this label (unverified against a live install).
+    "kubeflow-pipelines": {
+        id: "kubeflow-pipelines",
+        namespace: serviceNamespaces.kubeflow,
+        podLabels: { "pipelines.kubeflow.org/v2_component": "true" },
+        ports: [],
+        source: "chart",
+    },
+} as const satisfies Record<string, NetWorkload>;
+
+export type NamedPeerId = keyof typeof namedPeers;
+
+/** Private, shared and link-local ranges: never reachable through the egress proxy (IMDS included). */
+export const nonPublicCidrs = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+] as const;
+
+/** OCI service endpoints of a region (Oracle Services Network). */
+export function ociEndpoints(region: string): {
+    objectStorage: string;
+    kms: string;
+    secrets: string;
+} {
+    return {
+        objectStorage: `objectstorage.${region}.oraclecloud.com`,
+        // Each vault has its own `<id>-crypto.kms.<region>` host; the id is only known after the
+        // vault exists, and allowlists must be plain values, so the vault hosts of the region match.
+        kms: `*.kms.${region}.oraclecloud.com`,
+        secrets: `secrets.vaults.${region}.oci.oraclecloud.com`,
+    };
+}
+
+/**
+ * True when `domain` is an endpoint of the inference tier's model supply chain in some region:
+ * Object Storage or a KMS vault crypto endpoint. The plan's exfiltration check uses this: inference
+ * may reach these and nothing else outside the cluster.
+ */
+export function isSupplyChainDomain(domain: string): boolean {
+    return (
+        /^objectstorage\.[a-z]{2,3}-[a-z]+-\d\.oraclecloud\.com$/.test(domain) ||
+        /^(\*|[a-z0-9]+-crypto)\.kms\.[a-z]{2,3}-[a-z]+-\d\.oraclecloud\.com$/.test(domain)
+    );
+}
+
+/** Which tiers and services run on the cluster. */
+export interface IntentInputs {
+    readonly cluster: Pick<ClusterConfig, "name" | "target" | "network">;
+    readonly network: NetworkPolicyConfig;
+    readonly capabilities: ClusterCapabilities;
+    readonly tiers: {
+        readonly gateway: boolean;
+        readonly guardrails: boolean;
+        readonly inference: boolean;
+        readonly outputFilter: boolean;
+    };
+    readonly observability: boolean;
+    readonly kubeflow: boolean;
+    /** External Secrets runs on the cluster. */
+    readonly externalSecrets: boolean;
+    /** ACME directory URL cert-manager issues from, if any (its host joins cert-manager's allowlist). */
+    readonly acmeServer?: string;
+}
+
+/** The inputs {@link buildIntent} needs, read from a validated cluster config. */
+export function intentInputs(cluster: ClusterConfig): IntentInputs {
+    const t = cluster.layer.tiers;
+    return {
+        cluster,
+        network: cluster.layer.networkPolicy,
+        capabilities: cluster.capabilities,
+        tiers: {
+            gateway: t.gateway.enabled,
+            guardrails: t.guardrails.enabled,
+            inference: t.inference.enabled,
+            outputFilter: t.outputFilter.enabled,
+        },
+        observability: cluster.layer.observability.enabled,
+        kubeflow: cluster.layer.kubeflow.enabled,
+        externalSecrets: cluster.layer.baseline.secrets.enabled,
+        acmeServer: cluster.layer.baseline.ingress.acme?.server,
+    };
+}
+
+/** Name of the egress proxy instance that enforces `identity`'s allowlist. */
+export function proxyName(identity: string): string {
+    return `egress-proxy-${identity}`;
+}
+
+/** Throws when a domain list holds an entry no engine may enforce (config validation normally catches it). */
+function checkDomains(id: string, domains: readonly string[]): void {
+    for (const d of domains) {
+        const problem = domainProblem(d);
+        if (problem !== undefined) {
+            throw new Error(
+                `egress allowlist of ${id}: ${JSON.stringify(d)} is refused; expected ${problem}`,
+            );
+        }
+    }
+}
+
+/** Builds the cluster's intent. Pure. */
+export function buildIntent(inputs: IntentInputs): NetworkIntent {
+    const net = inputs.network;
+    const engine = net.engine;
+    const t = inputs.tiers;
+    const endpoints = ociEndpoints(net.ociRegion);
+
+    const enabled = new Set<WorkloadId>();
+    if (t.gateway) enabled.add("gateway");
+    if (t.guardrails) {
+        enabled.add("guardrails");
+        enabled.add("jailbreak-detection");
+    }
+    if (t.inference) enabled.add("inference");
+    if (t.outputFilter) {
+        enabled.add("presidio-analyzer");
+        enabled.add("presidio-anonymizer");
+    }
+    const workloads: NetWorkload[] = [...enabled].map((id) => ({
+        ...catalog[id],
+        source: "catalog" as const,
+    }));
+
+    const peers: NamedPeerId[] = ["ingress-nginx", "cert-manager"];
+    if (inputs.externalSecrets) peers.push("external-secrets");
+    if (inputs.observability) peers.push("prometheus", "alertmanager", "decision-log-metrics");
+    if (inputs.kubeflow) peers.push("kubeflow-pipelines");
+    workloads.push(...peers.map((p) => namedPeers[p] as NetWorkload));
+    const has = (id: string) => workloads.some((w) => w.id === id);
+    const portOf = (id: WorkloadId, name = "http") =>
+        catalog[id].ports.find((p) => p.name === name)!.port;
+
+    const flows: Flow[] = [];
+    const flow = (from: string, to: string, port: number, purpose: string) => {
+        if (has(from) && has(to)) flows.push({ from, to, port, protocol: "TCP", purpose });
+    };
+    // The request path of DESIGN.md's picture: the gateway reaches only the guardrails, and only
+    // the guardrails reach inference and the output filter.
+    flow(
+        "ingress-nginx",
+        "gateway",
+        portOf("gateway"),
+        "client requests (TLS terminated, rate limited)",
+    );
+    flow("gateway", "guardrails", portOf("guardrails"), "input rails");
+    flow(
+        "guardrails",
+        "jailbreak-detection",
+        portOf("jailbreak-detection"),
+        "jailbreak heuristics",
+    );
+    flow("guardrails", "inference", portOf("inference"), "OpenAI API");
+    flow("guardrails", "presidio-analyzer", portOf("presidio-analyzer"), "output rails: analyze");
+    flow(
+        "guardrails",
+        "presidio-anonymizer",
+        portOf("presidio-anonymizer"),
+        "output rails: anonymize",
+    );
+    for (const id of enabled) {
+        const metrics = catalog[id].metricsPort;
+        if (metrics !== undefined) flow("prometheus", id, portOf(id, metrics), "scrape");
+    }
+    flow("prometheus", "alertmanager", 9093, "alerts");
+    flow(
+        "prometheus",
+        "decision-log-metrics",
+        decisionMetrics.port.port,
+        "scrape decision-log metrics",
+    );
+    flow(
+        "kubeflow-pipelines",
+        "guardrails",
+        portOf("guardrails"),
+        "roll out validated rules: smoke test",
+    );
+    flow(
+        "kubeflow-pipelines",
+        "inference",
+        portOf("inference"),
+        "roll out validated model: smoke test",
+    );
+
+    // Domain allowlists. Inference: the model loader (init container) fetches the encrypted model
+    // from Object Storage and unwraps its key with KMS; vLLM itself needs nothing at run time.
+    const egress: Record<string, string[]> = {};
+    const allow = (id: string, domains: readonly string[]) => {
+        if (!has(id) || domains.length === 0) return;
+        checkDomains(id, domains);
+        egress[id] = [...new Set([...(egress[id] ?? []), ...domains])].sort();
+    };
+    allow("inference", [endpoints.objectStorage, endpoints.kms]);
+    allow("external-secrets", [endpoints.secrets]);
+    allow("alertmanager", net.alertReceiverDomains);
+    if (inputs.acmeServer !== undefined)
+        allow("cert-manager", [new URL(inputs.acmeServer).hostname]);
+    for (const id of extendableEgressIdentities) {
+        allow(id, net.extraEgress[id as ExtendableEgressIdentity] ?? []);
+    }
+
+    const apiServerCidrs =
+        net.apiServerCidrs.length > 0 ? [...net.apiServerCidrs] : okeSubnet(inputs.cluster, "cp");
+    const cidrEgress: CidrEgress[] = [];
+    const cidrIngress: CidrIngress[] = [];
+    if (inputs.cluster.target === "oke" && apiServerCidrs.length > 0) {
+        // OKE workload identity: the OCI SDK exchanges the pod's token at the control plane's
+        // proxymux on TCP 12250 (unverified in a live cluster), for the loader and External Secrets.
+        for (const id of ["inference", "external-secrets"]) {
+            if (has(id)) {
+                cidrEgress.push({
+                    from: id,
+                    cidrs: apiServerCidrs,
+                    except: [],
+                    ports: [okePorts.controlPlane],
+                    purpose: "OKE workload identity token exchange",
+                });
+            }
+        }
+    }
+    const namespaceEgress: NamespaceEgress[] = [];
+    if (has("prometheus")) {
+        // The GPU operator's DCGM exporter (its namespace is the chart's) and, on OKE, the nodes'
+        // kubelet and node-exporter (host network) on the workers subnet.
+        namespaceEgress.push({
+            from: "prometheus",
+            namespace: dcgmExporterNamespace,
+            ports: [dcgmPort],
+            purpose: "scrape DCGM",
+        });
+        const workers = okeSubnet(inputs.cluster, "workers");
+        if (workers.length > 0) {
+            cidrEgress.push({
+                from: "prometheus",
+                cidrs: workers,
+                except: [],
+                ports: [okePorts.kubelet, nodeExporterPort],
+                purpose: "scrape kubelets and node-exporter",
+            });
+        }
+    }
+    if (has("ingress-nginx")) {
+        cidrIngress.push({
+            to: "ingress-nginx",
+            cidrs: net.ingressCidrs,
+            ports: [80, 443],
+            purpose: "clients",
+        });
+    }
+
+    if (engine === "proxy") {
+        for (const [id, domains] of Object.entries(egress)) {
+            const proxy: NetWorkload = {
+                ...catalog["egress-proxy"],
+                id: proxyName(id),
+                podLabels: { ...catalog["egress-proxy"].podLabels, [allowlistLabel]: id },
+                source: "egress-proxy",
+            };
+            workloads.push(proxy);
+            flows.push({
+                from: id,
+                to: proxy.id,
+                port: workloadPorts.egressProxy,
+                protocol: "TCP",
+                purpose: `egress via proxy (${domains.length} domain(s))`,
+            });
+            cidrEgress.push({
+                from: proxy.id,
+                cidrs: ["0.0.0.0/0"],
+                except: [...nonPublicCidrs],
+                ports: [okePorts.https],
+                purpose: `allowlisted domains of ${id} (enforced by the proxy)`,
+            });
+        }
+    }
+
+    const chartNamespaces: ChartNamespace[] = [
+        ...new Set(workloads.filter((w) => w.source === "chart").map((w) => w.namespace)),
+    ].map((namespace) => ({ namespace, apiServer: apiServerCidrs.length > 0 }));
+    // Privileged namespaces are policed only where the platform itself declares workloads.
+    const platformNamespaces = [
+        ...Object.values(tierNamespaces),
+        serviceNamespaces.egressProxy,
+        ...chartNamespaces.map((c) => c.namespace),
+        ...workloads.filter((w) => w.source === "platform").map((w) => w.namespace),
+    ].filter(
+        (ns, i, all) =>
+            all.indexOf(ns) === i &&
+            (!isPrivilegedNamespace(ns) ||
+                workloads.some((w) => w.source === "platform" && w.namespace === ns)),
+    );
+
+    return {
+        engine,
+        ociRegion: net.ociRegion,
+        workloads,
+        platformNamespaces,
+        chartNamespaces,
+        flows,
+        cidrEgress,
+        cidrIngress,
+        namespaceEgress,
+        egress,
+        dns: {
+            namespace: "kube-system",
+            podLabels: { "k8s-app": "kube-dns" },
+            port: workloadPorts.dns,
+        },
+        apiServer: { cidrs: apiServerCidrs, port: net.apiServerPort },
+    };
+}
+
+/** Port of the DCGM exporter the GPU operator runs (NVIDIA default). */
+const dcgmPort = 9400;
+/** Port of prometheus-node-exporter on the host network (chart default). */
+const nodeExporterPort = 9100;
+
+/** A subnet of an OKE cluster's VCN plan: `cp` holds the API server endpoint, `workers` the nodes. */
+function okeSubnet(cluster: IntentInputs["cluster"], role: "cp" | "workers"): string[] {
+    if (cluster.target !== "oke" || cluster.network === undefined) return [];
+    const cp = planSubnets({
+        vcnCidr: cluster.network.vcnCidr,
+        podNetworking: cluster.network.podNetworking,
+        publicEndpoint: false,
+        publicLoadBalancers: false,
+    }).find((s) => s.role === role);
+    const parsed = cp === undefined ? undefined : parseCidr(cp.cidr);
+    return parsed === undefined ? [] : [formatCidr(parsed)];
+}
+
+/** True for namespaces of privileged system components, which the platform does not police. */
+export function isPrivilegedNamespace(ns: string): boolean {
+    return (Object.values(privilegedNamespaces) as string[]).includes(ns);
+}
+
+/**
+ * Proxy settings for a container of `identity` under the proxy engine, or none for other engines.
+ * For inference, give them to the model-loader init container only: vLLM must not get them.
+ */
+export function proxyEnv(
+    intent: NetworkIntent,
+    identity: string,
+): { name: string; value: string }[] {
+    if (intent.engine !== "proxy" || intent.egress[identity] === undefined) return [];
+    const url = `http://${proxyName(identity)}.${serviceNamespaces.egressProxy}.svc.cluster.local:${workloadPorts.egressProxy}`;
+    // In-cluster names and private addresses (the API server's workload-identity endpoint) go direct.
+    const noProxy = [
+        ".svc",
+        ".cluster.local",
+        "localhost",
+        "127.0.0.1",
+        ...nonPublicCidrs.slice(0, 3),
+    ].join(",");
+    return [
+        { name: "HTTPS_PROXY", value: url },
+        { name: "https_proxy", value: url },
+        { name: "HTTP_PROXY", value: url },
+        { name: "http_proxy", value: url },
+        { name: "NO_PROXY", value: noProxy },
+        { name: "no_proxy", value: noProxy },
+    ];
+}

@@ -1,0 +1,86 @@
+/**
+ * Calico Enterprise / Calico Cloud rendering of the domain allowlists (pure; REFERENCE.md §7.2).
+ * Open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
+ * so this renderer refuses any other engine.
+ */
+import { labels } from "../../constants/labels";
+import { okePorts } from "../../constants/ports";
+import type { NetworkIntent } from "./intent";
+import type { K8sObject } from "./render-k8s";
+
+/** The tier that holds the FQDN allows; it sits before the `default` tier of Kubernetes policies. */
+export const egressTier = { name: "platform-egress", order: 100 } as const;
+
+const managed = { [labels.managedBy]: "pulumi", [labels.partOf]: "secure-llm-platform" };
+
+/** A Calico selector expression that matches exactly `podLabels`. */
+export function calicoSelector(podLabels: Readonly<Record<string, string>>): string {
+    return Object.entries(podLabels)
+        .map(([k, v]) => `${k} == '${v}'`)
+        .join(" && ");
+}
+
+/**
+ * The tier and its policies:
+ * - `Tier platform-egress` (order 100, `defaultAction: Pass`), so traffic its policies do not allow
+ *   goes on to the Kubernetes NetworkPolicies (default deny) instead of being dropped here;
+ * - per workload with an allowlist, `platform-egress.allow-<id>-domains`: Allow TCP 443 to the
+ *   domains, for that workload's pods only;
+ * - `platform-egress.pass` (last in the tier): an explicit Pass both ways, for Calico versions that
+ *   ignore `defaultAction` (a tier that selects a pod and takes no action drops the packet).
+ */
+export function renderCalicoEnterprise(intent: NetworkIntent): K8sObject[] {
+    if (intent.engine !== "calico-enterprise") {
+        throw new Error(
+            `Calico domain rules are only enforced by Calico Enterprise/Cloud, not by engine ${intent.engine}; refusing to render them`,
+        );
+    }
+    const byId = new Map(intent.workloads.map((w) => [w.id, w]));
+    const out: K8sObject[] = [
+        {
+            apiVersion: "projectcalico.org/v3",
+            kind: "Tier",
+            metadata: { name: egressTier.name, labels: { ...managed } },
+            spec: { order: egressTier.order, defaultAction: "Pass" },
+        },
+    ];
+    for (const [id, domains] of Object.entries(intent.egress)) {
+        const w = byId.get(id)!;
+        out.push({
+            apiVersion: "projectcalico.org/v3",
+            kind: "NetworkPolicy",
+            metadata: {
+                name: `${egressTier.name}.allow-${id}-domains`,
+                namespace: w.namespace,
+                labels: { ...managed },
+            },
+            spec: {
+                tier: egressTier.name,
+                order: 100,
+                selector: calicoSelector(w.podLabels),
+                types: ["Egress"],
+                egress: [
+                    {
+                        action: "Allow",
+                        protocol: "TCP",
+                        destination: { domains: [...domains], ports: [okePorts.https] },
+                    },
+                ],
+            },
+        });
+    }
+    out.push({
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkPolicy",
+        metadata: { name: `${egressTier.name}.pass`, labels: { ...managed } },
+        spec: {
+            tier: egressTier.name,
+            order: 10000,
+            selector: "all()",
+            types: ["Ingress", "Egress"],
+            ingress: [{ action: "Pass" }],
+            egress: [{ action: "Pass" }],
+        },
+    });
+    return out;
+}
