@@ -185,6 +185,16 @@ describe("LLM tiers on the dev stack", () => {
         assert.ok(!mounts(spec.containers[0]).includes(tokenVolume.name), "vLLM has no API token");
     });
 
+    it("gives egress-proxy settings to the model loader only, never to vLLM", () => {
+        const spec = podSpec(deployment("inference"));
+        const names = (c: any) => (c.env ?? []).map((e: any) => e.name);
+        assert.equal(cluster.layer.networkPolicy.engine, "proxy");
+        assert.ok(names(spec.initContainers[0]).includes("HTTPS_PROXY"), names(spec.initContainers[0]).join());
+        for (const c of spec.containers) {
+            assert.ok(!names(c).some((n: string) => /proxy/i.test(n)), `${c.name} has proxy settings`);
+        }
+    });
+
     it("autoscales inference within its bounds", () => {
         const hpa = named(
             rs,

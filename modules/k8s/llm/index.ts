@@ -16,6 +16,7 @@ import { clusterSecretStoreName, externalSecretsApiVersion } from "../../constan
 import type { ClusterLayerArgs } from "../args";
 import { defaultQuota } from "../baseline/plan";
 import { catalog } from "../catalog";
+import { clusterProxyEnv } from "../network";
 import { HardenedWorkload, buildWorkloadLabels } from "../workload";
 import {
     configMapKey,
@@ -204,8 +205,11 @@ export class LlmTiers extends pulumi.ComponentResource {
                 child,
             );
             const spec = inferenceWorkload(tiers.inference, {
-                region: args.cloud?.region ?? args.cluster.region,
+                // An existing cluster's region is a location label; its OCI region is config's.
+                region: args.cloud?.region ?? args.cluster.layer.networkPolicy.ociRegion,
                 cryptoEndpoint: args.cloud?.cryptoEndpoint,
+                // Under the proxy engine, only the model loader may use the egress proxy.
+                loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id),
             });
             new HardenedWorkload(
                 `${name}-inference`,

@@ -190,7 +190,12 @@ export const modelsPath = "/models";
 /** The inference server and its model loader. */
 export function inferenceWorkload(
     cfg: InferenceTierConfig,
-    env: { readonly region: string; readonly cryptoEndpoint?: pulumi.Input<string> },
+    env: {
+        readonly region: string;
+        readonly cryptoEndpoint?: pulumi.Input<string>;
+        /** Egress-proxy settings for the model loader only (vLLM gets none). Defaults to none. */
+        readonly loaderProxyEnv?: readonly { readonly name: string; readonly value: string }[];
+    },
 ): HardenedWorkloadComponentArgs {
     const w = catalog.inference;
     const kata = cfg.runtimeClass === "kata-qemu-nvidia-gpu";
@@ -203,6 +208,9 @@ export function inferenceWorkload(
     };
     if (env.cryptoEndpoint !== undefined) {
         loaderEnv.OCI_KMS_CRYPTO_ENDPOINT = env.cryptoEndpoint;
+    }
+    for (const e of env.loaderProxyEnv ?? []) {
+        loaderEnv[e.name] = e.value;
     }
     const period = 10;
     return {
