@@ -15,6 +15,8 @@ export const okePorts = {
 export const workloadPorts = {
     gateway: 8080,
     guardrails: 8000,
+    /** NeMo Guardrails server's opt-in Prometheus exporter (`NEMO_GUARDRAILS_SERVER_METRICS_PORT`, default 9464). */
+    guardrailsMetrics: 9464,
     jailbreakDetection: 1337,
     inference: 8000,
     presidio: 3000,

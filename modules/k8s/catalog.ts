@@ -66,12 +66,13 @@ const http = (name: string, port: number): WorkloadPort => ({ name, port, protoc
 /** Every workload the platform can run, by id. */
 export const catalog: Readonly<Record<WorkloadId, Workload>> = {
     gateway: workload("gateway", tierNamespaces.gateway, "gateway", [http("http", workloadPorts.gateway)], "http"),
+    // The server serves no /metrics on its API port; its opt-in Prometheus exporter listens apart.
     guardrails: workload(
         "guardrails",
         tierNamespaces.guardrails,
         "guardrails",
-        [http("http", workloadPorts.guardrails)],
-        "http",
+        [http("http", workloadPorts.guardrails), http("metrics", workloadPorts.guardrailsMetrics)],
+        "metrics",
     ),
     "jailbreak-detection": workload(
         "jailbreak-detection",

@@ -12,6 +12,7 @@ import type {
     TierImage,
     TierResources,
 } from "../../config/tiers";
+import { workloadPorts } from "../../constants/ports";
 import { rolloutTargets } from "../../constants/rollout";
 import { priorityClasses } from "../../constants/scheduling";
 import { annotations, taints } from "../../constants/labels";
@@ -65,6 +66,9 @@ export function guardrailsWorkload(
                 ],
                 env: {
                     HOME: "/tmp",
+                    // Opt-in Prometheus exporter (nemoguardrails/server/metrics: admission-queue metrics).
+                    NEMO_GUARDRAILS_SERVER_METRICS_EXPORTER: "prometheus",
+                    NEMO_GUARDRAILS_SERVER_METRICS_PORT: String(workloadPorts.guardrailsMetrics),
                     PYTHONDONTWRITEBYTECODE: "1",
                     HF_HUB_OFFLINE: "1",
                     TRANSFORMERS_OFFLINE: "1",
