@@ -16,6 +16,7 @@ export interface ClusterOutputs {
     readonly region: string;
     readonly clusterId?: pulumi.Output<string>;
     readonly apiEndpoint?: pulumi.Output<string>;
+    readonly bastionId?: pulumi.Output<string>;
     readonly vaultId?: pulumi.Output<string>;
     readonly keyIds?: Record<string, pulumi.Output<string>>;
     readonly modelBucket?: pulumi.Output<string>;
@@ -76,6 +77,7 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
             region: cluster.region,
             clusterId: cloud?.info.clusterId,
             apiEndpoint: cloud?.info.apiEndpoint,
+            bastionId: cloud?.info.bastionId,
             vaultId: cloud?.info.vaultId,
             keyIds: cloud ? { ...cloud.info.keys } : undefined,
             modelBucket: cloud?.info.modelBucket.name,

@@ -255,8 +255,9 @@ export class OkeCluster extends pulumi.ComponentResource {
             home,
         );
 
+        let bastionId: pulumi.Output<string> | undefined;
         if (cluster.bastion.enabled) {
-            new oci.bastion.Bastion(
+            bastionId = new oci.bastion.Bastion(
                 `${name}-bastion`,
                 {
                     bastionType: "STANDARD",
@@ -270,7 +271,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                     freeformTags: tags,
                 },
                 child,
-            );
+            ).id;
         }
 
         const addons: oci.containerengine.Addon[] = [];
@@ -569,6 +570,7 @@ export class OkeCluster extends pulumi.ComponentResource {
             keys,
             modelBucket: { namespace: bucket.namespace, name: bucket.name },
             loadBalancerNsgId: nsg("lb"),
+            bastionId,
         };
         this.registerOutputs({
             clusterId,

@@ -36,4 +36,6 @@ export interface CloudClusterInfo {
      * the workers' NSG admits NodePorts and health checks from it.
      */
     readonly loadBalancerNsgId: pulumi.Output<string>;
+    /** OCI Bastion for port-forwarding to a private API endpoint, when enabled. */
+    readonly bastionId?: pulumi.Output<string>;
 }

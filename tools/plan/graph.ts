@@ -6,7 +6,8 @@ export function moduleOf(r: RecordedResource, byUrn: ReadonlyMap<string, Recorde
     let cur: RecordedResource | undefined = r;
     while (cur !== undefined) {
         const [pkg, mod] = cur.type.split(":");
-        if (pkg === "secure-llm-platform" && !["ClusterPlatform", "OkeCluster"].includes(cur.type.split(":")[2])) {
+        // Shared building blocks (secure-llm-platform:k8s:*) count toward the module that uses them.
+        if (pkg === "secure-llm-platform" && mod !== "k8s" && cur.type !== "secure-llm-platform:oci:OkeCluster") {
             return mod;
         }
         if (cur.type === "secure-llm-platform:oci:OkeCluster") {
