@@ -1,11 +1,309 @@
-/** Kubeflow Pipelines, the pipeline profile and the rollout identity (issue 8). */
+/**
+ * Kubeflow Pipelines, the pipeline namespace with the platform's baselines, and the least-privilege
+ * rollout identity the promotion pipelines in `pipelines/` run under (issue 8). Declares nothing
+ * when `kubeflow.enabled` is false.
+ *
+ * - `standalone` (default): KFP's pinned kustomize directories. KFP is then single-user, without
+ *   authentication, and runs every pipeline in `kubeflow`; the rollout identity is deliberately
+ *   not placed there (any KFP user or component could use it), so standalone KFP evaluates but
+ *   does not promote.
+ * - `full`: the pinned kubeflow/manifests release; the pipeline namespace is a Profile, runs
+ *   execute there, and Profile membership is the authority to promote (pipelines/README.md).
+ */
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { KubeflowConfig } from "../config/kubeflow";
+import { PinnedImage, modelLoaderImage, pipelineImages } from "../constants/images";
+import { labelDomain, labels, partOfValue } from "../constants/labels";
+import { priorityClasses } from "../constants/scheduling";
 import type { ClusterLayerArgs } from "./args";
+import { kustomizeSteps, storageContainerName, storageContainerSpec } from "./kubeflow/install";
+import {
+    pipelineLimitRange,
+    pipelineNamespaceLabels,
+    pipelinePolicies,
+    pipelineQuota,
+} from "./kubeflow/namespace";
+import {
+    pipelineRuntimeRole,
+    rolloutGuard,
+    rolloutRoleName,
+    rolloutRoles,
+    rolloutServiceAccountName,
+    type RoleSpec,
+} from "./kubeflow/rbac";
+import { buildIntent, intentInputs } from "./network/intent";
+
+export { kustomizeSteps } from "./kubeflow/install";
+export { rolloutRoles, pipelineRuntimeRole, rbacViolations } from "./kubeflow/rbac";
+
+/** `repository:tag@digest`. */
+export function imageRef(image: PinnedImage): string {
+    return `${image.repository}:${image.tag}@${image.digest}`;
+}
+
+/** ConfigMap in the pipeline namespace with the promotion gates (read by pipelines/*.yaml). */
+export const promotionPolicyConfigMap = "promotion-policy";
+
+/** Data of {@link promotionPolicyConfigMap}; key names are what the pipeline definitions map to env. */
+export function promotionPolicyData(
+    cfg: Pick<KubeflowConfig, "promotion" | "trustedModelKeyIds">,
+    clusterModelKeyId: pulumi.Input<string> | undefined,
+    ociRegion: string,
+): Record<string, pulumi.Input<string>> {
+    return {
+        "min-attack-block-rate": String(cfg.promotion.minAttackBlockRate),
+        "max-benign-block-rate": String(cfg.promotion.maxBenignBlockRate),
+        // The KMS keys a promoted model's manifest may name (model-vault --trusted-keys); empty
+        // makes promote-model refuse every model rather than trust any key.
+        "trusted-key-ids": pulumi
+            .output(clusterModelKeyId ?? "")
+            .apply((k) => [k, ...cfg.trustedModelKeyIds].filter((x) => x !== "").join(",")),
+        "oci-region": ociRegion,
+    };
+}
 
 /** Kubeflow Pipelines, the pipeline profile and the rollout identity (issue 8). */
 export class Kubeflow extends pulumi.ComponentResource {
-    constructor(name: string, _args: ClusterLayerArgs, opts?: pulumi.ComponentResourceOptions) {
+    /** Namespace where pipeline runs (and the rollout identity) live; undefined when disabled. */
+    public readonly pipelineNamespace?: string;
+    /** `system:serviceaccount:<ns>:<name>` of the rollout identity; undefined when disabled. */
+    public readonly rolloutIdentity?: string;
+
+    constructor(name: string, args: ClusterLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:kubeflow:Kubeflow", name, {}, opts);
-        this.registerOutputs({});
+        const cfg: KubeflowConfig = args.cluster.layer.kubeflow;
+        if (!cfg.enabled) {
+            this.registerOutputs({});
+            return;
+        }
+        const ns = cfg.profileNamespace;
+        const child = { parent: this };
+        const common = { [labels.partOf]: partOfValue, [labels.managedBy]: "pulumi" };
+
+        // KFP: pinned kustomize refs, applied in order (CRDs before the objects that use them).
+        let previous: pulumi.Resource | undefined;
+        const installed: pulumi.Resource[] = [];
+        for (const step of kustomizeSteps(cfg)) {
+            previous = new k8s.kustomize.v2.Directory(
+                `${name}-${step.role}`,
+                { directory: step.directory },
+                { parent: this, dependsOn: previous ? [previous] : [] },
+            );
+            installed.push(previous);
+        }
+        const afterInstall = { parent: this, dependsOn: installed };
+
+        // The `kubeflow` namespace itself (labels, quota, policies) belongs to the baseline and the
+        // network intent, like every platform service namespace.
+
+        // The pipeline namespace: a Kubeflow Profile in full mode (its controller owns the
+        // namespace, so labels go in by patch), a plain namespace in standalone mode.
+        const nsLabels = pipelineNamespaceLabels(args.cluster.kubernetesVersion, cfg.podSecurity);
+        let namespace: pulumi.Resource;
+        if (cfg.mode === "full") {
+            const profile = new k8s.apiextensions.CustomResource(
+                `${name}-profile`,
+                {
+                    apiVersion: "kubeflow.org/v1",
+                    kind: "Profile",
+                    metadata: { name: ns, labels: common },
+                    // parseKubeflow requires the owner in full mode.
+                    spec: { owner: { kind: "User", name: cfg.profileOwner ?? "" } },
+                },
+                afterInstall,
+            );
+            namespace = new k8s.core.v1.NamespacePatch(
+                `${name}-profile-ns`,
+                { metadata: { name: ns, labels: nsLabels } },
+                { parent: this, dependsOn: [profile] },
+            );
+        } else {
+            namespace = new k8s.core.v1.Namespace(
+                `${name}-ns`,
+                { metadata: { name: ns, labels: nsLabels } },
+                child,
+            );
+        }
+        const inNs = { parent: this, dependsOn: [namespace] };
+
+        new k8s.core.v1.ResourceQuota(
+            `${name}-quota`,
+            {
+                metadata: { name: "pipelines", namespace: ns, labels: common },
+                spec: { hard: pipelineQuota() },
+            },
+            inNs,
+        );
+        // Pipelines run at `slp-batch` or below: they may never take the serving tiers' priority.
+        new k8s.core.v1.ResourceQuota(
+            `${name}-priority-quota`,
+            {
+                metadata: { name: "no-serving-priority", namespace: ns, labels: common },
+                spec: {
+                    hard: { pods: "0" },
+                    scopeSelector: {
+                        matchExpressions: [
+                            {
+                                scopeName: "PriorityClass",
+                                operator: "In",
+                                values: [priorityClasses.serving, priorityClasses.platform],
+                            },
+                        ],
+                    },
+                },
+            },
+            inNs,
+        );
+        new k8s.core.v1.LimitRange(
+            `${name}-limits`,
+            {
+                metadata: { name: "pipelines", namespace: ns, labels: common },
+                spec: pipelineLimitRange(),
+            },
+            inNs,
+        );
+        const apiServer = buildIntent(intentInputs(args.cluster)).apiServer;
+        for (const p of pipelinePolicies({
+            apiServerCidrs: apiServer.cidrs,
+            apiServerPort: apiServer.port,
+        })) {
+            new k8s.networking.v1.NetworkPolicy(
+                `${name}-netpol-${p.name}`,
+                {
+                    metadata: {
+                        name: p.name,
+                        namespace: ns,
+                        labels: common,
+                        annotations: { [`${labelDomain}/purpose`]: p.purpose },
+                    },
+                    spec: p.spec,
+                },
+                inNs,
+            );
+        }
+
+        // The gates the promotion steps read (KFP `configMapAsEnv`), so a run's parameters cannot
+        // lower them. No secrets: rates, a region and key OCIDs only.
+        new k8s.core.v1.ConfigMap(
+            `${name}-promotion-policy`,
+            {
+                metadata: { name: promotionPolicyConfigMap, namespace: ns, labels: common },
+                data: promotionPolicyData(
+                    cfg,
+                    args.cloud?.keys.models,
+                    args.cluster.layer.networkPolicy.ociRegion,
+                ),
+            },
+            inNs,
+        );
+
+        // The rollout identity. Its token is mounted on purpose: the promote step exists to call
+        // the API server, and the Roles below are all it can do there.
+        const sa = new k8s.core.v1.ServiceAccount(
+            `${name}-rollout-sa`,
+            {
+                metadata: { name: rolloutServiceAccountName, namespace: ns, labels: common },
+                automountServiceAccountToken: true,
+            },
+            inNs,
+        );
+        const subject = { kind: "ServiceAccount", name: rolloutServiceAccountName, namespace: ns };
+        const bind = (key: string, role: RoleSpec, deps: pulumi.Resource[]) => {
+            const r = new k8s.rbac.v1.Role(
+                `${name}-role-${key}`,
+                {
+                    metadata: { name: role.name, namespace: role.namespace, labels: common },
+                    rules: role.rules.map((x) => ({
+                        ...x,
+                        apiGroups: [...x.apiGroups],
+                        resources: [...x.resources],
+                        verbs: [...x.verbs],
+                        resourceNames: x.resourceNames ? [...x.resourceNames] : undefined,
+                    })),
+                },
+                { parent: this, dependsOn: deps },
+            );
+            new k8s.rbac.v1.RoleBinding(
+                `${name}-binding-${key}`,
+                {
+                    metadata: { name: role.name, namespace: role.namespace, labels: common },
+                    roleRef: {
+                        apiGroup: "rbac.authorization.k8s.io",
+                        kind: "Role",
+                        name: role.name,
+                    },
+                    subjects: [subject],
+                },
+                { parent: this, dependsOn: [r, sa] },
+            );
+        };
+        bind("runtime", pipelineRuntimeRole(ns), [namespace]);
+        for (const role of rolloutRoles()) {
+            bind(role.namespace, role, []);
+        }
+
+        // `patch` on the tiers' Deployments may only restart them (see rolloutGuard).
+        const identity = `system:serviceaccount:${ns}:${rolloutServiceAccountName}`;
+        const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-rollout-guard`,
+            {
+                metadata: { name: `${rolloutRoleName}-restart-only`, labels: common },
+                spec: {
+                    failurePolicy: "Fail",
+                    matchConstraints: {
+                        resourceRules: [
+                            {
+                                apiGroups: ["apps"],
+                                apiVersions: ["v1"],
+                                operations: ["UPDATE"],
+                                resources: ["deployments"],
+                            },
+                        ],
+                    },
+                    matchConditions: [
+                        {
+                            name: "rollout-identity",
+                            expression: `request.userInfo.username == '${identity}'`,
+                        },
+                    ],
+                    variables: rolloutGuard().variables,
+                    validations: rolloutGuard().validations,
+                },
+            },
+            child,
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-rollout-guard-binding`,
+            {
+                metadata: { name: `${rolloutRoleName}-restart-only`, labels: common },
+                spec: {
+                    policyName: `${rolloutRoleName}-restart-only`,
+                    validationActions: ["Deny"],
+                },
+            },
+            { parent: this, dependsOn: [guard] },
+        );
+
+        if (cfg.kserve.enabled) {
+            new k8s.apiextensions.CustomResource(
+                `${name}-storage-container`,
+                {
+                    apiVersion: "serving.kserve.io/v1alpha1",
+                    kind: "ClusterStorageContainer",
+                    metadata: { name: storageContainerName, labels: common },
+                    spec: storageContainerSpec(imageRef(modelLoaderImage)),
+                },
+                afterInstall,
+            );
+        }
+
+        this.pipelineNamespace = ns;
+        this.rolloutIdentity = identity;
+        this.registerOutputs({
+            pipelineNamespace: ns,
+            rolloutIdentity: identity,
+            pipelineImage: imageRef(pipelineImages.pipelineTools),
+        });
     }
 }

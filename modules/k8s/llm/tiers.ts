@@ -13,7 +13,7 @@ import type {
     TierResources,
 } from "../../config/tiers";
 import { workloadPorts } from "../../constants/ports";
-import { rolloutTargets } from "../../constants/rollout";
+import { modelSourceKey, rolloutTargets } from "../../constants/rollout";
 import { priorityClasses } from "../../constants/scheduling";
 import { annotations, taints } from "../../constants/labels";
 import { Workload, catalog } from "../catalog";
@@ -186,7 +186,7 @@ export function gpuResourceName(runtimeClass: InferenceTierConfig["runtimeClass"
 }
 
 /** Key of the model source in the inference-model ConfigMap that pipelines promote. */
-export const modelSourceKey = "source";
+export { modelSourceKey };
 
 /** Where the model is decrypted to (memory-backed) and served from. */
 export const modelsPath = "/models";

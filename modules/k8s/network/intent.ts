@@ -364,7 +364,15 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         portOf("inference"),
         "roll out validated model: smoke test",
     );
-
+    // The guardrail-promotion pipeline runs the candidate rules in its own guardrails server, which
+    // calls the guardrails tier's jailbreak heuristics. The output filter stays reachable only from
+    // the guardrails tier (issue 4), so evaluation runs see output masking fail closed.
+    flow(
+        "kubeflow-pipelines",
+        "jailbreak-detection",
+        portOf("jailbreak-detection"),
+        "evaluate candidate rules: jailbreak heuristics",
+    );
     // Domain allowlists. Inference: the model loader (init container) fetches the encrypted model
     // from Object Storage and unwraps its key with KMS; vLLM itself needs nothing at run time.
     const egress: Record<string, string[]> = {};

@@ -1,0 +1,239 @@
+/**
+ * `slp-pipeline`: the steps of the promotion pipelines (pipelines/*.yaml), also runnable by hand.
+ * Exit codes: 0 ok; 1 gate failed or promotion refused; 2 usage error; 3 server or API error.
+ */
+import { writeFileSync } from "fs";
+import { RefusedError, RuleBundle, bundleDigest, bundleFromDirectory, parseBundle } from "./bundle";
+import {
+    CandidateServer,
+    ServeOptions,
+    candidateConfigId,
+    serveCandidate,
+} from "./evaluate/candidate";
+import { Evaluation, Gates, evaluate, loadPrompts, verdict } from "./evaluate/evaluate";
+import { KubeApi, inClusterApi } from "./promote/kube";
+import { promoteModel, promoteRules } from "./promote/promote";
+
+export const USAGE = `usage:
+  slp-pipeline evaluate --url URL --config-id ID --model NAME --attacks FILE --benign FILE [--report FILE]
+  slp-pipeline evaluate-candidate --candidate-rules JSON --model NAME --attacks FILE --benign FILE
+                                  --rules-sha256-out FILE [--report FILE]
+  slp-pipeline promote-rules --candidate-rules JSON --expected-sha256 HEX
+  slp-pipeline promote-model --source-uri oci-os://namespace/bucket/prefix
+  slp-pipeline bundle --dir guardrails/<config-id>      (prints the rule set JSON for candidate_rules)
+
+gates (evaluate, evaluate-candidate): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
+                                      --max-benign-block-rate R [MAX_BENIGN_BLOCK_RATE]
+exit codes: 0 ok, 1 gate failed or promotion refused, 2 usage error, 3 server or API error
+`;
+
+/** Subcommands the pipeline definitions may call; tests check the YAML uses only these. */
+export const commands = [
+    "evaluate",
+    "evaluate-candidate",
+    "promote-rules",
+    "promote-model",
+    "bundle",
+] as const;
+export type Command = (typeof commands)[number];
+
+/** Injected dependencies, so tests run the real CLI against fakes. */
+export interface CliDeps {
+    readonly env: NodeJS.ProcessEnv;
+    readonly stdout: (line: string) => void;
+    readonly stderr: (line: string) => void;
+    /** Kubernetes API. Defaults to the pod's ServiceAccount. */
+    readonly api?: () => KubeApi;
+    /** Candidate server. Defaults to NeMo Guardrails in this pod. */
+    readonly serve?: (bundle: RuleBundle, opts?: ServeOptions) => Promise<CandidateServer>;
+}
+
+class UsageError extends Error {}
+class GateError extends Error {}
+
+/** Options each command accepts; tests check the pipeline definitions pass only these. */
+export const flags: Record<Command, readonly string[]> = {
+    evaluate: [
+        "--url",
+        "--config-id",
+        "--model",
+        "--attacks",
+        "--benign",
+        "--report",
+        "--min-attack-block-rate",
+        "--max-benign-block-rate",
+    ],
+    "evaluate-candidate": [
+        "--candidate-rules",
+        "--model",
+        "--attacks",
+        "--benign",
+        "--rules-sha256-out",
+        "--report",
+        "--min-attack-block-rate",
+        "--max-benign-block-rate",
+    ],
+    "promote-rules": ["--candidate-rules", "--expected-sha256"],
+    "promote-model": ["--source-uri"],
+    bundle: ["--dir"],
+};
+
+function parseArgs(argv: readonly string[]): { command: Command; opts: Record<string, string> } {
+    const [command, ...rest] = argv;
+    if (!(commands as readonly string[]).includes(command)) {
+        throw new UsageError(`unknown command ${JSON.stringify(command ?? "")}`);
+    }
+    const opts: Record<string, string> = {};
+    for (let i = 0; i < rest.length; i += 2) {
+        const f = rest[i];
+        if (!flags[command as Command].includes(f))
+            throw new UsageError(`${command} takes no option ${f}`);
+        if (rest[i + 1] === undefined) throw new UsageError(`${f} needs a value`);
+        opts[f.slice(2)] = rest[i + 1];
+    }
+    return { command: command as Command, opts };
+}
+
+function need(opts: Record<string, string>, key: string): string {
+    const v = opts[key];
+    if (v === undefined || v === "") throw new UsageError(`--${key} is required`);
+    return v;
+}
+
+function rate(
+    opts: Record<string, string>,
+    key: string,
+    env: string | undefined,
+    envName: string,
+): number {
+    const raw = opts[key] ?? env;
+    if (raw === undefined) {
+        throw new UsageError(
+            `--${key} or ${envName} is required (the cluster's kubeflow.promotion config sets it)`,
+        );
+    }
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < 0 || v > 1)
+        throw new UsageError(`${key} must be a number from 0 to 1, got ${raw}`);
+    return v;
+}
+
+function gatesOf(opts: Record<string, string>, env: NodeJS.ProcessEnv): Gates {
+    return {
+        minAttackBlockRate: rate(
+            opts,
+            "min-attack-block-rate",
+            env.MIN_ATTACK_BLOCK_RATE,
+            "MIN_ATTACK_BLOCK_RATE",
+        ),
+        maxBenignBlockRate: rate(
+            opts,
+            "max-benign-block-rate",
+            env.MAX_BENIGN_BLOCK_RATE,
+            "MAX_BENIGN_BLOCK_RATE",
+        ),
+    };
+}
+
+function report(e: Evaluation, gates: Gates, deps: CliDeps, file?: string): void {
+    const v = verdict(e, gates);
+    deps.stdout(
+        `attacks blocked ${e.attacks.blocked}/${e.attacks.total} (${(e.attackBlockRate * 100).toFixed(1)}%), ` +
+            `benign blocked ${e.benign.blocked}/${e.benign.total} (${(e.benignBlockRate * 100).toFixed(1)}%), ` +
+            `errors ${e.errors.length}`,
+    );
+    if (file) writeFileSync(file, JSON.stringify({ gates, ...e, verdict: v }, null, 2));
+    if (!v.pass) throw new GateError(`not promotable: ${v.reasons.join("; ")}`);
+    deps.stdout("promotable: every gate passed");
+}
+
+/** Runs one command; returns the exit code. */
+export async function main(argv: readonly string[], deps: CliDeps): Promise<number> {
+    try {
+        if (argv.length === 0 || argv[0] === "--help" || argv[0] === "help") {
+            deps.stdout(USAGE);
+            return argv.length === 0 ? 2 : 0;
+        }
+        const { command, opts } = parseArgs(argv);
+        if (command === "evaluate" || command === "evaluate-candidate") {
+            const gates = gatesOf(opts, deps.env);
+            const attacks = loadPrompts(need(opts, "attacks"));
+            const benign = loadPrompts(need(opts, "benign"));
+            const model = need(opts, "model");
+            if (command === "evaluate") {
+                const e = await evaluate(
+                    { baseUrl: need(opts, "url"), configId: need(opts, "config-id"), model },
+                    attacks,
+                    benign,
+                );
+                report(e, gates, deps, opts.report);
+                return 0;
+            }
+            const bundle = parseBundle(need(opts, "candidate-rules"));
+            const out = need(opts, "rules-sha256-out");
+            const server = await (deps.serve ?? serveCandidate)(bundle);
+            try {
+                const e = await evaluate(
+                    { baseUrl: server.baseUrl, configId: candidateConfigId, model },
+                    attacks,
+                    benign,
+                );
+                report(e, gates, deps, opts.report);
+            } finally {
+                await server.stop();
+            }
+            // Written only on success: the promote step needs it, so a failed gate stops the run.
+            writeFileSync(out, bundleDigest(bundle));
+            return 0;
+        }
+        if (command === "bundle") {
+            const bundle = bundleFromDirectory(need(opts, "dir"));
+            parseBundle(JSON.stringify(bundle));
+            deps.stdout(JSON.stringify(bundle));
+            return 0;
+        }
+        // Connect on first use, so input is refused before the cluster is needed.
+        let client: KubeApi | undefined;
+        const real = () => (client ??= (deps.api ?? (() => inClusterApi(deps.env)))());
+        const api: KubeApi = {
+            get: (p) => real().get(p),
+            put: (p, b) => real().put(p, b),
+            patch: (p, b) => real().patch(p, b),
+        };
+        if (command === "promote-rules") {
+            const digest = await promoteRules(
+                api,
+                parseBundle(need(opts, "candidate-rules")),
+                need(opts, "expected-sha256"),
+            );
+            deps.stdout(`promoted guardrail rules ${digest}`);
+            return 0;
+        }
+        // The verify step trusts whatever key a manifest names when this list is empty: refuse.
+        if ((deps.env.MODEL_VAULT_TRUSTED_KEY_IDS ?? "").trim() === "") {
+            throw new RefusedError(
+                "MODEL_VAULT_TRUSTED_KEY_IDS is empty, so model-vault verify trusted any key; set kubeflow.trustedModelKeyIds (existing clusters) and promote again",
+            );
+        }
+        await promoteModel(api, need(opts, "source-uri"));
+        deps.stdout(`promoted model ${opts["source-uri"]}`);
+        return 0;
+    } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        deps.stderr(`slp-pipeline: ${msg}`);
+        if (e instanceof UsageError) {
+            deps.stderr("run `slp-pipeline --help` for usage");
+            return 2;
+        }
+        if (e instanceof GateError || e instanceof RefusedError) return 1;
+        return 3;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2), {
+        env: process.env,
+        stdout: (l) => process.stdout.write(`${l}\n`),
+        stderr: (l) => process.stderr.write(`${l}\n`),
+    }).then((code) => process.exit(code));
+}

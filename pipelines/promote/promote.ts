@@ -1,0 +1,110 @@
+/**
+ * Promotion: write one rollout target's ConfigMap, then restart the Deployment that reads it.
+ * These are exactly the calls the rollout Role allows (modules/k8s/kubeflow/rbac.ts): `get` and
+ * `update` of the ConfigMap, `patch` of the Deployment's restart annotation (any other Deployment
+ * change is refused by the ValidatingAdmissionPolicy bound to the rollout identity).
+ */
+import { labelDomain } from "../../modules/constants/labels";
+import { modelSourceKey, rolloutTargets } from "../../modules/constants/rollout";
+import { restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
+import { RefusedError, RuleBundle, bundleDigest, changedCode } from "../bundle";
+import type { KubeApi } from "./kube";
+
+type Target = (typeof rolloutTargets)[keyof typeof rolloutTargets];
+
+/** Annotation on a promoted ConfigMap: the digest of what was promoted. */
+export const promotedDigestAnnotation = `${labelDomain}/promoted-sha256`;
+export { restartAnnotation };
+
+/** Keys of the `inference-model` ConfigMap the inference tier's model loader reads. */
+export const inferenceModelKeys = {
+    /** `oci-os://namespace/bucket/prefix` of the encrypted model (model-vault layout). */
+    sourceUri: modelSourceKey,
+} as const;
+
+const configMapPath = (t: Target) => `/api/v1/namespaces/${t.namespace}/configmaps/${t.configMap}`;
+const deploymentPath = (t: Target) =>
+    `/apis/apps/v1/namespaces/${t.namespace}/deployments/${t.deployment}`;
+
+/** Replaces a target ConfigMap's data (optimistic concurrency on resourceVersion), then restarts. */
+async function replaceAndRestart(
+    api: KubeApi,
+    t: Target,
+    dataFor: (current: Record<string, string>) => Record<string, string>,
+    now: Date,
+): Promise<void> {
+    // Both objects must exist before anything changes: new rules without a restart would sit
+    // unused until some unrelated rollout picked them up.
+    await api.get(deploymentPath(t));
+    const current = await api.get(configMapPath(t));
+    const data = dataFor(current.data ?? {});
+    const digest = bundleDigest(data);
+    const next = {
+        ...current,
+        metadata: {
+            ...current.metadata,
+            annotations: {
+                ...(current.metadata?.annotations ?? {}),
+                [promotedDigestAnnotation]: digest,
+            },
+        },
+        data,
+    };
+    delete (next as Record<string, unknown>).binaryData;
+    await api.put(configMapPath(t), next);
+    await api.patch(deploymentPath(t), {
+        spec: {
+            template: { metadata: { annotations: { [restartAnnotation]: now.toISOString() } } },
+        },
+    });
+}
+
+/**
+ * Promotes a guardrail rule set that the evaluation step certified. Refuses when the bundle is not
+ * the one evaluated (digest mismatch) or when it changes code files (`*.py`) of the deployed rails.
+ */
+export async function promoteRules(
+    api: KubeApi,
+    bundle: RuleBundle,
+    expectedSha256: string,
+    now = new Date(),
+): Promise<string> {
+    const digest = bundleDigest(bundle);
+    if (digest !== expectedSha256) {
+        throw new RefusedError(
+            `the rule set's digest ${digest} is not the evaluated one ${expectedSha256}; refusing to promote what was not evaluated`,
+        );
+    }
+    const t = rolloutTargets.guardrailsRules;
+    const deployed = (await api.get(configMapPath(t))).data ?? {};
+    const code = changedCode(deployed, bundle);
+    if (code.length > 0) {
+        throw new RefusedError(
+            `the rule set changes code (${code.join(", ")}); pipelines promote rules only, ship code through review and pulumi up`,
+        );
+    }
+    await replaceAndRestart(api, t, () => ({ ...bundle }), now);
+    return digest;
+}
+
+const ociUri = /^oci-os:\/\/[a-z0-9][a-z0-9-]{0,62}\/[A-Za-z0-9._-]{1,256}(\/[A-Za-z0-9._\-/]*)?$/;
+
+/** Points the inference tier at a model that `model-vault verify` accepted, and restarts it. */
+export async function promoteModel(
+    api: KubeApi,
+    sourceUri: string,
+    now = new Date(),
+): Promise<void> {
+    if (!ociUri.test(sourceUri) || sourceUri.includes("..")) {
+        throw new RefusedError(
+            `model source ${JSON.stringify(sourceUri)} is not oci-os://<namespace>/<bucket>/<prefix>`,
+        );
+    }
+    // Other keys of the model reference (served name, limits) belong to the tier: keep them.
+    await replaceAndRestart(
+        api,
+        rolloutTargets.inferenceModel,
+        (cur) => ({ ...cur, [inferenceModelKeys.sourceUri]: sourceUri }),
+        now,
+    );
+}

@@ -1,0 +1,350 @@
+/**
+ * The Kubeflow component under the mock runtime: what a security reviewer checks in the plan.
+ */
+import { strict as assert } from "assert";
+import { rolloutTargets } from "../../modules/constants/rollout";
+import type { ClusterConfig } from "../../modules/config";
+import { Kubeflow } from "../../modules/k8s/kubeflow";
+import { rbacViolations, restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
+import { RecordedResource, resetRecords, settle } from "../../tools/plan/mocks";
+import { fakeCloud, parse, rawWith, refusal, under } from "./helpers";
+
+function cluster(kubeflow: unknown): ClusterConfig {
+    return parse(rawWith(kubeflow)).clusters[0];
+}
+
+function build(name: string, kubeflow: unknown): Promise<RecordedResource[]> {
+    const c = cluster(kubeflow);
+    new Kubeflow(name, { cluster: c, environment: "dev", cloud: fakeCloud(c.region) });
+    return settle().then(() => under(name));
+}
+
+const ofType = (rs: RecordedResource[], type: string) => rs.filter((r) => r.type === type);
+const k8sName = (r: RecordedResource) => (r.inputs.metadata as any)?.name;
+const k8sNs = (r: RecordedResource) => (r.inputs.metadata as any)?.namespace;
+
+describe("kubeflow: config section", () => {
+    it("is off by default and has the documented defaults", () => {
+        const k = cluster(undefined).layer.kubeflow;
+        assert.equal(k.enabled, false);
+        assert.equal(k.mode, "standalone");
+        assert.equal(k.version, "2.16.0");
+        assert.equal(k.profileNamespace, "ml-pipelines");
+        assert.deepEqual(k.promotion, { minAttackBlockRate: 0.95, maxBenignBlockRate: 0.02 });
+        assert.equal(k.kserve.enabled, false);
+        assert.equal(k.podSecurity, "baseline");
+        assert.deepEqual(k.trustedModelKeyIds, []);
+        assert.equal(
+            cluster({ enabled: true, mode: "full", profileOwner: "a@example.com" }).layer.kubeflow
+                .version,
+            "26.03",
+        );
+    });
+
+    it("refuses bad values with the key, before anything is created", () => {
+        const issues = refusal(
+            rawWith({
+                enabled: "yes",
+                mode: "everything",
+                promotion: { minAttackBlockRate: 1.5, maxBenignBlockRate: -0.1 },
+                profileNamespace: "llm-guardrails",
+                kserve: { enabld: true },
+                trustedModelKeyIds: ["not-a-key"],
+            }),
+        );
+        const has = (re: RegExp) =>
+            assert.ok(
+                issues.some((i) => re.test(i)),
+                `${re} not in:\n${issues.join("\n")}`,
+            );
+        has(/kubeflow\.enabled: true or false/);
+        has(/kubeflow\.mode: one of standalone \| full/);
+        has(/kubeflow\.promotion\.minAttackBlockRate: a number from 0 to 1/);
+        has(/kubeflow\.promotion\.maxBenignBlockRate: a number from 0 to 1/);
+        has(/kubeflow\.profileNamespace: a namespace of its own/);
+        has(/kubeflow\.kserve\.enabld: no such key/);
+        has(/kubeflow\.trustedModelKeyIds\[0\]: a KMS key OCID/);
+    });
+
+    it("refuses a version that is not a release tag of the chosen mode", () => {
+        const issues = refusal(rawWith({ enabled: true, version: "master" }));
+        assert.ok(
+            issues.some((i) => /kubeflow\.version: a kubeflow\/pipelines release tag/.test(i)),
+            issues.join("\n"),
+        );
+        const full = refusal(rawWith({ enabled: true, mode: "full", version: "2.16.0" }));
+        assert.ok(
+            full.some((i) => /kubeflow\.version: a kubeflow\/manifests release tag/.test(i)),
+            full.join("\n"),
+        );
+    });
+});
+
+describe("kubeflow: disabled", () => {
+    let rs: RecordedResource[];
+    before(async () => {
+        resetRecords();
+        rs = await build("kf-off", { enabled: false });
+    });
+
+    it("declares nothing but the component itself", () => {
+        assert.deepEqual(
+            rs.map((r) => r.type),
+            ["secure-llm-platform:kubeflow:Kubeflow"],
+        );
+    });
+});
+
+describe("kubeflow: standalone", () => {
+    let rs: RecordedResource[];
+    before(async () => {
+        resetRecords();
+        rs = await build("kf-sa", { enabled: true });
+    });
+
+    it("installs Kubeflow Pipelines from pinned kustomize refs, CRDs first", () => {
+        const dirs = ofType(rs, "kubernetes:kustomize/v2:Directory");
+        assert.deepEqual(
+            dirs.map((d) => d.inputs.directory),
+            [
+                "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/cluster-scoped-resources",
+                "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/env/platform-agnostic",
+            ],
+        );
+        assert.ok(
+            dirs[1].dependencies.includes(dirs[0].urn),
+            "the env waits for the cluster-scoped resources",
+        );
+    });
+
+    it("creates the pipeline namespace with Pod Security labels, a quota and limits", () => {
+        const ns = ofType(rs, "kubernetes:core/v1:Namespace").find(
+            (r) => k8sName(r) === "ml-pipelines",
+        )!;
+        assert.ok(ns, "namespace ml-pipelines");
+        const l = (ns.inputs.metadata as any).labels;
+        assert.equal(l["pod-security.kubernetes.io/enforce"], "baseline");
+        assert.equal(l["pod-security.kubernetes.io/audit"], "restricted");
+        assert.equal(l["pod-security.kubernetes.io/warn"], "restricted");
+        assert.equal(l["pod-security.kubernetes.io/enforce-version"], "v1.34");
+        const quotas = ofType(rs, "kubernetes:core/v1:ResourceQuota").filter(
+            (r) => k8sNs(r) === "ml-pipelines",
+        );
+        const main = quotas.find((q) => k8sName(q) === "pipelines")!;
+        for (const k of [
+            "limits.cpu",
+            "limits.memory",
+            "pods",
+            "requests.nvidia.com/gpu",
+            "services.loadbalancers",
+        ]) {
+            assert.ok((main.inputs.spec as any).hard[k] !== undefined, `quota on ${k}`);
+        }
+        const prio = quotas.find((q) => k8sName(q) === "no-serving-priority")!;
+        assert.deepEqual((prio.inputs.spec as any).scopeSelector.matchExpressions[0].values, [
+            "slp-serving",
+            "slp-platform",
+        ]);
+        assert.equal((prio.inputs.spec as any).hard.pods, "0");
+        assert.equal(
+            ofType(rs, "kubernetes:core/v1:LimitRange").filter((r) => k8sNs(r) === "ml-pipelines")
+                .length,
+            1,
+        );
+    });
+
+    it("leaves the kubeflow namespace to the baseline (no second owner)", () => {
+        const touches = rs.filter(
+            (r) => r.type.startsWith("kubernetes:core/v1:Namespace") && k8sName(r) === "kubeflow",
+        );
+        assert.deepEqual(touches, []);
+    });
+
+    it("denies all traffic in the pipeline namespace except named flows", () => {
+        const pols = ofType(rs, "kubernetes:networking.k8s.io/v1:NetworkPolicy").filter(
+            (r) => k8sNs(r) === "ml-pipelines",
+        );
+        const deny = pols.find((p) => k8sName(p) === "default-deny")!;
+        assert.deepEqual(deny.inputs.spec, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+        for (const p of pols) {
+            const spec = p.inputs.spec as any;
+            assert.equal(spec.ingress, undefined, `${k8sName(p)} opens no ingress`);
+            for (const rule of spec.egress ?? []) {
+                assert.ok(
+                    rule.ports?.length > 0,
+                    `${k8sName(p)}: every egress rule names its ports`,
+                );
+                for (const to of rule.to) {
+                    assert.notEqual(
+                        to.ipBlock?.cidr,
+                        "0.0.0.0/0",
+                        `${k8sName(p)}: no internet egress`,
+                    );
+                }
+            }
+        }
+        const rails = pols.find((p) => k8sName(p) === "allow-rails-backends")!;
+        const targets = (rails.inputs.spec as any).egress.map(
+            (r: any) =>
+                `${r.to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]}/${r.to[0].podSelector.matchLabels["app.kubernetes.io/name"]}:${r.ports.map((p: any) => p.port).join(",")}`,
+        );
+        assert.deepEqual(targets, [
+            "llm-inference/inference:8000",
+            "llm-guardrails/jailbreak-detection:1337",
+            "llm-output-filter/presidio-analyzer:3000",
+            "llm-output-filter/presidio-anonymizer:3000",
+        ]);
+        const api = pols.find((p) => k8sName(p) === "allow-kube-apiserver");
+        assert.ok(api, "the promote step can reach the API server");
+        assert.deepEqual((api!.inputs.spec as any).egress[0].ports, [
+            { protocol: "TCP", port: 6443 },
+        ]);
+    });
+
+    it("binds the rollout ServiceAccount to exactly the rollout targets, and nothing cluster-wide", () => {
+        const sa = ofType(rs, "kubernetes:core/v1:ServiceAccount");
+        assert.deepEqual(
+            sa.map((s) => `${k8sNs(s)}/${k8sName(s)}`),
+            ["ml-pipelines/slp-rollout"],
+        );
+        assert.equal(ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
+        assert.equal(
+            ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").length,
+            0,
+        );
+        const roles = ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:Role");
+        assert.deepEqual(roles.map((r) => k8sNs(r)).sort(), [
+            "llm-guardrails",
+            "llm-inference",
+            "ml-pipelines",
+        ]);
+        for (const r of roles) {
+            const rules = r.inputs.rules as any[];
+            assert.deepEqual(
+                rbacViolations(rules, k8sNs(r) === "ml-pipelines" ? ["workflowtaskresults"] : []),
+                [],
+            );
+        }
+        const guard = roles.find((r) => k8sNs(r) === rolloutTargets.guardrailsRules.namespace)!;
+        assert.deepEqual((guard.inputs.rules as any[]).flatMap((x) => x.resourceNames).sort(), [
+            "guardrails",
+            "guardrails-rails",
+        ]);
+        for (const b of ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")) {
+            assert.deepEqual(b.inputs.subjects, [
+                { kind: "ServiceAccount", name: "slp-rollout", namespace: "ml-pipelines" },
+            ]);
+            assert.equal((b.inputs.roleRef as any).kind, "Role");
+            assert.equal(
+                (b.inputs.roleRef as any).name,
+                k8sName(roles.find((r) => k8sNs(r) === k8sNs(b))!),
+            );
+        }
+    });
+
+    it("lets the rollout identity only restart Deployments (admission policy bound to it)", () => {
+        const vap = ofType(
+            rs,
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+        )[0];
+        const spec = vap.inputs.spec as any;
+        assert.equal(spec.failurePolicy, "Fail");
+        assert.deepEqual(spec.matchConstraints.resourceRules[0].resources, ["deployments"]);
+        assert.equal(
+            spec.matchConditions[0].expression,
+            "request.userInfo.username == 'system:serviceaccount:ml-pipelines:slp-rollout'",
+        );
+        assert.ok(JSON.stringify(spec.validations).includes(restartAnnotation));
+        const binding = ofType(
+            rs,
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+        )[0];
+        assert.equal((binding.inputs.spec as any).policyName, k8sName(vap));
+        assert.deepEqual((binding.inputs.spec as any).validationActions, ["Deny"]);
+    });
+
+    it("publishes the promotion gates from config, not from run parameters", () => {
+        const cm = ofType(rs, "kubernetes:core/v1:ConfigMap").find(
+            (r) => k8sName(r) === "promotion-policy",
+        )!;
+        assert.equal(k8sNs(cm), "ml-pipelines");
+        assert.deepEqual(cm.inputs.data, {
+            "min-attack-block-rate": "0.95",
+            "max-benign-block-rate": "0.02",
+            "trusted-key-ids": "ocid1.key.oc1.iad.models",
+            "oci-region": "us-ashburn-1",
+        });
+    });
+
+    it("registers no ClusterStorageContainer unless KServe is enabled", () => {
+        assert.equal(rs.filter((r) => r.type.includes("ClusterStorageContainer")).length, 0);
+    });
+});
+
+describe("kubeflow: full Kubeflow with KServe", () => {
+    let rs: RecordedResource[];
+    before(async () => {
+        resetRecords();
+        rs = await build("kf-full", {
+            enabled: true,
+            mode: "full",
+            profileOwner: "ml-team@example.com",
+            podSecurity: "restricted",
+            promotion: { minAttackBlockRate: 0.99 },
+            trustedModelKeyIds: ["ocid1.key.oc1.iad.othervault.key1"],
+            kserve: { enabled: true },
+        });
+    });
+
+    it("installs the pinned kubeflow/manifests release", () => {
+        assert.deepEqual(
+            ofType(rs, "kubernetes:kustomize/v2:Directory").map((d) => d.inputs.directory),
+            ["https://github.com/kubeflow/manifests/tree/26.03/example"],
+        );
+    });
+
+    it("makes the pipeline namespace a Profile and labels it by patch", () => {
+        const profile = ofType(rs, "kubernetes:kubeflow.org/v1:Profile")[0];
+        assert.equal(k8sName(profile), "ml-pipelines");
+        assert.deepEqual((profile.inputs.spec as any).owner, {
+            kind: "User",
+            name: "ml-team@example.com",
+        });
+        assert.equal(
+            ofType(rs, "kubernetes:core/v1:Namespace").length,
+            0,
+            "the profile controller owns the namespace",
+        );
+        const patch = ofType(rs, "kubernetes:core/v1:NamespacePatch").find(
+            (r) => k8sName(r) === "ml-pipelines",
+        )!;
+        assert.equal(
+            (patch.inputs.metadata as any).labels["pod-security.kubernetes.io/enforce"],
+            "restricted",
+            "the configured level",
+        );
+        assert.ok(patch.dependencies.includes(profile.urn));
+    });
+
+    it("registers model-vault as KServe's storage initializer for oci-os:// URIs", () => {
+        const csc = ofType(rs, "kubernetes:serving.kserve.io/v1alpha1:ClusterStorageContainer")[0];
+        const spec = csc.inputs.spec as any;
+        assert.equal(spec.container.name, "storage-initializer");
+        assert.match(spec.container.image, /\/model-loader:[^@]+@sha256:[0-9a-f]{64}$/);
+        assert.deepEqual(spec.supportedUriFormats, [{ prefix: "oci-os://" }]);
+        assert.equal(spec.workloadType, "initContainer");
+        assert.equal(spec.container.securityContext.allowPrivilegeEscalation, false);
+        assert.deepEqual(spec.container.securityContext.capabilities, { drop: ["ALL"] });
+    });
+
+    it("carries a stricter configured gate into the promotion policy", () => {
+        const cm = ofType(rs, "kubernetes:core/v1:ConfigMap").find(
+            (r) => k8sName(r) === "promotion-policy",
+        )!;
+        assert.equal((cm.inputs.data as any)["min-attack-block-rate"], "0.99");
+        assert.equal(
+            (cm.inputs.data as any)["trusted-key-ids"],
+            "ocid1.key.oc1.iad.models,ocid1.key.oc1.iad.othervault.key1",
+        );
+    });
+});
