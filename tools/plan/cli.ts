@@ -6,7 +6,8 @@
 import { fork } from "child_process";
 import * as os from "os";
 import * as path from "path";
-import { exitCodes, StackPlanResult } from "./run-stack";
+import { exitCodes } from "./exit-codes";
+import type { StackPlanResult } from "./run-stack";
 import { listStacks } from "./stackfile";
 
 const usage = `usage: npm run plan -- [--stack NAME | --all] [--out DIR] [--config-dir DIR]

@@ -23,8 +23,9 @@ import {
 import { RecordedResource, installMocks, recordedInvokes, recordedResources, redactSecrets, settle } from "./mocks";
 import { readStackConfig, StackFileError } from "./stackfile";
 
-/** Exit codes of the plan (DESIGN.md). */
-export const exitCodes = { clean: 0, violation: 1, configOrUsage: 2 } as const;
+import { exitCodes } from "./exit-codes";
+
+export { exitCodes };
 
 /** What planning one stack produced. */
 export interface StackPlanResult {

@@ -1,0 +1,2 @@
+/** Exit codes of the offline plan (DESIGN.md). */
+export const exitCodes = { clean: 0, violation: 1, configOrUsage: 2 } as const;
