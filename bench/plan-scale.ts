@@ -29,18 +29,34 @@ export function generateStack(n: number): Record<string, unknown> {
     return { config };
 }
 
-function planSeconds(dir: string, stack: string, out: string): { seconds: number; resources: number } {
+function planSeconds(
+    dir: string,
+    stack: string,
+    out: string,
+): { seconds: number; resources: number } {
     const started = process.hrtime.bigint();
     const r = spawnSync(
         process.execPath,
-        ["-r", "ts-node/register/transpile-only", path.join(root, "tools/plan/cli.ts"), "--stack", stack, "--config-dir", dir, "--out", out],
+        [
+            "-r",
+            "ts-node/register/transpile-only",
+            path.join(root, "tools/plan/cli.ts"),
+            "--stack",
+            stack,
+            "--config-dir",
+            dir,
+            "--out",
+            out,
+        ],
         { cwd: root, encoding: "utf8", env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" } },
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     if (r.status !== 0) {
         throw new Error(`planning ${stack} failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
     }
-    const resources = (JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as unknown[]).length;
+    const resources = (
+        JSON.parse(fs.readFileSync(path.join(out, stack, "resources.json"), "utf8")) as unknown[]
+    ).length;
     return { seconds, resources };
 }
 
@@ -58,10 +74,18 @@ function main(): void {
         const one = planSeconds(dir, "fleet1", path.join(dir, "out"));
         const many = planSeconds(dir, `fleet${n}`, path.join(dir, "out"));
         const ratio = many.seconds / one.seconds;
-        console.log(`1 cluster:   ${one.resources} resources in ${one.seconds.toFixed(2)} s (whole command)`);
-        console.log(`${n} clusters: ${many.resources} resources in ${many.seconds.toFixed(2)} s (whole command)`);
-        console.log(`resource ratio ${(many.resources / one.resources).toFixed(2)}; time ratio ${ratio.toFixed(2)} (linear would be ≤ ${n})`);
-        console.log(`time per cluster: ${(many.seconds / n).toFixed(2)} s at ${n} vs ${one.seconds.toFixed(2)} s at 1`);
+        console.log(
+            `1 cluster:   ${one.resources} resources in ${one.seconds.toFixed(2)} s (whole command)`,
+        );
+        console.log(
+            `${n} clusters: ${many.resources} resources in ${many.seconds.toFixed(2)} s (whole command)`,
+        );
+        console.log(
+            `resource ratio ${(many.resources / one.resources).toFixed(2)}; time ratio ${ratio.toFixed(2)} (linear would be ≤ ${n})`,
+        );
+        console.log(
+            `time per cluster: ${(many.seconds / n).toFixed(2)} s at ${n} vs ${one.seconds.toFixed(2)} s at 1`,
+        );
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }

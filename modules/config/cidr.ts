@@ -53,7 +53,9 @@ export function contains(outer: Cidr, inner: Cidr): boolean {
 export function subnet(parent: Cidr, newBits: number, index: number): Cidr {
     const prefix = parent.prefix + newBits;
     if (prefix > 32 || index < 0 || index >= 2 ** newBits) {
-        throw new RangeError(`cannot carve sub-block ${index} of /${prefix} from ${formatCidr(parent)}`);
+        throw new RangeError(
+            `cannot carve sub-block ${index} of /${prefix} from ${formatCidr(parent)}`,
+        );
     }
     return { base: (parent.base + index * 2 ** (32 - prefix)) >>> 0, prefix };
 }

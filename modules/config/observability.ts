@@ -114,7 +114,11 @@ function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConf
     const known = (key: string): string | undefined => {
         const v = str(o, key, path, issues, k8sName);
         if (v !== undefined && !names.includes(v)) {
-            issues.add(join(path, key), v, `the name of a receiver in ${join(path, "receivers")}: ${names.join(", ") || "(none defined)"}`);
+            issues.add(
+                join(path, key),
+                v,
+                `the name of a receiver in ${join(path, "receivers")}: ${names.join(", ") || "(none defined)"}`,
+            );
             return undefined;
         }
         return v;
@@ -133,7 +137,11 @@ function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConf
         defaultReceiver,
         criticalReceiver,
         groupBy: o.groupBy === undefined ? ["alertname", "namespace", "severity"] : groupBy,
-        repeatIntervalMinutes: num(o, "repeatIntervalMinutes", path, issues, { min: 5, max: 10080, default: 240 }),
+        repeatIntervalMinutes: num(o, "repeatIntervalMinutes", path, issues, {
+            min: 5,
+            max: 10080,
+            default: 240,
+        }),
     };
 }
 
@@ -158,7 +166,11 @@ export function parseObservability(
     const l = obj(o.logging, lp, issues, ["retentionDays", "decisionLogs"]);
     let logRetention = num(l, "retentionDays", lp, issues, { min: 30, max: 180, default: 90 });
     if (!isValidLogRetention(logRetention)) {
-        issues.add(join(lp, "retentionDays"), logRetention, `one of ${logRetentionChoices.join(", ")} (OCI Logging keeps logs in 30-day steps)`);
+        issues.add(
+            join(lp, "retentionDays"),
+            logRetention,
+            `one of ${logRetentionChoices.join(", ")} (OCI Logging keeps logs in 30-day steps)`,
+        );
         logRetention = 90;
     }
     return {
@@ -167,7 +179,10 @@ export function parseObservability(
         storageGi: num(o, "storageGi", path, issues, { min: 10, max: 10000, default: 50 }),
         storageClass: str(o, "storageClass", path, issues, { default: "oci-bv", ...k8sName }),
         grafana: {
-            adminSecretName: str(g, "adminSecretName", gp, issues, { default: "grafana-admin-password", ...vaultSecretName }),
+            adminSecretName: str(g, "adminSecretName", gp, issues, {
+                default: "grafana-admin-password",
+                ...vaultSecretName,
+            }),
             persistence: bool(g, "persistence", gp, issues, true),
             storageGi: num(g, "storageGi", gp, issues, { min: 1, max: 1000, default: 10 }),
         },

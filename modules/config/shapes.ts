@@ -26,15 +26,47 @@ export interface KataShapeInfo {
 }
 
 const table: Readonly<Record<string, KataShapeInfo>> = {
-    "BM.Standard.E4.128": { platformType: "AMD_MILAN_BM", virtualizationDefault: false, verified: true },
-    "BM.DenseIO.E4.128": { platformType: "AMD_MILAN_BM", virtualizationDefault: false, verified: true },
-    "BM.Standard.E3.128": { platformType: "AMD_ROME_BM", virtualizationDefault: false, verified: true },
-    "BM.GPU.A100-v2.8": { platformType: "AMD_MILAN_BM_GPU", virtualizationDefault: false, verified: true },
+    "BM.Standard.E4.128": {
+        platformType: "AMD_MILAN_BM",
+        virtualizationDefault: false,
+        verified: true,
+    },
+    "BM.DenseIO.E4.128": {
+        platformType: "AMD_MILAN_BM",
+        virtualizationDefault: false,
+        verified: true,
+    },
+    "BM.Standard.E3.128": {
+        platformType: "AMD_ROME_BM",
+        virtualizationDefault: false,
+        verified: true,
+    },
+    "BM.GPU.A100-v2.8": {
+        platformType: "AMD_MILAN_BM_GPU",
+        virtualizationDefault: false,
+        verified: true,
+    },
     "BM.GPU4.8": { platformType: "AMD_ROME_BM_GPU", virtualizationDefault: false, verified: false },
-    "BM.Standard.E5.192": { platformType: "GENERIC_BM", virtualizationDefault: false, verified: false },
-    "BM.Standard3.64": { platformType: "INTEL_ICELAKE_BM", virtualizationDefault: false, verified: false },
-    "BM.Optimized3.36": { platformType: "INTEL_ICELAKE_BM", virtualizationDefault: false, verified: false },
-    "BM.Standard2.52": { platformType: "INTEL_SKYLAKE_BM", virtualizationDefault: false, verified: false },
+    "BM.Standard.E5.192": {
+        platformType: "GENERIC_BM",
+        virtualizationDefault: false,
+        verified: false,
+    },
+    "BM.Standard3.64": {
+        platformType: "INTEL_ICELAKE_BM",
+        virtualizationDefault: false,
+        verified: false,
+    },
+    "BM.Optimized3.36": {
+        platformType: "INTEL_ICELAKE_BM",
+        virtualizationDefault: false,
+        verified: false,
+    },
+    "BM.Standard2.52": {
+        platformType: "INTEL_SKYLAKE_BM",
+        virtualizationDefault: false,
+        verified: false,
+    },
 };
 
 /** Platform facts of a bare-metal shape, or undefined when the shape is not known. */

@@ -93,7 +93,11 @@ export function obj(
     }
     for (const key of Object.keys(value)) {
         if (!allowed.includes(key)) {
-            issues.add(join(path, key), value[key], `no such key; allowed keys: ${allowed.join(", ")}`);
+            issues.add(
+                join(path, key),
+                value[key],
+                `no such key; allowed keys: ${allowed.join(", ")}`,
+            );
         }
     }
     return value;
@@ -162,9 +166,27 @@ interface NumOpts {
     readonly integer?: boolean;
 }
 
-export function num(o: Raw, key: string, path: string, issues: Issues, opts: NumOpts & { default: number }): number;
-export function num(o: Raw, key: string, path: string, issues: Issues, opts?: NumOpts): number | undefined;
-export function num(o: Raw, key: string, path: string, issues: Issues, opts: NumOpts = {}): number | undefined {
+export function num(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts: NumOpts & { default: number },
+): number;
+export function num(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts?: NumOpts,
+): number | undefined;
+export function num(
+    o: Raw,
+    key: string,
+    path: string,
+    issues: Issues,
+    opts: NumOpts = {},
+): number | undefined {
     const p = join(path, key);
     const v = o[key];
     const integer = opts.integer ?? true;
@@ -221,7 +243,11 @@ export function list<T>(
     const v = o[key];
     if (v === undefined || v === null) {
         if (opts.required) {
-            issues.add(p, v, `a list${opts.minItems ? ` of at least ${opts.minItems} item(s)` : ""}`);
+            issues.add(
+                p,
+                v,
+                `a list${opts.minItems ? ` of at least ${opts.minItems} item(s)` : ""}`,
+            );
         }
         return [];
     }
@@ -257,7 +283,11 @@ export function strList(
         return opts.default ?? [];
     }
     return list(o, key, path, issues, (item, p) => {
-        if (typeof item !== "string" || item.length === 0 || (opts.pattern && !opts.pattern.test(item))) {
+        if (
+            typeof item !== "string" ||
+            item.length === 0 ||
+            (opts.pattern && !opts.pattern.test(item))
+        ) {
             issues.add(p, item, opts.expected ?? "a non-empty string");
             return undefined;
         }
@@ -305,7 +335,8 @@ export const patterns = {
     },
     dnsLabel: {
         pattern: /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
-        expected: "a DNS label: lower-case letters, digits and '-', starting with a letter, at most 32 characters",
+        expected:
+            "a DNS label: lower-case letters, digits and '-', starting with a letter, at most 32 characters",
     },
     region: {
         pattern: /^[a-z]{2,3}-[a-z]+-\d$/,

@@ -6,9 +6,17 @@ import { tierNamespaces } from "./namespaces";
 
 export const rolloutTargets = {
     /** ConfigMap holding the guardrails rail files (config.yml, prompts, Colang flows, actions). */
-    guardrailsRules: { namespace: tierNamespaces.guardrails, configMap: "guardrails-rails", deployment: "guardrails" },
+    guardrailsRules: {
+        namespace: tierNamespaces.guardrails,
+        configMap: "guardrails-rails",
+        deployment: "guardrails",
+    },
     /** ConfigMap holding the inference model reference: key {@link modelSourceKey} (an `oci-os://` URI). */
-    inferenceModel: { namespace: tierNamespaces.inference, configMap: "inference-model", deployment: "inference" },
+    inferenceModel: {
+        namespace: tierNamespaces.inference,
+        configMap: "inference-model",
+        deployment: "inference",
+    },
 } as const;
 
 /** Key of the model source URI in the `inference-model` ConfigMap (tiers read it, pipelines write it). */

@@ -54,7 +54,11 @@ function workload(
         id,
         namespace,
         component,
-        podLabels: { [labels.name]: id, [labels.partOf]: partOfValue, [labels.component]: component },
+        podLabels: {
+            [labels.name]: id,
+            [labels.partOf]: partOfValue,
+            [labels.component]: component,
+        },
         ports,
         metricsPort,
         serviceHost: `${id}.${namespace}.svc.cluster.local`,
@@ -65,7 +69,13 @@ const http = (name: string, port: number): WorkloadPort => ({ name, port, protoc
 
 /** Every workload the platform can run, by id. */
 export const catalog: Readonly<Record<WorkloadId, Workload>> = {
-    gateway: workload("gateway", tierNamespaces.gateway, "gateway", [http("http", workloadPorts.gateway)], "http"),
+    gateway: workload(
+        "gateway",
+        tierNamespaces.gateway,
+        "gateway",
+        [http("http", workloadPorts.gateway)],
+        "http",
+    ),
     // The server serves no /metrics on its API port; its opt-in Prometheus exporter listens apart.
     guardrails: workload(
         "guardrails",
@@ -80,7 +90,13 @@ export const catalog: Readonly<Record<WorkloadId, Workload>> = {
         "guardrails",
         [http("http", workloadPorts.jailbreakDetection)],
     ),
-    inference: workload("inference", tierNamespaces.inference, "inference", [http("http", workloadPorts.inference)], "http"),
+    inference: workload(
+        "inference",
+        tierNamespaces.inference,
+        "inference",
+        [http("http", workloadPorts.inference)],
+        "http",
+    ),
     "presidio-analyzer": workload(
         "presidio-analyzer",
         tierNamespaces.outputFilter,
@@ -93,10 +109,7 @@ export const catalog: Readonly<Record<WorkloadId, Workload>> = {
         "output-filter",
         [http("http", workloadPorts.presidio)],
     ),
-    "egress-proxy": workload(
-        "egress-proxy",
-        serviceNamespaces.egressProxy,
-        "egress-proxy",
-        [http("http", workloadPorts.egressProxy)],
-    ),
+    "egress-proxy": workload("egress-proxy", serviceNamespaces.egressProxy, "egress-proxy", [
+        http("http", workloadPorts.egressProxy),
+    ]),
 };

@@ -59,7 +59,9 @@ export class Observability extends pulumi.ComponentResource {
                             data: { "admin-user": "admin", "admin-password": "{{ .password }}" },
                         },
                     },
-                    data: [{ secretKey: "password", remoteRef: { key: cfg.grafana.adminSecretName } }],
+                    data: [
+                        { secretKey: "password", remoteRef: { key: cfg.grafana.adminSecretName } },
+                    ],
                 },
             },
             child,
@@ -74,9 +76,14 @@ export class Observability extends pulumi.ComponentResource {
                         metadata: { name: receiverSecretName(r), namespace: ns },
                         spec: {
                             refreshInterval: "1h",
-                            secretStoreRef: { kind: "ClusterSecretStore", name: clusterSecretStoreName },
+                            secretStoreRef: {
+                                kind: "ClusterSecretStore",
+                                name: clusterSecretStoreName,
+                            },
                             target: { name: receiverSecretName(r), creationPolicy: "Owner" },
-                            data: [{ secretKey: receiverSecretKey, remoteRef: { key: r.secretName } }],
+                            data: [
+                                { secretKey: receiverSecretKey, remoteRef: { key: r.secretName } },
+                            ],
                         },
                     },
                     child,
@@ -111,7 +118,9 @@ export class Observability extends pulumi.ComponentResource {
                     metadata: { name: m.name, namespace: ns, labels: { ...releaseLabel } },
                     spec: serviceMonitorSpec(m),
                 },
-                m.name === decisionMetrics.name && dm ? { parent: this, dependsOn: [release, dm] } : afterStack,
+                m.name === decisionMetrics.name && dm
+                    ? { parent: this, dependsOn: [release, dm] }
+                    : afterStack,
             );
         }
 
@@ -155,7 +164,11 @@ export class Observability extends pulumi.ComponentResource {
         const sa = new k8s.core.v1.ServiceAccount(
             `${name}-decision-metrics-sa`,
             {
-                metadata: { name: decisionMetrics.name, namespace: dmNs, labels: decisionMetricsLabels },
+                metadata: {
+                    name: decisionMetrics.name,
+                    namespace: dmNs,
+                    labels: decisionMetricsLabels,
+                },
                 automountServiceAccountToken: false,
             },
             child,
@@ -163,7 +176,11 @@ export class Observability extends pulumi.ComponentResource {
         const config = new k8s.core.v1.ConfigMap(
             `${name}-decision-metrics-config`,
             {
-                metadata: { name: decisionMetrics.name, namespace: dmNs, labels: decisionMetricsLabels },
+                metadata: {
+                    name: decisionMetrics.name,
+                    namespace: dmNs,
+                    labels: decisionMetricsLabels,
+                },
                 data: { "fluent-bit.conf": fluentBitConfig(), "parsers.conf": fluentBitParsers() },
             },
             child,
@@ -171,7 +188,11 @@ export class Observability extends pulumi.ComponentResource {
         new k8s.apps.v1.DaemonSet(
             `${name}-decision-metrics`,
             {
-                metadata: { name: decisionMetrics.name, namespace: dmNs, labels: decisionMetricsLabels },
+                metadata: {
+                    name: decisionMetrics.name,
+                    namespace: dmNs,
+                    labels: decisionMetricsLabels,
+                },
                 spec: {
                     selector: { matchLabels: { [labels.name]: decisionMetrics.name } },
                     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
@@ -186,7 +207,11 @@ export class Observability extends pulumi.ComponentResource {
         return new k8s.core.v1.Service(
             `${name}-decision-metrics-svc`,
             {
-                metadata: { name: decisionMetrics.name, namespace: dmNs, labels: decisionMetricsLabels },
+                metadata: {
+                    name: decisionMetrics.name,
+                    namespace: dmNs,
+                    labels: decisionMetricsLabels,
+                },
                 spec: {
                     type: "ClusterIP",
                     selector: { [labels.name]: decisionMetrics.name },

@@ -42,7 +42,10 @@ function objectsByCluster(cfg: PlatformConfig): Map<string, Map<string, string>>
         for (const r of recordedResources()) {
             if (isKubernetesObject(r) && providerUrn(r.provider) === provider.urn) {
                 const m = toManifest(r);
-                objects.set(`${m.kind} ${m.metadata.namespace ?? ""}/${m.metadata.name}`, mask(JSON.stringify(m)));
+                objects.set(
+                    `${m.kind} ${m.metadata.namespace ?? ""}/${m.metadata.name}`,
+                    mask(JSON.stringify(m)),
+                );
             }
         }
         out.set(c.name, objects);
@@ -72,12 +75,21 @@ describe("fleet: every cluster of a stack gets the same platform", function () {
     it("differs only in cluster-specific values (name, region, cloud ids)", () => {
         const [a, b] = cfg.clusters.map((c) => objects.get(c.name)!);
         const differing = [...a.keys()].filter((k) => a.get(k) !== b.get(k));
-        assert.deepEqual(differing, [], differing.map((k) => `${k}\n  ${a.get(k)}\n  ${b.get(k)}`).join("\n"));
+        assert.deepEqual(
+            differing,
+            [],
+            differing.map((k) => `${k}\n  ${a.get(k)}\n  ${b.get(k)}`).join("\n"),
+        );
     });
 
     it("gives each cluster its own cloud layer in its own region", () => {
-        const clusters = recordedResources().filter((r) => r.type === "oci:ContainerEngine/cluster:Cluster");
-        assert.deepEqual(clusters.map((c) => c.name).sort(), ["prod-fra-cluster", "prod-iad-cluster"].sort());
+        const clusters = recordedResources().filter(
+            (r) => r.type === "oci:ContainerEngine/cluster:Cluster",
+        );
+        assert.deepEqual(
+            clusters.map((c) => c.name).sort(),
+            ["prod-fra-cluster", "prod-iad-cluster"].sort(),
+        );
         const ociProviders = recordedResources().filter((r) => r.type === "pulumi:providers:oci");
         const regions = new Set(ociProviders.map((p) => p.inputs.region));
         assert.ok(regions.has("us-ashburn-1") && regions.has("eu-frankfurt-1"));

@@ -189,9 +189,15 @@ describe("LLM tiers on the dev stack", () => {
         const spec = podSpec(deployment("inference"));
         const names = (c: any) => (c.env ?? []).map((e: any) => e.name);
         assert.equal(cluster.layer.networkPolicy.engine, "proxy");
-        assert.ok(names(spec.initContainers[0]).includes("HTTPS_PROXY"), names(spec.initContainers[0]).join());
+        assert.ok(
+            names(spec.initContainers[0]).includes("HTTPS_PROXY"),
+            names(spec.initContainers[0]).join(),
+        );
         for (const c of spec.containers) {
-            assert.ok(!names(c).some((n: string) => /proxy/i.test(n)), `${c.name} has proxy settings`);
+            assert.ok(
+                !names(c).some((n: string) => /proxy/i.test(n)),
+                `${c.name} has proxy settings`,
+            );
         }
     });
 

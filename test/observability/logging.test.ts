@@ -35,7 +35,9 @@ describe("observability: OCI Logging", () => {
         assert.equal(custom.retentionDuration, 60);
         const agent = of("oci:Logging/unifiedAgentConfiguration:UnifiedAgentConfiguration")[0];
         assert.ok(agent);
-        assert.deepEqual(agent.groupAssociation.groupLists, ["ocid1.dynamicgroup.oc1..aaaaexample"]);
+        assert.deepEqual(agent.groupAssociation.groupLists, [
+            "ocid1.dynamicgroup.oc1..aaaaexample",
+        ]);
         const sc = agent.serviceConfiguration;
         assert.match(sc.sources[0].paths[0], /^\/var\/log\/containers\/guardrails-\*/);
         const grep = sc.unifiedAgentConfigurationFilters[0];

@@ -7,9 +7,17 @@ import { parseObservability } from "../../modules/config/observability";
 import type { LayerContext } from "../../modules/config/layer";
 import { Issues } from "../../modules/config/validate";
 import { catalog } from "../../modules/k8s/catalog";
-import { dashboardsDir, loadDashboards, panelQueries } from "../../modules/k8s/observability/dashboards";
+import {
+    dashboardsDir,
+    loadDashboards,
+    panelQueries,
+} from "../../modules/k8s/observability/dashboards";
 import { isExportedMetric, metricRegistry } from "../../modules/k8s/observability/metrics";
-import { dcgmService, decisionMetrics, monitorSpecs } from "../../modules/k8s/observability/monitors";
+import {
+    dcgmService,
+    decisionMetrics,
+    monitorSpecs,
+} from "../../modules/k8s/observability/monitors";
 import { metricNamesIn } from "../../modules/k8s/observability/promql";
 import { alertGroups } from "../../modules/k8s/observability/rules";
 import { alertmanagerConfig, monitoringReleaseName } from "../../modules/k8s/observability/values";
@@ -26,7 +34,10 @@ const ctx: LayerContext = {
 
 function parse(raw: unknown): { issues: Issues; cfg: ReturnType<typeof parseObservability> } {
     const issues = new Issues();
-    return { issues, cfg: parseObservability(raw, "secure-llm-platform:observability", issues, ctx) };
+    return {
+        issues,
+        cfg: parseObservability(raw, "secure-llm-platform:observability", issues, ctx),
+    };
 }
 
 describe("observability: PromQL scanner", () => {
@@ -37,7 +48,10 @@ describe("observability: PromQL scanner", () => {
         assert.deepEqual(names, ["up", "vllm:e2e_request_latency_seconds_bucket"]);
     });
     it("sees a metric hidden in a __name__ matcher and ignores Grafana variables", () => {
-        assert.deepEqual(metricNamesIn('sum({__name__="made_up_total", job="$job"}) / $__rate_interval'), ["made_up_total"]);
+        assert.deepEqual(
+            metricNamesIn('sum({__name__="made_up_total", job="$job"}) / $__rate_interval'),
+            ["made_up_total"],
+        );
         assert.deepEqual(metricNamesIn("rate(bogus_metric[$__rate_interval])"), ["bogus_metric"]);
     });
 });
@@ -49,7 +63,10 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
                 const names = metricNamesIn(r.expr);
                 assert.ok(names.length > 0, `${r.alert} reads no metric`);
                 for (const n of names) {
-                    assert.ok(isExportedMetric(n), `${r.alert} uses ${n}, which no component exports`);
+                    assert.ok(
+                        isExportedMetric(n),
+                        `${r.alert} uses ${n}, which no component exports`,
+                    );
                 }
             }
         }
@@ -69,22 +86,34 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
         ]) {
             assert.ok(alerts.includes(a), `missing alert ${a}`);
         }
-        assert.ok(!alertGroups({ gpu: false }).some((g) => g.name === "llm-gpu"), "no DCGM alerts without DCGM");
+        assert.ok(
+            !alertGroups({ gpu: false }).some((g) => g.name === "llm-gpu"),
+            "no DCGM alerts without DCGM",
+        );
     });
     it("dashboards parse, have the expected panels and use registered metrics only", () => {
         const files = loadDashboards();
-        assert.deepEqual(files.map((f) => f.id), ["llm-gpu", "llm-security-overview"]);
+        assert.deepEqual(
+            files.map((f) => f.id),
+            ["llm-gpu", "llm-security-overview"],
+        );
         const overview = JSON.parse(files.find((f) => f.id === "llm-security-overview")!.json);
         const titles = (overview.panels as { title: string }[]).map((p) => p.title.toLowerCase());
         for (const want of ["requests", "blocked", "redaction", "latency", "tokens per second"]) {
-            assert.ok(titles.some((t) => t.includes(want)), `overview has no ${want} panel`);
+            assert.ok(
+                titles.some((t) => t.includes(want)),
+                `overview has no ${want} panel`,
+            );
         }
         for (const f of files) {
             const queries = panelQueries(JSON.parse(f.json));
             assert.ok(queries.length > 0, `${f.id} has no queries`);
             for (const q of queries) {
                 for (const n of metricNamesIn(q.expr)) {
-                    assert.ok(isExportedMetric(n), `${f.id} panel "${q.panel}" uses ${n}, which no component exports`);
+                    assert.ok(
+                        isExportedMetric(n),
+                        `${f.id} panel "${q.panel}" uses ${n}, which no component exports`,
+                    );
                 }
             }
         }
@@ -111,15 +140,30 @@ describe("observability: monitors select Services and ports that exist", () => {
             for (const [k, v] of Object.entries(m.matchLabels)) {
                 assert.equal(w.podLabels[k], v, `${m.name} selects ${k}=${v}`);
             }
-            assert.ok(w.ports.some((p) => p.name === m.port), `${m.name} scrapes port ${m.port} its Service lacks`);
+            assert.ok(
+                w.ports.some((p) => p.name === m.port),
+                `${m.name} scrapes port ${m.port} its Service lacks`,
+            );
         }
-        const withMetrics = Object.values(catalog).filter((w) => w.metricsPort !== undefined).map((w) => w.id);
+        const withMetrics = Object.values(catalog)
+            .filter((w) => w.metricsPort !== undefined)
+            .map((w) => w.id);
         for (const id of withMetrics) {
-            assert.ok(specs.some((s) => s.name === id), `no monitor for ${id}`);
+            assert.ok(
+                specs.some((s) => s.name === id),
+                `no monitor for ${id}`,
+            );
         }
         const dcgm = specs.find((s) => s.name === "dcgm-exporter")!;
-        assert.deepEqual([dcgm.namespace, dcgm.port, dcgm.matchLabels], [dcgmService.namespace, "gpu-metrics", dcgmService.matchLabels]);
-        assert.ok(!monitorSpecs({ dcgm: false, decisionMetrics: true }).some((s) => s.name === "dcgm-exporter"));
+        assert.deepEqual(
+            [dcgm.namespace, dcgm.port, dcgm.matchLabels],
+            [dcgmService.namespace, "gpu-metrics", dcgmService.matchLabels],
+        );
+        assert.ok(
+            !monitorSpecs({ dcgm: false, decisionMetrics: true }).some(
+                (s) => s.name === "dcgm-exporter",
+            ),
+        );
     });
 });
 
@@ -135,7 +179,10 @@ describe("observability: config", () => {
     it("refuses a log retention OCI does not accept, naming the key and the choices", () => {
         const { issues } = parse({ logging: { retentionDays: 45 } });
         assert.equal(issues.list.length, 1);
-        assert.equal(issues.list[0]!.path, "secure-llm-platform:observability.logging.retentionDays");
+        assert.equal(
+            issues.list[0]!.path,
+            "secure-llm-platform:observability.logging.retentionDays",
+        );
         assert.match(issues.list[0]!.expected, /30, 60, 90, 120, 150, 180/);
         assert.equal(parse({ logging: { retentionDays: 365 } }).issues.list.length, 1);
     });
@@ -167,7 +214,11 @@ describe("observability: config", () => {
         });
         const am = alertmanagerConfig(cfg.alerting) as any;
         assert.equal(am.route.receiver, "ops");
-        assert.ok(am.route.routes.some((r: any) => r.receiver === "pager" && r.matchers[0].includes("critical")));
+        assert.ok(
+            am.route.routes.some(
+                (r: any) => r.receiver === "pager" && r.matchers[0].includes("critical"),
+            ),
+        );
         const text = JSON.stringify(am.receivers);
         assert.match(text, /api_url_file/);
         assert.match(text, /routing_key_file/);
@@ -195,7 +246,10 @@ describe("observability: config", () => {
             assert.fail("expected refusal");
         } catch (e) {
             assert.ok(e instanceof ConfigValidationError, String(e));
-            assert.ok(e.issues.some((i) => i.path.includes("observability.storageGi")), e.message);
+            assert.ok(
+                e.issues.some((i) => i.path.includes("observability.storageGi")),
+                e.message,
+            );
         }
     });
 });
@@ -206,7 +260,9 @@ describe("observability: component under mocks", () => {
         resetRecords();
         const { Observability } = await import("../../modules/k8s/observability");
         const { cfg } = parse({
-            alerting: { receivers: [{ name: "ops", type: "webhook", secretName: "ops-webhook-url" }] },
+            alerting: {
+                receivers: [{ name: "ops", type: "webhook", secretName: "ops-webhook-url" }],
+            },
         });
         const cluster = {
             name: "c1",
@@ -220,9 +276,7 @@ describe("observability: component under mocks", () => {
     });
     const byType = (t: string) => res.filter((r) => r.type === t);
     const crs = (kind: string) =>
-        res
-            .map((r) => unwrapSecrets(r.inputs) as any)
-            .filter((i) => i.kind === kind);
+        res.map((r) => unwrapSecrets(r.inputs) as any).filter((i) => i.kind === kind);
 
     it("installs the pinned chart with the node exporter in the privileged namespace and nothing exposed", () => {
         const rel = byType("kubernetes:helm.sh/v3:Release");
@@ -239,17 +293,24 @@ describe("observability: component under mocks", () => {
             assert.equal(v[c].ingress.enabled, false);
         }
         assert.equal(v.grafana.sidecar.dashboards.label, "grafana_dashboard");
-        assert.equal(v.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.storageClassName, "oci-bv");
+        assert.equal(
+            v.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.storageClassName,
+            "oci-bv",
+        );
         assert.equal(v.prometheus.prometheusSpec.retention, "15d");
     });
     it("never puts a Grafana admin password in the values: it comes from Vault via External Secrets", () => {
         const v = (unwrapSecrets(byType("kubernetes:helm.sh/v3:Release")[0]!.inputs) as any).values;
         assert.equal(v.grafana.adminPassword, undefined);
-        const es = crs("ExternalSecret").find((e) => e.metadata.name === v.grafana.admin.existingSecret);
+        const es = crs("ExternalSecret").find(
+            (e) => e.metadata.name === v.grafana.admin.existingSecret,
+        );
         assert.ok(es, "an ExternalSecret produces the Secret Grafana reads");
         assert.equal(es.spec.secretStoreRef.name, "oci-vault");
         assert.equal(es.spec.data[0].remoteRef.key, "grafana-admin-password");
-        assert.ok(crs("ExternalSecret").some((e) => e.spec.data[0].remoteRef.key === "ops-webhook-url"));
+        assert.ok(
+            crs("ExternalSecret").some((e) => e.spec.data[0].remoteRef.key === "ops-webhook-url"),
+        );
         assert.deepEqual(v.alertmanager.alertmanagerSpec.secrets, ["alertmanager-ops"]);
     });
     it("labels every monitor and rule with the release Prometheus selects on", () => {
@@ -262,7 +323,9 @@ describe("observability: component under mocks", () => {
     });
     it("the decision-metrics monitor selects the Service this component creates", () => {
         const m = crs("ServiceMonitor").find((x) => x.metadata.name === decisionMetrics.name);
-        const svc = byType("kubernetes:core/v1:Service").map((r) => r.inputs as any).find((s) => s.metadata.name === decisionMetrics.name);
+        const svc = byType("kubernetes:core/v1:Service")
+            .map((r) => r.inputs as any)
+            .find((s) => s.metadata.name === decisionMetrics.name);
         assert.ok(m && svc);
         assert.deepEqual(m.spec.namespaceSelector.matchNames, [svc.metadata.namespace]);
         for (const [k, val] of Object.entries(m.spec.selector.matchLabels)) {
@@ -278,7 +341,9 @@ describe("observability: component under mocks", () => {
         assert.ok(c.volumeMounts.every((m: any) => m.readOnly));
     });
     it("provisions every dashboard file as a sidecar ConfigMap", () => {
-        const cms = byType("kubernetes:core/v1:ConfigMap").map((r) => r.inputs as any).filter((c) => c.metadata.labels?.grafana_dashboard === "1");
+        const cms = byType("kubernetes:core/v1:ConfigMap")
+            .map((r) => r.inputs as any)
+            .filter((c) => c.metadata.labels?.grafana_dashboard === "1");
         assert.equal(cms.length, loadDashboards().length);
         for (const cm of cms) {
             assert.equal(cm.metadata.namespace, "monitoring");

@@ -486,7 +486,11 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             );
         }
         for (const s of policies.flatMap((p) => p.inputs.statements as string[])) {
-            assert.match(s, / where .*(ocid1\.(key|vault|cluster|loggroup)\.|target\.bucket\.name)/, s);
+            assert.match(
+                s,
+                / where .*(ocid1\.(key|vault|cluster|loggroup)\.|target\.bucket\.name)/,
+                s,
+            );
             assert.ok(!/all-resources/.test(s), s);
         }
         const dg = ofType(rs, T.dg)[0];
@@ -657,9 +661,12 @@ describe("oci: public load balancers, flannel, prod, existing vault", function (
         assert.equal(ofType(rs, T.dg).length, 1);
         assert.ok(!ofType(rs, T.policy).some((p) => p.name === "okeb-workers-policy"));
         const logPolicy = one(rs, T.policy, "okeb-logging-policy").inputs.statements as string[];
-        assert.deepEqual(logPolicy.map((x) => x.replace(/ocid1[^\s']+/g, "<id>")), [
-            "Allow dynamic-group id <id> to use log-content in compartment id <id> where target.loggroup.id = '<id>'",
-        ]);
+        assert.deepEqual(
+            logPolicy.map((x) => x.replace(/ocid1[^\s']+/g, "<id>")),
+            [
+                "Allow dynamic-group id <id> to use log-content in compartment id <id> where target.loggroup.id = '<id>'",
+            ],
+        );
     });
 
     it("admits NodePorts from the configured CIDR and HTTPS to the public load balancers", () => {

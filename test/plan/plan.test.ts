@@ -16,7 +16,12 @@ function plan(args: string[]): Promise<{ code: number; out: string }> {
     return new Promise((resolve) => {
         const child = spawn(
             process.execPath,
-            ["-r", "ts-node/register/transpile-only", path.join(root, "tools/plan/cli.ts"), ...args],
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                path.join(root, "tools/plan/cli.ts"),
+                ...args,
+            ],
             { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" } },
         );
         let out = "";
@@ -48,7 +53,15 @@ describe("offline plan: the dev stack", function () {
     it("records every resource with urn, type, name, parent, provider, dependencies and inputs", () => {
         assert.ok(resources.length > 100);
         for (const r of resources) {
-            for (const k of ["urn", "type", "name", "parent", "provider", "dependencies", "inputs"]) {
+            for (const k of [
+                "urn",
+                "type",
+                "name",
+                "parent",
+                "provider",
+                "dependencies",
+                "inputs",
+            ]) {
                 assert.ok(k in r, `${r.urn} lacks ${k}`);
             }
         }
@@ -71,7 +84,9 @@ describe("offline plan: the dev stack", function () {
 
     it("protects and retains the vault, keys and model bucket", () => {
         const data = resources.filter((r) =>
-            ["oci:Kms/vault:Vault", "oci:Kms/key:Key", "oci:ObjectStorage/bucket:Bucket"].includes(r.type),
+            ["oci:Kms/vault:Vault", "oci:Kms/key:Key", "oci:ObjectStorage/bucket:Bucket"].includes(
+                r.type,
+            ),
         );
         assert.ok(data.length >= 6);
         for (const r of data) {
@@ -111,15 +126,31 @@ describe("offline plan: exit codes", function () {
     before(() => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-plan-bad-"));
         const dev = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
-        fs.writeFileSync(path.join(dir, "Pulumi.bad.yaml"), dev.replace("shape: BM.Standard.E4.128", "shape: VM.Standard.E4.Flex"));
+        fs.writeFileSync(
+            path.join(dir, "Pulumi.bad.yaml"),
+            dev.replace("shape: BM.Standard.E4.128", "shape: VM.Standard.E4.Flex"),
+        );
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("exits 2 on a bad stack value, naming the key, the value and what is expected", async () => {
-        const r = await plan(["--stack", "bad", "--config-dir", dir, "--out", path.join(dir, "out")]);
+        const r = await plan([
+            "--stack",
+            "bad",
+            "--config-dir",
+            dir,
+            "--out",
+            path.join(dir, "out"),
+        ]);
         assert.equal(r.code, 2, r.out);
-        assert.match(r.out, /secure-llm-platform:clusters\[0\]\.nodePools\[2\]\.shape: got "VM\.Standard\.E4\.Flex"; expected a bare-metal shape/);
-        assert.ok(!fs.existsSync(path.join(dir, "out", "bad", "resources.json")), "nothing is planned");
+        assert.match(
+            r.out,
+            /secure-llm-platform:clusters\[0\]\.nodePools\[2\]\.shape: got "VM\.Standard\.E4\.Flex"; expected a bare-metal shape/,
+        );
+        assert.ok(
+            !fs.existsSync(path.join(dir, "out", "bad", "resources.json")),
+            "nothing is planned",
+        );
     });
 
     it("exits 2 on a usage error", async () => {
@@ -132,14 +163,21 @@ describe("offline plan: exit codes", function () {
 });
 
 describe("offline plan: verdicts come from the rendered objects", () => {
-    const ns = (name: string): Manifest => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    const ns = (name: string): Manifest => ({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name },
+    });
     const deploy = (name: string, namespace: string): Manifest => ({
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: { name, namespace },
         spec: {
             selector: { matchLabels: { "app.kubernetes.io/name": name } },
-            template: { metadata: { labels: { "app.kubernetes.io/name": name } }, spec: { containers: [] } },
+            template: {
+                metadata: { labels: { "app.kubernetes.io/name": name } },
+                spec: { containers: [] },
+            },
         },
     });
     const denyAll = (namespace: string): Manifest => ({
@@ -150,10 +188,23 @@ describe("offline plan: verdicts come from the rendered objects", () => {
     });
 
     it("fails a namespace whose pods are not covered by a default deny", () => {
-        const bare = analyzeCluster("c", [ns("llm-inference"), deploy("inference", "llm-inference")]);
-        assert.ok(bare.violations.some((v) => /default-deny/.test(v)), bare.violations.join("\n"));
-        const denied = analyzeCluster("c", [ns("llm-inference"), deploy("inference", "llm-inference"), denyAll("llm-inference")]);
-        assert.ok(!denied.violations.some((v) => /default-deny/.test(v)), denied.violations.join("\n"));
+        const bare = analyzeCluster("c", [
+            ns("llm-inference"),
+            deploy("inference", "llm-inference"),
+        ]);
+        assert.ok(
+            bare.violations.some((v) => /default-deny/.test(v)),
+            bare.violations.join("\n"),
+        );
+        const denied = analyzeCluster("c", [
+            ns("llm-inference"),
+            deploy("inference", "llm-inference"),
+            denyAll("llm-inference"),
+        ]);
+        assert.ok(
+            !denied.violations.some((v) => /default-deny/.test(v)),
+            denied.violations.join("\n"),
+        );
     });
 });
 

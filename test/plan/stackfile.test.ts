@@ -40,7 +40,10 @@ describe("stack files", () => {
     it("replaces secure values by placeholders and marks their keys secret", () => {
         const sc = readStackConfig(dir, "s1");
         assert.equal(sc.values["demo:kubeconfig-a"], secretPlaceholder("demo:kubeconfig-a"));
-        assert.ok(!sc.values["demo:clusters"].includes("AAABBB"), "ciphertext never reaches the program");
+        assert.ok(
+            !sc.values["demo:clusters"].includes("AAABBB"),
+            "ciphertext never reaches the program",
+        );
         assert.deepEqual(sc.secretKeys, ["demo:clusters", "demo:kubeconfig-a"]);
     });
 

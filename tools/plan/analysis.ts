@@ -4,7 +4,11 @@
  * coverage and the reachability computed from the rendered policies (modules/k8s/network).
  */
 import type { Environment } from "../../modules/config";
-import { analyzeReachability, reachabilityViolations, renderReachabilityMarkdown } from "../../modules/k8s/network/reachability";
+import {
+    analyzeReachability,
+    reachabilityViolations,
+    renderReachabilityMarkdown,
+} from "../../modules/k8s/network/reachability";
 import { evaluateClusterManifests, evaluateResources } from "../../modules/security";
 import type { Finding } from "../../modules/security/types";
 import type { Manifest } from "./manifests";
@@ -36,7 +40,9 @@ function findingsMarkdown(findings: readonly Finding[]): string {
         "| severity | rule | resource | finding |",
         "| --- | --- | --- | --- |",
         ...[...findings]
-            .sort((a, b) => a.severity.localeCompare(b.severity) || a.ruleId.localeCompare(b.ruleId))
+            .sort(
+                (a, b) => a.severity.localeCompare(b.severity) || a.ruleId.localeCompare(b.ruleId),
+            )
             .map((f) => `| ${f.severity} | ${f.ruleId} | ${esc(f.resource)} | ${esc(f.message)} |`),
     ].join("\n");
 }
@@ -54,7 +60,9 @@ export function analyzeCluster(cluster: string, manifests: readonly Manifest[]):
         "",
         "### Default-deny coverage",
         "",
-        coverage.length === 0 ? "Every namespace with workloads denies by default in both directions." : findingsMarkdown(coverage),
+        coverage.length === 0
+            ? "Every namespace with workloads denies by default in both directions."
+            : findingsMarkdown(coverage),
         "",
         "### Reachability (computed from the rendered policies)",
         "",
@@ -64,7 +72,10 @@ export function analyzeCluster(cluster: string, manifests: readonly Manifest[]):
 }
 
 /** The shared security rules over every registration of the stack. */
-export function analyzeStack(resources: readonly RecordedResource[], config: Record<string, string>): StackAnalysis {
+export function analyzeStack(
+    resources: readonly RecordedResource[],
+    config: Record<string, string>,
+): StackAnalysis {
     const environment = (config["secure-llm-platform:environment"] ?? "dev") as Environment;
     const findings = evaluateResources(resources, { environment });
     const advisories = findings.filter((f) => !mandatory(f)).length;

@@ -70,13 +70,22 @@ export function parseArgs(argv: readonly string[]): PlanArgs | "help" {
     return { stacks: all ? "all" : [stack ?? "dev"], out, configDir };
 }
 
-function planInChild(projectDir: string, stack: string, out: string, configDir?: string): Promise<StackPlanResult> {
+function planInChild(
+    projectDir: string,
+    stack: string,
+    out: string,
+    configDir?: string,
+): Promise<StackPlanResult> {
     return new Promise((resolve) => {
         let result: StackPlanResult | undefined;
-        const child = fork(path.join(__dirname, "worker.ts"), [projectDir, stack, out, configDir ?? ""], {
-            execArgv: ["-r", "ts-node/register/transpile-only"],
-            env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
-        });
+        const child = fork(
+            path.join(__dirname, "worker.ts"),
+            [projectDir, stack, out, configDir ?? ""],
+            {
+                execArgv: ["-r", "ts-node/register/transpile-only"],
+                env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+            },
+        );
         child.on("message", (m) => (result = m as StackPlanResult));
         child.on("exit", (code) => {
             resolve(
@@ -124,7 +133,8 @@ async function main(): Promise<number> {
     );
     results.sort((a, b) => stacks.indexOf(a.stack) - stacks.indexOf(b.stack));
     for (const r of results) {
-        const verdict = r.exitCode === 0 ? "clean" : r.exitCode === 2 ? "config error" : "violations";
+        const verdict =
+            r.exitCode === 0 ? "clean" : r.exitCode === 2 ? "config error" : "violations";
         console.log(
             `${r.stack}: ${verdict}; ${r.resourceCount} resources; ${r.seconds.toFixed(1)} s` +
                 (r.outDir ? `; ${path.relative(process.cwd(), r.outDir) || "."}/` : ""),

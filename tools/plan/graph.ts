@@ -2,12 +2,19 @@
 import type { RecordedResource } from "./mocks";
 
 /** The platform module a resource belongs to: the nearest `secure-llm-platform:<module>:` ancestor. */
-export function moduleOf(r: RecordedResource, byUrn: ReadonlyMap<string, RecordedResource>): string {
+export function moduleOf(
+    r: RecordedResource,
+    byUrn: ReadonlyMap<string, RecordedResource>,
+): string {
     let cur: RecordedResource | undefined = r;
     while (cur !== undefined) {
         const [pkg, mod] = cur.type.split(":");
         // Shared building blocks (secure-llm-platform:k8s:*) count toward the module that uses them.
-        if (pkg === "secure-llm-platform" && mod !== "k8s" && cur.type !== "secure-llm-platform:oci:OkeCluster") {
+        if (
+            pkg === "secure-llm-platform" &&
+            mod !== "k8s" &&
+            cur.type !== "secure-llm-platform:oci:OkeCluster"
+        ) {
             return mod;
         }
         if (cur.type === "secure-llm-platform:oci:OkeCluster") {

@@ -99,7 +99,10 @@ export interface SchemaResult {
 /** `apiVersion` + `kind` → module path of a kubernetes-models class, for schema validation. */
 function modelModuleCandidates(apiVersion: string, kind: string): string[] {
     const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
-    const core = group === "" ? `kubernetes-models/${version}/${kind}` : `kubernetes-models/${group}/${version}/${kind}`;
+    const core =
+        group === ""
+            ? `kubernetes-models/${version}/${kind}`
+            : `kubernetes-models/${group}/${version}/${kind}`;
     const thirdParty = ["prometheus-operator", "cert-manager"].map(
         (pkg) => `@kubernetes-models/${pkg}/${group}/${version}/${kind}`,
     );
@@ -109,7 +112,10 @@ function modelModuleCandidates(apiVersion: string, kind: string): string[] {
 type ModelClass = new (data: unknown) => { validate(): void };
 const modelCache = new Map<string, ModelClass | null>();
 
-function loadModel(apiVersion: string, kind: string): { cls: ModelClass; module: string } | undefined {
+function loadModel(
+    apiVersion: string,
+    kind: string,
+): { cls: ModelClass; module: string } | undefined {
     for (const mod of modelModuleCandidates(apiVersion, kind)) {
         let cls = modelCache.get(mod);
         if (cls === undefined) {

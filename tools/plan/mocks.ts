@@ -48,11 +48,18 @@ const secretMarker = "1b47061264138c4ac30d75fd1eb44270";
 
 /** True when a serialized value is a secret envelope. */
 export function isSecretEnvelope(v: unknown): v is { value: unknown } {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[secretSig] === secretMarker;
+    return (
+        typeof v === "object" &&
+        v !== null &&
+        (v as Record<string, unknown>)[secretSig] === secretMarker
+    );
 }
 
 /** Every invoke fake, by token. */
-export const invokeFakes: Readonly<Record<string, InvokeFake>> = { ...ociInvokes, ...kubernetesInvokes };
+export const invokeFakes: Readonly<Record<string, InvokeFake>> = {
+    ...ociInvokes,
+    ...kubernetesInvokes,
+};
 
 const state = {
     resources: [] as RecordedResource[],
@@ -103,10 +110,16 @@ export interface InstallOptions {
 /** Installs the mocks for the whole process. Safe to call again to switch stacks. */
 export function installMocks(opts: InstallOptions): void {
     const mocks: pulumi.runtime.Mocks = {
-        newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+        newResource(args: pulumi.runtime.MockResourceArgs): {
+            id: string | undefined;
+            state: Record<string, unknown>;
+        } {
             const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
             const fake = fakeResource(args.type, args.name, inputs, providerRegion(args.provider));
-            return { id: args.custom === false ? undefined : fake.id, state: { ...args.inputs, ...fake.state } };
+            return {
+                id: args.custom === false ? undefined : fake.id,
+                state: { ...args.inputs, ...fake.state },
+            };
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
             const inputs = unwrapSecrets(args.inputs) as Record<string, unknown>;
@@ -124,12 +137,22 @@ export function installMocks(opts: InstallOptions): void {
             return fake(inputs);
         },
     };
-    pulumi.runtime.setMocks(mocks, opts.project ?? "secure-llm-platform", opts.stack, opts.preview ?? false);
+    pulumi.runtime.setMocks(
+        mocks,
+        opts.project ?? "secure-llm-platform",
+        opts.stack,
+        opts.preview ?? false,
+    );
     wrapMonitor();
 }
 
 /** Answers a new resource: OCI and Kubernetes fakes first, then a generic id. */
-function fakeResource(type: string, name: string, inputs: Record<string, unknown>, region?: string): FakeState {
+function fakeResource(
+    type: string,
+    name: string,
+    inputs: Record<string, unknown>,
+    region?: string,
+): FakeState {
     return (
         ociResourceState(type, name, inputs, region) ??
         kubernetesResourceState(type, name, inputs) ?? { id: `${name}-id`, state: {} }
@@ -150,7 +173,10 @@ interface RegisterRequest {
 
 interface MockMonitorLike {
     newUrn(parent: string, type: string, name: string): string;
-    registerResource(req: RegisterRequest, callback: (err: unknown, resp: unknown) => void): Promise<void>;
+    registerResource(
+        req: RegisterRequest,
+        callback: (err: unknown, resp: unknown) => void,
+    ): Promise<void>;
 }
 
 /**
@@ -163,7 +189,9 @@ function wrapMonitor(): void {
     monitor.registerResource = async (req, callback) => {
         const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
         const { deserializeProperties } = await import("@pulumi/pulumi/runtime/rpc");
-        const inputs = deserializeProperties(req.getObject() as Parameters<typeof deserializeProperties>[0]) as Record<string, unknown>;
+        const inputs = deserializeProperties(
+            req.getObject() as Parameters<typeof deserializeProperties>[0],
+        ) as Record<string, unknown>;
         if (req.getType() === "pulumi:providers:oci" && typeof inputs.region === "string") {
             state.providerRegions.set(urn, inputs.region);
         }

@@ -20,7 +20,14 @@ import {
     toMultiDocYaml,
     validateManifest,
 } from "./manifests";
-import { RecordedResource, installMocks, recordedInvokes, recordedResources, redactSecrets, settle } from "./mocks";
+import {
+    RecordedResource,
+    installMocks,
+    recordedInvokes,
+    recordedResources,
+    redactSecrets,
+    settle,
+} from "./mocks";
 import { readStackConfig, StackFileError } from "./stackfile";
 
 import { exitCodes } from "./exit-codes";
@@ -52,7 +59,13 @@ export async function planStack(
         stackConfig = readStackConfig(projectDir, stack, configDir);
     } catch (e) {
         if (e instanceof StackFileError) {
-            return { stack, exitCode: exitCodes.configOrUsage, problems: [e.message], resourceCount: 0, seconds: elapsed() };
+            return {
+                stack,
+                exitCode: exitCodes.configOrUsage,
+                problems: [e.message],
+                resourceCount: 0,
+                seconds: elapsed(),
+            };
         }
         throw e;
     }
@@ -79,7 +92,13 @@ export async function planStack(
                 seconds: elapsed(),
             };
         }
-        return { stack, exitCode: exitCodes.violation, problems: [`program error: ${describe(e)}`], resourceCount: 0, seconds: elapsed() };
+        return {
+            stack,
+            exitCode: exitCodes.violation,
+            problems: [`program error: ${describe(e)}`],
+            resourceCount: 0,
+            seconds: elapsed(),
+        };
     }
     await new Promise((r) => setImmediate(r));
     process.off("unhandledRejection", onRejection);
@@ -116,16 +135,23 @@ export async function planStack(
     const clusterAnalyses: ClusterAnalysis[] = [];
     const schemaResults: SchemaResult[] = [];
     for (const c of clusters) {
-        const objects = resources.filter((r) => isKubernetesObject(r) && providerUrn(r.provider) === c.providerUrn);
+        const objects = resources.filter(
+            (r) => isKubernetesObject(r) && providerUrn(r.provider) === c.providerUrn,
+        );
         const manifests = sortManifests(objects.map(toManifest));
-        const results = objects.map((r) => validateManifest(toManifest(r), r.type.endsWith("Patch")));
+        const results = objects.map((r) =>
+            validateManifest(toManifest(r), r.type.endsWith("Patch")),
+        );
         schemaResults.push(...results);
         for (const res of results) {
             for (const err of res.errors) {
                 problems.push(`schema: ${c.name}: ${res.object}: ${err}`);
             }
         }
-        fs.writeFileSync(path.join(outDir, "manifests", `${c.name}.yaml`), toMultiDocYaml(manifests));
+        fs.writeFileSync(
+            path.join(outDir, "manifests", `${c.name}.yaml`),
+            toMultiDocYaml(manifests),
+        );
         const analysis = analyzeCluster(c.name, manifests);
         clusterAnalyses.push(analysis);
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
@@ -181,7 +207,9 @@ interface OutputRow {
  * Resolves the program's exports and checks that anything that looks like a credential is a
  * secret output (a kubeconfig in plaintext state is a leak).
  */
-async function resolveOutputs(exports: Record<string, unknown>): Promise<{ rows: OutputRow[]; problems: string[] }> {
+async function resolveOutputs(
+    exports: Record<string, unknown>,
+): Promise<{ rows: OutputRow[]; problems: string[] }> {
     const rows: OutputRow[] = [];
     const problems: string[] = [];
     const visit = async (v: unknown, at: string): Promise<void> => {
@@ -189,7 +217,10 @@ async function resolveOutputs(exports: Record<string, unknown>): Promise<{ rows:
             const secret = await pulumi.isSecret(v);
             rows.push({ name: at, secret });
             const leaf = at.split(".").pop() ?? at;
-            if (!secret && (/kubeconfig|password|token|credential/i.test(leaf) || /^secret$/i.test(leaf))) {
+            if (
+                !secret &&
+                (/kubeconfig|password|token|credential/i.test(leaf) || /^secret$/i.test(leaf))
+            ) {
                 problems.push(`outputs: ${at} holds a credential but is not a secret output`);
             }
             return;
@@ -225,7 +256,10 @@ interface ReportInput {
     readonly invokes: readonly [string, number][];
 }
 
-function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+function table(
+    headers: readonly string[],
+    rows: readonly (readonly (string | number)[])[],
+): string {
     const esc = (x: string | number) => String(x).replace(/\|/g, "\\|");
     return [
         `| ${headers.join(" | ")} |`,
@@ -262,9 +296,19 @@ export function renderReport(r: ReportInput): string {
         lines.push("", "## Violations", "", ...r.problems.map((p) => `- ${p}`));
     }
     lines.push("", "## Resources by module", "");
-    lines.push(table(["module", "resources"], countBy(r.resources, (x) => moduleOf(x, byUrn))));
+    lines.push(
+        table(
+            ["module", "resources"],
+            countBy(r.resources, (x) => moduleOf(x, byUrn)),
+        ),
+    );
     lines.push("", "## Resources by type", "");
-    lines.push(table(["type", "count"], countBy(r.resources, (x) => x.type)));
+    lines.push(
+        table(
+            ["type", "count"],
+            countBy(r.resources, (x) => x.type),
+        ),
+    );
     lines.push("", "## Critical path", "");
     lines.push(
         `The longest chain of resources that must be created one after another has ${path.length} step(s); ` +
@@ -290,7 +334,12 @@ export function renderReport(r: ReportInput): string {
         lines.push("", `## Cluster \`${c.cluster}\``, "", c.markdown);
     }
     lines.push("", "## Stack outputs", "");
-    lines.push(table(["output", "secret"], r.outputs.map((o) => [o.name, o.secret ? "yes" : "no"])));
+    lines.push(
+        table(
+            ["output", "secret"],
+            r.outputs.map((o) => [o.name, o.secret ? "yes" : "no"]),
+        ),
+    );
     lines.push("", "## Invokes answered offline", "");
     lines.push(r.invokes.length === 0 ? "None." : table(["invoke", "calls"], r.invokes));
     if (r.stackAnalysis.notes.length > 0) {

@@ -92,7 +92,9 @@ export function readStackConfig(dir: string, stack: string, configDir?: string):
             typeof decl === "object" &&
             decl !== null &&
             !Array.isArray(decl) &&
-            Object.keys(decl).every((x) => ["type", "description", "default", "value", "secret", "items"].includes(x));
+            Object.keys(decl).every((x) =>
+                ["type", "description", "default", "value", "secret", "items"].includes(x),
+            );
         const d = decl as Record<string, unknown>;
         const v = isDecl ? (d.value ?? d.default) : decl;
         if (v !== undefined) {
@@ -101,7 +103,10 @@ export function readStackConfig(dir: string, stack: string, configDir?: string):
     }
 
     const stackDir =
-        configDir ?? (typeof projectDoc.stackConfigDir === "string" ? path.join(dir, projectDoc.stackConfigDir) : dir);
+        configDir ??
+        (typeof projectDoc.stackConfigDir === "string"
+            ? path.join(dir, projectDoc.stackConfigDir)
+            : dir);
     const stackDoc = readYaml(stackFile(stackDir, stack));
     const stackConfig = stackDoc.config ?? {};
     if (typeof stackConfig !== "object" || stackConfig === null || Array.isArray(stackConfig)) {
@@ -113,7 +118,12 @@ export function readStackConfig(dir: string, stack: string, configDir?: string):
     return { project, stack, values, secretKeys: [...secretKeys].sort() };
 }
 
-function store(key: string, raw: unknown, values: Record<string, string>, secretKeys: Set<string>): void {
+function store(
+    key: string,
+    raw: unknown,
+    values: Record<string, string>,
+    secretKeys: Set<string>,
+): void {
     let secret = false;
     const walk = (v: unknown, at: string): unknown => {
         if (isSecure(v)) {
@@ -124,7 +134,9 @@ function store(key: string, raw: unknown, values: Record<string, string>, secret
             return v.map((x, i) => walk(x, `${at}[${i}]`));
         }
         if (typeof v === "object" && v !== null) {
-            return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, `${at}.${k}`)]));
+            return Object.fromEntries(
+                Object.entries(v).map(([k, x]) => [k, walk(x, `${at}.${k}`)]),
+            );
         }
         return v;
     };

@@ -9,7 +9,13 @@ planStack(projectDir, stack, outRoot, configDir || undefined).then(
         process.exitCode = result.exitCode;
     },
     (e: unknown) => {
-        process.send?.({ stack, exitCode: 1, problems: [`plan crashed: ${e instanceof Error ? e.stack : String(e)}`], resourceCount: 0, seconds: 0 });
+        process.send?.({
+            stack,
+            exitCode: 1,
+            problems: [`plan crashed: ${e instanceof Error ? e.stack : String(e)}`],
+            resourceCount: 0,
+            seconds: 0,
+        });
         process.exitCode = 1;
     },
 );

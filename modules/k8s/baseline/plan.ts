@@ -200,4 +200,3 @@ export function tenantNamespace(tenant: string): string {
 function definedOnly<T extends object>(o: Partial<T>): Partial<T> {
     return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
-

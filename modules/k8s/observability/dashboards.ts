@@ -23,7 +23,9 @@ export function loadDashboards(dir = dashboardsDir): DashboardFile[] {
             try {
                 JSON.parse(json);
             } catch (e) {
-                throw new Error(`dashboard ${path.join(dir, f)} is not valid JSON (${(e as Error).message}); fix the file`);
+                throw new Error(
+                    `dashboard ${path.join(dir, f)} is not valid JSON (${(e as Error).message}); fix the file`,
+                );
             }
             return { id: f.replace(/\.json$/, ""), json };
         });
@@ -36,7 +38,9 @@ interface Panel {
 }
 
 /** Every PromQL expression of a dashboard's panels (rows included). */
-export function panelQueries(dashboard: { panels?: readonly Panel[] }): { panel: string; expr: string }[] {
+export function panelQueries(dashboard: {
+    panels?: readonly Panel[];
+}): { panel: string; expr: string }[] {
     const out: { panel: string; expr: string }[] = [];
     const walk = (panels: readonly Panel[] | undefined): void => {
         for (const p of panels ?? []) {

@@ -101,7 +101,11 @@ export function decisionMetricsPodSpec(
                 image: images.fluentBit,
                 args: ["--config=/fluent-bit/etc/custom/fluent-bit.conf"],
                 ports: [
-                    { name: decisionMetrics.port.name, containerPort: decisionMetrics.port.port, protocol: "TCP" },
+                    {
+                        name: decisionMetrics.port.name,
+                        containerPort: decisionMetrics.port.port,
+                        protocol: "TCP",
+                    },
                     { name: "health", containerPort: decisionMetrics.healthPort, protocol: "TCP" },
                 ],
                 securityContext: {
@@ -118,8 +122,14 @@ export function decisionMetricsPodSpec(
                     requests: { cpu: "20m", memory: "32Mi", "ephemeral-storage": "16Mi" },
                     limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" },
                 },
-                livenessProbe: { httpGet: { path: "/api/v1/health", port: "health" }, periodSeconds: 30 },
-                readinessProbe: { httpGet: { path: "/metrics", port: decisionMetrics.port.name }, periodSeconds: 15 },
+                livenessProbe: {
+                    httpGet: { path: "/api/v1/health", port: "health" },
+                    periodSeconds: 30,
+                },
+                readinessProbe: {
+                    httpGet: { path: "/metrics", port: decisionMetrics.port.name },
+                    periodSeconds: 15,
+                },
                 volumeMounts: [
                     { name: "config", mountPath: "/fluent-bit/etc/custom", readOnly: true },
                     { name: "varlog", mountPath: "/var/log", readOnly: true },

@@ -20,13 +20,15 @@ export interface MetricEntry {
     readonly evidence: string;
 }
 
-const vllmDocs = "https://docs.vllm.ai/en/stable/usage/metrics/ ; vllm-project/vllm:docs/design/metrics.md";
+const vllmDocs =
+    "https://docs.vllm.ai/en/stable/usage/metrics/ ; vllm-project/vllm:docs/design/metrics.md";
 const vllmHttp =
-    "vllm-project/vllm:docs/design/metrics.md (prometheus_fastapi_instrumentator: http_requests_total{handler,method,status=\"2xx|5xx\"}, http_request_duration_seconds{handler,method})";
+    'vllm-project/vllm:docs/design/metrics.md (prometheus_fastapi_instrumentator: http_requests_total{handler,method,status="2xx|5xx"}, http_request_duration_seconds{handler,method})';
 const fluentBit =
     "https://docs.fluentbit.io/manual/data-pipeline/filters/log_to_metrics (counter names are log_metric_counter_<metric_name>)";
 const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv";
-const ksm = "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
+const ksm =
+    "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
 
 /** Metric name → exporter and evidence. Histograms are listed by their `_bucket` series. */
 export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
@@ -43,7 +45,10 @@ export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     http_request_duration_seconds_bucket: { source: "vllm", evidence: vllmHttp },
     // The platform's decision-log-metrics DaemonSet (Fluent Bit log_to_metrics over the guardrails'
     // JSON decision log lines; see decision-metrics.ts for the fields it counts).
-    log_metric_counter_guardrails_decisions_total: { source: "decision-log-metrics", evidence: fluentBit },
+    log_metric_counter_guardrails_decisions_total: {
+        source: "decision-log-metrics",
+        evidence: fluentBit,
+    },
     // NVIDIA DCGM exporter (GPU operator), port 9400.
     DCGM_FI_DEV_GPU_UTIL: { source: "dcgm-exporter", evidence: dcgm },
     DCGM_FI_DEV_FB_USED: { source: "dcgm-exporter", evidence: dcgm },
@@ -52,11 +57,18 @@ export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     DCGM_FI_DEV_POWER_USAGE: { source: "dcgm-exporter", evidence: dcgm },
     // kube-state-metrics (installed by kube-prometheus-stack).
     kube_pod_container_status_restarts_total: { source: "kube-state-metrics", evidence: ksm },
-    kube_pod_init_container_status_last_terminated_reason: { source: "kube-state-metrics", evidence: ksm },
+    kube_pod_init_container_status_last_terminated_reason: {
+        source: "kube-state-metrics",
+        evidence: ksm,
+    },
     kube_pod_init_container_status_waiting_reason: { source: "kube-state-metrics", evidence: ksm },
     kube_pod_container_status_ready: { source: "kube-state-metrics", evidence: ksm },
     // Prometheus' own synthetic series for every scrape target.
-    up: { source: "prometheus", evidence: "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series" },
+    up: {
+        source: "prometheus",
+        evidence:
+            "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series",
+    },
 };
 
 /** True when some component of the platform exports `name`. */

@@ -5,8 +5,22 @@
  */
 
 const keywords = new Set([
-    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool",
-    "offset", "atop", "inf", "nan", "start", "end",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "atop",
+    "inf",
+    "nan",
+    "start",
+    "end",
 ]);
 const groupingKeywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right"]);
 
@@ -26,7 +40,8 @@ export function metricNamesIn(expr: string): string[] {
     });
     // Remaining string literals (e.g. label_replace arguments), range and subquery brackets.
     s = s.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, " ").replace(/\[[^\]]*\]/g, " ");
-    const token = /([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?(?:ms|[smhdwy])*)|([A-Za-z_:][A-Za-z0-9_:]*)|(\()|(\))|(\S)/g;
+    const token =
+        /([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?(?:ms|[smhdwy])*)|([A-Za-z_:][A-Za-z0-9_:]*)|(\()|(\))|(\S)/g;
     let skipGroupDepth = 0;
     let pendingGroup = false;
     let depth = 0;

@@ -18,7 +18,9 @@ export interface RuleGroup {
 
 const decisions = "log_metric_counter_guardrails_decisions_total";
 const inf = tierNamespaces.inference;
-const platformNamespaces = [...Object.values(tierNamespaces), serviceNamespaces.egressProxy].join("|");
+const platformNamespaces = [...Object.values(tierNamespaces), serviceNamespaces.egressProxy].join(
+    "|",
+);
 
 /** Thresholds of the platform alerts. */
 export interface AlertThresholds {
@@ -55,7 +57,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     for: "5m",
                     labels: { severity: "critical" },
                     annotations: {
-                        summary: "Guardrails are blocking an unusual share of prompts (likely attack)",
+                        summary:
+                            "Guardrails are blocking an unusual share of prompts (likely attack)",
                         description: `More than ${blockRatio * 100}% of prompts were blocked by input rails over 10 minutes. Look up the prompt ids in the guardrail decision log.`,
                     },
                 },
@@ -67,7 +70,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     for: "5m",
                     labels: { severity: "critical" },
                     annotations: {
-                        summary: "Output rails are redacting an unusual share of answers (likely leak)",
+                        summary:
+                            "Output rails are redacting an unusual share of answers (likely leak)",
                         description: `More than ${redactRatio * 100}% of answers needed redaction over 10 minutes: the model or its context may be leaking sensitive data.`,
                     },
                 },
@@ -83,7 +87,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "A platform tier's metrics endpoint is down",
-                        description: "Prometheus cannot scrape {{ $labels.namespace }}/{{ $labels.pod }}.",
+                        description:
+                            "Prometheus cannot scrape {{ $labels.namespace }}/{{ $labels.pod }}.",
                     },
                 },
                 {
@@ -115,7 +120,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "critical" },
                     annotations: {
                         summary: "Inference tier answers with 5xx",
-                        description: "More than 5% of inference requests failed with a 5xx over 5 minutes.",
+                        description:
+                            "More than 5% of inference requests failed with a 5xx over 5 minutes.",
                     },
                 },
                 {
@@ -135,7 +141,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "vLLM KV cache is nearly full",
-                        description: "{{ $labels.pod }} uses more than 95% of its KV cache: requests will be preempted.",
+                        description:
+                            "{{ $labels.pod }} uses more than 95% of its KV cache: requests will be preempted.",
                     },
                 },
                 {
@@ -147,7 +154,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "critical" },
                     annotations: {
                         summary: "The model loader failed",
-                        description: "Init container {{ $labels.container }} of {{ $labels.pod }} failed: the model could not be fetched, decrypted or verified.",
+                        description:
+                            "Init container {{ $labels.container }} of {{ $labels.pod }} failed: the model could not be fetched, decrypted or verified.",
                     },
                 },
                 {
@@ -157,7 +165,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "A platform pod keeps restarting",
-                        description: "{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) restarted more than twice in 15 minutes.",
+                        description:
+                            "{{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) restarted more than twice in 15 minutes.",
                     },
                 },
             ],
@@ -174,7 +183,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "GPU framebuffer memory is nearly full",
-                        description: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} uses more than 97% of its memory.",
+                        description:
+                            "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} uses more than 97% of its memory.",
                     },
                 },
                 {
@@ -184,7 +194,8 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "GPU saturated",
-                        description: "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} has been above 95% utilisation for 30 minutes.",
+                        description:
+                            "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} has been above 95% utilisation for 30 minutes.",
                     },
                 },
             ],

@@ -34,7 +34,12 @@ const containerSecurity = {
     seccompProfile: { type: "RuntimeDefault" },
 };
 
-function resources(cpu: string, memory: string, cpuLimit: string, memoryLimit: string): Record<string, unknown> {
+function resources(
+    cpu: string,
+    memory: string,
+    cpuLimit: string,
+    memoryLimit: string,
+): Record<string, unknown> {
     return {
         requests: { cpu, memory, "ephemeral-storage": "64Mi" },
         limits: { cpu: cpuLimit, memory: memoryLimit, "ephemeral-storage": "1Gi" },
@@ -49,19 +54,34 @@ export function alertmanagerConfig(cfg: ObservabilityConfig["alerting"]): Record
     for (const r of cfg.receivers) {
         switch (r.type) {
             case "webhook":
-                receivers.push({ name: r.name, webhook_configs: [{ url_file: file(r), send_resolved: true }] });
+                receivers.push({
+                    name: r.name,
+                    webhook_configs: [{ url_file: file(r), send_resolved: true }],
+                });
                 break;
             case "slack":
-                receivers.push({ name: r.name, slack_configs: [{ api_url_file: file(r), send_resolved: true }] });
+                receivers.push({
+                    name: r.name,
+                    slack_configs: [{ api_url_file: file(r), send_resolved: true }],
+                });
                 break;
             case "pagerduty":
-                receivers.push({ name: r.name, pagerduty_configs: [{ routing_key_file: file(r), send_resolved: true }] });
+                receivers.push({
+                    name: r.name,
+                    pagerduty_configs: [{ routing_key_file: file(r), send_resolved: true }],
+                });
                 break;
         }
     }
-    const routes: Record<string, unknown>[] = [{ receiver: "null", matchers: ['alertname = "Watchdog"'] }];
+    const routes: Record<string, unknown>[] = [
+        { receiver: "null", matchers: ['alertname = "Watchdog"'] },
+    ];
     if (cfg.criticalReceiver !== undefined && cfg.criticalReceiver !== cfg.defaultReceiver) {
-        routes.push({ receiver: cfg.criticalReceiver, matchers: ['severity = "critical"'], continue: false });
+        routes.push({
+            receiver: cfg.criticalReceiver,
+            matchers: ['severity = "critical"'],
+            continue: false,
+        });
     }
     return {
         route: {
@@ -132,7 +152,11 @@ export function kubePrometheusStackValues(cfg: ObservabilityConfig): Record<stri
         grafana: {
             service: { type: "ClusterIP" },
             ingress: { enabled: false },
-            admin: { existingSecret: grafanaAdminSecretName, userKey: "admin-user", passwordKey: "admin-password" },
+            admin: {
+                existingSecret: grafanaAdminSecretName,
+                userKey: "admin-user",
+                passwordKey: "admin-password",
+            },
             persistence: {
                 enabled: cfg.grafana.persistence,
                 storageClassName: cfg.storageClass,
@@ -157,7 +181,12 @@ export function kubePrometheusStackValues(cfg: ObservabilityConfig): Record<stri
             },
             sidecar: {
                 securityContext: containerSecurity,
-                dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" },
+                dashboards: {
+                    enabled: true,
+                    label: "grafana_dashboard",
+                    labelValue: "1",
+                    searchNamespace: "ALL",
+                },
             },
         },
         "kube-state-metrics": {

@@ -15,7 +15,12 @@ export function kubernetesResourceState(
     const id = metadata.namespace ? `${metadata.namespace}/${objName}` : objName;
     const state: Record<string, unknown> = {};
     if (type === "kubernetes:helm.sh/v3:Release") {
-        state.status = { name: objName, namespace: inputs.namespace, status: "deployed", version: inputs.version };
+        state.status = {
+            name: objName,
+            namespace: inputs.namespace,
+            status: "deployed",
+            version: inputs.version,
+        };
     }
     return { id, state };
 }
