@@ -21,7 +21,10 @@ export function generateStack(n: number): Record<string, unknown> {
     const config = { ...dev.config };
     const template = (config["secure-llm-platform:clusters"] as Record<string, unknown>[])[0];
     config["secure-llm-platform:clusters"] = Array.from({ length: n }, (_, i) => {
-        const c = JSON.parse(JSON.stringify(template)) as Record<string, any>;
+        const c = JSON.parse(JSON.stringify(template)) as {
+            name: string;
+            network: { vcnCidr: string };
+        };
         c.name = `fleet-${String(i + 1).padStart(2, "0")}`;
         c.network.vcnCidr = `10.${100 + i}.0.0/16`;
         return c;

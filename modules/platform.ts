@@ -9,6 +9,7 @@ import { parse, stringify } from "yaml";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
+import { RegionPeering, peeringPlan } from "./oci/peering";
 
 /** Stack outputs for one cluster. */
 export interface ClusterOutputs {
@@ -45,19 +46,41 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
         }
         return p;
     };
+    // Peering: DRGs and remote peering connections first; each OKE VCN attaches to its region's DRG.
+    const plan = cfg.peering.enabled ? peeringPlan(cfg.clusters) : undefined;
+    const peering =
+        plan === undefined
+            ? undefined
+            : new RegionPeering("peering", {
+                  compartmentId: cfg.compartmentId!,
+                  plan,
+                  providerFor: ociProvider,
+                  tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
+              });
     const outputs: Record<string, ClusterOutputs> = {};
     for (const cluster of cfg.clusters) {
         let kubeconfig: pulumi.Output<string>;
         let cloud: OkeCluster | undefined;
         if (cluster.target === "oke") {
+            const peer = plan?.clusters.find((c) => c.cluster === cluster.name);
             cloud = new OkeCluster(
                 cluster.name,
-                { platform: cfg, cluster, homeProvider: ociProvider(cfg.homeRegion!) },
+                {
+                    platform: cfg,
+                    cluster,
+                    homeProvider: ociProvider(cfg.homeRegion!),
+                    peering:
+                        peering && peer
+                            ? { drgId: peering.drgIds[cluster.region]!, peerCidrs: peer.peerCidrs }
+                            : undefined,
+                },
                 { provider: ociProvider(cluster.region) },
             );
             const tunnel = cluster.endpoint.tunnelUrl;
             kubeconfig = pulumi.secret(
-                tunnel === undefined ? cloud.kubeconfig : cloud.kubeconfig.apply((k) => throughTunnel(k, tunnel)),
+                tunnel === undefined
+                    ? cloud.kubeconfig
+                    : cloud.kubeconfig.apply((k) => throughTunnel(k, tunnel)),
             );
         } else {
             kubeconfig = kubeconfigFor(cluster);

@@ -11,6 +11,7 @@ import {
     serveCandidate,
 } from "./evaluate/candidate";
 import { Evaluation, Gates, evaluate, loadPrompts, verdict } from "./evaluate/evaluate";
+import { PresidioStandIn, evaluationCopy, startPresidioStandIn } from "./evaluate/presidio-standin";
 import { KubeApi, inClusterApi } from "./promote/kube";
 import { promoteModel, promoteRules } from "./promote/promote";
 
@@ -46,6 +47,8 @@ export interface CliDeps {
     readonly api?: () => KubeApi;
     /** Candidate server. Defaults to NeMo Guardrails in this pod. */
     readonly serve?: (bundle: RuleBundle, opts?: ServeOptions) => Promise<CandidateServer>;
+    /** Loopback stand-in of the output filter's Presidio services. Defaults to an in-process one. */
+    readonly presidioStandIn?: () => Promise<PresidioStandIn>;
 }
 
 class UsageError extends Error {}
@@ -142,6 +145,12 @@ function report(e: Evaluation, gates: Gates, deps: CliDeps, file?: string): void
             `benign blocked ${e.benign.blocked}/${e.benign.total} (${(e.benignBlockRate * 100).toFixed(1)}%), ` +
             `errors ${e.errors.length}`,
     );
+    if (e.withheld.length > 0) {
+        // Not blocks by the rules (counted as not blocked), but the masking path did not answer.
+        deps.stdout(
+            `output masking unavailable, answer withheld (counted as not blocked): ${e.withheld.join(", ")}`,
+        );
+    }
     if (file) writeFileSync(file, JSON.stringify({ gates, ...e, verdict: v }, null, 2));
     if (!v.pass) throw new GateError(`not promotable: ${v.reasons.join("; ")}`);
     deps.stdout("promotable: every gate passed");
@@ -171,8 +180,12 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             }
             const bundle = parseBundle(need(opts, "candidate-rules"));
             const out = need(opts, "rules-sha256-out");
-            const server = await (deps.serve ?? serveCandidate)(bundle);
+            // Presidio is reachable only from the guardrails tier: the served copy's masking calls
+            // go to a loopback stand-in; nothing else differs (presidio-standin.ts).
+            const standIn = await (deps.presidioStandIn ?? startPresidioStandIn)();
+            let server: CandidateServer | undefined;
             try {
+                server = await (deps.serve ?? serveCandidate)(evaluationCopy(bundle, standIn.url));
                 const e = await evaluate(
                     { baseUrl: server.baseUrl, configId: candidateConfigId, model },
                     attacks,
@@ -180,9 +193,11 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
                 );
                 report(e, gates, deps, opts.report);
             } finally {
-                await server.stop();
+                await server?.stop();
+                await standIn.stop();
             }
             // Written only on success: the promote step needs it, so a failed gate stops the run.
+            // Over the candidate as given, not the served copy: the promoted rules are these bytes.
             writeFileSync(out, bundleDigest(bundle));
             return 0;
         }

@@ -56,6 +56,7 @@ const topLevelKeys = [
     "vault",
     "ociAuth",
     "clusters",
+    "peering",
     ...layerSectionNames,
 ] as const;
 
@@ -91,7 +92,10 @@ export interface ParseOptions {
  * and returns the typed stack configuration. Throws {@link ConfigValidationError} listing every
  * problem.
  */
-export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseOptions): PlatformConfig {
+export function parseConfig(
+    raw: Readonly<Record<string, unknown>>,
+    opts: ParseOptions,
+): PlatformConfig {
     const project = opts.project ?? projectName;
     const issues = new Issues();
     const root = `${project}:`;
@@ -110,14 +114,22 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseO
         default: "dev",
     });
     const clustersRaw = rootObj.clusters;
-    const anyOke = Array.isArray(clustersRaw) && clustersRaw.some((c) => isObject(c) && (c.target ?? "oke") === "oke");
-    const compartmentId = str(rootObj, "compartmentId", root, issues, { ...patterns.ocid, required: anyOke });
+    const anyOke =
+        Array.isArray(clustersRaw) &&
+        clustersRaw.some((c) => isObject(c) && (c.target ?? "oke") === "oke");
+    const compartmentId = str(rootObj, "compartmentId", root, issues, {
+        ...patterns.ocid,
+        required: anyOke,
+    });
     const tenancyId = str(rootObj, "tenancyId", root, issues, {
         pattern: /^ocid1\.tenancy\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
         expected: "a tenancy OCID (ocid1.tenancy.oc1..aaaa…)",
         required: anyOke,
     });
-    const homeRegion = str(rootObj, "homeRegion", root, issues, { ...patterns.region, required: anyOke });
+    const homeRegion = str(rootObj, "homeRegion", root, issues, {
+        ...patterns.region,
+        required: anyOke,
+    });
     const tags = strMap(rootObj, "tags", root, issues, {
         keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,
         expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
@@ -125,7 +137,10 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseO
     const vault = parseVault(rootObj.vault, top("vault"), issues, environment);
     const authObj = obj(rootObj.ociAuth, top("ociAuth"), issues, ["method", "profile"]);
     const ociAuth = {
-        method: str(authObj, "method", top("ociAuth"), issues, { oneOf: ociAuthMethods, default: "ApiKey" }),
+        method: str(authObj, "method", top("ociAuth"), issues, {
+            oneOf: ociAuthMethods,
+            default: "ApiKey",
+        }),
         profile: str(authObj, "profile", top("ociAuth"), issues, {
             pattern: /^[A-Za-z0-9_.-]+$/,
             expected: "an OCI config file profile name",
@@ -138,10 +153,30 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseO
         "clusters",
         root,
         issues,
-        (item, p) => parseCluster(item, p, issues, { environment, rootObj, raw, secretKeys: opts.secretKeys ?? [], project }),
+        (item, p) =>
+            parseCluster(item, p, issues, {
+                environment,
+                rootObj,
+                raw,
+                secretKeys: opts.secretKeys ?? [],
+                project,
+            }),
         { required: true, minItems: 1 },
     );
     crossValidateClusters(clusters, `${root}clusters`, issues);
+    const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
+    const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
+    if (peering.enabled) {
+        const okeRegions = new Set(clusters.filter((c) => c.target === "oke").map((c) => c.region));
+        const okeCount = clusters.filter((c) => c.target === "oke").length;
+        if (okeCount < 2 || okeRegions.size < 2) {
+            issues.add(
+                `${top("peering")}.enabled`,
+                true,
+                `false, or at least 2 OKE clusters in at least 2 regions (found ${okeCount} in ${okeRegions.size}): remote peering connects regions`,
+            );
+        }
+    }
 
     issues.throwIfAny();
     return {
@@ -155,6 +190,7 @@ export function parseConfig(raw: Readonly<Record<string, unknown>>, opts: ParseO
         vault,
         ociAuth,
         clusters,
+        peering,
     };
 }
 
@@ -162,15 +198,34 @@ function isKubeconfigKey(raw: Readonly<Record<string, unknown>>, key: string): b
     const clusters = raw.clusters;
     return (
         Array.isArray(clusters) &&
-        clusters.some((c) => isObject(c) && (c.kubeconfigKey ?? `kubeconfig-${String(c.name)}`) === key)
+        clusters.some(
+            (c) => isObject(c) && (c.kubeconfigKey ?? `kubeconfig-${String(c.name)}`) === key,
+        )
     );
 }
 
-function parseVault(rawVault: unknown, path: string, issues: Issues, environment: string): VaultConfig {
-    const o = obj(rawVault, path, issues, ["type", "protectionMode", "rotationDays", "existingVaultId"]);
-    const protectionMode = str(o, "protectionMode", path, issues, { oneOf: protectionModes, default: "HSM" });
+function parseVault(
+    rawVault: unknown,
+    path: string,
+    issues: Issues,
+    environment: string,
+): VaultConfig {
+    const o = obj(rawVault, path, issues, [
+        "type",
+        "protectionMode",
+        "rotationDays",
+        "existingVaultId",
+    ]);
+    const protectionMode = str(o, "protectionMode", path, issues, {
+        oneOf: protectionModes,
+        default: "HSM",
+    });
     if (environment === "prod" && protectionMode !== "HSM") {
-        issues.add(`${path}.protectionMode`, protectionMode, "HSM in a prod stack (software keys can be exported)");
+        issues.add(
+            `${path}.protectionMode`,
+            protectionMode,
+            "HSM in a prod stack (software keys can be exported)",
+        );
     }
     return {
         type: str(o, "type", path, issues, { oneOf: vaultTypes, default: "DEFAULT" }),
@@ -188,17 +243,31 @@ interface ClusterContext {
     readonly project: string;
 }
 
-function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterContext): ClusterConfig | undefined {
+function parseCluster(
+    item: unknown,
+    path: string,
+    issues: Issues,
+    ctx: ClusterContext,
+): ClusterConfig | undefined {
     if (!isObject(item)) {
         issues.add(path, item, "a cluster object with at least name, target and region");
         return undefined;
     }
     const o = obj(item, path, issues, [...clusterKeys]);
-    const name = str(o, "name", path, issues, { ...patterns.dnsLabel, required: true, default: "invalid" });
+    const name = str(o, "name", path, issues, {
+        ...patterns.dnsLabel,
+        required: true,
+        default: "invalid",
+    });
     const target = str(o, "target", path, issues, { oneOf: clusterTargets, default: "oke" });
     const isOke = target === "oke";
     const region = str(o, "region", path, issues, {
-        ...(isOke ? patterns.region : { pattern: /^[a-z0-9][-a-z0-9]*$/, expected: "a location label such as on-prem-fra" }),
+        ...(isOke
+            ? patterns.region
+            : {
+                  pattern: /^[a-z0-9][-a-z0-9]*$/,
+                  expected: "a location label such as on-prem-fra",
+              }),
         required: true,
         default: "invalid",
     });
@@ -217,7 +286,11 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
 
     const onlyFor = (key: string, forTarget: string) => {
         if (o[key] !== undefined) {
-            issues.add(`${path}.${key}`, o[key], `no value: ${key} applies only to target ${forTarget}`);
+            issues.add(
+                `${path}.${key}`,
+                o[key],
+                `no value: ${key} applies only to target ${forTarget}`,
+            );
         }
     };
 
@@ -225,14 +298,19 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
     let nodePools: NodePoolConfig[] = [];
     let capabilities: ClusterCapabilities;
     let kubeconfigKey: string | undefined;
-    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs", "tunnelUrl"]);
+    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, [
+        "public",
+        "allowedCidrs",
+        "tunnelUrl",
+    ]);
     const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
     const endpoint = {
         public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
         allowedCidrs: strList(endpointObj, "allowedCidrs", `${path}.endpoint`, issues, cidrOpts),
         tunnelUrl: str(endpointObj, "tunnelUrl", `${path}.endpoint`, issues, {
             pattern: /^https:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
-            expected: "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
+            expected:
+                "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
         }),
     };
     const bastion = {
@@ -253,37 +331,79 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
         validatePools(nodePools, `${path}.nodePools`, issues);
         if (endpoint.public) {
             if (ctx.environment === "prod") {
-                issues.add(`${path}.endpoint.public`, true, "false in a prod stack: use a bastion or a runner inside the VCN");
+                issues.add(
+                    `${path}.endpoint.public`,
+                    true,
+                    "false in a prod stack: use a bastion or a runner inside the VCN",
+                );
             }
             if (endpoint.allowedCidrs.length === 0) {
-                issues.add(`${path}.endpoint.allowedCidrs`, [], "at least one CIDR allowed to reach the public API endpoint");
+                issues.add(
+                    `${path}.endpoint.allowedCidrs`,
+                    [],
+                    "at least one CIDR allowed to reach the public API endpoint",
+                );
             }
             if (endpoint.allowedCidrs.includes("0.0.0.0/0")) {
-                issues.add(`${path}.endpoint.allowedCidrs`, endpoint.allowedCidrs, "specific client CIDRs, not 0.0.0.0/0");
+                issues.add(
+                    `${path}.endpoint.allowedCidrs`,
+                    endpoint.allowedCidrs,
+                    "specific client CIDRs, not 0.0.0.0/0",
+                );
             }
         }
         if (bastion.enabled && bastion.clientCidrs.length === 0) {
-            issues.add(`${path}.bastion.clientCidrs`, [], "at least one client CIDR allowed to open bastion sessions");
+            issues.add(
+                `${path}.bastion.clientCidrs`,
+                [],
+                "at least one client CIDR allowed to open bastion sessions",
+            );
         }
         if (bastion.clientCidrs.includes("0.0.0.0/0")) {
-            issues.add(`${path}.bastion.clientCidrs`, bastion.clientCidrs, "specific client CIDRs, not 0.0.0.0/0");
+            issues.add(
+                `${path}.bastion.clientCidrs`,
+                bastion.clientCidrs,
+                "specific client CIDRs, not 0.0.0.0/0",
+            );
         }
         capabilities = {
             kata: nodePools.some((p) => p.kata && !p.gpu),
             kataGpu: nodePools.some((p) => p.kata && p.gpu),
             gpu: nodePools.some((p) => p.gpu && !p.kata),
-            cni: engine === "cilium" ? "cilium" : engine === "calico-enterprise" ? "calico-enterprise" : "calico",
+            cni:
+                engine === "cilium"
+                    ? "cilium"
+                    : engine === "calico-enterprise"
+                      ? "calico-enterprise"
+                      : "calico",
         };
     } else {
-        for (const key of ["network", "endpoint", "bastion", "imageSigning", "addons", "nodePools"]) {
+        for (const key of [
+            "network",
+            "endpoint",
+            "bastion",
+            "imageSigning",
+            "addons",
+            "nodePools",
+        ]) {
             onlyFor(key, "oke");
         }
-        const c = obj(o.capabilities, `${path}.capabilities`, issues, ["kata", "kataGpu", "gpu", "cni"], true);
+        const c = obj(
+            o.capabilities,
+            `${path}.capabilities`,
+            issues,
+            ["kata", "kataGpu", "gpu", "cni"],
+            true,
+        );
         capabilities = {
             kata: bool(c, "kata", `${path}.capabilities`, issues, false),
             kataGpu: bool(c, "kataGpu", `${path}.capabilities`, issues, false),
             gpu: bool(c, "gpu", `${path}.capabilities`, issues, false),
-            cni: str(c, "cni", `${path}.capabilities`, issues, { oneOf: cnis, required: true, default: "other" }),
+            cni: str(c, "cni", `${path}.capabilities`, issues, {
+                oneOf: cnis,
+                required: true,
+                default: "other",
+            }),
         };
         kubeconfigKey = str(o, "kubeconfigKey", path, issues, {
             pattern: /^[A-Za-z0-9_.-]+$/,
@@ -311,7 +431,11 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
 
     const imageSigning = bool(o, "imageSigning", path, issues, ctx.environment === "prod");
     if (isOke && ctx.environment === "prod" && !imageSigning) {
-        issues.add(`${path}.imageSigning`, false, "true in a prod stack (only signed images may run)");
+        issues.add(
+            `${path}.imageSigning`,
+            false,
+            "true in a prod stack (only signed images may run)",
+        );
     }
     const addons = isOke
         ? list(o, "addons", path, issues, (a, ap) => {
@@ -325,7 +449,10 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
                   ? undefined
                   : {
                         name: addonName,
-                        version: str(ao, "version", ap, issues, { pattern: /^v?\d+\.\d+/, expected: "an add-on version such as v1.14.5" }),
+                        version: str(ao, "version", ap, issues, {
+                            pattern: /^v?\d+\.\d+/,
+                            expected: "an add-on version such as v1.14.5",
+                        }),
                         configurations: strMap(ao, "configurations", ap, issues),
                     };
           })
@@ -337,9 +464,17 @@ function parseCluster(item: unknown, path: string, issues: Issues, ctx: ClusterC
     }
     const layer = parseLayer(
         layerRaw,
-        (section) => (o[section] !== undefined ? `${path}.${section}` : `${ctx.project}:${section}`),
+        (section) =>
+            o[section] !== undefined ? `${path}.${section}` : `${ctx.project}:${section}`,
         issues,
-        { environment: ctx.environment, clusterName: name, target, region, capabilities, addons: addons.map((a) => a.name) },
+        {
+            environment: ctx.environment,
+            clusterName: name,
+            target,
+            region,
+            capabilities,
+            addons: addons.map((a) => a.name),
+        },
     );
 
     return {
@@ -393,7 +528,11 @@ function parseNetwork(raw: unknown, path: string, issues: Issues): ClusterNetwor
     const cidr = (key: string, def: string) => {
         const v = str(o, key, path, issues, { ...cidrOpts, default: def });
         if (parseCidr(v) === undefined) {
-            issues.add(`${path}.${key}`, v, "a valid IPv4 CIDR block with no host bits set, such as 10.0.0.0/16");
+            issues.add(
+                `${path}.${key}`,
+                v,
+                "a valid IPv4 CIDR block with no host bits set, such as 10.0.0.0/16",
+            );
             return def;
         }
         return v;
@@ -403,7 +542,11 @@ function parseNetwork(raw: unknown, path: string, issues: Issues): ClusterNetwor
     const servicesCidr = cidr("servicesCidr", "10.96.0.0/16");
     const vcn = parseCidr(vcnCidr)!;
     if (vcn.prefix > 20) {
-        issues.add(`${path}.vcnCidr`, vcnCidr, "a block of /20 or larger (the platform carves six subnets from it)");
+        issues.add(
+            `${path}.vcnCidr`,
+            vcnCidr,
+            "a block of /20 or larger (the platform carves six subnets from it)",
+        );
     }
     const pairs: [string, string, string, string][] = [
         ["podsCidr", podsCidr, "vcnCidr", vcnCidr],
@@ -417,13 +560,20 @@ function parseNetwork(raw: unknown, path: string, issues: Issues): ClusterNetwor
     }
     const nodePortCidrs = strList(o, "nodePortCidrs", path, issues, cidrOpts);
     if (nodePortCidrs.includes("0.0.0.0/0")) {
-        issues.add(`${path}.nodePortCidrs`, nodePortCidrs, "specific CIDRs (load balancer subnets or trusted networks), not 0.0.0.0/0");
+        issues.add(
+            `${path}.nodePortCidrs`,
+            nodePortCidrs,
+            "specific CIDRs (load balancer subnets or trusted networks), not 0.0.0.0/0",
+        );
     }
     return {
         vcnCidr,
         podsCidr,
         servicesCidr,
-        podNetworking: str(o, "podNetworking", path, issues, { oneOf: podNetworkings, default: "vcn-native" }),
+        podNetworking: str(o, "podNetworking", path, issues, {
+            oneOf: podNetworkings,
+            default: "vcn-native",
+        }),
         nodePortCidrs,
         publicLoadBalancers: bool(o, "publicLoadBalancers", path, issues, false),
     };
@@ -449,8 +599,16 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         "kataMode",
         "labels",
     ]);
-    const name = str(o, "name", path, issues, { ...patterns.dnsLabel, required: true, default: "invalid" });
-    const role = str(o, "role", path, issues, { oneOf: nodePoolRoles, required: true, default: "system" });
+    const name = str(o, "name", path, issues, {
+        ...patterns.dnsLabel,
+        required: true,
+        default: "invalid",
+    });
+    const role = str(o, "role", path, issues, {
+        oneOf: nodePoolRoles,
+        required: true,
+        default: "system",
+    });
     const shape = str(o, "shape", path, issues, {
         pattern: shapePattern,
         expected: "an OCI shape name such as VM.Standard.E5.Flex or BM.GPU.A100-v2.8",
@@ -462,24 +620,43 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
     const ocpus = num(o, "ocpus", path, issues, { min: 1, max: 128 });
     const memoryGbs = num(o, "memoryGbs", path, issues, { min: 1, max: 2048 });
     if (flex && (ocpus === undefined || memoryGbs === undefined)) {
-        issues.add(`${path}.${ocpus === undefined ? "ocpus" : "memoryGbs"}`, undefined, `a value: flexible shape ${shape} needs ocpus and memoryGbs`);
+        issues.add(
+            `${path}.${ocpus === undefined ? "ocpus" : "memoryGbs"}`,
+            undefined,
+            `a value: flexible shape ${shape} needs ocpus and memoryGbs`,
+        );
     }
     if (!flex && (o.ocpus !== undefined || o.memoryGbs !== undefined)) {
-        issues.add(`${path}.ocpus`, o.ocpus ?? o.memoryGbs, `no value: ${shape} is a fixed shape (ocpus and memoryGbs apply to .Flex shapes)`);
+        issues.add(
+            `${path}.ocpus`,
+            o.ocpus ?? o.memoryGbs,
+            `no value: ${shape} is a fixed shape (ocpus and memoryGbs apply to .Flex shapes)`,
+        );
     }
     const kataFlag = bool(o, "kata", path, issues, role === "kata");
     if (role === "kata" && !kataFlag) {
         issues.add(`${path}.kata`, false, "true or unset: a pool with role kata runs Kata");
     }
     if (role === "system" && o.kata !== undefined && kataFlag) {
-        issues.add(`${path}.kata`, true, "false: system pools run platform components with the default runtime");
+        issues.add(
+            `${path}.kata`,
+            true,
+            "false: system pools run platform components with the default runtime",
+        );
     }
     if (role === "gpu" && !gpu) {
-        issues.add(`${path}.shape`, shape, "a GPU shape (e.g. VM.GPU.A10.1, BM.GPU.A100-v2.8) for a pool with role gpu");
+        issues.add(
+            `${path}.shape`,
+            shape,
+            "a GPU shape (e.g. VM.GPU.A10.1, BM.GPU.A100-v2.8) for a pool with role gpu",
+        );
     }
     let kataMode: NodePoolConfig["kataMode"] = "managed";
     if (kataFlag) {
-        const requested = str(o, "kataMode", path, issues, { oneOf: kataPoolModes, default: "auto" });
+        const requested = str(o, "kataMode", path, issues, {
+            oneOf: kataPoolModes,
+            default: "auto",
+        });
         if (!shape.startsWith("BM.")) {
             issues.add(
                 `${path}.shape`,
@@ -516,8 +693,16 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         shape,
         ocpus,
         memoryGbs,
-        size: num(o, "size", path, issues, { min: 0, max: 1000, default: role === "system" ? 2 : 1 }),
-        bootVolumeGbs: num(o, "bootVolumeGbs", path, issues, { min: 50, max: 32768, default: gpu ? 250 : 100 }),
+        size: num(o, "size", path, issues, {
+            min: 0,
+            max: 1000,
+            default: role === "system" ? 2 : 1,
+        }),
+        bootVolumeGbs: num(o, "bootVolumeGbs", path, issues, {
+            min: 50,
+            max: 32768,
+            default: gpu ? 250 : 100,
+        }),
         imageId: str(o, "imageId", path, issues, patterns.ocid),
         kata: kataFlag,
         gpu,
@@ -538,15 +723,27 @@ function validatePools(pools: readonly NodePoolConfig[], path: string, issues: I
         seen.add(p.name);
     });
     if (pools.length > 0 && !pools.some((p) => p.role === "system" && p.size >= 1)) {
-        issues.add(path, pools.map((p) => p.name), "at least one pool with role system and size ≥ 1 (platform components and GPU operators need it)");
+        issues.add(
+            path,
+            pools.map((p) => p.name),
+            "at least one pool with role system and size ≥ 1 (platform components and GPU operators need it)",
+        );
     }
 }
 
-function crossValidateClusters(clusters: readonly ClusterConfig[], path: string, issues: Issues): void {
+function crossValidateClusters(
+    clusters: readonly ClusterConfig[],
+    path: string,
+    issues: Issues,
+): void {
     const names = new Map<string, number>();
     clusters.forEach((c, i) => {
         if (names.has(c.name)) {
-            issues.add(`${path}[${i}].name`, c.name, `a cluster name unique in the stack (clusters[${names.get(c.name)}] has it)`);
+            issues.add(
+                `${path}[${i}].name`,
+                c.name,
+                `a cluster name unique in the stack (clusters[${names.get(c.name)}] has it)`,
+            );
         } else {
             names.set(c.name, i);
         }
@@ -576,7 +773,8 @@ export function loadConfig(): PlatformConfig {
     const prefix = `${projectName}:`;
     const raw: Record<string, unknown> = {};
     const secretKeys: string[] = [];
-    const isSecret = (pulumiConfigRuntime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    const isSecret = (pulumiConfigRuntime as unknown as { isConfigSecret?: (k: string) => boolean })
+        .isConfigSecret;
     for (const [key, value] of Object.entries(all)) {
         if (!key.startsWith(prefix)) {
             continue;
@@ -602,7 +800,9 @@ export function decodeConfigValue(value: string): unknown {
 /** Reads an existing cluster's kubeconfig as a secret output. */
 export function kubeconfigFor(cluster: ClusterConfig): pulumi.Output<string> {
     if (cluster.kubeconfigKey === undefined) {
-        throw new Error(`cluster ${cluster.name} has no kubeconfigKey (only target existing has one)`);
+        throw new Error(
+            `cluster ${cluster.name} has no kubeconfigKey (only target existing has one)`,
+        );
     }
     return new pulumi.Config(projectName).requireSecret(cluster.kubeconfigKey);
 }

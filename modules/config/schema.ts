@@ -41,7 +41,12 @@ export interface VaultConfig {
     readonly existingVaultId?: string;
 }
 
-export const ociAuthMethods = ["ApiKey", "SecurityToken", "InstancePrincipal", "ResourcePrincipal"] as const;
+export const ociAuthMethods = [
+    "ApiKey",
+    "SecurityToken",
+    "InstancePrincipal",
+    "ResourcePrincipal",
+] as const;
 export type OciAuthMethod = (typeof ociAuthMethods)[number];
 
 /** How the Pulumi OCI providers authenticate. Credentials themselves never live in stack config. */
@@ -141,7 +146,11 @@ export interface ClusterConfig {
     /** OKE only: enforce image signature verification. Defaults to true in prod. */
     readonly imageSigning: boolean;
     /** OKE only: managed cluster add-ons by name (e.g. CertManager, NvidiaGpuPlugin). */
-    readonly addons: readonly { readonly name: string; readonly version?: string; readonly configurations: Readonly<Record<string, string>> }[];
+    readonly addons: readonly {
+        readonly name: string;
+        readonly version?: string;
+        readonly configurations: Readonly<Record<string, string>>;
+    }[];
     /** OKE only: node pools. */
     readonly nodePools: readonly NodePoolConfig[];
     /** What the cluster can host (derived from node pools for OKE; declared for existing). */
@@ -174,4 +183,16 @@ export interface PlatformConfig {
     readonly ociAuth: OciAuthConfig;
     /** The clusters of this stack, in stack-file order. */
     readonly clusters: readonly ClusterConfig[];
+    /** Private routing between the VCNs of the stack's OKE clusters in different regions. */
+    readonly peering: PeeringConfig;
+}
+
+/**
+ * Remote peering between regions: one DRG per region, VCN attachments, a remote peering
+ * connection per pair of regions and route rules to the other regions' VCN CIDRs. Routing only:
+ * no NSG rule admits traffic from a peer VCN until one is added explicitly.
+ */
+export interface PeeringConfig {
+    /** Peer the OKE clusters' VCNs across regions. Defaults to false. */
+    readonly enabled: boolean;
 }

@@ -24,7 +24,7 @@ import {
 } from "./iam-statements";
 import { NodeImageSource, selectNodeImage } from "./images";
 import { AuditLogging } from "./logging";
-import { OkeNetwork } from "./network";
+import { NetworkPeering, OkeNetwork } from "./network";
 import type { CloudClusterInfo } from "./types";
 import { KeyVault } from "./vault";
 
@@ -69,6 +69,11 @@ export interface OkeClusterArgs {
     readonly cluster: ClusterConfig;
     /** Provider for the home region, where IAM resources live. */
     readonly homeProvider: oci.Provider;
+    /**
+     * Remote peering (modules/oci/peering.ts): the region's DRG the VCN attaches to and the other
+     * regions' VCN CIDRs routed through it. Defaults to no peering.
+     */
+    readonly peering?: NetworkPeering;
 }
 
 /** Every OCI resource of one OKE cluster. */
@@ -114,6 +119,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                 endpointAllowedCidrs: cluster.endpoint.allowedCidrs,
                 bastion: cluster.bastion.enabled,
                 tags,
+                peering: args.peering,
             },
             child,
         );
@@ -395,7 +401,11 @@ export class OkeCluster extends pulumi.ComponentResource {
                     statements: pulumi
                         .all([workersGroup.id, auditLogging.logGroupId])
                         .apply(([dgId, logGroupId]) =>
-                            logShippingStatements({ compartmentId, dynamicGroupId: dgId, logGroupId }),
+                            logShippingStatements({
+                                compartmentId,
+                                dynamicGroupId: dgId,
+                                logGroupId,
+                            }),
                         ),
                     freeformTags: tags,
                 },

@@ -43,6 +43,20 @@ export interface OkeNetworkArgs {
     readonly bastion?: boolean;
     /** Freeform tags for every resource. */
     readonly tags: Readonly<Record<string, string>>;
+    /**
+     * Remote peering: attach the VCN to this DRG and route `peerCidrs` (other regions' VCN CIDRs)
+     * from the private subnets through it. Routing only: no NSG rule admits peer traffic.
+     * Defaults to no peering.
+     */
+    readonly peering?: NetworkPeering;
+}
+
+/** The DRG a VCN attaches to and the CIDRs it routes there. */
+export interface NetworkPeering {
+    /** OCID of the region's DRG. */
+    readonly drgId: pulumi.Input<string>;
+    /** Destination CIDRs routed to the DRG. */
+    readonly peerCidrs: readonly string[];
 }
 
 type NsgRole = "cp" | "workers" | "lb" | "pods";
@@ -419,6 +433,28 @@ export class OkeNetwork extends pulumi.ComponentResource {
             { ...base, vcnId, displayName: `${name}-nat` },
             child,
         );
+        // A route rule may target a DRG only once the DRG is attached: rules use the attachment's drgId.
+        const attachment =
+            args.peering === undefined
+                ? undefined
+                : new oci.core.DrgAttachment(
+                      `${name}-drg-attachment`,
+                      {
+                          drgId: args.peering.drgId,
+                          displayName: `${name}-vcn`,
+                          networkDetails: { id: vcnId, type: "VCN" },
+                          freeformTags: { ...args.tags },
+                      },
+                      child,
+                  );
+        const peerRoutes = attachment
+            ? (args.peering?.peerCidrs ?? []).map((cidr) => ({
+                  destination: cidr,
+                  destinationType: "CIDR_BLOCK",
+                  networkEntityId: attachment.drgId,
+                  description: "peer VCN through the DRG (remote peering)",
+              }))
+            : [];
         const privateRt = new oci.core.RouteTable(
             `${name}-private-rt`,
             {
@@ -438,6 +474,7 @@ export class OkeNetwork extends pulumi.ComponentResource {
                         networkEntityId: sgw.id,
                         description: "Oracle Services Network",
                     },
+                    ...peerRoutes,
                 ],
             },
             child,

@@ -1,6 +1,11 @@
 import { strict as assert } from "assert";
 import * as path from "path";
-import { ConfigValidationError, PlatformConfig, decodeConfigValue, parseConfig } from "../../modules/config";
+import {
+    ConfigValidationError,
+    PlatformConfig,
+    decodeConfigValue,
+    parseConfig,
+} from "../../modules/config";
 import { parseCidr, subnet, formatCidr, overlaps } from "../../modules/config/cidr";
 import { readStackConfig } from "../../tools/plan/stackfile";
 
@@ -63,7 +68,10 @@ describe("stack configuration", () => {
         );
         const kataPools = c.nodePools.filter((p) => p.kata);
         assert.ok(kataPools.every((p) => p.shape.startsWith("BM.")));
-        assert.ok(kataPools.every((p) => p.kataMode === "self-managed"), "virtualization is off by default on these shapes");
+        assert.ok(
+            kataPools.every((p) => p.kataMode === "self-managed"),
+            "virtualization is off by default on these shapes",
+        );
     });
 
     it("refuses a VM shape for a Kata pool, naming the key", () => {
@@ -72,18 +80,28 @@ describe("stack configuration", () => {
         clusters(raw)[0].nodePools[2].ocpus = 8;
         clusters(raw)[0].nodePools[2].memoryGbs = 64;
         const e = issuesOf(raw);
-        const issue = e.issues.find((i) => i.path === "secure-llm-platform:clusters[0].nodePools[2].shape");
+        const issue = e.issues.find(
+            (i) => i.path === "secure-llm-platform:clusters[0].nodePools[2].shape",
+        );
         assert.ok(issue, e.message);
         assert.equal(issue.value, "VM.Standard.E5.Flex");
         assert.match(issue.expected, /bare-metal shape/);
-        assert.match(e.message, /clusters\[0\]\.nodePools\[2\]\.shape: got "VM\.Standard\.E5\.Flex"; expected a bare-metal shape/);
+        assert.match(
+            e.message,
+            /clusters\[0\]\.nodePools\[2\]\.shape: got "VM\.Standard\.E5\.Flex"; expected a bare-metal shape/,
+        );
     });
 
     it("refuses a managed Kata pool on a shape whose virtualization is off by default", () => {
         const raw = devRaw();
         clusters(raw)[0].nodePools[2].kataMode = "managed";
         const e = issuesOf(raw);
-        assert.ok(e.issues.some((i) => i.path.endsWith("nodePools[2].kataMode") && /platformConfig/.test(i.expected)));
+        assert.ok(
+            e.issues.some(
+                (i) =>
+                    i.path.endsWith("nodePools[2].kataMode") && /platformConfig/.test(i.expected),
+            ),
+        );
     });
 
     it("reports every problem at once, each with key, value and expectation", () => {
@@ -116,8 +134,44 @@ describe("stack configuration", () => {
         second.network.vcnCidr = "10.0.0.0/18";
         raw.clusters = [clusters(raw)[0], second];
         const e = issuesOf(raw);
-        assert.ok(e.issues.some((i) => i.path.endsWith("clusters[1].name") && /unique/.test(i.expected)));
-        assert.ok(e.issues.some((i) => i.path.endsWith("clusters[1].network.vcnCidr") && /overlap/.test(i.expected)));
+        assert.ok(
+            e.issues.some((i) => i.path.endsWith("clusters[1].name") && /unique/.test(i.expected)),
+        );
+        assert.ok(
+            e.issues.some(
+                (i) => i.path.endsWith("clusters[1].network.vcnCidr") && /overlap/.test(i.expected),
+            ),
+        );
+    });
+
+    it("refuses peering unless OKE clusters span two regions, and accepts it when they do", () => {
+        const single = devRaw();
+        single.peering = { enabled: true };
+        const e = issuesOf(single);
+        const issue = e.issues.find((i) => i.path === "secure-llm-platform:peering.enabled");
+        assert.ok(issue, e.message);
+        assert.match(issue.expected, /at least 2 OKE clusters in at least 2 regions/);
+
+        const sameRegion = devRaw();
+        const twin = JSON.parse(JSON.stringify(clusters(sameRegion)[0]));
+        twin.name = "twin";
+        twin.network.vcnCidr = "10.99.0.0/16";
+        sameRegion.clusters = [clusters(sameRegion)[0], twin];
+        sameRegion.peering = { enabled: true };
+        assert.ok(
+            issuesOf(sameRegion).issues.some(
+                (i) => i.path === "secure-llm-platform:peering.enabled",
+            ),
+        );
+
+        const two = JSON.parse(JSON.stringify(sameRegion)) as Record<string, unknown>;
+        clusters(two)[1].region = "eu-frankfurt-1";
+        assert.equal(parseConfig(two, { stack: "test" }).peering.enabled, true);
+        assert.equal(dev.peering.enabled, false, "peering is off by default");
+        two.peering = { enabled: "yes" };
+        assert.ok(
+            issuesOf(two).issues.some((i) => i.path === "secure-llm-platform:peering.enabled"),
+        );
     });
 
     it("refuses public API endpoints, software keys and unsigned images in prod", () => {
@@ -154,15 +208,31 @@ describe("stack configuration", () => {
         ];
         raw["kubeconfig-onprem"] = "apiVersion: v1\nkind: Config";
         const plain = issuesOf(raw);
-        assert.ok(plain.issues.some((i) => i.path === "secure-llm-platform:kubeconfig-onprem" && /secret/.test(i.expected)));
-        const ok = parseConfig(raw, { stack: "t", secretKeys: ["secure-llm-platform:kubeconfig-onprem"] });
+        assert.ok(
+            plain.issues.some(
+                (i) =>
+                    i.path === "secure-llm-platform:kubeconfig-onprem" && /secret/.test(i.expected),
+            ),
+        );
+        const ok = parseConfig(raw, {
+            stack: "t",
+            secretKeys: ["secure-llm-platform:kubeconfig-onprem"],
+        });
         assert.equal(ok.clusters[1].kubeconfigKey, "kubeconfig-onprem");
         assert.equal(ok.clusters[1].capabilities.kata, false);
     });
 
     it("refuses OKE-only keys on an existing cluster and a missing kubeconfig", () => {
         const raw = devRaw();
-        raw.clusters = [{ name: "edge", target: "existing", region: "edge-1", nodePools: [], capabilities: { cni: "cilium" } }];
+        raw.clusters = [
+            {
+                name: "edge",
+                target: "existing",
+                region: "edge-1",
+                nodePools: [],
+                capabilities: { cni: "cilium" },
+            },
+        ];
         const e = issuesOf(raw);
         assert.ok(e.issues.some((i) => i.path.endsWith("clusters[0].nodePools")));
         assert.ok(e.issues.some((i) => i.path === "secure-llm-platform:kubeconfig-edge"));
@@ -173,8 +243,16 @@ describe("stack configuration", () => {
         clusters(raw)[0].nodePools[0].role = "kata";
         clusters(raw)[0].nodePools[1].shape = "BM.Standard.E4.128";
         const e = issuesOf(raw);
-        assert.ok(e.issues.some((i) => i.path.endsWith("clusters[0].nodePools") && /role system/.test(i.expected)));
-        assert.ok(e.issues.some((i) => i.path.endsWith("nodePools[1].shape") && /GPU shape/.test(i.expected)));
+        assert.ok(
+            e.issues.some(
+                (i) => i.path.endsWith("clusters[0].nodePools") && /role system/.test(i.expected),
+            ),
+        );
+        assert.ok(
+            e.issues.some(
+                (i) => i.path.endsWith("nodePools[1].shape") && /GPU shape/.test(i.expected),
+            ),
+        );
     });
 
     it("merges per-cluster overrides over stack-level sections", () => {

@@ -9,14 +9,21 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { bundleDigest } from "../../pipelines/bundle";
+import { parse as parseYaml } from "yaml";
+import { RefusedError, bundleDigest, bundleFromDirectory } from "../../pipelines/bundle";
 import { main } from "../../pipelines/cli";
 import { serveCandidate } from "../../pipelines/evaluate/candidate";
+import {
+    evaluationCopy,
+    standInComment,
+    startPresidioStandIn,
+} from "../../pipelines/evaluate/presidio-standin";
 import {
     classifyResponse,
     evaluate,
     parsePrompts,
     verdict,
+    withheldMarker,
 } from "../../pipelines/evaluate/evaluate";
 import { repoRoot } from "./helpers";
 
@@ -28,6 +35,12 @@ interface FakeServer {
     fail: boolean;
     /** How the refusal is signalled. */
     style: "refusal-text" | "activated-rails";
+    /**
+     * Like actions.py `mask_sensitive_data_presidio`: when set, every answer the rails let through
+     * is sent to `<analyzerUrl>/analyze` (then `/anonymize` on findings), and withheld when that
+     * fails. Undefined: no output masking.
+     */
+    analyzerUrl: string | undefined;
     close(): Promise<void>;
 }
 
@@ -37,11 +50,33 @@ async function fakeGuardrails(): Promise<FakeServer> {
         blockWords: [] as string[],
         fail: false,
         style: "refusal-text" as FakeServer["style"],
+        analyzerUrl: undefined as string | undefined,
+    };
+    // The masking action of guardrails/default/actions.py, fail closed.
+    const mask = async (text: string): Promise<string> => {
+        if (state.analyzerUrl === undefined) return text;
+        try {
+            const post = async (url: string, body: unknown) => {
+                const r = await fetch(url, {
+                    method: "POST",
+                    headers: { "content-type": "application/json" },
+                    body: JSON.stringify(body),
+                    signal: AbortSignal.timeout(2000),
+                });
+                if (!r.ok) throw new Error(`HTTP ${r.status}`);
+                return (await r.json()) as any;
+            };
+            const findings = await post(`${state.analyzerUrl}/analyze`, { text, language: "en" });
+            if (!Array.isArray(findings) || findings.length === 0) return text;
+            return (await post(`${state.analyzerUrl}/anonymize`, { text, findings })).text;
+        } catch {
+            return withheldMarker;
+        }
     };
     const server = http.createServer((req, res) => {
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
-        req.on("end", () => {
+        req.on("end", async () => {
             if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
                 res.writeHead(404).end();
                 return;
@@ -57,7 +92,9 @@ async function fakeGuardrails(): Promise<FakeServer> {
             const content =
                 blocked && state.style === "refusal-text"
                     ? "I'm sorry, I can't respond to that."
-                    : "Here you go.";
+                    : blocked
+                      ? "Here you go."
+                      : await mask("Here you go.");
             const log =
                 state.style === "activated-rails"
                     ? {
@@ -97,6 +134,12 @@ async function fakeGuardrails(): Promise<FakeServer> {
         },
         set style(v) {
             state.style = v;
+        },
+        get analyzerUrl() {
+            return state.analyzerUrl;
+        },
+        set analyzerUrl(v) {
+            state.analyzerUrl = v;
         },
         close: () => new Promise<void>((r) => server.close(() => r())),
     };
@@ -145,6 +188,7 @@ describe("kubeflow: guardrail evaluator", () => {
         srv.requests.length = 0;
         srv.fail = false;
         srv.style = "refusal-text";
+        srv.analyzerUrl = undefined;
     });
     const target = () => ({ baseUrl: srv.url, configId: "candidate", model: "m", timeoutMs: 5000 });
 
@@ -354,5 +398,191 @@ http.createServer((req, res) => {
         assert.deepEqual(served, [bundle, bundle]);
         assert.equal(stopped, 2, "the candidate server is stopped after every evaluation");
         assert.ok(srv.requests.every((r) => r.guardrails.config_id === "candidate"));
+    });
+
+    it("counts a benign answer withheld by unavailable output masking as not blocked, and reports it", async () => {
+        // Presidio unreachable, as it is from the pipeline namespace: the masking action withholds.
+        srv.analyzerUrl = "http://127.0.0.1:1";
+        srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
+        const e = await evaluate(target(), attacks, benign);
+        assert.equal(e.benign.blocked, 0, "withheld is not a block by the rules");
+        assert.equal(e.benignBlockRate, 0);
+        assert.deepEqual(e.blockedBenign, []);
+        assert.deepEqual(e.withheld, ["b1", "b2", "b3"]);
+        // Attacks the input rails refuse are still blocked: they never reach the masking.
+        assert.equal(e.attackBlockRate, 1);
+        assert.deepEqual(verdict(e, gates), { pass: true, reasons: [] });
+        // An attack the rails let through stays a miss, withheld or not.
+        srv.blockWords = ["ignore all", "dan", "reveal"];
+        const e2 = await evaluate(target(), attacks, benign);
+        assert.deepEqual(e2.missedAttacks, ["a4"]);
+        assert.equal(e2.attackBlockRate, 0.75);
+        assert.equal(
+            classifyResponse({ choices: [{ message: { content: withheldMarker } }] }),
+            "withheld",
+        );
+    });
+
+    it("knows the masking action's withheld answer as guardrails/default/actions.py writes it", () => {
+        const py = readFileSync(path.join(repoRoot, "guardrails", "default", "actions.py"), "utf8");
+        assert.ok(
+            py.includes(`_WITHHELD = ${JSON.stringify(withheldMarker)}`),
+            "actions.py _WITHHELD and evaluate.ts withheldMarker differ: update withheldMarker",
+        );
+    });
+
+    it("the Presidio stand-in finds nothing, returns the text unchanged and listens on loopback only", async () => {
+        const standIn = await startPresidioStandIn();
+        try {
+            assert.match(standIn.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+            const post = (p: string, body: unknown) =>
+                fetch(`${standIn.url}${p}`, {
+                    method: "POST",
+                    headers: { "content-type": "application/json" },
+                    body: JSON.stringify(body),
+                    signal: AbortSignal.timeout(2000),
+                });
+            const text = "Mail jane@example.com";
+            assert.deepEqual(await (await post("/analyze", { text, language: "en" })).json(), []);
+            const anonymized = (await (
+                await post("/anonymize", { text, analyzer_results: [] })
+            ).json()) as { text: string };
+            assert.equal(anonymized.text, text);
+            assert.equal((await post("/other", {})).status, 404);
+            assert.deepEqual(standIn.calls, { "POST /analyze": 1, "POST /anonymize": 1 });
+        } finally {
+            await standIn.stop();
+        }
+        await assert.rejects(fetch(`${standIn.url}/health`, { signal: AbortSignal.timeout(2000) }));
+    });
+
+    it("the evaluation copy differs from the candidate only in the two Presidio URLs", () => {
+        const candidate = bundleFromDirectory(path.join(repoRoot, "guardrails", "default"));
+        const digest = bundleDigest(candidate);
+        const frozen = JSON.stringify(candidate);
+        const copy = evaluationCopy(candidate, "http://127.0.0.1:4567");
+        assert.equal(JSON.stringify(candidate), frozen, "the candidate itself is not modified");
+        assert.equal(bundleDigest(candidate), digest);
+        assert.notEqual(bundleDigest(copy), digest);
+        assert.deepEqual(Object.keys(copy).sort(), Object.keys(candidate).sort());
+        for (const k of Object.keys(candidate)) {
+            if (k !== "config.yml") assert.equal(copy[k], candidate[k], `${k} is served as is`);
+        }
+        const before = candidate["config.yml"].split("\n");
+        const after = copy["config.yml"].split("\n");
+        assert.equal(after.length, before.length);
+        const changed = before
+            .map((l, i) => [l, after[i]])
+            .filter(([b, a]) => b !== a)
+            .map(([, a]) => a.trim());
+        assert.deepEqual(changed, [
+            `analyzer_url: http://127.0.0.1:4567  ${standInComment}`,
+            `anonymizer_url: http://127.0.0.1:4567  ${standInComment}`,
+        ]);
+        const parsed = parseYaml(copy["config.yml"]);
+        const original = parseYaml(candidate["config.yml"]);
+        assert.equal(parsed.custom_data.presidio.analyzer_url, "http://127.0.0.1:4567");
+        assert.equal(parsed.custom_data.presidio.anonymizer_url, "http://127.0.0.1:4567");
+        // Everything that decides blocking parses to the same values.
+        parsed.custom_data.presidio.analyzer_url = original.custom_data.presidio.analyzer_url;
+        parsed.custom_data.presidio.anonymizer_url = original.custom_data.presidio.anonymizer_url;
+        assert.deepEqual(parsed, original);
+    });
+
+    it("refuses to guess where a Presidio URL is rather than serve the real one", () => {
+        const url = "http://127.0.0.1:9";
+        const ok = "custom_data:\n  presidio:\n    analyzer_url: http://a:3000\n";
+        assert.equal(
+            evaluationCopy({ "config.yml": ok }, url)["config.yml"],
+            `custom_data:\n  presidio:\n    analyzer_url: ${url}  ${standInComment}\n`,
+        );
+        const none = { "config.yml": "models: []\n", "rails__input.co": "define flow x\n" };
+        assert.deepEqual(
+            evaluationCopy(none, url),
+            none,
+            "no masking configured: nothing to change",
+        );
+        const bads: Record<string, string>[] = [
+            { "config.yml": "custom_data: {presidio: {analyzer_url: http://a:3000}}\n" },
+            { "config.yml": ok + "other:\n  analyzer_url: http://b\n" },
+            { "config.yml": "rails:\n  presidio:\n    analyzer_url: http://a:3000\n" },
+            { "config.yml": "models: []\n", "more.yml": ok },
+            {
+                "config.yml": ok.replace("analyzer_url", "anonymizer_url"),
+                "x.yaml": "anonymizer_url: y\n",
+            },
+        ];
+        for (const bad of bads) {
+            assert.throws(
+                () => evaluationCopy(bad, url),
+                (e: Error) => e instanceof RefusedError && /exactly once/.test(e.message),
+                JSON.stringify(bad),
+            );
+        }
+    });
+
+    it("CLI evaluate-candidate: masking answered by the stand-in, the original rules certified", async () => {
+        const a = path.join(dir, "a2.jsonl");
+        const b = path.join(dir, "b2.jsonl");
+        writeFileSync(a, attacks.map((x) => JSON.stringify(x)).join("\n"));
+        writeFileSync(b, benign.map((x) => JSON.stringify(x)).join("\n"));
+        const candidate = bundleFromDirectory(path.join(repoRoot, "guardrails", "default"));
+        const served: Record<string, string>[] = [];
+        const serve = async (bb: Record<string, string>) => {
+            served.push(bb);
+            // The served rails mask through whatever analyzer_url the served config.yml names.
+            srv.analyzerUrl = parseYaml(bb["config.yml"]).custom_data.presidio.analyzer_url;
+            return { baseUrl: srv.url, stop: async () => {} };
+        };
+        let standInUrl = "";
+        let calls: Readonly<Record<string, number>> = {};
+        const presidioStandIn = async () => {
+            const s = await startPresidioStandIn();
+            standInUrl = s.url;
+            calls = s.calls;
+            return s;
+        };
+        const out = path.join(dir, "sha2");
+        const report = path.join(dir, "report2.json");
+        const lines: string[] = [];
+        const deps = {
+            env: { MIN_ATTACK_BLOCK_RATE: "1", MAX_BENIGN_BLOCK_RATE: "0" },
+            stdout: (l: string) => lines.push(l),
+            stderr: (l: string) => lines.push(l),
+            serve,
+            presidioStandIn,
+        };
+        srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
+        const args = [
+            "evaluate-candidate",
+            "--candidate-rules",
+            JSON.stringify(candidate),
+            "--model",
+            "m",
+            "--attacks",
+            a,
+            "--benign",
+            b,
+            "--rules-sha256-out",
+            out,
+            "--report",
+            report,
+        ];
+        assert.equal(await main(args, deps), 0, lines.join("\n"));
+        assert.equal(srv.analyzerUrl, standInUrl, "the served copy masks through the stand-in");
+        assert.equal(
+            calls["POST /analyze"],
+            benign.length,
+            "every benign answer went through masking",
+        );
+        assert.deepEqual(JSON.parse(readFileSync(report, "utf8")).withheld, []);
+        // The certified digest is the candidate's, byte for byte, not the served copy's.
+        assert.equal(readFileSync(out, "utf8"), bundleDigest(candidate));
+        assert.notEqual(bundleDigest(served[0]), bundleDigest(candidate));
+        assert.deepEqual(served[0], evaluationCopy(candidate, standInUrl));
+        await assert.rejects(
+            fetch(`${standInUrl}/health`, { signal: AbortSignal.timeout(2000) }),
+            "the stand-in is stopped after the evaluation",
+        );
     });
 });

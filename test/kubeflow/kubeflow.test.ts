@@ -191,8 +191,6 @@ describe("kubeflow: standalone", () => {
         assert.deepEqual(targets, [
             "llm-inference/inference:8000",
             "llm-guardrails/jailbreak-detection:1337",
-            "llm-output-filter/presidio-analyzer:3000",
-            "llm-output-filter/presidio-anonymizer:3000",
         ]);
         const api = pols.find((p) => k8sName(p) === "allow-kube-apiserver");
         assert.ok(api, "the promote step can reach the API server");

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { ConfigValidationError, parseConfig } from "../../modules/config";
 import type { ClusterConfig } from "../../modules/config";
@@ -119,7 +120,7 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
         }
     });
     it("a dashboard that is not JSON is refused with its path", () => {
-        const dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "dash-"));
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dash-"));
         fs.writeFileSync(path.join(dir, "bad.json"), "{ nope");
         assert.throws(() => loadDashboards(dir), /bad\.json is not valid JSON/);
         assert.ok(fs.existsSync(dashboardsDir));

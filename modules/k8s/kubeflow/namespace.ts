@@ -113,12 +113,13 @@ const nsSelector = (ns: string) => ({
 });
 const tcp = (ports: readonly number[]) => ports.map((port) => ({ protocol: "TCP", port }));
 
-/** Workloads the candidate rails call during evaluation (the guardrails tier's own backends). */
+/**
+ * Workloads the candidate rails call during evaluation. Not Presidio: the output filter is reachable
+ * only from the guardrails tier, so evaluation answers masking calls in-pod (pipelines/README.md).
+ */
 export const railsBackends = [
     "inference",
     "jailbreak-detection",
-    "presidio-analyzer",
-    "presidio-anonymizer",
 ] as const satisfies readonly WorkloadId[];
 
 /**
@@ -129,8 +130,8 @@ export const railsBackends = [
  * - Kubernetes API server (`apiServerCidrs`, port `apiServerPort`) — the promote step writes the
  *   rollout targets and Argo's executor reports results; none when no CIDR is known;
  * - the guardrails tier's backends ({@link railsBackends}): the evaluation step serves the
- *   candidate rails inside its own pod, and they call the main model, the jailbreak heuristics and
- *   Presidio exactly as the guardrails tier does.
+ *   candidate rails inside its own pod, and they call the main model and the jailbreak heuristics
+ *   (Presidio calls are answered by an in-pod stand-in).
  * No ingress at all: the evaluation reaches its candidate server over the pod's loopback, and KFP reads step
  * state and logs through its API server and the object store, not from the pods.
  */
@@ -184,8 +185,8 @@ export function pipelinePolicies(opts: {
         {
             name: "allow-rails-backends",
             purpose:
-                "the guardrail evaluation serves the candidate rails in-pod; they call the main model, " +
-                "the jailbreak heuristics and Presidio like the guardrails tier does",
+                "the guardrail evaluation serves the candidate rails in-pod; they call the main model " +
+                "and the jailbreak heuristics (masking is answered in-pod)",
             spec: {
                 podSelector: {},
                 policyTypes: ["Egress"],

@@ -239,6 +239,8 @@ export interface IntentInputs {
     };
     readonly observability: boolean;
     readonly kubeflow: boolean;
+    /** Namespace pipeline steps run in: `kubeflow` (standalone KFP) or the profile namespace (full). */
+    readonly kubeflowNamespace: string;
     /** External Secrets runs on the cluster. */
     readonly externalSecrets: boolean;
     /** ACME directory URL cert-manager issues from, if any (its host joins cert-manager's allowlist). */
@@ -260,6 +262,10 @@ export function intentInputs(cluster: ClusterConfig): IntentInputs {
         },
         observability: cluster.layer.observability.enabled,
         kubeflow: cluster.layer.kubeflow.enabled,
+        kubeflowNamespace:
+            cluster.layer.kubeflow.mode === "full"
+                ? cluster.layer.kubeflow.profileNamespace
+                : serviceNamespaces.kubeflow,
         externalSecrets: cluster.layer.baseline.secrets.enabled,
         acmeServer: cluster.layer.baseline.ingress.acme?.server,
     };
@@ -309,7 +315,13 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     if (inputs.externalSecrets) peers.push("external-secrets");
     if (inputs.observability) peers.push("prometheus", "alertmanager", "decision-log-metrics");
     if (inputs.kubeflow) peers.push("kubeflow-pipelines");
-    workloads.push(...peers.map((p) => namedPeers[p] as NetWorkload));
+    workloads.push(
+        ...peers.map((p) =>
+            p === "kubeflow-pipelines"
+                ? { ...(namedPeers[p] as NetWorkload), namespace: inputs.kubeflowNamespace }
+                : (namedPeers[p] as NetWorkload),
+        ),
+    );
     const has = (id: string) => workloads.some((w) => w.id === id);
     const portOf = (id: WorkloadId, name = "http") =>
         catalog[id].ports.find((p) => p.name === name)!.port;

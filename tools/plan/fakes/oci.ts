@@ -82,6 +82,9 @@ const kinds: Readonly<Record<string, string>> = {
     "oci:Logging/log:Log": "log",
     "oci:Logging/unifiedAgentConfiguration:UnifiedAgentConfiguration": "unifiedagentconfiguration",
     "oci:ObjectStorage/bucket:Bucket": "bucket",
+    "oci:Core/drg:Drg": "drg",
+    "oci:Core/drgAttachment:DrgAttachment": "drgattachment",
+    "oci:Core/remotePeeringConnection:RemotePeeringConnection": "remotepeeringconnection",
 };
 
 function octet(...parts: string[]): number {
