@@ -1,68 +1,14 @@
 /** Shared fixtures of the baseline suites: configs, fake cloud ids, and a recorder per component. */
-import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import {
-    ClusterConfig,
-    ConfigValidationError,
-    PlatformConfig,
-    decodeConfigValue,
-    parseConfig,
-} from "../../modules/config";
+import type { ClusterConfig } from "../../modules/config";
 import type { CloudClusterInfo } from "../../modules/oci/types";
 import { RecordedResource, recordedResources, settle, unwrapSecrets } from "../../tools/plan/mocks";
-import { readStackConfig } from "../../tools/plan/stackfile";
+import { stackRaw } from "../support/stacks";
 
-const root = path.resolve(__dirname, "..", "..");
+export { fakeCloud, parse, refusal } from "../support/stacks";
 
 /** The dev stack's raw config (short keys), deep-copied so a test may change it. */
 export function devRaw(): Record<string, any> {
-    const sc = readStackConfig(root, "dev");
-    const raw: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(sc.values)) {
-        if (k.startsWith("secure-llm-platform:")) {
-            raw[k.slice("secure-llm-platform:".length)] = decodeConfigValue(v);
-        }
-    }
-    return JSON.parse(JSON.stringify(raw)) as Record<string, any>;
-}
-
-/** Parses a raw config. */
-export function parse(raw: Record<string, unknown>, secretKeys: string[] = []): PlatformConfig {
-    return parseConfig(raw, { stack: "test", secretKeys });
-}
-
-/** The issues a raw config is refused with, one `path: …` line each. */
-export function refusal(raw: Record<string, unknown>, secretKeys: string[] = []): string[] {
-    try {
-        parse(raw, secretKeys);
-    } catch (e) {
-        if (e instanceof ConfigValidationError) {
-            return e.issues.map((i) => `${i.path}: ${i.expected}`);
-        }
-        throw e;
-    }
-    throw new Error("expected the configuration to be refused");
-}
-
-/** Cloud ids an OKE cluster's cloud layer would hand over. */
-export function fakeCloud(region: string): CloudClusterInfo {
-    const o = (s: string) => pulumi.output(s);
-    return {
-        region,
-        compartmentId: "ocid1.compartment.oc1..aaaatest",
-        clusterId: o("ocid1.cluster.oc1.iad.aaaatest"),
-        apiEndpoint: o("10.0.0.10:6443"),
-        loadBalancerNsgId: o("ocid1.networksecuritygroup.oc1.iad.aaaatest"),
-        vaultId: o("ocid1.vault.oc1.iad.aaaatestvault"),
-        cryptoEndpoint: o("https://crypto.example"),
-        keys: {
-            secrets: o("ocid1.key.oc1.iad.secrets"),
-            volumes: o("ocid1.key.oc1.iad.volumes"),
-            models: o("ocid1.key.oc1.iad.models"),
-            signing: o("ocid1.key.oc1.iad.signing"),
-        },
-        modelBucket: { namespace: o("ns"), name: o("models") },
-    };
+    return stackRaw("dev");
 }
 
 /** Builds a Baseline and returns what it registered (secrets unwrapped). */

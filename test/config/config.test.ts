@@ -1,30 +1,10 @@
 import { strict as assert } from "assert";
-import * as path from "path";
-import {
-    ConfigValidationError,
-    PlatformConfig,
-    decodeConfigValue,
-    parseConfig,
-} from "../../modules/config";
+import { ConfigValidationError, PlatformConfig, parseConfig } from "../../modules/config";
 import { parseCidr, subnet, formatCidr, overlaps } from "../../modules/config/cidr";
-import { readStackConfig } from "../../tools/plan/stackfile";
-
-const root = path.resolve(__dirname, "..", "..");
-
-/** Raw config map (short keys, decoded values) of a stack file, as the program receives it. */
-function rawOf(stack: string): { raw: Record<string, unknown>; secretKeys: string[] } {
-    const sc = readStackConfig(root, stack);
-    const raw: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(sc.values)) {
-        if (k.startsWith("secure-llm-platform:")) {
-            raw[k.slice("secure-llm-platform:".length)] = decodeConfigValue(v);
-        }
-    }
-    return { raw, secretKeys: sc.secretKeys };
-}
+import { stackRaw } from "../support/stacks";
 
 function devRaw(): Record<string, unknown> {
-    return JSON.parse(JSON.stringify(rawOf("dev").raw)) as Record<string, unknown>;
+    return stackRaw("dev");
 }
 
 function issuesOf(raw: Record<string, unknown>, secretKeys: string[] = []): ConfigValidationError {

@@ -1,21 +1,11 @@
 import { strict as assert } from "assert";
-import * as path from "path";
-import { decodeConfigValue, parseConfig, PlatformConfig } from "../../modules/config";
+import { parseConfig, PlatformConfig } from "../../modules/config";
 import { isKubernetesObject, providerUrn, toManifest } from "../../tools/plan/manifests";
 import { recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
-import { readStackConfig } from "../../tools/plan/stackfile";
-
-const root = path.resolve(__dirname, "..", "..");
+import { stackRaw } from "../support/stacks";
 
 function stackConfig(stack: string): PlatformConfig {
-    const sc = readStackConfig(root, stack);
-    const raw: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(sc.values)) {
-        if (k.startsWith("secure-llm-platform:")) {
-            raw[k.slice("secure-llm-platform:".length)] = decodeConfigValue(v);
-        }
-    }
-    return parseConfig(raw, { stack, secretKeys: sc.secretKeys });
+    return parseConfig(stackRaw(stack), { stack });
 }
 
 /** Every Kubernetes object of each cluster, keyed `Kind ns/name`, with cluster-specific values masked. */
