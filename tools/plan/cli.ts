@@ -137,6 +137,7 @@ async function main(): Promise<number> {
             r.exitCode === 0 ? "clean" : r.exitCode === 2 ? "config error" : "violations";
         console.log(
             `${r.stack}: ${verdict}; ${r.resourceCount} resources; ${r.seconds.toFixed(1)} s` +
+                (r.warningCount ? `; ${r.warningCount} warning(s) in report.md` : "") +
                 (r.outDir ? `; ${path.relative(process.cwd(), r.outDir) || "."}/` : ""),
         );
         for (const p of r.problems) {

@@ -41,6 +41,8 @@ export interface StackPlanResult {
     /** One line per problem, already formatted for the terminal. */
     readonly problems: readonly string[];
     readonly resourceCount: number;
+    /** Warnings the program logged (listed in report.md). */
+    readonly warningCount?: number;
     readonly outDir?: string;
     readonly seconds: number;
 }
@@ -71,6 +73,13 @@ export async function planStack(
     }
     installMocks({ project: stackConfig.project, stack });
     pulumi.runtime.setAllConfig(stackConfig.values, stackConfig.secretKeys);
+
+    // The program's warnings (e.g. unverified image digests) go to the report, not the terminal.
+    const warnings: string[] = [];
+    const log = pulumi.log as { warn: (msg: string, ...rest: unknown[]) => Promise<void> };
+    log.warn = async (msg: string) => {
+        warnings.push(msg);
+    };
 
     const asyncErrors: unknown[] = [];
     const onRejection = (e: unknown) => asyncErrors.push(e);
@@ -169,6 +178,7 @@ export async function planStack(
             schemaResults,
             outputs: outputs.rows,
             problems,
+            warnings,
             invokes: countBy(recordedInvokes(), (i) => i.token),
         }),
     );
@@ -177,6 +187,7 @@ export async function planStack(
         exitCode: problems.length > 0 ? exitCodes.violation : exitCodes.clean,
         problems,
         resourceCount: resources.length,
+        warningCount: warnings.length,
         outDir,
         seconds: elapsed(),
     };
@@ -253,6 +264,7 @@ interface ReportInput {
     readonly schemaResults: readonly SchemaResult[];
     readonly outputs: readonly OutputRow[];
     readonly problems: readonly string[];
+    readonly warnings: readonly string[];
     readonly invokes: readonly [string, number][];
 }
 
@@ -294,6 +306,14 @@ export function renderReport(r: ReportInput): string {
     );
     if (r.problems.length > 0) {
         lines.push("", "## Violations", "", ...r.problems.map((p) => `- ${p}`));
+    }
+    if (r.warnings.length > 0) {
+        lines.push(
+            "",
+            "## Warnings from the program",
+            "",
+            ...r.warnings.map((w) => `- ${w.replace(/\n/g, "\n  ")}`),
+        );
     }
     lines.push("", "## Resources by module", "");
     lines.push(
