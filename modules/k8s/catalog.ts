@@ -69,13 +69,10 @@ const http = (name: string, port: number): WorkloadPort => ({ name, port, protoc
 
 /** Every workload the platform can run, by id. */
 export const catalog: Readonly<Record<WorkloadId, Workload>> = {
-    gateway: workload(
-        "gateway",
-        tierNamespaces.gateway,
-        "gateway",
-        [http("http", workloadPorts.gateway)],
-        "http",
-    ),
+    // nginx serves no /metrics; the gateway tier is measured by the ingress controller in front of it.
+    gateway: workload("gateway", tierNamespaces.gateway, "gateway", [
+        http("http", workloadPorts.gateway),
+    ]),
     // The server serves no /metrics on its API port; its opt-in Prometheus exporter listens apart.
     guardrails: workload(
         "guardrails",

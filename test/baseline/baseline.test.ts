@@ -476,6 +476,12 @@ describe("baseline: dev stack cluster", () => {
         );
         assert.strictEqual(c.image.runAsNonRoot, true);
         assert.strictEqual(c.image.allowPrivilegeEscalation, false);
+        // Metrics on a ClusterIP Service for the observability layer's own ServiceMonitor; the
+        // chart's ServiceMonitor and PrometheusRule would need CRDs that arrive after the baseline.
+        assert.strictEqual(c.metrics.enabled, true);
+        assert.strictEqual(c.metrics.service.type, "ClusterIP");
+        assert.strictEqual(c.metrics.serviceMonitor.enabled, false);
+        assert.strictEqual(c.metrics.prometheusRule.enabled, false);
         assert.match(String(r.inputs.version), /^\d+\.\d+\.\d+$/);
         const issuer = ofType(rs, T.issuer).find((x) => meta(x).name === "platform-ca")!;
         assert.deepStrictEqual((issuer.inputs.spec as any).ca, { secretName: "platform-root-ca" });

@@ -5,6 +5,7 @@
  * exfiltration path.
  */
 import * as assert from "assert";
+import { ingressControllerMetrics } from "../../modules/constants/ingress";
 import { catalog } from "../../modules/k8s/catalog";
 import { NetworkSecurity } from "../../modules/k8s/network";
 import { buildIntent, intentInputs, isSupplyChainDomain } from "../../modules/k8s/network/intent";
@@ -33,13 +34,15 @@ const tierGroups = ["gw", "guard", "infer", "out"];
 
 /**
  * The picture's arrows, with Prometheus scraping exactly the catalog workloads that expose a
- * metrics port (the catalog is the single source: the gateway has one, Presidio has none).
+ * metrics port (the catalog is the single source: the gateway has one, Presidio has none) and the
+ * ingress-nginx controller's metrics port (the gateway tier's client-facing latency and 5xx).
  */
 function expectedEdges(): string[] {
     const scraped = Object.values(catalog)
         .filter((w) => w.metricsPort !== undefined)
         .map((w) => `prom->${groupOf(w.id)}`);
-    return [
+    scraped.push(`prom->${groupOf("ingress-nginx")}`);
+    const edges = [
         "client->gw",
         "gw->guard",
         "guard->infer",
@@ -49,7 +52,8 @@ function expectedEdges(): string[] {
         ...scraped,
         "kfp->guard",
         "kfp->infer",
-    ].sort();
+    ];
+    return [...new Set(edges)].sort();
 }
 
 function observedEdges(r: ReachabilityResult): string[] {
@@ -95,6 +99,17 @@ for (const engine of engines) {
 
         it("shows exactly the flows of DESIGN.md's picture between its nodes", () => {
             assert.deepStrictEqual(observedEdges(result), expectedEdges());
+        });
+
+        it("lets Prometheus, and only it in-cluster, reach the ingress controller's metrics port", () => {
+            const metrics = `TCP/${ingressControllerMetrics.port}`;
+            const scrapers = result.connections
+                .filter((c) => c.to === "ingress-nginx" && c.ports.includes(metrics))
+                .map((c) => c.from);
+            assert.deepStrictEqual(scrapers, ["prometheus"]);
+            for (const d of result.externalIngress["ingress-nginx"] ?? []) {
+                assert.ok(!d.ports.includes(metrics), `clients reach ${metrics} from ${d.value}`);
+            }
         });
 
         it("lets nothing outside the picture open connections into the tiers", () => {

@@ -7,6 +7,13 @@ import type { ClusterConfig } from "../../modules/config";
 import { parseObservability } from "../../modules/config/observability";
 import type { LayerContext } from "../../modules/config/layer";
 import { Issues } from "../../modules/config/validate";
+import {
+    ingressControllerMetrics,
+    ingressReleaseName,
+    ingressTimeBucketsSeconds,
+} from "../../modules/constants/ingress";
+import { serviceNamespaces } from "../../modules/constants/namespaces";
+import { ingressNginxValues } from "../../modules/k8s/baseline/ingress";
 import { catalog } from "../../modules/k8s/catalog";
 import {
     dashboardsDir,
@@ -17,6 +24,7 @@ import { isExportedMetric, metricRegistry } from "../../modules/k8s/observabilit
 import {
     dcgmService,
     decisionMetrics,
+    ingressMetricsService,
     monitorSpecs,
 } from "../../modules/k8s/observability/monitors";
 import { metricNamesIn } from "../../modules/k8s/observability/promql";
@@ -77,6 +85,8 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
         for (const a of [
             "GuardrailBlockRateSpike",
             "OutputRedactionSpike",
+            "GatewayLatencyP95High",
+            "Gateway5xxRateHigh",
             "InferenceLatencyP95High",
             "Inference5xxRateHigh",
             "InferenceQueueDepthHigh",
@@ -92,6 +102,38 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
             "no DCGM alerts without DCGM",
         );
     });
+    it("gateway alerts read the controller's series of the gateway's Ingress, namespace as Prometheus stores it", () => {
+        const rules = alertGroups({ gpu: false }).flatMap((g) => g.rules);
+        const gw = catalog.gateway;
+        for (const name of ["GatewayLatencyP95High", "Gateway5xxRateHigh"]) {
+            const r = rules.find((x) => x.alert === name)!;
+            // The ServiceMonitor target sets `namespace` (ingress-nginx); the metric's own
+            // `namespace` label survives only as `exported_namespace`.
+            assert.ok(r.expr.includes(`exported_namespace="${gw.namespace}"`), r.expr);
+            assert.ok(r.expr.includes(`ingress="${gw.id}"`), r.expr);
+            assert.doesNotMatch(
+                r.expr,
+                /[{,]namespace=/,
+                `${name} filters on the target namespace`,
+            );
+        }
+        const fivexx = rules.find((x) => x.alert === "Gateway5xxRateHigh")!;
+        // The controller reports full status codes unless --report-status-classes is set.
+        assert.ok(fivexx.expr.includes('status=~"5.."'), fivexx.expr);
+        const lat = rules.find((x) => x.alert === "GatewayLatencyP95High")!;
+        assert.match(lat.expr, /nginx_ingress_controller_request_duration_seconds_bucket/);
+        assert.match(lat.expr, /> 60$/);
+    });
+    it("refuses a gateway latency threshold the controller's histogram cannot measure", () => {
+        const max = ingressTimeBucketsSeconds[ingressTimeBucketsSeconds.length - 1]!;
+        assert.throws(
+            () => alertGroups({ gpu: false, thresholds: { gatewayLatencyP95Seconds: max } }),
+            /largest histogram bucket/,
+        );
+        assert.doesNotThrow(() =>
+            alertGroups({ gpu: false, thresholds: { gatewayLatencyP95Seconds: 120 } }),
+        );
+    });
     it("dashboards parse, have the expected panels and use registered metrics only", () => {
         const files = loadDashboards();
         assert.deepEqual(
@@ -100,7 +142,15 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
         );
         const overview = JSON.parse(files.find((f) => f.id === "llm-security-overview")!.json);
         const titles = (overview.panels as { title: string }[]).map((p) => p.title.toLowerCase());
-        for (const want of ["requests", "blocked", "redaction", "latency", "tokens per second"]) {
+        for (const want of [
+            "requests",
+            "blocked",
+            "redaction",
+            "latency",
+            "tokens per second",
+            "gateway latency",
+            "gateway 5xx",
+        ]) {
             assert.ok(
                 titles.some((t) => t.includes(want)),
                 `overview has no ${want} panel`,
@@ -165,6 +215,60 @@ describe("observability: monitors select Services and ports that exist", () => {
                 (s) => s.name === "dcgm-exporter",
             ),
         );
+    });
+});
+
+describe("observability: the ingress-nginx monitor matches what the baseline's chart values render", () => {
+    // What kubernetes/ingress-nginx:charts/ingress-nginx/templates/controller-service-metrics.yaml
+    // renders from `controller.metrics` for release `ingress-nginx` in its namespace.
+    const values = ingressNginxValues({ public: false }) as any;
+    const metrics = values.controller.metrics;
+    const rendered = {
+        name: `${ingressReleaseName}-controller-metrics`,
+        namespace: serviceNamespaces.ingress,
+        labels: {
+            "app.kubernetes.io/name": "ingress-nginx",
+            "app.kubernetes.io/instance": ingressReleaseName,
+            "app.kubernetes.io/component": "controller",
+            ...(metrics.service?.labels ?? {}),
+        },
+        port: { name: metrics.portName, port: metrics.service.servicePort },
+        containerPort: metrics.port,
+    };
+
+    it("the baseline enables the controller's metrics but not the chart's own ServiceMonitor", () => {
+        assert.equal(metrics.enabled, true);
+        assert.equal(metrics.serviceMonitor.enabled, false);
+        assert.equal(metrics.prometheusRule.enabled, false);
+        assert.equal(metrics.service.type, "ClusterIP");
+    });
+    it("selects the metrics Service's namespace, labels and named port", () => {
+        const m = monitorSpecs({ dcgm: false, decisionMetrics: false }).find(
+            (x) => x.namespace === ingressMetricsService.namespace,
+        );
+        assert.ok(m, "no monitor for the ingress-nginx controller");
+        assert.equal(m.namespace, rendered.namespace);
+        for (const [k, v] of Object.entries(m.matchLabels)) {
+            assert.equal(
+                rendered.labels[k as keyof typeof rendered.labels],
+                v,
+                `selects ${k}=${v}`,
+            );
+        }
+        assert.equal(m.port, rendered.port.name);
+        assert.equal(rendered.port.port, ingressControllerMetrics.port);
+        assert.equal(rendered.containerPort, ingressControllerMetrics.port);
+        assert.equal(m.path, "/metrics");
+    });
+    it("widens the controller's latency buckets past an LLM answer (up to the proxy read timeout)", () => {
+        const args = values.controller.extraArgs["time-buckets"] as string;
+        const buckets = args.split(",").map(Number);
+        assert.deepEqual(buckets, [...ingressTimeBucketsSeconds]);
+        assert.ok(
+            buckets.every((b, i) => i === 0 || b > buckets[i - 1]!),
+            "ascending",
+        );
+        assert.ok(buckets[buckets.length - 1]! >= 300);
     });
 });
 
@@ -321,6 +425,10 @@ describe("observability: component under mocks", () => {
             assert.equal(m.metadata.labels.release, monitoringReleaseName, m.metadata.name);
         }
         assert.ok(monitors.some((m) => m.metadata.name === "dcgm-exporter"));
+        const ing = monitors.find((m) => m.metadata.name === "ingress-nginx-controller");
+        assert.ok(ing, "a ServiceMonitor for the ingress-nginx controller");
+        assert.deepEqual(ing.spec.namespaceSelector.matchNames, ["ingress-nginx"]);
+        assert.equal(ing.spec.endpoints[0].port, "metrics");
     });
     it("the decision-metrics monitor selects the Service this component creates", () => {
         const m = crs("ServiceMonitor").find((x) => x.metadata.name === decisionMetrics.name);

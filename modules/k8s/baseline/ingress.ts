@@ -6,7 +6,13 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IngressConfig } from "../../config/baseline";
 import { charts } from "../../constants/charts";
-import { clusterIssuerName, ingressClassName } from "../../constants/ingress";
+import {
+    clusterIssuerName,
+    ingressClassName,
+    ingressControllerMetrics,
+    ingressReleaseName,
+    ingressTimeBucketsSeconds,
+} from "../../constants/ingress";
 import {
     exceptionAnnotations,
     labels,
@@ -100,7 +106,21 @@ export function ingressNginxValues(ingress: IngressConfig): Record<string, unkno
                 annotations: loadBalancerAnnotations(ingress),
                 externalTrafficPolicy: "Local",
             },
-            metrics: { enabled: true, serviceMonitor: { enabled: false } },
+            // Prometheus endpoint for the gateway tier's client-facing latency and 5xx alerts. The
+            // observability layer brings its own ServiceMonitor: the chart's would need the
+            // monitoring CRDs, which arrive after the baseline.
+            metrics: {
+                enabled: true,
+                port: ingressControllerMetrics.port,
+                portName: ingressControllerMetrics.portName,
+                service: {
+                    type: "ClusterIP",
+                    servicePort: ingressControllerMetrics.port,
+                },
+                serviceMonitor: { enabled: false },
+                prometheusRule: { enabled: false },
+            },
+            extraArgs: { "time-buckets": ingressTimeBucketsSeconds.join(",") },
             admissionWebhooks: {
                 enabled: true,
                 createSecretJob: {
@@ -201,7 +221,7 @@ export class IngressTls extends pulumi.ComponentResource {
         new k8s.helm.v3.Release(
             `${name}-ingress-nginx`,
             {
-                name: "ingress-nginx",
+                name: ingressReleaseName,
                 chart: charts.ingressNginx.chart,
                 version: charts.ingressNginx.version,
                 repositoryOpts: { repo: charts.ingressNginx.repo },

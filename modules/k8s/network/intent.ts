@@ -13,6 +13,7 @@ import {
     domainProblem,
     extendableEgressIdentities,
 } from "../../config/network";
+import { ingressControllerMetrics } from "../../constants/ingress";
 import { labelDomain, labels } from "../../constants/labels";
 import {
     dcgmExporterNamespace,
@@ -136,6 +137,11 @@ export const namedPeers = {
         ports: [
             { name: "http", port: 80, protocol: "TCP" },
             { name: "https", port: 443, protocol: "TCP" },
+            {
+                name: ingressControllerMetrics.portName,
+                port: ingressControllerMetrics.port,
+                protocol: "TCP",
+            },
         ],
         source: "chart",
     },
@@ -357,6 +363,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         const metrics = catalog[id].metricsPort;
         if (metrics !== undefined) flow("prometheus", id, portOf(id, metrics), "scrape");
     }
+    flow("prometheus", "ingress-nginx", ingressControllerMetrics.port, "scrape");
     flow("prometheus", "alertmanager", 9093, "alerts");
     flow(
         "prometheus",

@@ -7,6 +7,7 @@
 /** Who exports a metric. */
 export type MetricSource =
     | "vllm"
+    | "ingress-nginx"
     | "decision-log-metrics"
     | "dcgm-exporter"
     | "kube-state-metrics"
@@ -23,7 +24,11 @@ export interface MetricEntry {
 const vllmDocs =
     "https://docs.vllm.ai/en/stable/usage/metrics/ ; vllm-project/vllm:docs/design/metrics.md";
 const vllmHttp =
-    'vllm-project/vllm:docs/design/metrics.md (prometheus_fastapi_instrumentator: http_requests_total{handler,method,status="2xx|5xx"}, http_request_duration_seconds{handler,method})';
+    "vllm-project/vllm:vllm/entrypoints/serve/instrumentator/metrics.py (Instrumentator().add() on the API app, vLLM's registry) ; " +
+    'trallnag/prometheus-fastapi-instrumentator:src/prometheus_fastapi_instrumentator/metrics.py default(): http_requests_total{method,status="2xx|4xx|5xx",handler} (status codes grouped by default), http_request_duration_seconds{method,handler}';
+const ingressNginx =
+    "kubernetes/ingress-nginx:internal/ingress/metric/collectors/socket.go (namespace nginx_ingress_controller; labels status (full code unless --report-status-classes), method, path, namespace, ingress, service, canary; const labels controller_namespace, controller_class, controller_pod) ; " +
+    "https://kubernetes.github.io/ingress-nginx/user-guide/monitoring/";
 const fluentBit =
     "https://docs.fluentbit.io/manual/data-pipeline/filters/log_to_metrics (counter names are log_metric_counter_<metric_name>)";
 const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv";
@@ -43,6 +48,14 @@ export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     "vllm:request_success_total": { source: "vllm", evidence: vllmDocs },
     http_requests_total: { source: "vllm", evidence: vllmHttp },
     http_request_duration_seconds_bucket: { source: "vllm", evidence: vllmHttp },
+    // ingress-nginx controller, port `metrics` (10254): every client request to the gateway's
+    // Ingress. Its `namespace` and `service` labels clash with the target labels Prometheus adds,
+    // so they are stored as `exported_namespace` and `exported_service` (honor_labels false).
+    nginx_ingress_controller_requests: { source: "ingress-nginx", evidence: ingressNginx },
+    nginx_ingress_controller_request_duration_seconds_bucket: {
+        source: "ingress-nginx",
+        evidence: ingressNginx,
+    },
     // The platform's decision-log-metrics DaemonSet (Fluent Bit log_to_metrics over the guardrails'
     // JSON decision log lines; see decision-metrics.ts for the fields it counts).
     log_metric_counter_guardrails_decisions_total: {

@@ -1,6 +1,11 @@
 /** Which Services Prometheus scrapes: pure, so tests can check them against the Services that exist. */
+import { ingressControllerMetrics } from "../../constants/ingress";
 import { labels } from "../../constants/labels";
-import { dcgmExporterNamespace, privilegedNamespaces } from "../../constants/namespaces";
+import {
+    dcgmExporterNamespace,
+    privilegedNamespaces,
+    serviceNamespaces,
+} from "../../constants/namespaces";
 import { catalog, workloadIds } from "../catalog";
 
 /** One ServiceMonitor: the Service it selects and the named port it scrapes. */
@@ -33,7 +38,19 @@ export const dcgmService = {
 } as const;
 
 /**
- * Monitors for every catalog workload with a metrics port, the decision-log metrics and, when
+ * The ingress-nginx controller's metrics Service (the baseline enables `controller.metrics`): the
+ * gateway tier's client-facing request count, status and latency, per Ingress.
+ */
+export const ingressMetricsService = {
+    name: ingressControllerMetrics.serviceName,
+    namespace: serviceNamespaces.ingress,
+    matchLabels: ingressControllerMetrics.serviceLabels,
+    port: ingressControllerMetrics.portName,
+} as const;
+
+/**
+ * Monitors for every catalog workload with a metrics port, the ingress-nginx controller, the
+ * decision-log metrics and, when
  * ordinary (runc) GPU nodes exist, the DCGM exporter (Kata GPU nodes run none: REFERENCE §4.4).
  */
 export function monitorSpecs(opts: { dcgm: boolean; decisionMetrics: boolean }): MonitorSpec[] {
@@ -51,6 +68,15 @@ export function monitorSpecs(opts: { dcgm: boolean; decisionMetrics: boolean }):
             path: "/metrics",
         });
     }
+    // The chart's controller Service and admission-webhook Service carry the same labels but no
+    // port named `metrics`, so only the metrics Service yields targets.
+    out.push({
+        name: "ingress-nginx-controller",
+        namespace: ingressMetricsService.namespace,
+        matchLabels: ingressMetricsService.matchLabels,
+        port: ingressMetricsService.port,
+        path: "/metrics",
+    });
     if (opts.decisionMetrics) {
         out.push({
             name: decisionMetrics.name,

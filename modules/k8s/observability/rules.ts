@@ -1,5 +1,23 @@
-/** Alert rules: each names only metrics in the registry (checked by the tests). */
+/**
+ * Alert rules: each names only metrics in the registry (checked by the tests).
+ *
+ * Latency and 5xx per tier (issue 7), as far as the tiers export them:
+ * - gateway: p95 latency and 5xx ratio of the client-facing requests, from the ingress-nginx
+ *   controller's per-Ingress metrics for the gateway's Ingress. These measure the whole request
+ *   path as the client sees it (a 5xx may come from any tier behind the gateway); the gateway's
+ *   own nginx exports no metrics (its stock build has no Prometheus module; its per-request audit
+ *   log line carries status and duration, but nothing turns it into a metric yet).
+ * - inference: p95 end-to-end latency and time to first token (vLLM histograms) and 5xx ratio
+ *   (`http_requests_total`, prometheus-fastapi-instrumentator on vLLM's API app).
+ * - guardrails: none. The NeMo Guardrails server's opt-in exporter carries only admission-queue
+ *   metrics, no request latency or status; its decision log lines feed the block-rate alert.
+ * - output filter (Presidio analyzer/anonymizer): none. Presidio exports no Prometheus metrics.
+ * Guardrails and output-filter failures still surface as gateway 5xx and gateway latency, since
+ * every client request crosses them; what is missing is attributing them to the tier.
+ */
+import { ingressTimeBucketsSeconds } from "../../constants/ingress";
 import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
+import { catalog } from "../catalog";
 
 /** One Prometheus alerting rule. */
 export interface AlertRule {
@@ -21,6 +39,14 @@ const inf = tierNamespaces.inference;
 const platformNamespaces = [...Object.values(tierNamespaces), serviceNamespaces.egressProxy].join(
     "|",
 );
+const scrapedNamespaces = `${platformNamespaces}|${serviceNamespaces.ingress}`;
+const ingressRequests = "nginx_ingress_controller_requests";
+const ingressDuration = "nginx_ingress_controller_request_duration_seconds_bucket";
+/**
+ * The gateway's Ingress in the controller's metrics. The metric's own `namespace` label is stored
+ * as `exported_namespace`: the ServiceMonitor's target already has `namespace` (ingress-nginx).
+ */
+const gatewayIngress = `exported_namespace="${catalog.gateway.namespace}",ingress="${catalog.gateway.id}"`;
 
 /** Thresholds of the platform alerts. */
 export interface AlertThresholds {
@@ -32,6 +58,13 @@ export interface AlertThresholds {
     readonly latencyP95Seconds?: number;
     /** Requests waiting in a vLLM queue. Defaults to 10. */
     readonly queueDepth?: number;
+    /**
+     * p95 duration of client requests through the gateway's Ingress, in seconds; must be below the
+     * controller's largest histogram bucket (300). Defaults to 60.
+     */
+    readonly gatewayLatencyP95Seconds?: number;
+    /** Share of client requests answered with a 5xx over 5 minutes. Defaults to 0.05. */
+    readonly gateway5xxRatio?: number;
 }
 
 function ratio(selector: string, total: string): string {
@@ -45,6 +78,14 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
     const redactRatio = t.redactRatio ?? 0.1;
     const latency = t.latencyP95Seconds ?? 30;
     const queue = t.queueDepth ?? 10;
+    const gatewayLatency = t.gatewayLatencyP95Seconds ?? 60;
+    const gateway5xx = t.gateway5xxRatio ?? 0.05;
+    const maxBucket = ingressTimeBucketsSeconds[ingressTimeBucketsSeconds.length - 1]!;
+    if (!(gatewayLatency > 0 && gatewayLatency < maxBucket)) {
+        throw new Error(
+            `gateway p95 latency threshold ${gatewayLatency}s must be above 0 and below the ingress controller's largest histogram bucket (${maxBucket}s): a quantile past it cannot be measured; lower it or extend ingressTimeBucketsSeconds.`,
+        );
+    }
     const groups: RuleGroup[] = [
         {
             name: "llm-guardrails",
@@ -82,13 +123,35 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
             rules: [
                 {
                     alert: "TierScrapeTargetDown",
-                    expr: `up{namespace=~"${platformNamespaces}"} == 0`,
+                    expr: `up{namespace=~"${scrapedNamespaces}"} == 0`,
                     for: "5m",
                     labels: { severity: "warning" },
                     annotations: {
                         summary: "A platform tier's metrics endpoint is down",
                         description:
                             "Prometheus cannot scrape {{ $labels.namespace }}/{{ $labels.pod }}.",
+                    },
+                },
+                {
+                    alert: "GatewayLatencyP95High",
+                    expr: `histogram_quantile(0.95, sum by (le) (rate(${ingressDuration}{${gatewayIngress}}[5m]))) > ${gatewayLatency}`,
+                    for: "10m",
+                    labels: { severity: "warning" },
+                    annotations: {
+                        summary: "Gateway p95 latency is high",
+                        description: `p95 duration of client requests through the gateway's Ingress is above ${gatewayLatency}s (whole path: gateway, guardrails, inference, output filter).`,
+                    },
+                },
+                {
+                    alert: "Gateway5xxRateHigh",
+                    expr:
+                        `sum(rate(${ingressRequests}{${gatewayIngress},status=~"5.."}[5m]))` +
+                        ` / clamp_min(sum(rate(${ingressRequests}{${gatewayIngress}}[5m])), 1e-9) > ${gateway5xx}`,
+                    for: "5m",
+                    labels: { severity: "critical" },
+                    annotations: {
+                        summary: "Clients get 5xx from the gateway",
+                        description: `More than ${gateway5xx * 100}% of client requests through the gateway's Ingress failed with a 5xx over 5 minutes. Compare with Inference5xxRateHigh to locate the tier.`,
                     },
                 },
                 {
