@@ -162,6 +162,14 @@ describe("LLM tiers on the dev stack", () => {
             true,
         );
         assert.ok(init.env.some((e: any) => e.name === "OCI_AUTH" && e.value === "workload"));
+        assert.ok(
+            init.env.some(
+                (e: any) =>
+                    e.name === "MODEL_VAULT_TRUSTED_KEY_IDS" &&
+                    e.value === "ocid1.key.oc1.iad.models,ocid1.key.oc1.iad.signing",
+            ),
+            "the loader accepts only the vault's model and signing keys",
+        );
         const cm = named(
             rs,
             "kubernetes:core/v1:ConfigMap",

@@ -208,6 +208,9 @@ export class LlmTiers extends pulumi.ComponentResource {
                 // An existing cluster's region is a location label; its OCI region is config's.
                 region: args.cloud?.region ?? args.cluster.layer.networkPolicy.ociRegion,
                 cryptoEndpoint: args.cloud?.cryptoEndpoint,
+                trustedKeyIds: args.cloud
+                    ? pulumi.interpolate`${args.cloud.keys.models},${args.cloud.keys.signing}`
+                    : undefined,
                 // Under the proxy engine, only the model loader may use the egress proxy.
                 loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id),
             });

@@ -197,6 +197,8 @@ export function inferenceWorkload(
     env: {
         readonly region: string;
         readonly cryptoEndpoint?: pulumi.Input<string>;
+        /** KMS keys a model's manifest may name (wrapping and signing keys). Defaults to none. */
+        readonly trustedKeyIds?: pulumi.Input<string>;
         /** Egress-proxy settings for the model loader only (vLLM gets none). Defaults to none. */
         readonly loaderProxyEnv?: readonly { readonly name: string; readonly value: string }[];
     },
@@ -212,6 +214,10 @@ export function inferenceWorkload(
     };
     if (env.cryptoEndpoint !== undefined) {
         loaderEnv.OCI_KMS_CRYPTO_ENDPOINT = env.cryptoEndpoint;
+    }
+    if (env.trustedKeyIds !== undefined) {
+        // Pins the keys the loader accepts, so a manifest naming any other key is refused.
+        loaderEnv.MODEL_VAULT_TRUSTED_KEY_IDS = env.trustedKeyIds;
     }
     for (const e of env.loaderProxyEnv ?? []) {
         loaderEnv[e.name] = e.value;
