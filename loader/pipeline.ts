@@ -1,7 +1,9 @@
 /**
  * Streaming encryption and decryption of one file: read a chunk, hand it to the engine, keep a
- * small window of chunks in flight, and consume results strictly in order (hash, then write).
- * Memory is the window times the chunk size, whatever the file size.
+ * small window of chunks in flight, and consume results strictly in order. On decrypt the engine
+ * hashes the plaintext as it decrypts it (one hash stream per file), so the calling thread only
+ * moves buffers between reads, the engine and writes. Memory is the window times the chunk size,
+ * whatever the file size.
  */
 import * as crypto from "crypto";
 
@@ -22,8 +24,19 @@ import { BufferPool, ObjectReader } from "./io";
 
 /** Chunks in flight per engine thread: enough to keep every worker busy while results drain. */
 const WINDOW_PER_THREAD = 2;
+/**
+ * Chunks of one file in flight on decrypt. A file's chunks all go to the worker holding its hash
+ * stream, so one more than a worker can chew on keeps it busy while a result is being written.
+ */
+const DECRYPT_WINDOW = WINDOW_PER_THREAD + 1;
 /** Plaintext writes in flight per file. */
 const MAX_WRITES_IN_FLIGHT = 2;
+
+/**
+ * Most chunk buffers one file being decrypted holds at once: a record and a plaintext buffer per
+ * chunk in the window, the record being read ahead, and the plaintext of the writes in flight.
+ */
+export const DECRYPT_BUFFERS_PER_FILE = 2 * DECRYPT_WINDOW + 1 + MAX_WRITES_IN_FLIGHT;
 
 /** Receives decrypted plaintext in order; owns `buf` until the returned promise settles. */
 export type PlaintextSink = (buf: Buffer, length: number, position: number) => Promise<void>;
@@ -45,6 +58,18 @@ export interface DecryptObjectParams {
      * returns, so the sink must not expose them under their final name before then.
      */
     readonly sink?: PlaintextSink;
+    /**
+     * Polled before each chunk; when it returns true the file is abandoned with a
+     * {@link StoppedError} (another file of the model already failed). Defaults to never.
+     */
+    readonly stop?: () => boolean;
+}
+
+/** Thrown by {@link decryptObject} when its `stop` callback asked it to give up. */
+export class StoppedError extends Error {
+    constructor() {
+        super("stopped because another file failed");
+    }
 }
 
 function plainLength(file: ManifestFile, chunkSize: number, i: number): number {
@@ -164,10 +189,12 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
     if (mismatch) throw new TamperError(mismatch);
     const header = objectHeader(manifest.modelId, index, file.path);
 
-    const hash = crypto.createHash("sha256");
-    const window = engine.parallelism * WINDOW_PER_THREAD + 1;
+    // The engine hashes each chunk's plaintext while decrypting it (the piece is still in cache);
+    // a chunk that then fails its tag fails the file, so hashing it first exposes nothing.
+    const stream = engine.openStream();
+    const window = DECRYPT_WINDOW;
     const queue: { i: number; recLen: number; result: Promise<ChunkResult> }[] = [];
-    // Positional writes are independent, so two may be in flight while the next chunk is hashed.
+    // Positional writes are independent, so two may be in flight while the next chunk decrypts.
     const writes: Promise<void>[] = [];
     let position = 0;
     let consumed = HEADER_BYTES;
@@ -185,7 +212,6 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
         }
         p.records.release(r.input);
         const n = r.outputLength;
-        hash.update(r.output.subarray(0, n));
         if (sink) {
             if (writes.length >= MAX_WRITES_IN_FLIGHT) await writes.shift();
             const w = sink(r.output, n, position).then(() => p.plain.release(r.output));
@@ -198,16 +224,38 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
         position += n;
     };
 
+    // At most one read is outstanding: the reader is sequential.
+    let ahead: { rec: Buffer; recLen: number; read: Promise<number> } | undefined;
+    const readAhead = (i: number) => {
+        const recLen = plainLength(file, chunkSize, i) + TAG_BYTES;
+        const rec = p.records.acquire();
+        const read = reader.read(rec, recLen);
+        // Observed when the record is used; this keeps an early failure from being unhandled.
+        read.catch(() => undefined);
+        return { rec, recLen, read };
+    };
+
     try {
+        ahead = readAhead(0);
         for (let i = 0; i < file.chunks; i++) {
-            const recLen = plainLength(file, chunkSize, i) + TAG_BYTES;
-            const rec = p.records.acquire();
-            const n = await reader.read(rec, recLen);
+            if (p.stop?.()) throw new StoppedError();
+            const { rec, recLen, read } = ahead!;
+            ahead = undefined;
+            let n: number;
+            try {
+                n = await read;
+            } catch (e) {
+                p.records.release(rec);
+                throw e;
+            }
             if (n < recLen) {
                 p.records.release(rec);
                 throw truncated(consumed + n);
             }
             consumed += n;
+            // Start reading the next record now, so the read (from disk or the network)
+            // overlaps this chunk's decryption and the previous chunk's write.
+            if (i + 1 < file.chunks) ahead = readAhead(i + 1);
             const result = engine.run({
                 op: "decrypt",
                 nonce: chunkNonce(index, i),
@@ -215,6 +263,7 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
                 input: rec,
                 inputLength: recLen,
                 output: p.plain.acquire(),
+                stream,
             });
             result.catch(() => undefined);
             queue.push({ i, recLen, result });
@@ -223,6 +272,13 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
         while (queue.length > 0) await handle(queue.shift()!);
         while (writes.length > 0) await writes.shift();
     } catch (e) {
+        engine.dropStream(stream);
+        if (ahead) {
+            const pending = ahead;
+            ahead = undefined;
+            await pending.read.catch(() => undefined);
+            p.records.release(pending.rec);
+        }
         // Let in-flight work finish so buffers return and no rejection goes unobserved.
         const rest = queue.splice(0);
         await Promise.allSettled(writes.splice(0));
@@ -239,6 +295,7 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
         throw e;
     }
 
+    const digest = await engine.digest(stream);
     const extra = Buffer.alloc(1);
     if ((await reader.read(extra, 1)) > 0) {
         throw new TamperError(
@@ -246,7 +303,6 @@ export async function decryptObject(p: DecryptObjectParams): Promise<void> {
                 `beyond ${fmtBytes(expectedSize)}`,
         );
     }
-    const digest = hash.digest("hex");
     if (digest !== file.sha256) {
         throw new TamperError(
             `${file.path}: plaintext SHA-256 is ${digest}, the manifest says ${file.sha256}`,

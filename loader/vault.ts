@@ -32,7 +32,7 @@ import {
 } from "./format";
 import { BufferPool, FileObjectReader } from "./io";
 import { KeyOpener, KeyRing } from "./keys";
-import { decryptObject, encryptObject } from "./pipeline";
+import { DECRYPT_BUFFERS_PER_FILE, decryptObject, encryptObject, StoppedError } from "./pipeline";
 import { ModelSource, ModelTarget, walk } from "./storage";
 
 /** Options shared by every operation. */
@@ -212,6 +212,14 @@ export async function openModel(
     return { manifest, dataKey, sizes };
 }
 
+/**
+ * Chunk buffers decrypt may hold at once across the files it works on in parallel. With the
+ * default 1 MiB chunks each file needs 9 MiB, so up to 7 files fit; a model with chunks over
+ * ~7 MiB runs one file at a time (and a 64 MiB-chunk model then needs ~576 MiB whatever this
+ * says; the format allows it, the default never produces it).
+ */
+const IN_FLIGHT_BUDGET_BYTES = 64 * 1024 * 1024;
+
 /** Matches the temporary names decrypt writes, so a restarted init container can clear them. */
 const PARTIAL = /^\..+\.partial-[0-9a-f]{16}$/;
 
@@ -251,8 +259,15 @@ async function ensureDir(root: string, rel: string, created: string[]): Promise<
                 throw new UsageError(`destination path ${cur} exists and is not a folder`);
         } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-            await fsp.mkdir(cur, { mode: 0o755 });
-            created.push(cur);
+            try {
+                await fsp.mkdir(cur, { mode: 0o755 });
+                created.push(cur);
+            } catch (m) {
+                // Another lane (a file in the same folder) created it meanwhile.
+                if ((m as NodeJS.ErrnoException).code !== "EEXIST") throw m;
+                if (!(await fsp.lstat(cur)).isDirectory())
+                    throw new UsageError(`destination path ${cur} exists and is not a folder`);
+            }
         }
     }
 }
@@ -274,7 +289,14 @@ export async function decryptModel(
     dataKey.fill(0);
     const total = manifest.files.reduce((s, f) => s + f.size, 0);
     if (dest !== undefined) await prepareDestination(dest, manifest);
-    const engine = createEngine(key, total, opts);
+    // Files run in parallel lanes, one hash stream each; the lanes' buffers must fit the budget
+    // whatever chunk size the manifest names.
+    const perLane = DECRYPT_BUFFERS_PER_FILE * recordBufferBytes(manifest.chunkSize);
+    const maxLanes = Math.max(
+        1,
+        Math.min(manifest.files.length, Math.floor(IN_FLIGHT_BUDGET_BYTES / perLane)),
+    );
+    const engine = createEngine(key, total, opts, maxLanes);
     key.fill(0);
     const records = new BufferPool(recordBufferBytes(manifest.chunkSize));
     const plain = new BufferPool(manifest.chunkSize);
@@ -282,7 +304,24 @@ export async function decryptModel(
     const createdDirs: string[] = [];
     let committed = false;
     try {
-        for (const [index, file] of manifest.files.entries()) {
+        // Files are decrypted `engine.parallelism` at a time, each on its own worker (its hash
+        // stream's), so a model with several large shards uses every core. A failure stops
+        // the other lanes at their next chunk (they throw StoppedError, which is not reported);
+        // of several real failures the lowest-indexed file's is reported.
+        const failures: { index: number; error: unknown }[] = [];
+        let next = 0;
+        const lane = async (): Promise<void> => {
+            while (failures.length === 0 && next < manifest.files.length) {
+                const index = next++;
+                try {
+                    await decryptFile(index);
+                } catch (error) {
+                    if (!(error instanceof StoppedError)) failures.push({ index, error });
+                }
+            }
+        };
+        const decryptFile = async (index: number): Promise<void> => {
+            const file = manifest.files[index];
             const reader = await source.open(file.object);
             let fh: fsp.FileHandle | undefined;
             try {
@@ -310,12 +349,18 @@ export async function decryptModel(
                               await out.write(buf, 0, length, position);
                           }
                         : undefined,
+                    stop: () => failures.length > 0,
                 });
             } finally {
                 await fh?.close();
                 await reader.close();
             }
             opts.log?.(`verified ${file.path} (${file.size} bytes)`);
+        };
+        const lanes = Math.min(engine.parallelism, maxLanes);
+        await Promise.all(Array.from({ length: lanes }, lane));
+        if (failures.length > 0) {
+            throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
         }
         for (const { tmp, final } of temps) {
             await fsp.chmod(tmp, 0o444);

@@ -6,7 +6,9 @@ read-only). Standard library only, so the image needs nothing beyond `nemoguardr
 Audit contract (one JSON object per line on stdout, counted by the decision-metrics pipeline):
   {"event": "guardrails.decision", "request_id": ..., "config_id": ..., "direction": "input" |
    "output", "rails": [...], "verdict": "allow" | "block" | "redact", "entities": {type: count}}
-Prompt and response text never appear in it.
+The output filter's line also carries "filter_seconds" (duration of the Presidio calls, seconds)
+and "filter_outcome" ("ok" | "error"), from which the pipeline derives the output filter's latency
+and error rate. Prompt and response text never appear in it.
 """
 
 import asyncio
@@ -14,6 +16,7 @@ import json
 import logging
 import re
 import sys
+import time
 import urllib.request
 from typing import Optional
 
@@ -49,7 +52,8 @@ def _custom(config) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _audit_line(context: Optional[dict], config, direction: str, rails: list, verdict: str, entities=None):
+def _audit_line(context: Optional[dict], config, direction: str, rails: list, verdict: str, entities=None,
+                extra: Optional[dict] = None):
     record = {
         "event": "guardrails.decision",
         "request_id": (context or {}).get("request_id") or (context or {}).get("session_id") or "",
@@ -60,6 +64,8 @@ def _audit_line(context: Optional[dict], config, direction: str, rails: list, ve
     }
     if entities:
         record["entities"] = entities
+    if extra:
+        record.update(extra)
     _audit.info(json.dumps(record, sort_keys=True))
 
 
@@ -134,12 +140,19 @@ async def mask_sensitive_data_presidio(text: Optional[str] = None, context: Opti
     if not text:
         return text
     settings = _custom(config).get("presidio") or {}
+    started = time.monotonic()
     try:
         masked, counts = await asyncio.to_thread(_mask, text, settings)
     except Exception as exc:  # noqa: BLE001 - any failure must withhold the response
         _audit_line(context, config, "output", ["mask sensitive data via presidio"], "block",
-                    {"error": type(exc).__name__})
+                    {"error": type(exc).__name__}, _filter_timing(started, "error"))
         return _WITHHELD
     verdict = "redact" if counts else "allow"
-    _audit_line(context, config, "output", ["mask sensitive data via presidio"], verdict, counts)
+    _audit_line(context, config, "output", ["mask sensitive data via presidio"], verdict, counts,
+                _filter_timing(started, "ok"))
     return masked
+
+
+def _filter_timing(started: float, outcome: str) -> dict:
+    """Duration (seconds, from a monotonic clock) and outcome of the output filter's Presidio calls."""
+    return {"filter_seconds": round(time.monotonic() - started, 4), "filter_outcome": outcome}

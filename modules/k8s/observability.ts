@@ -1,8 +1,9 @@
 /** Prometheus, Grafana, monitors, alert rules, dashboards and guardrail decision metrics (issue 7). */
+import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { kubePrometheusStackChart } from "../constants/charts";
-import { labels } from "../constants/labels";
+import { annotations, labels } from "../constants/labels";
 import { serviceNamespaces } from "../constants/namespaces";
 import { clusterSecretStoreName, externalSecretsApiVersion } from "../constants/secrets";
 import type { ClusterLayerArgs } from "./args";
@@ -130,7 +131,13 @@ export class Observability extends pulumi.ComponentResource {
                 apiVersion: "monitoring.coreos.com/v1",
                 kind: "PrometheusRule",
                 metadata: { name: "llm-platform", namespace: ns, labels: { ...releaseLabel } },
-                spec: { groups: alertGroups({ gpu: dcgm }) },
+                spec: {
+                    groups: alertGroups({
+                        gpu: dcgm,
+                        logMetrics: cfg.logging.decisionLogs,
+                        egressEngine: args.cluster.layer.networkPolicy.engine,
+                    }),
+                },
             },
             afterStack,
         );
@@ -173,6 +180,14 @@ export class Observability extends pulumi.ComponentResource {
             },
             child,
         );
+        const configData = {
+            "fluent-bit.conf": fluentBitConfig(),
+            "parsers.conf": fluentBitParsers(),
+        };
+        // Fluent Bit reads its configuration once: a change must roll the pods.
+        const configChecksum = createHash("sha256")
+            .update(JSON.stringify(configData))
+            .digest("hex");
         const config = new k8s.core.v1.ConfigMap(
             `${name}-decision-metrics-config`,
             {
@@ -181,7 +196,7 @@ export class Observability extends pulumi.ComponentResource {
                     namespace: dmNs,
                     labels: decisionMetricsLabels,
                 },
-                data: { "fluent-bit.conf": fluentBitConfig(), "parsers.conf": fluentBitParsers() },
+                data: configData,
             },
             child,
         );
@@ -197,7 +212,10 @@ export class Observability extends pulumi.ComponentResource {
                     selector: { matchLabels: { [labels.name]: decisionMetrics.name } },
                     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
                     template: {
-                        metadata: { labels: decisionMetricsLabels },
+                        metadata: {
+                            labels: decisionMetricsLabels,
+                            annotations: { [annotations.configChecksum]: configChecksum },
+                        },
                         spec: decisionMetricsPodSpec(decisionMetrics.name, decisionMetrics.name),
                     },
                 },

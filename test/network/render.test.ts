@@ -211,6 +211,12 @@ describe("network: rendering, for every engine", () => {
             "http_access deny all",
         ]);
         assert.throws(() => renderSquidConfig("x", []), /empty allowlist/);
+        // Access log: one JSON line per request on stdout, counted by the decision-log metrics.
+        assert.ok(conf.split("\n").includes("access_log stdio:/dev/stdout platform_json"));
+        assert.match(
+            conf,
+            /^logformat platform_json \{"event":"egress\.access","identity":"inference",/m,
+        );
     });
 
     it("calico-enterprise: domain Allows in a tier that ends in Pass, before the Kubernetes policies", () => {

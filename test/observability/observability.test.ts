@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -150,6 +151,11 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
             "tokens per second",
             "gateway latency",
             "gateway 5xx",
+            "guardrails latency",
+            "guardrails 5xx",
+            "output filter latency",
+            "output filter error",
+            "denied egress",
         ]) {
             assert.ok(
                 titles.some((t) => t.includes(want)),
@@ -373,7 +379,7 @@ describe("observability: component under mocks", () => {
             name: "c1",
             target: "oke",
             capabilities: { kata: true, kataGpu: true, gpu: true, cni: "calico" },
-            layer: { observability: cfg },
+            layer: { observability: cfg, networkPolicy: { engine: "proxy" } },
         } as unknown as ClusterConfig;
         new Observability("obs-t", { cluster, environment: "dev" });
         await settle();
@@ -448,6 +454,26 @@ describe("observability: component under mocks", () => {
         assert.equal(c.securityContext.allowPrivilegeEscalation, false);
         assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
         assert.ok(c.volumeMounts.every((m: any) => m.readOnly));
+    });
+    it("renders the log-derived tier alerts and the proxy engine's denied-egress alert", () => {
+        const rules = crs("PrometheusRule")[0].spec.groups.flatMap((g: any) => g.rules);
+        const names = rules.map((r: any) => r.alert);
+        for (const a of [
+            "Guardrails5xxRateHigh",
+            "OutputFilterErrorRateHigh",
+            "EgressDenialSpike",
+        ]) {
+            assert.ok(names.includes(a), `missing ${a}`);
+        }
+        assert.ok(!names.includes("EgressPolicyDropSpike"), "no Cilium alert on a proxy cluster");
+    });
+    it("the Fluent Bit pods carry the checksum of the config they read, so a change rolls them", () => {
+        const cm = byType("kubernetes:core/v1:ConfigMap")
+            .map((r) => r.inputs as any)
+            .find((c) => c.metadata.name === decisionMetrics.name);
+        const ds = byType("kubernetes:apps/v1:DaemonSet").map((r) => r.inputs as any)[0];
+        const sum = createHash("sha256").update(JSON.stringify(cm.data)).digest("hex");
+        assert.deepEqual(Object.values(ds.spec.template.metadata.annotations), [sum]);
     });
     it("provisions every dashboard file as a sidecar ConfigMap", () => {
         const cms = byType("kubernetes:core/v1:ConfigMap")

@@ -355,10 +355,24 @@ http {
     uwsgi_temp_path /tmp/uwsgi_temp;
     scgi_temp_path /tmp/scgi_temp;
     server_tokens off;
-    # Audit line per request: key id (a hash prefix, never the key), status, timing; no bodies.
+    # Status class of the guardrails' answer (the last attempt's code); "none" when nginx answered
+    # itself (401, 404, 413, 429). Counted by the decision-log-metrics pipeline.
+    map $upstream_status $upstream_status_class {
+        default "none";
+        "~5\\d\\d$" "5xx";
+        "~4\\d\\d$" "4xx";
+        "~3\\d\\d$" "3xx";
+        "~2\\d\\d$" "2xx";
+        "~1\\d\\d$" "1xx";
+    }
+    # Audit line per request: key id (a hash prefix, never the key), status, timing, and the
+    # guardrails upstream's status and response time (seconds; empty when not reached); no bodies,
+    # no headers, no query string.
     log_format audit escape=json '{"event":"gateway.request","time":"$time_iso8601",'
         '"request_id":"$request_id","client":"$api_key_id","method":"$request_method",'
-        '"uri":"$uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time}';
+        '"uri":"$uri","status":$status,"bytes":$body_bytes_sent,"duration":$request_time,'
+        '"upstream_status":"$upstream_status","upstream_status_class":"$upstream_status_class",'
+        '"upstream_time":"$upstream_response_time"}';
     access_log /dev/stdout audit;
     client_max_body_size ${cfg.maxBodySize};
     client_body_buffer_size ${cfg.maxBodySize};

@@ -27,15 +27,37 @@ function squidDomain(domain: string): string {
     return domain.startsWith("*.") ? domain.slice(1) : domain;
 }
 
+/** `event` of the proxy's JSON access log lines (counted by the decision-log-metrics pipeline). */
+export const egressAccessEvent = "egress.access";
+
+/**
+ * Squid `logformat` of one JSON object per request: the identity (literal: one proxy per identity),
+ * Squid's result code (`TCP_DENIED` for a refused destination), HTTP status, method and destination
+ * (`host:port` for CONNECT; Squid strips query strings by default). Client-controlled values are
+ * URL-encoded (`%#`), so no quote or backslash can break the JSON. No headers are logged.
+ */
+export function squidJsonLogFormat(identity: string): string {
+    return (
+        `logformat platform_json {"event":"${egressAccessEvent}","identity":"${identity}",` +
+        '"time":"%ts.%03tu","duration_ms":"%tr","client":"%>a","status":"%Ss",' +
+        '"http_status":"%>Hs","method":"%#rm","destination":"%#ru"}'
+    );
+}
+
 /**
  * Squid configuration that allows only `CONNECT` to port 443 of the allowlisted domains. No disk
- * cache, logs to stdout/stderr, pid file in `/tmp`, so it runs as a non-root user on a read-only root
- * filesystem. The health path is served for private destinations only (the kubelet's probe); the
- * proxy's NetworkPolicy cannot reach private addresses anyway.
+ * cache, logs to stdout/stderr (access log as JSON lines), pid file in `/tmp`, so it runs as a
+ * non-root user on a read-only root filesystem. The health path is served for private destinations
+ * only (the kubelet's probe); the proxy's NetworkPolicy cannot reach private addresses anyway.
  */
 export function renderSquidConfig(identity: string, domains: readonly string[]): string {
     if (domains.length === 0) {
         throw new Error(`egress proxy for ${identity}: an empty allowlist needs no proxy`);
+    }
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(identity)) {
+        throw new Error(
+            `egress proxy identity "${identity}" must be a DNS label (lower-case letters, digits, "-"): it names the proxy and is logged verbatim`,
+        );
     }
     return [
         `# secure-llm-platform egress proxy for ${identity}: CONNECT to port ${okePorts.https} of the allowlist only.`,
@@ -44,7 +66,8 @@ export function renderSquidConfig(identity: string, domains: readonly string[]):
         "coredump_dir /tmp",
         "cache deny all",
         "cache_mem 8 MB",
-        "access_log stdio:/dev/stdout",
+        squidJsonLogFormat(identity),
+        "access_log stdio:/dev/stdout platform_json",
         "cache_log stdio:/dev/stderr",
         "cache_store_log none",
         "netdb_filename none",

@@ -9,6 +9,7 @@ export type MetricSource =
     | "vllm"
     | "ingress-nginx"
     | "decision-log-metrics"
+    | "cilium-agent"
     | "dcgm-exporter"
     | "kube-state-metrics"
     | "cadvisor"
@@ -31,6 +32,17 @@ const ingressNginx =
     "https://kubernetes.github.io/ingress-nginx/user-guide/monitoring/";
 const fluentBit =
     "https://docs.fluentbit.io/manual/data-pipeline/filters/log_to_metrics (counter names are log_metric_counter_<metric_name>)";
+const fluentBitHistogram =
+    "https://docs.fluentbit.io/manual/data-pipeline/filters/log_to_metrics (metric_mode histogram, bucket, value_field) ; " +
+    "fluent/fluent-bit:plugins/filter_log_to_metrics/log_to_metrics.c (cmt_histogram_create(namespace log_metric, subsystem = mode name, metric_name)) → log_metric_histogram_<metric_name>_{bucket,sum,count}";
+const gatewayLog =
+    "our config: modules/k8s/llm/tiers.ts gatewayNginxConf (log_format audit: upstream_time, upstream_status_class) → modules/k8s/observability/decision-metrics.ts fluentBitConfig";
+const presidioLog =
+    "our code: guardrails/default/actions.py mask_sensitive_data_presidio (filter_seconds, filter_outcome on the output decision line) → modules/k8s/observability/decision-metrics.ts fluentBitConfig";
+const squidLog =
+    "our config: modules/k8s/network/proxy.ts squidJsonLogFormat (status = Squid %Ss, TCP_DENIED on refusal; https://www.squid-cache.org/Doc/config/logformat/) → modules/k8s/observability/decision-metrics.ts fluentBitConfig";
+const cilium =
+    'cilium/cilium:pkg/metrics/metrics.go (DropCount: namespace cilium, name drop_count_total, labels reason, direction) ; cilium/cilium:pkg/monitor/api/drop.go (133: "Policy denied")';
 const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv";
 const ksm =
     "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
@@ -62,6 +74,35 @@ export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
         source: "decision-log-metrics",
         evidence: fluentBit,
     },
+    // Gateway (nginx) audit lines: the guardrails upstream's response time and status class.
+    log_metric_histogram_gateway_upstream_seconds_bucket: {
+        source: "decision-log-metrics",
+        evidence: `${gatewayLog} ; ${fluentBitHistogram}`,
+    },
+    log_metric_histogram_gateway_upstream_seconds_count: {
+        source: "decision-log-metrics",
+        evidence: `${gatewayLog} ; ${fluentBitHistogram}`,
+    },
+    log_metric_counter_gateway_upstream_responses_total: {
+        source: "decision-log-metrics",
+        evidence: `${gatewayLog} ; ${fluentBit}`,
+    },
+    // Output filter: duration and outcome of the guardrails' Presidio calls.
+    log_metric_histogram_output_filter_seconds_bucket: {
+        source: "decision-log-metrics",
+        evidence: `${presidioLog} ; ${fluentBitHistogram}`,
+    },
+    log_metric_histogram_output_filter_seconds_count: {
+        source: "decision-log-metrics",
+        evidence: `${presidioLog} ; ${fluentBitHistogram}`,
+    },
+    // Egress proxies (engine `proxy`): refused requests per identity.
+    log_metric_counter_egress_denied_total: {
+        source: "decision-log-metrics",
+        evidence: `${squidLog} ; ${fluentBit}`,
+    },
+    // Cilium agent (engine `cilium`; scraped only if the cluster's Cilium exposes agent metrics).
+    cilium_drop_count_total: { source: "cilium-agent", evidence: cilium },
     // NVIDIA DCGM exporter (GPU operator), port 9400.
     DCGM_FI_DEV_GPU_UTIL: { source: "dcgm-exporter", evidence: dcgm },
     DCGM_FI_DEV_FB_USED: { source: "dcgm-exporter", evidence: dcgm },

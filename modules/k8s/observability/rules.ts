@@ -1,23 +1,30 @@
 /**
  * Alert rules: each names only metrics in the registry (checked by the tests).
  *
- * Latency and 5xx per tier (issue 7), as far as the tiers export them:
+ * Latency and 5xx per tier (issue 7), as far as the tiers' own output allows:
  * - gateway: p95 latency and 5xx ratio of the client-facing requests, from the ingress-nginx
  *   controller's per-Ingress metrics for the gateway's Ingress. These measure the whole request
- *   path as the client sees it (a 5xx may come from any tier behind the gateway); the gateway's
- *   own nginx exports no metrics (its stock build has no Prometheus module; its per-request audit
- *   log line carries status and duration, but nothing turns it into a metric yet).
+ *   path as the client sees it (a 5xx may come from any tier behind the gateway).
+ * - guardrails: p95 response time and 5xx ratio of the guardrails upstream as the gateway's nginx
+ *   logs them (`upstream_time`, `upstream_status_class`), turned into series by the
+ *   decision-log-metrics pipeline. The guardrails tier calls inference and the output filter
+ *   synchronously, so this is "guardrails and everything behind it", without the gateway's own
+ *   refusals (401/413/429) and queueing; a 502/504 here means the gateway could not reach it.
  * - inference: p95 end-to-end latency and time to first token (vLLM histograms) and 5xx ratio
  *   (`http_requests_total`, prometheus-fastapi-instrumentator on vLLM's API app).
- * - guardrails: none. The NeMo Guardrails server's opt-in exporter carries only admission-queue
- *   metrics, no request latency or status; its decision log lines feed the block-rate alert.
- * - output filter (Presidio analyzer/anonymizer): none. Presidio exports no Prometheus metrics.
- * Guardrails and output-filter failures still surface as gateway 5xx and gateway latency, since
- * every client request crosses them; what is missing is attributing them to the tier.
+ * - output filter (Presidio analyzer/anonymizer): p95 duration and error ratio of the guardrails'
+ *   Presidio calls, from the `filter_seconds` / `filter_outcome` fields of the output decision line
+ *   (Presidio itself exports no metrics). An error withholds the answer (fail closed).
+ * Denied egress: per-identity refusals of the Squid proxies (engine `proxy`), or Cilium's policy
+ * drops (engine `cilium`, only if the cluster's Cilium agents are scraped: the platform installs no
+ * monitor for them). Calico Enterprise's denied-flow metrics are not used (not verified here).
+ * The log-derived alerts exist only when the decision-log-metrics pipeline runs.
  */
+import type { EgressEngine } from "../../config/network";
 import { ingressTimeBucketsSeconds } from "../../constants/ingress";
 import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
 import { catalog } from "../catalog";
+import { logMetricNames, outputFilterBucketsSeconds } from "./decision-metrics";
 
 /** One Prometheus alerting rule. */
 export interface AlertRule {
@@ -65,6 +72,132 @@ export interface AlertThresholds {
     readonly gatewayLatencyP95Seconds?: number;
     /** Share of client requests answered with a 5xx over 5 minutes. Defaults to 0.05. */
     readonly gateway5xxRatio?: number;
+    /**
+     * p95 response time of the guardrails upstream seen by the gateway, in seconds; must be below
+     * the histogram's largest bucket (300). Defaults to 60.
+     */
+    readonly guardrailsLatencyP95Seconds?: number;
+    /** Share of the guardrails upstream's answers that are 5xx over 5 minutes. Defaults to 0.05. */
+    readonly guardrails5xxRatio?: number;
+    /**
+     * p95 duration of the output filter's Presidio calls, in seconds; must be below the histogram's
+     * largest bucket (10). Defaults to 2.
+     */
+    readonly outputFilterLatencyP95Seconds?: number;
+    /** Share of output-filter calls that failed over 5 minutes. Defaults to 0.05. */
+    readonly outputFilterErrorRatio?: number;
+    /** Requests one identity's egress proxy refused within 10 minutes. Defaults to 10. */
+    readonly egressDenials?: number;
+    /** Packets Cilium dropped by egress policy on one node within 10 minutes. Defaults to 50. */
+    readonly ciliumPolicyDrops?: number;
+}
+
+/** Throws unless `value` seconds is a p95 threshold the histogram with `buckets` can measure. */
+function checkQuantileThreshold(what: string, value: number, buckets: readonly number[]): void {
+    const max = buckets[buckets.length - 1]!;
+    if (!(value > 0 && value < max)) {
+        throw new Error(
+            `${what} p95 latency threshold ${value}s must be above 0 and below its histogram's largest bucket (${max}s): a quantile past it cannot be measured; lower it or extend the buckets.`,
+        );
+    }
+}
+
+/** p95 over a histogram's `_bucket` series summed across all its exporters. */
+function p95(bucket: string): string {
+    return `histogram_quantile(0.95, sum by (le) (rate(${bucket}[5m])))`;
+}
+
+/** Share of `counter{selector}` in all of `counter` over 5 minutes. */
+function share(counter: string, selector: string): string {
+    return `sum(rate(${counter}{${selector}}[5m])) / clamp_min(sum(rate(${counter}[5m])), 1e-9)`;
+}
+
+/** Alerts on the log-derived series of the guardrails and output-filter tiers. */
+function logDerivedTierRules(t: AlertThresholds): AlertRule[] {
+    const gLatency = t.guardrailsLatencyP95Seconds ?? 60;
+    const g5xx = t.guardrails5xxRatio ?? 0.05;
+    const fLatency = t.outputFilterLatencyP95Seconds ?? 2;
+    const fErrors = t.outputFilterErrorRatio ?? 0.05;
+    checkQuantileThreshold("guardrails", gLatency, ingressTimeBucketsSeconds);
+    checkQuantileThreshold("output filter", fLatency, outputFilterBucketsSeconds);
+    const m = logMetricNames;
+    return [
+        {
+            alert: "GuardrailsLatencyP95High",
+            expr: `${p95(`${m.gatewayUpstreamSeconds}_bucket`)} > ${gLatency}`,
+            for: "10m",
+            labels: { severity: "warning" },
+            annotations: {
+                summary: "Guardrails tier p95 latency is high",
+                description: `p95 response time of the guardrails tier, as the gateway measures it, is above ${gLatency}s (includes the inference and output-filter calls it makes; compare with InferenceLatencyP95High and OutputFilterLatencyP95High).`,
+            },
+        },
+        {
+            alert: "Guardrails5xxRateHigh",
+            expr: `${share(m.gatewayUpstreamResponses, 'upstream_status_class="5xx"')} > ${g5xx}`,
+            for: "5m",
+            labels: { severity: "critical" },
+            annotations: {
+                summary: "The guardrails tier answers the gateway with 5xx",
+                description: `More than ${g5xx * 100}% of the guardrails tier's answers to the gateway were 5xx over 5 minutes (502/504: unreachable or timed out). Look up the request ids in the gateway's audit log.`,
+            },
+        },
+        {
+            alert: "OutputFilterLatencyP95High",
+            expr: `${p95(`${m.outputFilterSeconds}_bucket`)} > ${fLatency}`,
+            for: "10m",
+            labels: { severity: "warning" },
+            annotations: {
+                summary: "Output filter (Presidio) p95 latency is high",
+                description: `p95 duration of the guardrails' Presidio analyze/anonymize calls is above ${fLatency}s.`,
+            },
+        },
+        {
+            alert: "OutputFilterErrorRateHigh",
+            expr: `${share(`${m.outputFilterSeconds}_count`, 'filter_outcome="error"')} > ${fErrors}`,
+            for: "5m",
+            labels: { severity: "critical" },
+            annotations: {
+                summary: "Output filter calls fail: answers are being withheld",
+                description: `More than ${fErrors * 100}% of the guardrails' Presidio calls failed over 5 minutes; the output rail fails closed, so those answers were withheld.`,
+            },
+        },
+    ];
+}
+
+/** Denied-egress alerts for the cluster's egress engine; none for `calico-enterprise`. */
+function egressRules(engine: EgressEngine, logMetrics: boolean, t: AlertThresholds): AlertRule[] {
+    if (engine === "proxy" && logMetrics) {
+        const n = t.egressDenials ?? 10;
+        return [
+            {
+                alert: "EgressDenialSpike",
+                expr: `sum by (identity) (increase(${logMetricNames.egressDenied}[10m])) > ${n}`,
+                for: "0m",
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "A workload keeps trying destinations outside its egress allowlist",
+                    description: `The egress proxy of {{ $labels.identity }} refused more than ${n} requests in 10 minutes: a compromised or misconfigured workload (possible exfiltration attempt). The proxy's access log names the destinations.`,
+                },
+            },
+        ];
+    }
+    if (engine === "cilium") {
+        const n = t.ciliumPolicyDrops ?? 50;
+        return [
+            {
+                alert: "EgressPolicyDropSpike",
+                expr: `sum by (pod) (increase(cilium_drop_count_total{reason="Policy denied",direction=~"(?i)egress"}[10m])) > ${n}`,
+                for: "0m",
+                labels: { severity: "critical" },
+                annotations: {
+                    summary: "Cilium is dropping egress packets by policy",
+                    description: `The Cilium agent {{ $labels.pod }} dropped more than ${n} egress packets by policy in 10 minutes: a workload is trying destinations outside its allowlist (possible exfiltration attempt). Use hubble observe --verdict DROPPED on that node.`,
+                },
+            },
+        ];
+    }
+    return [];
 }
 
 function ratio(selector: string, total: string): string {
@@ -72,7 +205,14 @@ function ratio(selector: string, total: string): string {
 }
 
 /** The platform's alert groups. GPU rules only when DCGM metrics are scraped. */
-export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }): RuleGroup[] {
+export function alertGroups(opts: {
+    gpu: boolean;
+    /** The decision-log-metrics pipeline runs. Defaults to true. */
+    logMetrics?: boolean;
+    /** The cluster's egress engine; no denied-egress alert when unset. */
+    egressEngine?: EgressEngine;
+    thresholds?: AlertThresholds;
+}): RuleGroup[] {
     const t = opts.thresholds ?? {};
     const blockRatio = t.blockRatio ?? 0.2;
     const redactRatio = t.redactRatio ?? 0.1;
@@ -80,12 +220,15 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
     const queue = t.queueDepth ?? 10;
     const gatewayLatency = t.gatewayLatencyP95Seconds ?? 60;
     const gateway5xx = t.gateway5xxRatio ?? 0.05;
+    const logMetrics = opts.logMetrics ?? true;
     const maxBucket = ingressTimeBucketsSeconds[ingressTimeBucketsSeconds.length - 1]!;
     if (!(gatewayLatency > 0 && gatewayLatency < maxBucket)) {
         throw new Error(
             `gateway p95 latency threshold ${gatewayLatency}s must be above 0 and below the ingress controller's largest histogram bucket (${maxBucket}s): a quantile past it cannot be measured; lower it or extend ingressTimeBucketsSeconds.`,
         );
     }
+    const tierLogRules = logMetrics ? logDerivedTierRules(t) : [];
+    const egress = opts.egressEngine ? egressRules(opts.egressEngine, logMetrics, t) : [];
     const groups: RuleGroup[] = [
         {
             name: "llm-guardrails",
@@ -154,6 +297,7 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
                         description: `More than ${gateway5xx * 100}% of client requests through the gateway's Ingress failed with a 5xx over 5 minutes. Compare with Inference5xxRateHigh to locate the tier.`,
                     },
                 },
+                ...tierLogRules,
                 {
                     alert: "InferenceLatencyP95High",
                     expr: `histogram_quantile(0.95, sum by (le, namespace) (rate(vllm:e2e_request_latency_seconds_bucket{namespace="${inf}"}[5m]))) > ${latency}`,
@@ -235,6 +379,9 @@ export function alertGroups(opts: { gpu: boolean; thresholds?: AlertThresholds }
             ],
         },
     ];
+    if (egress.length > 0) {
+        groups.push({ name: "llm-egress", rules: egress });
+    }
     if (opts.gpu) {
         groups.push({
             name: "llm-gpu",
