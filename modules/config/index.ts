@@ -194,12 +194,17 @@ export function parseConfig(
     };
 }
 
+/** The secret config key that holds an existing cluster's kubeconfig unless `kubeconfigKey` says otherwise. */
+function defaultKubeconfigKey(clusterName: string): string {
+    return `kubeconfig-${clusterName}`;
+}
+
 function isKubeconfigKey(raw: Readonly<Record<string, unknown>>, key: string): boolean {
     const clusters = raw.clusters;
     return (
         Array.isArray(clusters) &&
         clusters.some(
-            (c) => isObject(c) && (c.kubeconfigKey ?? `kubeconfig-${String(c.name)}`) === key,
+            (c) => isObject(c) && (c.kubeconfigKey ?? defaultKubeconfigKey(String(c.name))) === key,
         )
     );
 }
@@ -408,7 +413,7 @@ function parseCluster(
         kubeconfigKey = str(o, "kubeconfigKey", path, issues, {
             pattern: /^[A-Za-z0-9_.-]+$/,
             expected: "the name of a secret config key holding the kubeconfig",
-            default: `kubeconfig-${name}`,
+            default: defaultKubeconfigKey(name),
         });
         const fullKey = `${ctx.project}:${kubeconfigKey}`;
         if (ctx.raw[kubeconfigKey] === undefined) {
