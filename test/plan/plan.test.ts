@@ -5,7 +5,8 @@ import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
 import { analyzeCluster } from "../../tools/plan/analysis";
-import { parseArgs } from "../../tools/plan/cli";
+import { StackReport, parseArgs, renderStack } from "../../tools/plan/cli";
+import { diffSnapshots, isEmptyDiff, readSnapshot, summarizeDiff } from "../../tools/plan/diff";
 import type { Manifest } from "../../tools/plan/manifests";
 import { throughTunnel } from "../../modules/platform";
 
@@ -38,13 +39,16 @@ describe("offline plan: the dev stack", function () {
     let resources: Record<string, any>[];
     before(async () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-plan-"));
-        result = await plan(["--stack", "dev", "--out", dir]);
+        result = await plan(["-s", "dev", "--out", dir, "--json"]);
         resources = JSON.parse(fs.readFileSync(path.join(dir, "dev", "resources.json"), "utf8"));
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("plans cleanly and writes the files of the contract", () => {
         assert.equal(result.code, 0, result.out);
+        for (const f of ["reachability.json"]) {
+            assert.ok(fs.existsSync(path.join(dir, "dev", f)), f);
+        }
         for (const f of ["resources.json", "report.md", path.join("manifests", "dev-iad.yaml")]) {
             assert.ok(fs.existsSync(path.join(dir, "dev", f)), f);
         }
@@ -106,6 +110,50 @@ describe("offline plan: the dev stack", function () {
         }
     });
 
+    it("prints one JSON document with the verdict, warnings and no diff on a first plan", () => {
+        const doc = JSON.parse(result.out) as { exitCode: number; stacks: StackReport[] };
+        assert.equal(doc.exitCode, 0);
+        assert.equal(doc.stacks.length, 1);
+        const [dev] = doc.stacks;
+        assert.equal(dev.stack, "dev");
+        assert.equal(dev.verdict, "clean");
+        assert.deepEqual(dev.problems, []);
+        assert.ok(
+            (dev.warnings ?? []).some((w) => /image digest/.test(w)),
+            "the program's warnings reach the caller, not only report.md",
+        );
+        assert.equal(dev.diff, undefined, "nothing to diff against on a first plan");
+    });
+
+    it("diffs a later plan against this one: objects, resources and flows", () => {
+        const before = readSnapshot(path.join(dir, "dev"))!;
+        assert.ok(before.flows.size > 0, "reachability.json lists the allowed flows");
+        const same = diffSnapshots(before, before);
+        assert.ok(isEmptyDiff(same));
+        const gateway = [...before.objects.keys()].find((k) => /: Deployment .*gateway/.test(k))!;
+        const flow = [...before.flows].find((f) => / → /.test(f))!;
+        const objects = new Map(before.objects);
+        objects.set(gateway, objects.get(gateway)!.replace(/"replicas":\d+/, '"replicas":9'));
+        objects.delete([...before.objects.keys()].find((k) => /: NetworkPolicy /.test(k))!);
+        const resources = new Map(before.resources);
+        resources.set("urn:pulumi:dev::p::t::added", "{}");
+        const flows = new Set(before.flows);
+        flows.delete(flow);
+        flows.add("dev-iad: kubeflow/step → llm-inference/inference TCP/8000");
+        const d = diffSnapshots(before, { objects, resources, flows });
+        assert.deepEqual(d.objects.changed, [gateway]);
+        assert.equal(d.objects.removed.length, 1);
+        assert.deepEqual(d.resources.added, ["urn:pulumi:dev::p::t::added"]);
+        assert.deepEqual(d.flows.added, [
+            "dev-iad: kubeflow/step → llm-inference/inference TCP/8000",
+        ]);
+        assert.deepEqual(d.flows.removed, [flow]);
+        assert.match(summarizeDiff(d), /resources \+1 ~0 -0; objects \+0 ~1 -1; flows \+1 -1/);
+        const text = renderStack({ ...JSON.parse(result.out).stacks[0], diff: d }).join("\n");
+        assert.match(text, /\+ flow dev-iad: kubeflow\/step → llm-inference\/inference TCP\/8000/);
+        assert.match(text, /~ object .*gateway/);
+    });
+
     it("writes one schema-valid object per document, each with a name", () => {
         const text = fs.readFileSync(path.join(dir, "dev", "manifests", "dev-iad.yaml"), "utf8");
         const docs = parseAllDocuments(text).map((d) => d.toJSON() as Manifest);
@@ -157,8 +205,38 @@ describe("offline plan: exit codes", function () {
         const r = await plan(["--stack", "dev", "--all"]);
         assert.equal(r.code, 2);
         assert.match(r.out, /exclusive/);
-        assert.throws(() => parseArgs(["--frobnicate"]), /unknown argument --frobnicate/);
-        assert.deepEqual(parseArgs([]), { stacks: ["dev"], out: ".plan", configDir: undefined });
+        assert.throws(() => parseArgs(["--frobnicate"]), /unknown option --frobnicate/);
+        assert.throws(() => parseArgs(["--stak", "dev"]), /did you mean "--stack"/);
+        assert.throws(() => parseArgs(["-s"]), /--stack needs a value/);
+        assert.throws(() => parseArgs(["dev"]), /unexpected argument dev/);
+        assert.deepEqual(parseArgs([]), {
+            stacks: ["dev"],
+            out: ".plan",
+            configDir: undefined,
+            json: false,
+        });
+        assert.deepEqual(parseArgs(["-s", "prod", "--json"]), {
+            stacks: ["prod"],
+            out: ".plan",
+            configDir: undefined,
+            json: true,
+        });
+    });
+
+    it("answers every usage and I/O error in one line with exit 2, no stack trace", async () => {
+        const cases: [string[], RegExp][] = [
+            [["--config-dir", path.join(dir, "missing")], /--config-dir .*missing: no such folder/],
+            [["-s", "prd"], /no stack prd: .* does not exist \(did you mean "prod"\?\)/],
+            [["--out", path.join(root, "package.json", "x")], /--out .*: cannot write there/],
+            [["--out", "/proc/slp-plan"], /--out \/proc\/slp-plan: cannot write there/],
+        ];
+        for (const [args, expected] of cases) {
+            const r = await plan(args);
+            assert.equal(r.code, 2, `${args.join(" ")}: ${r.out}`);
+            assert.match(r.out, expected);
+            assert.equal(r.out.trim().split("\n").length, 1, r.out);
+            assert.doesNotMatch(r.out, /\n\s+at /);
+        }
     });
 });
 

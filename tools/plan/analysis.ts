@@ -19,6 +19,8 @@ export interface ClusterAnalysis {
     readonly cluster: string;
     readonly violations: readonly string[];
     readonly markdown: string;
+    /** Every allowed flow, one line each (`from → to ports`), for the next plan's diff. */
+    readonly flows: readonly string[];
 }
 
 /** Verdicts and report text for the whole stack. */
@@ -68,7 +70,23 @@ export function analyzeCluster(cluster: string, manifests: readonly Manifest[]):
         "",
         renderReachabilityMarkdown(reach),
     ].join("\n");
-    return { cluster, violations, markdown };
+    return { cluster, violations, markdown, flows: flowLines(reach) };
+}
+
+/** The allowed flows of a reachability result as stable one-line strings. */
+export function flowLines(reach: ReturnType<typeof analyzeReachability>): string[] {
+    const ports = (p: readonly string[]) => p.join(",");
+    const external = (d: { kind: string; value: string; ports: readonly string[]; via?: string }) =>
+        `${d.kind}:${d.value} ${ports(d.ports)}${d.via ? ` via ${d.via}` : ""}`;
+    return [
+        ...reach.connections.map((c) => `${c.from} → ${c.to} ${ports(c.ports)}`),
+        ...Object.entries(reach.egress).flatMap(([pod, ds]) =>
+            ds.map((d) => `${pod} → ${external(d)}`),
+        ),
+        ...Object.entries(reach.externalIngress).flatMap(([pod, ds]) =>
+            ds.map((d) => `${external(d)} → ${pod}`),
+        ),
+    ].sort();
 }
 
 /** The shared security rules over every registration of the stack. */

@@ -8,6 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue } from "../../modules/config";
 import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
+import { flowsFile } from "./diff";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
     Manifest,
@@ -41,8 +42,8 @@ export interface StackPlanResult {
     /** One line per problem, already formatted for the terminal. */
     readonly problems: readonly string[];
     readonly resourceCount: number;
-    /** Warnings the program logged (listed in report.md). */
-    readonly warningCount?: number;
+    /** Warnings the program logged (also listed in report.md). */
+    readonly warnings?: readonly string[];
     readonly outDir?: string;
     readonly seconds: number;
 }
@@ -53,6 +54,7 @@ export async function planStack(
     stack: string,
     outRoot: string,
     configDir?: string,
+    onProgress: (step: string) => void = () => undefined,
 ): Promise<StackPlanResult> {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -71,6 +73,7 @@ export async function planStack(
         }
         throw e;
     }
+    onProgress("running the program");
     installMocks({ project: stackConfig.project, stack });
     pulumi.runtime.setAllConfig(stackConfig.values, stackConfig.secretKeys);
 
@@ -143,7 +146,9 @@ export async function planStack(
     const clusters = clustersOf(resources);
     const clusterAnalyses: ClusterAnalysis[] = [];
     const schemaResults: SchemaResult[] = [];
+    const flows: string[] = [];
     for (const c of clusters) {
+        onProgress(`cluster ${c.name}: schemas, policies, reachability`);
         const objects = resources.filter(
             (r) => isKubernetesObject(r) && providerUrn(r.provider) === c.providerUrn,
         );
@@ -163,8 +168,10 @@ export async function planStack(
         );
         const analysis = analyzeCluster(c.name, manifests);
         clusterAnalyses.push(analysis);
+        flows.push(...analysis.flows.map((f) => `${c.name}: ${f}`));
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
+    fs.writeFileSync(path.join(outDir, flowsFile), JSON.stringify(flows, null, 2) + "\n");
     const stackAnalysis = analyzeStack(resources, stackConfig.values);
     problems.push(...stackAnalysis.violations);
 
@@ -187,7 +194,7 @@ export async function planStack(
         exitCode: problems.length > 0 ? exitCodes.violation : exitCodes.clean,
         problems,
         resourceCount: resources.length,
-        warningCount: warnings.length,
+        warnings,
         outDir,
         seconds: elapsed(),
     };

@@ -3,7 +3,9 @@ import { planStack } from "./run-stack";
 
 const [projectDir, stack, outRoot, configDir] = process.argv.slice(2);
 
-planStack(projectDir, stack, outRoot, configDir || undefined).then(
+planStack(projectDir, stack, outRoot, configDir || undefined, (step) =>
+    process.send?.({ progress: step }),
+).then(
     (result) => {
         process.send?.(result);
         process.exitCode = result.exitCode;
