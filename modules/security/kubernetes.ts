@@ -33,7 +33,7 @@ const baselineCapabilities = new Set([
 ]);
 
 /** Sysctls PSS baseline allows (pod-security-admission `check_sysctls.go`, up to v1.32). */
-const safeSysctls = new Set([
+export const safeSysctls: ReadonlySet<string> = new Set([
     "kernel.shm_rmid_forced",
     "net.ipv4.ip_local_port_range",
     "net.ipv4.ip_unprivileged_port_start",
@@ -48,7 +48,8 @@ const safeSysctls = new Set([
     "net.ipv4.tcp_wmem",
 ]);
 
-const allowedSeLinuxTypes = new Set([
+/** SELinux types PSS baseline allows besides none (`check_seLinuxOptions.go`, v1.31+). */
+export const allowedSeLinuxTypes: ReadonlySet<string> = new Set([
     "container_t",
     "container_init_t",
     "container_kvm_t",
@@ -56,7 +57,7 @@ const allowedSeLinuxTypes = new Set([
 ]);
 
 /** Volume sources PSS restricted allows. */
-const restrictedVolumeSources = new Set([
+export const restrictedVolumeSources: ReadonlySet<string> = new Set([
     "configMap",
     "csi",
     "downwardAPI",
@@ -68,7 +69,8 @@ const restrictedVolumeSources = new Set([
     "secret",
 ]);
 
-const secureSeccompTypes = new Set(["RuntimeDefault", "Localhost"]);
+/** Seccomp profile types PSS restricted requires. */
+export const secureSeccompTypes: ReadonlySet<string> = new Set(["RuntimeDefault", "Localhost"]);
 
 function forKinds(...kinds: string[]): (type: string) => boolean {
     return (type) => kinds.includes(kubernetesKind(type) ?? "");

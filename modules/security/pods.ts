@@ -10,7 +10,7 @@ export function kubernetesKind(type: string): string | undefined {
 }
 
 /** Path from the object to its pod template (`[]` for a bare Pod), by kind. */
-const templatePaths: Readonly<Record<string, readonly string[]>> = {
+export const templatePaths: Readonly<Record<string, readonly string[]>> = {
     Pod: [],
     Deployment: ["spec", "template"],
     StatefulSet: ["spec", "template"],

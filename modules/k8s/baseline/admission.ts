@@ -1,12 +1,19 @@
 /**
- * ValidatingAdmissionPolicies (CEL, in the API server): the restricted profile for every pod in the
- * platform's and tenants' namespaces, and the Kata sandbox for tenant pods. They hold for whatever
- * is deployed later by hand, not only for what this program deploys.
+ * ValidatingAdmissionPolicies (CEL, in the API server): the restricted profile for every pod and
+ * pod template in the platform's and tenants' namespaces, and the Kata sandbox for tenant pods.
+ * They hold for whatever is deployed later by hand, not only for what this program deploys.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labels, partOfValue } from "../../constants/labels";
-import { CelValidation, podVariables, restrictedPodValidations, sandboxValidation } from "./cel";
+import { workloadKinds } from "../../security/pods";
+import {
+    CelValidation,
+    podMatchConditions,
+    podVariables,
+    restrictedPodValidations,
+    sandboxValidation,
+} from "./cel";
 import type { NamespaceRole } from "./plan";
 
 /** Policy names. */
@@ -28,15 +35,46 @@ export function roleSelector(roles: readonly NamespaceRole[]) {
     };
 }
 
-// Pods and `kubectl debug` ephemeral containers (an UPDATE of the subresource) alike.
-const podRules = [
-    {
-        apiGroups: [""],
-        apiVersions: ["v1"],
-        operations: ["CREATE", "UPDATE"],
-        resources: ["pods", "pods/ephemeralcontainers"],
-    },
-];
+/** API group and resource of each kind that carries a pod template (modules/security/pods.ts). */
+export const workloadResources: Readonly<Record<string, { group: string; resource: string }>> = {
+    Pod: { group: "", resource: "pods" },
+    ReplicationController: { group: "", resource: "replicationcontrollers" },
+    Deployment: { group: "apps", resource: "deployments" },
+    StatefulSet: { group: "apps", resource: "statefulsets" },
+    DaemonSet: { group: "apps", resource: "daemonsets" },
+    ReplicaSet: { group: "apps", resource: "replicasets" },
+    Job: { group: "batch", resource: "jobs" },
+    CronJob: { group: "batch", resource: "cronjobs" },
+};
+
+/**
+ * Pods and `kubectl debug` ephemeral containers (an UPDATE of the subresource), then the pod
+ * templates of every workload kind, so a Deployment that could never start a pod is refused.
+ */
+export function podRules() {
+    const byGroup = new Map<string, string[]>();
+    for (const kind of workloadKinds.filter((k) => k !== "Pod")) {
+        const r = workloadResources[kind];
+        if (r === undefined) {
+            throw new Error(`no API resource known for workload kind ${kind}`);
+        }
+        byGroup.set(r.group, [...(byGroup.get(r.group) ?? []), r.resource]);
+    }
+    return [
+        {
+            apiGroups: [""],
+            apiVersions: ["v1"],
+            operations: ["CREATE", "UPDATE"],
+            resources: ["pods", "pods/ephemeralcontainers"],
+        },
+        ...[...byGroup.entries()].map(([group, resources]) => ({
+            apiGroups: [group],
+            apiVersions: ["v1"],
+            operations: ["CREATE", "UPDATE"],
+            resources,
+        })),
+    ];
+}
 
 /** The spec of a pod policy. */
 export function podPolicySpec(
@@ -45,7 +83,8 @@ export function podPolicySpec(
 ) {
     return {
         failurePolicy: "Fail",
-        matchConstraints: { namespaceSelector: roleSelector(roles), resourceRules: podRules },
+        matchConstraints: { namespaceSelector: roleSelector(roles), resourceRules: podRules() },
+        matchConditions: podMatchConditions.map((c) => ({ ...c })),
         variables: podVariables.map((v) => ({ ...v })),
         validations: validations.map((v) => ({
             expression: v.expression,
