@@ -201,13 +201,13 @@ describe("network: rendering, for every engine", () => {
         ]);
         assert.match(
             conf,
-            /^acl allowlist dstdomain \.kms\.us-ashburn-1\.oraclecloud\.com objectstorage\.us-ashburn-1\.oraclecloud\.com$/m,
+            /^acl allowlist dstdomain -n \.kms\.us-ashburn-1\.oraclecloud\.com objectstorage\.us-ashburn-1\.oraclecloud\.com$/m,
         );
         const access = conf.split("\n").filter((l) => l.startsWith("http_access"));
         assert.deepStrictEqual(access.slice(-4), [
-            "http_access deny !CONNECT",
-            "http_access deny !tls_port",
-            "http_access allow CONNECT allowlist",
+            "http_access deny wildcard_apex",
+            "http_access deny private_dst",
+            "http_access allow CONNECT tls_port allowlist",
             "http_access deny all",
         ]);
         assert.throws(() => renderSquidConfig("x", []), /empty allowlist/);

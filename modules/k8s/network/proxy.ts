@@ -22,9 +22,70 @@ export const squidConfKey = "squid.conf";
 /** Where the ConfigMap is mounted in the proxy container. */
 export const proxyConfigDir = "/etc/squid-platform";
 
-/** Squid `dstdomain` form: `*.example.com` → `.example.com` (which also matches example.com itself). */
+/** Squid `dstdomain` form: `*.example.com` → `.example.com` (Squid: the domain and every subdomain). */
 function squidDomain(domain: string): string {
     return domain.startsWith("*.") ? domain.slice(1) : domain;
+}
+
+/**
+ * The `dstdomain` entries of an allowlist, and the apexes of its wildcards that it does not list
+ * itself. Squid's `.example.com` also matches `example.com`, but `*.example.com` means subdomains
+ * only, as in the other engines, so those apexes get their own deny. A name both listed and
+ * covered by a wildcard is left out: Squid warns about, and drops, such overlaps itself.
+ */
+export function squidAllowlist(domains: readonly string[]): {
+    allow: string[];
+    wildcardApexes: string[];
+} {
+    const lower = [...new Set(domains.map((d) => d.toLowerCase()))];
+    const bases = lower.filter((d) => d.startsWith("*.")).map((d) => d.slice(2));
+    const under = (d: string, w: string) => d.endsWith(`.${w}`);
+    const kept = bases.filter((w) => !bases.some((o) => under(w, o)));
+    const exact = lower.filter((d) => !d.startsWith("*."));
+    return {
+        allow: [
+            ...kept.map((w) => squidDomain(`*.${w}`)),
+            ...exact.filter((d) => !kept.some((w) => d === w || under(d, w))),
+        ],
+        wildcardApexes: kept.filter((w) => !exact.includes(w)),
+    };
+}
+
+function ipv4Bits(addr: string): number {
+    return addr.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
+/** `a.b.c.d/len` inside the NAT64 well-known prefix `64:ff9b::/96` (RFC 6052). */
+function nat64Cidr(cidr: string): string {
+    const [addr, len] = cidr.split("/");
+    const bits = ipv4Bits(addr);
+    const hi = Math.floor(bits / 65536).toString(16);
+    const lo = (bits % 65536).toString(16);
+    return `64:ff9b::${hi}:${lo}/${96 + Number(len)}`;
+}
+
+/**
+ * Destinations the proxy refuses whatever name led there, checked on the addresses the allowlisted
+ * name resolves to (Squid's `dst` matches when any of them is in a range): the cluster's
+ * non-public ranges, "this network" `0.0.0.0/8` (connecting to 0.0.0.0 reaches the proxy's own
+ * host), multicast and reserved space, and their IPv6 counterparts: unspecified, loopback, ULA,
+ * link-local, site-local, multicast, the local-use NAT64 prefix and the non-public IPv4 ranges as
+ * NAT64 addresses. IPv4-mapped IPv6 addresses need no entry: Squid stores every IPv4 address in
+ * that form, so the IPv4 ranges match them.
+ */
+export function squidDeniedDestinations(): string[] {
+    const v4 = [...nonPublicCidrs, "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/3"];
+    const v6 = [
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+        "64:ff9b:1::/48",
+        ...v4.map(nat64Cidr),
+    ];
+    return [...v4, ...v6];
 }
 
 /** `event` of the proxy's JSON access log lines (counted by the decision-log-metrics pipeline). */
@@ -45,10 +106,18 @@ export function squidJsonLogFormat(identity: string): string {
 }
 
 /**
- * Squid configuration that allows only `CONNECT` to port 443 of the allowlisted domains. No disk
- * cache, logs to stdout/stderr (access log as JSON lines), pid file in `/tmp`, so it runs as a
- * non-root user on a read-only root filesystem. The health path is served for private destinations
- * only (the kubelet's probe); the proxy's NetworkPolicy cannot reach private addresses anyway.
+ * Squid configuration that allows only `CONNECT` to port 443 of the allowlisted domains. The
+ * decision is on the requested name only: `dstdomain -n` never turns an IP literal into a name by
+ * reverse DNS (without `-n`, Squid matches an IP literal's PTR name against the list, so whoever
+ * owns an address's reverse zone could put it on our allowlist). Only an allowlisted name is ever
+ * resolved, and then refused when any of its addresses is non-public (Squid caches the answer for at
+ * least `negative_dns_ttl`, so the address it connects to is the one checked).
+ *
+ * No disk cache, logs to stdout/stderr (access log as JSON lines), pid file in `/tmp`, so it runs
+ * as a non-root user on a read-only root filesystem. The kubelet's probe path is served by Squid
+ * itself (`global_internal_static`, on by default, rewrites every `/squid-internal-static/` URL to
+ * the proxy's own name before access checks) and is allowed only there, where the name resolves
+ * to the pod's private address.
  */
 export function renderSquidConfig(identity: string, domains: readonly string[]): string {
     if (domains.length === 0) {
@@ -59,6 +128,7 @@ export function renderSquidConfig(identity: string, domains: readonly string[]):
             `egress proxy identity "${identity}" must be a DNS label (lower-case letters, digits, "-"): it names the proxy and is logged verbatim`,
         );
     }
+    const { allow, wildcardApexes } = squidAllowlist(domains);
     return [
         `# secure-llm-platform egress proxy for ${identity}: CONNECT to port ${okePorts.https} of the allowlist only.`,
         `http_port ${workloadPorts.egressProxy}`,
@@ -71,18 +141,26 @@ export function renderSquidConfig(identity: string, domains: readonly string[]):
         "cache_log stdio:/dev/stderr",
         "cache_store_log none",
         "netdb_filename none",
+        // The ICMP pinger helper needs CAP_NET_RAW, which the pod drops; it would only log failures.
+        "pinger_enable off",
         "logfile_rotate 0",
         "via off",
         "forwarded_for delete",
-        `acl allowlist dstdomain ${domains.map(squidDomain).join(" ")}`,
+        `acl allowlist dstdomain -n ${allow.join(" ")}`,
+        ...(wildcardApexes.length > 0
+            ? [`acl wildcard_apex dstdomain -n ${wildcardApexes.join(" ")}`]
+            : []),
         `acl tls_port port ${okePorts.https}`,
         "acl CONNECT method CONNECT",
         "acl health urlpath_regex ^/squid-internal-static/icons/",
-        `acl private_dst dst ${nonPublicCidrs.join(" ")}`,
+        `acl private_dst dst ${squidDeniedDestinations().join(" ")}`,
         "http_access allow health private_dst",
         "http_access deny !CONNECT",
         "http_access deny !tls_port",
-        "http_access allow CONNECT allowlist",
+        "http_access deny !allowlist",
+        ...(wildcardApexes.length > 0 ? ["http_access deny wildcard_apex"] : []),
+        "http_access deny private_dst",
+        "http_access allow CONNECT tls_port allowlist",
         "http_access deny all",
         "",
     ].join("\n");
