@@ -8,6 +8,7 @@ import { exitCodeFor, KeyError, UsageError } from "./errors";
 import { KMS_SIGNING_ALGORITHMS, KmsSigningAlgorithm, MAX_CHUNK_SIZE } from "./format";
 import { FileKeyRing, KeyOpener, KeyRing, KmsCryptoLike, OciKmsKeyRing } from "./keys";
 import { OciClients, parseAuthMode } from "./oci";
+import { ProgressOptions } from "./progress";
 import {
     isOciUri,
     LocalModelSource,
@@ -39,7 +40,12 @@ options:
   --config-file PATH      OCI config file for --auth config                         [OCI_CONFIG_FILE]
   --profile NAME          OCI config profile                                        [OCI_CONFIG_PROFILE]
   --region REGION         Object Storage region                  [OCI_REGION, OCI_RESOURCE_PRINCIPAL_REGION]
-  --quiet                 no progress lines
+  --os-endpoint URL       Object Storage endpoint (private/dedicated)     [OCI_OBJECT_STORAGE_ENDPOINT]
+  --connections N         decrypt/verify from oci-os://: ranged GETs in flight (default 8) [MODEL_VAULT_CONNECTIONS]
+  --segment-size BYTES    bytes per task: one read or one ranged GET (default 4M)
+  --progress MODE         tty | log | none (default tty on a terminal, else log)  [MODEL_VAULT_PROGRESS]
+  --progress-interval S   seconds between progress lines (default 0.5 tty, 10 log) [MODEL_VAULT_PROGRESS_SECONDS]
+  --quiet                 no progress, no per-file lines
 
 exit codes: 0 ok, 1 verification failed (tampering), 2 usage/config error, 3 key/KMS error, 4 storage/I-O error
 `;
@@ -53,6 +59,10 @@ export interface CliDeps {
     readonly objectStorage?: () => ObjectStorageLike | Promise<ObjectStorageLike>;
     /** KMS crypto client factory. Defaults to the OCI SDK with the configured auth. */
     readonly kmsCrypto?: (cryptoEndpoint: string) => KmsCryptoLike | Promise<KmsCryptoLike>;
+    /** Whether stderr is a terminal (progress rewrites one line). Defaults to false. */
+    readonly stderrIsTTY?: boolean;
+    /** Writes progress text to stderr as is (no newline added). Defaults to `stderr`. */
+    readonly writeRaw?: (text: string) => void;
 }
 
 const VALUE_FLAGS = new Set([
@@ -67,6 +77,11 @@ const VALUE_FLAGS = new Set([
     "--config-file",
     "--profile",
     "--region",
+    "--os-endpoint",
+    "--connections",
+    "--segment-size",
+    "--progress",
+    "--progress-interval",
 ]);
 const BOOL_FLAGS = new Set(["--quiet", "--help"]);
 
@@ -135,6 +150,14 @@ function parseWorkers(v: string | undefined): number | undefined {
     return n;
 }
 
+function parsePositive(v: string | undefined, what: string, max: number): number | undefined {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > max)
+        throw new UsageError(`${what} ${v} is not a number in (0, ${max}]`);
+    return n;
+}
+
 function expectArgs(p: ParsedArgs, n: number, shape: string): void {
     if (p.positional.length !== n) {
         throw new UsageError(`${p.command} takes ${shape}; got ${p.positional.length} argument(s)`);
@@ -157,19 +180,62 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             configFile: flag("--config-file", "OCI_CONFIG_FILE"),
             profile: flag("--profile", "OCI_CONFIG_PROFILE"),
             region: flag("--region", "OCI_REGION") ?? env.OCI_RESOURCE_PRINCIPAL_REGION,
+            objectStorageEndpoint: flag("--os-endpoint", "OCI_OBJECT_STORAGE_ENDPOINT"),
         });
         const objectStorage = deps.objectStorage ?? (() => oci.objectStorage());
         const kmsCrypto = deps.kmsCrypto ?? ((e: string) => oci.kmsCrypto(e));
         const quiet = p.flags.has("--quiet");
         const log = quiet ? undefined : (line: string) => deps.stderr(`model-vault: ${line}`);
         const workers = parseWorkers(flag("--workers", "MODEL_VAULT_WORKERS"));
+        const connections = parsePositive(
+            flag("--connections", "MODEL_VAULT_CONNECTIONS"),
+            "--connections",
+            256,
+        );
+        if (connections !== undefined && !Number.isInteger(connections))
+            throw new UsageError(`--connections ${connections} is not an integer`);
+        const segmentFlag = p.flags.get("--segment-size");
+        const segmentBytes =
+            segmentFlag === undefined ? undefined : parseBytes(segmentFlag, "--segment-size");
+        if (segmentBytes !== undefined && (segmentBytes < 1 || segmentBytes > 1024 ** 3))
+            throw new UsageError("--segment-size must be between 1 byte and 1 GiB");
+        const progressMode =
+            flag("--progress", "MODEL_VAULT_PROGRESS") ?? (deps.stderrIsTTY ? "tty" : "log");
+        if (progressMode !== "tty" && progressMode !== "log" && progressMode !== "none")
+            throw new UsageError(`--progress ${progressMode} is not one of tty, log, none`);
+        const interval = parsePositive(
+            flag("--progress-interval", "MODEL_VAULT_PROGRESS_SECONDS"),
+            "--progress-interval",
+            3600,
+        );
+        const raw = deps.writeRaw ?? deps.stderr;
+        const progress: ProgressOptions | undefined =
+            quiet || progressMode === "none"
+                ? undefined
+                : progressMode === "tty"
+                  ? { mode: "tty", write: raw, intervalSeconds: interval }
+                  : {
+                        mode: "log",
+                        write: (line) => deps.stderr(`model-vault: ${line}`),
+                        intervalSeconds: interval,
+                    };
+        const runOpts = { workers, connections, segmentBytes, log, progress };
         const keySpec = flag("--key", "MODEL_VAULT_KEY");
         const cryptoEndpoint = flag("--crypto-endpoint", "OCI_KMS_CRYPTO_ENDPOINT");
 
-        const sourceFor = async (loc: string): Promise<ModelSource> =>
-            isOciUri(loc)
-                ? new OciModelSource(await objectStorage(), parseOciUri(loc))
-                : new LocalModelSource(loc);
+        const sourceFor = async (loc: string): Promise<ModelSource> => {
+            if (!isOciUri(loc)) return new LocalModelSource(loc);
+            if (deps.objectStorage) {
+                // An injected client (tests, embedding): ranges go through it.
+                return new OciModelSource(await deps.objectStorage(), parseOciUri(loc));
+            }
+            const client = await oci.objectStorage();
+            return new OciModelSource(
+                client,
+                parseOciUri(loc),
+                await oci.rangedAccess(client.endpoint),
+            );
+        };
 
         if (p.command === "encrypt") {
             expectArgs(p, 2, "<src-dir> <dest-dir | oci-os://...>");
@@ -209,7 +275,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const target: ModelTarget = isOciUri(dest)
                 ? new OciModelTarget(await objectStorage(), parseOciUri(dest))
                 : new LocalModelTarget(dest);
-            const m = await encryptModel(src, target, keys, { chunkSize, workers, log });
+            const m = await encryptModel(src, target, keys, { ...runOpts, chunkSize });
             deps.stdout(
                 `encrypted ${m.files.length} files into ${target.location} (model ${m.modelId})`,
             );
@@ -241,18 +307,19 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
         }
 
         if (p.command === "verify") {
-            const s = await verifyModel(await sourceFor(p.positional[0]), opener, { workers, log });
+            const s = await verifyModel(await sourceFor(p.positional[0]), opener, runOpts);
             deps.stdout(
-                `verified model ${s.modelId}: ${s.files} files, ${s.bytes} bytes in ${s.seconds.toFixed(2)} s`,
+                `verified model ${s.modelId} (${s.format}): ${s.files} files, ${s.bytes} bytes in ${s.seconds.toFixed(2)} s`,
             );
             return 0;
         }
         const [src, dest] = p.positional;
-        const s = await decryptModel(await sourceFor(src), dest, opener, { workers, log });
+        const s = await decryptModel(await sourceFor(src), dest, opener, runOpts);
         const mibs = s.bytes / 1048576 / Math.max(s.seconds, 1e-9);
         deps.stdout(
-            `decrypted model ${s.modelId}: ${s.files} files, ${s.bytes} bytes verified into ${dest} ` +
-                `in ${s.seconds.toFixed(2)} s (${mibs.toFixed(0)} MiB/s)`,
+            `decrypted model ${s.modelId} (${s.format}): ${s.files} files, ${s.bytes} bytes verified into ${dest} ` +
+                `in ${s.seconds.toFixed(2)} s (${mibs.toFixed(0)} MiB/s, ${s.threads} threads` +
+                `${s.fetched > 0 ? `, ${s.fetched} bytes downloaded, ${s.retries} GETs retried` : ""})`,
         );
         return 0;
     } catch (e) {
@@ -264,11 +331,14 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
     }
 }
 
-if (require.main === module) {
+/** Runs the CLI on `process.argv` and sets the exit code (the image and `loader/run.js` call this). */
+export function runFromCommandLine(): void {
     main(process.argv.slice(2), {
         env: process.env,
         stdout: (l) => process.stdout.write(`${l}\n`),
         stderr: (l) => process.stderr.write(`${l}\n`),
+        stderrIsTTY: process.stderr.isTTY === true,
+        writeRaw: (text) => process.stderr.write(text),
     }).then(
         (code) => {
             process.exitCode = code;
@@ -279,3 +349,5 @@ if (require.main === module) {
         },
     );
 }
+
+if (require.main === module) runFromCommandLine();

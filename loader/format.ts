@@ -1,6 +1,6 @@
 /**
- * The model-vault on-disk format, version 1: manifest schema, object layout, nonce and AAD
- * construction, key derivation. Everything here is pure so the format can be tested (and
+ * The model-vault on-disk format, versions 1 and 2: manifest schema, object layout, nonce and AAD
+ * construction, key derivation, the per-chunk hash list of version 2. Everything here is pure so the format can be tested (and
  * re-implemented) without storage or KMS. docs/model-vault.md is the normative description;
  * keep the two in step.
  */
@@ -9,13 +9,21 @@ import * as path from "path";
 
 import { TamperError, UsageError } from "./errors";
 
-/** Value of the manifest's `format` field. */
-export const FORMAT = "model-vault/1";
+/** Value of the manifest's `format` field for models encrypt writes now. */
+export const FORMAT = "model-vault/2";
+/**
+ * The first format: one SHA-256 of each file's plaintext, which pins a file's chunks to one
+ * thread. Still read (decrypt and verify), never written.
+ */
+export const FORMAT_V1 = "model-vault/1";
+/** Formats this loader reads. */
+export const FORMATS = [FORMAT_V1, FORMAT] as const;
+export type FormatName = (typeof FORMATS)[number];
 /** Name of the manifest object at the root of an encrypted model. */
 export const MANIFEST_NAME = "manifest.json";
 /** Folder (object name prefix) holding one ciphertext object per model file. */
 export const DATA_DIR = "data";
-/** Only cipher of format 1. */
+/** Only cipher of formats 1 and 2. */
 export const CIPHER = "AES-256-GCM";
 /** Bytes of a GCM authentication tag; every chunk record ends with one. */
 export const TAG_BYTES = 16;
@@ -38,8 +46,14 @@ export const MAX_CHUNK_SIZE = 64 * 1024 * 1024;
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 /** Most files a manifest may list (file indexes are 32-bit in nonces). */
 export const MAX_FILES = 1_000_000;
-/** Domain-separation prefix of the bytes the manifest signature covers. */
-export const SIGNED_PREFIX = Buffer.from("model-vault/1 manifest\n", "ascii");
+/** Domain-separation prefix of the bytes the manifest signature covers, per format. */
+export function signedPrefix(format: FormatName): Buffer {
+    return Buffer.from(`${format} manifest\n`, "ascii");
+}
+/** Domain-separation prefix of a version-2 file's chunk hash list (see {@link chunkRoot}). */
+export const CHUNK_ROOT_PREFIX = Buffer.from("model-vault/2 chunk-root\n", "ascii");
+/** Bytes of one chunk record's SHA-256 in a hash list. */
+export const DIGEST_BYTES = 32;
 
 /** Where the data key came from and how to unwrap it. */
 export type ManifestDataKey =
@@ -96,15 +110,20 @@ export interface ManifestFile {
     readonly size: number;
     /** Number of chunk records; `max(1, ceil(size / chunkSize))`. */
     readonly chunks: number;
-    /** Lower-case hex SHA-256 of the plaintext file. */
-    readonly sha256: string;
+    /** Format 1 only: lower-case hex SHA-256 of the plaintext file. */
+    readonly sha256?: string;
+    /**
+     * Format 2 only: lower-case hex {@link chunkRoot} of the SHA-256 of every chunk record
+     * (ciphertext ‖ tag) of the file's object, in order.
+     */
+    readonly chunkRoot?: string;
     /** Name of the ciphertext object, relative to the model root: `data/<index>.enc`. */
     readonly object: string;
 }
 
 /** The signed description of an encrypted model. */
 export interface Manifest {
-    readonly format: typeof FORMAT;
+    readonly format: FormatName;
     /** 128-bit random id, lower-case hex; binds every chunk and the wrapped key to this model. */
     readonly modelId: string;
     /** ISO-8601 time of encryption (informational). */
@@ -180,7 +199,7 @@ export function canonicalJson(value: unknown): string {
 export function signedBytes(manifest: UnsignedManifest | Manifest): Buffer {
     const { signature: _omit, ...body } = manifest as Manifest;
     void _omit;
-    return Buffer.concat([SIGNED_PREFIX, Buffer.from(canonicalJson(body), "utf8")]);
+    return Buffer.concat([signedPrefix(manifest.format), Buffer.from(canonicalJson(body), "utf8")]);
 }
 
 /** Serialises a signed manifest for storage (pretty, canonical key order). */
@@ -199,10 +218,15 @@ export function newModelId(): string {
  * another model", "holds file X's data") before any chunk fails, and it is also the start of
  * every chunk's AAD, so a forged header cannot make foreign data decrypt.
  */
-export function objectHeader(modelId: string, index: number, filePath: string): Buffer {
+export function objectHeader(
+    modelId: string,
+    index: number,
+    filePath: string,
+    version: number = formatVersion(FORMAT),
+): Buffer {
     const h = Buffer.alloc(HEADER_BYTES);
     OBJECT_MAGIC.copy(h, 0);
-    h.writeUInt16BE(1, 8);
+    h.writeUInt16BE(version, 8);
     h.writeUInt16BE(0, 10);
     h.writeUInt32BE(index, 12);
     Buffer.from(modelId, "hex").copy(h, 16);
@@ -281,8 +305,24 @@ export function hkdf(ikm: Buffer, salt: Buffer, info: string, length = 32): Buff
  * The chunk-encryption key of a model, derived from its data key with the model id as salt, so
  * the raw data key is never used directly and each purpose has its own key.
  */
-export function chunkKey(dataKey: Buffer, modelId: string): Buffer {
-    return hkdf(dataKey, Buffer.from(modelId, "hex"), "model-vault/1 chunk-encryption");
+export function chunkKey(dataKey: Buffer, modelId: string, format: FormatName = FORMAT): Buffer {
+    return hkdf(dataKey, Buffer.from(modelId, "hex"), `${format} chunk-encryption`);
+}
+
+/** The version number of a format name: 1 or 2 (also the object header's version field). */
+export function formatVersion(format: FormatName): number {
+    return format === FORMAT_V1 ? 1 : 2;
+}
+
+/**
+ * The root of a version-2 file's two-level hash tree: SHA-256 of a domain-separation prefix and
+ * the SHA-256 of every chunk record (ciphertext ‖ tag), in chunk order. The manifest signs it, so
+ * it is a collision-resistant commitment to every ciphertext byte of the file (and, through
+ * decryption under the model's key, to its plaintext), while each record's own SHA-256 can be
+ * computed by whichever thread decrypts that record.
+ */
+export function chunkRoot(digests: Buffer): string {
+    return crypto.createHash("sha256").update(CHUNK_ROOT_PREFIX).update(digests).digest("hex");
 }
 
 const HEX32 = /^[0-9a-f]{32}$/;
@@ -343,7 +383,14 @@ export function parseManifest(bytes: Buffer): Manifest {
         "files",
         "signature",
     ]);
-    if (m.format !== FORMAT) fail(`format is ${JSON.stringify(m.format)}, expected "${FORMAT}"`);
+    if (!FORMATS.includes(m.format as FormatName)) {
+        throw new TamperError(
+            `manifest format ${JSON.stringify(m.format)} is not one this loader reads ` +
+                `(${FORMATS.join(", ")}); a newer format needs a newer model-vault`,
+        );
+    }
+    const format = m.format as FormatName;
+    const digestField = format === FORMAT_V1 ? "sha256" : "chunkRoot";
     if (m.cipher !== CIPHER) fail(`cipher is ${JSON.stringify(m.cipher)}, expected "${CIPHER}"`);
     const modelId = expectString(m.modelId, "modelId", HEX32);
     const createdAt = expectString(m.createdAt, "createdAt");
@@ -355,7 +402,7 @@ export function parseManifest(bytes: Buffer): Manifest {
     const seen = new Set<string>();
     const files = m.files.map((f: unknown, i: number): ManifestFile => {
         const where = `files[${i}]`;
-        const o = expectObject(f, where, ["path", "size", "chunks", "sha256", "object"]);
+        const o = expectObject(f, where, ["path", "size", "chunks", digestField, "object"]);
         const p = expectString(o.path, `${where}.path`);
         const why = unsafePathReason(p);
         if (why) fail(`${where}.path ${JSON.stringify(p)} ${why}`);
@@ -369,10 +416,10 @@ export function parseManifest(bytes: Buffer): Manifest {
                 `${where}.chunks is ${chunks} but size ${size} needs ${chunkCount(size, chunkSize)}`,
             );
         }
-        const sha256 = expectString(o.sha256, `${where}.sha256`, HEX64);
+        const digest = expectString(o[digestField], `${where}.${digestField}`, HEX64);
         const object = expectString(o.object, `${where}.object`);
         if (object !== objectNameFor(i)) fail(`${where}.object is not ${objectNameFor(i)}`);
-        return { path: p, size, chunks, sha256, object };
+        return { path: p, size, chunks, [digestField]: digest, object };
     });
     for (const p of seen) {
         const parts = p.split("/");
@@ -382,7 +429,7 @@ export function parseManifest(bytes: Buffer): Manifest {
         }
     }
     return {
-        format: FORMAT,
+        format,
         modelId,
         createdAt,
         cipher: CIPHER,

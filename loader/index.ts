@@ -5,9 +5,11 @@
 export * from "./errors";
 export * from "./format";
 export * from "./keys";
-export * from "./engine";
+export * from "./chunks";
+export * from "./parallel";
+export * from "./progress";
 export * from "./io";
-export * from "./pipeline";
+
 export * from "./storage";
 export * from "./oci";
 export * from "./vault";

@@ -7,10 +7,12 @@ import * as fs from "fs";
 import * as fsp from "fs/promises";
 import * as path from "path";
 import { Readable } from "stream";
+import type { Range } from "oci-common";
 import type { ObjectStorageClient } from "oci-objectstorage";
 
 import { StorageError, TamperError, UsageError } from "./errors";
 import { MANIFEST_NAME, MAX_MANIFEST_BYTES } from "./format";
+import type { TaskSource } from "./chunks";
 import { FileObjectReader, ObjectReader, StreamObjectReader } from "./io";
 
 /** One object (or file) under a model root. */
@@ -30,6 +32,39 @@ export interface ModelSource {
     /** Every object under the root, including ones the manifest does not list. */
     list(): Promise<StoredObject[]>;
     open(name: string): Promise<ObjectReader>;
+    /**
+     * How chunk runners read object `name` of `size` bytes (see chunks.ts): a file descriptor,
+     * an HTTPS URL for ranged GETs from the runner's thread, or ranges fetched by {@link fetchRange}.
+     */
+    openRanged(name: string, size: number): Promise<RangedObject>;
+    /**
+     * Bytes `[start, start + length)` of object `name`, listed at `objectSize` bytes (for sources
+     * of kind `host`). An object whose size changed since the listing is a {@link TamperError}.
+     */
+    fetchRange(
+        name: string,
+        start: number,
+        length: number,
+        objectSize: number,
+    ): Promise<Uint8Array>;
+    /** Headers for a ranged GET of `url` (for sources of kind `http`). */
+    sign(url: string, headers: Record<string, string>): Promise<Record<string, string>>;
+}
+
+/** An object opened for ranged reads by chunk runners. */
+export interface RangedObject {
+    readonly source: TaskSource;
+    close(): Promise<void>;
+}
+
+/** A ciphertext object being written by chunk runners with positional writes. */
+export interface ObjectFile {
+    /** Descriptor the runners write records into. */
+    readonly fd: number;
+    /** Closes the object and gives it its final name. */
+    commit(): Promise<void>;
+    /** Closes the object without naming it (a failed run; {@link ModelTarget.abort} removes it). */
+    discard(): Promise<void>;
 }
 
 /** Write side of an encrypted model. */
@@ -38,6 +73,11 @@ export interface ModelTarget {
     /** Refuses a target that already holds anything, so models are never mixed. */
     prepare(): Promise<void>;
     writeObject(name: string, size: number, body: AsyncIterable<Buffer>): Promise<void>;
+    /**
+     * Opens object `name` for positional writes, when the target supports them (a local folder):
+     * then threads write their records at their offsets, in any order.
+     */
+    createObject?(name: string): Promise<ObjectFile>;
     /** Writes the manifest, last, which is what makes the model loadable. */
     commit(manifest: Buffer): Promise<void>;
     /** Removes whatever a failed run wrote (best effort). */
@@ -149,6 +189,26 @@ export class LocalModelSource implements ModelSource {
             throw ioError(`cannot open ${path.join(this.location, name)}`, e);
         }
     }
+
+    async openRanged(name: string): Promise<RangedObject> {
+        const p = path.join(this.location, name);
+        let fh: fsp.FileHandle;
+        try {
+            // O_NOFOLLOW: the listing saw a regular file; a symlink swapped in since is refused.
+            fh = await fsp.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        } catch (e) {
+            throw ioError(`cannot open ${p}`, e);
+        }
+        return { source: { kind: "fd", fd: fh.fd }, close: () => fh.close() };
+    }
+
+    async fetchRange(): Promise<Uint8Array> {
+        throw new Error("a local model is read by the chunk runners directly");
+    }
+
+    async sign(): Promise<Record<string, string>> {
+        throw new Error("a local model needs no signed requests");
+    }
 }
 
 /** Writes an encrypted model into a new or empty local folder. */
@@ -178,6 +238,23 @@ export class LocalModelTarget implements ModelTarget {
         }
         await fsp.rename(tmp, final);
         this.written.push(final);
+    }
+
+    async createObject(name: string): Promise<ObjectFile> {
+        const final = path.join(this.location, name);
+        await fsp.mkdir(path.dirname(final), { recursive: true, mode: 0o755 });
+        const tmp = `${final}.partial-${process.pid}`;
+        this.written.push(tmp);
+        const fh = await fsp.open(tmp, "wx", 0o644);
+        return {
+            fd: fh.fd,
+            commit: async () => {
+                await fh.close();
+                await fsp.rename(tmp, final);
+                this.written.push(final);
+            },
+            discard: () => fh.close().catch(() => undefined),
+        };
     }
 
     async commit(manifest: Buffer): Promise<void> {
@@ -246,8 +323,118 @@ abstract class OciModelBase {
     }
 }
 
-/** An encrypted model under an Object Storage prefix, read with streamed GetObject. */
+/**
+ * Direct HTTPS access to Object Storage for chunk runners: the service endpoint and a signer
+ * (the OCI SDK's request signer with the run's credentials). Runners send ranged GETs from their
+ * own threads and ask the thread holding the credentials to sign each one.
+ */
+export interface OciRangedAccess {
+    /** The Object Storage endpoint, e.g. `https://objectstorage.eu-frankfurt-1.oraclecloud.com`. */
+    readonly endpoint: string;
+    /** Headers (authorization, date, host...) that sign a GET of `url` with `headers`. */
+    sign(url: string, headers: Record<string, string>): Promise<Record<string, string>>;
+}
+
+/** Refuses an Object Storage endpoint that is not HTTPS, except on the loopback interface. */
+export function checkObjectStorageEndpoint(endpoint: string): string {
+    let u: URL;
+    try {
+        u = new URL(endpoint);
+    } catch {
+        throw new UsageError(`Object Storage endpoint ${JSON.stringify(endpoint)} is not a URL`);
+    }
+    const loopback =
+        u.hostname === "127.0.0.1" || u.hostname === "localhost" || u.hostname === "[::1]";
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && loopback)) {
+        throw new UsageError(
+            `Object Storage endpoint ${endpoint} is not https:// (plain http is accepted on 127.0.0.1 only)`,
+        );
+    }
+    return endpoint.replace(/\/+$/, "");
+}
+
+/**
+ * An encrypted model under an Object Storage prefix. The manifest and listing go through the
+ * SDK client; chunk data is read with ranged GETs, from the runners' threads when
+ * {@link OciRangedAccess} is given, else through the client (`GetObject` with `Range`).
+ */
 export class OciModelSource extends OciModelBase implements ModelSource {
+    constructor(
+        client: ObjectStorageLike,
+        loc: OciLocation,
+        private readonly ranged?: OciRangedAccess,
+    ) {
+        super(client, loc);
+    }
+
+    /** The URL of an object under this source's prefix. */
+    objectUrl(name: string): string {
+        const enc = encodeURIComponent;
+        return (
+            `${this.ranged!.endpoint}/n/${enc(this.loc.namespace)}/b/${enc(this.loc.bucket)}` +
+            `/o/${enc(this.objectName(name))}`
+        );
+    }
+
+    async openRanged(name: string, size: number): Promise<RangedObject> {
+        return {
+            source: this.ranged
+                ? { kind: "http", url: this.objectUrl(name), objectSize: size }
+                : { kind: "host", objectSize: size },
+            close: async () => undefined,
+        };
+    }
+
+    async fetchRange(
+        name: string,
+        start: number,
+        length: number,
+        objectSize: number,
+    ): Promise<Uint8Array> {
+        const tamper = (message: string) => Object.assign(new Error(message), { kind: "tamper" });
+        let res;
+        try {
+            res = await this.client.getObject({
+                namespaceName: this.loc.namespace,
+                bucketName: this.loc.bucket,
+                objectName: this.objectName(name),
+                // The SDK reads `startByte`/`endByte` from its Range class (oci-common 2.139.1
+                // request-generator.js) and sends `Range: bytes=<start>-<end>`.
+                range: { startByte: start, endByte: start + length - 1 } as unknown as Range,
+            });
+        } catch (e) {
+            if (statusOf(e) === 404) throw tamper(`${this.location}/${name} is missing`);
+            throw ioError(`cannot read ${this.location}/${name}`, e);
+        }
+        // The SDK parses Content-Range into a Range whose contentLength is the object's size.
+        const total = (res.contentRange as { contentLength?: number | null } | undefined)
+            ?.contentLength;
+        if (typeof total === "number" && total !== objectSize) {
+            throw tamper(
+                `${this.location}/${name} ${total < objectSize ? "is truncated" : "was extended"}: ` +
+                    `${total} bytes, expected ${objectSize} (it changed after it was listed)`,
+            );
+        }
+        const reader = StreamObjectReader.from(res.value);
+        try {
+            const buf = Buffer.allocUnsafeSlow(length);
+            const n = await reader.read(buf, length);
+            if (n === length && (await reader.read(Buffer.alloc(1), 1)) > 0) {
+                throw new StorageError(
+                    `${this.location}/${name}: more bytes than the range asked for`,
+                );
+            }
+            return n === length ? buf : buf.subarray(0, n);
+        } finally {
+            await reader.close();
+        }
+    }
+
+    async sign(url: string, headers: Record<string, string>): Promise<Record<string, string>> {
+        if (!this.ranged) throw new Error("no direct Object Storage access configured");
+        return this.ranged.sign(url, headers);
+    }
+
     async readManifest(): Promise<Buffer> {
         const reader = await this.open(MANIFEST_NAME);
         try {

@@ -5,18 +5,23 @@
  * after every file of the model has verified.
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as fsp from "fs/promises";
 import * as path from "path";
 
-import { createEngine, EngineOptions, recordBufferBytes } from "./engine";
-import { StorageError, TamperError, UsageError } from "./errors";
+import { ChunkTask, ChunkTaskResult, RunnerFile } from "./chunks";
+import { ModelVaultError, StorageError, TamperError, UsageError } from "./errors";
 import {
     chunkCount,
     chunkKey,
+    chunkRoot,
     CIPHER,
     ciphertextSize,
     DEFAULT_CHUNK_SIZE,
+    DIGEST_BYTES,
     FORMAT,
+    formatVersion,
+    HEADER_BYTES,
     Manifest,
     MANIFEST_NAME,
     ManifestFile,
@@ -24,21 +29,31 @@ import {
     MAX_FILES,
     MIN_CHUNK_SIZE,
     newModelId,
+    objectHeader,
     objectNameFor,
     parseManifest,
     serializeManifest,
     UnsignedManifest,
     unsafePathReason,
 } from "./format";
-import { BufferPool, FileObjectReader } from "./io";
 import { KeyOpener, KeyRing } from "./keys";
-import { DECRYPT_BUFFERS_PER_FILE, decryptObject, encryptObject, StoppedError } from "./pipeline";
-import { ModelSource, ModelTarget, walk } from "./storage";
+import {
+    ChunkPool,
+    DEFAULT_PIECE_BYTES,
+    DEFAULT_RETRY,
+    EngineOptions,
+    runShape,
+    runTasks,
+} from "./parallel";
+import { Progress, ProgressOptions } from "./progress";
+import { ModelSource, ModelTarget, ObjectFile, RangedObject, walk } from "./storage";
 
 /** Options shared by every operation. */
 export interface RunOptions extends EngineOptions {
     /** Progress lines (one per file). Defaults to silence. */
     readonly log?: (line: string) => void;
+    /** Bytes, rate and ETA while the run goes. Defaults to none. */
+    readonly progress?: ProgressOptions;
 }
 
 /** Options of {@link encryptModel}. */
@@ -50,16 +65,70 @@ export interface EncryptOptions extends RunOptions {
 /** What a run did. */
 export interface RunSummary {
     readonly modelId: string;
+    readonly format: string;
     readonly files: number;
     /** Plaintext bytes processed. */
     readonly bytes: number;
     readonly seconds: number;
+    /** Worker threads used (0: the calling thread). */
+    readonly threads: number;
+    /** Bytes downloaded with ranged GETs, and how many of those GETs were retried. */
+    readonly fetched: number;
+    readonly retries: number;
+}
+
+/** A task's failure, ordered by file and chunk so parallel runs report the same one. */
+interface Failure {
+    readonly file: number;
+    readonly chunk: number;
+    readonly error: unknown;
+}
+
+function failureError(r: Extract<ChunkTaskResult, { ok: false }>): ModelVaultError {
+    if (r.kind === "tamper") return new TamperError(r.message);
+    if (r.kind === "usage") return new UsageError(r.message);
+    return new StorageError(r.message);
+}
+
+function firstFailure(failures: readonly Failure[]): unknown {
+    return failures.reduce((a, b) =>
+        b.file < a.file || (b.file === a.file && b.chunk < a.chunk) ? b : a,
+    ).error;
+}
+
+function runnerFiles(
+    files: readonly { path: string; object: string; size: number; chunks: number }[],
+    modelId: string,
+    version: number,
+): RunnerFile[] {
+    return files.map((f, index) => ({
+        path: f.path,
+        object: f.object,
+        size: f.size,
+        chunks: f.chunks,
+        index,
+        header: objectHeader(modelId, index, f.path, version),
+    }));
+}
+
+/** Cuts a file's chunks into segment tasks. */
+function* segments(
+    op: "encrypt" | "decrypt",
+    file: number,
+    chunks: number,
+    segmentChunks: number,
+): Generator<{ op: "encrypt" | "decrypt"; file: number; first: number; count: number }> {
+    for (let first = 0; first < chunks; first += segmentChunks) {
+        yield { op, file, first, count: Math.min(segmentChunks, chunks - first) };
+    }
 }
 
 /**
- * Encrypts every regular file under `srcDir` into `target` and returns the signed manifest.
- * Symlinks and special files are refused rather than followed, so the model is exactly what
- * the folder holds.
+ * Encrypts every regular file under `srcDir` into `target` and returns the signed manifest
+ * (format 2). Symlinks and special files are refused rather than followed, so the model is
+ * exactly what the folder holds. Into a local folder, every thread encrypts any segment of any
+ * file and writes its records in place; into Object Storage, each file's records are produced
+ * by the threads and streamed in order into one PutObject. Memory is bounded either way.
  */
 export async function encryptModel(
     srcDir: string,
@@ -100,45 +169,154 @@ export async function encryptModel(
     }
 
     const modelId = newModelId();
-    const { plaintext: dataKey, dataKey: wrapped } = await keys.generateDataKey(modelId);
-    const key = chunkKey(dataKey, modelId);
-    dataKey.fill(0);
+    const version = formatVersion(FORMAT);
+    const listed = entries.map((e, index) => ({
+        path: e.name,
+        object: objectNameFor(index),
+        size: e.size,
+        chunks: chunkCount(e.size, chunkSize),
+    }));
     const total = entries.reduce((s, e) => s + e.size, 0);
-    const engine = createEngine(key, total, opts);
+    const positional = target.createObject !== undefined;
+    const shape = runShape(chunkSize, total, false, opts);
+    const { plaintext: dataKey, dataKey: wrapped } = await keys.generateDataKey(modelId);
+    const key = chunkKey(dataKey, modelId, FORMAT);
+    dataKey.fill(0);
+    const pool = new ChunkPool(
+        {
+            key,
+            version,
+            chunkSize,
+            piece: opts.pieceBytes ?? DEFAULT_PIECE_BYTES,
+            segmentChunks: shape.segmentChunks,
+            segmentBuffers: shape.depth + 1,
+            files: runnerFiles(listed, modelId, version),
+            retry: opts.retry ?? DEFAULT_RETRY,
+        },
+        shape.threads,
+        {
+            sign: async () => {
+                throw new Error("encrypt reads local files only");
+            },
+            fetch: async () => {
+                throw new Error("encrypt reads local files only");
+            },
+        },
+    );
     key.fill(0);
-    const plain = new BufferPool(chunkSize);
-    const files: ManifestFile[] = [];
+    const progress = new Progress("encrypted", total, opts.progress);
+    const digests = listed.map((f) => Buffer.alloc(f.chunks * DIGEST_BYTES));
+    const sources: (fsp.FileHandle | undefined)[] = [];
+    const objects: (ObjectFile | undefined)[] = [];
+    const limit = Math.max(shape.threads, 1) * shape.depth;
+    const grewOrShrank = async (index: number): Promise<void> => {
+        const st = await sources[index]!.stat();
+        if (st.size !== listed[index].size) {
+            throw new StorageError(
+                `${listed[index].path} ${st.size > listed[index].size ? "grew" : "shrank"} while it was being encrypted; try again`,
+            );
+        }
+    };
+    const openSource = async (index: number): Promise<number> => {
+        const p = path.join(srcDir, listed[index].path);
+        const fh = await fsp.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        sources[index] = fh;
+        return fh.fd;
+    };
+    const closeSource = async (index: number) => {
+        await sources[index]?.close();
+        sources[index] = undefined;
+    };
+    const checked = (
+        r: ChunkTaskResult,
+        task: ChunkTask,
+    ): Extract<ChunkTaskResult, { ok: true }> => {
+        if (!r.ok) throw failureError(r);
+        digests[task.file].set(r.digests!, task.first * DIGEST_BYTES);
+        progress.add(r.bytes);
+        return r;
+    };
     try {
         await target.prepare();
-        for (const [index, e] of entries.entries()) {
-            const reader = await FileObjectReader.open(path.join(srcDir, e.name));
-            const hash = crypto.createHash("sha256");
-            const object = objectNameFor(index);
-            try {
-                const body = encryptObject({
-                    modelId,
-                    chunkSize,
-                    index,
-                    path: e.name,
-                    size: e.size,
-                    reader,
-                    engine,
-                    plain,
-                    hash,
-                });
-                await target.writeObject(object, ciphertextSize(e.size, chunkSize), body);
-            } finally {
-                await reader.close();
+        if (positional) {
+            // Every thread takes any segment of any file; records go straight to their offsets.
+            const remaining = listed.map((f) => Math.ceil(f.chunks / shape.segmentChunks));
+            const queue = listed.flatMap((f, i) => [
+                ...segments("encrypt", i, f.chunks, shape.segmentChunks),
+            ]);
+            let q = 0;
+            await runTasks(
+                pool,
+                limit,
+                async () => {
+                    const t = queue[q++];
+                    if (!t) return undefined;
+                    if (t.first === 0) {
+                        await openSource(t.file);
+                        const obj = await target.createObject!(listed[t.file].object);
+                        objects[t.file] = obj;
+                        const header = objectHeader(modelId, t.file, listed[t.file].path, version);
+                        await new Promise<void>((resolve, reject) =>
+                            fs.write(obj.fd, header, 0, HEADER_BYTES, 0, (e) =>
+                                e ? reject(e) : resolve(),
+                            ),
+                        );
+                    }
+                    return {
+                        ...t,
+                        source: { kind: "fd", fd: sources[t.file]!.fd },
+                        out: objects[t.file]!.fd,
+                    };
+                },
+                async (task, r) => {
+                    checked(r, task);
+                    if (--remaining[task.file] === 0) {
+                        await grewOrShrank(task.file);
+                        await closeSource(task.file);
+                        await objects[task.file]!.commit();
+                        objects[task.file] = undefined;
+                        opts.log?.(
+                            `encrypted ${listed[task.file].path} (${listed[task.file].size} bytes)`,
+                        );
+                    }
+                },
+                () => false,
+            );
+        } else {
+            // Object Storage: one streamed PutObject per file, so records must come in order.
+            for (const [index, f] of listed.entries()) {
+                const fd = await openSource(index);
+                const tasks = [...segments("encrypt", index, f.chunks, shape.segmentChunks)];
+                const body = async function* (): AsyncGenerator<Buffer> {
+                    yield objectHeader(modelId, index, f.path, version);
+                    const window: { task: ChunkTask; result: Promise<ChunkTaskResult> }[] = [];
+                    let t = 0;
+                    while (t < tasks.length || window.length > 0) {
+                        while (t < tasks.length && window.length < limit) {
+                            const task: ChunkTask = { ...tasks[t++], source: { kind: "fd", fd } };
+                            const result = pool.run(task);
+                            result.catch(() => undefined);
+                            window.push({ task, result });
+                        }
+                        const head = window.shift()!;
+                        const r = checked(await head.result, head.task);
+                        const rec = r.records!;
+                        yield Buffer.from(rec.buffer, rec.byteOffset, rec.byteLength);
+                    }
+                };
+                await target.writeObject(f.object, ciphertextSize(f.size, chunkSize), body());
+                await grewOrShrank(index);
+                await closeSource(index);
+                opts.log?.(`encrypted ${f.path} (${f.size} bytes)`);
             }
-            files.push({
-                path: e.name,
-                size: e.size,
-                chunks: chunkCount(e.size, chunkSize),
-                sha256: hash.digest("hex"),
-                object,
-            });
-            opts.log?.(`encrypted ${e.name} (${e.size} bytes)`);
         }
+        const files: ManifestFile[] = listed.map((f, i) => ({
+            path: f.path,
+            size: f.size,
+            chunks: f.chunks,
+            chunkRoot: chunkRoot(digests[i]),
+            object: f.object,
+        }));
         const unsigned: UnsignedManifest = {
             format: FORMAT,
             modelId,
@@ -156,11 +334,13 @@ export async function encryptModel(
         );
         return manifest;
     } catch (e) {
+        await Promise.all(objects.map((o) => o?.discard()));
         await target.abort();
         throw e;
     } finally {
-        await engine.close();
-        plain.clear();
+        progress.finish();
+        await pool.close();
+        await Promise.all(sources.map((s) => s?.close().catch(() => undefined)));
     }
 }
 
@@ -211,14 +391,6 @@ export async function openModel(
     const dataKey = await opener.unwrapDataKey(manifest);
     return { manifest, dataKey, sizes };
 }
-
-/**
- * Chunk buffers decrypt may hold at once across the files it works on in parallel. With the
- * default 1 MiB chunks each file needs 9 MiB, so up to 7 files fit; a model with chunks over
- * ~7 MiB runs one file at a time (and a 64 MiB-chunk model then needs ~576 MiB whatever this
- * says; the format allows it, the default never produces it).
- */
-const IN_FLIGHT_BUDGET_BYTES = 64 * 1024 * 1024;
 
 /** Matches the temporary names decrypt writes, so a restarted init container can clear them. */
 const PARTIAL = /^\..+\.partial-[0-9a-f]{16}$/;
@@ -276,6 +448,11 @@ async function ensureDir(root: string, rel: string, created: string[]): Promise<
  * Decrypts (when `dest` is given) or only verifies (when it is not) an encrypted model. Files are
  * written as `.<name>.partial-<random>` (mode 0600) next to their final names and renamed only
  * after every file of the model verified; on any failure every temporary is deleted.
+ *
+ * Format 2: every segment of every file is a task any thread may take; each chunk's tag is
+ * checked before its plaintext is written, and when a file's last segment is done, the root of
+ * its chunk hashes must equal the signed manifest's. Format 1: each file is one task (its
+ * plaintext SHA-256 is sequential), files run in parallel.
  */
 export async function decryptModel(
     source: ModelSource,
@@ -284,97 +461,179 @@ export async function decryptModel(
     opts: RunOptions = {},
 ): Promise<RunSummary> {
     const started = process.hrtime.bigint();
-    const { manifest, dataKey } = await openModel(source, opener);
-    const key = chunkKey(dataKey, manifest.modelId);
+    const { manifest, dataKey, sizes } = await openModel(source, opener);
+    const key = chunkKey(dataKey, manifest.modelId, manifest.format);
     dataKey.fill(0);
+    const version = formatVersion(manifest.format);
     const total = manifest.files.reduce((s, f) => s + f.size, 0);
     if (dest !== undefined) await prepareDestination(dest, manifest);
-    // Files run in parallel lanes, one hash stream each; the lanes' buffers must fit the budget
-    // whatever chunk size the manifest names.
-    const perLane = DECRYPT_BUFFERS_PER_FILE * recordBufferBytes(manifest.chunkSize);
-    const maxLanes = Math.max(
-        1,
-        Math.min(manifest.files.length, Math.floor(IN_FLIGHT_BUDGET_BYTES / perLane)),
+    const probe = await source.openRanged(manifest.files[0].object, 0);
+    const remote = probe.source.kind !== "fd";
+    await probe.close();
+    const shape = runShape(manifest.chunkSize, total, remote, opts);
+    const pool = new ChunkPool(
+        {
+            key,
+            version,
+            chunkSize: manifest.chunkSize,
+            piece: opts.pieceBytes ?? DEFAULT_PIECE_BYTES,
+            segmentChunks: shape.segmentChunks,
+            segmentBuffers: shape.depth + 1,
+            files: runnerFiles(manifest.files, manifest.modelId, version),
+            retry: opts.retry ?? DEFAULT_RETRY,
+        },
+        shape.threads,
+        {
+            sign: (url, headers) => source.sign(url, headers),
+            fetch: (file, start, length, objectSize) =>
+                source.fetchRange(manifest.files[file].object, start, length, objectSize),
+        },
     );
-    const engine = createEngine(key, total, opts, maxLanes);
     key.fill(0);
-    const records = new BufferPool(recordBufferBytes(manifest.chunkSize));
-    const plain = new BufferPool(manifest.chunkSize);
+    const progress = new Progress(
+        dest === undefined ? "verified" : "decrypted",
+        total,
+        opts.progress,
+    );
+    const n = manifest.files.length;
+    const remaining = manifest.files.map((f) =>
+        version === 1 ? 1 : Math.ceil(f.chunks / shape.segmentChunks),
+    );
+    const digests: (Buffer | undefined)[] = new Array(n);
+    const inputs: (RangedObject | undefined)[] = new Array(n);
+    const outputs: (fsp.FileHandle | undefined)[] = new Array(n);
     const temps: { tmp: string; final: string }[] = [];
     const createdDirs: string[] = [];
+    const failures: Failure[] = [];
+    let fetched = 0;
+    let retries = 0;
     let committed = false;
-    try {
-        // Files are decrypted `engine.parallelism` at a time, each on its own worker (its hash
-        // stream's), so a model with several large shards uses every core. A failure stops
-        // the other lanes at their next chunk (they throw StoppedError, which is not reported);
-        // of several real failures the lowest-indexed file's is reported.
-        const failures: { index: number; error: unknown }[] = [];
-        let next = 0;
-        const lane = async (): Promise<void> => {
-            while (failures.length === 0 && next < manifest.files.length) {
-                const index = next++;
-                try {
-                    await decryptFile(index);
-                } catch (error) {
-                    if (!(error instanceof StoppedError)) failures.push({ index, error });
-                }
+
+    const openFile = async (index: number): Promise<void> => {
+        const file = manifest.files[index];
+        inputs[index] = await source.openRanged(file.object, sizes.get(file.object)!);
+        if (version === 2) digests[index] = Buffer.alloc(file.chunks * DIGEST_BYTES);
+        if (dest === undefined) return;
+        const dir = path.posix.dirname(file.path);
+        if (dir !== ".") await ensureDir(dest, dir, createdDirs);
+        const final = path.join(dest, file.path);
+        const tmp = path.join(
+            path.dirname(final),
+            `.${path.basename(final)}.partial-${crypto.randomBytes(8).toString("hex")}`,
+        );
+        temps.push({ tmp, final });
+        outputs[index] = await fsp.open(tmp, "wx", 0o600);
+    };
+    const closeFile = async (index: number): Promise<void> => {
+        const i = inputs[index];
+        const o = outputs[index];
+        inputs[index] = undefined;
+        outputs[index] = undefined;
+        await Promise.all([i?.close(), o?.close()]);
+    };
+    const fileDone = (index: number, r: Extract<ChunkTaskResult, { ok: true }>): void => {
+        const file = manifest.files[index];
+        if (version === 1) {
+            if (r.sha256 !== file.sha256) {
+                throw new TamperError(
+                    `${file.path}: plaintext SHA-256 is ${r.sha256}, the manifest says ${file.sha256}`,
+                );
             }
-        };
-        const decryptFile = async (index: number): Promise<void> => {
-            const file = manifest.files[index];
-            const reader = await source.open(file.object);
-            let fh: fsp.FileHandle | undefined;
-            try {
-                if (dest !== undefined) {
-                    const dir = path.posix.dirname(file.path);
-                    if (dir !== ".") await ensureDir(dest, dir, createdDirs);
-                    const final = path.join(dest, file.path);
-                    const tmp = path.join(
-                        path.dirname(final),
-                        `.${path.basename(final)}.partial-${crypto.randomBytes(8).toString("hex")}`,
-                    );
-                    temps.push({ tmp, final });
-                    fh = await fsp.open(tmp, "wx", 0o600);
-                }
-                const out = fh;
-                await decryptObject({
-                    manifest,
-                    index,
-                    reader,
-                    engine,
-                    records,
-                    plain,
-                    sink: out
-                        ? async (buf, length, position) => {
-                              await out.write(buf, 0, length, position);
-                          }
-                        : undefined,
-                    stop: () => failures.length > 0,
-                });
-            } finally {
-                await fh?.close();
-                await reader.close();
+        } else {
+            const root = chunkRoot(digests[index]!);
+            digests[index] = undefined;
+            if (root !== file.chunkRoot) {
+                throw new TamperError(
+                    `${file.path}: its chunk records hash to root ${root}, the signed manifest ` +
+                        `says ${file.chunkRoot}: the data was re-encrypted or replaced`,
+                );
             }
-            opts.log?.(`verified ${file.path} (${file.size} bytes)`);
-        };
-        const lanes = Math.min(engine.parallelism, maxLanes);
-        await Promise.all(Array.from({ length: lanes }, lane));
-        if (failures.length > 0) {
-            throw failures.reduce((a, b) => (b.index < a.index ? b : a)).error;
         }
+        opts.log?.(`verified ${file.path} (${file.size} bytes)`);
+    };
+
+    // Tasks in file order; a file's input and output open with its first task.
+    let fileIndex = 0;
+    let pendingSegments:
+        | Iterator<{ op: "decrypt"; file: number; first: number; count: number }>
+        | undefined;
+    const next = async (): Promise<ChunkTask | undefined> => {
+        for (;;) {
+            if (pendingSegments) {
+                const s = pendingSegments.next();
+                if (!s.done) {
+                    return {
+                        ...s.value,
+                        source: inputs[s.value.file]!.source,
+                        out: outputs[s.value.file]?.fd,
+                    };
+                }
+                pendingSegments = undefined;
+            }
+            if (fileIndex >= n) return undefined;
+            const index = fileIndex++;
+            await openFile(index);
+            const file = manifest.files[index];
+            if (version === 1) {
+                return {
+                    op: "decrypt",
+                    file: index,
+                    first: 0,
+                    count: file.chunks,
+                    wholeFile: true,
+                    source: inputs[index]!.source,
+                    out: outputs[index]?.fd,
+                };
+            }
+            pendingSegments = segments(
+                "decrypt",
+                index,
+                file.chunks,
+                shape.segmentChunks,
+            ) as Iterator<{
+                op: "decrypt";
+                file: number;
+                first: number;
+                count: number;
+            }>;
+        }
+    };
+    const done = async (task: ChunkTask, r: ChunkTaskResult): Promise<void> => {
+        fetched += r.fetched;
+        retries += r.retries;
+        if (!r.ok) {
+            failures.push({ file: task.file, chunk: r.chunk, error: failureError(r) });
+            return;
+        }
+        progress.add(r.bytes, r.fetched, r.retries);
+        if (r.digests) digests[task.file]?.set(r.digests, task.first * DIGEST_BYTES);
+        if (--remaining[task.file] === 0) {
+            try {
+                fileDone(task.file, r);
+            } catch (error) {
+                failures.push({ file: task.file, chunk: manifest.files[task.file].chunks, error });
+            }
+            await closeFile(task.file);
+        }
+    };
+
+    try {
+        const limit = Math.max(shape.threads, 1) * shape.depth;
+        await runTasks(pool, limit, next, done, () => failures.length > 0);
+        if (failures.length > 0) throw firstFailure(failures);
         for (const { tmp, final } of temps) {
             await fsp.chmod(tmp, 0o444);
             await fsp.rename(tmp, final);
         }
         committed = true;
     } catch (e) {
-        throw e instanceof Error && !(e instanceof TamperError) && !("exitCode" in e)
+        throw e instanceof Error && !(e instanceof ModelVaultError)
             ? new StorageError(`${dest ?? "verify"}: ${e.message}`)
             : e;
     } finally {
-        await engine.close();
-        records.clear();
-        plain.clear();
+        progress.finish();
+        await pool.close();
+        await Promise.all(manifest.files.map((_, i) => closeFile(i).catch(() => undefined)));
         if (!committed) {
             await Promise.all(
                 temps.map((t) => fsp.rm(t.tmp, { force: true }).catch(() => undefined)),
@@ -383,7 +642,16 @@ export async function decryptModel(
         }
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { modelId: manifest.modelId, files: manifest.files.length, bytes: total, seconds };
+    return {
+        modelId: manifest.modelId,
+        format: manifest.format,
+        files: n,
+        bytes: total,
+        seconds,
+        threads: shape.threads,
+        fetched,
+        retries,
+    };
 }
 
 /** Verifies an encrypted model end to end (every tag and every SHA-256) and writes nothing. */

@@ -207,15 +207,28 @@ export class FakeObjectStorage {
                 req: osRequests.GetObjectRequest,
             ): Promise<osResponses.GetObjectResponse> => {
                 this.calls.push(`GetObject ${req.objectName}`);
-                const body = this.get(req.namespaceName, req.bucketName, req.objectName);
-                if (!body)
+                const whole = this.get(req.namespaceName, req.bucketName, req.objectName);
+                if (!whole)
                     throw new FakeOciError(404, "ObjectNotFound", `${req.objectName} not found`);
+                // Range as the SDK's request generator reads it: startByte and endByte inclusive.
+                const range = req.range as unknown as
+                    | { startByte: number; endByte: number }
+                    | undefined;
+                const body = range ? whole.subarray(range.startByte, range.endByte + 1) : whole;
                 const piece = this.pieceBytes;
                 const pieces = function* () {
                     for (let o = 0; o < body.length; o += piece) yield body.subarray(o, o + piece);
                 };
                 return {
                     contentLength: body.length,
+                    // Shaped like the SDK's parsed Content-Range (oci-common Range).
+                    contentRange: range
+                        ? {
+                              startByte: range.startByte,
+                              endByte: range.endByte,
+                              contentLength: whole.length,
+                          }
+                        : undefined,
                     value: Readable.from(pieces()),
                 } as Partial<osResponses.GetObjectResponse> as osResponses.GetObjectResponse;
             },

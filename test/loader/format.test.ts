@@ -21,7 +21,7 @@ const MODEL_ID = "0123456789abcdef0123456789abcdef";
 
 function manifestJson(over: Record<string, unknown> = {}): Record<string, unknown> {
     return {
-        format: "model-vault/1",
+        format: "model-vault/2",
         modelId: MODEL_ID,
         createdAt: "2025-01-01T00:00:00.000Z",
         cipher: "AES-256-GCM",
@@ -32,7 +32,7 @@ function manifestJson(over: Record<string, unknown> = {}): Record<string, unknow
                 path: "a/b.bin",
                 size: 2049,
                 chunks: 3,
-                sha256: "f".repeat(64),
+                chunkRoot: "f".repeat(64),
                 object: "data/000000.enc",
             },
         ],
@@ -118,7 +118,31 @@ describe("model-vault format", () => {
 
     const rejects: [string, Record<string, unknown>, RegExp][] = [
         ["an unsigned manifest", { signature: undefined }, /unsigned/],
-        ["an unknown format", { format: "model-vault/2" }, /format/],
+        [
+            "an unknown format, naming the formats it reads",
+            { format: "model-vault/3" },
+            /manifest format "model-vault\/3" is not one this loader reads \(model-vault\/1, model-vault\/2\)/,
+        ],
+        [
+            "a format 2 manifest with a format 1 plaintext digest",
+            {
+                files: [
+                    {
+                        path: "a/b.bin",
+                        size: 2049,
+                        chunks: 3,
+                        sha256: "f".repeat(64),
+                        object: "data/000000.enc",
+                    },
+                ],
+            },
+            /files\[0\] has unknown field 'sha256'/,
+        ],
+        [
+            "a format 1 manifest with a format 2 chunk root",
+            { format: "model-vault/1" },
+            /files\[0\] has unknown field 'chunkRoot'/,
+        ],
         ["an unknown field", { extra: 1 }, /unknown field 'extra'/],
         [
             "a path with ..",

@@ -168,7 +168,7 @@ describe("model-vault with OCI KMS and Object Storage (in-process fakes)", () =>
             "a modified manifest (KMS Verify says invalid)",
             (w) => {
                 const m = manifestOf(w);
-                (m.files as { sha256: string }[])[1].sha256 = "1".repeat(64);
+                (m.files as { chunkRoot: string }[])[1].chunkRoot = "1".repeat(64);
                 putManifest(w, m);
             },
             1,
@@ -214,8 +214,12 @@ describe("model-vault with OCI KMS and Object Storage (in-process fakes)", () =>
     }
 
     for (const [what, cut, message] of [
-        ["cut short", -5, /is truncated: it ends after \d+ bytes, expected \d+ bytes/],
-        ["extended", 3, /has bytes after its last chunk: it was extended/],
+        [
+            "cut short",
+            -5,
+            /is truncated: \d+ bytes, expected \d+ \(it changed after it was listed\)/,
+        ],
+        ["extended", 3, /was extended: \d+ bytes, expected \d+ \(it changed after it was listed\)/],
     ] as const) {
         it(`refuses an object whose stream is ${what} after the listing was checked`, async () => {
             const w = world("kms-toctou");
@@ -231,7 +235,16 @@ describe("model-vault with OCI KMS and Object Storage (in-process fakes)", () =>
                         cut < 0
                             ? body.subarray(0, body.length + cut)
                             : Buffer.concat([body, Buffer.alloc(cut)]);
-                    return { ...res, value: Readable.from([changed]) };
+                    // What a server answers once the object was replaced: the range of the new
+                    // bytes, and the new size in Content-Range.
+                    const r = req.range as unknown as { startByte: number; endByte: number };
+                    const part = changed.subarray(r.startByte, r.endByte + 1);
+                    return {
+                        ...res,
+                        contentLength: part.length,
+                        contentRange: { ...res.contentRange, contentLength: changed.length },
+                        value: Readable.from([part]),
+                    } as unknown as typeof res;
                 },
             };
             const r = await runCli(["decrypt", "--quiet", URI, w.out], {

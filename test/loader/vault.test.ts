@@ -132,7 +132,7 @@ describe("model-vault round trip (file key)", () => {
         const before = readTree(s.dir);
         const r = await runCli(["verify", "--quiet", "--key", `file:${s.key}`, s.enc]);
         assert.strictEqual(r.code, 0, r.stderr);
-        assert.match(r.stdout, /verified model [0-9a-f]{32}: 6 files/);
+        assert.match(r.stdout, /verified model [0-9a-f]{32} \(model-vault\/2\): 6 files/);
         assert.deepStrictEqual(readTree(s.dir), before);
     });
 
@@ -314,7 +314,7 @@ describe("model-vault fails closed (file key)", () => {
             (s) =>
                 editManifest(
                     s,
-                    (m) => ((m.files as { sha256: string }[])[0].sha256 = "0".repeat(64)),
+                    (m) => ((m.files as { chunkRoot: string }[])[0].chunkRoot = "0".repeat(64)),
                 ),
             1,
             /manifest signature does not verify: the manifest was modified after it was signed/,
@@ -332,10 +332,14 @@ describe("model-vault fails closed (file key)", () => {
             /manifest\.json is missing/,
         ],
         [
-            "a validly signed manifest whose SHA-256 does not match (a leaked data key cannot forge weights)",
-            (s) => resign(s, (m) => ((m.files as { sha256: string }[])[2].sha256 = "0".repeat(64))),
+            "a validly signed manifest whose chunk root does not match (a leaked data key cannot forge weights)",
+            (s) =>
+                resign(
+                    s,
+                    (m) => ((m.files as { chunkRoot: string }[])[2].chunkRoot = "0".repeat(64)),
+                ),
             1,
-            /model-00001-of-00002\.safetensors: plaintext SHA-256 is [0-9a-f]{64}, the manifest says 0{64}/,
+            /model-00001-of-00002\.safetensors: its chunk records hash to root [0-9a-f]{64}, the signed manifest says 0{64}/,
         ],
         [
             "a validly signed manifest with a path escaping the destination",
@@ -409,4 +413,70 @@ describe("model-vault fails closed (file key)", () => {
             /does not list: README\.md/,
         );
     });
+});
+
+describe("model-vault reads format 1 models (sealed by the previous release)", () => {
+    after(cleanupTemps);
+    // Encrypted with the format 1 code (one plaintext SHA-256 per file) before format 2 existed;
+    // the plaintext is sampleModel(64), which is deterministic.
+    const fixture = path.join(__dirname, "fixtures", "v1");
+
+    function copyFixture(label: string): Sealed {
+        const dir = tempDir(label);
+        const enc = path.join(dir, "enc");
+        fs.cpSync(path.join(fixture, "model"), enc, { recursive: true });
+        return {
+            dir,
+            src: "",
+            enc,
+            out: path.join(dir, "out"),
+            key: path.join(fixture, "test-only.key"),
+            files: sampleModel(CHUNK),
+        };
+    }
+
+    it("is a format 1 model", () => {
+        const m = parseManifest(fs.readFileSync(path.join(fixture, "model", "manifest.json")));
+        assert.strictEqual(m.format, "model-vault/1");
+        assert.ok(m.files.every((f) => f.sha256 !== undefined && f.chunkRoot === undefined));
+    });
+
+    for (const workers of ["0", "2"]) {
+        it(`decrypts bit-for-bit with --workers ${workers}`, async () => {
+            const s = copyFixture(`v1-${workers}`);
+            const r = await decryptCli(s, ["--workers", workers]);
+            assert.strictEqual(r.code, 0, r.stderr);
+            assert.deepStrictEqual(readTree(s.out), s.files);
+        });
+    }
+
+    const v1cases: [string, (s: Sealed) => void | Promise<void>, RegExp][] = [
+        [
+            "a flipped ciphertext byte",
+            (s) => mutate(objectPath(s, SHARD1), (b) => ((b[64 + RECORD + 10] ^= 1), b)),
+            /model-00001-of-00002\.safetensors: chunk 1 of 5 fails authentication/,
+        ],
+        [
+            "a validly signed manifest whose plaintext SHA-256 does not match",
+            (s) => resign(s, (m) => ((m.files as { sha256: string }[])[2].sha256 = "0".repeat(64))),
+            /model-00001-of-00002\.safetensors: plaintext SHA-256 is [0-9a-f]{64}, the manifest says 0{64}/,
+        ],
+        [
+            "a format 1 manifest relabelled as format 2",
+            (s) => editManifest(s, (m) => (m.format = "model-vault/2")),
+            /manifest is invalid: files\[0\] has unknown field 'sha256'/,
+        ],
+    ];
+    for (const [what, tamper, message] of v1cases) {
+        it(`refuses ${what} (exit 1), leaving nothing in the destination`, async () => {
+            const s = copyFixture("v1-tamper");
+            await tamper(s);
+            for (const workers of ["0", "2"]) {
+                const r = await decryptCli(s, ["--workers", workers]);
+                assert.strictEqual(r.code, 1, `workers ${workers}: ${r.stderr}`);
+                assert.match(r.stderr, message);
+                assert.deepStrictEqual(readTree(s.out), {});
+            }
+        });
+    }
 });

@@ -1,0 +1,321 @@
+/**
+ * Runs chunk tasks on worker threads (or on the calling thread) and schedules a run's tasks with
+ * a bounded number in flight. Workers run {@link createChunkRunner} from its own source text, so
+ * there is one implementation, no extra file to ship, and no TypeScript loader in any worker.
+ */
+import * as os from "os";
+import { Worker } from "worker_threads";
+
+import {
+    ChunkRunner,
+    ChunkTask,
+    ChunkTaskResult,
+    createChunkRunner,
+    RetryPolicy,
+    RunnerHost,
+    RunnerInit,
+} from "./chunks";
+
+/** Options choosing threads and buffer sizes. */
+export interface EngineOptions {
+    /**
+     * Worker threads; 0 runs on the calling thread. Defaults to the CPUs available (at most 4)
+     * when the model is large enough to repay starting them, else 0. Any thread takes any chunk.
+     */
+    readonly workers?: number;
+    /** Bytes per `update` call. Defaults to {@link DEFAULT_PIECE_BYTES}. */
+    readonly pieceBytes?: number;
+    /** Bytes one task reads, decrypts and writes at once. Defaults to {@link DEFAULT_SEGMENT_BYTES}. */
+    readonly segmentBytes?: number;
+    /**
+     * Ranged GETs in flight across all threads when the model is read from Object Storage.
+     * Defaults to {@link DEFAULT_CONNECTIONS}.
+     */
+    readonly connections?: number;
+    /** Retries of ranged GETs. Defaults to {@link DEFAULT_RETRY}. */
+    readonly retry?: RetryPolicy;
+}
+
+/**
+ * Default bytes per `update` call. Each call allocates its output, and the record's hash and the
+ * cipher read the same piece, so a piece should stay in the core's L2 (measured: see
+ * docs/model-vault.md, "Benchmark").
+ */
+export const DEFAULT_PIECE_BYTES = 128 * 1024;
+/** Default segment: 4 MiB of chunks, one positional read or one ranged GET. */
+export const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
+/** Default ranged GETs in flight: enough to fill a link whose connections are throttled. */
+export const DEFAULT_CONNECTIONS = 8;
+/** Default retry policy of ranged GETs. */
+export const DEFAULT_RETRY: RetryPolicy = {
+    attempts: 8,
+    baseDelayMs: 250,
+    maxDelayMs: 10_000,
+    timeoutMs: 30_000,
+};
+/** Models smaller than this run on the calling thread: starting workers costs more than it saves. */
+const WORKER_THRESHOLD_BYTES = 32 * 1024 * 1024;
+/**
+ * Most bytes of segment buffers in flight, whatever the chunk size (a 64 MiB-chunk model runs
+ * one segment per thread). Keeps decrypt's peak RSS flat and bounded.
+ */
+const SEGMENT_BUDGET_BYTES = 48 * 1024 * 1024;
+
+/** The number of threads for a run over `totalBytes`. */
+export function threadsFor(totalBytes: number, opts: EngineOptions): number {
+    const cpus =
+        typeof os.availableParallelism === "function"
+            ? os.availableParallelism()
+            : os.cpus().length;
+    return opts.workers ?? (totalBytes >= WORKER_THRESHOLD_BYTES ? Math.min(cpus, 4) : 0);
+}
+
+/** How a run is cut into tasks and how many run at once. */
+export interface RunShape {
+    readonly threads: number;
+    readonly segmentChunks: number;
+    /** Tasks in flight per thread. */
+    readonly depth: number;
+}
+
+/** Segments and depth for a chunk size, with the buffers bounded by a fixed budget. */
+export function runShape(
+    chunkSize: number,
+    totalBytes: number,
+    remote: boolean,
+    opts: EngineOptions,
+): RunShape {
+    const threads = threadsFor(totalBytes, opts);
+    const lanes = Math.max(threads, 1);
+    const segmentChunks = Math.max(
+        1,
+        Math.floor((opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES) / chunkSize),
+    );
+    const segBytes = segmentChunks * (chunkSize + 16);
+    const wanted = remote ? Math.ceil((opts.connections ?? DEFAULT_CONNECTIONS) / lanes) : 2;
+    const fits = Math.max(1, Math.floor(SEGMENT_BUDGET_BYTES / (lanes * segBytes)));
+    return { threads, segmentChunks, depth: Math.max(1, Math.min(wanted, fits)) };
+}
+
+interface HostCall {
+    readonly type: "sign" | "fetch";
+    readonly callId: number;
+    readonly url?: string;
+    readonly headers?: Record<string, string>;
+    readonly file?: number;
+    readonly start?: number;
+    readonly length?: number;
+    readonly objectSize?: number;
+}
+
+/** Source of each worker: plain CommonJS built from {@link createChunkRunner}'s own text. */
+function workerSource(): string {
+    return `"use strict";
+const { parentPort, workerData } = require("worker_threads");
+const createChunkRunner = ${createChunkRunner.toString()};
+const calls = new Map();
+let nextCall = 1;
+const call = (m) =>
+    new Promise((resolve, reject) => {
+        const callId = nextCall++;
+        calls.set(callId, { resolve, reject });
+        parentPort.postMessage({ ...m, callId });
+    });
+const runner = createChunkRunner(require, workerData, {
+    sign: (url, headers) => call({ type: "sign", url, headers }),
+    fetch: (file, start, length, objectSize) => call({ type: "fetch", file, start, length, objectSize }),
+});
+parentPort.on("message", async (m) => {
+    if (m.type === "reply") {
+        const c = calls.get(m.callId);
+        calls.delete(m.callId);
+        if (m.error !== undefined) c.reject(Object.assign(new Error(m.error), { kind: m.kind }));
+        else c.resolve(m.value);
+        return;
+    }
+    if (m.type === "close") {
+        runner.close();
+        parentPort.close();
+        return;
+    }
+    const result = await runner.run(m.task);
+    parentPort.postMessage({ type: "result", id: m.id, result }, result.records ? [result.records.buffer] : []);
+});
+`;
+}
+
+/** Runs tasks on `threads` workers, or on the calling thread when `threads` is 0. */
+export class ChunkPool {
+    public readonly threads: number;
+    private readonly inline: ChunkRunner | undefined;
+    private readonly workers: Worker[] = [];
+    private readonly load: number[] = [];
+    private readonly pending = new Map<
+        number,
+        { resolve: (r: ChunkTaskResult) => void; reject: (e: Error) => void }
+    >();
+    private nextId = 1;
+    private closed = false;
+    private broken: Error | undefined;
+
+    constructor(init: RunnerInit, threads: number, host: RunnerHost) {
+        this.threads = threads;
+        if (threads === 0) {
+            this.inline = createChunkRunner(
+                require,
+                { ...init, key: new Uint8Array(init.key) },
+                host,
+            );
+            return;
+        }
+        const source = workerSource();
+        for (let i = 0; i < threads; i++) {
+            const w = new Worker(source, {
+                eval: true,
+                workerData: { ...init, key: new Uint8Array(init.key) },
+                // Plain JavaScript: never inherit `-r ts-node/register` or similar flags.
+                execArgv: [],
+                // A runner holds a key and a few segment buffers (outside the heap); capping its
+                // heap keeps a bug from taking the init container past its memory limit.
+                resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+                stdout: false,
+                stderr: false,
+            });
+            w.on("message", (m: { type: string; id?: number; result?: ChunkTaskResult }) => {
+                if (m.type === "result") {
+                    this.load[i]--;
+                    const p = this.pending.get(m.id!);
+                    this.pending.delete(m.id!);
+                    p?.resolve(m.result!);
+                } else {
+                    void this.answer(w, m as unknown as HostCall, host);
+                }
+            });
+            w.on("error", (e) => this.fail(new Error(`crypto worker failed: ${e.message}`)));
+            w.on("exit", (code) => {
+                if (!this.closed)
+                    this.fail(new Error(`crypto worker exited unexpectedly (code ${code})`));
+            });
+            this.workers.push(w);
+            this.load.push(0);
+        }
+    }
+
+    private fail(e: Error): void {
+        this.broken ??= e;
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+    }
+
+    private async answer(w: Worker, m: HostCall, host: RunnerHost): Promise<void> {
+        try {
+            if (m.type === "sign") {
+                const value = await host.sign(m.url!, m.headers!);
+                w.postMessage({ type: "reply", callId: m.callId, value });
+            } else {
+                const b = await host.fetch(m.file!, m.start!, m.length!, m.objectSize!);
+                const own = new Uint8Array(b);
+                w.postMessage({ type: "reply", callId: m.callId, value: own }, [own.buffer]);
+            }
+        } catch (e) {
+            const err = e as Error & { kind?: string };
+            w.postMessage({ type: "reply", callId: m.callId, error: err.message, kind: err.kind });
+        }
+    }
+
+    /** Runs one task on the least-loaded thread. */
+    run(task: ChunkTask): Promise<ChunkTaskResult> {
+        if (this.closed) return Promise.reject(new Error("chunk pool is closed"));
+        if (this.broken) return Promise.reject(this.broken);
+        if (this.inline) return this.inline.run(task);
+        let w = 0;
+        for (let i = 1; i < this.workers.length; i++) if (this.load[i] < this.load[w]) w = i;
+        const id = this.nextId++;
+        this.load[w]++;
+        return new Promise<ChunkTaskResult>((resolve, reject) => {
+            this.pending.set(id, { resolve, reject });
+            this.workers[w].postMessage({ type: "task", id, task });
+        });
+    }
+
+    /** Stops the threads; the runners forget the key and zero their buffers first. */
+    async close(): Promise<void> {
+        if (this.closed) return;
+        this.closed = true;
+        this.inline?.close();
+        await Promise.all(
+            this.workers.map(
+                (w) =>
+                    new Promise<void>((resolve) => {
+                        const timer = setTimeout(
+                            () => void w.terminate().then(() => resolve()),
+                            2000,
+                        );
+                        w.once("exit", () => {
+                            clearTimeout(timer);
+                            resolve();
+                        });
+                        w.postMessage({ type: "close" });
+                    }),
+            ),
+        );
+    }
+}
+
+/**
+ * Runs the tasks `next` yields, at most `limit` at a time, handing each result to `done` as it
+ * arrives. Stops asking for tasks once `stopped` returns true (in-flight ones still finish).
+ * Rejects with the first error `next` or `done` throws, after the in-flight tasks settled.
+ */
+export function runTasks(
+    pool: ChunkPool,
+    limit: number,
+    next: () => Promise<ChunkTask | undefined>,
+    done: (task: ChunkTask, result: ChunkTaskResult) => void | Promise<void>,
+    stopped: () => boolean,
+): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+        let inflight = 0;
+        let exhausted = false;
+        let pulling = false;
+        let failed: { error: unknown } | undefined;
+        const finish = () => {
+            if (inflight > 0 || pulling) return;
+            if (failed) reject(failed.error);
+            else if (exhausted || stopped()) resolve();
+        };
+        const pump = async (): Promise<void> => {
+            if (pulling) return;
+            pulling = true;
+            try {
+                while (!exhausted && !failed && !stopped() && inflight < limit) {
+                    const task = await next();
+                    if (!task) {
+                        exhausted = true;
+                        break;
+                    }
+                    inflight++;
+                    pool.run(task)
+                        .then((r) => done(task, r))
+                        .then(
+                            () => {
+                                inflight--;
+                                void pump();
+                            },
+                            (error) => {
+                                failed ??= { error };
+                                inflight--;
+                                finish();
+                            },
+                        );
+                }
+            } catch (error) {
+                failed ??= { error };
+            } finally {
+                pulling = false;
+            }
+            finish();
+        };
+        void pump();
+    });
+}
