@@ -1,6 +1,6 @@
 /**
  * Bare-metal shapes that can host Kata Containers, with the `platformConfig.type` that enables
- * virtualization instructions on them (REFERENCE.md §4.1). Managed node pools cannot set
+ * virtualization instructions on them. Managed node pools cannot set
  * `platformConfig`, so a Kata pool on a shape whose virtualization is not on by default must be
  * self-managed. No shape here is known to enable it by default; `verified: false` marks platform
  * types not confirmed against OCI's `getShapes` output (check `platformConfigOptions` before use).

@@ -1,5 +1,5 @@
 /**
- * Kubernetes identities that OCI IAM trusts through OKE workload identity (REFERENCE.md §2.3).
+ * Kubernetes identities that OCI IAM trusts through OKE workload identity.
  * The cloud layer writes IAM statements for exactly these subjects; the cluster layer must run the
  * workloads under the same namespace and ServiceAccount names, or OCI denies their requests.
  */

@@ -54,7 +54,7 @@ export const exceptionAnnotations = {
     publicByConfig: `${labelDomain}/public-by-config`,
 } as const;
 
-/** OCI cloud-controller annotations that keep a LoadBalancer Service private (REFERENCE.md §2.1). */
+/** OCI cloud-controller annotations that keep a LoadBalancer Service private. */
 export const ociInternalLoadBalancerAnnotations = {
     /** OCI Load Balancer (flexible). */
     loadBalancer: "service.beta.kubernetes.io/oci-load-balancer-internal",
@@ -62,7 +62,7 @@ export const ociInternalLoadBalancerAnnotations = {
     networkLoadBalancer: "oci-network-load-balancer.oraclecloud.com/internal",
 } as const;
 
-/** Node labels the GPU stack reads (REFERENCE.md §4.4). */
+/** Node labels the GPU stack reads. */
 export const gpuNodeLabels = {
     /** `true` on a node stops OKE's NvidiaGpuPlugin there (set on GPU pools when the GPU operator owns the plugin). */
     disableOkeDevicePlugin: "oci.oraclecloud.com/disable-gpu-device-plugin",

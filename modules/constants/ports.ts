@@ -1,4 +1,4 @@
-/** Ports, by component (REFERENCE.md §2.1, §5). */
+/** Ports, by component. */
 
 /** OKE control-plane and node ports the NSGs open. */
 export const okePorts = {

@@ -15,7 +15,7 @@ export const priorityClasses = {
 
 export type PriorityClassName = (typeof priorityClasses)[keyof typeof priorityClasses];
 
-/** Kata RuntimeClasses (names match kata-deploy's CRI-O handlers, REFERENCE.md §4.3). */
+/** Kata RuntimeClasses (names match kata-deploy's CRI-O handlers). */
 export const runtimeClasses = {
     /** CPU workloads in a Kata VM. */
     kata: "kata-qemu",

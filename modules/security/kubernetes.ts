@@ -1,5 +1,5 @@
 /**
- * Rules over Kubernetes objects: Pod Security Standards `restricted` (REFERENCE.md §9.1), the
+ * Rules over Kubernetes objects: Pod Security Standards `restricted`, the
  * NSA/CISA and CIS §5 extras (§9.2, scanner thresholds from §9.3), RBAC, namespaces and Services.
  */
 import {

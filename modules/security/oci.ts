@@ -1,7 +1,7 @@
 /**
  * Rules over OCI resources: customer-managed keys on clusters, boot volumes and buckets (CIS OKE
  * Benchmark, NSA C-0066), private control planes and signed images in production, protected key
- * material, and least-privilege IAM statements (REFERENCE.md §2.3, §2.4, §3.1, §9.2).
+ * material, and least-privilege IAM statements.
  */
 import type { ResourceDescription, Rule } from "./types";
 import { get, isSet, isUnknown, list } from "./values";

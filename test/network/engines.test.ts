@@ -1,7 +1,8 @@
 /**
  * End to end under the mock runtime, per engine: the NetworkSecurity component declares its
  * objects, the plan's manifest conversion turns them into plain objects, and the reachability
- * analysis (from those objects only) must show exactly DESIGN.md's picture and no bypass or
+ * analysis (from those objects only) must show exactly the request-path picture of
+ * docs/ARCHITECTURE.md and no bypass or
  * exfiltration path.
  */
 import * as assert from "assert";
@@ -20,7 +21,7 @@ import { isKubernetesObject, toManifest } from "../../tools/plan/manifests";
 import { RecordedResource, recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 import { engines, okeCluster, tierDeployments } from "./fixtures";
 
-/** DESIGN.md's picture: its nodes, as groups of workloads, and its arrows. */
+/** The request-path picture of docs/ARCHITECTURE.md: its nodes, as groups of workloads, and its arrows. */
 const groups: Record<string, readonly string[]> = {
     gw: ["ingress-nginx", "gateway"],
     guard: ["guardrails", "jailbreak-detection"],
@@ -97,7 +98,7 @@ for (const engine of engines) {
             assert.deepStrictEqual(reachabilityViolations(result), []);
         });
 
-        it("shows exactly the flows of DESIGN.md's picture between its nodes", () => {
+        it("shows exactly the request-path flows of docs/ARCHITECTURE.md between its nodes", () => {
             assert.deepStrictEqual(observedEdges(result), expectedEdges());
         });
 

@@ -288,7 +288,7 @@ export const ociInvokes: Readonly<Record<string, InvokeFake>> = {
             "BM.Standard.E4.128",
         ],
         images: [],
-        // A compartmentId silently empties the real answer (REFERENCE.md §3.3); mirror that.
+        // A compartmentId silently empties the real answer; mirror that.
         sources:
             inputs.compartmentId !== undefined
                 ? []
