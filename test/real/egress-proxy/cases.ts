@@ -229,6 +229,16 @@ export function matrix(domains: readonly string[]): {
             name: `deep.api.${b}`,
             expect: { outcome: "tunnel", reach: ["203.0.113.60"], port: 443 },
         });
+        pub[`ipv6-only.${b}`] = { AAAA: ["2001:db8::b"] };
+        add({
+            group: "allowed",
+            title: `ipv6-only.${b}:443 → AAAA 2001:db8::b only`,
+            phase: "public",
+            head: connect(`ipv6-only.${b}:443`),
+            sni: `ipv6-only.${b}`,
+            name: `ipv6-only.${b}`,
+            expect: { outcome: "tunnel", reach: ["2001:db8::b"], port: 443 },
+        });
     });
 
     // Look-alikes: each resolves to the evil address, so a wrong allow would be seen reaching it.
