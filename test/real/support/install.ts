@@ -36,10 +36,24 @@ export function ensureApt(packages: readonly string[]): void {
     }
     const env = { DEBIAN_FRONTEND: "noninteractive" };
     if (!aptUpdated) {
-        run("apt-get", ["update", "-qq"], { env });
+        run("apt-get", ["-o", "DPkg::Lock::Timeout=600", "update", "-qq"], { env });
         aptUpdated = true;
     }
-    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env });
+    // Another installer may hold the dpkg lock: wait for it rather than fail. policy-rc.d-less
+    // machines would start packaged daemons (squid, nginx) on install; the suites start their own.
+    run(
+        "apt-get",
+        [
+            "-o",
+            "DPkg::Lock::Timeout=600",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            ...missing,
+        ],
+        { env },
+    );
     for (const p of missing) {
         if (!installed(p)) {
             throw new Error(`apt-get install ${p} reported success but ${p} is not installed`);
