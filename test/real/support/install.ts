@@ -39,8 +39,7 @@ export function ensureApt(packages: readonly string[]): void {
         run("apt-get", ["-o", "DPkg::Lock::Timeout=600", "update", "-qq"], { env });
         aptUpdated = true;
     }
-    // Another installer may hold the dpkg lock: wait for it rather than fail. policy-rc.d-less
-    // machines would start packaged daemons (squid, nginx) on install; the suites start their own.
+    // Another installer may hold the dpkg lock: wait for it rather than fail.
     run(
         "apt-get",
         [
