@@ -26,7 +26,7 @@ import {
 } from "./kubeflow/namespace";
 import {
     pipelineRuntimeRole,
-    rolloutGuard,
+    rolloutGuardSpec,
     rolloutRoleName,
     rolloutRoles,
     rolloutServiceAccountName,
@@ -243,33 +243,13 @@ export class Kubeflow extends pulumi.ComponentResource {
             bind(role.namespace, role, []);
         }
 
-        // `patch` on the tiers' Deployments may only restart them (see rolloutGuard).
+        // The rollout identity may only roll out: rules, model reference, restart (rolloutGuardSpec).
         const identity = `system:serviceaccount:${ns}:${rolloutServiceAccountName}`;
         const guard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             `${name}-rollout-guard`,
             {
                 metadata: { name: `${rolloutRoleName}-restart-only`, labels: common },
-                spec: {
-                    failurePolicy: "Fail",
-                    matchConstraints: {
-                        resourceRules: [
-                            {
-                                apiGroups: ["apps"],
-                                apiVersions: ["v1"],
-                                operations: ["UPDATE"],
-                                resources: ["deployments"],
-                            },
-                        ],
-                    },
-                    matchConditions: [
-                        {
-                            name: "rollout-identity",
-                            expression: `request.userInfo.username == '${identity}'`,
-                        },
-                    ],
-                    variables: rolloutGuard().variables,
-                    validations: rolloutGuard().validations,
-                },
+                spec: rolloutGuardSpec(identity),
             },
             child,
         );

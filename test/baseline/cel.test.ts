@@ -438,7 +438,7 @@ const forms: Record<Row["level"], Form[]> = {
 };
 
 /** The request for `form` with `mutate` applied, and the object the shared rule judges. */
-function build(form: Form, mutate: Mutation, ns = namespace) {
+function build(form: Form, mutate: Mutation, ns: string = namespace) {
     const metadata: Obj = { name: "p", namespace: ns, labels: { app: "x" } };
     const spec = podSpec();
     const wrap = (apiVersion: string, kind: string, s: Obj): K8sObject => ({

@@ -240,14 +240,17 @@ describe("kubeflow: standalone", () => {
         }
     });
 
-    it("lets the rollout identity only restart Deployments (admission policy bound to it)", () => {
+    it("lets the rollout identity only roll out (admission policy bound to it)", () => {
         const vap = ofType(
             rs,
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
         )[0];
         const spec = vap.inputs.spec as any;
         assert.equal(spec.failurePolicy, "Fail");
-        assert.deepEqual(spec.matchConstraints.resourceRules[0].resources, ["deployments"]);
+        assert.deepEqual(spec.matchConstraints.resourceRules[0].resources, [
+            "deployments",
+            "deployments/*",
+        ]);
         assert.equal(
             spec.matchConditions[0].expression,
             "request.userInfo.username == 'system:serviceaccount:ml-pipelines:slp-rollout'",

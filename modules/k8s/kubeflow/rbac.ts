@@ -5,13 +5,15 @@
  * reference) and restart the Deployment that reads it. Both tiers read their ConfigMap at start
  * (NeMo Guardrails loads rails once; the model loader runs as an init container), and the
  * checksum annotation that rolls them is computed by Pulumi, so a pipeline-only rollout needs the
- * restart. The restart is a `patch` of `spec.template.metadata.annotations`; because `patch` on a
- * Deployment could otherwise rewrite the whole pod spec, {@link rolloutGuard} is
- * enforced by a ValidatingAdmissionPolicy bound to this identity only: it rejects any change
- * other than the restart annotation. Nothing else is granted: no Secrets, no `pods/exec`, no
- * create/delete, no RBAC objects, no wildcards.
+ * restart. The restart is a `patch` of `spec.template.metadata.annotations`; because `update` of
+ * a ConfigMap and `patch` of a Deployment could otherwise rewrite anything in them,
+ * {@link rolloutGuardSpec} is a ValidatingAdmissionPolicy matched on this identity only: it
+ * refuses every change beyond the rules data, the model reference and the restart annotation.
+ * Nothing else is granted: no Secrets, no `pods/exec`, no create/delete, no RBAC objects, no
+ * wildcards.
  */
-import { rolloutTargets } from "../../constants/rollout";
+import { labelDomain } from "../../constants/labels";
+import { modelSourceKey, rolloutTargets } from "../../constants/rollout";
 
 /** One RBAC policy rule (rbac.authorization.k8s.io/v1). */
 export interface PolicyRule {
@@ -33,6 +35,9 @@ export const rolloutServiceAccountName = "slp-rollout";
 
 /** Annotation the restart step sets (the same key `kubectl rollout restart` uses). */
 export const restartAnnotation = "kubectl.kubernetes.io/restartedAt";
+
+/** Annotation promotion sets on a promoted ConfigMap: the digest of what was promoted. */
+export const promotedDigestAnnotation = `${labelDomain}/promoted-sha256`;
 
 /** Name of the Role (and RoleBinding) in each target namespace. */
 export const rolloutRoleName = "slp-rollout";
@@ -132,50 +137,175 @@ export function rbacViolations(
 
 /** A CEL expression with the message shown when it is false. */
 export interface CelValidation {
+    /** Stable id, used by tests. */
+    readonly id: string;
     readonly expression: string;
     readonly message: string;
+    readonly reason: "Forbidden";
 }
 
+const quote = (s: string) => `'${s}'`;
+const list = (items: readonly string[]) => `[${items.map(quote).join(", ")}]`;
+
+/** The map at `path`, or `{}` when any part of it is absent. */
+function mapAt(root: string, path: readonly string[]): string {
+    const checks = path.map((_, i) => `has(${[root, ...path.slice(0, i + 1)].join(".")})`);
+    return `${checks.join(" && ")} ? ${[root, ...path].join(".")} : {}`;
+}
+
+/** Maps `a` and `b` (CEL maps) are equal except for the keys in `except` (a CEL list). */
+function equalExcept(a: string, b: string, except: string): string {
+    return (
+        `${a}.all(k, k in ${except} || (k in ${b} && ${b}[k] == ${a}[k])) && ` +
+        `${b}.all(k, k in ${except} || k in ${a})`
+    );
+}
+
+/** Request targets the object `name` in namespace `ns`. */
+const isObject = (ns: string, name: string) =>
+    `request.namespace == ${quote(ns)} && request.name == ${quote(name)}`;
+
+// Written by the API server on every change, or compared field by field elsewhere.
+const serverManagedMetadata = ["resourceVersion", "generation", "managedFields", "annotations"];
+
 /**
- * The ValidatingAdmissionPolicy applied to Deployment updates by the rollout identity:
- * everything except the restart annotation must stay as it was, so `patch` can only restart the
- * tier, never change its image, ServiceAccount, volumes, replicas or labels.
+ * The ValidatingAdmissionPolicy over everything the rollout identity `identity` sends to
+ * ConfigMaps and Deployments. The API server hands admission the whole new object whatever the
+ * client sent (update, strategic merge patch, server-side apply), so each validation compares
+ * `object` with `oldObject` field by field: what is allowed to differ is exactly what
+ * pipelines/promote/promote.ts writes — the rules ConfigMap's `data`, the model reference key
+ * of the inference ConfigMap, the promoted-digest annotation on either, and the restart
+ * annotation of a tier's pod template (an RFC 3339 time, as kubectl writes it). Everything
+ * else — `spec.paused`, replicas, strategy, minReadySeconds, the pod template's spec (image,
+ * command, securityContext, volumes, ServiceAccount), labels, other annotations, binaryData,
+ * immutable, other objects, create, delete and subresources such as `scale` — is refused.
  */
-export function rolloutGuard(): {
-    variables: { name: string; expression: string }[];
-    validations: CelValidation[];
-} {
-    const orEmpty = (o: string, field: string) =>
-        `has(${o}.spec.template.metadata.${field}) ? ${o}.spec.template.metadata.${field} : {}`;
-    const onlyRestartChanged = (a: string, b: string) =>
-        `variables.${a}.all(k, k == '${restartAnnotation}' || (k in variables.${b} && variables.${b}[k] == variables.${a}[k]))`;
+export function rolloutGuardSpec(identity: string) {
     return {
+        failurePolicy: "Fail",
+        matchConstraints: {
+            resourceRules: [
+                {
+                    apiGroups: ["apps"],
+                    apiVersions: ["v1"],
+                    operations: ["*"],
+                    resources: ["deployments", "deployments/*"],
+                },
+                {
+                    apiGroups: [""],
+                    apiVersions: ["v1"],
+                    operations: ["*"],
+                    resources: ["configmaps", "configmaps/*"],
+                },
+            ],
+        },
+        matchConditions: [
+            { name: "rollout-identity", expression: `request.userInfo.username == '${identity}'` },
+        ],
         variables: [
-            { name: "newAnnotations", expression: orEmpty("object", "annotations") },
-            { name: "oldAnnotations", expression: orEmpty("oldObject", "annotations") },
-            { name: "newLabels", expression: orEmpty("object", "labels") },
-            { name: "oldLabels", expression: orEmpty("oldObject", "labels") },
-        ],
-        validations: [
             {
-                expression: "object.spec.template.spec == oldObject.spec.template.spec",
-                message:
-                    "the rollout identity may only restart this Deployment; its pod spec must not change",
-            },
-            {
+                name: "mainUpdate",
                 expression:
-                    "object.spec.replicas == oldObject.spec.replicas && object.spec.selector == oldObject.spec.selector",
-                message: "the rollout identity may not change replicas or the selector",
+                    "request.operation == 'UPDATE' && (!has(request.subResource) || request.subResource == '')",
+            },
+            { name: "newAnnotations", expression: mapAt("object", ["metadata", "annotations"]) },
+            { name: "oldAnnotations", expression: mapAt("oldObject", ["metadata", "annotations"]) },
+            { name: "newData", expression: mapAt("object", ["data"]) },
+            { name: "oldData", expression: mapAt("oldObject", ["data"]) },
+            { name: "newTemplate", expression: mapAt("object", ["spec", "template", "metadata"]) },
+            {
+                name: "oldTemplate",
+                expression: mapAt("oldObject", ["spec", "template", "metadata"]),
             },
             {
-                expression: "variables.newLabels == variables.oldLabels",
-                message:
-                    "the rollout identity may not change pod labels (network policies and monitors select on them)",
+                name: "newTemplateAnnotations",
+                expression: mapAt("object", ["spec", "template", "metadata", "annotations"]),
             },
             {
-                expression: `${onlyRestartChanged("newAnnotations", "oldAnnotations")} && ${onlyRestartChanged("oldAnnotations", "newAnnotations")}`,
-                message: `the rollout identity may only change the ${restartAnnotation} pod annotation`,
+                name: "oldTemplateAnnotations",
+                expression: mapAt("oldObject", ["spec", "template", "metadata", "annotations"]),
             },
         ],
+        validations: rolloutGuardValidations.map(({ expression, message, reason }) => ({
+            expression,
+            message,
+            reason,
+        })),
     };
 }
+
+const targets = Object.values(rolloutTargets);
+const model = rolloutTargets.inferenceModel;
+
+/** The guard's validations, in the policy's order, with ids tests map refusals to. */
+export const rolloutGuardValidations: readonly CelValidation[] = [
+    {
+        id: "updateOnly",
+        expression: "variables.mainUpdate",
+        message:
+            "the rollout identity may only update the rollout targets: no create, delete or subresource (scale, status)",
+        reason: "Forbidden",
+    },
+    {
+        id: "targetsOnly",
+        expression:
+            `request.resource.resource == 'configmaps' ? (${targets.map((t) => `(${isObject(t.namespace, t.configMap)})`).join(" || ")}) : ` +
+            `(${targets.map((t) => `(${isObject(t.namespace, t.deployment)})`).join(" || ")})`,
+        message: `the rollout identity may change only ${targets
+            .map((t) => `${t.namespace}/${t.configMap} and ${t.namespace}/${t.deployment}`)
+            .join(", ")}`,
+        reason: "Forbidden",
+    },
+    {
+        id: "metadata",
+        expression:
+            `!variables.mainUpdate || ((${equalExcept("object.metadata", "oldObject.metadata", list(serverManagedMetadata))}) && ` +
+            `${equalExcept(
+                "variables.newAnnotations",
+                "variables.oldAnnotations",
+                `(request.resource.resource == 'configmaps' ? ${list([promotedDigestAnnotation])} : [])`,
+            )})`,
+        message: `the rollout identity may not change labels, annotations (but ${promotedDigestAnnotation} on a ConfigMap), owners or finalizers`,
+        reason: "Forbidden",
+    },
+    {
+        id: "configMapData",
+        expression: `!variables.mainUpdate || request.resource.resource != 'configmaps' || (${equalExcept("object", "oldObject", list(["metadata", "data"]))})`,
+        message:
+            "the rollout identity may change only a ConfigMap's data (not binaryData or immutable)",
+        reason: "Forbidden",
+    },
+    {
+        id: "modelReference",
+        expression:
+            `!variables.mainUpdate || request.resource.resource != 'configmaps' || !(${isObject(model.namespace, model.configMap)}) || ` +
+            `(${quote(modelSourceKey)} in variables.newData && ${equalExcept("variables.newData", "variables.oldData", list([modelSourceKey]))})`,
+        message: `in ${model.namespace}/${model.configMap} the rollout identity may only set data.${modelSourceKey} (the model reference)`,
+        reason: "Forbidden",
+    },
+    {
+        id: "deploymentSpec",
+        expression: `!variables.mainUpdate || request.resource.resource != 'deployments' || (${equalExcept("object.spec", "oldObject.spec", list(["template"]))})`,
+        message:
+            "the rollout identity may only restart a Deployment: paused, replicas, strategy, minReadySeconds, selector and the rest of spec must not change",
+        reason: "Forbidden",
+    },
+    {
+        id: "podTemplate",
+        expression:
+            "!variables.mainUpdate || request.resource.resource != 'deployments' || (" +
+            `object.spec.template.spec == oldObject.spec.template.spec && ` +
+            `${equalExcept("variables.newTemplate", "variables.oldTemplate", list(["annotations"]))} && ` +
+            `${equalExcept("variables.newTemplateAnnotations", "variables.oldTemplateAnnotations", list([restartAnnotation]))})`,
+        message: `the rollout identity may change only the ${restartAnnotation} annotation of a Deployment's pod template (not its image, command, securityContext, volumes, labels or other annotations)`,
+        reason: "Forbidden",
+    },
+    {
+        id: "restartTime",
+        expression:
+            `!variables.mainUpdate || !(${quote(restartAnnotation)} in variables.newTemplateAnnotations) || ` +
+            `variables.newTemplateAnnotations[${quote(restartAnnotation)}].matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$')`,
+        message: `${restartAnnotation} must be an RFC 3339 time`,
+        reason: "Forbidden",
+    },
+];
