@@ -11,7 +11,7 @@
  *   key, else `401 NotAuthenticated`.
  *
  * It serves a local folder as one bucket, can throttle every connection to a byte rate (so
- * parallel downloads matter, as on a real link), and can fail every n-th object GET with 503 or
+ * parallel downloads matter, as on a real link), and can fail every n-th ranged GET with 503 or
  * 429 (so retries are exercised). Errors use OCI's JSON shape `{code, message}`.
  */
 import * as crypto from "crypto";
@@ -33,7 +33,7 @@ export interface StandinOptions {
     readonly tls?: { readonly cert: string; readonly key: string };
     /** Bytes per second per connection; unlimited when absent. */
     readonly bytesPerSecondPerConnection?: number;
-    /** Answer every n-th object GET with `failStatus` instead. Defaults to never. */
+    /** Answer every n-th ranged object GET with `failStatus` instead. Defaults to never. */
     readonly failEvery?: number;
     /** 503 or 429. Defaults to 503. */
     readonly failStatus?: number;
@@ -208,7 +208,13 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
             );
         }
         const size = fs.statSync(file).size;
-        if (req.method === "GET" && opts.failEvery && ++objectGets % opts.failEvery === 0) {
+        const ranged = req.headers.range !== undefined;
+        if (
+            req.method === "GET" &&
+            ranged &&
+            opts.failEvery &&
+            ++objectGets % opts.failEvery === 0
+        ) {
             stats.injectedFailures++;
             const status = opts.failStatus ?? 503;
             if (status === 429) res.setHeader("retry-after", "0");
