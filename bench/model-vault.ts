@@ -1,324 +1,366 @@
 /**
- * `npm run bench:model-vault [-- --size-mib N --workers N --chunk-size 4M --keep]`
+ * `npm run bench:model-vault [-- --size-mib 1024 --rounds 5 --threads 2 --keep]`
  *
- * Generates a model of at least 1 GiB in the temp folder, encrypts it with a file key, then
- * decrypts and verifies it in a separate process (so the peak RSS is the decrypt's alone) and
- * prints throughput, peak RSS and the ratio to `openssl speed -evp aes-256-gcm` on this machine.
- * The decrypt writes into /dev/shm when it exists (memory-backed, like the init container's
- * volume), otherwise into the temp folder.
+ * Decrypt+verify of one model into tmpfs, side by side and interleaved, by:
  *
- * The decrypt process runs the loader compiled to JavaScript, as the model-loader image does;
- * under ts-node the TypeScript compiler alone would add ~100 MiB of RSS that production never
- * has. If compiling fails, it falls back to ts-node and says so.
+ * - `model-vault`: the CLI as users run it (`node loader/run.js decrypt`, what `npm run
+ *   model-vault` runs, compiled JavaScript), with and without the glibc malloc tunables the
+ *   model-loader image sets;
+ * - the floor: bench/model-vault-floor.c, the same work natively (OpenSSL EVP AES-256-GCM and
+ *   SHA-256 per chunk record, pwrite), built here with gcc against Debian's libssl-dev;
+ * - `age -d` (Debian's age) on the same plaintext, encrypted with age.
+ *
+ * Each round runs every tool once, in a rotating order; the table gives medians over the rounds,
+ * peak RSS (GNU time's maximum resident set size), CPU time and the load average, and the
+ * ratios the targets are stated in. Every output is checked bit-for-bit against the plaintext in
+ * the first round. It also measures encrypt (time, peak RSS) and the CLI's start-up.
+ * Installs what it needs (gcc, libssl-dev, age, time) with apt-get when missing.
  */
-import { execFileSync, fork } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as fsp from "fs/promises";
 import * as os from "os";
 import * as path from "path";
 
-import { FileKeyRing } from "../loader/keys";
-import { LocalModelSource, LocalModelTarget } from "../loader/storage";
-import { decryptModel, encryptModel } from "../loader/vault";
+import { cacheDir } from "../test/real/support/env";
+import { ensureApt } from "../test/real/support/install";
 
 const MiB = 1024 * 1024;
-
-interface ChildResult {
-    readonly seconds: number;
-    readonly bytes: number;
-    readonly peakRssSampled: number;
-    readonly vmHwm: number | undefined;
-    readonly workers: string;
-    /** User + system CPU of the whole process (all threads). */
-    readonly cpuSeconds: number;
-}
-
-function arg(name: string): string | undefined {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-function vmHwmBytes(): number | undefined {
-    try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
-        return m ? Number(m[1]) * 1024 : undefined;
-    } catch {
-        return undefined;
-    }
-}
-
+const repo = path.join(__dirname, "..");
 /**
- * Child mode: decrypt+verify (or verify only, when dest is "") and report time and memory to the
- * parent. Runs from this file compiled to JavaScript when possible (see the file comment).
+ * Candidate glibc malloc tunables for the image: no mmap for the cipher's 128 KiB outputs and no
+ * trimming, so freed output buffers are reused instead of returned and re-faulted. The image sets
+ * them only if this bench shows they pay (see docs/model-vault.md).
  */
-async function child(
-    src: string,
-    dest: string,
-    keyPath: string,
-    workers: number | undefined,
-): Promise<void> {
-    // rss() alone is cheap; full memoryUsage() every few ms would itself cost a few % of a core.
-    let peak = process.memoryUsage.rss();
-    const timer = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage.rss());
-    }, 10);
-    const cpu0 = process.cpuUsage();
-    const source = new LocalModelSource(src);
-    const key = FileKeyRing.fromFile(keyPath);
-    const summary = await decryptModel(source, dest === "" ? undefined : dest, key, { workers });
-    clearInterval(timer);
-    const cpu = process.cpuUsage(cpu0);
-    peak = Math.max(peak, process.memoryUsage.rss());
-    const result: ChildResult = {
-        seconds: summary.seconds,
-        bytes: summary.bytes,
-        peakRssSampled: peak,
-        vmHwm: vmHwmBytes(),
-        workers: workers === undefined ? "auto" : String(workers),
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    };
-    process.send!(result);
+export const CANDIDATE_GLIBC_TUNABLES =
+    "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=1073741824";
+
+function arg(name: string, fallback: string): string {
+    const i = process.argv.indexOf(name);
+    return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
 
-/** Writes `bytes` of pseudo-random data (a random block, varied per block) and returns its SHA-256. */
-async function generateFile(file: string, bytes: number, block: Buffer): Promise<string> {
-    const fh = await fsp.open(file, "w");
+/** One timed run of a command under GNU time. */
+export interface Timed {
+    readonly wall: number;
+    readonly user: number;
+    readonly sys: number;
+    /** Maximum resident set size, bytes. */
+    readonly rss: number;
+}
+
+/** Runs `cmd args` under `/usr/bin/time`; throws with its stderr when it fails. */
+export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Timed {
+    const report = path.join(os.tmpdir(), `mv-bench-time-${process.pid}`);
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync("/usr/bin/time", ["-o", report, "-f", "%U %S %M", cmd, ...args], {
+        env,
+        stdio: ["ignore", "ignore", "pipe"],
+        maxBuffer: 64 * MiB,
+    });
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) {
+        throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr?.toString()}`);
+    }
+    const last = fs.readFileSync(report, "utf8").trim().split("\n").pop()!;
+    fs.rmSync(report, { force: true });
+    const [user, sys, kib] = last.split(" ").map(Number);
+    return { wall, user, sys, rss: kib * 1024 };
+}
+
+export function median(xs: readonly number[]): number {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function load(): string {
+    return os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ");
+}
+
+/** Builds the floor reference into the cache (keyed by its source), returns the binary. */
+export function buildFloor(): string {
+    ensureApt(["gcc", "libc6-dev", "libssl-dev"]);
+    const src = path.join(__dirname, "model-vault-floor.c");
+    const digest = crypto
+        .createHash("sha256")
+        .update(fs.readFileSync(src))
+        .digest("hex")
+        .slice(0, 16);
+    const bin = cacheDir("model-vault-bench", `floor-${digest}`);
+    if (!fs.existsSync(bin)) {
+        fs.mkdirSync(path.dirname(bin), { recursive: true });
+        execFileSync("gcc", ["-O2", "-pthread", "-o", `${bin}.tmp`, src, "-lcrypto"], {
+            stdio: "inherit",
+        });
+        fs.renameSync(`${bin}.tmp`, bin);
+    }
+    return bin;
+}
+
+/** Writes `bytes` of pseudo-random data and returns its SHA-256. */
+export function generateFile(file: string, bytes: number, seed: number): string {
+    const fd = fs.openSync(file, "w");
     const hash = crypto.createHash("sha256");
+    // AES-CTR keystream: fast, incompressible, reproducible.
+    const c = crypto.createCipheriv("aes-128-ctr", Buffer.alloc(16, seed), Buffer.alloc(16));
+    const zero = Buffer.alloc(16 * MiB);
     try {
-        for (let off = 0, n = 0; off < bytes; off += block.length, n++) {
-            block.writeUInt32LE(n, 0);
-            const len = Math.min(block.length, bytes - off);
-            hash.update(block.subarray(0, len));
-            await fh.write(block, 0, len, off);
+        for (let off = 0; off < bytes; off += zero.length) {
+            const b = c.update(zero.subarray(0, Math.min(zero.length, bytes - off)));
+            hash.update(b);
+            fs.writeSync(fd, b);
         }
     } finally {
-        await fh.close();
+        fs.closeSync(fd);
     }
     return hash.digest("hex");
 }
 
-async function sha256File(file: string): Promise<string> {
+export function sha256File(file: string): string {
     const hash = crypto.createHash("sha256");
-    for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 * MiB }))
-        hash.update(chunk as Buffer);
+    const fd = fs.openSync(file, "r");
+    const buf = Buffer.allocUnsafe(8 * MiB);
+    try {
+        for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+            hash.update(buf.subarray(0, n));
+        }
+    } finally {
+        fs.closeSync(fd);
+    }
     return hash.digest("hex");
 }
 
-/** openssl's single-core AES-256-GCM figure for 16 KiB blocks, in bytes per second. */
-function opensslAesGcm(): { bytesPerSecond: number; version: string } | { error: string } {
-    try {
-        const version = execFileSync("openssl", ["version"], { encoding: "utf8" }).trim();
-        const out = execFileSync("openssl", ["speed", "-evp", "aes-256-gcm", "-seconds", "3"], {
-            encoding: "utf8",
-            stdio: ["ignore", "pipe", "ignore"],
-        });
-        const header = out.split("\n").find((l) => l.startsWith("type"));
-        const row = out.split("\n").find((l) => /^aes-256-gcm\s/i.test(l));
-        if (!header || !row)
-            return { error: "could not find the AES-256-GCM row in openssl's output" };
-        const cols = header.trim().split(/\s{2,}|\s+(?=\d+ bytes)/);
-        const idx = cols.findIndex((c) => c.trim() === "16384 bytes");
-        const vals = row.trim().split(/\s+/).slice(1);
-        const v = vals[idx - 1];
-        if (idx < 0 || !v || !v.endsWith("k"))
-            return { error: "no 16384-byte column in openssl's output" };
-        return { bytesPerSecond: Number(v.slice(0, -1)) * 1000, version };
-    } catch (e) {
-        return {
-            error: `openssl is not available or failed: ${(e as Error).message.split("\n")[0]}`,
-        };
-    }
+/** The loader compiled to JavaScript (built by loader/run.js when stale), for the bench itself. */
+export function compiledLoader(): typeof import("../loader") {
+    execFileSync(process.execPath, [path.join(repo, "loader", "run.js"), "--help"], {
+        stdio: "ignore",
+    });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path.join(repo, "dist", "loader"));
 }
 
-async function parent(): Promise<void> {
-    const sizeMiB = Number(arg("--size-mib") ?? process.env.MODEL_VAULT_BENCH_SIZE_MIB ?? 1024);
-    const workersArg = arg("--workers");
-    const workers = workersArg === undefined ? undefined : Number(workersArg);
-    const chunkArg = arg("--chunk-size");
-    const chunkSize =
-        chunkArg === undefined
-            ? undefined
-            : Number(chunkArg.replace(/M$/i, "")) * (/M$/i.test(chunkArg) ? MiB : 1);
+interface Tool {
+    readonly name: string;
+    /** Runs once into `out` (an empty folder that does not exist yet). */
+    run(out: string): Timed;
+    readonly times: Timed[];
+}
+
+async function main(): Promise<void> {
+    const sizeMiB = Number(arg("--size-mib", process.env.MODEL_VAULT_BENCH_SIZE_MIB ?? "1024"));
+    const rounds = Number(arg("--rounds", "5"));
+    const threads = Number(arg("--threads", String(Math.min(os.availableParallelism(), 4))));
     const keep = process.argv.includes("--keep");
-    const root = await fsp.mkdtemp(path.join(os.tmpdir(), "model-vault-bench-"));
-    const shm = fs.existsSync("/dev/shm")
-        ? await fsp.mkdtemp("/dev/shm/model-vault-bench-")
-        : undefined;
+    ensureApt(["age", "time"]);
+    const floor = buildFloor();
+    const loader = compiledLoader();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "model-vault-bench-"));
+    const shm = fs.mkdtempSync(
+        path.join(fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir(), "mv-bench-"),
+    );
     const model = path.join(root, "model");
     const enc = path.join(root, "encrypted");
-    const out = path.join(shm ?? root, "decrypted");
+    const aged = path.join(root, "age");
     const keyPath = path.join(root, "bench.key");
-    const mib = (b: number) => (b / MiB).toFixed(0);
+    const total = sizeMiB * MiB;
+    const files: [string, number][] = [
+        ["config.json", 4096],
+        ["tokenizer.json", 3 * MiB - 4096],
+        ["model.safetensors", total - 3 * MiB],
+    ];
     try {
         console.log(
             `machine: ${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} CPUs, ` +
-                `${mib(os.totalmem())} MiB RAM, node ${process.version}, load average ` +
-                os
-                    .loadavg()
-                    .map((l) => l.toFixed(2))
-                    .join(" "),
+                `${(os.totalmem() / MiB).toFixed(0)} MiB RAM, node ${process.version}; load average ${load()}`,
         );
-        if (os.loadavg()[0] > 0.5) {
-            console.log(
-                "warning: other processes are using the CPUs; figures will be lower than the machine can do",
-            );
+        fs.mkdirSync(model);
+        fs.mkdirSync(aged);
+        fs.writeFileSync(keyPath, crypto.randomBytes(32), { mode: 0o600 });
+        const sums = new Map<string, string>();
+        files.forEach(([name, size], i) =>
+            sums.set(name, generateFile(path.join(model, name), size, i + 1)),
+        );
+        console.log(
+            `model: ${files.map(([n, s]) => `${n} ${(s / MiB).toFixed(1)} MiB`).join(", ")}`,
+        );
+
+        const run = path.join(repo, "loader", "run.js");
+        const enc1 = timed(process.execPath, [
+            run,
+            "encrypt",
+            "--quiet",
+            "--key",
+            `file:${keyPath}`,
+            model,
+            enc,
+        ]);
+        console.log(
+            `encrypt (model-vault, ${threads} threads): ${(total / MiB / enc1.wall).toFixed(0)} MiB/s, ` +
+                `${enc1.wall.toFixed(2)} s, peak RSS ${(enc1.rss / MiB).toFixed(0)} MiB; load ${load()}`,
+        );
+        // age: X25519 recipient, one .age file per model file.
+        const identity = path.join(root, "age.key");
+        execFileSync("age-keygen", ["-o", identity], { stdio: "ignore" });
+        const recipient = execFileSync("age-keygen", ["-y", identity], { encoding: "utf8" }).trim();
+        for (const [name] of files) {
+            execFileSync("age", [
+                "-r",
+                recipient,
+                "-o",
+                path.join(aged, `${name}.age`),
+                path.join(model, name),
+            ]);
         }
-        // 1. A model shaped like a real one: config, tokenizer and two large weight shards.
-        await fsp.mkdir(model);
-        await fsp.writeFile(keyPath, crypto.randomBytes(32), { mode: 0o600 });
-        const block = crypto.randomBytes(16 * MiB);
-        const total = Math.max(sizeMiB, 1) * MiB;
-        const shard = Math.floor((total - 3 * MiB) / 2);
-        const files: [string, number][] = [
-            ["config.json", 4096],
-            ["tokenizer.json", 3 * MiB - 4096],
-            ["model-00001-of-00002.safetensors", shard],
-            ["model-00002-of-00002.safetensors", total - 3 * MiB - shard],
-        ];
-        let t = Date.now();
-        const hashes = new Map<string, string>();
-        for (const [name, size] of files)
-            hashes.set(name, await generateFile(path.join(model, name), size, block));
-        console.log(
-            `generated ${mib(total)} MiB model in ${root} (${((Date.now() - t) / 1000).toFixed(1)} s)`,
-        );
+        fs.rmSync(model, { recursive: true });
 
-        // 2. Encrypt (timed for information only).
-        t = Date.now();
-        await encryptModel(model, new LocalModelTarget(enc), FileKeyRing.fromFile(keyPath), {
-            chunkSize,
-            workers,
-        });
-        const encSeconds = (Date.now() - t) / 1000;
-        console.log(
-            `encrypt:        ${(total / MiB / encSeconds).toFixed(0)} MiB/s (${encSeconds.toFixed(2)} s)`,
-        );
-        await fsp.rm(model, { recursive: true });
-
-        // 3. Decrypt + verify in a child process running the compiled loader.
-        execFileSync("sync");
-        const dist = path.join(root, "dist");
-        let childScript = __filename;
-        try {
-            const repo = path.join(__dirname, "..");
-            execFileSync(
+        const manifest = loader.parseManifest(fs.readFileSync(path.join(enc, "manifest.json")));
+        const dataKey = await loader.FileKeyRing.fromFile(keyPath).unwrapDataKey(manifest);
+        const chunkKeyHex = loader
+            .chunkKey(dataKey, manifest.modelId, manifest.format)
+            .toString("hex");
+        const cli = (env: NodeJS.ProcessEnv) => (out: string) =>
+            timed(
                 process.execPath,
                 [
-                    require.resolve("typescript/bin/tsc"),
-                    "--outDir",
-                    dist,
-                    "--rootDir",
-                    repo,
-                    "--module",
-                    "commonjs",
-                    "--target",
-                    "ES2022",
-                    "--esModuleInterop",
-                    "--skipLibCheck",
-                    "--types",
-                    "node",
-                    path.join(repo, "bench", "model-vault.ts"),
+                    run,
+                    "decrypt",
+                    "--quiet",
+                    "--workers",
+                    String(threads),
+                    "--key",
+                    `file:${keyPath}`,
+                    enc,
+                    out,
                 ],
-                { stdio: "pipe" },
+                env,
             );
-            childScript = path.join(dist, "bench", "model-vault.js");
-        } catch (e) {
-            console.log(
-                `could not compile the loader (${(e as Error).message.split("\n")[0]}); ` +
-                    "running it under ts-node, whose compiler inflates RSS by ~100 MiB",
-            );
-        }
-        const compiled = childScript !== __filename;
-        const runChild = (dest: string) =>
-            new Promise<ChildResult>((resolve, reject) => {
-                const c = fork(childScript, ["--child", enc, dest, keyPath, workersArg ?? ""], {
-                    stdio: "inherit",
-                    execArgv: compiled ? [] : process.execArgv,
-                });
-                let r: ChildResult | undefined;
-                c.on("message", (m) => (r = m as ChildResult));
-                c.on("error", reject);
-                c.on("exit", (code) =>
-                    r && code === 0
-                        ? resolve(r)
-                        : reject(new Error(`decrypt child exited ${code}`)),
-                );
-            });
-        const result = await runChild(out);
-        for (const [name] of files) {
-            if ((await sha256File(path.join(out, name))) !== hashes.get(name)) {
-                throw new Error(`${name} did not decrypt bit-for-bit`);
+        const plainEnv = { ...process.env };
+        delete plainEnv.GLIBC_TUNABLES;
+        const tools: Tool[] = [
+            { name: "model-vault decrypt", run: cli(plainEnv), times: [] },
+            {
+                name: "model-vault decrypt, GLIBC_TUNABLES malloc tuning",
+                run: cli({ ...plainEnv, GLIBC_TUNABLES: CANDIDATE_GLIBC_TUNABLES }),
+                times: [],
+            },
+            {
+                name: `floor (C, OpenSSL EVP, ${threads} threads)`,
+                run: (out) => {
+                    fs.mkdirSync(out);
+                    const args = [String(threads), String(manifest.chunkSize), chunkKeyHex];
+                    manifest.files.forEach((f, i) =>
+                        args.push(
+                            path.join(enc, f.object),
+                            path.join(out, f.path),
+                            String(f.size),
+                            String(i),
+                        ),
+                    );
+                    return timed(floor, args);
+                },
+                times: [],
+            },
+            {
+                name: "age -d (one file after another)",
+                run: (out) => {
+                    fs.mkdirSync(out);
+                    const t = files.map(([name]) =>
+                        timed("age", [
+                            "-d",
+                            "-i",
+                            identity,
+                            "-o",
+                            path.join(out, name),
+                            path.join(aged, `${name}.age`),
+                        ]),
+                    );
+                    return {
+                        wall: t.reduce((s, x) => s + x.wall, 0),
+                        user: t.reduce((s, x) => s + x.user, 0),
+                        sys: t.reduce((s, x) => s + x.sys, 0),
+                        rss: Math.max(...t.map((x) => x.rss)),
+                    };
+                },
+                times: [],
+            },
+        ];
+        const loads: string[] = [];
+        for (let r = 0; r < rounds; r++) {
+            loads.push(load());
+            for (let k = 0; k < tools.length; k++) {
+                const tool = tools[(k + r) % tools.length];
+                const out = path.join(shm, "out");
+                fs.rmSync(out, { recursive: true, force: true });
+                tool.times.push(tool.run(out));
+                if (r === 0) {
+                    for (const [name] of files) {
+                        if (sha256File(path.join(out, name)) !== sums.get(name)) {
+                            throw new Error(
+                                `${tool.name}: ${name} is not bit-for-bit the plaintext`,
+                            );
+                        }
+                    }
+                }
+                fs.rmSync(out, { recursive: true, force: true });
             }
+            console.log(`round ${r + 1}/${rounds} done; load average ${load()}`);
         }
-        await fsp.rm(out, { recursive: true });
-        // The first pass runs right after the encrypt wrote 2 GiB and `sync`; on the shared VM
-        // it measured ~2x the CPU of an identical later pass (kernel work left over from the
-        // writes, not the loader's). A repeat shows the steady state; both are printed.
-        const repeat = await runChild(out);
-        await fsp.rm(out, { recursive: true });
-        const verifyOnly = await runChild("");
-        const mibs = result.bytes / MiB / result.seconds;
-        const peak = Math.max(result.peakRssSampled, result.vmHwm ?? 0);
+        const gbps = (t: number) => total / 1e9 / t;
         console.log(
-            `decrypt+verify: ${mibs.toFixed(0)} MiB/s (${mib(result.bytes)} MiB in ${result.seconds.toFixed(2)} s, ` +
-                `workers ${result.workers}, output in ${shm ? "/dev/shm" : os.tmpdir()}; bit-for-bit identical)`,
+            `\ndecrypt+verify of ${(total / MiB).toFixed(0)} MiB into tmpfs, medians of ${rounds} interleaved rounds ` +
+                `(load average at the start of each round: ${loads.join(" | ")})\n`,
         );
+        console.log("| run | wall s | GB/s | CPU s (user+sys) | peak RSS MiB |");
+        console.log("|---|---|---|---|---|");
+        const med = tools.map((t) => ({
+            name: t.name,
+            wall: median(t.times.map((x) => x.wall)),
+            cpu: median(t.times.map((x) => x.user + x.sys)),
+            rss: Math.max(...t.times.map((x) => x.rss)),
+        }));
+        for (const m of med) {
+            console.log(
+                `| ${m.name} | ${m.wall.toFixed(2)} | ${gbps(m.wall).toFixed(2)} | ${m.cpu.toFixed(2)} | ${(m.rss / MiB).toFixed(0)} |`,
+            );
+        }
+        const [mv, mvTuned, fl, age] = med;
         console.log(
-            `cpu time:       ${result.cpuSeconds.toFixed(2)} s user+system, all threads ` +
-                `(${((result.cpuSeconds * 1000) / (result.bytes / MiB)).toFixed(2)} ms per MiB)`,
-        );
-        console.log(
-            `peak RSS:       ${mib(peak)} MiB (sampled ${mib(result.peakRssSampled)} MiB, ` +
-                `VmHWM ${result.vmHwm === undefined ? "n/a" : `${mib(result.vmHwm)} MiB`}; limit 256 MiB; ` +
-                `${compiled ? "compiled loader" : "ts-node"})`,
-        );
-        const rMiBs = repeat.bytes / MiB / repeat.seconds;
-        console.log(
-            `repeat:         ${rMiBs.toFixed(0)} MiB/s (${repeat.seconds.toFixed(2)} s, ` +
-                `${((repeat.cpuSeconds * 1000) / (repeat.bytes / MiB)).toFixed(2)} ms CPU per MiB, ` +
-                `peak RSS ${mib(Math.max(repeat.peakRssSampled, repeat.vmHwm ?? 0))} MiB; ` +
-                "the same decrypt+verify run again)",
-        );
-        const vMiBs = verifyOnly.bytes / MiB / verifyOnly.seconds;
-        console.log(
-            `verify only:    ${vMiBs.toFixed(0)} MiB/s (same checks, nothing written; ` +
-                `peak RSS ${mib(Math.max(verifyOnly.peakRssSampled, verifyOnly.vmHwm ?? 0))} MiB)`,
+            `\nratios (GB/s): model-vault / floor ${(fl.wall / mv.wall).toFixed(2)} (target ≥ 0.70), ` +
+                `model-vault / age ${(age.wall / mv.wall).toFixed(2)} (target ≥ 1.30); ` +
+                `with GLIBC_TUNABLES malloc tuning: ${(fl.wall / mvTuned.wall).toFixed(2)} and ${(age.wall / mvTuned.wall).toFixed(2)}; ` +
+                `decrypt peak RSS ${(mv.rss / MiB).toFixed(0)} MiB (target ≤ 160), ` +
+                `encrypt ${(enc1.rss / MiB).toFixed(0)} MiB (target ≤ 256)`,
         );
 
-        // 4. The machine's own AES-256-GCM speed.
-        const ssl = opensslAesGcm();
-        if ("error" in ssl) {
-            console.log(`openssl:        ${ssl.error}; no ratio computed`);
-        } else {
-            const sslMiBs = ssl.bytesPerSecond / MiB;
-            console.log(
-                `openssl:        ${sslMiBs.toFixed(0)} MiB/s single core (${ssl.version}, ` +
-                    "`openssl speed -evp aes-256-gcm -seconds 3`, 16384-byte blocks)",
-            );
-            console.log(
-                `ratio:          ${(mibs / sslMiBs).toFixed(2)} of openssl single-core AES-256-GCM ` +
-                    `(repeat: ${(rMiBs / sslMiBs).toFixed(2)}, verify only: ${(vMiBs / sslMiBs).toFixed(2)})`,
-            );
+        const starts: Timed[] = [];
+        const bare: Timed[] = [];
+        for (let i = 0; i < 7; i++) {
+            bare.push(timed(process.execPath, ["-e", "0"]));
+            starts.push(timed(process.execPath, [run, "--help"]));
         }
+        const cpu = (t: Timed[]) => median(t.map((x) => x.user + x.sys));
+        console.log(
+            `start-up: \`node loader/run.js --help\` median ${median(starts.map((t) => t.wall)).toFixed(3)} s wall, ` +
+                `${cpu(starts).toFixed(3)} s CPU, ${(Math.max(...starts.map((t) => t.rss)) / MiB).toFixed(0)} MiB ` +
+                `(target < 0.3 s); \`node -e 0\` alone ${median(bare.map((t) => t.wall)).toFixed(3)} s wall, ` +
+                `${cpu(bare).toFixed(3)} s CPU; load ${load()}`,
+        );
     } finally {
         if (!keep) {
-            await fsp.rm(root, { recursive: true, force: true });
-            if (shm) await fsp.rm(shm, { recursive: true, force: true });
+            fs.rmSync(root, { recursive: true, force: true });
+            fs.rmSync(shm, { recursive: true, force: true });
         } else {
-            console.log(`kept ${root}${shm ? ` and ${shm}` : ""}`);
+            console.log(`kept ${root} and ${shm}`);
         }
     }
 }
 
-if (process.argv[2] === "--child") {
-    const [, , , src, dest, keyPath, w] = process.argv;
-    child(src, dest, keyPath, w === "" || w === undefined ? undefined : Number(w)).catch((e) => {
-        console.error(e);
-        process.exit(1);
-    });
-} else {
-    parent().catch((e) => {
+if (require.main === module) {
+    main().catch((e) => {
         console.error(`bench failed: ${(e as Error).message}`);
         process.exit(1);
     });
