@@ -2,6 +2,7 @@
  * promtool unit-test files generated from the rule definitions' cases, for the alerts a
  * PrometheusRule actually renders. Pure: the real suite writes the files and runs promtool.
  */
+import { isDeepStrictEqual } from "util";
 import type {
     AlertDefinition,
     AlertRule,
@@ -59,7 +60,7 @@ export function promtoolTests(
             continue;
         }
         for (const k of ["expr", "for", "labels", "annotations"] as const) {
-            if (JSON.stringify(def[k]) !== JSON.stringify(r[k])) {
+            if (!isDeepStrictEqual(def[k], r[k])) {
                 problems.push(
                     `alert ${r.alert} renders ${k} ${JSON.stringify(r[k])}, but its tested definition has ${JSON.stringify(def[k])}`,
                 );
