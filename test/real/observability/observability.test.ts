@@ -22,6 +22,7 @@ import { parseConfig } from "../../../modules/config";
 import { kubePrometheusStackChart } from "../../../modules/constants/charts";
 import type { AlertRule, RuleGroup } from "../../../modules/k8s/observability/rules";
 import { alertCatalog, isAlert } from "../../../modules/k8s/observability/rules";
+import { metricRegistry } from "../../../modules/k8s/observability/metrics";
 import { monitoringReleaseName } from "../../../modules/k8s/observability/values";
 import { listStacks, readStackConfig } from "../../../tools/plan/stackfile";
 import { promtoolTests } from "../../observability/promtool";
@@ -316,6 +317,31 @@ describe("observability: rules, dashboards and Alertmanager config checked by Pr
             }
         }
         assert.ok(checked >= stacks.length, `only ${checked} Alertmanager configs checked`);
+    });
+
+    it("every contract metric appears in the capture of the software that promises it", function () {
+        const contract = Object.entries(metricRegistry).filter(([, e]) => e.basis === "contract");
+        const captures = new Map<string, string>();
+        for (const [, e] of contract) {
+            const glob = e.capture!;
+            const d = path.join(repoRoot, path.dirname(glob));
+            const suffix = path.basename(glob).replace(/^\*/, "");
+            const files = fs.existsSync(d)
+                ? fs.readdirSync(d).filter((f) => f.endsWith(suffix))
+                : [];
+            captures.set(
+                glob,
+                files.map((f) => fs.readFileSync(path.join(d, f), "utf8")).join("\n"),
+            );
+        }
+        if ([...captures.values()].every((c) => c === "")) {
+            // The request-path suite writes the guardrails server's /metrics there once it runs.
+            this.skip();
+        }
+        for (const [name, e] of contract) {
+            const text = captures.get(e.capture!)!;
+            assert.match(text, new RegExp(`^${name}[{ ]`, "m"), `${name} not in ${e.capture}`);
+        }
     });
 
     it("the plan refuses a prod stack without a receiver, exit 2, naming the key", () => {
