@@ -16,7 +16,10 @@ export interface AlertReceiverConfig {
 
 /** Alertmanager routing. */
 export interface AlertingConfig {
-    /** Receivers; empty means alerts are only visible in Alertmanager/Grafana. Defaults to none. */
+    /**
+     * Receivers; empty means alerts are only visible in Alertmanager/Grafana, which prod refuses.
+     * Defaults to none.
+     */
     readonly receivers: readonly AlertReceiverConfig[];
     /** Receiver of every alert not routed elsewhere. Defaults to the first receiver. */
     readonly defaultReceiver?: string;
@@ -90,6 +93,22 @@ function parseReceiver(item: unknown, p: string, issues: Issues): AlertReceiverC
     return { name, type, secretName };
 }
 
+/**
+ * Prod must route critical alerts to a person: a receiver with an integration (every receiver
+ * type here has one; Alertmanager's built-in `null` receiver, used when none is configured, has
+ * none).
+ */
+function requireOnCall(cfg: AlertingConfig, path: string, issues: Issues, ctx: LayerContext): void {
+    if (ctx.environment !== "prod" || cfg.criticalReceiver !== undefined) {
+        return;
+    }
+    issues.add(
+        join(path, "receivers"),
+        cfg.receivers.length === 0 ? "(none)" : cfg.receivers.map((r) => r.name).join(", "),
+        `in a prod stack, at least one receiver (${receiverTypes.join(", ")}) whose URL or routing key is an OCI Vault secret (secretName), so critical alerts reach a person (cluster ${ctx.clusterName}); set criticalReceiver to the on-call one`,
+    );
+}
+
 function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConfig {
     const o = obj(raw, path, issues, [
         "receivers",
@@ -149,7 +168,7 @@ export function parseObservability(
     raw: unknown,
     path: string,
     issues: Issues,
-    _ctx: LayerContext,
+    ctx: LayerContext,
 ): ObservabilityConfig {
     const o = obj(raw, path, issues, [
         "enabled",
@@ -173,8 +192,14 @@ export function parseObservability(
         );
         logRetention = 90;
     }
+    const enabled = bool(o, "enabled", path, issues, true);
+    const ap = join(path, "alerting");
+    const alerting = parseAlerting(o.alerting, ap, issues);
+    if (enabled) {
+        requireOnCall(alerting, ap, issues, ctx);
+    }
     return {
-        enabled: bool(o, "enabled", path, issues, true),
+        enabled,
         retentionDays: num(o, "retentionDays", path, issues, { min: 1, max: 365, default: 15 }),
         storageGi: num(o, "storageGi", path, issues, { min: 10, max: 10000, default: 50 }),
         storageClass: str(o, "storageClass", path, issues, { default: "oci-bv", ...k8sName }),
@@ -186,7 +211,7 @@ export function parseObservability(
             persistence: bool(g, "persistence", gp, issues, true),
             storageGi: num(g, "storageGi", gp, issues, { min: 1, max: 1000, default: 10 }),
         },
-        alerting: parseAlerting(o.alerting, join(path, "alerting"), issues),
+        alerting,
         logging: {
             retentionDays: logRetention,
             decisionLogs: bool(l, "decisionLogs", lp, issues, true),

@@ -170,6 +170,12 @@ describe("stack configuration", () => {
     it("turns image signature verification on by default in prod", () => {
         const raw = devRaw();
         raw.environment = "prod";
+        // Prod also needs a receiver for critical alerts.
+        raw.observability = {
+            alerting: {
+                receivers: [{ name: "oncall", type: "pagerduty", secretName: "oncall-key" }],
+            },
+        };
         assert.equal(parseConfig(raw, { stack: "prod" }).clusters[0].imageSigning, true);
         assert.equal(dev.clusters[0].imageSigning, false);
     });

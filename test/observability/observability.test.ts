@@ -29,7 +29,7 @@ import {
     monitorSpecs,
 } from "../../modules/k8s/observability/monitors";
 import { metricNamesIn } from "../../modules/k8s/observability/promql";
-import { alertGroups } from "../../modules/k8s/observability/rules";
+import { alertGroups, isAlert, recordedSeries } from "../../modules/k8s/observability/rules";
 import { alertmanagerConfig, monitoringReleaseName } from "../../modules/k8s/observability/values";
 import { recordedResources, resetRecords, settle, unwrapSecrets } from "../../tools/plan/mocks";
 
@@ -66,23 +66,31 @@ describe("observability: PromQL scanner", () => {
     });
 });
 
+/** Exported by a component, or recorded by the platform's own rules. */
+const isKnownSeries = (n: string) => isExportedMetric(n) || recordedSeries().includes(n);
+
 describe("observability: alerts and dashboards only use exported metrics", () => {
-    it("every alert expression names registered metrics only", () => {
-        for (const g of alertGroups({ gpu: true })) {
-            for (const r of g.rules) {
-                const names = metricNamesIn(r.expr);
-                assert.ok(names.length > 0, `${r.alert} reads no metric`);
-                for (const n of names) {
-                    assert.ok(
-                        isExportedMetric(n),
-                        `${r.alert} uses ${n}, which no component exports`,
-                    );
+    it("every rule expression names registered metrics or the platform's recorded series only", () => {
+        for (const engine of ["proxy", "cilium"] as const) {
+            for (const g of alertGroups({ gpu: true, egressEngine: engine })) {
+                for (const r of g.rules) {
+                    const name = isAlert(r) ? r.alert : r.record;
+                    const names = metricNamesIn(r.expr);
+                    assert.ok(names.length > 0, `${name} reads no metric`);
+                    for (const n of names) {
+                        assert.ok(
+                            isKnownSeries(n),
+                            `${name} uses ${n}, which no component exports`,
+                        );
+                    }
                 }
             }
         }
     });
     it("covers attacks, leaks, latency, 5xx, queue, GPU, model loading and restarts", () => {
-        const alerts = alertGroups({ gpu: true }).flatMap((g) => g.rules.map((r) => r.alert));
+        const alerts = alertGroups({ gpu: true }).flatMap((g) =>
+            g.rules.filter(isAlert).map((r) => r.alert),
+        );
         for (const a of [
             "GuardrailBlockRateSpike",
             "OutputRedactionSpike",
@@ -104,7 +112,9 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
         );
     });
     it("gateway alerts read the controller's series of the gateway's Ingress, namespace as Prometheus stores it", () => {
-        const rules = alertGroups({ gpu: false }).flatMap((g) => g.rules);
+        const rules = alertGroups({ gpu: false })
+            .flatMap((g) => g.rules)
+            .filter(isAlert);
         const gw = catalog.gateway;
         for (const name of ["GatewayLatencyP95High", "Gateway5xxRateHigh"]) {
             const r = rules.find((x) => x.alert === name)!;
@@ -168,7 +178,7 @@ describe("observability: alerts and dashboards only use exported metrics", () =>
             for (const q of queries) {
                 for (const n of metricNamesIn(q.expr)) {
                     assert.ok(
-                        isExportedMetric(n),
+                        isKnownSeries(n),
                         `${f.id} panel "${q.panel}" uses ${n}, which no component exports`,
                     );
                 }

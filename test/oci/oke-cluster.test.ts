@@ -30,6 +30,12 @@ function config(
             tenancyId,
             homeRegion: "us-ashburn-1",
             tags: { team: "ml-platform" },
+            // Prod refuses a stack whose critical alerts reach no one.
+            observability: {
+                alerting: {
+                    receivers: [{ name: "oncall", type: "pagerduty", secretName: "oncall-key" }],
+                },
+            },
             ...(overrides.vault ? { vault: overrides.vault } : {}),
             clusters: [
                 {

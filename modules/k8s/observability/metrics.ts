@@ -1,11 +1,13 @@
 /**
- * Every metric name an alert or a dashboard of the platform may use, with the component that
- * exports it and where that is documented. Alerts and panels are checked against this list, so a
- * query can never name a metric nothing exports.
+ * Every metric name an alert, a recording rule, a rule test or a dashboard of the platform may use,
+ * with the component that exports it, where that is documented and how the name is known. Alerts,
+ * test series and panels are checked against this list, so a query can never name a metric
+ * nothing exports.
  */
 
 /** Who exports a metric. */
 export type MetricSource =
+    | "guardrails"
     | "vllm"
     | "ingress-nginx"
     | "decision-log-metrics"
@@ -15,12 +17,32 @@ export type MetricSource =
     | "cadvisor"
     | "prometheus";
 
+/**
+ * How a metric name is known:
+ * - `captured`: read from the real exporter's `/metrics` output on this project's machines; the
+ *   exposition is kept in the repository at {@link MetricEntry.capture}.
+ * - `upstream`: read in the exporter's upstream source or documentation (at the pinned version
+ *   where one is pinned); not run here (GPU, cluster or cloud components).
+ * - `contract`: promised by our own code and not yet captured; {@link MetricEntry.capture} is
+ *   where the suite that runs that code writes its capture.
+ */
+export type MetricBasis = "captured" | "upstream" | "contract";
+
 /** One exported metric. */
 export interface MetricEntry {
     readonly source: MetricSource;
     /** Doc URL or `repo:path` that shows the name. */
     readonly evidence: string;
+    readonly basis: MetricBasis;
+    /** Repository path (glob for `contract`) of the captured exposition showing the name. */
+    readonly capture?: string;
 }
+
+const upstream = (source: MetricSource, evidence: string): MetricEntry => ({
+    source,
+    evidence,
+    basis: "upstream",
+});
 
 const vllmDocs =
     "https://docs.vllm.ai/en/stable/usage/metrics/ ; vllm-project/vllm:docs/design/metrics.md";
@@ -43,86 +65,97 @@ const squidLog =
     "our config: modules/k8s/network/proxy.ts squidJsonLogFormat (status = Squid %Ss, TCP_DENIED on refusal; https://www.squid-cache.org/Doc/config/logformat/) → modules/k8s/observability/decision-metrics.ts fluentBitConfig";
 const cilium =
     'cilium/cilium:pkg/metrics/metrics.go (DropCount: namespace cilium, name drop_count_total, labels reason, direction) ; cilium/cilium:pkg/monitor/api/drop.go (133: "Policy denied")';
+const guardrails =
+    "our code: images/guardrails entrypoint (Prometheus exposition on the metrics port only, workloadPorts.guardrailsMetrics): " +
+    'guardrails_http_requests_total{status_class="2xx|4xx|5xx"} counter, guardrails_request_duration_seconds histogram, ' +
+    'guardrails_rail_decisions_total{rail="input|output",outcome="allow|block|mask|error"} counter, guardrails_jailbreak_checks_total{outcome="pass|block|error"} counter';
+/** Where the request-path suite writes the guardrails server's captured /metrics. */
+export const guardrailsCaptureGlob = "test/real/request-path/captured/*.prom";
+const guardrailsContract: MetricEntry = {
+    source: "guardrails",
+    evidence: guardrails,
+    basis: "contract",
+    capture: guardrailsCaptureGlob,
+};
 const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-counters.csv";
 const ksm =
     "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
 
 /** Metric name → exporter and evidence. Histograms are listed by their `_bucket` series. */
 export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
+    // The guardrails server (our entrypoint), on its metrics port.
+    guardrails_http_requests_total: guardrailsContract,
+    guardrails_request_duration_seconds_bucket: guardrailsContract,
+    guardrails_request_duration_seconds_count: guardrailsContract,
+    guardrails_rail_decisions_total: guardrailsContract,
+    guardrails_jailbreak_checks_total: guardrailsContract,
     // vLLM OpenAI server, /metrics on the inference Service's http port (8000).
-    "vllm:num_requests_running": { source: "vllm", evidence: vllmDocs },
-    "vllm:num_requests_waiting": { source: "vllm", evidence: vllmDocs },
-    "vllm:kv_cache_usage_perc": { source: "vllm", evidence: vllmDocs },
-    "vllm:e2e_request_latency_seconds_bucket": { source: "vllm", evidence: vllmDocs },
-    "vllm:time_to_first_token_seconds_bucket": { source: "vllm", evidence: vllmDocs },
-    "vllm:generation_tokens_total": { source: "vllm", evidence: vllmDocs },
-    "vllm:prompt_tokens_total": { source: "vllm", evidence: vllmDocs },
-    "vllm:request_success_total": { source: "vllm", evidence: vllmDocs },
-    http_requests_total: { source: "vllm", evidence: vllmHttp },
-    http_request_duration_seconds_bucket: { source: "vllm", evidence: vllmHttp },
+    "vllm:num_requests_running": upstream("vllm", vllmDocs),
+    "vllm:num_requests_waiting": upstream("vllm", vllmDocs),
+    "vllm:kv_cache_usage_perc": upstream("vllm", vllmDocs),
+    "vllm:e2e_request_latency_seconds_bucket": upstream("vllm", vllmDocs),
+    "vllm:time_to_first_token_seconds_bucket": upstream("vllm", vllmDocs),
+    "vllm:generation_tokens_total": upstream("vllm", vllmDocs),
+    "vllm:prompt_tokens_total": upstream("vllm", vllmDocs),
+    "vllm:request_success_total": upstream("vllm", vllmDocs),
+    http_requests_total: upstream("vllm", vllmHttp),
+    http_request_duration_seconds_bucket: upstream("vllm", vllmHttp),
     // ingress-nginx controller, port `metrics` (10254): every client request to the gateway's
     // Ingress. Its `namespace` and `service` labels clash with the target labels Prometheus adds,
     // so they are stored as `exported_namespace` and `exported_service` (honor_labels false).
-    nginx_ingress_controller_requests: { source: "ingress-nginx", evidence: ingressNginx },
-    nginx_ingress_controller_request_duration_seconds_bucket: {
-        source: "ingress-nginx",
-        evidence: ingressNginx,
-    },
+    nginx_ingress_controller_requests: upstream("ingress-nginx", ingressNginx),
+    nginx_ingress_controller_request_duration_seconds_bucket: upstream(
+        "ingress-nginx",
+        ingressNginx,
+    ),
     // The platform's decision-log-metrics DaemonSet (Fluent Bit log_to_metrics over the guardrails'
     // JSON decision log lines; see decision-metrics.ts for the fields it counts).
-    log_metric_counter_guardrails_decisions_total: {
-        source: "decision-log-metrics",
-        evidence: fluentBit,
-    },
+    log_metric_counter_guardrails_decisions_total: upstream("decision-log-metrics", fluentBit),
     // Gateway (nginx) audit lines: the guardrails upstream's response time and status class.
-    log_metric_histogram_gateway_upstream_seconds_bucket: {
-        source: "decision-log-metrics",
-        evidence: `${gatewayLog} ; ${fluentBitHistogram}`,
-    },
-    log_metric_histogram_gateway_upstream_seconds_count: {
-        source: "decision-log-metrics",
-        evidence: `${gatewayLog} ; ${fluentBitHistogram}`,
-    },
-    log_metric_counter_gateway_upstream_responses_total: {
-        source: "decision-log-metrics",
-        evidence: `${gatewayLog} ; ${fluentBit}`,
-    },
+    log_metric_histogram_gateway_upstream_seconds_bucket: upstream(
+        "decision-log-metrics",
+        `${gatewayLog} ; ${fluentBitHistogram}`,
+    ),
+    log_metric_histogram_gateway_upstream_seconds_count: upstream(
+        "decision-log-metrics",
+        `${gatewayLog} ; ${fluentBitHistogram}`,
+    ),
+    log_metric_counter_gateway_upstream_responses_total: upstream(
+        "decision-log-metrics",
+        `${gatewayLog} ; ${fluentBit}`,
+    ),
     // Output filter: duration and outcome of the guardrails' Presidio calls.
-    log_metric_histogram_output_filter_seconds_bucket: {
-        source: "decision-log-metrics",
-        evidence: `${presidioLog} ; ${fluentBitHistogram}`,
-    },
-    log_metric_histogram_output_filter_seconds_count: {
-        source: "decision-log-metrics",
-        evidence: `${presidioLog} ; ${fluentBitHistogram}`,
-    },
+    log_metric_histogram_output_filter_seconds_bucket: upstream(
+        "decision-log-metrics",
+        `${presidioLog} ; ${fluentBitHistogram}`,
+    ),
+    log_metric_histogram_output_filter_seconds_count: upstream(
+        "decision-log-metrics",
+        `${presidioLog} ; ${fluentBitHistogram}`,
+    ),
     // Egress proxies (engine `proxy`): refused requests per identity.
-    log_metric_counter_egress_denied_total: {
-        source: "decision-log-metrics",
-        evidence: `${squidLog} ; ${fluentBit}`,
-    },
+    log_metric_counter_egress_denied_total: upstream(
+        "decision-log-metrics",
+        `${squidLog} ; ${fluentBit}`,
+    ),
     // Cilium agent (engine `cilium`; scraped only if the cluster's Cilium exposes agent metrics).
-    cilium_drop_count_total: { source: "cilium-agent", evidence: cilium },
+    cilium_drop_count_total: upstream("cilium-agent", cilium),
     // NVIDIA DCGM exporter (GPU operator), port 9400.
-    DCGM_FI_DEV_GPU_UTIL: { source: "dcgm-exporter", evidence: dcgm },
-    DCGM_FI_DEV_FB_USED: { source: "dcgm-exporter", evidence: dcgm },
-    DCGM_FI_DEV_FB_FREE: { source: "dcgm-exporter", evidence: dcgm },
-    DCGM_FI_DEV_GPU_TEMP: { source: "dcgm-exporter", evidence: dcgm },
-    DCGM_FI_DEV_POWER_USAGE: { source: "dcgm-exporter", evidence: dcgm },
+    DCGM_FI_DEV_GPU_UTIL: upstream("dcgm-exporter", dcgm),
+    DCGM_FI_DEV_FB_USED: upstream("dcgm-exporter", dcgm),
+    DCGM_FI_DEV_FB_FREE: upstream("dcgm-exporter", dcgm),
+    DCGM_FI_DEV_GPU_TEMP: upstream("dcgm-exporter", dcgm),
+    DCGM_FI_DEV_POWER_USAGE: upstream("dcgm-exporter", dcgm),
     // kube-state-metrics (installed by kube-prometheus-stack).
-    kube_pod_container_status_restarts_total: { source: "kube-state-metrics", evidence: ksm },
-    kube_pod_init_container_status_last_terminated_reason: {
-        source: "kube-state-metrics",
-        evidence: ksm,
-    },
-    kube_pod_init_container_status_waiting_reason: { source: "kube-state-metrics", evidence: ksm },
-    kube_pod_container_status_ready: { source: "kube-state-metrics", evidence: ksm },
+    kube_pod_container_status_restarts_total: upstream("kube-state-metrics", ksm),
+    kube_pod_init_container_status_last_terminated_reason: upstream("kube-state-metrics", ksm),
+    kube_pod_init_container_status_waiting_reason: upstream("kube-state-metrics", ksm),
+    kube_pod_container_status_ready: upstream("kube-state-metrics", ksm),
     // Prometheus' own synthetic series for every scrape target.
-    up: {
-        source: "prometheus",
-        evidence:
-            "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series",
-    },
+    up: upstream(
+        "prometheus",
+        "https://prometheus.io/docs/concepts/jobs_instances/#automatically-generated-labels-and-time-series",
+    ),
 };
 
 /** True when some component of the platform exports `name`. */
