@@ -45,12 +45,23 @@ export function imageRef(image: PinnedImage): string {
 /** ConfigMap in the pipeline namespace with the promotion gates (read by pipelines/*.yaml). */
 export const promotionPolicyConfigMap = "promotion-policy";
 
+/** The cluster's model keys, as the cloud layer hands them over (undefined on existing clusters). */
+export interface ClusterModelKeys {
+    /** KMS key that wraps model data keys. */
+    readonly modelKeyId: pulumi.Input<string>;
+    /** Asymmetric KMS key that signs model manifests. */
+    readonly signingKeyId: pulumi.Input<string>;
+    /** KMS crypto endpoint of the vault holding both. */
+    readonly cryptoEndpoint: pulumi.Input<string>;
+}
+
 /** Data of {@link promotionPolicyConfigMap}; key names are what the pipeline definitions map to env. */
 export function promotionPolicyData(
     cfg: Pick<KubeflowConfig, "promotion" | "trustedModelKeyIds">,
-    clusterModelKeyId: pulumi.Input<string> | undefined,
+    keys: ClusterModelKeys | undefined,
     ociRegion: string,
 ): Record<string, pulumi.Input<string>> {
+    const clusterModelKeyId = keys?.modelKeyId;
     return {
         "min-attack-block-rate": String(cfg.promotion.minAttackBlockRate),
         "max-benign-block-rate": String(cfg.promotion.maxBenignBlockRate),
@@ -60,6 +71,11 @@ export function promotionPolicyData(
             .output(clusterModelKeyId ?? "")
             .apply((k) => [k, ...cfg.trustedModelKeyIds].filter((x) => x !== "").join(",")),
         "oci-region": ociRegion,
+        // What fine-tuning's encrypt step seals a new model with (model-vault encrypt); empty on
+        // existing clusters, where that step then refuses for want of a key.
+        "model-key-id": pulumi.output(keys?.modelKeyId ?? ""),
+        "signing-key-id": pulumi.output(keys?.signingKeyId ?? ""),
+        "crypto-endpoint": pulumi.output(keys?.cryptoEndpoint ?? ""),
     };
 }
 
@@ -191,7 +207,13 @@ export class Kubeflow extends pulumi.ComponentResource {
                 metadata: { name: promotionPolicyConfigMap, namespace: ns, labels: common },
                 data: promotionPolicyData(
                     cfg,
-                    args.cloud?.keys.models,
+                    args.cloud
+                        ? {
+                              modelKeyId: args.cloud.keys.models,
+                              signingKeyId: args.cloud.keys.signing,
+                              cryptoEndpoint: args.cloud.cryptoEndpoint,
+                          }
+                        : undefined,
                     args.cluster.layer.networkPolicy.ociRegion,
                 ),
             },

@@ -271,6 +271,10 @@ describe("kubeflow: standalone", () => {
             "max-benign-block-rate": "0.02",
             "trusted-key-ids": "ocid1.key.oc1.iad.models",
             "oci-region": "us-ashburn-1",
+            // What fine-tuning's encrypt step seals with: the cluster's own keys, never a secret.
+            "model-key-id": "ocid1.key.oc1.iad.models",
+            "signing-key-id": "ocid1.key.oc1.iad.signing",
+            "crypto-endpoint": "https://crypto.example",
         });
     });
 
