@@ -17,7 +17,12 @@ import { PinnedImage, modelLoaderImage, pipelineImages } from "../constants/imag
 import { labelDomain, labels, partOfValue } from "../constants/labels";
 import { priorityClasses } from "../constants/scheduling";
 import type { ClusterLayerArgs } from "./args";
-import { kustomizeSteps, storageContainerName, storageContainerSpec } from "./kubeflow/install";
+import {
+    kustomizeSteps,
+    storageContainerName,
+    storageContainerSpec,
+    writeKustomizeWrapper,
+} from "./kubeflow/install";
 import {
     pipelineLimitRange,
     pipelineNamespaceLabels,
@@ -101,6 +106,7 @@ export class Kubeflow extends pulumi.ComponentResource {
         let previous: pulumi.Resource | undefined;
         const installed: pulumi.Resource[] = [];
         for (const step of kustomizeSteps(cfg)) {
+            writeKustomizeWrapper(step);
             previous = new k8s.kustomize.v2.Directory(
                 `${name}-${step.role}`,
                 { directory: step.directory },

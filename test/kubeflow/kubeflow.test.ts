@@ -2,9 +2,13 @@
  * The Kubeflow component under the mock runtime: what a security reviewer checks in the plan.
  */
 import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { rolloutTargets } from "../../modules/constants/rollout";
 import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
+import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
 import { rbacViolations, restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
 import { RecordedResource, resetRecords, settle } from "../../tools/plan/mocks";
 import { fakeCloud, parse, rawWith, refusal, under } from "./helpers";
@@ -104,13 +108,24 @@ describe("kubeflow: standalone", () => {
 
     it("installs Kubeflow Pipelines from pinned kustomize refs, CRDs first", () => {
         const dirs = ofType(rs, "kubernetes:kustomize/v2:Directory");
-        assert.deepEqual(
-            dirs.map((d) => d.inputs.directory),
-            [
-                "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/cluster-scoped-resources",
-                "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/env/platform-agnostic",
-            ],
+        const wrapper = dirs[0].inputs.directory as string;
+        assert.equal(wrapper, wrapperDirectory("kfp-2.16.0", "cluster-scoped"));
+        assert.equal(
+            dirs[1].inputs.directory,
+            "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/env/platform-agnostic",
         );
+        // KFP's cluster-scoped resources at the pinned ref, without their Namespace kubeflow
+        // (test/real/pipelines runs this wrapper through kustomize).
+        const k = YAML.parse(readFileSync(path.join(wrapper, "kustomization.yaml"), "utf8"));
+        assert.deepEqual(k.resources, [
+            "https://github.com/kubeflow/pipelines//manifests/kustomize/cluster-scoped-resources?ref=2.16.0",
+        ]);
+        assert.deepEqual(YAML.parse(k.patches[0].patch), {
+            $patch: "delete",
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "kubeflow" },
+        });
         assert.ok(
             dirs[1].dependencies.includes(dirs[0].urn),
             "the env waits for the cluster-scoped resources",
@@ -301,7 +316,7 @@ describe("kubeflow: full Kubeflow with KServe", () => {
     it("installs the pinned kubeflow/manifests release", () => {
         assert.deepEqual(
             ofType(rs, "kubernetes:kustomize/v2:Directory").map((d) => d.inputs.directory),
-            ["https://github.com/kubeflow/manifests/tree/26.03/example"],
+            [wrapperDirectory("manifests-26.03", "example")],
         );
     });
 

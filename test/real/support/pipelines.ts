@@ -53,3 +53,21 @@ export function ensurePipelinesVenv(python = "python3"): Venv {
     fs.writeFileSync(done, `${new Date().toISOString()}\n`);
     return venv;
 }
+
+/** kustomize as kubectl 1.32 embeds it, built from the Go module proxy into the cache. */
+export const kustomizeVersion = "v5.5.0";
+
+export function ensureKustomize(): string {
+    const dir = cacheDir("bin", `kustomize-${kustomizeVersion}`);
+    const bin = path.join(dir, "kustomize");
+    if (fs.existsSync(bin)) {
+        return bin;
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync("go", ["install", `sigs.k8s.io/kustomize/kustomize/v5@${kustomizeVersion}`], {
+        env: { ...process.env, GOBIN: dir, GOFLAGS: "-mod=mod" },
+        stdio: ["ignore", "pipe", "pipe"],
+        maxBuffer: 64 << 20,
+    });
+    return bin;
+}
