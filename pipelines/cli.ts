@@ -105,10 +105,12 @@ export const assessmentEvent = "redteam.assessment";
  * are -1 when the run was inconclusive (any prompt without a usable answer), so a gateway outage
  * never reads as a drop in the block rate.
  */
-export function assessmentLine(e: Evaluation, gates: Gates): string {
+export function assessmentLine(e: Evaluation, gates: Gates, now = new Date()): string {
     const conclusive = e.errors.length === 0;
     return JSON.stringify({
         event: assessmentEvent,
+        // Unix seconds: the alert reads the rates of the latest run, whichever node logged it.
+        finished_at: Math.floor(now.getTime() / 1000),
         conclusive,
         attack_block_rate: conclusive ? e.attackBlockRate : -1,
         benign_block_rate: conclusive ? e.benignBlockRate : -1,

@@ -10,17 +10,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { modelLoaderImage, pipelineImages } from "../modules/constants/images";
-import { labelDomain } from "../modules/constants/labels";
 import { runtimeClasses } from "../modules/constants/scheduling";
 import { runtimeClassSpec } from "../modules/k8s/baseline/kata";
 import { imageRef } from "../modules/k8s/kubeflow";
+import { sandboxLabel } from "../modules/k8s/kubeflow/namespace";
 import { gpuResourceName } from "../modules/k8s/llm/tiers";
 
 /** Folder of the checked-in IR. */
 export const compiledDir = path.join(__dirname, "compiled");
 
-/** Pod label of sandboxed pipeline steps; the pipeline namespace's policies key on it. */
-export const sandboxLabel = `${labelDomain}/sandbox`;
+export { sandboxLabel };
 
 /** Value of the sandbox pod label (`secure-llm-platform.io/sandbox`) on fine-tuning pods. */
 export const sandboxLabelValue = "kata-gpu";

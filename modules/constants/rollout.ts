@@ -2,7 +2,7 @@
  * Objects that MLOps pipelines promote into (issue 8). The rollout identity may update exactly
  * these and nothing else; the tiers read them. One place, so RBAC and tiers agree.
  */
-import { labelDomain } from "./labels";
+import { labelDomain, labels, partOfValue } from "./labels";
 import { tierNamespaces } from "./namespaces";
 
 export const rolloutTargets = {
@@ -42,3 +42,21 @@ export const promotedFields = {
  * through review and `pulumi up`, and that redeploys the repository's rule set whole.
  */
 export const railsCodeDigestAnnotation = `${labelDomain}/code-sha256`;
+
+/**
+ * The recurring red-team assessment (modules/k8s/kubeflow/redteam.ts): a CronJob in the pipeline
+ * namespace whose pods may reach the gateway and nothing else of the platform.
+ */
+export const redteamAssessment = {
+    id: "redteam-assessment",
+    podLabels: {
+        [labels.name]: "redteam-assessment",
+        [labels.partOf]: partOfValue,
+        [labels.component]: "mlops",
+    },
+    /** Container name; the decision-log metrics tail this container's log files. */
+    container: "assess",
+} as const;
+
+/** ConfigMap in the pipeline namespace with the promotion gates and keys the pipeline steps read. */
+export const promotionPolicyConfigMap = "promotion-policy";

@@ -15,7 +15,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { KubeflowConfig } from "../config/kubeflow";
 import { PinnedImage, modelLoaderImage, pipelineImages } from "../constants/images";
 import { labelDomain, labels, partOfValue } from "../constants/labels";
+import { promotionPolicyConfigMap } from "../constants/rollout";
 import { priorityClasses } from "../constants/scheduling";
+import { clusterSecretStoreName, externalSecretsApiVersion } from "../constants/secrets";
 import type { ClusterLayerArgs } from "./args";
 import {
     kustomizeSteps,
@@ -38,6 +40,7 @@ import {
     type RoleSpec,
 } from "./kubeflow/rbac";
 import { buildIntent, intentInputs } from "./network/intent";
+import { redteamCronJobSpec, redteamKeySecret, redteamPodArgs } from "./kubeflow/redteam";
 
 export { kustomizeSteps } from "./kubeflow/install";
 export { rolloutRoles, pipelineRuntimeRole, rbacViolations } from "./kubeflow/rbac";
@@ -47,8 +50,7 @@ export function imageRef(image: PinnedImage): string {
     return `${image.repository}:${image.tag}@${image.digest}`;
 }
 
-/** ConfigMap in the pipeline namespace with the promotion gates (read by pipelines/*.yaml). */
-export const promotionPolicyConfigMap = "promotion-policy";
+export { promotionPolicyConfigMap };
 
 /** The cluster's model keys, as the cloud layer hands them over (undefined on existing clusters). */
 export interface ClusterModelKeys {
@@ -312,6 +314,56 @@ export class Kubeflow extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [guard] },
         );
+
+        // The recurring red-team assessment: wherever there is a gateway to assess.
+        if (args.cluster.layer.tiers.gateway.enabled) {
+            const podArgs = redteamPodArgs(ns, args.cluster.layer.tiers);
+            const rtLabels = { ...podArgs.workload.podLabels, [labels.managedBy]: "pulumi" };
+            new k8s.core.v1.ServiceAccount(
+                `${name}-redteam-sa`,
+                {
+                    metadata: { name: podArgs.workload.id, namespace: ns, labels: rtLabels },
+                    automountServiceAccountToken: false,
+                },
+                inNs,
+            );
+            // The key stays in OCI Vault; the pod reads it as a file (never env, never config).
+            new k8s.apiextensions.CustomResource(
+                `${name}-redteam-key`,
+                {
+                    apiVersion: externalSecretsApiVersion,
+                    kind: "ExternalSecret",
+                    metadata: { name: redteamKeySecret, namespace: ns, labels: rtLabels },
+                    spec: {
+                        refreshInterval: "1h",
+                        secretStoreRef: {
+                            kind: "ClusterSecretStore",
+                            name: clusterSecretStoreName,
+                        },
+                        target: {
+                            name: redteamKeySecret,
+                            creationPolicy: "Owner",
+                            deletionPolicy: "Retain",
+                        },
+                        data: [
+                            {
+                                secretKey: "api-key",
+                                remoteRef: { key: cfg.redteam.apiKeySecret },
+                            },
+                        ],
+                    },
+                },
+                inNs,
+            );
+            new k8s.batch.v1.CronJob(
+                `${name}-redteam`,
+                {
+                    metadata: { name: podArgs.workload.id, namespace: ns, labels: rtLabels },
+                    spec: redteamCronJobSpec(cfg, podArgs),
+                },
+                inNs,
+            );
+        }
 
         if (cfg.kserve.enabled) {
             new k8s.apiextensions.CustomResource(

@@ -9,6 +9,8 @@ import { rolloutTargets } from "../../modules/constants/rollout";
 import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
 import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
+import { podSpecViolations } from "../../modules/k8s/workload";
+import * as images from "../../modules/constants/images";
 import { rbacViolations, restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
 import { RecordedResource, resetRecords, settle } from "../../tools/plan/mocks";
 import { fakeCloud, parse, rawWith, refusal, under } from "./helpers";
@@ -216,9 +218,17 @@ describe("kubeflow: standalone", () => {
 
     it("binds the rollout ServiceAccount to exactly the rollout targets, and nothing cluster-wide", () => {
         const sa = ofType(rs, "kubernetes:core/v1:ServiceAccount");
-        assert.deepEqual(
-            sa.map((s) => `${k8sNs(s)}/${k8sName(s)}`),
-            ["ml-pipelines/slp-rollout"],
+        // The red-team assessment's own identity has no token and no binding at all.
+        assert.deepEqual(sa.map((s) => `${k8sNs(s)}/${k8sName(s)}`).sort(), [
+            "ml-pipelines/redteam-assessment",
+            "ml-pipelines/slp-rollout",
+        ]);
+        const rt = sa.find((s) => k8sName(s) === "redteam-assessment")!;
+        assert.equal(rt.inputs.automountServiceAccountToken, false);
+        assert.ok(
+            !ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").some((b) =>
+                (b.inputs.subjects as any[]).some((x) => x.name === "redteam-assessment"),
+            ),
         );
         assert.equal(ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
         assert.equal(
@@ -274,6 +284,87 @@ describe("kubeflow: standalone", () => {
         )[0];
         assert.equal((binding.inputs.spec as any).policyName, k8sName(vap));
         assert.deepEqual((binding.inputs.spec as any).validationActions, ["Deny"]);
+    });
+
+    it("assesses the live rails through the gateway on a schedule, with a hardened Job pod", () => {
+        const cj = ofType(rs, "kubernetes:batch/v1:CronJob");
+        assert.deepEqual(
+            cj.map((c) => `${k8sNs(c)}/${k8sName(c)}`),
+            ["ml-pipelines/redteam-assessment"],
+        );
+        const spec = cj[0].inputs.spec as any;
+        assert.equal(spec.schedule, "17 */6 * * *");
+        assert.equal(spec.concurrencyPolicy, "Forbid");
+        const pod = spec.jobTemplate.spec.template.spec;
+        assert.deepEqual(
+            podSpecViolations(pod).filter((v) => !/probes/.test(v)),
+            [],
+        );
+        assert.equal(pod.restartPolicy, "Never");
+        assert.equal(pod.automountServiceAccountToken, false);
+        const c = pod.containers[0];
+        assert.deepEqual(c.command, ["slp-pipeline", "assess"]);
+        assert.equal(
+            c.args[c.args.indexOf("--url") + 1],
+            "http://gateway.llm-gateway.svc.cluster.local:8080",
+        );
+        assert.ok(
+            c.image.endsWith(images.pipelineImages.pipelineTools.digest),
+            "pipeline-tools by digest",
+        );
+        // The key is a mounted file from an ExternalSecret; the gates come from promotion-policy.
+        assert.ok(!JSON.stringify(c.env ?? []).match(/api-?key/i));
+        assert.deepEqual(
+            pod.volumes.find((v: any) => v.name === "api-key").secret.secretName,
+            "redteam-api-key",
+        );
+        const es = ofType(rs, "kubernetes:external-secrets.io/v1:ExternalSecret").find(
+            (r) => k8sName(r) === "redteam-api-key",
+        )!;
+        assert.equal((es.inputs.spec as any).data[0].remoteRef.key, "redteam-api-key");
+        assert.deepEqual(c.env.map((e: any) => [e.name, e.valueFrom.configMapKeyRef.name]).sort(), [
+            ["MAX_BENIGN_BLOCK_RATE", "promotion-policy"],
+            ["MIN_ATTACK_BLOCK_RATE", "promotion-policy"],
+        ]);
+    });
+
+    it("lets the assessment reach the gateway only, and the sandboxed step no rails or API server", () => {
+        const pols = ofType(rs, "kubernetes:networking.k8s.io/v1:NetworkPolicy").filter(
+            (r) => k8sNs(r) === "ml-pipelines",
+        );
+        const byName = (n: string) => pols.find((p) => k8sName(p) === n)!.inputs.spec as any;
+        const rt = byName("allow-redteam-assessment");
+        assert.deepEqual(
+            rt.podSelector.matchLabels["app.kubernetes.io/name"],
+            "redteam-assessment",
+        );
+        assert.deepEqual(rt.egress[0].to[0].namespaceSelector.matchLabels, {
+            "kubernetes.io/metadata.name": "llm-gateway",
+        });
+        assert.deepEqual(rt.egress[0].ports, [{ protocol: "TCP", port: 8080 }]);
+        // Every other allow excludes the assessment; rails backends and the API server exclude the
+        // sandboxed fine-tune step too (it gets its data and model through the KFP object store).
+        for (const p of pols.filter(
+            (p) => !["default-deny", "allow-dns", "allow-redteam-assessment"].includes(k8sName(p)),
+        )) {
+            const sel = (p.inputs.spec as any).podSelector.matchExpressions;
+            assert.ok(
+                sel.some(
+                    (e: any) => e.operator === "NotIn" && e.values.includes("redteam-assessment"),
+                ),
+                `${k8sName(p)} excludes the assessment`,
+            );
+            if (k8sName(p) !== "allow-kfp-backend") {
+                assert.ok(
+                    sel.some(
+                        (e: any) =>
+                            e.key === "secure-llm-platform.io/sandbox" &&
+                            e.operator === "DoesNotExist",
+                    ),
+                    `${k8sName(p)} excludes the sandbox`,
+                );
+            }
+        }
     });
 
     it("publishes the promotion gates from config, not from run parameters", () => {

@@ -47,6 +47,10 @@ const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-coun
 const ksm =
     "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
 
+const fluentBitGauge =
+    "fluent/fluent-bit:plugins/filter_log_to_metrics/log_to_metrics.c (cmt_gauge_create(namespace log_metric, subsystem gauge, metric_name); value_field read as string, int or float) ; " +
+    "our code: pipelines/cli.ts assessmentLine → modules/k8s/observability/decision-metrics.ts fluentBitConfig";
+
 /** Metric name → exporter and evidence. Histograms are listed by their `_bucket` series. */
 export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     // vLLM OpenAI server, /metrics on the inference Service's http port (8000).
@@ -70,6 +74,19 @@ export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     },
     // The platform's decision-log-metrics DaemonSet (Fluent Bit log_to_metrics over the guardrails'
     // JSON decision log lines; see decision-metrics.ts for the fields it counts).
+    // The red-team assessment CronJob's result line (modules/k8s/kubeflow/redteam.ts).
+    log_metric_gauge_redteam_attack_block_rate: {
+        source: "decision-log-metrics",
+        evidence: fluentBitGauge,
+    },
+    log_metric_gauge_redteam_min_attack_block_rate: {
+        source: "decision-log-metrics",
+        evidence: fluentBitGauge,
+    },
+    log_metric_gauge_redteam_finished_at_seconds: {
+        source: "decision-log-metrics",
+        evidence: fluentBitGauge,
+    },
     log_metric_counter_guardrails_decisions_total: {
         source: "decision-log-metrics",
         evidence: fluentBit,

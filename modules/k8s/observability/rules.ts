@@ -26,6 +26,29 @@ import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
 import { catalog } from "../catalog";
 import { logMetricNames, outputFilterBucketsSeconds } from "./decision-metrics";
 
+/**
+ * The last conclusive red-team assessment (the series of the node that logged the latest run)
+ * blocked fewer attacks through the gateway than the promotion gate it was held to.
+ */
+export function redteamBelowGateRule(): AlertRule {
+    const latest =
+        `${logMetricNames.redteamFinishedAt} == on () group_left () ` +
+        `max(${logMetricNames.redteamFinishedAt})`;
+    return {
+        alert: "RedTeamBlockRateBelowGate",
+        expr:
+            `(${logMetricNames.redteamAttackBlockRate} >= 0 and on (instance) (${latest}))` +
+            ` < on (instance) ${logMetricNames.redteamMinAttackBlockRate}`,
+        for: "0m",
+        labels: { severity: "critical" },
+        annotations: {
+            summary: "The live rails block fewer red-team attacks than the promotion gate",
+            description:
+                "The last recurring red-team assessment through the gateway blocked {{ $value | humanizePercentage }} of attacks, below the gate rules are promoted at. See the redteam-assessment Job's log in the pipeline namespace for the missed attacks.",
+        },
+    };
+}
+
 /** One Prometheus alerting rule. */
 export interface AlertRule {
     readonly alert: string;
@@ -230,6 +253,7 @@ export function alertGroups(opts: {
     const tierLogRules = logMetrics ? logDerivedTierRules(t) : [];
     const egress = opts.egressEngine ? egressRules(opts.egressEngine, logMetrics, t) : [];
     const groups: RuleGroup[] = [
+        ...(logMetrics ? [{ name: "mlops", rules: [redteamBelowGateRule()] }] : []),
         {
             name: "llm-guardrails",
             rules: [
