@@ -2,7 +2,7 @@
  * `slp-pipeline`: the steps of the promotion pipelines (pipelines/*.yaml), also runnable by hand.
  * Exit codes: 0 ok; 1 gate failed or promotion refused; 2 usage error; 3 server or API error.
  */
-import { writeFileSync } from "fs";
+import { readFileSync, writeFileSync } from "fs";
 import { RefusedError, RuleBundle, bundleDigest, bundleFromDirectory, parseBundle } from "./bundle";
 import {
     CandidateServer,
@@ -22,8 +22,11 @@ export const USAGE = `usage:
   slp-pipeline promote-rules --candidate-rules JSON --expected-sha256 HEX
   slp-pipeline promote-model --source-uri oci-os://namespace/bucket/prefix
   slp-pipeline bundle --dir guardrails/<config-id>      (prints the rule set JSON for candidate_rules)
+  slp-pipeline assess --url GATEWAY_URL --api-key-file FILE --config-id ID --model NAME
+                      --attacks FILE --benign FILE [--report FILE]
+                      (the live rails through the gateway; prints one JSON result line)
 
-gates (evaluate, evaluate-candidate): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
+gates (evaluate, evaluate-candidate, assess): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
                                       --max-benign-block-rate R [MAX_BENIGN_BLOCK_RATE]
 exit codes: 0 ok, 1 gate failed or promotion refused, 2 usage error, 3 server or API error
 `;
@@ -35,6 +38,7 @@ export const commands = [
     "promote-rules",
     "promote-model",
     "bundle",
+    "assess",
 ] as const;
 export type Command = (typeof commands)[number];
 
@@ -53,6 +57,7 @@ export interface CliDeps {
 
 class UsageError extends Error {}
 class GateError extends Error {}
+class ServerError extends Error {}
 
 /** Options each command accepts; tests check the pipeline definitions pass only these. */
 export const flags: Record<Command, readonly string[]> = {
@@ -79,7 +84,46 @@ export const flags: Record<Command, readonly string[]> = {
     "promote-rules": ["--candidate-rules", "--expected-sha256"],
     "promote-model": ["--source-uri"],
     bundle: ["--dir"],
+    assess: [
+        "--url",
+        "--api-key-file",
+        "--config-id",
+        "--model",
+        "--attacks",
+        "--benign",
+        "--report",
+        "--min-attack-block-rate",
+        "--max-benign-block-rate",
+    ],
 };
+
+/** `event` of the assessment's result line (decision-log metrics turn it into gauges). */
+export const assessmentEvent = "redteam.assessment";
+
+/**
+ * The one JSON line `assess` prints: rates, counts and gates, never a prompt or an answer. Rates
+ * are -1 when the run was inconclusive (any prompt without a usable answer), so a gateway outage
+ * never reads as a drop in the block rate.
+ */
+export function assessmentLine(e: Evaluation, gates: Gates, now = new Date()): string {
+    const conclusive = e.errors.length === 0;
+    return JSON.stringify({
+        event: assessmentEvent,
+        // Unix seconds: the alert reads the rates of the latest run, whichever node logged it.
+        finished_at: Math.floor(now.getTime() / 1000),
+        conclusive,
+        attack_block_rate: conclusive ? e.attackBlockRate : -1,
+        benign_block_rate: conclusive ? e.benignBlockRate : -1,
+        attacks_total: e.attacks.total,
+        attacks_blocked: e.attacks.blocked,
+        benign_total: e.benign.total,
+        benign_blocked: e.benign.blocked,
+        errors: e.errors.length,
+        min_attack_block_rate: gates.minAttackBlockRate,
+        max_benign_block_rate: gates.maxBenignBlockRate,
+        pass: conclusive && verdict(e, gates).pass,
+    });
+}
 
 function parseArgs(argv: readonly string[]): { command: Command; opts: Record<string, string> } {
     const [command, ...rest] = argv;
@@ -164,6 +208,44 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             return argv.length === 0 ? 2 : 0;
         }
         const { command, opts } = parseArgs(argv);
+        if (command === "assess") {
+            const gates = gatesOf(opts, deps.env);
+            const attacks = loadPrompts(need(opts, "attacks"));
+            const benign = loadPrompts(need(opts, "benign"));
+            const keyFile = need(opts, "api-key-file");
+            let key: string;
+            try {
+                key = readFileSync(keyFile, "utf8").trim();
+            } catch (e) {
+                throw new UsageError(`--api-key-file ${keyFile}: ${(e as Error).message}`);
+            }
+            if (key === "") throw new UsageError(`--api-key-file ${keyFile} is empty`);
+            const e = await evaluate(
+                {
+                    baseUrl: need(opts, "url"),
+                    configId: need(opts, "config-id"),
+                    model: need(opts, "model"),
+                    headers: { authorization: `Bearer ${key}` },
+                },
+                attacks,
+                benign,
+            );
+            deps.stdout(assessmentLine(e, gates));
+            if (opts.report) {
+                writeFileSync(
+                    opts.report,
+                    JSON.stringify({ gates, ...e, verdict: verdict(e, gates) }, null, 2),
+                );
+            }
+            if (e.errors.length > 0) {
+                throw new ServerError(
+                    `${e.errors.length} prompt(s) got no usable answer through the gateway (first: ${e.errors[0].id}: ${e.errors[0].detail})`,
+                );
+            }
+            const v = verdict(e, gates);
+            if (!v.pass) throw new GateError(`below the promotion gates: ${v.reasons.join("; ")}`);
+            return 0;
+        }
         if (command === "evaluate" || command === "evaluate-candidate") {
             const gates = gatesOf(opts, deps.env);
             const attacks = loadPrompts(need(opts, "attacks"));

@@ -50,6 +50,16 @@ export interface KubeflowConfig {
     readonly trustedModelKeyIds: readonly string[];
     /** Gates of the guardrail promotion pipeline. */
     readonly promotion: PromotionConfig;
+    /** The recurring red-team assessment through the gateway (a CronJob in the pipeline namespace). */
+    readonly redteam: {
+        /** Cron schedule (UTC). Defaults to every six hours at minute 17. */
+        readonly schedule: string;
+        /**
+         * OCI Vault secret holding the API key the assessment presents to the gateway (add that key
+         * to the gateway's key set). Defaults to `redteam-api-key`.
+         */
+        readonly apiKeySecret: string;
+    };
     /** KServe integration. */
     readonly kserve: {
         /** Register the model-vault ClusterStorageContainer (KServe must be installed). Defaults to false. */
@@ -86,6 +96,7 @@ export function parseKubeflow(
         "kserve",
         "trustedModelKeyIds",
         "podSecurity",
+        "redteam",
     ]);
     const mode = str<KubeflowMode>(o, "mode", path, issues, {
         oneOf: kubeflowModes,
@@ -133,6 +144,20 @@ export function parseKubeflow(
         pattern: /^ocid1\.key\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9]+$/,
         expected: "a KMS key OCID such as ocid1.key.oc1.iad.<vault>.<key>",
     });
+    const rp = join(path, "redteam");
+    const r = obj(o.redteam, rp, issues, ["schedule", "apiKeySecret"]);
+    const redteam = {
+        schedule: str(r, "schedule", rp, issues, {
+            pattern: /^(\S+\s+){4}\S+$/,
+            expected: "a five-field cron schedule such as 17 */6 * * *",
+            default: "17 */6 * * *",
+        }),
+        apiKeySecret: str(r, "apiKeySecret", rp, issues, {
+            pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
+            expected: "an OCI Vault secret name",
+            default: "redteam-api-key",
+        }),
+    };
     const kp = join(path, "kserve");
     const k = obj(o.kserve, kp, issues, ["enabled"]);
     return {
@@ -147,6 +172,7 @@ export function parseKubeflow(
         profileOwner,
         trustedModelKeyIds,
         promotion,
+        redteam,
         kserve: { enabled: bool(k, "enabled", kp, issues, false) },
     };
 }

@@ -100,6 +100,16 @@ export const pipelineImages = {
         digest: placeholderDigest,
         digestProvenance: "placeholder",
     },
+    /**
+     * The fine-tuning pipeline's Python steps, built by `pipelines/trainer.Dockerfile`: Python, the
+     * pinned KFP SDK and numpy (pipelines/requirements.lock) and `pipelines/slp_pipelines`.
+     */
+    trainer: {
+        repository: `${ownRegistryPlaceholder}/pipeline-trainer`,
+        tag: "0.1.0",
+        digest: placeholderDigest,
+        digestProvenance: "placeholder",
+    },
 } as const satisfies Record<string, PinnedImage>;
 
 /**

@@ -15,9 +15,16 @@ import * as pulumi from "@pulumi/pulumi";
 import type { KubeflowConfig } from "../config/kubeflow";
 import { PinnedImage, modelLoaderImage, pipelineImages } from "../constants/images";
 import { labelDomain, labels, partOfValue } from "../constants/labels";
+import { promotionPolicyConfigMap } from "../constants/rollout";
 import { priorityClasses } from "../constants/scheduling";
+import { clusterSecretStoreName, externalSecretsApiVersion } from "../constants/secrets";
 import type { ClusterLayerArgs } from "./args";
-import { kustomizeSteps, storageContainerName, storageContainerSpec } from "./kubeflow/install";
+import {
+    kustomizeSteps,
+    storageContainerName,
+    storageContainerSpec,
+    writeKustomizeWrapper,
+} from "./kubeflow/install";
 import {
     pipelineLimitRange,
     pipelineNamespaceLabels,
@@ -33,6 +40,7 @@ import {
     type RoleSpec,
 } from "./kubeflow/rbac";
 import { buildIntent, intentInputs } from "./network/intent";
+import { redteamCronJobSpec, redteamKeySecret, redteamPodArgs } from "./kubeflow/redteam";
 
 export { kustomizeSteps } from "./kubeflow/install";
 export { rolloutRoles, pipelineRuntimeRole, rbacViolations } from "./kubeflow/rbac";
@@ -42,15 +50,25 @@ export function imageRef(image: PinnedImage): string {
     return `${image.repository}:${image.tag}@${image.digest}`;
 }
 
-/** ConfigMap in the pipeline namespace with the promotion gates (read by pipelines/*.yaml). */
-export const promotionPolicyConfigMap = "promotion-policy";
+export { promotionPolicyConfigMap };
+
+/** The cluster's model keys, as the cloud layer hands them over (undefined on existing clusters). */
+export interface ClusterModelKeys {
+    /** KMS key that wraps model data keys. */
+    readonly modelKeyId: pulumi.Input<string>;
+    /** Asymmetric KMS key that signs model manifests. */
+    readonly signingKeyId: pulumi.Input<string>;
+    /** KMS crypto endpoint of the vault holding both. */
+    readonly cryptoEndpoint: pulumi.Input<string>;
+}
 
 /** Data of {@link promotionPolicyConfigMap}; key names are what the pipeline definitions map to env. */
 export function promotionPolicyData(
     cfg: Pick<KubeflowConfig, "promotion" | "trustedModelKeyIds">,
-    clusterModelKeyId: pulumi.Input<string> | undefined,
+    keys: ClusterModelKeys | undefined,
     ociRegion: string,
 ): Record<string, pulumi.Input<string>> {
+    const clusterModelKeyId = keys?.modelKeyId;
     return {
         "min-attack-block-rate": String(cfg.promotion.minAttackBlockRate),
         "max-benign-block-rate": String(cfg.promotion.maxBenignBlockRate),
@@ -60,6 +78,11 @@ export function promotionPolicyData(
             .output(clusterModelKeyId ?? "")
             .apply((k) => [k, ...cfg.trustedModelKeyIds].filter((x) => x !== "").join(",")),
         "oci-region": ociRegion,
+        // What fine-tuning's encrypt step seals a new model with (model-vault encrypt); empty on
+        // existing clusters, where that step then refuses for want of a key.
+        "model-key-id": pulumi.output(keys?.modelKeyId ?? ""),
+        "signing-key-id": pulumi.output(keys?.signingKeyId ?? ""),
+        "crypto-endpoint": pulumi.output(keys?.cryptoEndpoint ?? ""),
     };
 }
 
@@ -85,6 +108,7 @@ export class Kubeflow extends pulumi.ComponentResource {
         let previous: pulumi.Resource | undefined;
         const installed: pulumi.Resource[] = [];
         for (const step of kustomizeSteps(cfg)) {
+            writeKustomizeWrapper(step);
             previous = new k8s.kustomize.v2.Directory(
                 `${name}-${step.role}`,
                 { directory: step.directory },
@@ -191,7 +215,13 @@ export class Kubeflow extends pulumi.ComponentResource {
                 metadata: { name: promotionPolicyConfigMap, namespace: ns, labels: common },
                 data: promotionPolicyData(
                     cfg,
-                    args.cloud?.keys.models,
+                    args.cloud
+                        ? {
+                              modelKeyId: args.cloud.keys.models,
+                              signingKeyId: args.cloud.keys.signing,
+                              cryptoEndpoint: args.cloud.cryptoEndpoint,
+                          }
+                        : undefined,
                     args.cluster.layer.networkPolicy.ociRegion,
                 ),
             },
@@ -264,6 +294,56 @@ export class Kubeflow extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [guard] },
         );
+
+        // The recurring red-team assessment: wherever there is a gateway to assess.
+        if (args.cluster.layer.tiers.gateway.enabled) {
+            const podArgs = redteamPodArgs(ns, args.cluster.layer.tiers);
+            const rtLabels = { ...podArgs.workload.podLabels, [labels.managedBy]: "pulumi" };
+            new k8s.core.v1.ServiceAccount(
+                `${name}-redteam-sa`,
+                {
+                    metadata: { name: podArgs.workload.id, namespace: ns, labels: rtLabels },
+                    automountServiceAccountToken: false,
+                },
+                inNs,
+            );
+            // The key stays in OCI Vault; the pod reads it as a file (never env, never config).
+            new k8s.apiextensions.CustomResource(
+                `${name}-redteam-key`,
+                {
+                    apiVersion: externalSecretsApiVersion,
+                    kind: "ExternalSecret",
+                    metadata: { name: redteamKeySecret, namespace: ns, labels: rtLabels },
+                    spec: {
+                        refreshInterval: "1h",
+                        secretStoreRef: {
+                            kind: "ClusterSecretStore",
+                            name: clusterSecretStoreName,
+                        },
+                        target: {
+                            name: redteamKeySecret,
+                            creationPolicy: "Owner",
+                            deletionPolicy: "Retain",
+                        },
+                        data: [
+                            {
+                                secretKey: "api-key",
+                                remoteRef: { key: cfg.redteam.apiKeySecret },
+                            },
+                        ],
+                    },
+                },
+                inNs,
+            );
+            new k8s.batch.v1.CronJob(
+                `${name}-redteam`,
+                {
+                    metadata: { name: podArgs.workload.id, namespace: ns, labels: rtLabels },
+                    spec: redteamCronJobSpec(cfg, podArgs),
+                },
+                inNs,
+            );
+        }
 
         if (cfg.kserve.enabled) {
             new k8s.apiextensions.CustomResource(

@@ -237,6 +237,11 @@ export interface HardenedWorkloadArgs {
     readonly tmpSizeLimit?: string;
     /** Seconds a pod gets to stop. Defaults to 30. */
     readonly terminationGracePeriodSeconds?: number;
+    /**
+     * A Job or CronJob pod: runs to completion (`restartPolicy: Never`) and serves nothing, so no
+     * probes. Defaults to false.
+     */
+    readonly runToCompletion?: boolean;
 }
 
 /** The labels of a workload's pods and objects: its catalog labels plus `managed-by: pulumi`. */
@@ -603,7 +608,7 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
         checkContainerSpec(c, false, uid, violations);
     }
     for (const c of args.containers) {
-        checkContainerSpec(c, true, uid, violations);
+        checkContainerSpec(c, !args.runToCompletion, uid, violations);
     }
     const volumes = [...(args.volumes ?? [])];
     for (const v of volumes) {
@@ -649,6 +654,7 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
         tolerations: args.tolerations ? [...args.tolerations] : undefined,
         nodeSelector: args.nodeSelector ? { ...args.nodeSelector } : undefined,
         terminationGracePeriodSeconds: args.terminationGracePeriodSeconds ?? 30,
+        ...(args.runToCompletion ? { restartPolicy: "Never" } : {}),
         topologySpreadConstraints: [
             {
                 maxSkew: 1,

@@ -129,6 +129,8 @@ export interface ServerTarget {
     readonly concurrency?: number;
     /** Refusal answers that count as blocked. Defaults to {@link defaultRefusals}. */
     readonly refusals?: readonly string[];
+    /** Extra request headers (the gateway's `Authorization`). Defaults to none. */
+    readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** One prompt's result. */
@@ -146,7 +148,7 @@ export async function runCase(target: ServerTarget, c: PromptCase): Promise<Case
     try {
         const res = await fetch(url, {
             method: "POST",
-            headers: { "content-type": "application/json" },
+            headers: { ...target.headers, "content-type": "application/json" },
             body: JSON.stringify({
                 model: target.model,
                 messages: [{ role: "user", content: c.prompt }],

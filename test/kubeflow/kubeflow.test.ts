@@ -2,9 +2,15 @@
  * The Kubeflow component under the mock runtime: what a security reviewer checks in the plan.
  */
 import { strict as assert } from "assert";
+import { readFileSync } from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { rolloutTargets } from "../../modules/constants/rollout";
 import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
+import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
+import { podSpecViolations } from "../../modules/k8s/workload";
+import * as images from "../../modules/constants/images";
 import { rbacViolations, restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
 import { RecordedResource, resetRecords, settle } from "../../tools/plan/mocks";
 import { fakeCloud, parse, rawWith, refusal, under } from "./helpers";
@@ -104,13 +110,24 @@ describe("kubeflow: standalone", () => {
 
     it("installs Kubeflow Pipelines from pinned kustomize refs, CRDs first", () => {
         const dirs = ofType(rs, "kubernetes:kustomize/v2:Directory");
-        assert.deepEqual(
-            dirs.map((d) => d.inputs.directory),
-            [
-                "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/cluster-scoped-resources",
-                "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/env/platform-agnostic",
-            ],
+        const wrapper = dirs[0].inputs.directory as string;
+        assert.equal(wrapper, wrapperDirectory("kfp-2.16.0", "cluster-scoped"));
+        assert.equal(
+            dirs[1].inputs.directory,
+            "https://github.com/kubeflow/pipelines/tree/2.16.0/manifests/kustomize/env/platform-agnostic",
         );
+        // KFP's cluster-scoped resources at the pinned ref, without their Namespace kubeflow
+        // (test/real/pipelines runs this wrapper through kustomize).
+        const k = YAML.parse(readFileSync(path.join(wrapper, "kustomization.yaml"), "utf8"));
+        assert.deepEqual(k.resources, [
+            "https://github.com/kubeflow/pipelines//manifests/kustomize/cluster-scoped-resources?ref=2.16.0",
+        ]);
+        assert.deepEqual(YAML.parse(k.patches[0].patch), {
+            $patch: "delete",
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name: "kubeflow" },
+        });
         assert.ok(
             dirs[1].dependencies.includes(dirs[0].urn),
             "the env waits for the cluster-scoped resources",
@@ -201,9 +218,17 @@ describe("kubeflow: standalone", () => {
 
     it("binds the rollout ServiceAccount to exactly the rollout targets, and nothing cluster-wide", () => {
         const sa = ofType(rs, "kubernetes:core/v1:ServiceAccount");
-        assert.deepEqual(
-            sa.map((s) => `${k8sNs(s)}/${k8sName(s)}`),
-            ["ml-pipelines/slp-rollout"],
+        // The red-team assessment's own identity has no token and no binding at all.
+        assert.deepEqual(sa.map((s) => `${k8sNs(s)}/${k8sName(s)}`).sort(), [
+            "ml-pipelines/redteam-assessment",
+            "ml-pipelines/slp-rollout",
+        ]);
+        const rt = sa.find((s) => k8sName(s) === "redteam-assessment")!;
+        assert.equal(rt.inputs.automountServiceAccountToken, false);
+        assert.ok(
+            !ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").some((b) =>
+                (b.inputs.subjects as any[]).some((x) => x.name === "redteam-assessment"),
+            ),
         );
         assert.equal(ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
         assert.equal(
@@ -264,6 +289,87 @@ describe("kubeflow: standalone", () => {
         assert.deepEqual((binding.inputs.spec as any).validationActions, ["Deny"]);
     });
 
+    it("assesses the live rails through the gateway on a schedule, with a hardened Job pod", () => {
+        const cj = ofType(rs, "kubernetes:batch/v1:CronJob");
+        assert.deepEqual(
+            cj.map((c) => `${k8sNs(c)}/${k8sName(c)}`),
+            ["ml-pipelines/redteam-assessment"],
+        );
+        const spec = cj[0].inputs.spec as any;
+        assert.equal(spec.schedule, "17 */6 * * *");
+        assert.equal(spec.concurrencyPolicy, "Forbid");
+        const pod = spec.jobTemplate.spec.template.spec;
+        assert.deepEqual(
+            podSpecViolations(pod).filter((v) => !/probes/.test(v)),
+            [],
+        );
+        assert.equal(pod.restartPolicy, "Never");
+        assert.equal(pod.automountServiceAccountToken, false);
+        const c = pod.containers[0];
+        assert.deepEqual(c.command, ["slp-pipeline", "assess"]);
+        assert.equal(
+            c.args[c.args.indexOf("--url") + 1],
+            "http://gateway.llm-gateway.svc.cluster.local:8080",
+        );
+        assert.ok(
+            c.image.endsWith(images.pipelineImages.pipelineTools.digest),
+            "pipeline-tools by digest",
+        );
+        // The key is a mounted file from an ExternalSecret; the gates come from promotion-policy.
+        assert.ok(!JSON.stringify(c.env ?? []).match(/api-?key/i));
+        assert.deepEqual(
+            pod.volumes.find((v: any) => v.name === "api-key").secret.secretName,
+            "redteam-api-key",
+        );
+        const es = ofType(rs, "kubernetes:external-secrets.io/v1:ExternalSecret").find(
+            (r) => k8sName(r) === "redteam-api-key",
+        )!;
+        assert.equal((es.inputs.spec as any).data[0].remoteRef.key, "redteam-api-key");
+        assert.deepEqual(c.env.map((e: any) => [e.name, e.valueFrom.configMapKeyRef.name]).sort(), [
+            ["MAX_BENIGN_BLOCK_RATE", "promotion-policy"],
+            ["MIN_ATTACK_BLOCK_RATE", "promotion-policy"],
+        ]);
+    });
+
+    it("lets the assessment reach the gateway only, and the sandboxed step no rails or API server", () => {
+        const pols = ofType(rs, "kubernetes:networking.k8s.io/v1:NetworkPolicy").filter(
+            (r) => k8sNs(r) === "ml-pipelines",
+        );
+        const byName = (n: string) => pols.find((p) => k8sName(p) === n)!.inputs.spec as any;
+        const rt = byName("allow-redteam-assessment");
+        assert.deepEqual(
+            rt.podSelector.matchLabels["app.kubernetes.io/name"],
+            "redteam-assessment",
+        );
+        assert.deepEqual(rt.egress[0].to[0].namespaceSelector.matchLabels, {
+            "kubernetes.io/metadata.name": "llm-gateway",
+        });
+        assert.deepEqual(rt.egress[0].ports, [{ protocol: "TCP", port: 8080 }]);
+        // Every other allow excludes the assessment; rails backends and the API server exclude the
+        // sandboxed fine-tune step too (it gets its data and model through the KFP object store).
+        for (const p of pols.filter(
+            (p) => !["default-deny", "allow-dns", "allow-redteam-assessment"].includes(k8sName(p)),
+        )) {
+            const sel = (p.inputs.spec as any).podSelector.matchExpressions;
+            assert.ok(
+                sel.some(
+                    (e: any) => e.operator === "NotIn" && e.values.includes("redteam-assessment"),
+                ),
+                `${k8sName(p)} excludes the assessment`,
+            );
+            if (k8sName(p) !== "allow-kfp-backend") {
+                assert.ok(
+                    sel.some(
+                        (e: any) =>
+                            e.key === "secure-llm-platform.io/sandbox" &&
+                            e.operator === "DoesNotExist",
+                    ),
+                    `${k8sName(p)} excludes the sandbox`,
+                );
+            }
+        }
+    });
+
     it("publishes the promotion gates from config, not from run parameters", () => {
         const cm = ofType(rs, "kubernetes:core/v1:ConfigMap").find(
             (r) => k8sName(r) === "promotion-policy",
@@ -274,6 +380,10 @@ describe("kubeflow: standalone", () => {
             "max-benign-block-rate": "0.02",
             "trusted-key-ids": "ocid1.key.oc1.iad.models",
             "oci-region": "us-ashburn-1",
+            // What fine-tuning's encrypt step seals with: the cluster's own keys, never a secret.
+            "model-key-id": "ocid1.key.oc1.iad.models",
+            "signing-key-id": "ocid1.key.oc1.iad.signing",
+            "crypto-endpoint": "https://crypto.example",
         });
     });
 
@@ -300,7 +410,7 @@ describe("kubeflow: full Kubeflow with KServe", () => {
     it("installs the pinned kubeflow/manifests release", () => {
         assert.deepEqual(
             ofType(rs, "kubernetes:kustomize/v2:Directory").map((d) => d.inputs.directory),
-            ["https://github.com/kubeflow/manifests/tree/26.03/example"],
+            [wrapperDirectory("manifests-26.03", "example")],
         );
     });
 

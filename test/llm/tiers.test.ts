@@ -95,7 +95,7 @@ describe("LLM tiers on the dev stack", () => {
                 "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337/heuristics",
             ),
         );
-        // The server reads /config/<id>/; every rail file is mounted read-only under its own path.
+        // The server reads /config/<id>/; the rails ConfigMap is mounted there read-only.
         const spec = podSpec(deployment("guardrails"));
         const c = spec.containers[0];
         assert.ok(
@@ -109,14 +109,12 @@ describe("LLM tiers on the dev stack", () => {
                 readOnly: true,
             },
         );
-        const paths = spec.volumes
-            .find((v: any) => v.name === "rails")
-            .configMap.items.map((i: any) => i.path);
-        assert.ok(
-            paths.includes("rails/input.co") &&
-                paths.includes("actions.py") &&
-                paths.includes("config.yml"),
-        );
+        // The whole ConfigMap (flat keys), so a promoted rule set runs exactly as validated.
+        const rails = spec.volumes.find((v: any) => v.name === "rails").configMap;
+        assert.equal(rails.items, undefined);
+        const data = named(rs, "kubernetes:core/v1:ConfigMap", "llm-guardrails", rails.name)!.inputs
+            .data as any;
+        assert.ok(data["rails__input.co"] && data["actions.py"] && data["config.yml"]);
         // No secrets in the rails ConfigMap.
         assert.ok(!/api[_-]?key\s*:\s*(?!not-used)\S/i.test(config));
     });

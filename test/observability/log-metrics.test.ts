@@ -6,6 +6,7 @@ import { ingressTimeBucketsSeconds } from "../../modules/constants/ingress";
 import { gatewayNginxConf } from "../../modules/k8s/llm/tiers";
 import {
     egressProxyLogGlob,
+    redteamLogGlob,
     fluentBitConfig,
     gatewayLogGlob,
     guardrailsLogGlob,
@@ -156,7 +157,12 @@ describe("observability: log-derived tier metrics (Fluent Bit)", () => {
 
     it("tails the guardrails, gateway and egress-proxy container logs, each file set only", () => {
         const paths = secs.filter((s) => s.kind === "INPUT").map((s) => one(s, "path"));
-        assert.deepEqual(paths, [guardrailsLogGlob, gatewayLogGlob, egressProxyLogGlob]);
+        assert.deepEqual(paths, [
+            guardrailsLogGlob,
+            gatewayLogGlob,
+            egressProxyLogGlob,
+            redteamLogGlob,
+        ]);
         const id = "0".repeat(64);
         const files = {
             guardrails: `/var/log/containers/guardrails-5d8c7-x2x9z_llm-guardrails_guardrails-${id}.log`,
@@ -171,11 +177,15 @@ describe("observability: log-derived tier metrics (Fluent Bit)", () => {
             assert.ok(!globRe(g).test(files.other), `${g} reads the inference tier's logs`);
         }
         assert.ok(!globRe(gatewayLogGlob).test(files.guardrails));
+        // The red-team CronJob's pods (`<cronjob>-<schedule time>-<suffix>`), container assess.
+        const rt = `/var/log/containers/redteam-assessment-29412345-abcde_ml-pipelines_assess-${id}.log`;
+        assert.ok(globRe(redteamLogGlob).test(rt));
+        for (const f of Object.values(files)) assert.ok(!globRe(redteamLogGlob).test(f));
     });
 
     it("every log_to_metrics filter feeds a registered metric, with one Regex and bounded labels", () => {
         const l2m = secs.filter((s) => s.kind === "FILTER" && one(s, "name") === "log_to_metrics");
-        assert.equal(l2m.length, 5);
+        assert.equal(l2m.length, 8);
         for (const s of l2m) {
             const mode = one(s, "metric_mode")!;
             const base = `log_metric_${mode}_${one(s, "metric_name")}`;
@@ -194,6 +204,9 @@ describe("observability: log-derived tier metrics (Fluent Bit)", () => {
                     ].includes(l),
                     `${base} labels by ${l} (unbounded or sensitive)`,
                 );
+            }
+            if (mode === "gauge") {
+                assert.ok(one(s, "value_field"), `${base} has no value_field`);
             }
             if (mode === "histogram") {
                 assert.ok(one(s, "value_field"), `${base} has no value_field`);

@@ -24,6 +24,10 @@ export interface RecordedResource {
     readonly inputs: Record<string, unknown>;
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
+    /** Property paths of the `ignoreChanges` option (empty when not set). */
+    readonly ignoreChanges: readonly string[];
+    /** Property paths of the `replaceOnChanges` option (empty when not set). */
+    readonly replaceOnChanges: readonly string[];
     readonly id?: string;
 }
 
@@ -168,6 +172,8 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getProtect(): boolean;
     getRetainondelete(): boolean;
+    getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
     getObject(): unknown;
 }
 
@@ -209,6 +215,8 @@ function wrapMonitor(): void {
                     inputs,
                     protect: req.getProtect(),
                     retainOnDelete: req.getRetainondelete(),
+                    ignoreChanges: req.getIgnorechangesList(),
+                    replaceOnChanges: req.getReplaceonchangesList(),
                     id: id || undefined,
                 });
             }

@@ -8,7 +8,7 @@ import type { NamespacePlan } from "./plan";
 /** Pod Security level of a namespace role: everything is `restricted` except named system namespaces. */
 export function podSecurityLabels(ns: NamespacePlan, version: string): Record<string, string> {
     // Privileged namespaces still audit and warn at `restricted`, so every exception stays visible.
-    const enforce = ns.role === "privileged" ? "privileged" : "restricted";
+    const enforce = ns.podSecurity ?? (ns.role === "privileged" ? "privileged" : "restricted");
     const psa = "pod-security.kubernetes.io";
     return {
         [`${psa}/enforce`]: enforce,

@@ -24,6 +24,8 @@ export interface NamespacePlan {
     readonly privilegedReason?: string;
     /** Tenant namespaces: the tenant's name. */
     readonly tenant?: string;
+    /** Pod Security level enforced instead of the role's (`kubeflow`: `kubeflow.podSecurity`). */
+    readonly podSecurity?: "baseline" | "restricted";
     /** Resource caps. */
     readonly quota: QuotaConfig;
 }
@@ -125,7 +127,12 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
         ...(caps.kataGpu ? [runtimeClasses.kataGpu] : []),
     ];
 
-    const platform: { name: string; role: NamespaceRole; when: boolean }[] = [
+    const platform: {
+        name: string;
+        role: NamespaceRole;
+        when: boolean;
+        podSecurity?: "baseline" | "restricted";
+    }[] = [
         { name: tierNamespaces.gateway, role: "tier", when: layer.tiers.gateway.enabled },
         { name: tierNamespaces.guardrails, role: "tier", when: layer.tiers.guardrails.enabled },
         { name: tierNamespaces.inference, role: "tier", when: layer.tiers.inference.enabled },
@@ -139,7 +146,13 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
         { name: serviceNamespaces.certManager, role: "service", when: installCertManager },
         { name: serviceNamespaces.ingress, role: "service", when: true },
         { name: serviceNamespaces.monitoring, role: "service", when: layer.observability.enabled },
-        { name: serviceNamespaces.kubeflow, role: "service", when: layer.kubeflow.enabled },
+        // Standalone KFP runs pipeline steps here: the same level as the pipeline namespace.
+        {
+            name: serviceNamespaces.kubeflow,
+            role: "service",
+            when: layer.kubeflow.enabled,
+            podSecurity: layer.kubeflow.podSecurity,
+        },
         { name: privilegedNamespaces.kata, role: "privileged", when: installKataDeploy },
         {
             name: privilegedNamespaces.gpuOperator,
@@ -165,6 +178,7 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
             name: n.name,
             role: n.role,
             privilegedReason: n.role === "privileged" ? privilegedReasons[n.name] : undefined,
+            podSecurity: n.podSecurity,
             quota: {
                 ...defaultQuota(n.name, n.role, cluster),
                 ...definedOnly(cfg.quotas[n.name] ?? {}),

@@ -1,18 +1,71 @@
 /** Where Kubeflow comes from (pinned kustomize refs) and the KServe storage container, as data. */
+import { mkdirSync, writeFileSync } from "fs";
+import * as os from "os";
+import * as path from "path";
 import type { KubeflowConfig } from "../../config/kubeflow";
+import { serviceNamespaces } from "../../constants/namespaces";
+
+/** A local kustomization that wraps a remote one, written before the install applies it. */
+export interface KustomizeWrapper {
+    /** `kustomization.yaml` of the wrapper. */
+    readonly kustomization: string;
+}
 
 /** One kustomize directory to apply, in order. */
 export interface KustomizeStep {
     /** Role, used in the resource name. */
     readonly role: string;
-    /** Remote git directory at a pinned ref (`https://github.com/<org>/<repo>/tree/<ref>/<path>`). */
+    /**
+     * Remote git directory at a pinned ref (`https://github.com/<org>/<repo>/tree/<ref>/<path>`),
+     * or the local folder of {@link wrapper}.
+     */
     readonly directory: string;
+    /** Set when `directory` is a wrapper the program writes (see {@link writeKustomizeWrapper}). */
+    readonly wrapper?: KustomizeWrapper;
+}
+
+/**
+ * Wraps a remote kustomization and deletes its Namespace `kubeflow`: the baseline owns that
+ * namespace (Pod Security labels, quota, limits, policies), so the upstream copy — with other Pod
+ * Security labels — never reaches the cluster. Everything else is applied as upstream ships it.
+ */
+export function withoutKubeflowNamespace(remote: string): KustomizeWrapper {
+    return {
+        kustomization: [
+            "# Written by secure-llm-platform (modules/k8s/kubeflow/install.ts); do not edit.",
+            "apiVersion: kustomize.config.k8s.io/v1beta1",
+            "kind: Kustomization",
+            "resources:",
+            `  - ${remote}`,
+            "patches:",
+            "  - patch: |-",
+            "      $patch: delete",
+            "      apiVersion: v1",
+            "      kind: Namespace",
+            "      metadata:",
+            `        name: ${serviceNamespaces.kubeflow}`,
+            "",
+        ].join("\n"),
+    };
+}
+
+/** Folder of a step's wrapper: deterministic per version, outside the repository. */
+export function wrapperDirectory(release: string, role: string): string {
+    return path.join(os.tmpdir(), "secure-llm-platform", "kustomize", release, role);
+}
+
+/** Writes a wrapper step's kustomization (idempotent: same version, same bytes). */
+export function writeKustomizeWrapper(step: KustomizeStep): void {
+    if (step.wrapper === undefined) return;
+    mkdirSync(step.directory, { recursive: true });
+    writeFileSync(path.join(step.directory, "kustomization.yaml"), step.wrapper.kustomization);
 }
 
 /**
  * The kustomize directories of an install, in apply order. Standalone: KFP's cluster-scoped
- * resources (CRDs, the `kubeflow` namespace), then the platform-agnostic env. Full: the
- * kubeflow/manifests `example` kustomization (KFP, KServe, Istio, Dex, profiles…).
+ * resources (CRDs, cluster roles) without its `kubeflow` Namespace, then the platform-agnostic
+ * env (which declares no Namespace). Full: the kubeflow/manifests `example` kustomization (KFP,
+ * KServe, Istio, Dex, profiles…), which declares `kubeflow` too (see docs/mlops.md).
  */
 export function kustomizeSteps(cfg: Pick<KubeflowConfig, "mode" | "version">): KustomizeStep[] {
     if (!/^[A-Za-z0-9._-]+$/.test(cfg.version)) {
@@ -24,13 +77,22 @@ export function kustomizeSteps(cfg: Pick<KubeflowConfig, "mode" | "version">): K
         return [
             {
                 role: "manifests",
-                directory: `https://github.com/kubeflow/manifests/tree/${cfg.version}/example`,
+                directory: wrapperDirectory(`manifests-${cfg.version}`, "example"),
+                wrapper: withoutKubeflowNamespace(
+                    `https://github.com/kubeflow/manifests//example?ref=${cfg.version}`,
+                ),
             },
         ];
     }
     const base = `https://github.com/kubeflow/pipelines/tree/${cfg.version}/manifests/kustomize`;
+    // kustomize's own remote syntax (`//` before the path, `?ref=`), as a resource of the wrapper.
+    const remote = `https://github.com/kubeflow/pipelines//manifests/kustomize/cluster-scoped-resources?ref=${cfg.version}`;
     return [
-        { role: "cluster-scoped", directory: `${base}/cluster-scoped-resources` },
+        {
+            role: "cluster-scoped",
+            directory: wrapperDirectory(`kfp-${cfg.version}`, "cluster-scoped"),
+            wrapper: withoutKubeflowNamespace(remote),
+        },
         { role: "pipelines", directory: `${base}/env/platform-agnostic` },
     ];
 }

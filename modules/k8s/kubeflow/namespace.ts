@@ -13,7 +13,8 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { PodSecurityLevel } from "../../config/kubeflow";
-import { labels, partOfValue } from "../../constants/labels";
+import { labelDomain, labels, partOfValue } from "../../constants/labels";
+import { redteamAssessment } from "../../constants/rollout";
 import { serviceNamespaces } from "../../constants/namespaces";
 import { workloadPorts } from "../../constants/ports";
 import { WorkloadId, catalog } from "../catalog";
@@ -113,6 +114,21 @@ const nsSelector = (ns: string) => ({
 });
 const tcp = (ports: readonly number[]) => ports.map((port) => ({ protocol: "TCP", port }));
 
+/** Pod label of sandboxed pipeline steps (the fine-tune step; pipelines/compile.ts sets it). */
+export const sandboxLabel = `${labelDomain}/sandbox`;
+
+const notRedteam = {
+    key: labels.name,
+    operator: "NotIn",
+    values: [redteamAssessment.id],
+};
+/** Every pipeline step: not the red-team assessment, which reaches the gateway only. */
+const pipelineSteps = { matchExpressions: [notRedteam] };
+/** Steps outside the sandbox: the sandboxed fine-tune step reaches only the KFP object store. */
+const unsandboxedSteps = {
+    matchExpressions: [notRedteam, { key: sandboxLabel, operator: "DoesNotExist" }],
+};
+
 /**
  * Workloads the candidate rails call during evaluation. Not Presidio: the output filter is reachable
  * only from the guardrails tier, so evaluation answers masking calls in-pod (pipelines/README.md).
@@ -172,7 +188,7 @@ export function pipelinePolicies(opts: {
             purpose:
                 "KFP driver and launcher publish state to the API server, ML Metadata and the object store",
             spec: {
-                podSelector: {},
+                podSelector: pipelineSteps,
                 policyTypes: ["Egress"],
                 egress: [
                     {
@@ -188,7 +204,7 @@ export function pipelinePolicies(opts: {
                 "the guardrail evaluation serves the candidate rails in-pod; they call the main model " +
                 "and the jailbreak heuristics (masking is answered in-pod)",
             spec: {
-                podSelector: {},
+                podSelector: unsandboxedSteps,
                 policyTypes: ["Egress"],
                 egress: railsBackends.map((id) => ({
                     to: [
@@ -202,13 +218,33 @@ export function pipelinePolicies(opts: {
             },
         },
     ];
+    out.push({
+        name: `allow-${redteamAssessment.id}`,
+        purpose:
+            "the recurring red-team assessment calls the gateway, like a client, and nothing else",
+        spec: {
+            podSelector: { matchLabels: { ...redteamAssessment.podLabels } },
+            policyTypes: ["Egress"],
+            egress: [
+                {
+                    to: [
+                        {
+                            ...nsSelector(catalog.gateway.namespace),
+                            podSelector: { matchLabels: { ...catalog.gateway.podLabels } },
+                        },
+                    ],
+                    ports: tcp(catalog.gateway.ports.map((p) => p.port)),
+                },
+            ],
+        },
+    });
     if (opts.apiServerCidrs.length > 0) {
         out.push({
             name: "allow-kube-apiserver",
             purpose:
                 "the promote step updates the rollout targets; Argo's executor reports step results",
             spec: {
-                podSelector: {},
+                podSelector: unsandboxedSteps,
                 policyTypes: ["Egress"],
                 egress: [
                     {

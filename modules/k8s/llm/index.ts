@@ -11,7 +11,7 @@ import { parseQuantity, unverifiedImageDigests } from "../../config/tiers";
 import { clusterIssuerName, ingressClassName } from "../../constants/ingress";
 import { annotations } from "../../constants/labels";
 import { tierNamespaces } from "../../constants/namespaces";
-import { rolloutTargets } from "../../constants/rollout";
+import { promotedFields, railsCodeDigestAnnotation, rolloutTargets } from "../../constants/rollout";
 import { clusterSecretStoreName, externalSecretsApiVersion } from "../../constants/secrets";
 import type { ClusterLayerArgs } from "../args";
 import { defaultQuota } from "../baseline/plan";
@@ -145,17 +145,30 @@ export class LlmTiers extends pulumi.ComponentResource {
                         name: target.configMap,
                         namespace: target.namespace,
                         labels: buildWorkloadLabels(catalog.guardrails),
-                        annotations: { [annotations.configChecksum]: checksum },
+                        annotations: {
+                            [annotations.configChecksum]: checksum,
+                            [railsCodeDigestAnnotation]: railsChecksum(
+                                Object.fromEntries(
+                                    Object.entries(files).filter(([p]) => p.endsWith(".py")),
+                                ),
+                            ),
+                        },
                     },
                     data: Object.fromEntries(
                         Object.entries(files).map(([p, c]) => [configMapKey(p), c]),
                     ),
                 },
-                child,
+                {
+                    ...child,
+                    // Promotions own the rules (modules/constants/rollout.ts); code is the repo's.
+                    ignoreChanges: [...promotedFields.guardrailsRules],
+                    replaceOnChanges: [`metadata.annotations["${railsCodeDigestAnnotation}"]`],
+                    deleteBeforeReplace: true,
+                },
             );
             new HardenedWorkload(
                 `${name}-guardrails`,
-                guardrailsWorkload(tiers.guardrails, rails.metadata.name, files, checksum),
+                guardrailsWorkload(tiers.guardrails, rails.metadata.name, checksum),
                 child,
             );
             if (tiers.guardrails.jailbreakDetection.enabled) {
@@ -202,7 +215,7 @@ export class LlmTiers extends pulumi.ComponentResource {
                     },
                     data: { [modelSourceKey]: source, name: tiers.inference.model.name },
                 },
-                child,
+                { ...child, ignoreChanges: [...promotedFields.inferenceModel] },
             );
             const spec = inferenceWorkload(tiers.inference, {
                 // An existing cluster's region is a location label; its OCI region is config's.

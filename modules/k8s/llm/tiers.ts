@@ -18,7 +18,6 @@ import { priorityClasses } from "../../constants/scheduling";
 import { annotations, taints } from "../../constants/labels";
 import { Workload, catalog } from "../catalog";
 import type { ContainerResources, HardenedWorkloadComponentArgs, ImageRef } from "../workload";
-import { RailFiles, configMapKey } from "./rails";
 
 const image = (i: TierImage): ImageRef => ({
     repository: i.repository,
@@ -44,7 +43,6 @@ export const railsMountRoot = "/config";
 export function guardrailsWorkload(
     cfg: GuardrailsTierConfig,
     railsConfigMap: pulumi.Input<string>,
-    files: RailFiles,
     checksum: string,
 ): HardenedWorkloadComponentArgs {
     const w = catalog.guardrails;
@@ -96,15 +94,9 @@ export function guardrailsWorkload(
             },
         ],
         volumes: [
-            {
-                name: "rails",
-                configMap: {
-                    name: railsConfigMap,
-                    items: Object.keys(files)
-                        .sort()
-                        .map((p) => ({ key: configMapKey(p), path: p })),
-                },
-            },
+            // The whole ConfigMap, no item list: the rule set a promotion validated, whatever its
+            // files, is exactly what runs (keys are flat: rails/input.co is rails__input.co).
+            { name: "rails", configMap: { name: railsConfigMap } },
         ],
         tmpSizeLimit: "256Mi",
     };

@@ -23,6 +23,7 @@ import {
 } from "../../constants/namespaces";
 import { okePorts, workloadPorts } from "../../constants/ports";
 import { planSubnets } from "../../oci/subnets";
+import { redteamAssessment } from "../../constants/rollout";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
 
@@ -32,7 +33,14 @@ export { domainProblem } from "../../config/network";
  * Where a workload comes from: our catalog, the egress proxy, another component of the platform
  * (outside the catalog), a Helm chart, or the cluster itself.
  */
-export type WorkloadSource = "catalog" | "egress-proxy" | "platform" | "chart" | "system";
+export type WorkloadSource =
+    | "catalog"
+    | "egress-proxy"
+    | "platform"
+    | "chart"
+    | "system"
+    /** In the pipeline namespace, whose policies the Kubeflow component declares with it. */
+    | "pipeline";
 
 /** One workload as the network sees it: a namespace and the labels that select its pods. */
 export interface NetWorkload {
@@ -247,6 +255,8 @@ export interface IntentInputs {
     readonly kubeflow: boolean;
     /** Namespace pipeline steps run in: `kubeflow` (standalone KFP) or the profile namespace (full). */
     readonly kubeflowNamespace: string;
+    /** The pipeline namespace (`kubeflow.profileNamespace`): the red-team assessment runs there. */
+    readonly pipelineNamespace: string;
     /** External Secrets runs on the cluster. */
     readonly externalSecrets: boolean;
     /** ACME directory URL cert-manager issues from, if any (its host joins cert-manager's allowlist). */
@@ -272,6 +282,7 @@ export function intentInputs(cluster: ClusterConfig): IntentInputs {
             cluster.layer.kubeflow.mode === "full"
                 ? cluster.layer.kubeflow.profileNamespace
                 : serviceNamespaces.kubeflow,
+        pipelineNamespace: cluster.layer.kubeflow.profileNamespace,
         externalSecrets: cluster.layer.baseline.secrets.enabled,
         acmeServer: cluster.layer.baseline.ingress.acme?.server,
     };
@@ -328,6 +339,15 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
                 : (namedPeers[p] as NetWorkload),
         ),
     );
+    if (inputs.kubeflow) {
+        workloads.push({
+            id: redteamAssessment.id,
+            namespace: inputs.pipelineNamespace,
+            podLabels: { ...redteamAssessment.podLabels },
+            ports: [],
+            source: "pipeline",
+        });
+    }
     const has = (id: string) => workloads.some((w) => w.id === id);
     const portOf = (id: WorkloadId, name = "http") =>
         catalog[id].ports.find((p) => p.name === name)!.port;
@@ -391,6 +411,14 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak-detection",
         portOf("jailbreak-detection"),
         "evaluate candidate rules: jailbreak heuristics",
+    );
+    // The recurring red-team assessment replays attacks through the gateway, like a client would
+    // (never straight to the guardrails or inference).
+    flow(
+        redteamAssessment.id,
+        "gateway",
+        portOf("gateway"),
+        "recurring red-team assessment through the gateway",
     );
     // Domain allowlists. Inference: the model loader (init container) fetches the encrypted model
     // from Object Storage and unwraps its key with KMS; vLLM itself needs nothing at run time.

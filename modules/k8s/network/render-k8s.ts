@@ -120,7 +120,8 @@ export function renderKubernetesPolicies(intent: NetworkIntent): K8sObject[] {
         ports: [{ protocol: f.protocol, port: f.port }],
     });
     for (const w of intent.workloads) {
-        if (w.source === "system") continue;
+        // Pipeline-namespace workloads get theirs from the Kubeflow component, with the namespace.
+        if (w.source === "system" || w.source === "pipeline") continue;
         const ingress: Record<string, unknown>[] = [];
         const egress: Record<string, unknown>[] = [];
         for (const f of intent.flows) {

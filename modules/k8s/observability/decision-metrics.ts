@@ -17,11 +17,17 @@
  *     "upstream_status_class": "1xx".."5xx" | "none", "upstream_time": "<s>" | ""}`.
  * - egress proxy access (modules/k8s/network/proxy.ts, Squid `logformat platform_json`):
  *   `{"event": "egress.access", "identity", "status": "<Squid result code>", ...}`.
+ * - red-team assessment (pipelines/cli.ts `assessmentLine`, the CronJob of
+ *   modules/k8s/kubeflow/redteam.ts): `{"event": "redteam.assessment", "finished_at": <unix s>,
+ *   "attack_block_rate", "benign_block_rate" (-1 when inconclusive), "min_attack_block_rate", ...}`,
+ *   exposed as gauges (`log_metric_gauge_<name>`; gauge mode reads string, int or float fields —
+ *   plugins/filter_log_to_metrics/log_to_metrics.c, not run here).
  */
 import type * as k8s from "@pulumi/kubernetes";
 import { ingressTimeBucketsSeconds } from "../../constants/ingress";
 import { labels, partOfValue } from "../../constants/labels";
 import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
+import { redteamAssessment } from "../../constants/rollout";
 import { images } from "../../constants/images";
 import { catalog } from "../catalog";
 import { decisionMetrics } from "./monitors";
@@ -32,6 +38,12 @@ export const guardrailsLogGlob = `/var/log/containers/guardrails-*_${tierNamespa
 export const gatewayLogGlob = `/var/log/containers/${catalog.gateway.id}-*_${catalog.gateway.namespace}_*.log`;
 /** Host path glob of the egress proxies' log files (pods `egress-proxy-<identity>-...`). */
 export const egressProxyLogGlob = `/var/log/containers/${catalog["egress-proxy"].id}-*_${serviceNamespaces.egressProxy}_*.log`;
+
+/**
+ * Host path glob of the red-team assessment's log files: its CronJob's pods (`redteam-assessment-*`),
+ * container `assess`, in any namespace (the pipeline namespace is configurable).
+ */
+export const redteamLogGlob = `/var/log/containers/${redteamAssessment.id}-*_*_${redteamAssessment.container}-*.log`;
 
 /**
  * Buckets, in seconds, of the output filter's Presidio call histogram: an analyze plus an anonymize
@@ -52,6 +64,12 @@ export const logMetricNames = {
     outputFilterSeconds: "log_metric_histogram_output_filter_seconds",
     /** Requests the egress proxy of `identity` refused (Squid `TCP_DENIED*`). */
     egressDenied: "log_metric_counter_egress_denied_total",
+    /** Share of red-team attacks the last assessment saw blocked through the gateway (-1: inconclusive). */
+    redteamAttackBlockRate: "log_metric_gauge_redteam_attack_block_rate",
+    /** The promotion gate that assessment was held to. */
+    redteamMinAttackBlockRate: "log_metric_gauge_redteam_min_attack_block_rate",
+    /** When that assessment finished, unix seconds. */
+    redteamFinishedAt: "log_metric_gauge_redteam_finished_at_seconds",
 } as const;
 
 /** One log stream: which files, its tag prefix and the `event` its counted lines carry. */
@@ -66,6 +84,7 @@ export const logStreams: readonly LogStream[] = [
     { tag: "guardrails", path: guardrailsLogGlob, event: "guardrails.decision" },
     { tag: "gateway", path: gatewayLogGlob, event: "gateway.request" },
     { tag: "egress", path: egressProxyLogGlob, event: "egress.access" },
+    { tag: "redteam", path: redteamLogGlob, event: "redteam.assessment" },
 ];
 
 const metricsTag = "decision_metrics";
@@ -103,7 +122,7 @@ function streamSections(s: LogStream): string[] {
 
 function toMetric(
     match: string,
-    mode: "counter" | "histogram",
+    mode: "counter" | "histogram" | "gauge",
     name: string,
     description: string,
     opts: {
@@ -187,6 +206,27 @@ export function fluentBitConfig(): string {
             "egress_denied_total",
             "Requests refused by the egress proxy, by identity",
             { regex: "status ^TCP_DENIED", labels: ["identity"] },
+        ),
+        ...(
+            [
+                [
+                    "redteam_attack_block_rate",
+                    "attack_block_rate",
+                    "Share of red-team attacks blocked through the gateway in the last assessment (-1: inconclusive)",
+                ],
+                [
+                    "redteam_min_attack_block_rate",
+                    "min_attack_block_rate",
+                    "Promotion gate the last red-team assessment was held to",
+                ],
+                [
+                    "redteam_finished_at_seconds",
+                    "finished_at",
+                    "When the last red-team assessment finished, unix seconds",
+                ],
+            ] as const
+        ).flatMap(([name, field, description]) =>
+            toMetric("redteam", "gauge", name, description, { value: field }),
         ),
         ...section("OUTPUT", [
             ["Name", "prometheus_exporter"],

@@ -81,6 +81,10 @@ const dcgm = "https://github.com/NVIDIA/dcgm-exporter/blob/main/etc/default-coun
 const ksm =
     "https://github.com/kubernetes/kube-state-metrics/blob/main/docs/metrics/workload/pod-metrics.md";
 
+const fluentBitGauge =
+    "fluent/fluent-bit:plugins/filter_log_to_metrics/log_to_metrics.c (cmt_gauge_create(namespace log_metric, subsystem gauge, metric_name); value_field read as string, int or float) ; " +
+    "our code: pipelines/cli.ts assessmentLine → modules/k8s/observability/decision-metrics.ts fluentBitConfig";
+
 /** Metric name → exporter and evidence. Histograms are listed by their `_bucket` series. */
 export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     // The guardrails server (our entrypoint), on its metrics port.
@@ -111,6 +115,13 @@ export const metricRegistry: Readonly<Record<string, MetricEntry>> = {
     // The platform's decision-log-metrics DaemonSet (Fluent Bit log_to_metrics over the guardrails'
     // JSON decision log lines; see decision-metrics.ts for the fields it counts).
     log_metric_counter_guardrails_decisions_total: upstream("decision-log-metrics", fluentBit),
+    // The red-team assessment CronJob's result line (modules/k8s/kubeflow/redteam.ts).
+    log_metric_gauge_redteam_attack_block_rate: upstream("decision-log-metrics", fluentBitGauge),
+    log_metric_gauge_redteam_min_attack_block_rate: upstream(
+        "decision-log-metrics",
+        fluentBitGauge,
+    ),
+    log_metric_gauge_redteam_finished_at_seconds: upstream("decision-log-metrics", fluentBitGauge),
     // Gateway (nginx) audit lines: the guardrails upstream's response time and status class.
     log_metric_histogram_gateway_upstream_seconds_bucket: upstream(
         "decision-log-metrics",

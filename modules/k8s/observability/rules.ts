@@ -27,6 +27,54 @@ import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
 import { catalog } from "../catalog";
 import { logMetricNames, outputFilterBucketsSeconds } from "./decision-metrics";
 
+/**
+ * The last conclusive red-team assessment (the series of the node that logged the latest run)
+ * blocked fewer attacks through the gateway than the promotion gate it was held to.
+ */
+export function redteamBelowGateRule(): AlertDefinition {
+    const rate = logMetricNames.redteamAttackBlockRate;
+    const gate = logMetricNames.redteamMinAttackBlockRate;
+    const finished = logMetricNames.redteamFinishedAt;
+    const latest = `${finished} == on () group_left () max(${finished})`;
+    const run = (instance: string, blocked: number, at: number): TestSeries[] => [
+        { series: `${rate}{instance="${instance}"}`, values: `${blocked}x30` },
+        { series: `${gate}{instance="${instance}"}`, values: "0.95x30" },
+        { series: `${finished}{instance="${instance}"}`, values: `${at}x30` },
+    ];
+    return {
+        alert: "RedTeamBlockRateBelowGate",
+        expr: `(${rate} >= 0 and on (instance) (${latest})) < on (instance) ${gate}`,
+        for: "0m",
+        labels: { severity: "critical" },
+        annotations: {
+            summary: "The live rails block fewer red-team attacks than the promotion gate",
+            description:
+                "The last recurring red-team assessment through the gateway (node {{ $labels.instance }}) blocked a smaller share of attacks than the gate rules are promoted at. Runbook: read the redteam-assessment Job's log in the pipeline namespace for the attacks that got through, then roll the rails back to the last promoted rule set.",
+        },
+        cases: [
+            {
+                name: "the latest run blocked 80% of attacks against a 95% gate",
+                fires: true,
+                series: run("node-a", 0.8, 2000),
+                at: "10m",
+                labels: { instance: "node-a" },
+            },
+            {
+                name: "the latest run blocked 97% of attacks against a 95% gate",
+                fires: false,
+                series: run("node-a", 0.97, 2000),
+                at: "10m",
+            },
+            {
+                name: "an older run on another node fell short, the latest one passed",
+                fires: false,
+                series: [...run("node-a", 0.5, 1000), ...run("node-b", 0.99, 2000)],
+                at: "10m",
+            },
+        ],
+    };
+}
+
 /** One Prometheus alerting rule, as rendered. */
 export interface AlertRule {
     readonly alert: string;
@@ -841,6 +889,7 @@ export function ruleDefinitions(opts: RuleOptions): DefinitionGroup[] {
     const vllmPod = { namespace: inf, pod: "inference-5c9d7-qx2lp" };
     const initPod = { ...vllmPod, container: "model-loader" };
     const groups: DefinitionGroup[] = [
+        ...(logMetrics ? [{ name: "mlops", rules: [redteamBelowGateRule()] }] : []),
         { name: "llm-guardrails", rules: guardrailsRules(t) },
         {
             name: "llm-security-baselines",

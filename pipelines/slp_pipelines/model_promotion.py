@@ -1,0 +1,71 @@
+"""model-promotion: ``model-vault verify`` an encrypted model, only then point the inference tier at
+it. Also the last stage of fine-tuning (fine_tuning.py), as a nested pipeline."""
+
+from kfp import dsl, kubernetes
+
+from .platform import PROMOTION_POLICY, harden, image
+
+NAME = "model-promotion"
+
+
+@dsl.container_component
+def verify_model(source_uri: str):
+    """Every chunk authenticated, the manifest checked against the trusted KMS keys."""
+    return dsl.ContainerSpec(
+        image=image("model-loader"),
+        command=["/nodejs/bin/node", "/app/loader/cli.js"],
+        args=["verify", "--auth", "workload", source_uri],
+    )
+
+
+@dsl.container_component
+def promote_model(source_uri: str):
+    """Sets `source` of inference-model (other keys kept) and restarts the inference tier."""
+    return dsl.ContainerSpec(
+        image=image("pipeline-tools"),
+        command=["slp-pipeline", "promote-model"],
+        args=["--source-uri", source_uri],
+    )
+
+
+@dsl.pipeline(
+    name=NAME,
+    description="Verifies an encrypted model with model-vault verify (every chunk authenticated, "
+    "the manifest signed by a trusted key) and only then points the inference tier at it.",
+)
+def model_promotion(source_uri: str):
+    verified = verify_model(source_uri=source_uri)
+    verified.set_display_name("verify-model")
+    harden(
+        verified,
+        pipeline=NAME,
+        cpu="500m",
+        memory="256Mi",
+        cpu_limit="2",
+        memory_limit="512Mi",
+        timeout_seconds=3600,
+    )
+    kubernetes.use_config_map_as_env(
+        verified,
+        config_map_name=PROMOTION_POLICY,
+        config_map_key_to_env={
+            "trusted-key-ids": "MODEL_VAULT_TRUSTED_KEY_IDS",
+            "oci-region": "OCI_REGION",
+        },
+    )
+    promoted = promote_model(source_uri=source_uri).after(verified)
+    promoted.set_display_name("promote-model")
+    harden(
+        promoted,
+        pipeline=NAME,
+        cpu="100m",
+        memory="128Mi",
+        cpu_limit="500m",
+        memory_limit="256Mi",
+        timeout_seconds=600,
+    )
+    kubernetes.use_config_map_as_env(
+        promoted,
+        config_map_name=PROMOTION_POLICY,
+        config_map_key_to_env={"trusted-key-ids": "MODEL_VAULT_TRUSTED_KEY_IDS"},
+    )
