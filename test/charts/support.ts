@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
-import { parseConfig } from "../../modules/config";
+import { ClusterConfig, parseConfig } from "../../modules/config";
 import { isKubernetesObject, toManifest } from "../../tools/plan/manifests";
 import {
     RecordedResource,
@@ -148,6 +148,8 @@ export interface DeclaredObject {
 export interface Declared {
     readonly releases: readonly DeclaredRelease[];
     readonly objects: readonly DeclaredObject[];
+    /** Validated cluster configs, keyed `<stack>/<cluster>`. */
+    readonly clusters: ReadonlyMap<string, ClusterConfig>;
 }
 
 /** The stacks of the repository (`Pulumi.<stack>.yaml`). */
@@ -170,6 +172,7 @@ export function declaredByStacks(): Promise<Declared> {
         const { ClusterPlatform } = await import("../../modules/k8s");
         const releases: DeclaredRelease[] = [];
         const objects: DeclaredObject[] = [];
+        const clusters = new Map<string, ClusterConfig>();
         for (const stack of stackNames()) {
             resetRecords();
             const cfg = parseConfig(stackRaw(stack), {
@@ -178,6 +181,7 @@ export function declaredByStacks(): Promise<Declared> {
             });
             const prefix = (c: string) => `charts-${stack}-${c}`;
             for (const c of cfg.clusters) {
+                clusters.set(`${stack}/${c.name}`, c);
                 new ClusterPlatform(prefix(c.name), {
                     cluster: c,
                     environment: cfg.environment,
@@ -213,7 +217,7 @@ export function declaredByStacks(): Promise<Declared> {
             }
         }
         resetRecords();
-        return { releases, objects };
+        return { releases, objects, clusters };
     })();
     return declared;
 }

@@ -23,7 +23,7 @@ import {
     proxyInstances,
     squidConfKey,
 } from "./proxy";
-import { renderCalicoEnterprise } from "./render-calico";
+import { renderCalicoEnterprise, tigeraOperatorValues } from "./render-calico";
 import { renderCilium } from "./render-cilium";
 import { K8sObject, renderKubernetesPolicies } from "./render-k8s";
 
@@ -86,10 +86,7 @@ export class NetworkSecurity extends pulumi.ComponentResource {
                     repositoryOpts: { repo: tigeraOperatorChart.repo },
                     namespace: privilegedNamespaces.calico,
                     createNamespace: false,
-                    values: {
-                        installation: { enabled: true, kubernetesProvider: "" },
-                        apiServer: { enabled: false },
-                    },
+                    values: tigeraOperatorValues(),
                 },
                 { parent: this },
             );

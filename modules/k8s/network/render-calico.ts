@@ -84,3 +84,18 @@ export function renderCalicoEnterprise(intent: NetworkIntent): K8sObject[] {
     });
     return out;
 }
+
+/**
+ * Helm values of the open-source Calico operator (tigera-operator chart): the Installation only.
+ * The chart's other custom resources stay off: the Calico API server (the platform writes only
+ * Kubernetes NetworkPolicy with it), and Goldmane and Whisker (a flow aggregator and its web UI,
+ * pods and a listener the platform has no use for).
+ */
+export function tigeraOperatorValues(): Record<string, unknown> {
+    return {
+        installation: { enabled: true, kubernetesProvider: "" },
+        apiServer: { enabled: false },
+        goldmane: { enabled: false },
+        whisker: { enabled: false },
+    };
+}
