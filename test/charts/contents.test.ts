@@ -20,7 +20,10 @@ import {
     buildIntent,
     intentInputs,
     isPrivilegedNamespace,
+    proxyEnv,
 } from "../../modules/k8s/network/intent";
+import { contains, parseCidr } from "../../modules/config/cidr";
+import { okeCluster } from "../network/fixtures";
 import { Declared, DeclaredRelease, declaredByStacks } from "./support";
 
 /** Namespaces an operator creates for its own pods, with the level it labels them. */
@@ -190,6 +193,42 @@ describe("charts: what the charts create, next to what we author", function () {
                 }
             }
         }
+    });
+
+    it("External Secrets' controller goes out through its egress proxy and reaches the API server and cluster directly", () => {
+        const eso = d.releases.filter((r) => r.chart === "external-secrets");
+        assert.ok(eso.length > 0);
+        for (const r of eso) {
+            const intent = buildIntent(intentInputs(d.clusters.get(`${r.stack}/${r.cluster}`)!));
+            const env = Object.fromEntries(
+                ((r.values.extraEnv ?? []) as { name: string; value: string }[]).map((e) => [
+                    e.name,
+                    e.value,
+                ]),
+            );
+            const proxy = intent.flows.find(
+                (f) => f.from === "external-secrets" && f.to.startsWith("egress-proxy-"),
+            );
+            assert.ok(proxy, `${where(r)}: no proxy flow`);
+            assert.match(env.HTTPS_PROXY ?? "", new RegExp(`^http://${proxy.to}\\.`), where(r));
+            const noProxy = (env.NO_PROXY ?? "").split(",");
+            for (const cidr of [...intent.apiServer.cidrs, ...intent.clusterCidrs]) {
+                assert.ok(
+                    noProxy.some((n) => parseCidr(n) && contains(parseCidr(n)!, parseCidr(cidr)!)),
+                    `${where(r)}: ${cidr} would go through the proxy`,
+                );
+            }
+            for (const w of ["webhook", "certController"]) {
+                assert.equal((r.values[w] as Record<string, unknown>).extraEnv, undefined, w);
+            }
+        }
+    });
+
+    it("an API server outside the private ranges is listed in NO_PROXY itself", () => {
+        const base = buildIntent(intentInputs(okeCluster("proxy")));
+        const intent = { ...base, apiServer: { cidrs: ["203.0.113.16/28"], port: 6443 } };
+        const noProxy = proxyEnv(intent, "external-secrets").find((e) => e.name === "NO_PROXY");
+        assert.ok(noProxy?.value.split(",").includes("203.0.113.16/28"), noProxy?.value);
     });
 
     describe("would have caught the findings of issue 13", () => {

@@ -8,6 +8,7 @@ import { strict as assert } from "assert";
 import Ajv from "ajv";
 import Ajv2020 from "ajv/dist/2020";
 import { ChartData, DeclaredRelease, chartData, chartId, declaredByStacks } from "./support";
+import { certManagerValues } from "../../modules/k8s/baseline/ingress";
 import { coalesce, undefinedKeys, withSubcharts } from "./values";
 
 /**
@@ -152,5 +153,38 @@ describe("charts: our Helm values against the pinned charts", function () {
         }
         assert.ok(checked > 0, "no release of a chart with a values.schema.json");
         assert.deepEqual([...new Set(problems)], []);
+    });
+
+    describe("would have caught the findings of issue 13", () => {
+        it("cert-manager's schema refuses a top-level priorityClassName", () => {
+            const chart = chartData("cert-manager-v1.18.2")!;
+            const validate = new Ajv({ strict: false, validateFormats: false }).compile(
+                chart.schema!,
+            );
+            const ours = certManagerValues();
+            assert.ok(validate(coalesce(chart.values, ours)), JSON.stringify(validate.errors));
+            assert.ok(!validate(coalesce(chart.values, { ...ours, priorityClassName: "x" })));
+        });
+
+        it("kata-deploy 3.29.0 and gpu-operator v25.3.0 do not define the keys we used to set", () => {
+            const kata = chartData("kata-deploy-3.29.0")!.values;
+            assert.deepEqual(
+                undefinedKeys(
+                    { env: { shims: "qemu", createRuntimeClasses: "false" }, nfd: {} },
+                    kata,
+                    [],
+                ),
+                ["env.shims", "env.createRuntimeClasses", "nfd"],
+            );
+            const gpu = chartData("gpu-operator-v25.3.0")!.values;
+            assert.deepEqual(
+                undefinedKeys(
+                    { operator: { defaultRuntime: "crio" }, sandboxWorkloads: { mode: "kata" } },
+                    gpu,
+                    [],
+                ),
+                ["operator.defaultRuntime", "sandboxWorkloads.mode"],
+            );
+        });
     });
 });

@@ -8,6 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue } from "../../modules/config";
 import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
+import { chartsMarkdown } from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
     Manifest,
@@ -162,7 +163,15 @@ export async function planStack(
             toMultiDocYaml(manifests),
         );
         const analysis = analyzeCluster(c.name, manifests);
-        clusterAnalyses.push(analysis);
+        const releases = resources.filter(
+            (r) =>
+                r.type === "kubernetes:helm.sh/v3:Release" &&
+                providerUrn(r.provider) === c.providerUrn,
+        );
+        clusterAnalyses.push({
+            ...analysis,
+            markdown: `${analysis.markdown}\n\n${chartsMarkdown(releases, manifests.length)}`,
+        });
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
     const stackAnalysis = analyzeStack(resources, stackConfig.values);
