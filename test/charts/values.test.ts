@@ -7,7 +7,14 @@
 import { strict as assert } from "assert";
 import Ajv from "ajv";
 import Ajv2020 from "ajv/dist/2020";
-import { ChartData, DeclaredRelease, chartData, chartId, declaredByStacks } from "./support";
+import {
+    ChartData,
+    DeclaredRelease,
+    chartData,
+    chartId,
+    declaredByStacks,
+    requireChartsDir,
+} from "./support";
 import { certManagerValues } from "../../modules/k8s/baseline/ingress";
 import { coalesce, undefinedKeys, withSubcharts } from "./values";
 
@@ -186,5 +193,18 @@ describe("charts: our Helm values against the pinned charts", function () {
                 ["operator.defaultRuntime", "sandboxWorkloads.mode"],
             );
         });
+    });
+});
+
+describe("charts: the charts folder", () => {
+    it("a missing charts folder fails with a message naming SLP_CHARTS_DIR", () => {
+        const saved = process.env.SLP_CHARTS_DIR;
+        process.env.SLP_CHARTS_DIR = "/nonexistent/slp-charts";
+        try {
+            assert.throws(() => requireChartsDir(), /SLP_CHARTS_DIR/);
+        } finally {
+            if (saved === undefined) delete process.env.SLP_CHARTS_DIR;
+            else process.env.SLP_CHARTS_DIR = saved;
+        }
     });
 });
