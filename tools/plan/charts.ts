@@ -4,6 +4,7 @@
  * charts need, from the catalog in modules/k8s/chart-contents.ts.
  */
 import { chartContents } from "../../modules/k8s/chart-contents";
+import type { Manifest } from "./manifests";
 import type { RecordedResource } from "./mocks";
 import { unwrapSecrets } from "./mocks";
 
@@ -14,6 +15,53 @@ function table(headers: readonly string[], rows: readonly (readonly string[])[])
         `| ${headers.map(() => "---").join(" | ")} |`,
         ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
     ].join("\n");
+}
+
+/**
+ * The pods the charts make on a cluster, as minimal Deployments for the reachability analysis
+ * (namespace and labels are all it reads): those in namespaces we declare that are not
+ * privileged (privileged system namespaces are not policed), hooks excluded (they run once).
+ */
+export function chartPodManifests(
+    releases: readonly RecordedResource[],
+    manifests: readonly Manifest[],
+): Manifest[] {
+    const policed = new Set(
+        manifests
+            .filter(
+                (m) =>
+                    m.kind === "Namespace" &&
+                    (m.metadata.labels as Record<string, string> | undefined)?.[
+                        "pod-security.kubernetes.io/enforce"
+                    ] !== "privileged",
+            )
+            .map((m) => String(m.metadata.name)),
+    );
+    return releases.flatMap((r) => {
+        const i = unwrapSecrets(r.inputs) as Record<string, unknown>;
+        const c = chartContents({
+            name: String(i.name),
+            chart: String(i.chart),
+            version: String(i.version),
+            namespace: String(i.namespace),
+            values: (i.values ?? {}) as Record<string, unknown>,
+        });
+        return (c?.pods ?? [])
+            .filter((p) => p.hook === undefined && policed.has(p.namespace))
+            .map(
+                (p): Manifest => ({
+                    apiVersion: "apps/v1",
+                    kind: "Deployment",
+                    metadata: { name: p.name, namespace: p.namespace },
+                    spec: {
+                        template: {
+                            metadata: { labels: { ...p.podLabels } },
+                            spec: { containers: [{ name: "chart" }] },
+                        },
+                    },
+                }),
+            );
+    });
 }
 
 /** Markdown for the Helm releases of one cluster; `authored` is how many objects we declare there. */

@@ -8,7 +8,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue } from "../../modules/config";
 import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
-import { chartsMarkdown } from "./charts";
+import { chartPodManifests, chartsMarkdown } from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
     Manifest,
@@ -162,12 +162,12 @@ export async function planStack(
             path.join(outDir, "manifests", `${c.name}.yaml`),
             toMultiDocYaml(manifests),
         );
-        const analysis = analyzeCluster(c.name, manifests);
         const releases = resources.filter(
             (r) =>
                 r.type === "kubernetes:helm.sh/v3:Release" &&
                 providerUrn(r.provider) === c.providerUrn,
         );
+        const analysis = analyzeCluster(c.name, manifests, chartPodManifests(releases, manifests));
         clusterAnalyses.push({
             ...analysis,
             markdown: `${analysis.markdown}\n\n${chartsMarkdown(releases, manifests.length)}`,
