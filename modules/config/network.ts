@@ -52,6 +52,11 @@ export interface NetworkPolicyConfig {
     readonly apiServerCidrs: readonly string[];
     /** TCP port of the API server endpoints (after Service DNAT). Defaults to 6443. */
     readonly apiServerPort: number;
+    /**
+     * CIDRs of the nodes, whose kubelets (10250) and host-network node exporters (9100)
+     * Prometheus scrapes. Defaults to the workers subnet for OKE, to none for existing clusters.
+     */
+    readonly nodeCidrs: readonly string[];
     /** Client CIDRs allowed to reach the ingress controller on 80/443. Defaults to 0.0.0.0/0. */
     readonly ingressCidrs: readonly string[];
 }
@@ -164,6 +169,7 @@ const sectionKeys = [
     "alertReceiverDomains",
     "apiServerCidrs",
     "apiServerPort",
+    "nodeCidrs",
     "ingressCidrs",
 ] as const;
 
@@ -279,6 +285,10 @@ export function parseNetworkPolicy(
         default: 6443,
     });
     const ingressCidrs = cidrList(o, "ingressCidrs", path, issues) ?? ["0.0.0.0/0"];
+    const nodeCidrs = cidrList(o, "nodeCidrs", path, issues) ?? [];
+    if (nodeCidrs.includes("0.0.0.0/0")) {
+        issues.add(join(path, "nodeCidrs"), nodeCidrs, "the nodes' own addresses, not 0.0.0.0/0");
+    }
 
     return {
         engine,
@@ -288,6 +298,7 @@ export function parseNetworkPolicy(
         alertReceiverDomains,
         apiServerCidrs,
         apiServerPort,
+        nodeCidrs,
         ingressCidrs,
     };
 }

@@ -297,10 +297,15 @@ describe("baseline: dev stack cluster", () => {
             assert.strictEqual(r.inputs.namespace, privilegedNamespaces.kata);
             const v = r.inputs.values as any;
             assert.deepStrictEqual(v.nodeSelector, { [labels.kataPool]: "true" });
-            assert.strictEqual(v.env.createRuntimeClasses, "false");
-            assert.deepStrictEqual(v.env.shims.split(" ").sort(), ["qemu", "qemu-nvidia-gpu"]);
-            // The GPU operator runs NFD on this cluster.
-            assert.strictEqual(v.nfd.enabled, false);
+            // kata-deploy 3.29.0's own keys: its RuntimeClass template is off (we own them) and
+            // only the shims our classes name are installed.
+            assert.strictEqual(v.env, undefined, "3.29.0 ignores env.shims/createRuntimeClasses");
+            assert.strictEqual(v.runtimeClasses.enabled, false);
+            assert.strictEqual(v.shims.disableAll, true);
+            const enabled = Object.keys(v.shims).filter((k) => v.shims[k].enabled === true);
+            assert.deepStrictEqual(enabled.sort(), ["qemu", "qemu-nvidia-gpu"]);
+            // The GPU operator runs NFD on this cluster; the chart refuses to install a second one.
+            assert.strictEqual(v["node-feature-discovery"].enabled, false);
             const tolerated = (v.tolerations as { key: string }[]).map((t) => t.key).sort();
             assert.deepStrictEqual(tolerated, [taints.kata.key, taints.gpu.key].sort());
         });
@@ -358,9 +363,9 @@ describe("baseline: dev stack cluster", () => {
             );
             const v = op.inputs.values as any;
             assert.strictEqual(v.devicePlugin.enabled, true);
+            // v25.3.0 has no sandboxWorkloads.mode (the Kata runtime comes from kata-deploy).
             assert.deepStrictEqual(v.sandboxWorkloads, {
                 enabled: true,
-                mode: "kata",
                 defaultWorkload: "vm-passthrough",
             });
             assert.strictEqual(v.dcgmExporter.enabled, true, "DCGM metrics for monitoring");

@@ -156,7 +156,7 @@ describe("baseline: hybrid stack with an existing cluster without Kata", () => {
         );
     });
 
-    it("installs the GPU operator for containerd, without sandbox mode, when config chooses it", async () => {
+    it("installs the GPU operator without sandbox mode when config chooses it (v25.3.0 detects the runtime itself)", async () => {
         const raw = hybridRaw();
         raw.clusters[1].name = "onprem2";
         raw["kubeconfig-onprem2"] = raw["kubeconfig-onprem"];
@@ -165,7 +165,7 @@ describe("baseline: hybrid stack with an existing cluster without Kata", () => {
         const c = parse(raw, ["secure-llm-platform:kubeconfig-onprem2"]).clusters[1];
         const rs2 = await recordBaseline("bl-hybrid-op", c);
         const v = release(rs2, "gpu-operator")!.inputs.values as any;
-        assert.strictEqual(v.operator.defaultRuntime, "containerd");
+        assert.strictEqual(v.operator, undefined, "v25.3.0 has no operator.defaultRuntime");
         assert.strictEqual(v.sandboxWorkloads.enabled, false);
     });
 

@@ -49,10 +49,17 @@ function findingsMarkdown(findings: readonly Finding[]): string {
     ].join("\n");
 }
 
-/** Default-deny coverage and reachability of one cluster, from its rendered objects. */
-export function analyzeCluster(cluster: string, manifests: readonly Manifest[]): ClusterAnalysis {
-    const coverage = evaluateClusterManifests(cluster, manifests);
-    const reach = analyzeReachability(manifests);
+/**
+ * Default-deny coverage and reachability of one cluster, from its rendered objects and the pods
+ * its Helm charts make (`chartPods`, stand-ins built from the chart catalog: labels only).
+ */
+export function analyzeCluster(
+    cluster: string,
+    manifests: readonly Manifest[],
+    chartPods: readonly Manifest[] = [],
+): ClusterAnalysis {
+    const coverage = evaluateClusterManifests(cluster, [...manifests, ...chartPods]);
+    const reach = analyzeReachability([...manifests, ...chartPods]);
     const violations = [
         ...coverage.filter(mandatory).map(line),
         ...reachabilityViolations(reach).map((v) => `reachability: ${v}`),

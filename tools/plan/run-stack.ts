@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue } from "../../modules/config";
 import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
 import { flowsFile } from "./diff";
+import { chartPodManifests, chartsMarkdown } from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
     Manifest,
@@ -166,9 +167,17 @@ export async function planStack(
             path.join(outDir, "manifests", `${c.name}.yaml`),
             toMultiDocYaml(manifests),
         );
-        const analysis = analyzeCluster(c.name, manifests);
-        clusterAnalyses.push(analysis);
+        const releases = resources.filter(
+            (r) =>
+                r.type === "kubernetes:helm.sh/v3:Release" &&
+                providerUrn(r.provider) === c.providerUrn,
+        );
+        const analysis = analyzeCluster(c.name, manifests, chartPodManifests(releases, manifests));
         flows.push(...analysis.flows.map((f) => `${c.name}: ${f}`));
+        clusterAnalyses.push({
+            ...analysis,
+            markdown: `${analysis.markdown}\n\n${chartsMarkdown(releases, manifests.length)}`,
+        });
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
     fs.writeFileSync(path.join(outDir, flowsFile), JSON.stringify(flows, null, 2) + "\n");

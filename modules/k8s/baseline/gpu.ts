@@ -20,13 +20,11 @@ const toleration = (t: { key: string; value: string; effect: string }) => ({
 export const dcgmMetricsPort = 9400;
 
 /** Helm values of the GPU operator, which then owns `nvidia.com/gpu` (and `nvidia.com/pgpu` under Kata). */
-export function gpuOperatorValues(
-    caps: ClusterCapabilities,
-    target: "oke" | "existing",
-): Record<string, unknown> {
+export function gpuOperatorValues(caps: ClusterCapabilities): Record<string, unknown> {
+    // v25.3.0 has no `operator.defaultRuntime` (it detects CRI-O or containerd on each node) and
+    // no `sandboxWorkloads.mode` (Kata comes from kata-deploy): keys it would silently ignore.
     return {
-        // OKE nodes run CRI-O; OKE GPU images already carry the driver and container toolkit.
-        operator: { defaultRuntime: target === "oke" ? "crio" : "containerd" },
+        // OKE GPU images already carry the driver and container toolkit.
         driver: { enabled: false },
         toolkit: { enabled: false },
         devicePlugin: { enabled: true },
@@ -36,7 +34,6 @@ export function gpuOperatorValues(
         daemonsets: { tolerations: [toleration(taints.gpu), toleration(taints.kata)] },
         sandboxWorkloads: {
             enabled: caps.kataGpu,
-            mode: "kata",
             // Mixed clusters default to containers; Kata GPU nodes opt in with nvidia.com/gpu.workload.config.
             defaultWorkload: caps.gpu ? "container" : "vm-passthrough",
         },
@@ -73,8 +70,6 @@ export function dcgmExporterValues(): Record<string, unknown> {
 export interface GpuStackArgs {
     /** What the cluster offers. */
     readonly capabilities: ClusterCapabilities;
-    /** `oke` or `existing`. */
-    readonly target: "oke" | "existing";
     /** Install the GPU operator (it owns the device plugin). */
     readonly installOperator: boolean;
     /** Install the standalone DCGM exporter (OKE's add-on owns the device plugin). */
@@ -104,7 +99,7 @@ export class GpuStack extends pulumi.ComponentResource {
                         version: charts.gpuOperator.version,
                         repositoryOpts: { repo: charts.gpuOperator.repo },
                         namespace: privilegedNamespaces.gpuOperator,
-                        values: gpuOperatorValues(args.capabilities, args.target),
+                        values: gpuOperatorValues(args.capabilities),
                         atomic: true,
                         timeout: 900,
                     },

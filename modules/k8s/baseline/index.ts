@@ -2,6 +2,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterLayerArgs } from "../args";
+import { buildIntent, intentInputs, proxyEnv } from "../network/intent";
 import { tierNamespaces } from "../../constants/namespaces";
 import { AdmissionPolicies } from "./admission";
 import { GpuStack } from "./gpu";
@@ -39,6 +40,27 @@ export class Baseline extends pulumi.ComponentResource {
         const cfg = cluster.layer.baseline;
         const plan = planBaseline(cluster);
         this.plan = plan;
+        // Controllers whose policies send them through an egress proxy get its settings.
+        let intent: ReturnType<typeof buildIntent>;
+        try {
+            intent = buildIntent(intentInputs(cluster));
+        } catch (e) {
+            throw new pulumi.ResourceError(
+                `cluster ${cluster.name}: ${(e as Error).message}`,
+                this,
+            );
+        }
+        if (
+            cluster.target === "existing" &&
+            cluster.layer.observability.enabled &&
+            cluster.layer.networkPolicy.nodeCidrs.length === 0
+        ) {
+            pulumi.log.warn(
+                `cluster ${cluster.name}: under default-deny Prometheus cannot scrape the kubelets and node exporters; ` +
+                    `set clusters[${cluster.name}].networkPolicy.nodeCidrs to the CIDR blocks of the nodes`,
+                this,
+            );
+        }
         const child = { parent: this };
 
         const priority = new PriorityClasses(`${name}-priority`, {}, child);
@@ -76,7 +98,6 @@ export class Baseline extends pulumi.ComponentResource {
             {
                 classes: plan.kataRuntimeClasses,
                 install: plan.installKataDeploy,
-                gpuOperatorProvidesNfd: plan.installGpuOperator,
                 after: ready,
             },
             child,
@@ -88,7 +109,6 @@ export class Baseline extends pulumi.ComponentResource {
                 `${name}-gpu`,
                 {
                     capabilities: cluster.capabilities,
-                    target: cluster.target,
                     installOperator: plan.installGpuOperator,
                     installDcgmExporter: plan.installDcgmExporter,
                     after: ready,
@@ -108,6 +128,7 @@ export class Baseline extends pulumi.ComponentResource {
                     vaultId: args.cloud?.vaultId,
                     region: args.cloud?.region,
                     existingClusterAuth: cfg.secrets.existingClusterAuth,
+                    proxyEnv: proxyEnv(intent, "external-secrets"),
                     after: ready,
                 },
                 child,
@@ -127,6 +148,7 @@ export class Baseline extends pulumi.ComponentResource {
                 ingress: cfg.ingress,
                 installCertManager: plan.installCertManager,
                 clusterName: cluster.name,
+                proxyEnv: proxyEnv(intent, "cert-manager"),
                 after: ready,
             },
             child,

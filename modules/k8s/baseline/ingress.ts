@@ -138,8 +138,14 @@ export function ingressNginxValues(ingress: IngressConfig): Record<string, unkno
     };
 }
 
-/** Helm values of cert-manager. */
-export function certManagerValues(): Record<string, unknown> {
+/**
+ * Helm values of cert-manager. `proxyEnv` (the egress proxy of an ACME issuer under the proxy
+ * engine) goes to the chart's own `https_proxy`/`no_proxy` keys, which it sets on the controller.
+ */
+export function certManagerValues(
+    proxyEnv: readonly { name: string; value: string }[] = [],
+): Record<string, unknown> {
+    const env = (name: string) => proxyEnv.find((e) => e.name === name)?.value;
     const hardened = {
         securityContext: restrictedPod,
         containerSecurityContext: restrictedContainer,
@@ -147,9 +153,11 @@ export function certManagerValues(): Record<string, unknown> {
     };
     return {
         crds: { enabled: true, keep: true },
+        // The chart reads the PriorityClass of all its pods from `global` (a top-level key fails
+        // its values.schema.json, so `helm install` refuses the release).
+        global: { priorityClassName: priorityClasses.platform },
         replicaCount: 2,
         podDisruptionBudget: { enabled: true, minAvailable: 1 },
-        priorityClassName: priorityClasses.platform,
         ...hardened,
         webhook: {
             ...hardened,
@@ -159,6 +167,13 @@ export function certManagerValues(): Record<string, unknown> {
         cainjector: { ...hardened },
         startupapicheck: { ...hardened },
         prometheus: { enabled: true, servicemonitor: { enabled: false } },
+        ...(proxyEnv.length > 0
+            ? {
+                  http_proxy: env("HTTP_PROXY"),
+                  https_proxy: env("HTTPS_PROXY"),
+                  no_proxy: env("NO_PROXY"),
+              }
+            : {}),
     };
 }
 
@@ -188,6 +203,8 @@ export interface IngressTlsArgs {
     readonly installCertManager: boolean;
     /** Cluster name, for the CA's subject. */
     readonly clusterName: string;
+    /** cert-manager's egress proxy settings (ACME under the proxy engine). Defaults to none. */
+    readonly proxyEnv?: readonly { name: string; value: string }[];
     /**
      * What the chart's pods need first: their namespace with its quota and LimitRange, and the
      * PriorityClasses. Defaults to none.
@@ -211,7 +228,7 @@ export class IngressTls extends pulumi.ComponentResource {
                         version: charts.certManager.version,
                         repositoryOpts: { repo: charts.certManager.repo },
                         namespace: serviceNamespaces.certManager,
-                        values: certManagerValues(),
+                        values: certManagerValues(args.proxyEnv),
                         atomic: true,
                     },
                     { parent: this, dependsOn: after },

@@ -66,24 +66,28 @@ export function kataShims(classes: readonly string[]): string[] {
     return classes.map((c) => c.replace(/^kata-/, ""));
 }
 
-/** Helm values of kata-deploy. */
-export function kataDeployValues(
-    classes: readonly string[],
-    gpuOperatorProvidesNfd: boolean,
-): Record<string, unknown> {
+/**
+ * Helm values of kata-deploy 3.29.0 (its `shims.<name>.enabled` / `runtimeClasses` layout; the
+ * older `env.shims` / `env.createRuntimeClasses` keys are silently ignored by this chart). The
+ * platform is the one owner of the Kata RuntimeClasses (they carry the pools' tolerations, which
+ * the chart's template cannot express), so the chart's `templates/runtimeclasses.yaml` is off.
+ */
+export function kataDeployValues(classes: readonly string[]): Record<string, unknown> {
+    const shims = Object.fromEntries(kataShims(classes).map((s) => [s, { enabled: true }]));
     return {
         k8sDistribution: "k8s",
         // The DaemonSet goes only to pools marked Kata before the runtime exists there.
         nodeSelector: { [labels.kataPool]: "true" },
         tolerations: [toleration(taints.kata), toleration(taints.gpu)],
-        env: {
-            shims: kataShims(classes).join(" "),
-            defaultShim: "qemu",
-            // The platform declares its RuntimeClasses itself (overhead, scheduling, tolerations).
-            createRuntimeClasses: "false",
-            createDefaultRuntimeClass: "false",
-        },
-        nfd: { enabled: !gpuOperatorProvidesNfd },
+        // Only the shims the RuntimeClasses name; every other shim defaults to enabled.
+        shims: { disableAll: true, ...shims },
+        defaultShim: { amd64: "qemu" },
+        runtimeClasses: { enabled: false, createDefault: false },
+        // nydus is a containerd snapshotter for guest-pulled images; OKE nodes run CRI-O.
+        snapshotter: { setup: [] },
+        // Kata pools are bare-metal shapes the config validated for virtualization; the GPU
+        // operator's NFD, when present, makes the chart's own NFD refuse to install.
+        "node-feature-discovery": { enabled: false },
     };
 }
 
@@ -93,8 +97,6 @@ export interface KataRuntimeArgs {
     readonly classes: readonly string[];
     /** Install kata-deploy (OKE Kata pools); false leaves the runtime to the cluster. */
     readonly install: boolean;
-    /** The GPU operator runs Node Feature Discovery, so kata-deploy must not. */
-    readonly gpuOperatorProvidesNfd: boolean;
     /**
      * What the chart's pods need first: their namespace with its quota and LimitRange, and the
      * PriorityClasses. Defaults to none.
@@ -117,7 +119,7 @@ export class KataRuntime extends pulumi.ComponentResource {
                     chart: charts.kataDeploy.chart,
                     version: charts.kataDeploy.version,
                     namespace: privilegedNamespaces.kata,
-                    values: kataDeployValues(args.classes, args.gpuOperatorProvidesNfd),
+                    values: kataDeployValues(args.classes),
                     atomic: true,
                     timeout: 900,
                 },

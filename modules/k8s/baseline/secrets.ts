@@ -28,8 +28,14 @@ const resources = {
     limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "256Mi" },
 };
 
-/** Helm values of External Secrets: hardened pods and the ServiceAccount OCI IAM trusts. */
-export function externalSecretsValues(): Record<string, unknown> {
+/**
+ * Helm values of External Secrets: hardened pods, the ServiceAccount OCI IAM trusts, and for the
+ * controller (the only component that calls OCI Vault) the egress proxy its network policy sends
+ * it through (`proxyEnv`, empty under FQDN engines).
+ */
+export function externalSecretsValues(
+    proxyEnv: readonly { name: string; value: string }[] = [],
+): Record<string, unknown> {
     const hardened = {
         securityContext: containerSecurityContext,
         podSecurityContext: {
@@ -50,6 +56,7 @@ export function externalSecretsValues(): Record<string, unknown> {
         serviceAccount: { create: true, name: identity.serviceAccount },
         serviceMonitor: { enabled: false },
         ...hardened,
+        ...(proxyEnv.length > 0 ? { extraEnv: proxyEnv.map((e) => ({ ...e })) } : {}),
         webhook: { ...hardened },
         certController: { ...hardened },
     };
@@ -94,6 +101,8 @@ export interface ExternalSecretsArgs {
     readonly region?: string;
     /** Existing clusters: API-key auth from a Secret created out of band. */
     readonly existingClusterAuth?: ExistingClusterSecretsAuth;
+    /** HTTPS_PROXY/NO_PROXY of the controller under the proxy egress engine. Defaults to none. */
+    readonly proxyEnv?: readonly { name: string; value: string }[];
     /**
      * What the chart's pods need first: their namespace with its quota and LimitRange, and the
      * PriorityClasses. Defaults to none.
@@ -131,7 +140,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                 version: charts.externalSecrets.version,
                 repositoryOpts: { repo: charts.externalSecrets.repo },
                 namespace: identity.namespace,
-                values: externalSecretsValues(),
+                values: externalSecretsValues(args.proxyEnv),
                 atomic: true,
             },
             { parent: this, dependsOn: [...(args.after ?? [])] },

@@ -23,7 +23,7 @@ import {
     proxyInstances,
     squidConfKey,
 } from "./proxy";
-import { renderCalicoEnterprise } from "./render-calico";
+import { calicoOnOkeGap, renderCalicoEnterprise, tigeraOperatorValues } from "./render-calico";
 import { renderCilium } from "./render-cilium";
 import { K8sObject, renderKubernetesPolicies } from "./render-k8s";
 
@@ -77,6 +77,9 @@ export class NetworkSecurity extends pulumi.ComponentResource {
         const net = args.cluster.layer.networkPolicy;
 
         if (net.installCalico) {
+            if (args.cluster.target === "oke") {
+                pulumi.log.warn(calicoOnOkeGap(args.cluster.network?.podNetworking), this);
+            }
             new k8s.helm.v3.Release(
                 `${name}-calico`,
                 {
@@ -86,10 +89,7 @@ export class NetworkSecurity extends pulumi.ComponentResource {
                     repositoryOpts: { repo: tigeraOperatorChart.repo },
                     namespace: privilegedNamespaces.calico,
                     createNamespace: false,
-                    values: {
-                        installation: { enabled: true, kubernetesProvider: "" },
-                        apiServer: { enabled: false },
-                    },
+                    values: tigeraOperatorValues(),
                 },
                 { parent: this },
             );

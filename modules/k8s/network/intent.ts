@@ -4,7 +4,7 @@
  * NetworkPolicy always (render-k8s.ts), plus the FQDN part by Calico Enterprise, Cilium or the
  * egress proxy.
  */
-import { formatCidr, parseCidr } from "../../config/cidr";
+import { contains, formatCidr, parseCidr } from "../../config/cidr";
 import type { ClusterCapabilities, ClusterConfig } from "../../config";
 import {
     EgressEngine,
@@ -121,10 +121,15 @@ export interface NetworkIntent {
         readonly port: number;
     };
     readonly apiServer: { readonly cidrs: readonly string[]; readonly port: number };
+    /** Pod and Service CIDRs of the cluster, where its config states them (never proxied). */
+    readonly clusterCidrs: readonly string[];
 }
 
 /** Label the egress proxy instances carry: which identity's allowlist they enforce. */
 export const allowlistLabel = `${labelDomain}/egress-allowlist`;
+
+/** Port of CoreDNS's metrics (the `prometheus :9153` plugin of its Corefile). */
+export const coreDnsMetricsPort = 9153;
 
 /** Workloads installed by charts (or the cluster) that the intent names as peers. */
 export const namedPeers = {
@@ -135,6 +140,8 @@ export const namedPeers = {
         ports: [
             { name: "dns", port: workloadPorts.dns, protocol: "UDP" },
             { name: "dns-tcp", port: workloadPorts.dns, protocol: "TCP" },
+            // CoreDNS's Prometheus endpoint, which kube-prometheus-stack's coreDns monitor scrapes.
+            { name: "metrics", port: coreDnsMetricsPort, protocol: "TCP" },
         ],
         source: "system",
     },
@@ -330,7 +337,9 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
 
     const peers: NamedPeerId[] = ["ingress-nginx", "cert-manager"];
     if (inputs.externalSecrets) peers.push("external-secrets");
-    if (inputs.observability) peers.push("prometheus", "alertmanager", "decision-log-metrics");
+    if (inputs.observability) {
+        peers.push("prometheus", "alertmanager", "decision-log-metrics", "kube-dns");
+    }
     if (inputs.kubeflow) peers.push("kubeflow-pipelines");
     workloads.push(
         ...peers.map((p) =>
@@ -385,6 +394,12 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     }
     flow("prometheus", "ingress-nginx", ingressControllerMetrics.port, "scrape");
     flow("prometheus", "alertmanager", 9093, "alerts");
+    flow(
+        "prometheus",
+        "kube-dns",
+        coreDnsMetricsPort,
+        "scrape CoreDNS (kube-prometheus-stack coreDns)",
+    );
     flow(
         "prometheus",
         "decision-log-metrics",
@@ -458,15 +473,16 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     }
     const namespaceEgress: NamespaceEgress[] = [];
     if (has("prometheus")) {
-        // The GPU operator's DCGM exporter (its namespace is the chart's) and, on OKE, the nodes'
-        // kubelet and node-exporter (host network) on the workers subnet.
+        // The GPU operator's DCGM exporter (its namespace is the chart's) and the nodes' kubelets
+        // and host-network node exporters: the workers subnet on OKE, `nodeCidrs` elsewhere.
         namespaceEgress.push({
             from: "prometheus",
             namespace: dcgmExporterNamespace,
             ports: [dcgmPort],
             purpose: "scrape DCGM",
         });
-        const workers = okeSubnet(inputs.cluster, "workers");
+        const workers =
+            net.nodeCidrs.length > 0 ? [...net.nodeCidrs] : okeSubnet(inputs.cluster, "workers");
         if (workers.length > 0) {
             cidrEgress.push({
                 from: "prometheus",
@@ -545,6 +561,10 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             port: workloadPorts.dns,
         },
         apiServer: { cidrs: apiServerCidrs, port: net.apiServerPort },
+        clusterCidrs:
+            inputs.cluster.network === undefined
+                ? []
+                : [inputs.cluster.network.podsCidr, inputs.cluster.network.servicesCidr],
     };
 }
 
@@ -581,13 +601,21 @@ export function proxyEnv(
 ): { name: string; value: string }[] {
     if (intent.engine !== "proxy" || intent.egress[identity] === undefined) return [];
     const url = `http://${proxyName(identity)}.${serviceNamespaces.egressProxy}.svc.cluster.local:${workloadPorts.egressProxy}`;
-    // In-cluster names and private addresses (the API server's workload-identity endpoint) go direct.
+    // In-cluster names and addresses go direct: the API server (its endpoints and the
+    // `kubernetes` Service, whose ClusterIP controllers dial), pods, Services and the private
+    // ranges (the API server's workload-identity endpoint). Go and Node clients match CIDRs.
+    const privateRanges = nonPublicCidrs.slice(0, 3);
+    const outsidePrivate = (c: string) =>
+        !privateRanges.some((p) => contains(parseCidr(p)!, parseCidr(c)!));
     const noProxy = [
-        ".svc",
-        ".cluster.local",
-        "localhost",
-        "127.0.0.1",
-        ...nonPublicCidrs.slice(0, 3),
+        ...new Set([
+            ".svc",
+            ".cluster.local",
+            "localhost",
+            "127.0.0.1",
+            ...privateRanges,
+            ...[...intent.apiServer.cidrs, ...intent.clusterCidrs].filter(outsidePrivate),
+        ]),
     ].join(",");
     return [
         { name: "HTTPS_PROXY", value: url },

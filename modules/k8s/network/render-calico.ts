@@ -84,3 +84,39 @@ export function renderCalicoEnterprise(intent: NetworkIntent): K8sObject[] {
     });
     return out;
 }
+
+/**
+ * Helm values of the open-source Calico operator (tigera-operator chart): the Installation only.
+ * The chart's other custom resources stay off: the Calico API server (the platform writes only
+ * Kubernetes NetworkPolicy with it), and Goldmane and Whisker (a flow aggregator and its web UI,
+ * pods and a listener the platform has no use for).
+ */
+export function tigeraOperatorValues(): Record<string, unknown> {
+    return {
+        installation: { enabled: true, kubernetesProvider: "" },
+        apiServer: { enabled: false },
+        goldmane: { enabled: false },
+        whisker: { enabled: false },
+    };
+}
+
+/**
+ * Why the operator-installed Calico is not yet what OKE documents (a known gap, reported by the
+ * plan). OKE's "Installing Calico alongside the OCI VCN-Native Pod Networking CNI plugin" applies
+ * Calico's policy-only manifest without its CNI install and with `FELIX_INTERFACEPREFIX=oci`,
+ * `NO_DEFAULT_POOLS=true`, `FELIX_CHAININSERTMODE=Append`, `FELIX_IPTABLESMANGLEALLOWACTION=Return`
+ * (and `FELIX_IPTABLESBACKEND=NFT` on Oracle Linux 8); for flannel, the same manifest with
+ * `CALICO_MANAGE_CNI=true`. The tigera-operator v3.31.5 Installation cannot express that: its
+ * `cni.type` is Calico (installs Calico CNI and IPAM), GKE, AmazonVPC or AzureVNET (each sets its
+ * own interface prefix), and `calicoNodeDaemonSet` containers take only resources, no env.
+ */
+export function calicoOnOkeGap(podNetworking: string | undefined): string {
+    return (
+        `open-source Calico is installed by the tigera-operator chart, whose Installation puts Calico CNI and IPAM on the nodes; ` +
+        `OKE documents Calico policy-only for ${podNetworking ?? "its"} pod networking (calico-policy-only manifest` +
+        (podNetworking === "flannel"
+            ? ", CALICO_MANAGE_CNI=true)"
+            : ", no CNI install, FELIX_INTERFACEPREFIX=oci, NO_DEFAULT_POOLS=true, FELIX_CHAININSERTMODE=Append, FELIX_IPTABLESMANGLEALLOWACTION=Return)") +
+        ", which the operator's Installation cannot express: do not apply this stack to a live OKE cluster until the Calico install is replaced (issue 13)"
+    );
+}

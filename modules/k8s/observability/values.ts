@@ -162,6 +162,11 @@ export function kubePrometheusStackValues(cfg: ObservabilityConfig): Record<stri
                 storageClassName: cfg.storageClass,
                 size: `${cfg.grafana.storageGi}Gi`,
             },
+            // The chart's init-chown-data container runs as root (runAsNonRoot: false, CHOWN) to
+            // chown the volume, which the `restricted` namespace refuses; fsGroup does that job.
+            initChownData: { enabled: false },
+            // Its `helm test` pod has no securityContext; the program never runs chart tests.
+            testFramework: { enabled: false },
             securityContext: podSecurity,
             containerSecurityContext: containerSecurity,
             resources: resources("50m", "128Mi", "500m", "512Mi"),
