@@ -20,6 +20,38 @@ import {
 } from "./cluster";
 import { compliantPod, violations } from "./violations";
 
+/** A namespace some installer outside the manifests creates, and which. */
+export interface ExternalNamespace {
+    readonly name: string;
+    readonly reason: string;
+}
+
+/**
+ * Namespaces OKE add-ons create that the manifests use without declaring: an add-on is an OCI
+ * resource (`oci:ContainerEngine/addon:Addon`, named `<cluster>-addon-<name>`), not a manifest.
+ * The namespace of each add-on is OKE's (unverified here: no OKE); only listed add-ons count.
+ */
+export const addonNamespaces: Readonly<Record<string, string>> = { CertManager: "cert-manager" };
+
+/** The add-on namespaces of `cluster` among the plan's resources. */
+export function externalNamespaces(
+    resources: readonly { type: string; name: string; inputs: Record<string, unknown> }[],
+    cluster: string,
+): ExternalNamespace[] {
+    return resources
+        .filter(
+            (r) =>
+                r.type === "oci:ContainerEngine/addon:Addon" &&
+                r.name.startsWith(`${cluster}-addon-`) &&
+                typeof r.inputs.addonName === "string" &&
+                addonNamespaces[r.inputs.addonName] !== undefined,
+        )
+        .map((r) => ({
+            name: addonNamespaces[r.inputs.addonName as string],
+            reason: `created by the OKE ${r.inputs.addonName as string} add-on (${r.name})`,
+        }));
+}
+
 /** A violating pod's fate in one namespace. */
 export interface Refusal {
     readonly id: string;
@@ -32,6 +64,11 @@ export interface Refusal {
     readonly expected: string | null;
     readonly status: number;
     readonly message: string;
+    /**
+     * Neither Pod Security (at the namespace's version) nor the platform policy owns the rule here:
+     * a gap in the platform namespace, reported, whatever the outcome.
+     */
+    readonly gap?: boolean;
 }
 
 /** A policy's type-checking verdict from `status.typeChecking`. */
@@ -101,10 +138,25 @@ async function ensureNamespace(client: KubeClient, name: string, labels: Record<
 export async function runCluster(
     api: ApiServer,
     objects: readonly K8sObject[],
+    external: readonly ExternalNamespace[] = [],
 ): Promise<ClusterRun> {
     const client = api.client;
     const discovery = new Discovery(client);
     const crds = await applyCrds(client, discovery, readCrds(chartsDir("crds")));
+    const declared = new Set(
+        objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name),
+    );
+    for (const ns of external.filter((e) => !declared.has(e.name))) {
+        // Unlabelled, as the installer that owns it would leave it.
+        await ensureNamespace(client, ns.name, {});
+        crds.push({
+            kind: "Namespace (not in the manifests)",
+            name: ns.name,
+            result: "admitted",
+            detail: ns.reason,
+            warnings: [],
+        });
+    }
 
     const ordered = applyOrder(objects);
     const applied: Outcome[] = [];
@@ -237,6 +289,18 @@ async function tryViolations(
         for (const v of violations) {
             const pod = compliantPod(v.id.toLowerCase().replace(/[^a-z0-9]+/g, "-"));
             v.mutate(pod);
+            const minor = Number(/^v1\.(\d+)$/.exec(version)?.[1] ?? "999");
+            const checked = minor >= (v.sinceMinor ?? 0);
+            if (!checked && w !== "policy") {
+                out.push({
+                    id: `${v.id} (no Pod Security check before v1.${v.sinceMinor})`,
+                    where: w,
+                    expected: null,
+                    gap: w === "platform" && v.policy === null,
+                    ...(await dryRunCreate(client, ns, pod)),
+                });
+                continue;
+            }
             const expected =
                 w === "pod-security"
                     ? `violates PodSecurity "restricted:${version}": … ${v.podSecurity}`

@@ -29,6 +29,12 @@ export const absentKinds: Readonly<Record<string, string>> = {
     "kubeflow.org/v1 Profile": "comes with the Kubeflow kustomization; not in the charts folder",
     "serving.kserve.io/v1alpha1 ClusterStorageContainer":
         "comes with KServe; not in the charts folder",
+    // The charts folder's external-secrets-bundle.yaml is the chart's helm-unittest spec, not its
+    // CRDs; once the CRDs are there they are applied and these objects are applied, not skipped.
+    "external-secrets.io/v1 ExternalSecret":
+        "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
+    "external-secrets.io/v1 ClusterSecretStore":
+        "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
 };
 
 /** The outcome for one object. */
@@ -98,8 +104,27 @@ export function readCrds(dir: string): K8sObject[] {
         .flatMap((f) =>
             parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8"))
                 .map((d) => d.toJS() as K8sObject | null)
-                .filter((o): o is K8sObject => o !== null && o.kind === "CustomResourceDefinition"),
+                .filter((o): o is K8sObject => o !== null && o.kind === "CustomResourceDefinition")
+                .map(withoutTemplatedMetadata),
         );
+}
+
+/**
+ * cert-manager ships its CRDs as chart templates: the YAML is plain but some label values are Helm
+ * expressions (`{{ .Release.Name }}`), which no API server accepts. Those labels are metadata
+ * only (not schema), so they are dropped; everything else is applied as published.
+ */
+export function withoutTemplatedMetadata(crd: K8sObject): K8sObject {
+    const meta = { ...crd.metadata };
+    for (const key of ["labels", "annotations"] as const) {
+        const m = meta[key] as Record<string, string> | undefined;
+        if (m) {
+            meta[key] = Object.fromEntries(
+                Object.entries(m).filter(([, v]) => !String(v).includes("{{")),
+            );
+        }
+    }
+    return { ...crd, metadata: meta };
 }
 
 /** A served resource. */

@@ -52,6 +52,8 @@ export interface Violation {
      * admission by the policy (the admission-policy owner decides which; see docs/real-apiserver.md).
      */
     readonly policy: string | null;
+    /** The first Pod Security version (minor of v1.NN) with this check. Defaults to every version. */
+    readonly sinceMinor?: number;
 }
 
 const app = (p: Pod) => p.spec.containers[0];
@@ -123,7 +125,7 @@ export const violations: readonly Violation[] = [
         id: "allowPrivilegeEscalation unset",
         mutate: (p) => delete sc(p).allowPrivilegeEscalation,
         podSecurity: "allowPrivilegeEscalation != false",
-        policy: "allowPrivilegeEscalation",
+        policy: "every container must set securityContext.allowPrivilegeEscalation: false",
     },
     {
         id: "runAsNonRoot unset",
@@ -195,5 +197,7 @@ export const violations: readonly Violation[] = [
             (app(p).livenessProbe = { httpGet: { host: "169.254.169.254", path: "/", port: 80 } }),
         podSecurity: "probe or lifecycle host",
         policy: null,
+        // policy/check_hostProbesAndhostLifecycle.go: MinimumVersion 1.34.
+        sinceMinor: 34,
     },
 ];

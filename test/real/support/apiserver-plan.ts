@@ -8,18 +8,18 @@ import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import { repoRoot } from "./env";
-import { K8sObject } from "./plan";
+import { K8sObject, PlannedResource } from "./plan";
 import { parseAllDocuments } from "yaml";
 
 /**
  * Plans `Pulumi.<base>.yaml` with `edit` applied to its `config` map, as stack `name`, and returns
- * every manifest of every cluster, keyed by cluster.
+ * every manifest of every cluster (keyed by cluster) and every resource.
  */
 export function planVariant(
     base: string,
     name: string,
     edit: (config: Record<string, unknown>) => void,
-): Map<string, K8sObject[]> {
+): { manifests: Map<string, K8sObject[]>; resources: PlannedResource[] } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-plan-variant-"));
     const doc = parse(fs.readFileSync(path.join(repoRoot, `Pulumi.${base}.yaml`), "utf8")) as {
         config: Record<string, unknown>;
@@ -55,6 +55,9 @@ export function planVariant(
                 .filter((o): o is K8sObject => o !== null),
         );
     }
+    const resources = JSON.parse(
+        fs.readFileSync(path.join(dir, "out", name, "resources.json"), "utf8"),
+    ) as PlannedResource[];
     fs.rmSync(dir, { recursive: true, force: true });
-    return out;
+    return { manifests: out, resources };
 }
