@@ -1,14 +1,18 @@
 """Custom actions of the `default` rails configuration.
 
 Imported by the NeMo Guardrails server at start-up (treat as code: the directory is mounted
-read-only). Standard library only, so the image needs nothing beyond `nemoguardrails`.
+read-only). Standard library only, so the image needs nothing beyond `nemoguardrails`; when the
+platform's entrypoint (`slp_guardrails`, images/guardrails) runs them, verdicts are also counted in
+its Prometheus metrics.
 
 Audit contract (one JSON object per line on stdout, counted by the decision-metrics pipeline):
   {"event": "guardrails.decision", "request_id": ..., "config_id": ..., "direction": "input" |
    "output", "rails": [...], "verdict": "allow" | "block" | "redact", "entities": {type: count}}
+A check that failed (no verdict: server down, timeout, bad answer) blocks and adds "error": <type>.
 The output filter's line also carries "filter_seconds" (duration of the Presidio calls, seconds)
 and "filter_outcome" ("ok" | "error"), from which the pipeline derives the output filter's latency
-and error rate. Prompt and response text never appear in it.
+and error rate. Prompt and response text never appear in it. `request_id` is the gateway's
+X-Request-Id, which the entrypoint puts into the conversation context.
 """
 
 import asyncio
@@ -21,6 +25,11 @@ import urllib.request
 from typing import Optional
 
 from nemoguardrails.actions import action
+
+try:
+    from slp_guardrails import metrics as _metrics
+except ImportError:  # served by plain `nemoguardrails server` (pipeline evaluation)
+    _metrics = None
 
 _audit = logging.getLogger("guardrails.audit")
 if not _audit.handlers:
@@ -56,7 +65,7 @@ def _audit_line(context: Optional[dict], config, direction: str, rails: list, ve
                 extra: Optional[dict] = None):
     record = {
         "event": "guardrails.decision",
-        "request_id": (context or {}).get("request_id") or (context or {}).get("session_id") or "",
+        "request_id": (context or {}).get("request_id") or "",
         "config_id": _custom(config).get("config_id", ""),
         "direction": direction,
         "rails": rails,
@@ -67,6 +76,8 @@ def _audit_line(context: Optional[dict], config, direction: str, rails: list, ve
     if extra:
         record.update(extra)
     _audit.info(json.dumps(record, sort_keys=True))
+    if _metrics is not None:
+        _metrics.record_decision(direction, verdict, failed=bool(extra and "error" in extra))
 
 
 @action(name="log_decision")
@@ -87,6 +98,52 @@ async def detect_prompt_injection(text: Optional[str] = None, context: Optional[
     if text is None:
         text = (context or {}).get("user_message") or ""
     return is_prompt_injection(text)
+
+
+def _jailbreak_verdict(endpoint: str, prompt: str, settings) -> bool:
+    """True when the heuristics server calls `prompt` a jailbreak; raises when it gives no verdict."""
+    result = _post(
+        endpoint,
+        {
+            "prompt": prompt,
+            "lp_threshold": settings.length_per_perplexity_threshold,
+            "ps_ppl_threshold": settings.prefix_suffix_perplexity_threshold,
+        },
+        _JAILBREAK_TIMEOUT_SECONDS,
+    )
+    verdict = result.get("jailbreak") if isinstance(result, dict) else None
+    if not isinstance(verdict, bool):
+        raise ValueError("the heuristics server answered without a boolean 'jailbreak'")
+    return verdict
+
+
+# The heuristics server takes about 2 s per prompt on CPU; beyond this the check counts as failed.
+_JAILBREAK_TIMEOUT_SECONDS = 5.0
+
+
+@action(name="jailbreak_heuristics_fail_closed", is_system_action=True)
+async def jailbreak_heuristics_fail_closed(context: Optional[dict] = None, config=None):
+    """Input rail: asks the jailbreak heuristics server; blocks when it says so, fails or is slow.
+
+    The library action (`jailbreak_detection_heuristics`) lets a request through when the server
+    does not answer, which turns an outage into a bypass.
+    """
+    prompt = (context or {}).get("user_message") or ""
+    settings = config.rails.config.jailbreak_detection
+    rail = ["jailbreak detection heuristics"]
+    try:
+        if not settings.server_endpoint:
+            raise ValueError("rails.config.jailbreak_detection.server_endpoint is not set")
+        is_jailbreak = await asyncio.to_thread(_jailbreak_verdict, settings.server_endpoint, prompt, settings)
+    except Exception as exc:  # noqa: BLE001 - no verdict is a block
+        if _metrics is not None:
+            _metrics.jailbreak_checks.labels(outcome="error").inc()
+        _audit_line(context, config, "input", rail, "block", extra={"error": type(exc).__name__})
+        return True
+    if _metrics is not None:
+        _metrics.jailbreak_checks.labels(outcome="block" if is_jailbreak else "pass").inc()
+    _audit_line(context, config, "input", rail, "block" if is_jailbreak else "allow")
+    return is_jailbreak
 
 
 def _post(url: str, body: dict, timeout: float):
@@ -145,7 +202,7 @@ async def mask_sensitive_data_presidio(text: Optional[str] = None, context: Opti
         masked, counts = await asyncio.to_thread(_mask, text, settings)
     except Exception as exc:  # noqa: BLE001 - any failure must withhold the response
         _audit_line(context, config, "output", ["mask sensitive data via presidio"], "block",
-                    {"error": type(exc).__name__}, _filter_timing(started, "error"))
+                    None, {"error": type(exc).__name__, **_filter_timing(started, "error")})
         return _WITHHELD
     verdict = "redact" if counts else "allow"
     _audit_line(context, config, "output", ["mask sensitive data via presidio"], verdict, counts,

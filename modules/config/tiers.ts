@@ -208,6 +208,17 @@ function tierObj(value: unknown, path: string, issues: Issues, allowed: readonly
     return obj(value, path, issues, allowed);
 }
 
+/** Memory the model loader needs besides the model it writes: its bounded decrypt working set. */
+export const loaderWorkingSetMi = 512;
+
+/**
+ * Memory request and limit of the model loader: the model's tmpfs pages are charged to the
+ * container that writes them, so a limit below the model size OOM-kills the loader mid-write.
+ */
+export function modelLoaderMemory(sizeGi: number): string {
+    return `${sizeGi * 1024 + loaderWorkingSetMi}Mi`;
+}
+
 const quantityPattern = /^(\d+(\.\d+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 const suffixes: Record<string, number> = {
     "": 1,
@@ -519,10 +530,23 @@ export function parseTiers(
     if (runtimeClass === "kata-qemu-nvidia-gpu" && gpus !== 1) {
         issues.add(join(ip, "gpus"), gpus, "1: Kata GPU passthrough gives one GPU per pod");
     }
-    const replicas = num(inf, "replicas", ip, issues, { min: 1, max: 32, default: 1 });
+    // Prod serves from at least two pods on different nodes: one pod is one node's failure away
+    // from an outage (the builder spreads them; inferenceSpreadRequired makes it a hard rule).
+    const prod = ctx.environment === "prod";
+    const replicas = num(inf, "replicas", ip, issues, { min: 1, max: 32, default: prod ? 2 : 1 });
+    if (enabled && prod && replicas < 2) {
+        issues.add(join(ip, "replicas"), replicas, "at least 2 in prod (replicas across nodes)");
+    }
     const hp = join(ip, "hpa");
     const h = obj(inf.hpa, hp, issues, ["minReplicas", "maxReplicas"]);
     const minReplicas = num(h, "minReplicas", hp, issues, { min: 1, max: 32, default: replicas });
+    if (enabled && prod && minReplicas < 2) {
+        issues.add(
+            join(hp, "minReplicas"),
+            minReplicas,
+            "at least 2 in prod (replicas across nodes)",
+        );
+    }
     const maxReplicas = num(h, "maxReplicas", hp, issues, {
         min: 1,
         max: 32,
@@ -582,13 +606,16 @@ export function parseTiers(
     if (of.entities !== undefined && entities.length === 0 && Array.isArray(of.entities)) {
         issues.add(join(op, "entities"), of.entities, "at least one entity to mask");
     }
-    // The decrypted model lives in tmpfs, which is charged to the pod's memory limit.
+    // The decrypted model lives in tmpfs, charged first to the loader that writes it, then to the
+    // pod: both the loader's limit and the serving limit must hold the model and a working set.
     const memLimit = parseQuantity(inference.resources.limits.memory);
-    if (enabled && memLimit !== undefined && inference.model.sizeGi * 1024 ** 3 >= memLimit) {
+    const loaderBytes = parseQuantity(modelLoaderMemory(inference.model.sizeGi))!;
+    if (enabled && memLimit !== undefined && loaderBytes > memLimit) {
         issues.add(
             join(mp, "sizeGi"),
             inference.model.sizeGi,
-            `less than the inference memory limit (${inference.resources.limits.memory}): the memory-backed model volume counts against it`,
+            `at most the inference memory limit (${inference.resources.limits.memory}) less ${loaderWorkingSetMi}Mi: ` +
+                `the memory-backed model volume counts against it (model loader needs ${modelLoaderMemory(inference.model.sizeGi)})`,
         );
     }
 

@@ -15,10 +15,12 @@ export const okePorts = {
 export const workloadPorts = {
     gateway: 8080,
     guardrails: 8000,
-    /** NeMo Guardrails server's opt-in Prometheus exporter (`NEMO_GUARDRAILS_SERVER_METRICS_PORT`, default 9464). */
+    /** The guardrails entrypoint's Prometheus listener (serves only /metrics). */
     guardrailsMetrics: 9464,
     jailbreakDetection: 1337,
     inference: 8000,
+    /** The inference pod's metrics-only listener (an nginx sidecar passing through vLLM's /metrics). */
+    inferenceMetrics: 9400,
     presidio: 3000,
     egressProxy: 3128,
     dns: 53,

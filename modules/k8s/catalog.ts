@@ -73,7 +73,7 @@ export const catalog: Readonly<Record<WorkloadId, Workload>> = {
     gateway: workload("gateway", tierNamespaces.gateway, "gateway", [
         http("http", workloadPorts.gateway),
     ]),
-    // The server serves no /metrics on its API port; its opt-in Prometheus exporter listens apart.
+    // The entrypoint serves its Prometheus metrics on a port of their own, /metrics only.
     guardrails: workload(
         "guardrails",
         tierNamespaces.guardrails,
@@ -87,12 +87,14 @@ export const catalog: Readonly<Record<WorkloadId, Workload>> = {
         "guardrails",
         [http("http", workloadPorts.jailbreakDetection)],
     ),
+    // vLLM serves /metrics on its API port; Prometheus scrapes a sidecar that passes through only
+    // /metrics, so nothing but the guardrails may open the API port.
     inference: workload(
         "inference",
         tierNamespaces.inference,
         "inference",
-        [http("http", workloadPorts.inference)],
-        "http",
+        [http("http", workloadPorts.inference), http("metrics", workloadPorts.inferenceMetrics)],
+        "metrics",
     ),
     "presidio-analyzer": workload(
         "presidio-analyzer",

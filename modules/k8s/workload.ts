@@ -233,6 +233,8 @@ export interface HardenedWorkloadArgs {
     readonly nodeSelector?: Readonly<Record<string, string>>;
     /** ServiceAccount name. Defaults to the workload id. */
     readonly serviceAccountName?: string;
+    /** Never place two pods on one node (hard spread): the node is the failure domain. Defaults to false. */
+    readonly spreadRequired?: boolean;
     /** Size limit of the `/tmp` emptyDir every container gets. Defaults to `64Mi`. */
     readonly tmpSizeLimit?: string;
     /** Seconds a pod gets to stop. Defaults to 30. */
@@ -659,7 +661,7 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
             {
                 maxSkew: 1,
                 topologyKey: "kubernetes.io/hostname",
-                whenUnsatisfiable: "ScheduleAnyway",
+                whenUnsatisfiable: args.spreadRequired ? "DoNotSchedule" : "ScheduleAnyway",
                 nodeTaintsPolicy: "Honor",
                 labelSelector: selector,
                 matchLabelKeys: ["pod-template-hash"],

@@ -46,23 +46,28 @@ describe("guardrails rails configuration", () => {
             "audited self check output",
             "mask sensitive data via presidio",
         ]);
-        assert.equal(cfg.rails.output.streaming.enabled, true);
+        // Masking cannot rewrite chunks already sent: the rails never stream (the entrypoint does).
+        assert.equal(cfg.rails.output.streaming.enabled, false);
         assert.equal(cfg.tracing.enabled, false, "traces would hold raw prompts");
         const co = readRailFiles("default")["rails/input.co"];
-        assert.match(co, /execute jailbreak_detection_heuristics/);
-        assert.match(co, /execute self_check_input/);
+        // Fail-closed jailbreak check of our own; the library's lets a failed call through.
+        assert.match(co, /execute jailbreak_heuristics_fail_closed/);
+        assert.doesNotMatch(co, /execute jailbreak_detection_heuristics/);
+        // 0.24's self_check_input returns a RailOutcome: only `.is_blocked` is the verdict.
+        assert.match(co, /\$response = execute self_check_input\n\s+if \$response\.is_blocked/);
     });
 
     it("renders config.yml against the catalog's services and the configured model and entities", () => {
         const t = tiers();
         const cfg = YAML.parse(renderedRails(t)["config.yml"]);
         const main = cfg.models.find((m: any) => m.type === "main");
-        assert.equal(main.engine, "vllm_openai");
-        assert.equal(
-            main.parameters.openai_api_base,
-            `http://${catalog.inference.serviceHost}:8000/v1`,
-        );
-        assert.equal(main.parameters.model_name, t.inference.model.name);
+        // 0.22+ refuses vllm_openai/openai_api_base; its own client takes engine openai + base_url.
+        assert.equal(main.engine, "openai");
+        assert.equal(main.parameters.base_url, `http://${catalog.inference.serviceHost}:8000/v1`);
+        assert.equal(main.model, t.inference.model.name);
+        for (const stale of ["openai_api_base", "model_name", "openai_api_key", "api_key"]) {
+            assert.equal(main.parameters[stale], undefined, stale);
+        }
         assert.equal(
             cfg.rails.config.jailbreak_detection.server_endpoint,
             `http://${catalog["jailbreak-detection"].serviceHost}:1337/heuristics`,

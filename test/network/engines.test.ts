@@ -52,7 +52,6 @@ function expectedEdges(): string[] {
         "infer->kms",
         ...scraped,
         "kfp->guard",
-        "kfp->infer",
     ];
     return [...new Set(edges)].sort();
 }
@@ -133,11 +132,13 @@ for (const engine of engines) {
             const intoInference = result.connections
                 .filter((c) => c.to === "inference")
                 .map((c) => c.from);
-            assert.deepStrictEqual(intoInference.sort(), [
-                "guardrails",
-                "kubeflow-pipelines",
-                "prometheus",
-            ]);
+            assert.deepStrictEqual(intoInference.sort(), ["guardrails", "prometheus"]);
+            // Prometheus reaches only the metrics-only listener, never the API port.
+            assert.deepStrictEqual(
+                result.connections.find((c) => c.from === "prometheus" && c.to === "inference")!
+                    .ports,
+                ["TCP/9400"],
+            );
             for (const id of ["presidio-analyzer", "presidio-anonymizer"]) {
                 assert.deepStrictEqual(
                     result.connections.filter((c) => c.to === id).map((c) => c.from),

@@ -98,17 +98,20 @@ describe("network: rendering, for every engine", () => {
                 }
             });
 
-            it("lets nothing but the guardrails, Prometheus and pipelines in to inference; only the guardrails to Presidio", () => {
+            it("lets nothing but the guardrails and Prometheus (metrics port) in to inference; only the guardrails to Presidio", () => {
                 const callers = (id: string) =>
                     intent.flows
                         .filter((f) => f.to === id)
                         .map((f) => f.from)
                         .sort();
-                assert.deepStrictEqual(callers("inference"), [
-                    "guardrails",
-                    "kubeflow-pipelines",
-                    "prometheus",
-                ]);
+                assert.deepStrictEqual(callers("inference"), ["guardrails", "prometheus"]);
+                assert.deepStrictEqual(
+                    intent.flows
+                        .filter((f) => f.to === "inference")
+                        .map((f) => `${f.from}:${f.port}`)
+                        .sort(),
+                    ["guardrails:8000", "prometheus:9400"],
+                );
                 assert.deepStrictEqual(callers("presidio-analyzer"), ["guardrails"]);
                 assert.deepStrictEqual(callers("presidio-anonymizer"), ["guardrails"]);
                 assert.deepStrictEqual(

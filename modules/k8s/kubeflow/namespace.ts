@@ -213,7 +213,10 @@ export function pipelinePolicies(opts: {
                             podSelector: { matchLabels: { ...catalog[id].podLabels } },
                         },
                     ],
-                    ports: tcp(catalog[id].ports.map((p) => p.port)),
+                    // Serving ports only: metrics ports are Prometheus's.
+                    ports: tcp(
+                        catalog[id].ports.filter((p) => p.name === "http").map((p) => p.port),
+                    ),
                 })),
             },
         },

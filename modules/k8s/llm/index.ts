@@ -7,7 +7,7 @@ import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { TiersConfig } from "../../config/tiers";
-import { parseQuantity, unverifiedImageDigests } from "../../config/tiers";
+import { modelLoaderMemory, parseQuantity, unverifiedImageDigests } from "../../config/tiers";
 import { clusterIssuerName, ingressClassName } from "../../constants/ingress";
 import { annotations } from "../../constants/labels";
 import { tierNamespaces } from "../../constants/namespaces";
@@ -32,6 +32,7 @@ import {
     gatewayNginxConf,
     gatewayWorkload,
     guardrailsWorkload,
+    inferenceMetricsNginxConf,
     inferenceWorkload,
     jailbreakWorkload,
     modelSourceKey,
@@ -52,7 +53,6 @@ export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles 
         presidioAnalyzerUrl: serviceUrl(catalog["presidio-analyzer"]),
         presidioAnonymizerUrl: serviceUrl(catalog["presidio-anonymizer"]),
         entities: tiers.outputFilter.entities,
-        streaming: g.streaming,
     });
 }
 
@@ -74,9 +74,14 @@ export function inferenceQuotaProblems(tiers: TiersConfig, quota: Quota): string
                 `quota of ${quota.gpus} GPUs; lower maxReplicas or raise baseline.quotas.${tierNamespaces.inference}.gpus`,
         );
     }
+    // A pod's memory request is the larger of its init container's and the sum of the others'.
+    const servingMemory = (parseQuantity(inf.resources.requests.memory) ?? 0) + sidecarMemoryBytes;
+    const loader = modelLoaderMemory(inf.model.sizeGi);
+    const podMemory =
+        parseQuantity(loader)! > servingMemory ? loader : inf.resources.requests.memory;
     for (const [key, req, cap] of [
         ["cpu", inf.resources.requests.cpu, quota.cpu],
-        ["memory", inf.resources.requests.memory, quota.memory],
+        ["memory", podMemory, quota.memory],
     ] as const) {
         const r = parseQuantity(req);
         const c = parseQuantity(cap);
@@ -89,6 +94,9 @@ export function inferenceQuotaProblems(tiers: TiersConfig, quota: Quota): string
     }
     return out;
 }
+
+/** Memory request of the inference pod's metrics sidecar (tiers.ts). */
+const sidecarMemoryBytes = 16 * 1024 ** 2;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -217,7 +225,22 @@ export class LlmTiers extends pulumi.ComponentResource {
                 },
                 { ...child, ignoreChanges: [...promotedFields.inferenceModel] },
             );
+            const metricsConf = inferenceMetricsNginxConf();
+            const metricsMap = new k8s.core.v1.ConfigMap(
+                `${name}-inference-metrics`,
+                {
+                    metadata: {
+                        name: "inference-metrics-nginx",
+                        namespace: tierNamespaces.inference,
+                        labels: buildWorkloadLabels(catalog.inference),
+                    },
+                    data: { "nginx.conf": metricsConf },
+                },
+                child,
+            );
             const spec = inferenceWorkload(tiers.inference, {
+                metricsImage: tiers.gateway.image,
+                metricsConfigMap: metricsMap.metadata.name,
                 // An existing cluster's region is a location label; its OCI region is config's.
                 region: args.cloud?.region ?? args.cluster.layer.networkPolicy.ociRegion,
                 cryptoEndpoint: args.cloud?.cryptoEndpoint,
@@ -231,7 +254,9 @@ export class LlmTiers extends pulumi.ComponentResource {
                 `${name}-inference`,
                 {
                     ...spec,
-                    podAnnotations: { [annotations.configChecksum]: source.apply(sha256) },
+                    podAnnotations: {
+                        [annotations.configChecksum]: source.apply((s) => sha256(s + metricsConf)),
+                    },
                 },
                 { parent: this, dependsOn: [model] },
             );

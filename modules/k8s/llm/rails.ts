@@ -62,8 +62,6 @@ export interface RailsEndpoints {
     readonly presidioAnonymizerUrl: string;
     /** Presidio entities to mask. */
     readonly entities: readonly string[];
-    /** Stream through the output rails. */
-    readonly streaming: boolean;
 }
 
 /** Returns the files with config.yml's endpoints, model and entities set from `e`. */
@@ -73,14 +71,20 @@ export function renderRailFiles(files: RailFiles, e: RailsEndpoints): RailFiles 
     const main = (cfg.models ?? []).findIndex((m) => m.type === "main");
     if (main < 0) {
         throw new Error(
-            `guardrails/${e.configId}/config.yml has no model of type main; add one (engine vllm_openai)`,
+            `guardrails/${e.configId}/config.yml has no model of type main; add one (engine openai)`,
         );
     }
-    doc.setIn(["models", main, "engine"], "vllm_openai");
-    doc.setIn(["models", main, "parameters", "openai_api_base"], e.inferenceBaseUrl);
-    doc.setIn(["models", main, "parameters", "model_name"], e.modelName);
+    // nemoguardrails 0.22+ refuses `vllm_openai`/`openai_api_base`: its own OpenAI-compatible
+    // client takes `engine: openai`, `model` and `parameters.base_url`.
+    for (const stale of ["openai_api_base", "model_name", "openai_api_key", "api_key"]) {
+        doc.deleteIn(["models", main, "parameters", stale]);
+    }
+    doc.setIn(["models", main, "engine"], "openai");
+    doc.setIn(["models", main, "model"], e.modelName);
+    doc.setIn(["models", main, "parameters", "base_url"], e.inferenceBaseUrl);
     doc.setIn(["rails", "config", "jailbreak_detection", "server_endpoint"], e.jailbreakEndpoint);
-    doc.setIn(["rails", "output", "streaming", "enabled"], e.streaming);
+    // Masking rails cannot rewrite chunks already sent: the entrypoint streams the checked answer.
+    doc.setIn(["rails", "output", "streaming", "enabled"], false);
     doc.setIn(["custom_data", "config_id"], e.configId);
     doc.setIn(["custom_data", "presidio", "analyzer_url"], e.presidioAnalyzerUrl);
     doc.setIn(["custom_data", "presidio", "anonymizer_url"], e.presidioAnonymizerUrl);

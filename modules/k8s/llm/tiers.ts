@@ -12,6 +12,7 @@ import type {
     TierImage,
     TierResources,
 } from "../../config/tiers";
+import { modelLoaderMemory } from "../../config/tiers";
 import { workloadPorts } from "../../constants/ports";
 import { modelSourceKey, rolloutTargets } from "../../constants/rollout";
 import { priorityClasses } from "../../constants/scheduling";
@@ -39,6 +40,21 @@ export function serviceUrl(w: Workload): string {
 /** Mount path of the rails configuration: the server's `--config` root holds one directory per config id. */
 export const railsMountRoot = "/config";
 
+/** Command of the guardrails container: the platform's entrypoint module in the image. */
+export const guardrailsCommand = ["python", "-m", "slp_guardrails"] as const;
+
+/** Arguments of the guardrails entrypoint. Pure. */
+export function guardrailsArgs(cfg: GuardrailsTierConfig): string[] {
+    return [
+        `--config-root=${railsMountRoot}`,
+        `--config-id=${cfg.configId}`,
+        `--port=${catalog.guardrails.ports[0].port}`,
+        `--metrics-port=${workloadPorts.guardrailsMetrics}`,
+        // Masking rails cannot rewrite chunks already sent: a stream carries the checked answer.
+        `--streaming=${cfg.streaming ? "buffered" : "off"}`,
+    ];
+}
+
 /** The guardrails server. */
 export function guardrailsWorkload(
     cfg: GuardrailsTierConfig,
@@ -55,30 +71,26 @@ export function guardrailsWorkload(
             {
                 name: "guardrails",
                 image: image(cfg.image),
-                args: [
-                    "server",
-                    `--config=${railsMountRoot}`,
-                    `--port=${w.ports[0].port}`,
-                    `--default-config-id=${cfg.configId}`,
-                    "--disable-chat-ui",
-                ],
+                // Our entrypoint (images/guardrails/slp_guardrails), not `nemoguardrails server`:
+                // every rail always on, no client-chosen model, errors as non-200, metrics apart.
+                command: [...guardrailsCommand],
+                args: guardrailsArgs(cfg),
                 env: {
                     HOME: "/tmp",
-                    // Opt-in Prometheus exporter (nemoguardrails/server/metrics: admission-queue metrics).
-                    NEMO_GUARDRAILS_SERVER_METRICS_EXPORTER: "prometheus",
-                    NEMO_GUARDRAILS_SERVER_METRICS_PORT: String(workloadPorts.guardrailsMetrics),
                     PYTHONDONTWRITEBYTECODE: "1",
                     HF_HUB_OFFLINE: "1",
-                    TRANSFORMERS_OFFLINE: "1",
-                    TOKENIZERS_PARALLELISM: "false",
+                    // Usage telemetry off (the entrypoint forces both as well).
+                    NEMO_GUARDRAILS_NO_USAGE_STATS: "1",
+                    DO_NOT_TRACK: "1",
                 },
                 resources: resources(cfg.resources),
                 probes: {
-                    readiness: { path: "/v1/rails/configs", port: "http" },
-                    liveness: { path: "/v1/rails/configs", port: "http", periodSeconds: 20 },
-                    // Start-up builds the embedding indexes of the Colang flows.
+                    // /health answers only once the rails are built: a broken configuration
+                    // exits at start, so the pod never becomes ready.
+                    readiness: { path: "/health", port: "http" },
+                    liveness: { path: "/health", port: "http", periodSeconds: 20 },
                     startup: {
-                        path: "/v1/rails/configs",
+                        path: "/health",
                         port: "http",
                         periodSeconds: 5,
                         failureThreshold: 60,
@@ -193,6 +205,10 @@ export function inferenceWorkload(
         readonly trustedKeyIds?: pulumi.Input<string>;
         /** Egress-proxy settings for the model loader only (vLLM gets none). Defaults to none. */
         readonly loaderProxyEnv?: readonly { readonly name: string; readonly value: string }[];
+        /** nginx image of the metrics-only sidecar (the gateway's image). */
+        readonly metricsImage: TierImage;
+        /** ConfigMap holding the sidecar's `nginx.conf` ({@link inferenceMetricsNginxConf}). */
+        readonly metricsConfigMap: pulumi.Input<string>;
     },
 ): HardenedWorkloadComponentArgs {
     const w = catalog.inference;
@@ -242,6 +258,8 @@ export function inferenceWorkload(
         ],
         // OKE workload identity authorizes exactly this ServiceAccount (constants/identities.ts).
         serviceAccountName: "inference",
+        // Two or more replicas serve from different nodes (prod requires two: config/tiers.ts).
+        spreadRequired: cfg.replicas >= 2,
         // A new pod needs a free GPU; never surge past the GPUs the quota holds.
         rollingUpdate: { maxSurge: 0, maxUnavailable: 1 },
         terminationGracePeriodSeconds: 60,
@@ -260,8 +278,16 @@ export function inferenceWorkload(
                     },
                 },
                 resources: {
-                    requests: { cpu: "500m", memory: "256Mi", ephemeralStorage: "64Mi" },
-                    limits: { cpu: "2", memory: "512Mi", ephemeralStorage: "64Mi" },
+                    requests: {
+                        cpu: "500m",
+                        memory: modelLoaderMemory(cfg.model.sizeGi),
+                        ephemeralStorage: "64Mi",
+                    },
+                    limits: {
+                        cpu: "2",
+                        memory: modelLoaderMemory(cfg.model.sizeGi),
+                        ephemeralStorage: "64Mi",
+                    },
                 },
                 mounts: [
                     { name: "models", mountPath: modelsPath, readOnly: false },
@@ -277,6 +303,7 @@ export function inferenceWorkload(
             {
                 name: "vllm",
                 image: image(cfg.image),
+                ports: [{ name: "http", containerPort: w.ports[0].port }],
                 args: [
                     "--model",
                     `${modelsPath}/${cfg.model.name}`,
@@ -321,14 +348,68 @@ export function inferenceWorkload(
                     { name: "dshm", mountPath: "/dev/shm", readOnly: false },
                 ],
             },
+            {
+                name: "metrics",
+                image: image(env.metricsImage),
+                command: ["nginx", "-g", "daemon off;", "-c", "/etc/metrics/nginx.conf"],
+                ports: [{ name: "metrics", containerPort: workloadPorts.inferenceMetrics }],
+                resources: {
+                    requests: { cpu: "10m", memory: "16Mi", ephemeralStorage: "16Mi" },
+                    limits: { cpu: "200m", memory: "64Mi", ephemeralStorage: "16Mi" },
+                },
+                // TCP probes: the listener serves /metrics and nothing else, and /metrics answers
+                // only once vLLM does.
+                probes: {
+                    readiness: { port: "metrics" },
+                    liveness: { port: "metrics", periodSeconds: 20 },
+                },
+                mounts: [{ name: "metrics-conf", mountPath: "/etc/metrics", readOnly: true }],
+            },
         ],
         volumes: [
+            { name: "metrics-conf", configMap: { name: env.metricsConfigMap } },
             { name: "models", emptyDir: { medium: "Memory", sizeLimit: `${cfg.model.sizeGi}Gi` } },
             { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "2Gi" } },
             { name: "oke-workload-identity", serviceAccountToken: { expirationSeconds: 3600 } },
         ],
         tmpSizeLimit: "4Gi",
     };
+}
+
+/**
+ * nginx configuration of the inference pod's metrics sidecar: `GET /metrics` is passed to vLLM
+ * on localhost, everything else is 404, so Prometheus never needs the API port.
+ */
+export function inferenceMetricsNginxConf(): string {
+    return `# Rendered by modules/k8s/llm/tiers.ts; do not edit in the cluster.
+worker_processes 1;
+pid /tmp/nginx.pid;
+error_log /dev/stderr warn;
+events { worker_connections 64; }
+http {
+    client_body_temp_path /tmp/client_temp;
+    proxy_temp_path /tmp/proxy_temp;
+    fastcgi_temp_path /tmp/fastcgi_temp;
+    uwsgi_temp_path /tmp/uwsgi_temp;
+    scgi_temp_path /tmp/scgi_temp;
+    server_tokens off;
+    access_log off;
+    server {
+        listen ${workloadPorts.inferenceMetrics};
+        location = /metrics {
+            limit_except GET {
+                deny all;
+            }
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_pass http://127.0.0.1:${catalog.inference.ports[0].port}/metrics;
+        }
+        location / {
+            return 404;
+        }
+    }
+}
+`;
 }
 
 /** nginx configuration of the gateway: API-key check, per-key rate limit, body limit, guardrails only. */
@@ -411,12 +492,16 @@ export const gatewayKeysSecret = "gateway-api-keys";
 
 /**
  * ExternalSecret template that turns the Vault secret (one API key per line, letters, digits,
- * `-` and `_`) into an nginx map of `"Bearer <key>" "<key id>";` lines; the key id is a hash prefix.
+ * `-` and `_`) into an nginx map of `"~^Bearer <key>$" "<key id>";` lines; the key id is a hash
+ * prefix. Regex entries because nginx compares a map's plain strings ignoring case (a key would
+ * match in any capitalisation) and stops at start on a duplicated string, printing it; a regex
+ * (`~`, case-sensitive) matches exactly, and a duplicate is just a second match that never wins.
+ * Lines that are not a key are dropped, so no byte of the file can break nginx's parser.
  */
 export const apiKeysMapTemplate = [
     '{{- range $k := (.keys | splitList "\\n") }}',
     '{{- $k = trim $k }}{{- if regexMatch "^[A-Za-z0-9_-]{16,}$" $k }}',
-    '"Bearer {{ $k }}" "{{ sha256sum $k | trunc 12 }}";',
+    '"~^Bearer {{ $k }}$" "{{ sha256sum $k | trunc 12 }}";',
     "{{- end }}{{- end }}",
     "",
 ].join("\n");

@@ -412,12 +412,8 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         portOf("guardrails"),
         "roll out validated rules: smoke test",
     );
-    flow(
-        "kubeflow-pipelines",
-        "inference",
-        portOf("inference"),
-        "roll out validated model: smoke test",
-    );
+    // No flow from pipeline steps to inference: a model rollout's smoke test goes through the
+    // guardrails like every other request (the flow above).
     // The guardrail-promotion pipeline runs the candidate rules in its own guardrails server, which
     // calls the guardrails tier's jailbreak heuristics. The output filter stays reachable only from
     // the guardrails tier (issue 4), so evaluation runs see output masking fail closed.

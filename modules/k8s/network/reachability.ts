@@ -809,8 +809,25 @@ export function isSupplyChainDestination(d: ExternalDestination): boolean {
 const isWorkload = (pod: PodInfo, id: string) => pod.labels[labelKeys.name] === id;
 
 /**
+ * Serving ports only the guardrails may open: inference answers unfiltered, and the output
+ * filter's analyzer and anonymizer see every completion. Their metrics ports are apart.
+ */
+const guardedServingPorts = (
+    [
+        ["inference", "inference"],
+        ["presidio-analyzer", "the output filter"],
+        ["presidio-anonymizer", "the output filter"],
+    ] as const
+).map(([id, what]) => ({
+    id,
+    what,
+    port: catalog[id].ports.find((p) => p.name === "http")!.port,
+}));
+
+/**
  * The plan-failing checks:
- * 1. a gateway pod can open a connection to an inference pod (the guardrails would be bypassed);
+ * 1. a pod other than the guardrails can open the serving port of inference or of the output
+ *    filter (the guardrails would be bypassed; Prometheus scrapes metrics-only ports);
  * 2. an inference pod can reach anything outside the cluster beyond its model supply chain (see
  *    {@link isSupplyChainDestination}); through a proxy, every domain of the proxy's allowlist counts;
  * 3. a platform pod is not under a deny-by-default NetworkPolicy in both directions.
@@ -821,10 +838,13 @@ export function reachabilityViolations(result: ReachabilityResult): string[] {
     for (const c of result.connections) {
         const a = byId.get(c.from)!;
         const b = byId.get(c.to)!;
-        if (isWorkload(a, "gateway") && isWorkload(b, "inference")) {
+        const guarded = guardedServingPorts.find((g) => isWorkload(b, g.id));
+        if (guarded === undefined || isWorkload(a, "guardrails")) continue;
+        const open = c.ports.filter((p) => p === "*" || p === `TCP/${guarded.port}`);
+        if (open.length > 0) {
             out.push(
-                `reachability: ${a.namespace}/${a.id} can connect to ${b.namespace}/${b.id} on ${c.ports.join(", ")} ` +
-                    "directly: requests would bypass the guardrails; only the guardrails may reach inference",
+                `reachability: ${a.namespace}/${a.id} can connect to ${b.namespace}/${b.id} on ${open.join(", ")} ` +
+                    `directly: requests would bypass the guardrails; only the guardrails may reach ${guarded.what}`,
             );
         }
     }

@@ -1,0 +1,1 @@
+"""The platform's entrypoint for the NeMo Guardrails server (see server.py for why it exists)."""

@@ -1,0 +1,272 @@
+"""The guardrails tier's HTTP server: one rails configuration, loaded once, every rail always on.
+
+Replaces `nemoguardrails server`, whose defaults do not fit a security boundary: it builds its
+rails verbose (prompts and completions in the container log), lets a client switch rails off or
+ask for internal logs per request (`guardrails.options`), builds one cached rails instance per
+client-chosen `model` string, answers errors with HTTP 200, and streams chunks past masking rails.
+Here a client may send only the OpenAI chat-completion fields below; anything else is refused with
+400 naming the field.
+"""
+
+import asyncio
+import json
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+from typing import Any, Optional
+
+from . import metrics
+
+log = logging.getLogger("slp_guardrails")
+
+# Fields a client may set. `model` may be omitted or must name the served model.
+ALLOWED_FIELDS = {
+    "model",
+    "messages",
+    "stream",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+}
+ALLOWED_ROLES = {"system", "user", "assistant"}
+MAX_MESSAGES = 64
+# The answer nemoguardrails gives when an action (an LLM call, a check) raised.
+INTERNAL_ERROR_TEXT = "I'm sorry, an internal error has occurred."
+# The masking rail's answer when the output filter failed (guardrails/<id>/actions.py).
+WITHHELD_TEXT = "[response withheld: the sensitive-data filter is unavailable]"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+class ClientError(Exception):
+    def __init__(self, status: int, message: str, param: Optional[str] = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+
+
+def error_body(status: int, message: str, param: Optional[str] = None) -> dict:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": status}}
+
+
+def served_model(rails_config) -> str:
+    for m in rails_config.models:
+        if m.type == "main":
+            return m.model or (m.parameters or {}).get("model") or ""
+    return ""
+
+
+def validate_request(body: Any, model_name: str, streaming: bool) -> dict:
+    """The generation parameters of a valid request; ClientError otherwise. Pure."""
+    if not isinstance(body, dict):
+        raise ClientError(400, "the request body must be a JSON object")
+    for key in body:
+        if key not in ALLOWED_FIELDS:
+            raise ClientError(
+                400,
+                f"field '{key}' is not accepted: rails, logging and model are set by the platform",
+                key,
+            )
+    if "model" in body and body["model"] != model_name:
+        raise ClientError(
+            400, f"model must be '{model_name}' (the only model this endpoint serves) or omitted", "model"
+        )
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or len(messages) > MAX_MESSAGES:
+        raise ClientError(400, f"messages must be a list of 1 to {MAX_MESSAGES} messages", "messages")
+    clean = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or set(m) - {"role", "content", "name"}:
+            raise ClientError(400, f"messages[{i}] must have only role and content", "messages")
+        if m.get("role") not in ALLOWED_ROLES:
+            raise ClientError(
+                400, f"messages[{i}].role must be one of {', '.join(sorted(ALLOWED_ROLES))}", "messages"
+            )
+        if not isinstance(m.get("content"), str):
+            raise ClientError(400, f"messages[{i}].content must be a string", "messages")
+        clean.append({"role": m["role"], "content": m["content"]})
+    if clean[-1]["role"] != "user":
+        raise ClientError(400, "the last message must be the user's", "messages")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ClientError(400, "stream must be true or false", "stream")
+    if stream and not streaming:
+        raise ClientError(400, "streaming is not enabled on this endpoint; send stream: false", "stream")
+    if body.get("n", 1) != 1:
+        raise ClientError(400, "n must be 1", "n")
+    params = {}
+    for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        if key in body:
+            if not isinstance(body[key], (int, float)) or isinstance(body[key], bool):
+                raise ClientError(400, f"{key} must be a number", key)
+            params[key] = body[key]
+    for key in ("max_tokens", "max_completion_tokens"):
+        if key in body:
+            if not isinstance(body[key], int) or isinstance(body[key], bool) or body[key] < 1:
+                raise ClientError(400, f"{key} must be a positive integer", key)
+            params["max_tokens"] = body[key]
+    if "stop" in body:
+        stop = body["stop"]
+        if isinstance(stop, str):
+            stop = [stop]
+        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4:
+            raise ClientError(400, "stop must be a string or a list of up to 4 strings", "stop")
+        params["stop"] = stop
+    return {"messages": clean, "stream": stream, "llm_params": params}
+
+
+def request_id_of(headers) -> str:
+    rid = headers.get("x-request-id", "")
+    return rid if REQUEST_ID.match(rid) else uuid.uuid4().hex
+
+
+def completion(text: str, model_name: str, rid: str) -> dict:
+    return {
+        "id": f"chatcmpl-{rid}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model_name,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+    }
+
+
+def sse_chunks(text: str, model_name: str, rid: str):
+    """The checked answer as an OpenAI chat-completion stream: it leaves only after every output
+    rail ran on the whole of it (masking cannot rewrite chunks already sent)."""
+    base = {"id": f"chatcmpl-{rid}", "object": "chat.completion.chunk", "created": int(time.time()), "model": model_name}
+    for delta, finish in (({"role": "assistant", "content": ""}, None), ({"content": text}, None), ({}, "stop")):
+        yield "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
+    yield "data: [DONE]\n\n"
+
+
+class _NoContent(logging.Filter):
+    """Library log records lose their arguments and tracebacks: both can hold prompt text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("slp_guardrails"):
+            exc = record.exc_info[1] if record.exc_info else None
+            record.msg = f"{record.name}: {record.levelname.lower()}" + (
+                f" ({type(exc).__name__})" if exc is not None else ""
+            )
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        return True
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_NoContent())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    log.setLevel(logging.INFO)
+
+
+def build_app(config_dir: str, streaming: bool):
+    """The ASGI app serving the rails of `config_dir`; raises when the configuration is broken."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, StreamingResponse
+    from nemoguardrails import LLMRails, RailsConfig
+
+    rails_config = RailsConfig.from_path(config_dir)
+    if rails_config.rails.output.streaming and rails_config.rails.output.streaming.enabled:
+        raise ValueError(
+            "rails.output.streaming.enabled must be false: masking output rails cannot rewrite "
+            "chunks already sent; this server streams the checked answer itself"
+        )
+    rails = LLMRails(config=rails_config, verbose=False)
+    model_name = served_model(rails_config)
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    def answer(status: int, started: float, body: Any) -> JSONResponse:
+        metrics.http_requests.labels(status_class=metrics.status_class(status)).inc()
+        metrics.request_duration.observe(time.monotonic() - started)
+        return JSONResponse(status_code=status, content=body)
+
+    @app.get("/health")
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": model_name, "object": "model", "owned_by": "platform"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        started = time.monotonic()
+        rid = request_id_of(request.headers)
+        try:
+            try:
+                body = json.loads(await request.body())
+            except ValueError:
+                raise ClientError(400, "the request body is not JSON")
+            req = validate_request(body, model_name, streaming)
+        except ClientError as e:
+            log.info(json.dumps({"event": "guardrails.refused", "request_id": rid, "status": e.status, "param": e.param}))
+            return answer(e.status, started, error_body(e.status, e.message, e.param))
+        messages = [{"role": "context", "content": {"request_id": rid}}] + req["messages"]
+        try:
+            res = await rails.generate_async(messages=messages, options={"llm_params": req["llm_params"]})
+            text = res.response[0]["content"] if isinstance(res.response, list) else str(res.response)
+        except Exception as e:  # noqa: BLE001 - any failure is the server's, never a 200
+            log.error(json.dumps({"event": "guardrails.error", "request_id": rid, "error": type(e).__name__}))
+            return answer(502, started, error_body(502, "the request could not be completed", None))
+        if text.strip() == INTERNAL_ERROR_TEXT:
+            log.error(json.dumps({"event": "guardrails.error", "request_id": rid, "error": "ActionFailed"}))
+            return answer(502, started, error_body(502, "the request could not be completed", None))
+        if text.strip() == WITHHELD_TEXT:
+            return answer(503, started, error_body(503, "the sensitive-data filter is unavailable", None))
+        if req["stream"]:
+            metrics.http_requests.labels(status_class="2xx").inc()
+            metrics.request_duration.observe(time.monotonic() - started)
+            return StreamingResponse(
+                sse_chunks(text, model_name, rid),
+                media_type="text/event-stream",
+                headers={"x-request-id": rid},
+            )
+        response = answer(200, started, completion(text, model_name, rid))
+        response.headers["x-request-id"] = rid
+        return response
+
+    return app
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="slp_guardrails")
+    p.add_argument("--config-root", required=True)
+    p.add_argument("--config-id", required=True)
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--metrics-port", type=int, required=True)
+    p.add_argument("--streaming", choices=["buffered", "off"], required=True)
+    args = p.parse_args(argv)
+    configure_logging()
+    config_dir = os.path.join(args.config_root, args.config_id)
+    try:
+        app = build_app(config_dir, args.streaming == "buffered")
+    except Exception as e:  # noqa: BLE001 - a broken configuration must keep the pod unready
+        msg = str(e).splitlines()[0][:300] if str(e) else ""
+        log.error(json.dumps({"event": "guardrails.config_error", "config_dir": config_dir, "error": type(e).__name__, "detail": msg}))
+        return 1
+    metrics.serve_metrics(args.host, args.metrics_port)
+    import uvicorn
+
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", log_config=None)
+    return 0
