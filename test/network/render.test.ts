@@ -28,6 +28,32 @@ function strings(v: unknown, out: string[] = []): string[] {
     return out;
 }
 
+describe("network: rendering follows the namespaces that exist", () => {
+    it("renders no policy into the namespace of a disabled tier (the API server would refuse it)", () => {
+        const cluster = okeCluster("proxy");
+        const tiers = cluster.layer.tiers;
+        const inputs = intentInputs({
+            ...cluster,
+            layer: {
+                ...cluster.layer,
+                tiers: { ...tiers, inference: { ...tiers.inference, enabled: false } },
+            },
+        });
+        const objects = renderNetworkObjects(buildIntent(inputs));
+        const inInference = netpols(objects).filter(
+            (p) => p.metadata.namespace === tierNamespaces.inference,
+        );
+        assert.deepEqual(
+            inInference.map((p) => p.metadata.name),
+            [],
+        );
+        assert.ok(
+            netpols(objects).some((p) => p.metadata.namespace === tierNamespaces.guardrails),
+            "the enabled tiers keep their policies",
+        );
+    });
+});
+
 describe("network: rendering, for every engine", () => {
     for (const engine of engines) {
         describe(engine, () => {
@@ -36,9 +62,12 @@ describe("network: rendering, for every engine", () => {
             const nps = netpols(objects);
 
             it("puts every platform namespace under default deny for ingress and egress", () => {
+                // The egress-proxy namespace exists only where the proxy engine runs.
                 const expected = [
                     ...Object.values(tierNamespaces),
-                    ...Object.values(serviceNamespaces),
+                    ...Object.values(serviceNamespaces).filter(
+                        (ns) => engine === "proxy" || ns !== serviceNamespaces.egressProxy,
+                    ),
                 ];
                 for (const ns of expected) {
                     assert.ok(

@@ -528,9 +528,13 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         ...new Set(workloads.filter((w) => w.source === "chart").map((w) => w.namespace)),
     ].map((namespace) => ({ namespace, apiServer: apiServerCidrs.length > 0 }));
     // Privileged namespaces are policed only where the platform itself declares workloads.
+    // Only namespaces the baseline declares: a disabled tier has no namespace to police, and a
+    // policy rendered into a missing namespace is refused by the API server.
     const platformNamespaces = [
-        ...Object.values(tierNamespaces),
-        serviceNamespaces.egressProxy,
+        ...(Object.keys(tierNamespaces) as (keyof typeof tierNamespaces)[])
+            .filter((t) => inputs.tiers[t])
+            .map((t) => tierNamespaces[t]),
+        ...(engine === "proxy" ? [serviceNamespaces.egressProxy] : []),
         ...chartNamespaces.map((c) => c.namespace),
         ...workloads.filter((w) => w.source === "platform").map((w) => w.namespace),
     ].filter(
