@@ -1,6 +1,6 @@
 /**
- * Byte plumbing with bounded memory: exact-length reads from files and from streams, and a pool
- * of transferable buffers reused across chunks.
+ * Byte plumbing with bounded memory: exact-length reads from files and from streams (the
+ * manifest, and GetObject bodies).
  */
 import * as fsp from "fs/promises";
 import { Readable } from "stream";
@@ -95,31 +95,5 @@ export class StreamObjectReader implements ObjectReader {
             this.done = true;
             await this.it.return?.();
         }
-    }
-}
-
-/**
- * Fixed-size buffers that own their ArrayBuffer (so they can be transferred to a worker and
- * back). Released buffers are reused, which keeps RSS flat instead of leaning on the GC.
- */
-export class BufferPool {
-    private readonly free: Buffer[] = [];
-
-    constructor(public readonly size: number) {}
-
-    acquire(): Buffer {
-        return this.free.pop() ?? Buffer.allocUnsafeSlow(this.size);
-    }
-
-    release(b: Buffer): void {
-        if (b.length === this.size && b.byteOffset === 0 && b.buffer.byteLength === this.size) {
-            this.free.push(b);
-        }
-    }
-
-    /** Zeroes and drops every pooled buffer (they may have held plaintext). */
-    clear(): void {
-        for (const b of this.free) b.fill(0);
-        this.free.length = 0;
     }
 }

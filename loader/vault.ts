@@ -467,9 +467,13 @@ export async function decryptModel(
     const version = formatVersion(manifest.format);
     const total = manifest.files.reduce((s, f) => s + f.size, 0);
     if (dest !== undefined) await prepareDestination(dest, manifest);
-    const probe = await source.openRanged(manifest.files[0].object, 0);
-    const remote = probe.source.kind !== "fd";
-    await probe.close();
+    // Remote sources get more segments in flight (one ranged GET each) than local reads.
+    let remote = false;
+    if (manifest.files.length > 0) {
+        const probe = await source.openRanged(manifest.files[0].object, 0);
+        remote = probe.source.kind !== "fd";
+        await probe.close();
+    }
     const shape = runShape(manifest.chunkSize, total, remote, opts);
     const pool = new ChunkPool(
         {
