@@ -279,3 +279,55 @@ describe("charts: what the charts create, next to what we author", function () {
         });
     });
 });
+
+describe("charts: the plan's reachability sees the chart-made pods", function () {
+    this.timeout(120000);
+    it("External Secrets' webhook accepts the API server and its controller leaves only through the proxy", async () => {
+        const d = await declaredByStacks();
+        const { chartPodManifests } = await import("../../tools/plan/charts");
+        const { analyzeReachability } = await import("../../modules/k8s/network/reachability");
+        const on = (r: { stack: string; cluster: string }) =>
+            r.stack === "hybrid" && r.cluster === "onprem-fra";
+        const manifests = d.objects.filter(on).map((o) => o.object) as never[];
+        const releases = d.releases.filter(on).map((r) => ({
+            urn: r.resource,
+            type: "kubernetes:helm.sh/v3:Release",
+            name: r.resource,
+            custom: true,
+            dependencies: [],
+            protect: false,
+            retainOnDelete: false,
+            inputs: {
+                name: r.releaseName,
+                chart: r.chart,
+                version: r.version,
+                namespace: r.namespace,
+                values: r.values,
+            },
+        }));
+        const chartPods = chartPodManifests(releases, manifests);
+        assert.ok(chartPods.some((p) => p.metadata.name === "external-secrets-webhook"));
+        assert.ok(!chartPods.some((p) => p.metadata.namespace === "kata-system"));
+        const reach = analyzeReachability([...manifests, ...chartPods]);
+        const apiServer =
+            d.clusters.get("hybrid/onprem-fra")!.layer.networkPolicy.apiServerCidrs[0];
+        assert.ok(
+            (reach.externalIngress["external-secrets-webhook"] ?? []).some(
+                (x) => x.value === apiServer,
+            ),
+            JSON.stringify(reach.externalIngress["external-secrets-webhook"]),
+        );
+        const out = reach.egress["external-secrets"] ?? [];
+        assert.ok(out.length > 0);
+        for (const x of out) {
+            assert.ok(
+                x.value === apiServer || x.via?.startsWith("egress-proxy-"),
+                JSON.stringify(x),
+            );
+        }
+        assert.deepEqual(
+            reach.coverage.filter((c) => !c.ingressDeny || !c.egressDeny).map((c) => c.pod),
+            [],
+        );
+    });
+});
