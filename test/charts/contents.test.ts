@@ -297,6 +297,8 @@ describe("charts: the plan's reachability sees the chart-made pods", function ()
             dependencies: [],
             protect: false,
             retainOnDelete: false,
+            ignoreChanges: [],
+            replaceOnChanges: [],
             inputs: {
                 name: r.releaseName,
                 chart: r.chart,

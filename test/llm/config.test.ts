@@ -1,5 +1,10 @@
 import { strict as assert } from "assert";
-import { parseQuantity, unverifiedImageDigests } from "../../modules/config/tiers";
+import {
+    modelLoaderMemory,
+    parseQuantity,
+    unverifiedImageDigests,
+} from "../../modules/config/tiers";
+import { inferenceWorkload } from "../../modules/k8s/llm/tiers";
 import { inferenceQuotaProblems } from "../../modules/k8s/llm";
 import { parse, stackRaw, tierIssues } from "./helpers";
 
@@ -129,6 +134,53 @@ describe("tiers config", () => {
     it("refuses a model volume that does not fit the memory limit", () => {
         const issues = tierIssues(withTiers({ inference: { model: { sizeGi: 200 } } }));
         assert.ok(issues.some((l) => l.includes("tiers.inference.model.sizeGi")));
+    });
+
+    it("sizes the model loader's memory for the model it writes into tmpfs, within the tier limit", () => {
+        // tmpfs pages are charged to the writer: 512Mi OOM-killed the loader of a 40Gi model.
+        assert.equal(modelLoaderMemory(40), "41472Mi");
+        const t = parse(withTiers({ inference: { model: { sizeGi: 40 } } })).clusters[0].layer
+            .tiers;
+        const spec = inferenceWorkload(t.inference, {
+            region: "us-ashburn-1",
+            metricsImage: t.gateway.image,
+            metricsConfigMap: "m",
+        });
+        const loader = spec.initContainers![0];
+        assert.equal(loader.resources.limits.memory, "41472Mi");
+        assert.equal(loader.resources.requests.memory, "41472Mi");
+        // 96Gi limit: a 96Gi model leaves no room for the loader's working set.
+        const issues = tierIssues(withTiers({ inference: { model: { sizeGi: 96 } } }));
+        assert.ok(
+            issues.some((l) => l.includes("tiers.inference.model.sizeGi") && /loader/.test(l)),
+        );
+    });
+
+    it("counts the loader's memory in the quota check (the pod requests the larger of init and app)", () => {
+        const t = parse(
+            withTiers({ inference: { model: { sizeGi: 90 }, hpa: { maxReplicas: 4 } } }),
+        ).clusters[0].layer.tiers;
+        const p = inferenceQuotaProblems(t, { cpu: "64", memory: "300Gi", gpus: 8 });
+        assert.ok(
+            p.some((l) => /memory request 92672Mi exceeds/.test(l)),
+            p.join("; "),
+        );
+    });
+
+    it("runs prod inference with at least two replicas that never share a node", () => {
+        const issues = tierIssues(withTiers({ inference: { replicas: 1 } }, "prod"));
+        assert.ok(
+            issues.some((l) => l.includes("tiers.inference.replicas") && /at least 2/.test(l)),
+        );
+        const prod = parse(withTiers({}, "prod")).clusters[0].layer.tiers;
+        assert.equal(prod.inference.replicas, 2);
+        assert.ok(prod.inference.hpa.minReplicas >= 2);
+        const spec = inferenceWorkload(prod.inference, {
+            region: "us-ashburn-1",
+            metricsImage: prod.gateway.image,
+            metricsConfigMap: "m",
+        });
+        assert.equal(spec.spreadRequired, true);
     });
 
     it("refuses OIDC until the gateway can validate tokens", () => {

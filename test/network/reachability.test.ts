@@ -58,6 +58,39 @@ describe("network: reachability analysis of hand-made manifests", () => {
         );
     });
 
+    it("fails when Prometheus or another pod may open the inference API or the output filter", () => {
+        // What used to be allowed: Prometheus scraping vLLM's API port.
+        const inferenceIn = np("llm-inference", "api-from-anywhere", {
+            podSelector: { matchLabels: inference },
+            policyTypes: ["Ingress"],
+            ingress: [
+                { from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: 8000 }] },
+            ],
+        });
+        const presidioIn = np("llm-output-filter", "from-anywhere", {
+            podSelector: {},
+            policyTypes: ["Ingress"],
+            ingress: [{ from: [{ namespaceSelector: {} }] }],
+        });
+        const monitoringOut = np("monitoring", "prometheus-anywhere", {
+            podSelector: {},
+            policyTypes: ["Egress"],
+            egress: [{ to: [{ namespaceSelector: {} }] }],
+        });
+        const v = violations(rendered("cilium", [inferenceIn, presidioIn, monitoringOut]));
+        for (const re of [
+            /prometheus can connect to llm-inference\/inference on TCP\/8000 .*bypass/,
+            /can connect to llm-output-filter\/presidio-analyzer .*only the guardrails may reach the output filter/,
+        ]) {
+            assert.ok(
+                v.some((x) => re.test(x)),
+                `${re}\n${v.join("\n")}`,
+            );
+        }
+        // The metrics-only port stays open to Prometheus without a violation.
+        assert.ok(!violations(rendered("cilium")).some((x) => /prometheus/.test(x)));
+    });
+
     it("does not count a one-sided allow: both the source's egress and the destination's ingress must allow", () => {
         const gatewayOut = np("llm-gateway", "gateway-anywhere", {
             podSelector: {},

@@ -4,7 +4,7 @@
  * guardrails use — `POST /v1/chat/completions` (JSON and SSE streaming), `GET /v1/models`,
  * `GET /health`, `GET /metrics` — records every request that reaches it, and can be told to answer
  * with PII, with an error, or slowly. It judges nothing: the self-check prompts of the rails are
- * answered "No" (do not block), so every block the suite sees comes from a rail, not from here.
+ * answered "No" (do not block) unless a test says otherwise, so a block comes from a rail.
  */
 import * as http from "http";
 import type { AddressInfo } from "net";
@@ -32,6 +32,8 @@ export interface StandinInference {
     readonly port: number;
     readonly requests: RecordedRequest[];
     mode: StandinMode;
+    /** The answer to the rails' self-check prompts ("Yes" = block). Defaults to "No". */
+    selfCheckAnswer: "Yes" | "No";
     /** Prompts of generation requests (not self-checks), newest last. */
     generationPrompts(): string[];
     metricsText(): string;
@@ -55,6 +57,7 @@ export async function startStandinInference(modelName: string): Promise<StandinI
         port: 0,
         requests,
         mode: { kind: "answer", text: "Kubernetes schedules pods onto nodes." },
+        selfCheckAnswer: "No",
         generationPrompts: () =>
             requests
                 .filter((r) => r.path === "/v1/chat/completions")
@@ -70,7 +73,11 @@ export async function startStandinInference(modelName: string): Promise<StandinI
                 `vllm:num_requests_running{model_name="${modelName}"} 0`,
                 "",
             ].join("\n"),
-        close: () => new Promise((resolve) => server.close(() => resolve())),
+        close: () =>
+            new Promise((resolve) => {
+                server.closeAllConnections();
+                server.close(() => resolve());
+            }),
     };
     const json = (res: http.ServerResponse, status: number, body: unknown) => {
         res.writeHead(status, { "content-type": "application/json" });
@@ -129,7 +136,7 @@ export async function startStandinInference(modelName: string): Promise<StandinI
             const mode = state.mode;
             let text: string;
             if (isSelfCheckPrompt(prompt)) {
-                text = "No";
+                text = state.selfCheckAnswer;
             } else if (mode.kind === "error") {
                 counters.error++;
                 vllmError(res, mode.status, "stand-in told to fail");

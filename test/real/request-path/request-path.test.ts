@@ -1,0 +1,565 @@
+/**
+ * The LLM request path on the real servers: the gateway's nginx (Debian), the guardrails (our
+ * entrypoint on nemoguardrails[server] 0.24.1, rails exactly as the plan mounts them), Presidio
+ * analyzer + anonymizer (PyPI, spaCy en_core_web_sm). Stand-ins: the inference server (vLLM's
+ * API, no GPU here) and the jailbreak-heuristics stub (its GPT-2 model cannot be had here).
+ */
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as path from "path";
+import { repoRoot, scratchDir } from "../support/env";
+import { Started, freePort, stopAll } from "../support/proc";
+import {
+    Stack,
+    answers200,
+    closeStandins,
+    install,
+    podUid,
+    renderKeyMap,
+    rewriteOnce,
+    startGateway,
+    startGuardrails,
+    startStack,
+    writeForPod,
+    writeRails,
+} from "./stack";
+
+interface Reply {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    text: string;
+}
+
+function request(
+    port: number,
+    method: string,
+    urlPath: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+        const data = body === undefined ? undefined : JSON.stringify(body);
+        const req = http.request(
+            {
+                host: "127.0.0.1",
+                port,
+                method,
+                path: urlPath,
+                headers: {
+                    ...(data ? { "content-type": "application/json" } : {}),
+                    ...headers,
+                },
+            },
+            (res) => {
+                let text = "";
+                res.setEncoding("utf8");
+                res.on("data", (c) => (text += c));
+                res.on("end", () =>
+                    resolve({ status: res.statusCode ?? 0, headers: res.headers, text }),
+                );
+            },
+        );
+        req.on("error", reject);
+        req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
+        req.end(data);
+    });
+}
+
+const refusal = "I'm sorry, I can't respond to that.";
+const keyA = "k3yAlphaAAAAAAAAAAAAAAAAAAAAAA01";
+const keyB = "k3yBravoBBBBBBBBBBBBBBBBBBBBBB02";
+const keyC = "k3yCharlieCCCCCCCCCCCCCCCCCCCC03";
+const allKeys = [keyA, keyB, keyC];
+
+const contentOf = (r: Reply) =>
+    (JSON.parse(r.text) as { choices: { message: { content: string } }[] }).choices[0].message
+        .content;
+
+/** The content of an SSE chat-completion stream, and whether it ended with [DONE]. */
+function streamed(r: Reply): { content: string; done: boolean } {
+    let content = "";
+    let done = false;
+    for (const line of r.text.split("\n")) {
+        if (!line.startsWith("data: ")) continue;
+        const data = line.slice(6);
+        if (data === "[DONE]") done = true;
+        else content += JSON.parse(data).choices[0].delta.content ?? "";
+    }
+    return { content, done };
+}
+
+const quantile = (sorted: number[], q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+
+describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Presidio)", function () {
+    let stack: Stack;
+    let tools: ReturnType<typeof install>;
+    let gateway: Started;
+    let scratch: string;
+    // Pacing under the gateway's per-key rate limit (dev: 10 r/s, burst 20).
+    let last = 0;
+    const paced = async () => {
+        const wait = last + 120 - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        last = Date.now();
+    };
+    const chat = async (body: unknown, key = keyA, extra: Record<string, string> = {}) => {
+        await paced();
+        return request(stack.ports.gateway, "POST", "/v1/chat/completions", body, {
+            authorization: `Bearer ${key}`,
+            ...extra,
+        });
+    };
+    const ask = (prompt: string, more: Record<string, unknown> = {}, key = keyA) =>
+        chat({ messages: [{ role: "user", content: prompt }], ...more }, key);
+    const writeKeys = (vaultValue: string) =>
+        writeForPod(
+            stack.keysFile,
+            renderKeyMap(tools.esotemplate, stack.rendered.keysTemplate, vaultValue, scratch),
+        );
+    const reload = async (s: Started) => {
+        const before = s.log().length;
+        process.kill(s.child.pid!, "SIGHUP");
+        // nginx logs nothing on a good reload at `warn`; give the new workers time to start.
+        await new Promise((r) => setTimeout(r, 1500));
+        return s.log().slice(before);
+    };
+
+    before(async function () {
+        tools = install();
+        scratch = scratchDir("request-path");
+        stack = await startStack(scratch, tools);
+        // The Vault secret lists one key twice: nginx must still start (a duplicate map string
+        // used to stop it, printing the key).
+        writeKeys([keyA, keyB, keyA, ""].join("\n"));
+        gateway = await startGateway(stack);
+    });
+
+    after(async function () {
+        await stopAll();
+        await closeStandins();
+        if (scratch && process.env.SLP_KEEP_SCRATCH !== "1") {
+            fs.rmSync(scratch, { recursive: true, force: true });
+        }
+    });
+
+    beforeEach(() => {
+        stack.inference.mode = { kind: "answer", text: "Kubernetes schedules pods onto nodes." };
+        stack.jailbreak.mode = "pass";
+    });
+
+    it("answers a benign request through gateway, guardrails and the stand-in", async () => {
+        const before = stack.inference.generationPrompts().length;
+        const r = await ask("How do I list the pods of one namespace? ident-benign-7731");
+        assert.equal(r.status, 200, r.text);
+        assert.equal(contentOf(r), "Kubernetes schedules pods onto nodes.");
+        const reached = stack.inference.generationPrompts().slice(before);
+        assert.equal(reached.length, 1, "one generation call reached inference");
+        assert.match(reached[0], /ident-benign-7731/);
+        // The gateway strips the client's Authorization; the guardrails send none to inference.
+        const last = stack.inference.requests.at(-1)!;
+        assert.equal(last.headers.authorization, undefined);
+        assert.ok(!JSON.stringify(stack.inference.requests).includes(keyA));
+    });
+
+    it("compares API keys exactly: another case, a prefix or no key is refused", async () => {
+        for (const bad of [keyA.toUpperCase(), keyA.toLowerCase(), keyA.slice(0, -1), `${keyA}x`]) {
+            const r = await ask("hello", {}, bad);
+            assert.equal(r.status, 401, `key ${bad.slice(0, 6)}… must be refused`);
+        }
+        await paced();
+        const none = await request(stack.ports.gateway, "POST", "/v1/chat/completions", {
+            messages: [{ role: "user", content: "hello" }],
+        });
+        assert.equal(none.status, 401);
+        assert.equal((await ask("hello", {}, keyB)).status, 200);
+    });
+
+    it("masks PII in a non-streaming completion (Presidio, real engines)", async () => {
+        stack.inference.mode = {
+            kind: "answer",
+            text: "Write to John Smith at john.smith@example.com; card 4111 1111 1111 1111.",
+        };
+        const r = await ask("Who handles billing?");
+        assert.equal(r.status, 200, r.text);
+        const text = contentOf(r);
+        assert.doesNotMatch(text, /john\.smith@example\.com/);
+        assert.doesNotMatch(text, /4111 1111 1111 1111/);
+        assert.doesNotMatch(text, /John Smith/);
+        assert.match(text, /<EMAIL_ADDRESS>/);
+        assert.match(text, /<CREDIT_CARD>/);
+    });
+
+    it("masks PII in a streamed answer: the stream carries the checked completion", async () => {
+        stack.inference.mode = {
+            kind: "answer",
+            text: "Mail john.smith@example.com or call about card 4111 1111 1111 1111 today.",
+        };
+        const before = stack.inference.requests.length;
+        const r = await ask("Who handles billing?", { stream: true });
+        assert.equal(r.status, 200, r.text);
+        assert.match(String(r.headers["content-type"]), /text\/event-stream/);
+        const s = streamed(r);
+        assert.ok(s.done, "the stream ends with [DONE]");
+        assert.doesNotMatch(s.content, /john\.smith@example\.com|4111 1111 1111 1111/);
+        assert.match(s.content, /<EMAIL_ADDRESS>/);
+        // The model is called whole (not streamed), so every output rail saw the whole answer.
+        const calls = stack.inference.requests.slice(before);
+        assert.ok(calls.length >= 2 && calls.every((c) => c.body.stream !== true));
+    });
+
+    it("refuses what a client must not set: rails options, logs, another model, context messages", async () => {
+        const before = stack.inference.requests.length;
+        const cases: [string, Record<string, unknown>][] = [
+            ["rails off", { guardrails: { options: { rails: [] } } }],
+            [
+                "logs",
+                { guardrails: { options: { log: { activated_rails: true, llm_calls: true } } } },
+            ],
+            ["config id", { guardrails: { config_id: "other" } }],
+            ["model", { model: "gpt-4o" }],
+            ["tools", { tools: [{ type: "function", function: { name: "x" } }] }],
+        ];
+        for (const [what, extra] of cases) {
+            const r = await ask("Tell me about pods.", extra);
+            assert.equal(r.status, 400, `${what}: ${r.text}`);
+            assert.match(JSON.parse(r.text).error.message, /field|model/);
+        }
+        const ctx = await chat({
+            messages: [
+                { role: "context", content: { request_id: "forged" } },
+                { role: "user", content: "hi" },
+            ],
+        });
+        assert.equal(ctx.status, 400, ctx.text);
+        assert.equal(stack.inference.requests.length, before, "nothing refused reached inference");
+        // The served model by name is fine.
+        const ok = await ask("Tell me about pods.", { model: "llama-3.1-8b-instruct" });
+        assert.equal(ok.status, 200, ok.text);
+    });
+
+    it("blocks when the jailbreak check fails or is slow (fail closed), and when it says so", async () => {
+        for (const mode of ["error", { slowMs: 6500 }, "block"] as const) {
+            stack.jailbreak.mode = mode;
+            const before = stack.inference.generationPrompts().length;
+            const r = await ask(`What is a DaemonSet? (${JSON.stringify(mode)})`);
+            assert.equal(r.status, 200, r.text);
+            assert.equal(contentOf(r), refusal, `mode ${JSON.stringify(mode)}`);
+            assert.equal(stack.inference.generationPrompts().length, before, "no generation call");
+        }
+    });
+
+    it("answers inference errors with a 5xx through the gateway, never a 200", async () => {
+        stack.inference.mode = { kind: "error", status: 500 };
+        const r = await ask("What is a ReplicaSet?");
+        assert.equal(r.status, 502, r.text);
+        assert.doesNotMatch(r.text, /internal error has occurred/);
+    });
+
+    it("keeps an unready guardrails server when the rails configuration is broken", async () => {
+        const root = path.join(scratch, "broken-config");
+        fs.mkdirSync(root, { recursive: true });
+        fs.chownSync(root, podUid, podUid);
+        const dir = writeRails(
+            stack.rendered,
+            root,
+            {
+                inference: stack.ports.inference,
+                jailbreak: stack.ports.jailbreak,
+                analyzer: stack.ports.analyzer,
+                anonymizer: stack.ports.anonymizer,
+            },
+            "default",
+        );
+        // A flow renamed in config.yml but not in rails/*.co (a Colang syntax error, tried first,
+        // is accepted at start by 0.24.1).
+        const cfgFile = path.join(dir, "config.yml");
+        fs.writeFileSync(
+            cfgFile,
+            rewriteOnce(
+                fs.readFileSync(cfgFile, "utf8"),
+                "      - detect prompt injection\n",
+                "      - detect prompt injections\n",
+                "broken config",
+            ),
+        );
+        const port = await freePort();
+        const s = startGuardrails(
+            "guardrails-broken",
+            tools.guardrails,
+            stack.rendered,
+            root,
+            port,
+            await freePort(),
+            path.join(scratch, "guardrails-broken.log"),
+        );
+        let ready = false;
+        const deadline = Date.now() + 60_000;
+        while (s.child.exitCode === null && Date.now() < deadline) {
+            ready ||= await answers200(`http://127.0.0.1:${port}/health`);
+            await new Promise((r) => setTimeout(r, 500));
+        }
+        assert.equal(
+            s.child.exitCode,
+            1,
+            "the server exits non-zero: the pod restarts, never ready",
+        );
+        assert.equal(ready, false, "/health never answered");
+        assert.match(s.log(), /"event": "guardrails.config_error"/);
+    });
+
+    it("picks up rotated keys on reload; a bad key file neither stops nginx nor prints keys", async () => {
+        // Rotation: B stays, A goes, C is new. The Vault value also holds junk lines the
+        // template must drop: short, quoted, spaced, an nginx directive.
+        writeKeys(
+            [keyB, keyC, "short", `"${keyA}"`, `${keyA} extra`, "include /etc/passwd;", "}"].join(
+                "\n",
+            ),
+        );
+        let out = await reload(gateway);
+        assert.doesNotMatch(out, /emerg|\[error\]/, out);
+        assert.equal((await ask("hello", {}, keyC)).status, 200);
+        assert.equal((await ask("hello", {}, keyA)).status, 401);
+        // A map file broken by hand: the reload is refused, the old keys keep working.
+        writeForPod(stack.keysFile, `"~^Bearer ${keyA}$" ;\n"~^Bearer ${keyB}`);
+        out = await reload(gateway);
+        assert.match(out, /emerg/, "nginx refuses the broken file");
+        assert.equal(gateway.child.exitCode, null, "nginx keeps running");
+        assert.equal((await ask("hello", {}, keyC)).status, 200);
+        const log = gateway.log();
+        for (const k of allKeys) {
+            assert.ok(!log.includes(k), "no key material in the gateway's log");
+            assert.ok(!log.includes(k.slice(8)), "no key fragment in the gateway's log");
+        }
+        writeKeys([keyA, keyB, keyC].join("\n"));
+        await reload(gateway);
+    });
+
+    it("keeps prompts and completions out of every container's output", async () => {
+        stack.inference.mode = { kind: "answer", text: "secret-completion-5519 is the answer." };
+        const r = await ask("secret-prompt-4410: what is etcd?");
+        assert.equal(r.status, 200);
+        for (const [name, s] of Object.entries(stack.servers)) {
+            const log = s.log();
+            for (const needle of [
+                "secret-prompt-4410",
+                "secret-completion-5519",
+                "ident-benign-7731",
+                "john.smith",
+            ]) {
+                assert.ok(!log.includes(needle), `${name}'s log holds "${needle}"`);
+            }
+        }
+    });
+
+    it("carries the gateway's request id in every decision line", () => {
+        const gatewayIds = new Set(
+            gateway
+                .log()
+                .split("\n")
+                .filter((l) => l.includes('"event":"gateway.request"'))
+                .map((l) => JSON.parse(l).request_id as string),
+        );
+        const decisions = stack.servers.guardrails
+            .log()
+            .split("\n")
+            .filter((l) => l.includes('"guardrails.decision"'))
+            .map((l) => JSON.parse(l) as { request_id: string });
+        assert.ok(decisions.length > 10, `${decisions.length} decision lines`);
+        for (const d of decisions) {
+            assert.ok(gatewayIds.has(d.request_id), `decision with request_id "${d.request_id}"`);
+        }
+    });
+
+    // The promotion gate's rates (≥ 95 % of attacks, ≤ 2 % of benign prompts blocked) depend on
+    // the model answering the self-check prompts; the stand-in cannot. What runs for real here:
+    // the LLM-free rails (prompt-injection patterns; the jailbreak stub passes everything), which
+    // must block no benign prompt and keep blocking what they block today, and the self-check
+    // rails' wiring, which must refuse when the model says "Yes".
+    it("red-team set: the LLM-free rails block no benign prompt and hold their floor", async function () {
+        const read = (f: string) =>
+            fs
+                .readFileSync(path.join(repoRoot, "pipelines", "redteam", f), "utf8")
+                .split("\n")
+                .filter((l) => l.trim())
+                .map((l) => JSON.parse(l) as { id: string; prompt: string });
+        const run = async (set: { id: string; prompt: string }[]) => {
+            const blocked: string[] = [];
+            for (const p of set) {
+                const r = await ask(p.prompt);
+                assert.equal(r.status, 200, `${p.id}: ${r.text}`);
+                if (contentOf(r) === refusal) blocked.push(p.id);
+            }
+            return blocked;
+        };
+        const attacks = read("attacks.jsonl");
+        const benign = read("benign.jsonl");
+        const blockedAttacks = await run(attacks);
+        const blockedBenign = await run(benign);
+        console.log(
+            `      LLM-free rails (stand-in model never blocks, jailbreak stub passes): ` +
+                `${blockedAttacks.length}/${attacks.length} attacks and ` +
+                `${blockedBenign.length}/${benign.length} benign prompts blocked`,
+        );
+        assert.deepEqual(blockedBenign, [], "benign prompts blocked");
+        const floor = [
+            "direct-override-1",
+            "prompt-leak-3",
+            "delimiter-injection-1",
+            "delimiter-injection-3",
+            "indirect-document-2",
+            "payload-splitting",
+        ];
+        assert.deepEqual(
+            floor.filter((id) => !blockedAttacks.includes(id)),
+            [],
+            "attacks the patterns stopped before now pass",
+        );
+    });
+
+    it("refuses when the self-check model says block (the rail reads 0.24's RailOutcome)", async () => {
+        stack.inference.selfCheckAnswer = "Yes";
+        try {
+            const before = stack.inference.generationPrompts().length;
+            const r = await ask("What is a namespace?");
+            assert.equal(contentOf(r), refusal);
+            assert.equal(stack.inference.generationPrompts().length, before, "no generation call");
+        } finally {
+            stack.inference.selfCheckAnswer = "No";
+        }
+        const decisions = stack.servers.guardrails.log();
+        assert.match(
+            decisions,
+            /"rails": \["self check input"\], "request_id": "[^"]+", "verdict": "block"/,
+        );
+    });
+
+    it("serves the guardrails' Prometheus metrics on their own port, /metrics only", async () => {
+        const m = await request(stack.ports.guardrailsMetrics, "GET", "/metrics");
+        assert.equal(m.status, 200);
+        for (const name of [
+            'guardrails_http_requests_total{status_class="2xx"}',
+            'guardrails_http_requests_total{status_class="4xx"}',
+            'guardrails_http_requests_total{status_class="5xx"}',
+            "guardrails_request_duration_seconds_bucket",
+            "guardrails_request_duration_seconds_count",
+            'guardrails_rail_decisions_total{outcome="allow",rail="input"}',
+            'guardrails_rail_decisions_total{outcome="mask",rail="output"}',
+            'guardrails_rail_decisions_total{outcome="error",rail="input"}',
+            'guardrails_jailbreak_checks_total{outcome="pass"}',
+            'guardrails_jailbreak_checks_total{outcome="error"}',
+            'guardrails_jailbreak_checks_total{outcome="block"}',
+        ]) {
+            assert.ok(m.text.includes(name), `missing ${name}`);
+        }
+        const value = (series: string) =>
+            Number(
+                new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(m.text)?.[1],
+            );
+        assert.ok(value('guardrails_jailbreak_checks_total{outcome="error"}') >= 2);
+        assert.ok(value('guardrails_rail_decisions_total{outcome="mask",rail="output"}') >= 2);
+        assert.ok(value('guardrails_http_requests_total{status_class="4xx"}') >= 6);
+        assert.ok(value('guardrails_http_requests_total{status_class="5xx"}') >= 1);
+        assert.equal((await request(stack.ports.guardrailsMetrics, "GET", "/")).status, 404);
+        assert.equal(
+            (await request(stack.ports.guardrailsMetrics, "GET", "/v1/models")).status,
+            404,
+        );
+        assert.equal((await request(stack.ports.guardrails, "GET", "/metrics")).status, 404);
+        fs.mkdirSync(path.join(__dirname, "captured"), { recursive: true });
+        fs.writeFileSync(path.join(__dirname, "captured", "guardrails.prom"), m.text);
+    });
+
+    it("scrapes inference on a metrics-only listener that passes nothing else to vLLM", async () => {
+        const port = stack.ports.inferenceMetrics;
+        const m = await request(port, "GET", "/metrics");
+        assert.equal(m.status, 200, m.text);
+        assert.match(m.text, /^vllm:request_success_total\{/m);
+        const before = stack.inference.requests.length;
+        for (const p of [
+            "/v1/chat/completions",
+            "/v1/models",
+            "/health",
+            "/metrics/../v1/models",
+        ]) {
+            assert.equal((await request(port, "GET", p)).status, 404, p);
+        }
+        const post = await request(port, "POST", "/metrics", { messages: [] });
+        assert.equal(post.status, 403);
+        assert.equal(stack.inference.requests.length, before, "nothing reached the API");
+        fs.writeFileSync(
+            path.join(__dirname, "captured", "inference-metrics-sidecar.prom"),
+            m.text,
+        );
+    });
+
+    it("measures the latency gateway + guardrails + output filter add (median, p95)", async function () {
+        const n = Number(process.env.SLP_LATENCY_REQUESTS ?? 300);
+        const body = { messages: [{ role: "user", content: "What does a Service do?" }] };
+        const direct: number[] = [];
+        const full: number[] = [];
+        for (let i = 0; i < n; i++) {
+            let t = process.hrtime.bigint();
+            const d = await request(stack.inference.port, "POST", "/v1/chat/completions", {
+                ...body,
+                model: "llama-3.1-8b-instruct",
+            });
+            direct.push(Number(process.hrtime.bigint() - t) / 1e6);
+            assert.equal(d.status, 200);
+            await paced();
+            t = process.hrtime.bigint();
+            const r = await request(stack.ports.gateway, "POST", "/v1/chat/completions", body, {
+                authorization: `Bearer ${keyA}`,
+            });
+            full.push(Number(process.hrtime.bigint() - t) / 1e6);
+            assert.equal(r.status, 200, r.text);
+        }
+        direct.sort((a, b) => a - b);
+        full.sort((a, b) => a - b);
+        const line = (what: string, xs: number[]) =>
+            `${what}: median ${quantile(xs, 0.5).toFixed(1)} ms, p95 ${quantile(xs, 0.95).toFixed(1)} ms`;
+        console.log(
+            `      ${n} requests\n      ${line("stand-in inference alone", direct)}\n      ${line(
+                "through gateway + guardrails + output filter",
+                full,
+            )}\n      added: median ${(quantile(full, 0.5) - quantile(direct, 0.5)).toFixed(1)} ms, p95 ${(
+                quantile(full, 0.95) - quantile(direct, 0.95)
+            ).toFixed(1)} ms`,
+        );
+        assert.ok(full.length === n && quantile(full, 0.5) > quantile(direct, 0.5));
+    });
+
+    it("leaves usage telemetry off in the entrypoint's environment (nemoguardrails' own check)", () => {
+        const check = (env: NodeJS.ProcessEnv, pre: string) =>
+            execFileSync(
+                tools.guardrails.python,
+                [
+                    "-c",
+                    `${pre}\nfrom nemoguardrails import telemetry as t\nprint(t._is_usage_stats_enabled())`,
+                ],
+                {
+                    env: {
+                        PATH: "/usr/bin:/bin",
+                        HOME: scratch,
+                        PYTHONPATH: path.join(repoRoot, "images", "guardrails"),
+                        ...env,
+                    },
+                    encoding: "utf8",
+                },
+            ).trim();
+        // Without our entrypoint's settings the library would report usage (CI unset here)...
+        assert.equal(check({}, ""), "True");
+        // ...and with them (what `python -m slp_guardrails` sets before importing it) it does not.
+        const main = fs.readFileSync(
+            path.join(repoRoot, "images/guardrails/slp_guardrails/__main__.py"),
+            "utf8",
+        );
+        const sets = [...main.matchAll(/^os\.environ\["([A-Z_]+)"\] = "([^"]*)"$/gm)].map(
+            (m) => `os.environ["${m[1]}"]="${m[2]}"`,
+        );
+        assert.ok(sets.length >= 2);
+        assert.equal(check({}, `import os\n${sets.join("\n")}`), "False");
+    });
+});

@@ -1,0 +1,457 @@
+/**
+ * The request path of the dev stack, started on 127.0.0.1 from the files the plan renders:
+ * gateway nginx (Debian) → guardrails (our entrypoint on nemoguardrails[server] 0.24.1) →
+ * inference stand-in, with the jailbreak-heuristics stub and Presidio analyzer/anonymizer (PyPI).
+ * The only bytes changed in a rendered file are in-cluster addresses and paths that cannot exist
+ * here (service hosts → 127.0.0.1:<free port>, /etc/... and /tmp/... → the scratch folder); each
+ * rewrite must match exactly once, so a renderer change that moves them fails loudly.
+ */
+import { execFileSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as http from "http";
+import type { AddressInfo } from "net";
+import * as path from "path";
+import { cacheDir, repoRoot } from "../support/env";
+import { Venv, ensureApt, ensureVenv } from "../support/install";
+import { K8sObject, clusters, findObject, manifests } from "../support/plan";
+import { Started, freePort, httpAnswers, portOpen, start, waitUntil } from "../support/proc";
+import { StandinInference, startStandinInference } from "./standin-inference";
+
+/** UID/GID the platform's containers run as (the pods' fixed non-root user). */
+export const podUid = 10001;
+
+type Any = any;
+
+/** Replaces `from` by `to` in `text`, which must contain it exactly once. */
+export function rewriteOnce(text: string, from: string, to: string, what: string): string {
+    const n = text.split(from).length - 1;
+    if (n !== 1) {
+        throw new Error(`${what}: expected exactly one "${from}" in the rendered file, found ${n}`);
+    }
+    return text.replace(from, to);
+}
+
+/** What the jailbreak-heuristics stub answers. */
+export type JailbreakMode = "pass" | "block" | "error" | { slowMs: number };
+
+/**
+ * Stub of the jailbreak-heuristics server (stand-in: its GPT-2 large perplexity model cannot be
+ * had here). It speaks the server's contract, `POST /heuristics {prompt, lp_threshold,
+ * ps_ppl_threshold}` → `{"jailbreak": bool}`, and judges nothing: the test sets the answer.
+ */
+export interface JailbreakStub {
+    readonly port: number;
+    mode: JailbreakMode;
+    readonly prompts: string[];
+    close(): Promise<void>;
+}
+
+export async function startJailbreakStub(): Promise<JailbreakStub> {
+    const stub: JailbreakStub = {
+        port: 0,
+        mode: "pass",
+        prompts: [],
+        close: () =>
+            new Promise((r) => {
+                server.closeAllConnections();
+                server.close(() => r());
+            }),
+    };
+    const server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => {
+            if (req.method !== "POST" || req.url !== "/heuristics") {
+                res.writeHead(404).end();
+                return;
+            }
+            const { prompt } = JSON.parse(body) as { prompt: string };
+            stub.prompts.push(prompt);
+            const mode = stub.mode;
+            if (mode === "error") {
+                res.writeHead(500, { "content-type": "application/json" }).end('{"detail":"x"}');
+                return;
+            }
+            const answer = () =>
+                res
+                    .writeHead(200, { "content-type": "application/json" })
+                    .end(JSON.stringify({ jailbreak: mode === "block" }));
+            if (typeof mode === "object") setTimeout(answer, mode.slowMs);
+            else answer();
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    (stub as { port: number }).port = (server.address() as AddressInfo).port;
+    return stub;
+}
+
+/** The plan's objects of the request path (dev stack, its one cluster). */
+export interface Rendered {
+    readonly objects: K8sObject[];
+    readonly railsConfigMap: K8sObject;
+    readonly guardrails: Any;
+    readonly gatewayConf: string;
+    readonly gateway: Any;
+    readonly keysTemplate: string;
+    readonly metricsConf: string;
+    readonly inference: Any;
+}
+
+const container = (d: K8sObject, name: string) =>
+    ((d as Any).spec.template.spec.containers as Any[]).find((c) => c.name === name);
+
+export function rendered(stack = "dev"): Rendered {
+    const objects = manifests(stack, clusters(stack)[0]);
+    const cm = (ns: string, name: string) => findObject(objects, "ConfigMap", name, ns);
+    const es = findObject(objects, "ExternalSecret", "gateway-api-keys", "llm-gateway") as Any;
+    return {
+        objects,
+        railsConfigMap: cm("llm-guardrails", "guardrails-rails"),
+        guardrails: findObject(objects, "Deployment", "guardrails", "llm-guardrails"),
+        gatewayConf: (cm("llm-gateway", "gateway-nginx") as Any).data["nginx.conf"],
+        gateway: findObject(objects, "Deployment", "gateway", "llm-gateway"),
+        keysTemplate: es.spec.target.template.data["api-keys.map"],
+        metricsConf: (cm("llm-inference", "inference-metrics-nginx") as Any).data["nginx.conf"],
+        inference: findObject(objects, "Deployment", "inference", "llm-inference"),
+    };
+}
+
+/** Installs what the request path runs (idempotent, cached). */
+export function install(): { guardrails: Venv; presidio: Venv; esotemplate: string } {
+    ensureApt(["nginx"]);
+    const guardrails = ensureVenv(
+        "guardrails",
+        path.join(repoRoot, "images/guardrails/requirements.lock"),
+    );
+    const presidio = ensureVenv("presidio", path.join(__dirname, "presidio.lock"));
+    // The External Secrets template engine (Go text/template + sprig), built from the Go proxy.
+    const src = path.join(__dirname, "esotemplate");
+    const digest = crypto
+        .createHash("sha256")
+        .update(
+            ["main.go", "go.mod", "go.sum"]
+                .map((f) => fs.readFileSync(path.join(src, f), "utf8"))
+                .join("\0"),
+        )
+        .digest("hex")
+        .slice(0, 16);
+    const esotemplate = cacheDir("bin", `esotemplate-${digest}`);
+    if (!fs.existsSync(esotemplate)) {
+        fs.mkdirSync(path.dirname(esotemplate), { recursive: true });
+        execFileSync("go", ["build", "-o", esotemplate, "."], {
+            cwd: src,
+            stdio: ["ignore", "pipe", "pipe"],
+            env: { ...process.env, GOFLAGS: "-mod=readonly", CGO_ENABLED: "0" },
+        });
+    }
+    return { guardrails, presidio, esotemplate };
+}
+
+/** The gateway's key map as External Secrets renders it from the Vault secret's `keys` value. */
+export function renderKeyMap(
+    esotemplate: string,
+    template: string,
+    keys: string,
+    dir: string,
+): string {
+    const tpl = path.join(dir, "api-keys.map.tpl");
+    fs.writeFileSync(tpl, template);
+    return execFileSync(esotemplate, [tpl], { input: JSON.stringify({ keys }), encoding: "utf8" });
+}
+
+/** Writes `text` to `file` readable by the pod user. */
+export function writeForPod(file: string, text: string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    fs.chownSync(file, podUid, podUid);
+}
+
+/** A folder the pod user owns. */
+export function podDir(dir: string): string {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.chownSync(dir, podUid, podUid);
+    return dir;
+}
+
+/** nginx as the pod user, with `command` as the Deployment renders it. */
+export function startNginx(
+    name: string,
+    command: string[],
+    conf: string,
+    logFile: string,
+): Started {
+    podLog(logFile);
+    if (command[0] !== "nginx" || command.at(-2) !== "-c") {
+        throw new Error(`${name}: unexpected rendered command ${JSON.stringify(command)}`);
+    }
+    const args = [
+        `--reuid=${podUid}`,
+        `--regid=${podUid}`,
+        "--clear-groups",
+        "nginx",
+        ...command.slice(1, -1),
+        conf,
+        // Debian's nginx opens /var/log/nginx/error.log before it reads the config; the image's
+        // does not. Pointing the start-up log at stderr keeps the pod user's view.
+        "-e",
+        "/dev/stderr",
+    ];
+    return start(name, "setpriv", args, logFile);
+}
+
+/**
+ * Creates `logFile` owned by the pod user: nginx re-opens /dev/stdout and /dev/stderr by path
+ * (its `error_log`/`access_log`), which needs write permission on the file behind them.
+ */
+export function podLog(logFile: string): void {
+    fs.closeSync(fs.openSync(logFile, "a"));
+    fs.chownSync(logFile, podUid, podUid);
+}
+
+/** In-process stand-ins to close when the suite ends, even if start-up failed half way. */
+const standins: { close(): Promise<void> }[] = [];
+
+/** Closes every stand-in {@link startStack} started. */
+export async function closeStandins(): Promise<void> {
+    await Promise.all(standins.splice(0).map((s) => s.close()));
+}
+
+/** Whether a URL answers 200. */
+export function answers200(url: string): Promise<boolean> {
+    return new Promise((resolve) => {
+        const req = http.get(url, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+        });
+        req.on("error", () => resolve(false));
+        req.setTimeout(2000, () => {
+            req.destroy();
+            resolve(false);
+        });
+    });
+}
+
+/** A started request path. */
+export interface Stack {
+    readonly scratch: string;
+    readonly inference: StandinInference;
+    readonly jailbreak: JailbreakStub;
+    readonly servers: Record<string, Started>;
+    readonly ports: Record<string, number>;
+    readonly keysFile: string;
+    readonly rendered: Rendered;
+}
+
+/** The rails files as mounted: every ConfigMap item at its path, endpoints on 127.0.0.1. */
+export function writeRails(
+    r: Rendered,
+    root: string,
+    ports: { inference: number; jailbreak: number; analyzer: number; anonymizer: number },
+    configId: string,
+): string {
+    const vol = (r.guardrails.spec.template.spec.volumes as Any[]).find((v) => v.name === "rails");
+    const data = (r.railsConfigMap as Any).data as Record<string, string>;
+    const dir = path.join(root, configId);
+    for (const item of vol.configMap.items as { key: string; path: string }[]) {
+        let text = data[item.key];
+        if (item.path === "config.yml") {
+            const swap = (host: string, port: number) => {
+                text = rewriteOnce(text, host, `http://127.0.0.1:${port}`, `config.yml ${host}`);
+            };
+            swap("http://inference.llm-inference.svc.cluster.local:8000", ports.inference);
+            swap(
+                "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337",
+                ports.jailbreak,
+            );
+            swap(
+                "http://presidio-analyzer.llm-output-filter.svc.cluster.local:3000",
+                ports.analyzer,
+            );
+            swap(
+                "http://presidio-anonymizer.llm-output-filter.svc.cluster.local:3000",
+                ports.anonymizer,
+            );
+        }
+        writeForPod(path.join(dir, item.path), text);
+    }
+    return dir;
+}
+
+/** Starts the guardrails entrypoint with the rendered command, args and env. */
+export function startGuardrails(
+    name: string,
+    venv: Venv,
+    r: Rendered,
+    configRoot: string,
+    port: number,
+    metricsPort: number,
+    logFile: string,
+): Started {
+    const c = container(r.guardrails, "guardrails");
+    if (c.command[0] !== "python") throw new Error(`guardrails command ${c.command}`);
+    const args = (c.args as string[]).map((a) =>
+        a.startsWith("--config-root=")
+            ? `--config-root=${configRoot}`
+            : a.startsWith("--port=")
+              ? `--port=${port}`
+              : a.startsWith("--metrics-port=")
+                ? `--metrics-port=${metricsPort}`
+                : a,
+    );
+    const env: NodeJS.ProcessEnv = {};
+    for (const e of c.env as { name: string; value: string }[]) env[e.name] = e.value;
+    Object.assign(env, {
+        // The image installs slp_guardrails into the venv; here it is read from the repository.
+        PYTHONPATH: path.join(repoRoot, "images", "guardrails"),
+        HOME: podDir(path.join(configRoot, "..", `home-${name}`)),
+        PATH: "/usr/bin:/bin",
+        // The image's environment (Dockerfile ENV).
+        PYTHONUNBUFFERED: "1",
+    });
+    // As the suite's user: the venv lives under the suite's cache (in root's home on CI), which
+    // the pod user cannot read; the pod's non-root settings are the manifests' business.
+    return start(name, venv.python, [...(c.command as string[]).slice(1), ...args], logFile, {
+        env,
+        cleanEnv: true,
+    });
+}
+
+/** Starts the whole path and waits for every part to answer. */
+export async function startStack(
+    scratch: string,
+    tools: ReturnType<typeof install>,
+): Promise<Stack> {
+    const r = rendered();
+    podDir(scratch);
+    fs.chmodSync(scratch, 0o755);
+    const model = (container(r.inference, "vllm").args as string[])[
+        (container(r.inference, "vllm").args as string[]).indexOf("--served-model-name") + 1
+    ];
+    const inference = await startStandinInference(model);
+    standins.push(inference);
+    const jailbreak = await startJailbreakStub();
+    standins.push(jailbreak);
+    const ports: Record<string, number> = {
+        inference: inference.port,
+        jailbreak: jailbreak.port,
+        analyzer: await freePort(),
+        anonymizer: await freePort(),
+        guardrails: await freePort(),
+        guardrailsMetrics: await freePort(),
+        gateway: await freePort(),
+        inferenceMetrics: await freePort(),
+    };
+    const servers: Record<string, Started> = {};
+    const log = (n: string) => path.join(scratch, `${n}.log`);
+    for (const which of ["analyzer", "anonymizer"] as const) {
+        servers[which] = start(
+            `presidio-${which}`,
+            tools.presidio.python,
+            [path.join(__dirname, "presidio_server.py"), which, String(ports[which])],
+            log(`presidio-${which}`),
+            { env: { HOME: scratch } },
+        );
+    }
+    const configId = (container(r.guardrails, "guardrails").args as string[])
+        .find((a) => a.startsWith("--config-id="))!
+        .slice("--config-id=".length);
+    const configRoot = podDir(path.join(scratch, "config"));
+    writeRails(r, configRoot, ports as Any, configId);
+    servers.guardrails = startGuardrails(
+        "guardrails",
+        tools.guardrails,
+        r,
+        configRoot,
+        ports.guardrails,
+        ports.guardrailsMetrics,
+        log("guardrails"),
+    );
+
+    // Gateway: the rendered nginx.conf with the guardrails upstream and the key map here.
+    const keysDir = podDir(path.join(scratch, "gateway", "keys"));
+    const keysFile = path.join(keysDir, "api-keys.map");
+    const gwRoot = podDir(path.join(scratch, "gateway", "tmp"));
+    // First the pod's /tmp paths (pid, temp folders), before any scratch path is written in.
+    let conf = r.gatewayConf.replace(/\/tmp\//g, `${gwRoot}/`);
+    conf = rewriteOnce(
+        conf,
+        "listen 8080;",
+        `listen 127.0.0.1:${ports.gateway};`,
+        "gateway listen",
+    );
+    conf = rewriteOnce(
+        conf,
+        "server guardrails.llm-guardrails.svc.cluster.local:8000;",
+        `server 127.0.0.1:${ports.guardrails};`,
+        "gateway upstream",
+    );
+    conf = rewriteOnce(
+        conf,
+        "include /etc/gateway/keys/api-keys.map;",
+        `include ${keysFile};`,
+        "key map",
+    );
+    writeForPod(path.join(scratch, "gateway", "nginx.conf"), conf);
+    writeForPod(keysFile, "");
+
+    // Inference metrics sidecar: the rendered conf, vLLM's port → the stand-in.
+    const mRoot = podDir(path.join(scratch, "metrics", "tmp"));
+    let mconf = r.metricsConf.replace(/\/tmp\//g, `${mRoot}/`);
+    mconf = rewriteOnce(
+        mconf,
+        "listen 9400;",
+        `listen 127.0.0.1:${ports.inferenceMetrics};`,
+        "metrics listen",
+    );
+    mconf = rewriteOnce(
+        mconf,
+        "proxy_pass http://127.0.0.1:8000/metrics;",
+        `proxy_pass http://127.0.0.1:${ports.inference}/metrics;`,
+        "metrics upstream",
+    );
+    const mConfFile = path.join(scratch, "metrics", "nginx.conf");
+    writeForPod(mConfFile, mconf);
+    servers.metrics = startNginx(
+        "inference-metrics",
+        container(r.inference, "metrics").command,
+        mConfFile,
+        log("inference-metrics"),
+    );
+
+    const stack: Stack = { scratch, inference, jailbreak, servers, ports, keysFile, rendered: r };
+    await waitUntil(servers.metrics, "the metrics listener", () =>
+        portOpen(ports.inferenceMetrics),
+    );
+    for (const which of ["analyzer", "anonymizer"]) {
+        await waitUntil(
+            servers[which],
+            "/health",
+            () => answers200(`http://127.0.0.1:${ports[which]}/health`),
+            120_000,
+        );
+    }
+    await waitUntil(
+        servers.guardrails,
+        "/health",
+        () => answers200(`http://127.0.0.1:${ports.guardrails}/health`),
+        180_000,
+    );
+    return stack;
+}
+
+/** Starts the gateway (after its key map was written). */
+export async function startGateway(stack: Stack): Promise<Started> {
+    const conf = path.join(stack.scratch, "gateway", "nginx.conf");
+    const s = startNginx(
+        "gateway",
+        container(stack.rendered.gateway, "gateway").command,
+        conf,
+        path.join(stack.scratch, "gateway.log"),
+    );
+    await waitUntil(s, "/healthz", () =>
+        httpAnswers(`http://127.0.0.1:${stack.ports.gateway}/healthz`),
+    );
+    stack.servers.gateway = s;
+    return s;
+}
