@@ -13,6 +13,14 @@ function withTiers(tiers: Record<string, unknown>, env = "dev"): Record<string, 
     const raw = stackRaw();
     raw.environment = env;
     raw.tiers = tiers;
+    if (env === "prod") {
+        // Prod refuses a stack whose critical alerts reach nobody.
+        raw.observability = {
+            alerting: {
+                receivers: [{ name: "oncall", type: "pagerduty", secretName: "oncall-key" }],
+            },
+        };
+    }
     return raw;
 }
 
