@@ -25,7 +25,7 @@ const keyPattern = /^[-._a-zA-Z0-9]+$/;
 /** Largest bundle accepted: ConfigMaps hold at most 1 MiB, and the bundle travels as an argument. */
 export const maxBundleBytes = 96 * 1024;
 
-/** Files whose content is executed by the guardrails server (REFERENCE.md §5.1): code, not rules. */
+/** Files whose content is executed by the guardrails server: code, not rules. */
 export function isCode(key: string): boolean {
     return key.endsWith(".py");
 }

@@ -35,7 +35,7 @@ export const charts = {
     certManager: { chart: "cert-manager", repo: "https://charts.jetstack.io", version: "v1.18.2" },
 } as const satisfies Record<string, ChartPin>;
 
-/** kube-prometheus-stack (REFERENCE.md §1); observability installs it. */
+/** kube-prometheus-stack; observability installs it. */
 export const kubePrometheusStackChart = {
     chart: "kube-prometheus-stack",
     repo: "https://prometheus-community.github.io/helm-charts",

@@ -1,6 +1,6 @@
 /**
  * The one hardened workload builder. Every pod spec the program authors comes from here, so the
- * security baseline (DESIGN.md "Security baseline", REFERENCE.md §9) is written once: Pod Security
+ * security baseline (docs/ARCHITECTURE.md) is written once: Pod Security
  * `restricted`, fixed non-root UIDs ≥ 10001, read-only root filesystem with size-limited
  * `emptyDir`s, no service-account token, requests and limits (ephemeral storage too), probes,
  * topology spread, digest-pinned images. A tier states only what is special about it; anything
@@ -21,7 +21,7 @@ export const minimumUid = 10001;
 /** UID and GID of every platform container unless a tier picks another fixed id ≥ {@link minimumUid}. */
 export const defaultUid = 10001;
 
-/** Pod-level security context of every platform pod (REFERENCE.md §9.1). */
+/** Pod-level security context of every platform pod. */
 export function podSecurityContext(
     uid: number = defaultUid,
 ): k8s.types.input.core.v1.PodSecurityContext {
@@ -35,7 +35,7 @@ export function podSecurityContext(
     };
 }
 
-/** Container-level security context of every platform container (REFERENCE.md §9.1). */
+/** Container-level security context of every platform container. */
 export function containerSecurityContext(
     uid: number = defaultUid,
     addCapabilities: readonly AllowedCapability[] = [],
@@ -59,7 +59,7 @@ export function containerSecurityContext(
 export const allowedCapabilities = ["NET_BIND_SERVICE"] as const;
 export type AllowedCapability = (typeof allowedCapabilities)[number];
 
-/** Volume types Pod Security `restricted` allows (REFERENCE.md §9.1 `restrictedVolumes`). */
+/** Volume types Pod Security `restricted` allows. */
 export const restrictedVolumeTypes = [
     "configMap",
     "csi",

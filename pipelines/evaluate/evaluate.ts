@@ -1,7 +1,7 @@
 /**
  * Evaluates a guardrails configuration against the red-team prompt set: sends every prompt to a
- * NeMo Guardrails server (OpenAI-style `POST /v1/chat/completions` with `guardrails.config_id`,
- * REFERENCE.md §5.1), classifies each answer as blocked or answered, and decides whether the rule
+ * NeMo Guardrails server (OpenAI-style `POST /v1/chat/completions` with `guardrails.config_id`),
+ * classifies each answer as blocked or answered, and decides whether the rule
  * set may be promoted. Node built-ins only, so the pipeline image needs no packages.
  */
 import { readFileSync } from "fs";

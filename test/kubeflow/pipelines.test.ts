@@ -239,7 +239,7 @@ describe("kubeflow: pipeline definitions", () => {
                             );
                         }
                     } else {
-                        // model-vault CLI contract (DESIGN.md), run through the image's own
+                        // model-vault CLI contract (docs/ARCHITECTURE.md), run through the image's own
                         // entrypoint (KFP needs the command spelled out).
                         const df = readFileSync(
                             path.join(repoRoot, "images", "model-loader", "Dockerfile"),

@@ -1,6 +1,6 @@
 /**
  * The GPU stack: exactly one owner of the device plugin (OKE's NvidiaGpuPlugin add-on or the GPU
- * operator), the operator's sandbox mode for Kata GPU pools, and DCGM metrics (REFERENCE.md §4.4).
+ * operator), the operator's sandbox mode for Kata GPU pools, and DCGM metrics.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,7 +16,7 @@ const toleration = (t: { key: string; value: string; effect: string }) => ({
     effect: t.effect,
 });
 
-/** DCGM exporter Service port, for the monitors (REFERENCE.md §8). */
+/** DCGM exporter Service port, for the monitors. */
 export const dcgmMetricsPort = 9400;
 
 /** Helm values of the GPU operator, which then owns `nvidia.com/gpu` (and `nvidia.com/pgpu` under Kata). */

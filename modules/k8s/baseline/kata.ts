@@ -1,4 +1,4 @@
-/** kata-deploy on the Kata pools and the Kata RuntimeClasses (REFERENCE.md §4.2, §4.3). */
+/** kata-deploy on the Kata pools and the Kata RuntimeClasses. */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { charts } from "../../constants/charts";

@@ -101,8 +101,8 @@ export function kustomizeSteps(cfg: Pick<KubeflowConfig, "mode" | "version">): K
 export const storageContainerName = "encrypted-models";
 
 /**
- * The KServe `ClusterStorageContainer` that makes `oci-os://` storage URIs go through model-vault
- * (REFERENCE.md §5.4): KServe runs it as the `storage-initializer` init container with
+ * The KServe `ClusterStorageContainer` that makes `oci-os://` storage URIs go through model-vault:
+ * KServe runs it as the `storage-initializer` init container with
  * `<storageUri> /mnt/models`, which model-vault takes as `decrypt`. Hardened like our own pods.
  */
 export function storageContainerSpec(image: string): Record<string, unknown> {

@@ -184,7 +184,7 @@ export function presidioWorkload(
     };
 }
 
-/** GPU extended resource name under a runtime class (REFERENCE.md §4.3/§4.4). */
+/** GPU extended resource name under a runtime class. */
 export function gpuResourceName(runtimeClass: InferenceTierConfig["runtimeClass"]): string {
     return runtimeClass === "kata-qemu-nvidia-gpu" ? "nvidia.com/pgpu" : "nvidia.com/gpu";
 }

@@ -365,7 +365,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     const flow = (from: string, to: string, port: number, purpose: string) => {
         if (has(from) && has(to)) flows.push({ from, to, port, protocol: "TCP", purpose });
     };
-    // The request path of DESIGN.md's picture: the gateway reaches only the guardrails, and only
+    // The request path (docs/ARCHITECTURE.md): the gateway reaches only the guardrails, and only
     // the guardrails reach inference and the output filter.
     flow(
         "ingress-nginx",

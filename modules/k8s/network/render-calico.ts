@@ -1,5 +1,5 @@
 /**
- * Calico Enterprise / Calico Cloud rendering of the domain allowlists (pure; REFERENCE.md §7.2).
+ * Calico Enterprise / Calico Cloud rendering of the domain allowlists (pure).
  * Open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
  * so this renderer refuses any other engine.
  */

@@ -1,4 +1,4 @@
-/** Cilium rendering of the domain allowlists: `toFQDNs` with the DNS proxy rule (pure; REFERENCE.md §7.3). */
+/** Cilium rendering of the domain allowlists: `toFQDNs` with the DNS proxy rule (pure). */
 import { labels } from "../../constants/labels";
 import { okePorts } from "../../constants/ports";
 import type { NetworkIntent } from "./intent";

@@ -1,6 +1,6 @@
 /**
  * Renders the intent as standard `networking.k8s.io/v1` NetworkPolicy (pure). Emitted whatever the
- * engine: every CNI that enforces policy and every scanner understands it (REFERENCE.md §7.1).
+ * engine: every CNI that enforces policy and every scanner understands it.
  */
 import { labels } from "../../constants/labels";
 import type { Flow, NetWorkload, NetworkIntent } from "./intent";
