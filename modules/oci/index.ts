@@ -2,7 +2,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, NodePoolConfig, PlatformConfig } from "../config";
-import { kataShapeInfo } from "../config/shapes";
+import { kataShapeInfo, supportsPvEncryptionInTransit } from "../config/shapes";
 import { workloadIdentities } from "../constants/identities";
 import { labels as labelKeys } from "../constants/labels";
 import {
@@ -463,7 +463,10 @@ export class OkeCluster extends pulumi.ComponentResource {
                                     freeformTags: tags,
                                 },
                                 instanceOptions: { areLegacyImdsEndpointsDisabled: true },
-                                isPvEncryptionInTransitEnabled: true,
+                                // Only where OCI documents it (modules/config/shapes.ts).
+                                ...(supportsPvEncryptionInTransit(pool.shape)
+                                    ? { isPvEncryptionInTransitEnabled: true }
+                                    : {}),
                                 metadata: {
                                     apiserver_host: privateHost,
                                     cluster_ca_cert: caCert,
@@ -537,7 +540,12 @@ export class OkeCluster extends pulumi.ComponentResource {
                             ),
                         nsgIds: [nsg("workers")],
                         kmsKeyId: keys.volumes,
-                        isPvEncryptionInTransitEnabled: true,
+                        // Only where OCI documents it: VMs and three bare-metal shapes, not
+                        // BM.GPU.* (modules/config/shapes.ts, test "sends in-transit encryption
+                        // only where OCI supports it").
+                        ...(supportsPvEncryptionInTransit(pool.shape)
+                            ? { isPvEncryptionInTransitEnabled: true }
+                            : {}),
                         nodePoolPodNetworkOptionDetails: vcnNative
                             ? {
                                   cniType: "OCI_VCN_IP_NATIVE",

@@ -453,7 +453,6 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         for (const p of pools) {
             const d = p.inputs.nodeConfigDetails as Obj;
             assert.equal(d.kmsKeyId, volumesKey, p.name);
-            assert.equal(d.isPvEncryptionInTransitEnabled, true, p.name);
             assert.equal(d.placementConfigs.length, 3, p.name);
             assert.ok(
                 p.dependencies.includes(keyPolicy),
@@ -466,6 +465,22 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             volumesKey,
         );
         assert.ok(ic.dependencies.includes(keyPolicy));
+    });
+
+    it("sends in-transit encryption only where OCI supports it: VMs and BM.Standard.E4.128, not BM.GPU.A100-v2.8", () => {
+        const transit = (name: string) =>
+            (one(rs, T.nodePool, name).inputs.nodeConfigDetails as Obj)
+                .isPvEncryptionInTransitEnabled;
+        assert.equal(transit("okea-system"), true, "VM.Standard.E5.Flex");
+        assert.equal(transit("okea-gpu"), true, "VM.GPU.A10.1");
+        assert.equal(
+            transit("okea-kgpu"),
+            undefined,
+            "BM.GPU.A100-v2.8 has no in-transit encryption",
+        );
+        const ic = one(rs, T.ic, "okea-kata-config");
+        const launch = (ic.inputs.instanceDetails as Obj).launchDetails as Obj;
+        assert.equal(launch.isPvEncryptionInTransitEnabled, true, "BM.Standard.E4.128");
     });
 
     it("creates IAM in the home region: scoped policies with stack-suffixed names and a tenancy dynamic group", () => {
