@@ -180,3 +180,38 @@ export function kataShapeInfo(shape: string): KataShapeInfo | undefined {
 
 /** Every shape in the Kata table (for documentation and tests). */
 export const knownKataShapes = Object.keys(kataTable);
+
+/** The `launchDetails.platformConfig` of a self-managed Kata instance (instance configuration). */
+export interface KataPlatformConfig {
+    readonly type: BmPlatformType;
+    readonly areVirtualInstructionsEnabled: true;
+    readonly isInputOutputMemoryManagementUnitEnabled?: true;
+    readonly isAccessControlServiceEnabled?: true;
+}
+
+/**
+ * Platform config of a Kata node: virtualization instructions always; for GPU pools also the IOMMU
+ * and PCIe Access Control Services, without which the host cannot isolate the GPUs in their own
+ * IOMMU groups and bind them to vfio-pci for pass-through into the Kata guest (field names and
+ * meaning: OCI API InstanceConfigurationAmdMilanBmGpuLaunchInstancePlatformConfig, "Whether the
+ * Access Control Service is enabled … required for VFIO device pass-through"). Undefined when the
+ * platform type does not accept both fields; config validation refuses such a GPU Kata pool first.
+ * Test: "enables IOMMU and ACS for a self-managed Kata GPU pool" in test/oci/oke-cluster.test.ts.
+ */
+export function kataPlatformConfig(
+    info: KataShapeInfo,
+    gpu: boolean,
+): KataPlatformConfig | undefined {
+    if (!gpu) {
+        return { type: info.platformType, areVirtualInstructionsEnabled: true };
+    }
+    if (!passthroughPlatformTypes.includes(info.platformType)) {
+        return undefined;
+    }
+    return {
+        type: info.platformType,
+        areVirtualInstructionsEnabled: true,
+        isInputOutputMemoryManagementUnitEnabled: true,
+        isAccessControlServiceEnabled: true,
+    };
+}

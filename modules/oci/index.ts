@@ -2,7 +2,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, NodePoolConfig, PlatformConfig } from "../config";
-import { kataShapeInfo, supportsPvEncryptionInTransit } from "../config/shapes";
+import { kataPlatformConfig, kataShapeInfo, supportsPvEncryptionInTransit } from "../config/shapes";
 import { workloadIdentities } from "../constants/identities";
 import { labels as labelKeys } from "../constants/labels";
 import {
@@ -425,6 +425,13 @@ export class OkeCluster extends pulumi.ComponentResource {
                         this,
                     );
                 }
+                const platformConfig = kataPlatformConfig(info, pool.gpu);
+                if (platformConfig === undefined) {
+                    throw new pulumi.ResourceError(
+                        `Kata GPU pool ${pool.name} uses shape ${pool.shape}, whose platform type ${info.platformType} cannot enable IOMMU and ACS for GPU pass-through; use BM.GPU.A100-v2.8`,
+                        this,
+                    );
+                }
                 // Self-managed nodes always join through the private endpoint, with the cluster's CA
                 // (public data) from the kubeconfig.
                 const privateHost = okeCluster.endpoints.apply((eps) =>
@@ -446,10 +453,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                             launchDetails: {
                                 compartmentId,
                                 shape: pool.shape,
-                                platformConfig: {
-                                    type: info.platformType,
-                                    areVirtualInstructionsEnabled: true,
-                                },
+                                platformConfig,
                                 sourceDetails: {
                                     sourceType: "image",
                                     imageId,

@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
 import {
+    kataPlatformConfig,
     knownShapes,
     passthroughPlatformTypes,
     shapeFacts,
@@ -45,5 +46,18 @@ describe("shape catalog", () => {
             const type = shapeFacts(s)?.kata?.platformType;
             assert.ok(type !== undefined && passthroughPlatformTypes.includes(type), s);
         }
+    });
+
+    it("builds no GPU platform config for a platform type not known to accept IOMMU and ACS", () => {
+        const intel = {
+            platformType: "INTEL_ICELAKE_BM",
+            virtualizationDefault: false,
+            verified: false,
+        } as const;
+        assert.equal(kataPlatformConfig(intel, true), undefined);
+        assert.deepEqual(kataPlatformConfig(intel, false), {
+            type: "INTEL_ICELAKE_BM",
+            areVirtualInstructionsEnabled: true,
+        });
     });
 });

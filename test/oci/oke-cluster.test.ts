@@ -73,6 +73,13 @@ const kataGpuManaged: NodePoolConfig = {
     labels: { "example.com/tier": "inference" },
 };
 
+/** A self-managed Kata GPU pool: the GPUs pass through to the Kata guest. */
+const kataGpuSelfManaged: NodePoolConfig = {
+    ...kataGpuManaged,
+    name: "ksgpu",
+    kataMode: "self-managed",
+};
+
 interface Built {
     readonly resources: readonly RecordedResource[];
     readonly cluster: OkeClusterType;
@@ -154,7 +161,7 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         ofType(rs, T.rule).filter((r) => r.inputs.networkSecurityGroupId === nsgIdOf(role));
 
     before(async () => {
-        built = await build("okea", config(), [kataGpuManaged]);
+        built = await build("okea", config(), [kataGpuManaged, kataGpuSelfManaged]);
         rs = built.resources;
     });
 
@@ -443,6 +450,22 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         );
     });
 
+    it("enables IOMMU and ACS for a self-managed Kata GPU pool, and not for the CPU Kata pool", () => {
+        const platformOf = (name: string) =>
+            ((one(rs, T.ic, name).inputs.instanceDetails as Obj).launchDetails as Obj)
+                .platformConfig;
+        assert.deepEqual(platformOf("okea-ksgpu-config"), {
+            type: "AMD_MILAN_BM_GPU",
+            areVirtualInstructionsEnabled: true,
+            isInputOutputMemoryManagementUnitEnabled: true,
+            isAccessControlServiceEnabled: true,
+        });
+        assert.deepEqual(platformOf("okea-kata-config"), {
+            type: "AMD_MILAN_BM",
+            areVirtualInstructionsEnabled: true,
+        });
+    });
+
     it("encrypts every boot volume with the volumes key, and waits for the key-delegate policy", () => {
         const volumesKey = ofType(rs, T.key).find(
             (k) => (k.inputs.freeformTags as Obj).purpose === "volumes",
@@ -576,6 +599,7 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             "okea-gpu",
             "okea-kata",
             "okea-kgpu",
+            "okea-ksgpu",
             "okea-system",
         ]);
     });
