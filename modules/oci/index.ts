@@ -20,6 +20,7 @@ import {
     logShippingStatements,
     selfManagedWorkerStatements,
     workerDynamicGroupRule,
+    workerTag,
     workloadPolicyStatements,
 } from "./iam-statements";
 import { NodeImageSource, selectNodeImage } from "./images";
@@ -158,6 +159,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                     .apply(([secretsKeyId, volumesKeyId, modelsKeyId, signingKeyId]) =>
                         keyPolicyStatements({
                             keyCompartmentId: compartmentId,
+                            principalCompartmentId: compartmentId,
                             region: cluster.region,
                             secretsKeyId,
                             volumesKeyId,
@@ -340,6 +342,32 @@ export class OkeCluster extends pulumi.ComponentResource {
         const logging = cluster.layer.observability.logging;
         // The workers' dynamic group serves self-managed joins and the log-shipping agent.
         const needsWorkersGroup = selfManaged.length > 0 || logging.decisionLogs;
+        // A defined tag this program owns marks the cluster's workers (node pools and instance
+        // configurations carry it), so the dynamic group matches them and no other instance of
+        // the compartment. Tag namespaces are IAM resources: home region.
+        const nodeTag = workerTag(platform.stack, cluster.name);
+        const tagNamespace = new oci.identity.TagNamespace(
+            `${name}-tag-ns`,
+            {
+                compartmentId,
+                name: nodeTag.namespace,
+                description: `Worker tags of OKE cluster ${cluster.name} of stack ${platform.stack}`,
+                freeformTags: tags,
+            },
+            home,
+        );
+        const workerTagKey = new oci.identity.Tag(
+            `${name}-tag-cluster`,
+            {
+                tagNamespaceId: tagNamespace.id,
+                name: nodeTag.key,
+                description: `Marks the worker instances of OKE cluster ${cluster.name}; dynamic group ${iam("oke-workers")} matches it`,
+                validator: { validatorType: "ENUM", values: [nodeTag.value] },
+                freeformTags: tags,
+            },
+            home,
+        );
+        const workerDefinedTags = { [`${nodeTag.namespace}.${nodeTag.key}`]: nodeTag.value };
         const workersGroup = needsWorkersGroup
             ? new oci.identity.DynamicGroup(
                   `${name}-workers-dg`,
@@ -347,10 +375,10 @@ export class OkeCluster extends pulumi.ComponentResource {
                       compartmentId: tenancyId,
                       name: iam("oke-workers"),
                       description: `Worker instances of OKE cluster ${cluster.name} of stack ${platform.stack}`,
-                      matchingRule: workerDynamicGroupRule(compartmentId),
+                      matchingRule: workerDynamicGroupRule(compartmentId, nodeTag),
                       freeformTags: tags,
                   },
-                  home,
+                  { ...home, dependsOn: [workerTagKey] },
               )
             : undefined;
         if (selfManaged.length > 0 && workersGroup !== undefined) {
@@ -487,11 +515,12 @@ export class OkeCluster extends pulumi.ComponentResource {
                                         : {}),
                                 },
                                 freeformTags: { ...tags, pool: pool.name },
+                                definedTags: workerDefinedTags,
                             },
                         },
                         freeformTags: { ...tags, pool: pool.name },
                     },
-                    { parent: this, dependsOn: [keyPolicy] },
+                    { parent: this, dependsOn: [keyPolicy, workerTagKey] },
                 );
                 const instancePool = new oci.core.InstancePool(
                     `${name}-${pool.name}`,
@@ -559,6 +588,8 @@ export class OkeCluster extends pulumi.ComponentResource {
                               }
                             : { cniType: "FLANNEL_OVERLAY" },
                         freeformTags: { ...tags, pool: pool.name },
+                        // Nodes carry the cluster's worker tag (dynamic group membership).
+                        definedTags: workerDefinedTags,
                     },
                     initialNodeLabels: Object.entries(nodeLabels).map(([key, value]) => ({
                         key,
@@ -575,7 +606,10 @@ export class OkeCluster extends pulumi.ComponentResource {
                     freeformTags: { ...tags, pool: pool.name },
                 },
                 // Boot volumes are encrypted with the volumes key: the key-delegate policy comes first.
-                { parent: this, dependsOn: [keyPolicy] },
+                // IMDSv1 stays on for managed nodes: @pulumi/oci 4.20.0's NodePool has no
+                // instanceOptions / areLegacyImdsEndpointsDisabled (types/input.d.ts), so only the
+                // self-managed instance configurations above disable the legacy endpoints.
+                { parent: this, dependsOn: [keyPolicy, workerTagKey] },
             );
             readiness.push(nodePool);
         }

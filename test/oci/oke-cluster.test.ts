@@ -533,10 +533,33 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         }
         const dg = ofType(rs, T.dg)[0];
         assert.equal(dg.inputs.compartmentId, tenancyId);
-        assert.equal(dg.inputs.matchingRule, `ALL {instance.compartment.id = '${compartmentId}'}`);
         const workers = one(rs, T.policy, "okea-workers-policy").inputs.statements as string[];
         assert.ok(workers[0].startsWith(`Allow dynamic-group id ${dg.id} to {CLUSTER_JOIN}`));
         assert.ok(workers[0].includes(`target.cluster.id = '${ofType(rs, T.cluster)[0].id}'`));
+    });
+
+    it("matches only instances carrying the cluster's defined tag, which every pool sets", () => {
+        const ns = one(rs, "oci:Identity/tagNamespace:TagNamespace", "okea-tag-ns");
+        const tag = one(rs, "oci:Identity/tag:Tag", "okea-tag-cluster");
+        assert.equal(ns.inputs.name, "slp_ocitest_okea");
+        assert.equal(tag.inputs.tagNamespaceId, ns.id);
+        assert.equal(tag.inputs.name, "cluster");
+        const dg = ofType(rs, T.dg)[0];
+        assert.equal(
+            dg.inputs.matchingRule,
+            `ALL {instance.compartment.id = '${compartmentId}', tag.slp_ocitest_okea.cluster.value = 'okea'}`,
+        );
+        assert.ok(dg.dependencies.includes(tag.urn), "the rule names a tag that exists");
+        const expected = { "slp_ocitest_okea.cluster": "okea" };
+        for (const p of ofType(rs, T.nodePool)) {
+            assert.deepEqual((p.inputs.nodeConfigDetails as Obj).definedTags, expected, p.name);
+            assert.ok(p.dependencies.includes(tag.urn), p.name);
+        }
+        for (const ic of ofType(rs, T.ic)) {
+            const launch = (ic.inputs.instanceDetails as Obj).launchDetails as Obj;
+            assert.deepEqual(launch.definedTags, expected, ic.name);
+            assert.deepEqual(launch.instanceOptions, { areLegacyImdsEndpointsDisabled: true });
+        }
     });
 
     it("installs managed add-ons, CertManager first, removing their resources on delete", () => {
