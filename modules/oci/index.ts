@@ -1,6 +1,7 @@
 /** The cloud layer for one OKE cluster: network, vault and keys, IAM, cluster, node pools, bastion (issue 2). */
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
+import * as time from "@pulumiverse/time";
 import type { ClusterConfig, NodePoolConfig, PlatformConfig } from "../config";
 import { kataPlatformConfig, kataShapeInfo, supportsPvEncryptionInTransit } from "../config/shapes";
 import { workloadIdentities } from "../constants/identities";
@@ -33,6 +34,15 @@ export type { CloudClusterInfo } from "./types";
 
 /** Pods per node with VCN-native pod networking (OKE default; each takes a pods-subnet IP). */
 export const maxPodsPerNode = 31;
+
+/**
+ * How long to wait after creating IAM policies before using what they grant. OCI IAM is eventually
+ * consistent: a policy returned as ACTIVE may not yet be honoured by KMS or OKE, and the first
+ * `pulumi up` then fails with 404-NotAuthorizedOrFoundKmsKey. The value is a margin, not an OCI
+ * figure. Test: "waits for IAM propagation between the policies and what uses them" in
+ * test/oci/oke-cluster.test.ts.
+ */
+export const iamPropagationSeconds = 60;
 
 /** Freeform tags of every OCI resource of a cluster: the stack's tags plus cluster, environment, stack. */
 export function clusterTags(
@@ -172,6 +182,11 @@ export class OkeCluster extends pulumi.ComponentResource {
             home,
         );
 
+        const keyPolicyWait = new time.Sleep(
+            `${name}-keys-policy-wait`,
+            { createDuration: `${iamPropagationSeconds}s` },
+            { parent: this, dependsOn: [keyPolicy] },
+        );
         const namespace = oci.objectstorage.getNamespaceOutput({ compartmentId }, child).namespace;
         const bucket = new oci.objectstorage.Bucket(
             `${name}-models`,
@@ -184,7 +199,12 @@ export class OkeCluster extends pulumi.ComponentResource {
                 versioning: "Enabled",
                 freeformTags: { ...tags, purpose: "models" },
             },
-            { parent: this, protect: true, retainOnDelete: true, dependsOn: [keyPolicy] },
+            {
+                parent: this,
+                protect: true,
+                retainOnDelete: true,
+                dependsOn: [keyPolicy, keyPolicyWait],
+            },
         );
 
         const okeCluster = new oci.containerengine.Cluster(
@@ -219,7 +239,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                 },
                 freeformTags: tags,
             },
-            { parent: this, dependsOn: [keyPolicy], protect: prod },
+            { parent: this, dependsOn: [keyPolicy, keyPolicyWait], protect: prod },
         );
         const clusterId = okeCluster.id;
 
@@ -339,6 +359,7 @@ export class OkeCluster extends pulumi.ComponentResource {
             (p) => p.kata && p.kataMode === "self-managed",
         );
         let workersPolicy: oci.identity.Policy | undefined;
+        let workersPolicyWait: time.Sleep | undefined;
         const logging = cluster.layer.observability.logging;
         // The workers' dynamic group serves self-managed joins and the log-shipping agent.
         const needsWorkersGroup = selfManaged.length > 0 || logging.decisionLogs;
@@ -403,6 +424,11 @@ export class OkeCluster extends pulumi.ComponentResource {
                     freeformTags: tags,
                 },
                 home,
+            );
+            workersPolicyWait = new time.Sleep(
+                `${name}-workers-policy-wait`,
+                { createDuration: `${iamPropagationSeconds}s` },
+                { parent: this, dependsOn: [workersPolicy, workersGroup] },
             );
         }
 
@@ -520,7 +546,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                         },
                         freeformTags: { ...tags, pool: pool.name },
                     },
-                    { parent: this, dependsOn: [keyPolicy, workerTagKey] },
+                    { parent: this, dependsOn: [keyPolicy, keyPolicyWait, workerTagKey] },
                 );
                 const instancePool = new oci.core.InstancePool(
                     `${name}-${pool.name}`,
@@ -539,7 +565,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                             ),
                         freeformTags: { ...tags, pool: pool.name },
                     },
-                    { parent: this, dependsOn: [keyPolicy, workersPolicy!] },
+                    { parent: this, dependsOn: [keyPolicy, workersPolicy!, workersPolicyWait!] },
                 );
                 readiness.push(instancePool);
                 continue;
@@ -609,7 +635,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                 // IMDSv1 stays on for managed nodes: @pulumi/oci 4.20.0's NodePool has no
                 // instanceOptions / areLegacyImdsEndpointsDisabled (types/input.d.ts), so only the
                 // self-managed instance configurations above disable the legacy endpoints.
-                { parent: this, dependsOn: [keyPolicy, workerTagKey] },
+                { parent: this, dependsOn: [keyPolicy, keyPolicyWait, workerTagKey] },
             );
             readiness.push(nodePool);
         }

@@ -562,6 +562,28 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         }
     });
 
+    it("waits for IAM propagation between the policies and what uses them", () => {
+        const keyWait = one(rs, "time:index/sleep:Sleep", "okea-keys-policy-wait");
+        assert.equal(keyWait.inputs.createDuration, "60s");
+        assert.ok(keyWait.dependencies.includes(one(rs, T.policy, "okea-keys-policy").urn));
+        for (const r of [
+            ofType(rs, T.cluster)[0],
+            ofType(rs, T.bucket)[0],
+            ...ofType(rs, T.nodePool),
+            ...ofType(rs, T.ic),
+        ]) {
+            assert.ok(
+                r.dependencies.includes(keyWait.urn),
+                `${r.name} must wait for the key policy`,
+            );
+        }
+        const workersWait = one(rs, "time:index/sleep:Sleep", "okea-workers-policy-wait");
+        assert.ok(workersWait.dependencies.includes(one(rs, T.policy, "okea-workers-policy").urn));
+        for (const p of ofType(rs, T.ipool)) {
+            assert.ok(p.dependencies.includes(workersWait.urn), `${p.name} joins after the wait`);
+        }
+    });
+
     it("installs managed add-ons, CertManager first, removing their resources on delete", () => {
         const addons = ofType(rs, T.addon);
         assert.deepEqual(addons.map((a) => a.inputs.addonName).sort(), [
