@@ -1,5 +1,5 @@
 /**
- * Node bootstrap scripts (pure; REFERENCE.md §3.4, §3.6). Managed node pools have no taint field,
+ * Node bootstrap scripts (pure). Managed node pools have no taint field,
  * so taints go in as kubelet extra args through custom cloud-init, which must still run OKE's own
  * init script; self-managed nodes join with `/etc/oke/oke-install.sh`.
  */

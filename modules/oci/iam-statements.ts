@@ -1,6 +1,5 @@
 /**
- * OCI IAM statements of an OKE cluster, written as exact policy text (pure; REFERENCE.md §2.3,
- * §2.4). Every statement names its subject narrowly and carries a `where` clause that scopes it to
+ * OCI IAM statements of an OKE cluster, written as exact policy text (pure). Every statement names its subject narrowly and carries a `where` clause that scopes it to
  * one key, one bucket, one vault or one cluster: no `manage all-resources`, no bare `any-user`.
  */
 import type { WorkloadIdentitySubject } from "../constants/identities";

@@ -1,4 +1,4 @@
-/** Node image selection from OKE's node pool options (pure; REFERENCE.md §3.3). */
+/** Node image selection from OKE's node pool options (pure). */
 
 /** One entry of `getNodePoolOption({nodePoolOptionId: "all"}).sources`. */
 export interface NodeImageSource {

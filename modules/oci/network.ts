@@ -1,6 +1,6 @@
 /**
  * The VCN of one OKE cluster: subnets, gateways, route tables, one NSG per role with only the
- * rules OKE needs, and the default security list stripped (REFERENCE.md §2.1).
+ * rules OKE needs, and the default security list stripped.
  */
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";

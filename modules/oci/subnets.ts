@@ -1,4 +1,4 @@
-/** Subnet plan of an OKE cluster's VCN (pure; REFERENCE.md §2.1). */
+/** Subnet plan of an OKE cluster's VCN (pure). */
 import { formatCidr, parseCidr, subnet } from "../config/cidr";
 import type { PodNetworking } from "../config";
 

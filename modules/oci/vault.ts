@@ -1,5 +1,5 @@
 /**
- * OCI Vault and the cluster's keys (REFERENCE.md §2.4). Destroying a key destroys data (etcd
+ * OCI Vault and the cluster's keys. Destroying a key destroys data (etcd
  * secrets, volumes, models), so the vault and keys are protected and retained.
  */
 import * as oci from "@pulumi/oci";
