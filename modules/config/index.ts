@@ -24,7 +24,10 @@ import {
     protectionModes,
     vaultTypes,
 } from "./schema";
-import { kataShapeInfo } from "./shapes";
+import { ocidOf } from "./ocids";
+import { ociRegions } from "./regions";
+import { kataShapeInfo, knownShapes } from "./shapes";
+import { didYouMean } from "./suggest";
 import {
     Issues,
     Raw,
@@ -117,19 +120,27 @@ export function parseConfig(
     const anyOke =
         Array.isArray(clustersRaw) &&
         clustersRaw.some((c) => isObject(c) && (c.target ?? "oke") === "oke");
+    // The root compartment's OCID is the tenancy's.
     const compartmentId = str(rootObj, "compartmentId", root, issues, {
-        ...patterns.ocid,
+        ...ocidOf("compartment", "tenancy"),
         required: anyOke,
     });
     const tenancyId = str(rootObj, "tenancyId", root, issues, {
-        pattern: /^ocid1\.tenancy\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
-        expected: "a tenancy OCID (ocid1.tenancy.oc1..aaaa…)",
+        ...ocidOf("tenancy"),
         required: anyOke,
     });
     const homeRegion = str(rootObj, "homeRegion", root, issues, {
         ...patterns.region,
         required: anyOke,
     });
+    checkCatalog(
+        issues,
+        top("homeRegion"),
+        homeRegion,
+        patterns.region.pattern,
+        ociRegions,
+        "region",
+    );
     const tags = strMap(rootObj, "tags", root, issues, {
         keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,
         expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
@@ -236,7 +247,7 @@ function parseVault(
         type: str(o, "type", path, issues, { oneOf: vaultTypes, default: "DEFAULT" }),
         protectionMode,
         rotationDays: num(o, "rotationDays", path, issues, { min: 60, max: 365, default: 90 }),
-        existingVaultId: str(o, "existingVaultId", path, issues, patterns.ocid),
+        existingVaultId: str(o, "existingVaultId", path, issues, ocidOf("vault")),
     };
 }
 
@@ -276,6 +287,16 @@ function parseCluster(
         required: true,
         default: "invalid",
     });
+    if (isOke) {
+        checkCatalog(
+            issues,
+            `${path}.region`,
+            region,
+            patterns.region.pattern,
+            ociRegions,
+            "region",
+        );
+    }
     const kubernetesVersion = str(o, "kubernetesVersion", path, issues, {
         ...patterns.kubernetesVersion,
         default: "v1.34.2",
@@ -584,6 +605,29 @@ function parseNetwork(raw: unknown, path: string, issues: Issues): ClusterNetwor
     };
 }
 
+/**
+ * Refuses a well-formed value the shipped catalog does not list (modules/config/regions.ts,
+ * shapes.ts), with the nearest entry: a misspelt region or shape stops the plan before any
+ * resource instead of failing mid-`pulumi up` (test/config/catalog.test.ts).
+ */
+function checkCatalog(
+    issues: Issues,
+    path: string,
+    value: string | undefined,
+    pattern: RegExp,
+    catalog: readonly string[],
+    what: string,
+): void {
+    if (value === undefined || !pattern.test(value) || catalog.includes(value)) {
+        return;
+    }
+    issues.add(
+        path,
+        value,
+        `an OCI ${what} the program knows${didYouMean(value, catalog)}; add a new one to modules/config/${what === "region" ? "regions" : "shapes"}.ts`,
+    );
+}
+
 const shapePattern = /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/;
 
 function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConfig | undefined {
@@ -620,6 +664,7 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         required: true,
         default: "VM.Standard.E5.Flex",
     });
+    checkCatalog(issues, `${path}.shape`, shape, shapePattern, knownShapes, "shape");
     const flex = shape.endsWith(".Flex");
     const gpu = /\.GPU/.test(shape);
     const ocpus = num(o, "ocpus", path, issues, { min: 1, max: 128 });
@@ -708,7 +753,7 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
             max: 32768,
             default: gpu ? 250 : 100,
         }),
-        imageId: str(o, "imageId", path, issues, patterns.ocid),
+        imageId: str(o, "imageId", path, issues, ocidOf("image")),
         kata: kataFlag,
         gpu,
         kataMode,

@@ -9,6 +9,8 @@ import type { WorkloadIdentitySubject } from "../constants/identities";
 export interface KeyPolicyScope {
     /** Compartment holding the keys. */
     readonly keyCompartmentId: string;
+    /** Compartment of the OKE cluster and node pools allowed to use them. */
+    readonly principalCompartmentId: string;
     /** Region of the cluster, for the regional Object Storage service principal. */
     readonly region: string;
     /** Key encrypting Kubernetes secrets (Cluster.kmsKeyId). */
@@ -33,21 +35,30 @@ function all(...conditions: string[]): string {
 export function keyPolicyStatements(s: KeyPolicyScope): string[] {
     const c = `compartment id ${s.keyCompartmentId}`;
     const key = (id: string) => `target.key.id = '${id}'`;
+    // `any-user` grants to OKE's cluster and nodepool principals are tied to the cluster's
+    // compartment with `request.principal.compartment.id`, so a cluster elsewhere in the tenancy
+    // cannot use these keys. The cluster's own OCID cannot be named: these grants must exist before
+    // the cluster (test "ties key grants to OKE principals of this compartment" in
+    // test/oci/pure.test.ts).
+    const principal = (type: string) => [
+        `request.principal.type = '${type}'`,
+        `request.principal.compartment.id = '${s.principalCompartmentId}'`,
+    ];
     const statements = [
         // etcd secrets encryption by the control plane.
-        `Allow any-user to use keys in ${c} where ${all("request.principal.type = 'cluster'", key(s.secretsKeyId))}`,
+        `Allow any-user to use keys in ${c} where ${all(...principal("cluster"), key(s.secretsKeyId))}`,
         // Managed node-pool boot volumes (the nodepool line is required since 2024-08-15).
         `Allow service oke to use key-delegates in ${c} where ${key(s.volumesKeyId)}`,
         `Allow service blockstorage to use keys in ${c} where ${key(s.volumesKeyId)}`,
-        `Allow any-user to use key-delegates in ${c} where ${all("request.principal.type = 'nodepool'", key(s.volumesKeyId))}`,
+        `Allow any-user to use key-delegates in ${c} where ${all(...principal("nodepool"), key(s.volumesKeyId))}`,
         // CSI block volumes created by the cluster (StorageClass kms-key-id).
-        `Allow any-user to use key-delegates in ${c} where ${all("request.principal.type = 'cluster'", key(s.volumesKeyId))}`,
+        `Allow any-user to use key-delegates in ${c} where ${all(...principal("cluster"), key(s.volumesKeyId))}`,
         // Server-side encryption of the model bucket.
         `Allow service objectstorage-${s.region} to use keys in ${c} where ${key(s.modelsKeyId)}`,
     ];
     if (s.signingKeyId !== undefined) {
         statements.push(
-            `Allow any-user to use keys in ${c} where ${all("request.principal.type = 'cluster'", key(s.signingKeyId))}`,
+            `Allow any-user to use keys in ${c} where ${all(...principal("cluster"), key(s.signingKeyId))}`,
         );
     }
     return statements;
@@ -125,14 +136,40 @@ export function logShippingStatements(s: {
     ];
 }
 
+/** The defined tag that marks one cluster's worker instances (namespace, key and value). */
+export interface WorkerTag {
+    /** Tag namespace the program creates for the cluster. */
+    readonly namespace: string;
+    /** Tag key inside it. */
+    readonly key: string;
+    /** Value every worker of the cluster carries. */
+    readonly value: string;
+}
+
+/** Tag namespace and tag of a cluster's workers: `slp_<stack>_<cluster>.cluster = <cluster>`. */
+export function workerTag(stack: string, cluster: string): WorkerTag {
+    return {
+        namespace: `slp_${stack}_${cluster}`.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 100),
+        key: "cluster",
+        value: cluster,
+    };
+}
+
 /**
- * Matching rule of the self-managed workers' dynamic group: instances of the compartment. OCI
- * matching rules can only narrow further by instance OCID or by a *defined* tag, which would need
- * a tag namespace the stack does not own; the permissions it carries are scoped to one cluster and
- * one key instead. A dedicated compartment per stack keeps the group tight.
+ * Matching rule of a cluster's workers' dynamic group: instances of the compartment that carry the
+ * cluster's defined tag. Matching rules can narrow only by compartment, instance OCID or a
+ * *defined* tag, written `tag.<namespace>.<key>.value = '<value>'` inside `ALL {…}` (OCI "Writing
+ * Matching Rules to Define Dynamic Groups",
+ * https://docs.oracle.com/en-us/iaas/Content/Identity/dynamicgroups/Writing_Matching_Rules_to_Define_Dynamic_Groups.htm).
+ * Without the tag, every instance of the compartment could join either cluster. Only principals
+ * allowed to `use tag-namespaces` on the namespace can set the tag. Test: "matches only instances
+ * carrying the cluster's defined tag" in test/oci/oke-cluster.test.ts.
  */
-export function workerDynamicGroupRule(compartmentId: string): string {
-    return `ALL {instance.compartment.id = '${compartmentId}'}`;
+export function workerDynamicGroupRule(compartmentId: string, tag: WorkerTag): string {
+    return all(
+        `instance.compartment.id = '${compartmentId}'`,
+        `tag.${tag.namespace}.${tag.key}.value = '${tag.value}'`,
+    );
 }
 
 /** Tenancy-unique IAM name: `<prefix>-<stack>-<cluster>`, cut to OCI's 100 characters. */

@@ -1,8 +1,9 @@
 /** The cloud layer for one OKE cluster: network, vault and keys, IAM, cluster, node pools, bastion (issue 2). */
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
+import * as time from "@pulumiverse/time";
 import type { ClusterConfig, NodePoolConfig, PlatformConfig } from "../config";
-import { kataShapeInfo } from "../config/shapes";
+import { kataPlatformConfig, kataShapeInfo, supportsPvEncryptionInTransit } from "../config/shapes";
 import { workloadIdentities } from "../constants/identities";
 import { labels as labelKeys } from "../constants/labels";
 import {
@@ -20,6 +21,7 @@ import {
     logShippingStatements,
     selfManagedWorkerStatements,
     workerDynamicGroupRule,
+    workerTag,
     workloadPolicyStatements,
 } from "./iam-statements";
 import { NodeImageSource, selectNodeImage } from "./images";
@@ -32,6 +34,15 @@ export type { CloudClusterInfo } from "./types";
 
 /** Pods per node with VCN-native pod networking (OKE default; each takes a pods-subnet IP). */
 export const maxPodsPerNode = 31;
+
+/**
+ * How long to wait after creating IAM policies before using what they grant. OCI IAM is eventually
+ * consistent: a policy returned as ACTIVE may not yet be honoured by KMS or OKE, and the first
+ * `pulumi up` then fails with 404-NotAuthorizedOrFoundKmsKey. The value is a margin, not an OCI
+ * figure. Test: "waits for IAM propagation between the policies and what uses them" in
+ * test/oci/oke-cluster.test.ts.
+ */
+export const iamPropagationSeconds = 60;
 
 /** Freeform tags of every OCI resource of a cluster: the stack's tags plus cluster, environment, stack. */
 export function clusterTags(
@@ -158,6 +169,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                     .apply(([secretsKeyId, volumesKeyId, modelsKeyId, signingKeyId]) =>
                         keyPolicyStatements({
                             keyCompartmentId: compartmentId,
+                            principalCompartmentId: compartmentId,
                             region: cluster.region,
                             secretsKeyId,
                             volumesKeyId,
@@ -170,6 +182,11 @@ export class OkeCluster extends pulumi.ComponentResource {
             home,
         );
 
+        const keyPolicyWait = new time.Sleep(
+            `${name}-keys-policy-wait`,
+            { createDuration: `${iamPropagationSeconds}s` },
+            { parent: this, dependsOn: [keyPolicy] },
+        );
         const namespace = oci.objectstorage.getNamespaceOutput({ compartmentId }, child).namespace;
         const bucket = new oci.objectstorage.Bucket(
             `${name}-models`,
@@ -182,7 +199,12 @@ export class OkeCluster extends pulumi.ComponentResource {
                 versioning: "Enabled",
                 freeformTags: { ...tags, purpose: "models" },
             },
-            { parent: this, protect: true, retainOnDelete: true, dependsOn: [keyPolicy] },
+            {
+                parent: this,
+                protect: true,
+                retainOnDelete: true,
+                dependsOn: [keyPolicy, keyPolicyWait],
+            },
         );
 
         const okeCluster = new oci.containerengine.Cluster(
@@ -217,7 +239,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                 },
                 freeformTags: tags,
             },
-            { parent: this, dependsOn: [keyPolicy], protect: prod },
+            { parent: this, dependsOn: [keyPolicy, keyPolicyWait], protect: prod },
         );
         const clusterId = okeCluster.id;
 
@@ -337,9 +359,36 @@ export class OkeCluster extends pulumi.ComponentResource {
             (p) => p.kata && p.kataMode === "self-managed",
         );
         let workersPolicy: oci.identity.Policy | undefined;
+        let workersPolicyWait: time.Sleep | undefined;
         const logging = cluster.layer.observability.logging;
         // The workers' dynamic group serves self-managed joins and the log-shipping agent.
         const needsWorkersGroup = selfManaged.length > 0 || logging.decisionLogs;
+        // A defined tag this program owns marks the cluster's workers (node pools and instance
+        // configurations carry it), so the dynamic group matches them and no other instance of
+        // the compartment. Tag namespaces are IAM resources: home region.
+        const nodeTag = workerTag(platform.stack, cluster.name);
+        const tagNamespace = new oci.identity.TagNamespace(
+            `${name}-tag-ns`,
+            {
+                compartmentId,
+                name: nodeTag.namespace,
+                description: `Worker tags of OKE cluster ${cluster.name} of stack ${platform.stack}`,
+                freeformTags: tags,
+            },
+            home,
+        );
+        const workerTagKey = new oci.identity.Tag(
+            `${name}-tag-cluster`,
+            {
+                tagNamespaceId: tagNamespace.id,
+                name: nodeTag.key,
+                description: `Marks the worker instances of OKE cluster ${cluster.name}; dynamic group ${iam("oke-workers")} matches it`,
+                validator: { validatorType: "ENUM", values: [nodeTag.value] },
+                freeformTags: tags,
+            },
+            home,
+        );
+        const workerDefinedTags = { [`${nodeTag.namespace}.${nodeTag.key}`]: nodeTag.value };
         const workersGroup = needsWorkersGroup
             ? new oci.identity.DynamicGroup(
                   `${name}-workers-dg`,
@@ -347,10 +396,10 @@ export class OkeCluster extends pulumi.ComponentResource {
                       compartmentId: tenancyId,
                       name: iam("oke-workers"),
                       description: `Worker instances of OKE cluster ${cluster.name} of stack ${platform.stack}`,
-                      matchingRule: workerDynamicGroupRule(compartmentId),
+                      matchingRule: workerDynamicGroupRule(compartmentId, nodeTag),
                       freeformTags: tags,
                   },
-                  home,
+                  { ...home, dependsOn: [workerTagKey] },
               )
             : undefined;
         if (selfManaged.length > 0 && workersGroup !== undefined) {
@@ -375,6 +424,11 @@ export class OkeCluster extends pulumi.ComponentResource {
                     freeformTags: tags,
                 },
                 home,
+            );
+            workersPolicyWait = new time.Sleep(
+                `${name}-workers-policy-wait`,
+                { createDuration: `${iamPropagationSeconds}s` },
+                { parent: this, dependsOn: [workersPolicy, workersGroup] },
             );
         }
 
@@ -425,6 +479,13 @@ export class OkeCluster extends pulumi.ComponentResource {
                         this,
                     );
                 }
+                const platformConfig = kataPlatformConfig(info, pool.gpu);
+                if (platformConfig === undefined) {
+                    throw new pulumi.ResourceError(
+                        `Kata GPU pool ${pool.name} uses shape ${pool.shape}, whose platform type ${info.platformType} cannot enable IOMMU and ACS for GPU pass-through; use BM.GPU.A100-v2.8`,
+                        this,
+                    );
+                }
                 // Self-managed nodes always join through the private endpoint, with the cluster's CA
                 // (public data) from the kubeconfig.
                 const privateHost = okeCluster.endpoints.apply((eps) =>
@@ -446,10 +507,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                             launchDetails: {
                                 compartmentId,
                                 shape: pool.shape,
-                                platformConfig: {
-                                    type: info.platformType,
-                                    areVirtualInstructionsEnabled: true,
-                                },
+                                platformConfig,
                                 sourceDetails: {
                                     sourceType: "image",
                                     imageId,
@@ -463,7 +521,10 @@ export class OkeCluster extends pulumi.ComponentResource {
                                     freeformTags: tags,
                                 },
                                 instanceOptions: { areLegacyImdsEndpointsDisabled: true },
-                                isPvEncryptionInTransitEnabled: true,
+                                // Only where OCI documents it (modules/config/shapes.ts).
+                                ...(supportsPvEncryptionInTransit(pool.shape)
+                                    ? { isPvEncryptionInTransitEnabled: true }
+                                    : {}),
                                 metadata: {
                                     apiserver_host: privateHost,
                                     cluster_ca_cert: caCert,
@@ -480,11 +541,12 @@ export class OkeCluster extends pulumi.ComponentResource {
                                         : {}),
                                 },
                                 freeformTags: { ...tags, pool: pool.name },
+                                definedTags: workerDefinedTags,
                             },
                         },
                         freeformTags: { ...tags, pool: pool.name },
                     },
-                    { parent: this, dependsOn: [keyPolicy] },
+                    { parent: this, dependsOn: [keyPolicy, keyPolicyWait, workerTagKey] },
                 );
                 const instancePool = new oci.core.InstancePool(
                     `${name}-${pool.name}`,
@@ -503,7 +565,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                             ),
                         freeformTags: { ...tags, pool: pool.name },
                     },
-                    { parent: this, dependsOn: [keyPolicy, workersPolicy!] },
+                    { parent: this, dependsOn: [keyPolicy, workersPolicy!, workersPolicyWait!] },
                 );
                 readiness.push(instancePool);
                 continue;
@@ -537,7 +599,12 @@ export class OkeCluster extends pulumi.ComponentResource {
                             ),
                         nsgIds: [nsg("workers")],
                         kmsKeyId: keys.volumes,
-                        isPvEncryptionInTransitEnabled: true,
+                        // Only where OCI documents it: VMs and three bare-metal shapes, not
+                        // BM.GPU.* (modules/config/shapes.ts, test "sends in-transit encryption
+                        // only where OCI supports it").
+                        ...(supportsPvEncryptionInTransit(pool.shape)
+                            ? { isPvEncryptionInTransitEnabled: true }
+                            : {}),
                         nodePoolPodNetworkOptionDetails: vcnNative
                             ? {
                                   cniType: "OCI_VCN_IP_NATIVE",
@@ -547,6 +614,8 @@ export class OkeCluster extends pulumi.ComponentResource {
                               }
                             : { cniType: "FLANNEL_OVERLAY" },
                         freeformTags: { ...tags, pool: pool.name },
+                        // Nodes carry the cluster's worker tag (dynamic group membership).
+                        definedTags: workerDefinedTags,
                     },
                     initialNodeLabels: Object.entries(nodeLabels).map(([key, value]) => ({
                         key,
@@ -563,7 +632,10 @@ export class OkeCluster extends pulumi.ComponentResource {
                     freeformTags: { ...tags, pool: pool.name },
                 },
                 // Boot volumes are encrypted with the volumes key: the key-delegate policy comes first.
-                { parent: this, dependsOn: [keyPolicy] },
+                // IMDSv1 stays on for managed nodes: @pulumi/oci 4.20.0's NodePool has no
+                // instanceOptions / areLegacyImdsEndpointsDisabled (types/input.d.ts), so only the
+                // self-managed instance configurations above disable the legacy endpoints.
+                { parent: this, dependsOn: [keyPolicy, keyPolicyWait, workerTagKey] },
             );
             readiness.push(nodePool);
         }

@@ -79,6 +79,13 @@ const kataGpuManaged: NodePoolConfig = {
     labels: { "example.com/tier": "inference" },
 };
 
+/** A self-managed Kata GPU pool: the GPUs pass through to the Kata guest. */
+const kataGpuSelfManaged: NodePoolConfig = {
+    ...kataGpuManaged,
+    name: "ksgpu",
+    kataMode: "self-managed",
+};
+
 interface Built {
     readonly resources: readonly RecordedResource[];
     readonly cluster: OkeClusterType;
@@ -160,7 +167,7 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         ofType(rs, T.rule).filter((r) => r.inputs.networkSecurityGroupId === nsgIdOf(role));
 
     before(async () => {
-        built = await build("okea", config(), [kataGpuManaged]);
+        built = await build("okea", config(), [kataGpuManaged, kataGpuSelfManaged]);
         rs = built.resources;
     });
 
@@ -449,6 +456,22 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         );
     });
 
+    it("enables IOMMU and ACS for a self-managed Kata GPU pool, and not for the CPU Kata pool", () => {
+        const platformOf = (name: string) =>
+            ((one(rs, T.ic, name).inputs.instanceDetails as Obj).launchDetails as Obj)
+                .platformConfig;
+        assert.deepEqual(platformOf("okea-ksgpu-config"), {
+            type: "AMD_MILAN_BM_GPU",
+            areVirtualInstructionsEnabled: true,
+            isInputOutputMemoryManagementUnitEnabled: true,
+            isAccessControlServiceEnabled: true,
+        });
+        assert.deepEqual(platformOf("okea-kata-config"), {
+            type: "AMD_MILAN_BM",
+            areVirtualInstructionsEnabled: true,
+        });
+    });
+
     it("encrypts every boot volume with the volumes key, and waits for the key-delegate policy", () => {
         const volumesKey = ofType(rs, T.key).find(
             (k) => (k.inputs.freeformTags as Obj).purpose === "volumes",
@@ -459,7 +482,6 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         for (const p of pools) {
             const d = p.inputs.nodeConfigDetails as Obj;
             assert.equal(d.kmsKeyId, volumesKey, p.name);
-            assert.equal(d.isPvEncryptionInTransitEnabled, true, p.name);
             assert.equal(d.placementConfigs.length, 3, p.name);
             assert.ok(
                 p.dependencies.includes(keyPolicy),
@@ -472,6 +494,22 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             volumesKey,
         );
         assert.ok(ic.dependencies.includes(keyPolicy));
+    });
+
+    it("sends in-transit encryption only where OCI supports it: VMs and BM.Standard.E4.128, not BM.GPU.A100-v2.8", () => {
+        const transit = (name: string) =>
+            (one(rs, T.nodePool, name).inputs.nodeConfigDetails as Obj)
+                .isPvEncryptionInTransitEnabled;
+        assert.equal(transit("okea-system"), true, "VM.Standard.E5.Flex");
+        assert.equal(transit("okea-gpu"), true, "VM.GPU.A10.1");
+        assert.equal(
+            transit("okea-kgpu"),
+            undefined,
+            "BM.GPU.A100-v2.8 has no in-transit encryption",
+        );
+        const ic = one(rs, T.ic, "okea-kata-config");
+        const launch = (ic.inputs.instanceDetails as Obj).launchDetails as Obj;
+        assert.equal(launch.isPvEncryptionInTransitEnabled, true, "BM.Standard.E4.128");
     });
 
     it("creates IAM in the home region: scoped policies with stack-suffixed names and a tenancy dynamic group", () => {
@@ -501,10 +539,55 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         }
         const dg = ofType(rs, T.dg)[0];
         assert.equal(dg.inputs.compartmentId, tenancyId);
-        assert.equal(dg.inputs.matchingRule, `ALL {instance.compartment.id = '${compartmentId}'}`);
         const workers = one(rs, T.policy, "okea-workers-policy").inputs.statements as string[];
         assert.ok(workers[0].startsWith(`Allow dynamic-group id ${dg.id} to {CLUSTER_JOIN}`));
         assert.ok(workers[0].includes(`target.cluster.id = '${ofType(rs, T.cluster)[0].id}'`));
+    });
+
+    it("matches only instances carrying the cluster's defined tag, which every pool sets", () => {
+        const ns = one(rs, "oci:Identity/tagNamespace:TagNamespace", "okea-tag-ns");
+        const tag = one(rs, "oci:Identity/tag:Tag", "okea-tag-cluster");
+        assert.equal(ns.inputs.name, "slp_ocitest_okea");
+        assert.equal(tag.inputs.tagNamespaceId, ns.id);
+        assert.equal(tag.inputs.name, "cluster");
+        const dg = ofType(rs, T.dg)[0];
+        assert.equal(
+            dg.inputs.matchingRule,
+            `ALL {instance.compartment.id = '${compartmentId}', tag.slp_ocitest_okea.cluster.value = 'okea'}`,
+        );
+        assert.ok(dg.dependencies.includes(tag.urn), "the rule names a tag that exists");
+        const expected = { "slp_ocitest_okea.cluster": "okea" };
+        for (const p of ofType(rs, T.nodePool)) {
+            assert.deepEqual((p.inputs.nodeConfigDetails as Obj).definedTags, expected, p.name);
+            assert.ok(p.dependencies.includes(tag.urn), p.name);
+        }
+        for (const ic of ofType(rs, T.ic)) {
+            const launch = (ic.inputs.instanceDetails as Obj).launchDetails as Obj;
+            assert.deepEqual(launch.definedTags, expected, ic.name);
+            assert.deepEqual(launch.instanceOptions, { areLegacyImdsEndpointsDisabled: true });
+        }
+    });
+
+    it("waits for IAM propagation between the policies and what uses them", () => {
+        const keyWait = one(rs, "time:index/sleep:Sleep", "okea-keys-policy-wait");
+        assert.equal(keyWait.inputs.createDuration, "60s");
+        assert.ok(keyWait.dependencies.includes(one(rs, T.policy, "okea-keys-policy").urn));
+        for (const r of [
+            ofType(rs, T.cluster)[0],
+            ofType(rs, T.bucket)[0],
+            ...ofType(rs, T.nodePool),
+            ...ofType(rs, T.ic),
+        ]) {
+            assert.ok(
+                r.dependencies.includes(keyWait.urn),
+                `${r.name} must wait for the key policy`,
+            );
+        }
+        const workersWait = one(rs, "time:index/sleep:Sleep", "okea-workers-policy-wait");
+        assert.ok(workersWait.dependencies.includes(one(rs, T.policy, "okea-workers-policy").urn));
+        for (const p of ofType(rs, T.ipool)) {
+            assert.ok(p.dependencies.includes(workersWait.urn), `${p.name} joins after the wait`);
+        }
     });
 
     it("installs managed add-ons, CertManager first, removing their resources on delete", () => {
@@ -567,6 +650,7 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             "okea-gpu",
             "okea-kata",
             "okea-kgpu",
+            "okea-ksgpu",
             "okea-system",
         ]);
     });

@@ -193,6 +193,7 @@ describe("oci: node image selection", () => {
 describe("oci: IAM statements", () => {
     const keyStatements = keyPolicyStatements({
         keyCompartmentId: ids.c,
+        principalCompartmentId: ids.c,
         region: "us-ashburn-1",
         secretsKeyId: ids.secrets,
         volumesKeyId: ids.volumes,
@@ -245,7 +246,7 @@ describe("oci: IAM statements", () => {
     it("lets the cluster use only the secrets key for etcd, and node pools only key-delegates of the volumes key", () => {
         assert.ok(
             keyStatements.includes(
-                `Allow any-user to use keys in compartment id ${ids.c} where ALL {request.principal.type = 'cluster', target.key.id = '${ids.secrets}'}`,
+                `Allow any-user to use keys in compartment id ${ids.c} where ALL {request.principal.type = 'cluster', request.principal.compartment.id = '${ids.c}', target.key.id = '${ids.secrets}'}`,
             ),
         );
         assert.ok(
@@ -255,7 +256,7 @@ describe("oci: IAM statements", () => {
         );
         assert.ok(
             keyStatements.includes(
-                `Allow any-user to use key-delegates in compartment id ${ids.c} where ALL {request.principal.type = 'nodepool', target.key.id = '${ids.volumes}'}`,
+                `Allow any-user to use key-delegates in compartment id ${ids.c} where ALL {request.principal.type = 'nodepool', request.principal.compartment.id = '${ids.c}', target.key.id = '${ids.volumes}'}`,
             ),
         );
         assert.ok(
@@ -265,12 +266,26 @@ describe("oci: IAM statements", () => {
         );
         const withoutSigning = keyPolicyStatements({
             keyCompartmentId: ids.c,
+            principalCompartmentId: ids.c,
             region: "us-ashburn-1",
             secretsKeyId: ids.secrets,
             volumesKeyId: ids.volumes,
             modelsKeyId: ids.models,
         });
         assert.ok(!withoutSigning.some((s) => s.includes(ids.signing)));
+    });
+    it("ties key grants to OKE principals of this compartment", () => {
+        const toPrincipals = keyStatements.filter((s) => s.startsWith("Allow any-user"));
+        assert.equal(toPrincipals.length, 4);
+        for (const s of toPrincipals) {
+            assert.match(
+                s,
+                new RegExp(
+                    `ALL \\{request\\.principal\\.type = '(cluster|nodepool)', request\\.principal\\.compartment\\.id = '${ids.c}'`,
+                ),
+                s,
+            );
+        }
     });
     it("trusts exactly the model loader and External Secrets service accounts of this cluster", () => {
         const loader = workload.filter((s) =>
