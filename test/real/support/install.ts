@@ -70,10 +70,17 @@ export interface Venv {
 
 /**
  * A venv holding exactly the packages of `lockFile` (a `pip-compile --generate-hashes` style file),
- * installed with `--require-hashes`. The venv is keyed by the lock file's content, so a changed lock
+ * installed with `--require-hashes`, binary wheels only except the packages named in `sdistOnly`
+ * (built from their hash-checked sdists). The venv is keyed by the lock file's content, so a changed lock
  * gets a new venv and an unchanged one is reused.
  */
-export function ensureVenv(name: string, lockFile: string, python = "python3"): Venv {
+export function ensureVenv(
+    name: string,
+    lockFile: string,
+    opts: { python?: string; sdistOnly?: readonly string[] } = {},
+): Venv {
+    const python = opts.python ?? "python3";
+    const sdistOnly = opts.sdistOnly ?? [];
     const lock = fs.readFileSync(lockFile);
     const digest = crypto.createHash("sha256").update(lock).digest("hex").slice(0, 16);
     const dir = cacheDir("venvs", `${name}-${digest}`);
@@ -99,6 +106,11 @@ export function ensureVenv(name: string, lockFile: string, python = "python3"): 
         "--require-hashes",
         "--no-deps",
         "--only-binary=:all:",
+        // A pinned package published only as an sdist is built from its hash-checked sdist with
+        // the venv's own setuptools: nothing unpinned is downloaded.
+        ...(sdistOnly.length > 0
+            ? [`--no-binary=${sdistOnly.join(",")}`, "--no-build-isolation"]
+            : []),
         "-r",
         lockFile,
     ]);
