@@ -304,7 +304,9 @@ export const rolloutGuardValidations: readonly CelValidation[] = [
         id: "restartTime",
         expression:
             `!variables.mainUpdate || !(${quote(restartAnnotation)} in variables.newTemplateAnnotations) || ` +
-            `variables.newTemplateAnnotations[${quote(restartAnnotation)}].matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$')`,
+            // A literal dot as `[.]`: the API server's CEL parser refuses a backslash before `.` as
+            // an invalid string escape (found by the real kube-apiserver; @bufbuild/cel accepts it).
+            `variables.newTemplateAnnotations[${quote(restartAnnotation)}].matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$')`,
         message: `${restartAnnotation} must be an RFC 3339 time`,
         reason: "Forbidden",
     },

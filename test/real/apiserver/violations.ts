@@ -4,6 +4,7 @@
  * the pinned release) and every rule of the platform's ValidatingAdmissionPolicies (with the message
  * the policy renders).
  */
+import { restrictedPodValidations } from "../../../modules/k8s/baseline/cel";
 
 type Pod = Record<string, any>;
 
@@ -59,25 +60,34 @@ export interface Violation {
 const app = (p: Pod) => p.spec.containers[0];
 const sc = (p: Pod) => app(p).securityContext;
 
+/** The message of one of the restricted policy's validations, as the API server reports it. */
+function policyMessage(id: string): string {
+    const v = restrictedPodValidations.find((x) => x.id === id);
+    if (v === undefined) {
+        throw new Error(`the restricted policy has no validation ${id}`);
+    }
+    return v.message;
+}
+
 /** One pod per restricted check, plus the platform policy's own rules. */
 export const violations: readonly Violation[] = [
     {
         id: "hostNetwork",
         mutate: (p) => (p.spec.hostNetwork = true),
         podSecurity: "host namespaces",
-        policy: "hostNetwork, hostPID and hostIPC must be unset or false",
+        policy: policyMessage("hostNamespaces"),
     },
     {
         id: "hostPID",
         mutate: (p) => (p.spec.hostPID = true),
         podSecurity: "host namespaces",
-        policy: "hostNetwork, hostPID and hostIPC must be unset or false",
+        policy: policyMessage("hostNamespaces"),
     },
     {
         id: "hostIPC",
         mutate: (p) => (p.spec.hostIPC = true),
         podSecurity: "host namespaces",
-        policy: "hostNetwork, hostPID and hostIPC must be unset or false",
+        policy: policyMessage("hostNamespaces"),
     },
     {
         id: "privileged",
@@ -87,81 +97,81 @@ export const violations: readonly Violation[] = [
             delete sc(p).allowPrivilegeEscalation;
         },
         podSecurity: "privileged",
-        policy: "containers must not be privileged",
+        policy: policyMessage("privileged"),
     },
     {
         id: "capabilities add SYS_ADMIN",
         mutate: (p) => (sc(p).capabilities.add = ["SYS_ADMIN"]),
         // The restricted check replaces the baseline one ("non-default capabilities") in the message.
         podSecurity: "unrestricted capabilities",
-        policy: "containers may add only the NET_BIND_SERVICE capability",
+        policy: policyMessage("capabilitiesAdd"),
     },
     {
         id: "capabilities not dropped",
         mutate: (p) => delete sc(p).capabilities,
         podSecurity: "unrestricted capabilities",
-        policy: "every container must drop ALL capabilities",
+        policy: policyMessage("capabilitiesDrop"),
     },
     {
         id: "hostPath volume",
         mutate: (p) => (p.spec.volumes = [{ name: "h", hostPath: { path: "/etc" } }]),
         // The restricted check replaces the baseline one ("hostPath volumes") in the message.
         podSecurity: "restricted volume types",
-        policy: "hostPath volumes are not allowed",
+        policy: policyMessage("hostPath"),
     },
     {
         id: "nfs volume",
         mutate: (p) => (p.spec.volumes = [{ name: "n", nfs: { server: "10.0.0.1", path: "/" } }]),
         podSecurity: "restricted volume types",
-        policy: "volumes must be one of",
+        policy: policyMessage("volumeTypes"),
     },
     {
         id: "hostPort",
         mutate: (p) => (app(p).ports = [{ containerPort: 8080, hostPort: 8080 }]),
         podSecurity: "hostPort",
-        policy: "hostPort must be unset or 0",
+        policy: policyMessage("hostPorts"),
     },
     {
         id: "allowPrivilegeEscalation unset",
         mutate: (p) => delete sc(p).allowPrivilegeEscalation,
         podSecurity: "allowPrivilegeEscalation != false",
-        policy: "every container must set securityContext.allowPrivilegeEscalation: false",
+        policy: policyMessage("allowPrivilegeEscalation"),
     },
     {
         id: "runAsNonRoot unset",
         mutate: (p) => delete p.spec.securityContext.runAsNonRoot,
         podSecurity: "runAsNonRoot != true",
-        policy: "runAsNonRoot must be true",
+        policy: policyMessage("runAsNonRoot"),
     },
     {
         id: "runAsUser 0",
         mutate: (p) => (sc(p).runAsUser = 0),
         podSecurity: "runAsUser=0",
-        policy: "runAsUser must not be 0",
+        policy: policyMessage("runAsUser"),
     },
     {
         id: "seccomp unset",
         mutate: (p) => delete p.spec.securityContext.seccompProfile,
         podSecurity: "seccompProfile",
-        policy: "seccompProfile must be RuntimeDefault",
+        policy: policyMessage("seccompContainers"),
     },
     {
         id: "seccomp Unconfined",
         mutate: (p) => (sc(p).seccompProfile = { type: "Unconfined" }),
         podSecurity: "seccompProfile",
-        policy: "seccompProfile must be RuntimeDefault",
+        policy: policyMessage("seccompContainers"),
     },
     {
         id: "AppArmor Unconfined",
         mutate: (p) => (sc(p).appArmorProfile = { type: "Unconfined" }),
         podSecurity: "forbidden AppArmor profile",
-        policy: null,
+        policy: policyMessage("appArmorProfile"),
     },
     {
         id: "SELinux type spc_t",
         mutate: (p) => (sc(p).seLinuxOptions = { type: "spc_t" }),
         podSecurity: "seLinuxOptions",
-        policy: null,
+        policy: policyMessage("seLinuxOptions"),
     },
     {
         id: "procMount Unmasked",
@@ -171,14 +181,14 @@ export const violations: readonly Violation[] = [
             sc(p).procMount = "Unmasked";
         },
         podSecurity: "procMount",
-        policy: null,
+        policy: policyMessage("procMount"),
     },
     {
         id: "unsafe sysctl",
         mutate: (p) =>
             (p.spec.securityContext.sysctls = [{ name: "kernel.msgmax", value: "65536" }]),
         podSecurity: "forbidden sysctls",
-        policy: null,
+        policy: policyMessage("sysctls"),
     },
     {
         id: "Windows hostProcess",
@@ -189,14 +199,14 @@ export const violations: readonly Violation[] = [
             sc(p).windowsOptions = { hostProcess: true };
         },
         podSecurity: "hostProcess",
-        policy: "hostNetwork, hostPID and hostIPC must be unset or false",
+        policy: policyMessage("hostNamespaces"),
     },
     {
         id: "probe host",
         mutate: (p) =>
             (app(p).livenessProbe = { httpGet: { host: "169.254.169.254", path: "/", port: 80 } }),
         podSecurity: "probe or lifecycle host",
-        policy: null,
+        policy: policyMessage("hostProbesAndHostLifecycle"),
         // policy/check_hostProbesAndhostLifecycle.go: MinimumVersion 1.34.
         sinceMinor: 34,
     },

@@ -243,7 +243,7 @@ export interface Stack {
     readonly rendered: Rendered;
 }
 
-/** The rails files as mounted: every ConfigMap item at its path, endpoints on 127.0.0.1. */
+/** The rails files as mounted (every projected ConfigMap key at its path), endpoints on 127.0.0.1. */
 export function writeRails(
     r: Rendered,
     root: string,
@@ -253,7 +253,11 @@ export function writeRails(
     const vol = (r.guardrails.spec.template.spec.volumes as Any[]).find((v) => v.name === "rails");
     const data = (r.railsConfigMap as Any).data as Record<string, string>;
     const dir = path.join(root, configId);
-    for (const item of vol.configMap.items as { key: string; path: string }[]) {
+    // Without `items` the kubelet projects every key as a file of the same name.
+    const items =
+        (vol.configMap.items as { key: string; path: string }[] | undefined) ??
+        Object.keys(data).map((key) => ({ key, path: key }));
+    for (const item of items) {
         let text = data[item.key];
         if (item.path === "config.yml") {
             const swap = (host: string, port: number) => {
