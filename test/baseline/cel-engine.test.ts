@@ -5,7 +5,14 @@
  * failure policy, messages, actions, params, and loud refusal of what it cannot evaluate.
  */
 import { strict as assert } from "assert";
-import { AdmissionEvaluator, K8sObject, clone, request, someUser } from "../support/admission";
+import {
+    AdmissionEvaluator,
+    K8sObject,
+    clone,
+    invalidStringEscape,
+    request,
+    someUser,
+} from "../support/admission";
 
 const ns = (name: string, labels: Record<string, string> = {}): K8sObject => ({
     apiVersion: "v1",
@@ -338,6 +345,20 @@ describe("admission evaluator: conditions, variables, failure policy", () => {
         assert.throws(build(deny("cel.bind(x, 1, x == 1)")), /cel\.bind/);
         assert.throws(build(deny("object.?spec.hasValue()")), /compilation failed/);
         assert.throws(build(deny("'a,b'.split(',').size() == 2")), /split/);
+    });
+
+    it("refuses string escapes the API server's CEL lexer refuses (kube-apiserver v1.34.2 did)", () => {
+        // The rollout policy once escaped a dot with a backslash in a regex: kube-apiserver answered 422
+        // "token recognition error"; the CEL engine alone accepted it.
+        assert.throws(
+            () => one(deny("'1.5'.matches('^1\\.5$')")),
+            /invalid escape \\\. in a string/,
+        );
+        assert.doesNotThrow(() => one(deny("'1.5'.matches('^1[.]5$')")));
+        assert.doesNotThrow(() => one(deny("'1.5'.matches('^1\\\\.5$')")));
+        assert.doesNotThrow(() => one(deny("'1.5'.matches(r'^1\\.5$')")));
+        assert.doesNotThrow(() => one(deny("'a\\'b\\n\\x41\\u00e9' != ''")));
+        assert.equal(invalidStringEscape("\"don't\" == '\\d'"), "\\d");
     });
 
     it("refuses literals the API server refuses: mixed lists, bad regex and durations", () => {

@@ -464,9 +464,45 @@ function check(ctx: CompileContext, e: Expr, scope: ReadonlySet<string>): void {
     }
 }
 
+/** The escapes cel-go's lexer accepts in a non-raw string literal (CEL language definition). */
+const celEscape =
+    /^(?:[abfnrtv\\'"`?]|[0-3][0-7]{2}|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8})/;
+
+/**
+ * The first escape in a non-raw string literal that cel-go refuses (the API server answers
+ * "token recognition error"), or undefined. @bufbuild/cel accepts some of them, e.g. `\.`.
+ */
+export function invalidStringEscape(source: string): string | undefined {
+    for (let i = 0; i < source.length; i++) {
+        const c = source[i];
+        if (c !== "'" && c !== '"') {
+            continue;
+        }
+        const raw = i > 0 && /[rR]/.test(source[i - 1]) && (i < 2 || !/\w/.test(source[i - 2]));
+        const quote = source.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+        let j = i + quote.length;
+        while (j < source.length && !source.startsWith(quote, j)) {
+            if (source[j] === "\\") {
+                if (!raw && !celEscape.test(source.slice(j + 1))) {
+                    return source.slice(j, j + 2);
+                }
+                j += 2;
+            } else {
+                j++;
+            }
+        }
+        i = j + quote.length - 1;
+    }
+    return undefined;
+}
+
 function compile(ctx: CompileContext, source: unknown): Compiled {
     if (typeof source !== "string" || source.trim() === "") {
         fail(ctx, "expression must be a non-empty string");
+    }
+    const badEscape = invalidStringEscape(source);
+    if (badEscape !== undefined) {
+        fail(ctx, `compilation failed: invalid escape ${badEscape} in a string literal`);
     }
     let parsed;
     try {
