@@ -149,15 +149,27 @@ const list = (items: readonly string[]) => `[${items.map(quote).join(", ")}]`;
 
 /** The map at `path`, or `{}` when any part of it is absent. */
 function mapAt(root: string, path: readonly string[]): string {
-    const checks = path.map((_, i) => `has(${[root, ...path.slice(0, i + 1)].join(".")})`);
-    return `${checks.join(" && ")} ? ${[root, ...path].join(".")} : {}`;
+    const d = dyn(root);
+    const checks = path.map((_, i) => `has(${[d, ...path.slice(0, i + 1)].join(".")})`);
+    return `${checks.join(" && ")} ? ${[d, ...path].join(".")} : {}`;
+}
+
+/**
+ * `dyn(x)`: the API server type-checks every expression against the schema of each kind the
+ * policy matches (ConfigMap and Deployment), where `object.spec` of a ConfigMap is an undefined
+ * field and a struct such as `object.metadata` cannot be iterated (`status.typeChecking` of the real
+ * kube-apiserver v1.34.2). At run time the objects are maps either way.
+ */
+function dyn(x: string): string {
+    return `dyn(${x})`;
 }
 
 /** Maps `a` and `b` (CEL maps) are equal except for the keys in `except` (a CEL list). */
 function equalExcept(a: string, b: string, except: string): string {
+    const [x, y] = [dyn(a), dyn(b)];
     return (
-        `${a}.all(k, k in ${except} || (k in ${b} && ${b}[k] == ${a}[k])) && ` +
-        `${b}.all(k, k in ${except} || k in ${a})`
+        `${x}.all(k, k in ${except} || (k in ${y} && ${y}[k] == ${x}[k])) && ` +
+        `${y}.all(k, k in ${except} || k in ${x})`
     );
 }
 
@@ -285,7 +297,7 @@ export const rolloutGuardValidations: readonly CelValidation[] = [
     },
     {
         id: "deploymentSpec",
-        expression: `!variables.mainUpdate || request.resource.resource != 'deployments' || (${equalExcept("object.spec", "oldObject.spec", list(["template"]))})`,
+        expression: `!variables.mainUpdate || request.resource.resource != 'deployments' || (${equalExcept("dyn(object).spec", "dyn(oldObject).spec", list(["template"]))})`,
         message:
             "the rollout identity may only restart a Deployment: paused, replicas, strategy, minReadySeconds, selector and the rest of spec must not change",
         reason: "Forbidden",
@@ -294,7 +306,7 @@ export const rolloutGuardValidations: readonly CelValidation[] = [
         id: "podTemplate",
         expression:
             "!variables.mainUpdate || request.resource.resource != 'deployments' || (" +
-            `object.spec.template.spec == oldObject.spec.template.spec && ` +
+            `dyn(object).spec.template.spec == dyn(oldObject).spec.template.spec && ` +
             `${equalExcept("variables.newTemplate", "variables.oldTemplate", list(["annotations"]))} && ` +
             `${equalExcept("variables.newTemplateAnnotations", "variables.oldTemplateAnnotations", list([restartAnnotation]))})`,
         message: `the rollout identity may change only the ${restartAnnotation} annotation of a Deployment's pod template (not its image, command, securityContext, volumes, labels or other annotations)`,
