@@ -270,7 +270,7 @@ function parseGpu(raw: unknown, path: string, issues: Issues, ctx: LayerContext)
         );
     }
     // Exactly one owner of the device plugin: an OKE GPU add-on beside the operator is refused.
-    const addonsPath = `clusters[${ctx.clusterName}].addons`;
+    const addonsPath = `${ctx.clusterPath ?? `clusters[${ctx.clusterName}]`}.addons`;
     if (owner === "gpu-operator") {
         for (const a of ["NvidiaGpuPlugin", "NvidiaGpuOperator"].filter((x) =>
             ctx.addons.includes(x),

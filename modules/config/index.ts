@@ -26,12 +26,17 @@ import {
 } from "./schema";
 import { ocidOf } from "./ocids";
 import { ociRegions } from "./regions";
-import { kataShapeInfo, knownShapes } from "./shapes";
+import { checkShape, isUnder } from "./shape";
+import { kataPlatformConfig, kataShapeInfo, knownShapes } from "./shapes";
 import { didYouMean } from "./suggest";
 import {
+    ConfigIssue,
+    ConfigValidationError,
     Issues,
     Raw,
     bool,
+    hiddenValue,
+    unknownKeyExpected,
     isObject,
     list,
     num,
@@ -44,8 +49,15 @@ import {
 
 export * from "./schema";
 export * from "./layer";
-export { ConfigValidationError, formatIssue } from "./validate";
+export {
+    ConfigValidationError,
+    HiddenValue,
+    formatIssue,
+    looksLikeCredential,
+    redact,
+} from "./validate";
 export type { ConfigIssue } from "./validate";
+export type { RawStackConfig } from "./spec";
 
 /** The project name; config keys are `secure-llm-platform:<key>`. */
 export const projectName = "secure-llm-platform";
@@ -105,9 +117,17 @@ export function parseConfig(
     // Top-level keys have no dot; paths below read `secure-llm-platform:clusters[0].region`.
     const top = (key: string) => `${root}${key}`;
 
+    // The schema checks every key, type, enum value, pattern and range first; the parsers below
+    // derive defaults and check what spans several keys. A parser's finding at or below a key the
+    // schema already refused is the same mistake and is not repeated.
+    const shapeIssues = checkShape(
+        raw,
+        project,
+        Object.keys(raw).filter((k) => isKubeconfigKey(raw, k)),
+    );
     for (const key of Object.keys(raw)) {
         if (!(topLevelKeys as readonly string[]).includes(key) && !isKubeconfigKey(raw, key)) {
-            issues.add(top(key), "(set)", `no such key; allowed keys: ${topLevelKeys.join(", ")}`);
+            issues.add(top(key), hiddenValue, unknownKeyExpected(key, topLevelKeys));
         }
     }
     const rootObj: Raw = { ...raw };
@@ -189,7 +209,20 @@ export function parseConfig(
         }
     }
 
-    issues.throwIfAny();
+    // Where the schema only knows "no such key" and a parser says more (a refused security key,
+    // inference egress, a tenant namespace among platform quotas), the parser's words are used;
+    // the value under the unknown key is still not shown.
+    const specific = (s: ConfigIssue) =>
+        issues.list.find((i) => i.path === s.path && !i.expected.startsWith("no such key"));
+    const all = [
+        ...shapeIssues.map((s) =>
+            s.value === hiddenValue && specific(s) ? { ...s, expected: specific(s)!.expected } : s,
+        ),
+        ...issues.list.filter((i) => !shapeIssues.some((s) => isUnder(i.path, s.path))),
+    ];
+    if (all.length > 0) {
+        throw new ConfigValidationError(all);
+    }
     return {
         project,
         stack: opts.stack,
@@ -488,20 +521,24 @@ function parseCluster(
     for (const section of layerSectionNames) {
         layerRaw[section] = mergedSection(ctx.rootObj, o, section);
     }
-    const layer = parseLayer(
-        layerRaw,
-        (section) =>
-            o[section] !== undefined ? `${path}.${section}` : `${ctx.project}:${section}`,
-        issues,
-        {
-            environment: ctx.environment,
-            clusterName: name,
-            target,
-            region,
-            capabilities,
-            addons: addons.map((a) => a.name),
-        },
-    );
+    // The sections are validated as the cluster sees them (stack level with its override merged
+    // over it); each finding is then reported where its value was written, so a stack-level
+    // mistake is one issue at the stack-level key however many clusters inherit it.
+    const layerIssues = new Issues();
+    const layer = parseLayer(layerRaw, (section) => `${layerMark}${section}`, layerIssues, {
+        environment: ctx.environment,
+        clusterName: name,
+        clusterPath: path,
+        target,
+        region,
+        capabilities,
+        addons: addons.map((a) => a.name),
+    });
+    const whereWritten = (p: string) => writtenAt(p, o, ctx.rootObj, path, ctx.project);
+    for (const i of layerIssues.list) {
+        issues.add(whereWritten(i.path), i.value, i.expected);
+    }
+    layerPaths.set(layer, whereWritten);
 
     return {
         name,
@@ -518,6 +555,64 @@ function parseCluster(
         kubeconfigKey,
         layer,
     };
+}
+
+/** Prefix of the paths the layer parsers report under, before {@link writtenAt} places them. */
+const layerMark = "\u0000";
+
+const layerPaths = new WeakMap<object, (path: string) => string>();
+
+/**
+ * The key path where a cluster's in-cluster setting was written: `p:clusters[i].tiers.x` when the
+ * cluster's override sets it, `p:tiers.x` when it is inherited from the stack level. For a
+ * missing key (or one derived from others), the level that holds more of its path, the cluster on
+ * a tie. `sectionPath` is relative to the layer, e.g. `tiers.guardrails.configId`.
+ */
+export function layerKeyPath(cluster: ClusterConfig, sectionPath: string): string {
+    const f = layerPaths.get(cluster.layer);
+    if (f === undefined) {
+        throw new Error(`cluster ${cluster.name} was not produced by parseConfig`);
+    }
+    return f(`${layerMark}${sectionPath}`);
+}
+
+function writtenAt(
+    p: string,
+    clusterObj: Raw,
+    rootObj: Raw,
+    clusterPath: string,
+    project: string,
+): string {
+    if (!p.startsWith(layerMark)) {
+        return p;
+    }
+    const rel = p.slice(layerMark.length);
+    const segs = rel.match(/[^.[\]]+/g) ?? [];
+    const depth = (v: unknown): number => {
+        if (v === undefined || v === null) {
+            return -1;
+        }
+        let d = 0;
+        let cur: unknown = v;
+        for (const s of segs.slice(1)) {
+            const next = Array.isArray(cur)
+                ? cur[Number(s)]
+                : isObject(cur)
+                  ? (cur as Raw)[s]
+                  : undefined;
+            if (next === undefined || next === null) {
+                break;
+            }
+            cur = next;
+            d++;
+        }
+        return d;
+    };
+    const section = segs[0] ?? "";
+    const dc = depth(clusterObj[section]);
+    const ds = depth(rootObj[section]);
+    // Neither level writes it: the cluster when it overrides the section, else the stack level.
+    return ds > dc || (ds === -1 && dc === -1) ? `${project}:${rel}` : `${clusterPath}.${rel}`;
 }
 
 /** A stack-level section with the cluster's override deep-merged over it. */
@@ -731,6 +826,18 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
                     `${path}.shape`,
                     shape,
                     "a bare-metal shape whose platform type is known (see modules/config/shapes.ts), so virtualization can be enabled through platformConfig",
+                );
+            }
+            if (
+                kataMode === "self-managed" &&
+                info !== undefined &&
+                kataPlatformConfig(info, gpu) === undefined
+            ) {
+                // Moved here from OkeCluster (modules/oci/index.ts), which still asserts it.
+                issues.add(
+                    `${path}.shape`,
+                    shape,
+                    `a bare-metal GPU shape whose platform type can enable IOMMU and ACS for GPU pass-through into Kata, such as BM.GPU.A100-v2.8 (${shape} is ${info.platformType})`,
                 );
             }
         }

@@ -24,6 +24,8 @@ export interface ClusterLayerConfig {
 export interface LayerContext {
     readonly environment: Environment;
     readonly clusterName: string;
+    /** Key path of the cluster in the stack file, e.g. `secure-llm-platform:clusters[0]`. */
+    readonly clusterPath?: string;
     readonly target: ClusterTarget;
     readonly region: string;
     readonly capabilities: ClusterCapabilities;

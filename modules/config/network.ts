@@ -192,7 +192,7 @@ export function parseNetworkPolicy(
     }
     if (ctx.capabilities.cni === "other") {
         issues.add(
-            `clusters[${ctx.clusterName}].capabilities.cni`,
+            `${ctx.clusterPath ?? `clusters[${ctx.clusterName}]`}.capabilities.cni`,
             "other",
             "a CNI that enforces Kubernetes NetworkPolicy (calico, calico-enterprise or cilium): default-deny is the platform's baseline",
         );

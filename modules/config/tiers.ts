@@ -187,7 +187,8 @@ export const refusedSecurityKeys = [
     "readOnlyRootFilesystem",
 ] as const;
 
-const refusedMessage =
+/** What a stack that sets one of {@link refusedSecurityKeys} is told. */
+export const refusedMessage =
     "nothing: container security settings are not configurable — every platform container runs " +
     "non-root with a fixed UID ≥ 10001, no privileges, no privilege escalation, all capabilities " +
     "dropped and a read-only root filesystem; remove this key";

@@ -3,47 +3,144 @@
  * the key path, the bad value and what is expected, and validation carries on, so a user sees
  * every mistake of a stack file at once instead of one per `pulumi up`.
  */
+import * as pulumi from "@pulumi/pulumi";
+import { didYouMean } from "./suggest";
 
 /** One invalid configuration value. */
 export interface ConfigIssue {
     /** Key path as written in the stack file, e.g. `secure-llm-platform:clusters[0].region`. */
     readonly path: string;
-    /** The offending value (secret values are never recorded). */
+    /** The offending value (secret values are never recorded; see {@link hiddenValue}). */
     readonly value: unknown;
     /** What is expected instead, in words a user can act on. */
     readonly expected: string;
+    /** Where the user wrote it: `Pulumi.<stack>.yaml:<line>`, when the stack file is known. */
+    readonly location?: string;
 }
 
-/** Thrown when a stack's configuration is invalid; carries every issue found. */
-export class ConfigValidationError extends Error {
+/**
+ * Stands for a value an error message must not echo: a value under an unknown key (a password
+ * typed into a made-up key would otherwise land in the CI log) or one that looks like a credential.
+ */
+export class HiddenValue {
+    constructor(public readonly reason: string) {}
+    toJSON(): string {
+        return `(${this.reason})`;
+    }
+}
+
+/** The marker for the value of a key the schema does not know. */
+export const hiddenValue = new HiddenValue("value not shown");
+
+/**
+ * Thrown when a stack's configuration is invalid; carries every issue found. A `pulumi.RunError`,
+ * so a real `pulumi up` prints the message once, without a stack trace (`cmd/run/run.js` of
+ * @pulumi/pulumi 3.248.0: "Always hide the stack for RunErrors"); the offline plan exits 2 on it.
+ */
+export class ConfigValidationError extends pulumi.RunError {
     constructor(public readonly issues: readonly ConfigIssue[]) {
         super(
             `invalid stack configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n` +
                 issues.map((i) => `  - ${formatIssue(i)}`).join("\n"),
         );
         this.name = "ConfigValidationError";
+        // The list is the whole message; a trace into the validator helps nobody.
+        this.stack = this.message;
+    }
+
+    /** The same issues, each with the stack-file line `locate` finds for its path. */
+    withLocations(locate: (path: string) => string | undefined): ConfigValidationError {
+        return new ConfigValidationError(
+            this.issues.map((i) => {
+                const location = locate(i.path) ?? i.location;
+                return location === undefined ? i : { ...i, location };
+            }),
+        );
     }
 }
 
-/** Renders one issue as `key: got <value>; expected <what>`. */
+/** Renders one issue as `[file:line: ]key: got <value>; expected <what>`. */
 export function formatIssue(issue: ConfigIssue): string {
-    return `${issue.path}: got ${describeValue(issue.value)}; expected ${issue.expected}`;
+    const where = issue.location === undefined ? "" : `${issue.location}: `;
+    return `${where}${issue.path}: got ${describeValue(issue.value)}; expected ${issue.expected}`;
+}
+
+/**
+ * Whether a string looks like a credential: a PEM block, a JWT, a well-known token prefix, a URL
+ * with user info or a secret webhook path, or a long random-looking token. Such a value is never
+ * echoed in an error message, whatever key it was typed under.
+ */
+export function looksLikeCredential(value: string): boolean {
+    if (/-----BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)-----/.test(value)) {
+        return true;
+    }
+    if (/^eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$/.test(value)) {
+        return true;
+    }
+    if (/^(ghp_|gho_|ghs_|github_pat_|glpat-|xox[abposr]-|sk-|AKIA|ASIA|AIza)/.test(value)) {
+        return true;
+    }
+    if (/^[a-z][a-z0-9+.-]*:\/\/[^/\s@]+:[^/\s@]+@/i.test(value)) {
+        return true;
+    }
+    if (/hooks\.slack\.com\/services\/|events\.pagerduty\.com\/.*[A-Za-z0-9]{20,}/.test(value)) {
+        return true;
+    }
+    // A long unbroken token of mixed case and digits (API keys, passwords, base64 secrets). OCIDs,
+    // digests and DNS names are lower-case or dotted and stay visible.
+    return (
+        value.length >= 16 &&
+        /^[A-Za-z0-9+/=_~!@#$%^&*-]+$/.test(value) &&
+        /[a-z]/.test(value) &&
+        /[A-Z]/.test(value) &&
+        /[0-9]/.test(value)
+    );
+}
+
+/** The value as an error message may show it: credential-like strings are replaced. */
+export function redact(value: unknown): unknown {
+    if (typeof value === "string") {
+        return looksLikeCredential(value)
+            ? new HiddenValue("value not shown: it looks like a credential")
+            : value;
+    }
+    if (Array.isArray(value)) {
+        return value.map(redact);
+    }
+    if (isObject(value)) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v)]));
+    }
+    return value;
 }
 
 function describeValue(value: unknown): string {
     if (value === undefined) {
         return "nothing (the key is missing)";
     }
-    const json = JSON.stringify(value);
+    if (value instanceof HiddenValue) {
+        return `a value (${value.reason})`;
+    }
+    const json = JSON.stringify(redact(value));
     return json.length > 120 ? `${json.slice(0, 117)}...` : json;
 }
 
-/** Collects issues while a raw configuration is walked. */
+/** Collects issues while a raw configuration is walked; the same issue is recorded once. */
 export class Issues {
     private readonly items: ConfigIssue[] = [];
+    private readonly seen = new Set<string>();
 
     add(path: string, value: unknown, expected: string): void {
+        const key = `${path}\u0000${expected}\u0000${JSON.stringify(value) ?? ""}`;
+        if (this.seen.has(key)) {
+            return;
+        }
+        this.seen.add(key);
         this.items.push({ path, value, expected });
+    }
+
+    /** Records an issue found by another walk. */
+    push(issue: ConfigIssue): void {
+        this.add(issue.path, issue.value, issue.expected);
     }
 
     get list(): readonly ConfigIssue[] {
@@ -56,6 +153,11 @@ export class Issues {
             throw new ConfigValidationError(this.items);
         }
     }
+}
+
+/** What an unknown key is told: did-you-mean and the keys allowed there. */
+export function unknownKeyExpected(key: string, allowed: readonly string[]): string {
+    return `no such key${didYouMean(key, allowed)}; allowed keys: ${allowed.join(", ")}`;
 }
 
 /** Joins a key to a path; the root path is `project:` and joins without a dot. */
@@ -93,11 +195,7 @@ export function obj(
     }
     for (const key of Object.keys(value)) {
         if (!allowed.includes(key)) {
-            issues.add(
-                join(path, key),
-                value[key],
-                `no such key; allowed keys: ${allowed.join(", ")}`,
-            );
+            issues.add(join(path, key), hiddenValue, unknownKeyExpected(key, allowed));
         }
     }
     return value;
@@ -148,7 +246,7 @@ export function str<T extends string = string>(
         return opts.default;
     }
     if (opts.oneOf && !opts.oneOf.includes(v as T)) {
-        issues.add(p, v, expected);
+        issues.add(p, v, `${expected}${didYouMean(v, opts.oneOf)}`);
         return opts.default;
     }
     if (opts.pattern && !opts.pattern.test(v)) {
