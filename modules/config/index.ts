@@ -26,6 +26,7 @@ import {
 } from "./schema";
 import { ocidOf } from "./ocids";
 import { ociRegions } from "./regions";
+import { findStackFile, stackFileLocator } from "./locate";
 import { checkShape, isUnder } from "./shape";
 import { kataPlatformConfig, kataShapeInfo, knownShapes } from "./shapes";
 import { didYouMean } from "./suggest";
@@ -58,6 +59,7 @@ export {
 } from "./validate";
 export type { ConfigIssue } from "./validate";
 export type { RawStackConfig } from "./spec";
+export { findStackFile, lineOfKey, stackFileLocator } from "./locate";
 
 /** The project name; config keys are `secure-llm-platform:<key>`. */
 export const projectName = "secure-llm-platform";
@@ -942,7 +944,17 @@ export function loadConfig(): PlatformConfig {
             secretKeys.push(key);
         }
     }
-    return parseConfig(raw, { project: projectName, stack: pulumi.getStack(), secretKeys });
+    const stack = pulumi.getStack();
+    try {
+        return parseConfig(raw, { project: projectName, stack, secretKeys });
+    } catch (e) {
+        if (e instanceof ConfigValidationError) {
+            // Under `pulumi up` the program runs in the project directory.
+            const file = findStackFile(process.cwd(), stack);
+            throw file === undefined ? e : e.withLocations(stackFileLocator(file, projectName));
+        }
+        throw e;
+    }
 }
 
 /** Decodes one config value as the CLI stores it: JSON when it parses, else the plain string. */

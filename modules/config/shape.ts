@@ -151,8 +151,7 @@ export function checkShape(
             const allowed = allowedKeys(stackSchema, segs) ?? [];
             const inTiers = segs[0] === "tiers" || (segs[0] === "clusters" && segs[2] === "tiers");
             for (const key of issue.keys) {
-                const refused =
-                    inTiers && (refusedSecurityKeys as readonly string[]).includes(key);
+                const refused = inTiers && (refusedSecurityKeys as readonly string[]).includes(key);
                 out.push({
                     path: keyPath(project, [...segs, key]),
                     value: refused ? valueAt(input, [...segs, key]) : hiddenValue,

@@ -57,7 +57,12 @@ function finish<T extends z.ZodType>(
     expected: string,
     o: Common & { default?: unknown },
 ): z.ZodType {
-    const required = o.required === true ? "required" : o.required;
+    const required =
+        o.required === undefined
+            ? undefined
+            : o.required === true
+              ? "required"
+              : `required ${o.required}`;
     const node =
         o.default !== undefined
             ? (t as unknown as z.ZodString).default(o.default as never)
@@ -301,9 +306,12 @@ export const baselineSchema = section(
         ),
         ingress: section(
             {
-                public: flag("ingress controller on a public OCI load balancer (internal unless true)", {
-                    default: false,
-                }),
+                public: flag(
+                    "ingress controller on a public OCI load balancer (internal unless true)",
+                    {
+                        default: false,
+                    },
+                ),
                 acme: section(
                     {
                         email: text("ACME account e-mail", {
@@ -451,7 +459,8 @@ export const tiersSchema = section(
                 ...tierCommon({ max: 20, defaultText: "`2`" }, { default: true }),
                 image: image("gateway image"),
                 hostname: text("TLS host of the only exposed entry", {
-                    pattern: /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/,
+                    pattern:
+                        /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/,
                     expected: "a fully qualified DNS name such as llm.example.com",
                     defaultText: "`llm.<cluster>.internal`",
                 }),
@@ -471,10 +480,13 @@ export const tiersSchema = section(
                             "`apiKeys`: keys from the OCI Vault secret `apiKeysSecret` through External Secrets; `oidc` is refused (not implemented yet)",
                             { default: "apiKeys" },
                         ),
-                        apiKeysSecret: text("OCI Vault secret holding the accepted API keys, one per line", {
-                            ...vaultSecretName,
-                            default: "llm-gateway-api-keys",
-                        }),
+                        apiKeysSecret: text(
+                            "OCI Vault secret holding the accepted API keys, one per line",
+                            {
+                                ...vaultSecretName,
+                                default: "llm-gateway-api-keys",
+                            },
+                        ),
                         oidc: section(
                             {
                                 issuerUrl: text("issuer URL", {
@@ -617,16 +629,16 @@ export const networkPolicySchema = section(
             "FQDN egress engine: `proxy` (egress proxies with domain allowlists; works with open-source Calico), `calico-enterprise`, `cilium`; must match the cluster's CNI",
             { default: "proxy" },
         ),
-        installCalico: flag("install open-source Calico (tigera-operator) to enforce NetworkPolicy", {
-            defaultText: "`true` on OKE with `proxy`, else `false`",
-        }),
-        ociRegion: text(
-            "region of the Object Storage, KMS and Vault endpoints in the allowlists",
+        installCalico: flag(
+            "install open-source Calico (tigera-operator) to enforce NetworkPolicy",
             {
-                ...patterns.region,
-                defaultText: "the cluster's region on OKE; required for existing clusters",
+                defaultText: "`true` on OKE with `proxy`, else `false`",
             },
         ),
+        ociRegion: text("region of the Object Storage, KMS and Vault endpoints in the allowlists", {
+            ...patterns.region,
+            defaultText: "the cluster's region on OKE; required for existing clusters",
+        }),
         extraEgress: finish(
             z.partialRecord(
                 z.enum(extendableEgressIdentities, {
@@ -769,7 +781,8 @@ export const kubeflowSchema = section(
             "pipeline namespace; `default`, `kube-*`, `kubeflow` and `llm-*` are refused",
             {
                 pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-                expected: "a namespace name (RFC 1123 label) other than default, kube-* and kubeflow",
+                expected:
+                    "a namespace name (RFC 1123 label) other than default, kube-* and kubeflow",
                 default: "ml-pipelines",
             },
         ),
@@ -809,11 +822,14 @@ export const kubeflowSchema = section(
         ),
         redteam: section(
             {
-                schedule: text("cron (UTC) of the recurring red-team assessment through the gateway", {
-                    pattern: /^(\S+\s+){4}\S+$/,
-                    expected: "a five-field cron schedule such as 17 */6 * * *",
-                    default: "17 */6 * * *",
-                }),
+                schedule: text(
+                    "cron (UTC) of the recurring red-team assessment through the gateway",
+                    {
+                        pattern: /^(\S+\s+){4}\S+$/,
+                        expected: "a five-field cron schedule such as 17 */6 * * *",
+                        default: "17 */6 * * *",
+                    },
+                ),
                 apiKeySecret: text(
                     "OCI Vault secret with the API key the assessment presents (add that key to the gateway's key set)",
                     {
@@ -973,7 +989,9 @@ export const clusterSchema = item(
                 enabled: flag("managed OCI Bastion in the control-plane subnet", {
                     default: false,
                 }),
-                clientCidrs: cidrList("client CIDRs allowed to open sessions; required when enabled"),
+                clientCidrs: cidrList(
+                    "client CIDRs allowed to open sessions; required when enabled",
+                ),
             },
             "OKE only: managed OCI Bastion for reaching a private endpoint",
         ),
@@ -1066,9 +1084,13 @@ export const stackSchema = z
                     "`VIRTUAL_PRIVATE` is a dedicated HSM partition, billed, and the only type with automatic key rotation",
                     { default: "DEFAULT" },
                 ),
-                protectionMode: choice(protectionModes, "key protection; `SOFTWARE` is refused in prod", {
-                    default: "HSM",
-                }),
+                protectionMode: choice(
+                    protectionModes,
+                    "key protection; `SOFTWARE` is refused in prod",
+                    {
+                        default: "HSM",
+                    },
+                ),
                 rotationDays: number(
                     "days between key rotations. Automatic in `VIRTUAL_PRIVATE` vaults for the AES keys; otherwise the runbook period, recorded on each key as tags `rotation` and `rotation-days`. The RSA image-signing key is always rotated by hand (images must be re-signed)",
                     { min: 60, max: 365, default: 90 },

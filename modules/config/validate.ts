@@ -1,7 +1,8 @@
 /**
- * A small, dependency-free validator for stack configuration. Every check records an issue with
- * the key path, the bad value and what is expected, and validation carries on, so a user sees
- * every mistake of a stack file at once instead of one per `pulumi up`.
+ * The issues of a stack configuration and the small readers the section parsers use for what the
+ * schema (./spec.ts) cannot say. Every check records an issue with the key path, the bad value and
+ * what is expected, and validation carries on, so a user sees every mistake of a stack file at once
+ * instead of one per `pulumi up`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { didYouMean } from "./suggest";
@@ -99,6 +100,9 @@ export function looksLikeCredential(value: string): boolean {
 
 /** The value as an error message may show it: credential-like strings are replaced. */
 export function redact(value: unknown): unknown {
+    if (value instanceof HiddenValue) {
+        return value;
+    }
     if (typeof value === "string") {
         return looksLikeCredential(value)
             ? new HiddenValue("value not shown: it looks like a credential")
@@ -117,10 +121,11 @@ function describeValue(value: unknown): string {
     if (value === undefined) {
         return "nothing (the key is missing)";
     }
-    if (value instanceof HiddenValue) {
-        return `a value (${value.reason})`;
+    const shown = redact(value);
+    if (shown instanceof HiddenValue) {
+        return `a value (${shown.reason})`;
     }
-    const json = JSON.stringify(redact(value));
+    const json = JSON.stringify(shown);
     return json.length > 120 ? `${json.slice(0, 117)}...` : json;
 }
 

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { findStackFile, lineOfKey, stackFileLocator } from "../../modules/config";
 import { readStackConfig, secretPlaceholder } from "../../tools/plan/stackfile";
 
 describe("stack files", () => {
@@ -45,6 +46,23 @@ describe("stack files", () => {
             "ciphertext never reaches the program",
         );
         assert.deepEqual(sc.secretKeys, ["demo:clusters", "demo:kubeconfig-a"]);
+    });
+
+    it("maps a key path to the stack file line that wrote it, or its nearest ancestor", () => {
+        const sc = readStackConfig(dir, "s1");
+        assert.equal(sc.file, path.join(dir, "Pulumi.s1.yaml"));
+        const text = fs.readFileSync(sc.file, "utf8");
+        assert.equal(lineOfKey(text, "demo", "demo:rotation"), 2);
+        assert.equal(lineOfKey(text, "demo", "demo:clusters[0].name"), 7);
+        assert.equal(lineOfKey(text, "demo", "demo:clusters[0].token"), 8);
+        assert.equal(lineOfKey(text, "demo", "demo:clusters[0].token.nope"), 8, "ancestor");
+        assert.equal(lineOfKey(text, "demo", "demo:clusters[3]"), 6, "ancestor of a missing item");
+        assert.equal(lineOfKey(text, "demo", "oci:region"), 5);
+        // A bare key in the file is the project's key.
+        assert.equal(lineOfKey("config:\n  x: 1\n  rotation: 2\n", "demo", "demo:rotation"), 3);
+        assert.equal(stackFileLocator(sc.file, "demo")("demo:kubeconfig-a"), "Pulumi.s1.yaml:3");
+        assert.equal(findStackFile(dir, "s1"), sc.file);
+        assert.equal(findStackFile(dir, "nope"), undefined);
     });
 
     it("names the missing stack file and the stacks that exist", () => {

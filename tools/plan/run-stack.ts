@@ -6,7 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigValidationError, formatIssue } from "../../modules/config";
+import { ConfigValidationError, formatIssue, stackFileLocator } from "../../modules/config";
 import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
 import { flowsFile } from "./diff";
 import { chartPodManifests, chartsMarkdown } from "./charts";
@@ -97,10 +97,20 @@ export async function planStack(
     } catch (e) {
         process.off("unhandledRejection", onRejection);
         if (e instanceof ConfigValidationError) {
+            // Each issue at the line of the stack file this plan read (test: test/config/mistakes.test.ts).
+            const located = e.withLocations(
+                stackFileLocator(
+                    stackConfig.file,
+                    stackConfig.project,
+                    path.relative(process.cwd(), stackConfig.file).startsWith("..")
+                        ? stackConfig.file
+                        : path.relative(process.cwd(), stackConfig.file),
+                ),
+            );
             return {
                 stack,
                 exitCode: exitCodes.configOrUsage,
-                problems: e.issues.map((i) => `config: ${formatIssue(i)}`),
+                problems: located.issues.map((i) => `config: ${formatIssue(i)}`),
                 resourceCount: 0,
                 seconds: elapsed(),
             };

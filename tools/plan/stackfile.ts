@@ -12,6 +12,8 @@ import { parse } from "yaml";
 export interface StackConfig {
     readonly project: string;
     readonly stack: string;
+    /** Path of the stack file read (`Pulumi.<stack>.yaml`), for error messages with its lines. */
+    readonly file: string;
     /** Full key (`namespace:key`) → value string. */
     readonly values: Record<string, string>;
     /** Full keys whose values are secret. */
@@ -107,7 +109,8 @@ export function readStackConfig(dir: string, stack: string, configDir?: string):
         (typeof projectDoc.stackConfigDir === "string"
             ? path.join(dir, projectDoc.stackConfigDir)
             : dir);
-    const stackDoc = readYaml(stackFile(stackDir, stack));
+    const file = stackFile(stackDir, stack);
+    const stackDoc = readYaml(file);
     const stackConfig = stackDoc.config ?? {};
     if (typeof stackConfig !== "object" || stackConfig === null || Array.isArray(stackConfig)) {
         throw new StackFileError(`Pulumi.${stack}.yaml: 'config' must be a map of keys to values`);
@@ -115,7 +118,7 @@ export function readStackConfig(dir: string, stack: string, configDir?: string):
     for (const [k, v] of Object.entries(stackConfig as Record<string, unknown>)) {
         store(fullKey(k), v, values, secretKeys);
     }
-    return { project, stack, values, secretKeys: [...secretKeys].sort() };
+    return { project, stack, file, values, secretKeys: [...secretKeys].sort() };
 }
 
 function store(

@@ -63,6 +63,17 @@ interface Quota {
     readonly gpus: number;
 }
 
+/** The inference namespace's quota: the built-in default with the cluster's overrides. */
+export function inferenceQuota(cluster: ClusterLayerArgs["cluster"]): Quota {
+    const ns = tierNamespaces.inference;
+    const override = Object.fromEntries(
+        Object.entries(cluster.layer.baseline.quotas?.[ns] ?? {}).filter(
+            ([, v]) => v !== undefined,
+        ),
+    );
+    return { ...defaultQuota(ns, "tier", cluster), ...override };
+}
+
 /** Reasons the inference HPA could outgrow its namespace quota (empty when it fits). Pure. */
 export function inferenceQuotaProblems(tiers: TiersConfig, quota: Quota): string[] {
     const inf = tiers.inference;
@@ -189,14 +200,8 @@ export class LlmTiers extends pulumi.ComponentResource {
         }
 
         if (tiers.inference.enabled) {
-            const ns = tierNamespaces.inference;
-            const base = defaultQuota(ns, "tier", args.cluster);
-            const override = Object.fromEntries(
-                Object.entries(args.cluster.layer.baseline.quotas?.[ns] ?? {}).filter(
-                    ([, v]) => v !== undefined,
-                ),
-            );
-            const problems = inferenceQuotaProblems(tiers, { ...base, ...override });
+            // Checked with the configuration (modules/preflight.ts); asserted here.
+            const problems = inferenceQuotaProblems(tiers, inferenceQuota(args.cluster));
             if (problems.length > 0) {
                 throw new pulumi.ResourceError(problems.join("; "), this);
             }
