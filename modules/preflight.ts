@@ -17,10 +17,20 @@ import {
     stackFileLocator,
 } from "./config";
 import { tierNamespaces } from "./constants/namespaces";
-import { inferenceQuota, inferenceQuotaProblems, missingFlows, renderedRails } from "./k8s/llm";
+import {
+    inferenceQuota,
+    inferenceQuotaProblems,
+    missingFlows,
+    readRailFiles,
+    renderedRails,
+} from "./k8s/llm";
+import { railsRoot } from "./k8s/llm/rails";
 
 /** Every problem of `cfg` found by the deploy-time checks (empty when there is none). */
-export function preflightIssues(cfg: PlatformConfig): ConfigIssue[] {
+export function preflightIssues(
+    cfg: PlatformConfig,
+    opts: { readonly railsRoot?: string } = {},
+): ConfigIssue[] {
     const out: ConfigIssue[] = [];
     const add = (issue: ConfigIssue) => {
         if (
@@ -40,7 +50,8 @@ export function preflightIssues(cfg: PlatformConfig): ConfigIssue[] {
             const path = layerKeyPath(cluster, "tiers.guardrails.configId");
             const configId = tiers.guardrails.configId;
             try {
-                const missing = missingFlows(renderedRails(tiers));
+                const files = readRailFiles(configId, opts.railsRoot ?? railsRoot);
+                const missing = missingFlows(renderedRails(tiers, files));
                 if (missing.length > 0) {
                     add({
                         path,
