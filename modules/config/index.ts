@@ -181,6 +181,7 @@ export function parseConfig(
         }),
     };
 
+    const inherited = new InheritedIssues();
     const clusters = list(
         rootObj,
         "clusters",
@@ -193,9 +194,11 @@ export function parseConfig(
                 raw,
                 secretKeys: opts.secretKeys ?? [],
                 project,
+                inherited,
             }),
         { required: true, minItems: 1 },
     );
+    inherited.drainInto(issues);
     crossValidateClusters(clusters, `${root}clusters`, issues);
     const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
     const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
@@ -292,6 +295,41 @@ interface ClusterContext {
     readonly raw: Readonly<Record<string, unknown>>;
     readonly secretKeys: readonly string[];
     readonly project: string;
+    /** Findings placed at a stack-level key, merged over the clusters that inherit it. */
+    readonly inherited: InheritedIssues;
+}
+
+/**
+ * Findings at stack-level keys, collected over every cluster that inherits them: the same finding
+ * for several clusters (its words differing only by the cluster's name) is one issue naming them.
+ */
+class InheritedIssues {
+    private readonly groups = new Map<
+        string,
+        { path: string; value: unknown; template: string; clusters: string[] }
+    >();
+
+    add(path: string, value: unknown, expected: string, cluster: string): void {
+        // The cluster's name as a whole word (a DNS label), never inside another word.
+        const name = new RegExp(
+            `(?<![A-Za-z0-9-])${cluster.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![A-Za-z0-9-])`,
+            "g",
+        );
+        const template = cluster === "" ? expected : expected.replace(name, "\u0001");
+        const key = `${path}\u0000${JSON.stringify(value) ?? ""}\u0000${template}`;
+        const g = this.groups.get(key);
+        if (g === undefined) {
+            this.groups.set(key, { path, value, template, clusters: [cluster] });
+        } else if (!g.clusters.includes(cluster)) {
+            g.clusters.push(cluster);
+        }
+    }
+
+    drainInto(issues: Issues): void {
+        for (const g of this.groups.values()) {
+            issues.add(g.path, g.value, g.template.split("\u0001").join(g.clusters.join(", ")));
+        }
+    }
 }
 
 function parseCluster(
@@ -538,7 +576,12 @@ function parseCluster(
     });
     const whereWritten = (p: string) => writtenAt(p, o, ctx.rootObj, path, ctx.project);
     for (const i of layerIssues.list) {
-        issues.add(whereWritten(i.path), i.value, i.expected);
+        const at = whereWritten(i.path);
+        if (at.startsWith(`${path}.`) || !i.path.startsWith(layerMark)) {
+            issues.add(at, i.value, i.expected);
+        } else {
+            ctx.inherited.add(at, i.value, i.expected, name);
+        }
     }
     layerPaths.set(layer, whereWritten);
 

@@ -18,6 +18,7 @@ import {
     stackFileLocator,
 } from "../../modules/config";
 import { preflightIssues } from "../../modules/preflight";
+import { stackRaw } from "../support/stacks";
 import { readStackConfig } from "../../tools/plan/stackfile";
 import { lineOf, mistakesStack, prodWith, secret, token, writeStack } from "../support/mistakes";
 
@@ -149,5 +150,23 @@ describe("configuration mistakes: once, at the user's line, no secrets", functio
         assert.doesNotMatch(e.message, /\n\s+at /);
         assert.doesNotMatch(String(e.stack), /\n\s+at /);
         assert.equal(e.message.split("secure-llm-platform:tiers.guardrails.replicas").length, 2);
+    });
+});
+
+describe("configuration mistakes: a stack-level rule broken for several clusters", () => {
+    it("is one issue at the stack-level key naming every cluster it breaks", () => {
+        const raw = stackRaw("prod");
+        delete raw.observability;
+        let e: ConfigValidationError | undefined;
+        try {
+            parseConfig(raw, { stack: "prod" });
+        } catch (err) {
+            e = err as ConfigValidationError;
+        }
+        assert.ok(e instanceof ConfigValidationError);
+        const hits = e.issues.filter((i) => i.path.endsWith("observability.alerting.receivers"));
+        assert.equal(hits.length, 1, e.message);
+        assert.equal(hits[0].path, "secure-llm-platform:observability.alerting.receivers");
+        assert.match(hits[0].expected, /\(cluster prod-iad, prod-fra\)/);
     });
 });
