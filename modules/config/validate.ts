@@ -49,13 +49,22 @@ export class ConfigValidationError extends pulumi.RunError {
         this.stack = this.message;
     }
 
-    /** The same issues, each with the stack-file line `locate` finds for its path. */
+    /**
+     * The same issues, each with the stack-file line `locate` finds for its path, in the order of
+     * the file (issues without a line keep their order, after the others).
+     */
     withLocations(locate: (path: string) => string | undefined): ConfigValidationError {
+        const line = (i: ConfigIssue) =>
+            Number(/:(\d+)$/.exec(i.location ?? "")?.[1] ?? Number.MAX_SAFE_INTEGER);
+        const located = this.issues.map((i) => {
+            const location = locate(i.path) ?? i.location;
+            return location === undefined ? i : { ...i, location };
+        });
         return new ConfigValidationError(
-            this.issues.map((i) => {
-                const location = locate(i.path) ?? i.location;
-                return location === undefined ? i : { ...i, location };
-            }),
+            located
+                .map((i, n) => ({ i, n }))
+                .sort((a, b) => line(a.i) - line(b.i) || a.n - b.n)
+                .map(({ i }) => i),
         );
     }
 }
