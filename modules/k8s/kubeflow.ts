@@ -187,7 +187,7 @@ export class Kubeflow extends pulumi.ComponentResource {
             },
             inNs,
         );
-        const apiServer = buildIntent(intentInputs(args.cluster)).apiServer;
+        const apiServer = buildIntent(intentInputs(args.cluster, args.cloud)).apiServer;
         for (const p of pipelinePolicies({
             apiServerCidrs: apiServer.cidrs,
             apiServerPort: apiServer.port,

@@ -283,6 +283,7 @@ export class OkeCluster extends pulumi.ComponentResource {
             keys,
             modelBucket: { namespace: bucket.namespace, name: bucket.name },
             loadBalancerNsgId: nsg("lb"),
+            subnetCidrs: net.subnetCidrs,
             bastionId,
         };
         this.registerOutputs({

@@ -4,10 +4,11 @@
  * External Secrets stores and secrets, the Tigera operator's Installation (from the chart values
  * the chart copies into it), and the Calico policies of the calico-enterprise engine.
  */
+import { clusterIntentInputs } from "../support/stacks";
 import { strict as assert } from "assert";
 import Ajv, { ValidateFunction } from "ajv";
 import { renderNetworkObjects } from "../../modules/k8s/network";
-import { buildIntent, intentInputs } from "../../modules/k8s/network/intent";
+import { buildIntent } from "../../modules/k8s/network/intent";
 import { okeCluster } from "../network/fixtures";
 import { DeclaredObject, crd, declaredByStacks } from "./support";
 import { structuralToJsonSchema } from "./structural";
@@ -130,7 +131,7 @@ describe("charts: our custom resources against the pinned CRDs", function () {
 
     it("calico-enterprise policies pass Calico's CRDs except the Enterprise-only domains, which open-source Calico refuses", () => {
         const objs = renderNetworkObjects(
-            buildIntent(intentInputs(okeCluster("calico-enterprise"))),
+            buildIntent(clusterIntentInputs(okeCluster("calico-enterprise"))),
         ).filter((o) => o.apiVersion === "projectcalico.org/v3");
         assert.ok(objs.some((o) => o.kind === "Tier"));
         const problems = objs.flatMap((o) =>

@@ -5,11 +5,12 @@
  * docs/ARCHITECTURE.md and no bypass or
  * exfiltration path.
  */
+import { cloudSubnets, clusterIntentInputs, fakeCloud } from "../support/stacks";
 import * as assert from "assert";
 import { ingressControllerMetrics } from "../../modules/constants/ingress";
 import { catalog } from "../../modules/k8s/catalog";
 import { NetworkSecurity } from "../../modules/k8s/network";
-import { buildIntent, intentInputs, isSupplyChainDomain } from "../../modules/k8s/network/intent";
+import { buildIntent, isSupplyChainDomain } from "../../modules/k8s/network/intent";
 import {
     ReachabilityResult,
     analyzeReachability,
@@ -77,7 +78,11 @@ function observedEdges(r: ReachabilityResult): string[] {
 async function declare(engine: (typeof engines)[number]): Promise<RecordedResource[]> {
     resetRecords();
     const cluster = okeCluster(engine);
-    new NetworkSecurity(`e2e-${engine}`, { cluster, environment: "dev" });
+    new NetworkSecurity(`e2e-${engine}`, {
+        cluster,
+        environment: "dev",
+        cloud: { ...fakeCloud(cluster.region), ...cloudSubnets(cluster)! },
+    });
     await settle();
     return [...recordedResources()];
 }
@@ -89,7 +94,7 @@ for (const engine of engines) {
         before(async () => {
             resources = await declare(engine);
             const manifests = resources.filter(isKubernetesObject).map(toManifest);
-            const intent = buildIntent(intentInputs(okeCluster(engine)));
+            const intent = buildIntent(clusterIntentInputs(okeCluster(engine)));
             result = analyzeReachability([...manifests, ...tierDeployments(intent)]);
         });
 

@@ -171,6 +171,33 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         rs = built.resources;
     });
 
+    it("gives the bastion's private endpoint egress to the API endpoint through a security list of the control-plane subnet only", () => {
+        // A Bastion cannot join an NSG; its VNIC in the cp subnet is governed by that subnet's
+        // security lists, and the default list is stripped.
+        const list = one(rs, "oci:Core/securityList:SecurityList", "okea-net-bastion-sl");
+        assert.deepEqual(list.inputs.ingressSecurityRules, []);
+        assert.deepEqual(list.inputs.egressSecurityRules, [
+            {
+                destination: "10.0.0.0/24",
+                destinationType: "CIDR_BLOCK",
+                protocol: "6",
+                stateless: false,
+                description: "OCI Bastion sessions to the Kubernetes API endpoint",
+                tcpOptions: { min: 6443, max: 6443 },
+            },
+        ]);
+        const cp = one(rs, T.subnet, "okea-net-cp");
+        assert.ok((cp.inputs.securityListIds as string[]).includes(list.id!));
+        assert.equal(
+            one(rs, T.bastion, "okea-bastion").inputs.targetSubnetId,
+            cp.id,
+            "the bastion sits in the subnet carrying the list",
+        );
+        for (const sn of ofType(rs, T.subnet).filter((x) => x.name !== "okea-net-cp")) {
+            assert.ok(!(sn.inputs.securityListIds as string[]).includes(list.id!), sn.name);
+        }
+    });
+
     it("builds a VCN with private subnets carved from the configured CIDR", () => {
         assert.deepEqual(one(rs, T.vcn, "okea-net-vcn").inputs.cidrBlocks, ["10.0.0.0/16"]);
         const subnets = ofType(rs, T.subnet);
@@ -221,11 +248,17 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         assert.equal(dsl.length, 1);
         assert.deepEqual(dsl[0].inputs.ingressSecurityRules ?? [], []);
         assert.deepEqual(dsl[0].inputs.egressSecurityRules ?? [], []);
-        // Every subnet carries only the stripped default list.
+        // Every subnet carries the stripped default list; only the control-plane subnet adds the
+        // bastion's egress list (checked above).
         for (const s of ofType(rs, T.subnet)) {
             assert.deepEqual(
-                s.inputs.securityListIds,
-                [dsl[0].inputs.manageDefaultResourceId],
+                (s.inputs.securityListIds as string[])[0],
+                dsl[0].inputs.manageDefaultResourceId,
+                s.name,
+            );
+            assert.equal(
+                (s.inputs.securityListIds as string[]).length,
+                s.name === "okea-net-cp" ? 2 : 1,
                 s.name,
             );
         }
@@ -532,7 +565,10 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         for (const s of policies.flatMap((p) => p.inputs.statements as string[])) {
             assert.match(
                 s,
-                / where .*(ocid1\.(key|vault|cluster|loggroup)\.|target\.bucket\.name)/,
+                // `read repos` (image verification) is scoped to this compartment's clusters.
+                s.includes(" to read repos ")
+                    ? / where ALL \{request\.principal\.type = 'cluster', request\.principal\.compartment\.id = 'ocid1\.compartment\.[^']+'\}$/
+                    : / where .*(ocid1\.(key|vault|cluster|loggroup)\.|target\.bucket\.name)/,
                 s,
             );
             assert.ok(!/all-resources/.test(s), s);
@@ -700,6 +736,13 @@ describe("oci: public load balancers, flannel, prod, existing vault", function (
             },
         });
         rs = (await build("okeb", cfg)).resources;
+    });
+
+    it("creates no bastion security list without a bastion", () => {
+        assert.equal(ofType(rs, "oci:Core/securityList:SecurityList").length, 0);
+        for (const sn of ofType(rs, T.subnet)) {
+            assert.equal((sn.inputs.securityListIds as string[]).length, 1, sn.name);
+        }
     });
 
     it("creates an internet gateway and a public LB subnet only for the public load balancers", () => {

@@ -1,6 +1,8 @@
 import { strict as assert } from "assert";
 import { parseCidr, overlaps, contains } from "../../modules/config/cidr";
+import type { IngressConfig } from "../../modules/config/baseline";
 import { workloadIdentities } from "../../modules/constants/identities";
+import { loadBalancerAnnotations } from "../../modules/k8s/baseline/ingress";
 import {
     caCertFromKubeconfig,
     endpointHost,
@@ -16,7 +18,7 @@ import {
     workloadPolicyStatements,
 } from "../../modules/oci/iam-statements";
 import { isArmShape, selectNodeImage } from "../../modules/oci/images";
-import { nsgRules, selectOsnService } from "../../modules/oci/network";
+import { bastionEgressRules, nsgRules, selectOsnService } from "../../modules/oci/network";
 import { needsInternetGateway, planSubnets } from "../../modules/oci/subnets";
 import { rotationPlan } from "../../modules/oci/vault";
 import { fakeKubeconfig, ociInvokes } from "../../tools/plan/fakes/oci";
@@ -222,6 +224,15 @@ describe("oci: IAM statements", () => {
         for (const s of every) {
             const where = s.split(" where ")[1];
             assert.ok(where, `no where clause: ${s}`);
+            assert.match(s, /^Allow .* in compartment id ocid1\.compartment\./, s);
+            if (s.includes(" to read repos ")) {
+                // Repository names belong to the image mirror: scoped to this compartment's clusters.
+                assert.equal(
+                    where,
+                    `ALL {request.principal.type = 'cluster', request.principal.compartment.id = '${ids.c}'}`,
+                );
+                continue;
+            }
             assert.match(
                 where,
                 /target\.key\.id = 'ocid1\.key|target\.bucket\.name = '|target\.vault\.id = 'ocid1\.vault|target\.cluster\.id = 'ocid1\.cluster|request\.principal\.cluster_id = 'ocid1\.cluster/,
@@ -274,9 +285,26 @@ describe("oci: IAM statements", () => {
         });
         assert.ok(!withoutSigning.some((s) => s.includes(ids.signing)));
     });
+    it("lets the cluster read the signed images' repositories when signing is on", () => {
+        // Image verification needs the signatures from the registry as well as the key.
+        assert.ok(
+            keyStatements.includes(
+                `Allow any-user to read repos in compartment id ${ids.c} where ALL {request.principal.type = 'cluster', request.principal.compartment.id = '${ids.c}'}`,
+            ),
+        );
+        const withoutSigning = keyPolicyStatements({
+            keyCompartmentId: ids.c,
+            principalCompartmentId: ids.c,
+            region: "us-ashburn-1",
+            secretsKeyId: ids.secrets,
+            volumesKeyId: ids.volumes,
+            modelsKeyId: ids.models,
+        });
+        assert.ok(!withoutSigning.some((s) => s.includes("read repos")));
+    });
     it("ties key grants to OKE principals of this compartment", () => {
         const toPrincipals = keyStatements.filter((s) => s.startsWith("Allow any-user"));
-        assert.equal(toPrincipals.length, 4);
+        assert.equal(toPrincipals.length, 5);
         for (const s of toPrincipals) {
             assert.match(
                 s,
@@ -416,6 +444,41 @@ describe("oci: network rules and service gateway", () => {
             ),
         );
     });
+    it("lets workers reach each other with VCN-native pods too", () => {
+        for (const vcnNative of [true, false]) {
+            const rules = nsgRules({
+                vcnCidr: "10.0.0.0/16",
+                vcnNative,
+                publicLoadBalancers: false,
+                nodePortCidrs: [],
+                publicEndpoint: false,
+                endpointAllowedCidrs: [],
+            });
+            for (const direction of ["INGRESS", "EGRESS"]) {
+                assert.ok(
+                    rules.some(
+                        (r) =>
+                            r.nsg === "workers" &&
+                            r.direction === direction &&
+                            "nsg" in r.peer &&
+                            r.peer.nsg === "workers" &&
+                            r.protocol === "all",
+                    ),
+                    `vcnNative=${vcnNative}: no workers→workers ${direction} rule`,
+                );
+            }
+        }
+    });
+    it("lets the bastion's private endpoint reach the API endpoint, and nothing else", () => {
+        assert.deepEqual(bastionEgressRules("10.0.0.0/24"), [
+            {
+                destination: "10.0.0.0/24",
+                protocol: "6",
+                ports: [6443, 6443],
+                description: "OCI Bastion sessions to the Kubernetes API endpoint",
+            },
+        ]);
+    });
     it("opens the public API endpoint only to the allowed CIDRs", () => {
         const rules = nsgRules({
             vcnCidr: "10.0.0.0/16",
@@ -522,5 +585,20 @@ describe("oci: plan fakes", () => {
             ads.map((a) => a.name),
             ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2", "Uocm:US-ASHBURN-AD-3"],
         );
+    });
+});
+
+describe("oci: load balancer annotations", () => {
+    it("attaches the OKE load balancer to the cloud layer's NSG and leaves rules to Pulumi", () => {
+        const nsg = "ocid1.networksecuritygroup.oc1.iad.lb";
+        for (const isPublic of [false, true]) {
+            const a = loadBalancerAnnotations({ public: isPublic } as IngressConfig, nsg);
+            assert.equal(a["oci.oraclecloud.com/oci-network-security-groups"], nsg);
+            // "None": the cloud controller edits neither security lists nor NSGs.
+            assert.equal(a["oci.oraclecloud.com/security-rule-management-mode"], "None");
+        }
+        // Existing clusters get no OCI NSG annotations.
+        const plain = loadBalancerAnnotations({ public: false } as IngressConfig);
+        assert.ok(!Object.keys(plain).some((k) => k.startsWith("oci.oraclecloud.com/")));
     });
 });

@@ -248,7 +248,7 @@ export class LlmTiers extends pulumi.ComponentResource {
                     ? pulumi.interpolate`${args.cloud.keys.models},${args.cloud.keys.signing}`
                     : undefined,
                 // Under the proxy engine, only the model loader may use the egress proxy.
-                loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id),
+                loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id, args.cloud),
             });
             new HardenedWorkload(
                 `${name}-inference`,

@@ -22,7 +22,7 @@ import {
     tierNamespaces,
 } from "../../constants/namespaces";
 import { okePorts, workloadPorts } from "../../constants/ports";
-import { planSubnets } from "../../oci/subnets";
+import type { CloudClusterInfo } from "../../oci/types";
 import { redteamAssessment } from "../../constants/rollout";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
@@ -268,10 +268,18 @@ export interface IntentInputs {
     readonly externalSecrets: boolean;
     /** ACME directory URL cert-manager issues from, if any (its host joins cert-manager's allowlist). */
     readonly acmeServer?: string;
+    /** An OKE cluster's subnet CIDRs, as its cloud layer hands them over. Defaults to none. */
+    readonly okeSubnets?: CloudClusterInfo["subnetCidrs"];
 }
 
-/** The inputs {@link buildIntent} needs, read from a validated cluster config. */
-export function intentInputs(cluster: ClusterConfig): IntentInputs {
+/**
+ * The inputs {@link buildIntent} needs, read from a validated cluster config and, on OKE, the
+ * subnets its cloud layer created (`cloud`, defaults to none).
+ */
+export function intentInputs(
+    cluster: ClusterConfig,
+    cloud?: Pick<CloudClusterInfo, "subnetCidrs">,
+): IntentInputs {
     const t = cluster.layer.tiers;
     return {
         cluster,
@@ -292,6 +300,7 @@ export function intentInputs(cluster: ClusterConfig): IntentInputs {
         pipelineNamespace: cluster.layer.kubeflow.profileNamespace,
         externalSecrets: cluster.layer.baseline.secrets.enabled,
         acmeServer: cluster.layer.baseline.ingress.acme?.server,
+        okeSubnets: cloud?.subnetCidrs,
     };
 }
 
@@ -449,7 +458,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     }
 
     const apiServerCidrs =
-        net.apiServerCidrs.length > 0 ? [...net.apiServerCidrs] : okeSubnet(inputs.cluster, "cp");
+        net.apiServerCidrs.length > 0 ? [...net.apiServerCidrs] : okeSubnet(inputs, "cp");
     const cidrEgress: CidrEgress[] = [];
     const cidrIngress: CidrIngress[] = [];
     if (inputs.cluster.target === "oke" && apiServerCidrs.length > 0) {
@@ -478,7 +487,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             purpose: "scrape DCGM",
         });
         const workers =
-            net.nodeCidrs.length > 0 ? [...net.nodeCidrs] : okeSubnet(inputs.cluster, "workers");
+            net.nodeCidrs.length > 0 ? [...net.nodeCidrs] : okeSubnet(inputs, "workers");
         if (workers.length > 0) {
             cidrEgress.push({
                 from: "prometheus",
@@ -573,16 +582,10 @@ const dcgmPort = 9400;
 /** Port of prometheus-node-exporter on the host network (chart default). */
 const nodeExporterPort = 9100;
 
-/** A subnet of an OKE cluster's VCN plan: `cp` holds the API server endpoint, `workers` the nodes. */
-function okeSubnet(cluster: IntentInputs["cluster"], role: "cp" | "workers"): string[] {
-    if (cluster.target !== "oke" || cluster.network === undefined) return [];
-    const cp = planSubnets({
-        vcnCidr: cluster.network.vcnCidr,
-        podNetworking: cluster.network.podNetworking,
-        publicEndpoint: false,
-        publicLoadBalancers: false,
-    }).find((s) => s.role === role);
-    const parsed = cp === undefined ? undefined : parseCidr(cp.cidr);
+/** A subnet of an OKE cluster's VCN, as the cloud layer created it: `cp` holds the API server endpoint, `workers` the nodes. */
+function okeSubnet(inputs: IntentInputs, role: "cp" | "workers"): string[] {
+    if (inputs.cluster.target !== "oke" || inputs.okeSubnets === undefined) return [];
+    const parsed = parseCidr(inputs.okeSubnets[role]);
     return parsed === undefined ? [] : [formatCidr(parsed)];
 }
 
