@@ -24,6 +24,7 @@ import {
     protectionModes,
     vaultTypes,
 } from "./schema";
+import { kubernetesVersionProblem, okeKubernetesVersions } from "./kubernetes-versions";
 import { ocidOf } from "./ocids";
 import { ociRegions } from "./regions";
 import { kataShapeInfo, knownShapes } from "./shapes";
@@ -308,6 +309,12 @@ function parseCluster(
             kubernetesVersion,
             `a version from v1.${supportedKubernetesMinors.min} to v1.${supportedKubernetesMinors.max}`,
         );
+    } else if (isOke && patterns.kubernetesVersion.pattern.test(kubernetesVersion)) {
+        // OKE offers only some patch versions (modules/config/kubernetes-versions.ts).
+        const problem = kubernetesVersionProblem(kubernetesVersion, okeKubernetesVersions);
+        if (problem !== undefined) {
+            issues.add(`${path}.kubernetesVersion`, kubernetesVersion, problem);
+        }
     }
 
     const onlyFor = (key: string, forTarget: string) => {
