@@ -2,7 +2,28 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterNetworkConfig } from "../config";
+import { kubernetesVersionProblem } from "../config/kubernetes-versions";
 import { caCertFromKubeconfig, endpointHost } from "./cloud-init";
+
+/**
+ * `version` when OKE's cluster options (`offered`, from `oci.containerengine.getClusterOption`)
+ * list it; otherwise throws naming the key, the choices and the nearest one.
+ */
+export function offeredKubernetesVersion(
+    clusterName: string,
+    version: string,
+    offered: readonly string[],
+    resource?: pulumi.Resource,
+): string {
+    const problem = kubernetesVersionProblem(version, offered);
+    if (problem !== undefined) {
+        throw new pulumi.ResourceError(
+            `cluster ${clusterName}: kubernetesVersion ${version} is not among OKE's cluster options in this region; expected ${problem}`,
+            resource,
+        );
+    }
+    return version;
+}
 
 /** Arguments for {@link OkeControlPlane}. */
 export interface OkeControlPlaneArgs {
@@ -55,6 +76,8 @@ export class OkeControlPlane extends pulumi.ComponentResource {
     public readonly privateHost: pulumi.Output<string>;
     /** The cluster CA certificate (base64, public data) from the kubeconfig. */
     public readonly caCertBase64: pulumi.Output<string>;
+    /** The Kubernetes version, once the provider's lookup has confirmed OKE offers it. */
+    public readonly kubernetesVersion: pulumi.Output<string>;
     /** The managed add-ons, CertManager first. */
     public readonly addons: readonly oci.containerengine.Addon[];
 
@@ -65,13 +88,26 @@ export class OkeControlPlane extends pulumi.ComponentResource {
         const tags = args.tags;
         const moved = { parent: this, aliases: [{ parent: opts?.parent }] };
 
+        // The version OKE offers, from the provider's own lookup (config already checked it against
+        // the shipped catalog, modules/config/kubernetes-versions.ts): the cluster is not created
+        // with a version the region does not offer. Test: "refuses a version the provider's lookup
+        // does not offer" in test/oci/oke-cluster.test.ts.
+        const kubernetesVersion = oci.containerengine
+            .getClusterOptionOutput(
+                { clusterOptionId: "all", compartmentId: args.compartmentId },
+                { parent: this },
+            )
+            .kubernetesVersions.apply((offered) =>
+                offeredKubernetesVersion(args.clusterName, args.kubernetesVersion, offered, this),
+            );
+
         const okeCluster = new oci.containerengine.Cluster(
             `${name}-cluster`,
             {
                 compartmentId: args.compartmentId,
                 vcnId: args.vcnId,
                 name: args.clusterName,
-                kubernetesVersion: args.kubernetesVersion,
+                kubernetesVersion,
                 type: "ENHANCED_CLUSTER",
                 // Creation-time only: a change replaces the cluster (and protect refuses it in prod).
                 kmsKeyId: args.secretsKeyId,
@@ -141,6 +177,7 @@ export class OkeControlPlane extends pulumi.ComponentResource {
         }
 
         this.clusterId = clusterId;
+        this.kubernetesVersion = kubernetesVersion;
         this.apiEndpoint = pulumi.interpolate`https://${endpoint}`;
         this.kubeconfigRaw = kubeconfigRaw;
         this.privateHost = okeCluster.endpoints.apply((eps) =>

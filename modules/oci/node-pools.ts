@@ -34,6 +34,33 @@ export function isSelfManaged(pool: NodePoolConfig): boolean {
     return pool.kata && pool.kataMode === "self-managed";
 }
 
+/**
+ * The plan's warning for managed pools, which keep the legacy IMDSv1 endpoints: @pulumi/oci
+ * 4.20.0's NodePool (CreateNodePoolDetails) has no instance option for them (its schema has no
+ * `areLegacyImdsEndpointsDisabled`, unlike InstanceConfiguration's `instanceOptions`), so only
+ * self-managed pools disable them. What does hold: every platform namespace is default-deny
+ * egress and no NetworkPolicy or egress-proxy rule of ours admits 169.254.0.0/16 (`nonPublicCidrs`
+ * in modules/k8s/network/intent.ts is excepted from every CIDR rule and refused by the proxy), and
+ * the admission policies refuse hostNetwork pods, so a policed pod cannot reach
+ * 169.254.169.254. Host-network system pods (OKE's own, CNI, device plugins) can. Undefined when
+ * every pool is self-managed. Test: "warns that managed pools keep IMDSv1, naming them and the
+ * mitigation" in test/oci/pure.test.ts.
+ */
+export function imdsWarning(
+    clusterName: string,
+    pools: readonly NodePoolConfig[],
+): string | undefined {
+    const managed = pools.filter((p) => !isSelfManaged(p)).map((p) => p.name);
+    if (managed.length === 0) return undefined;
+    return (
+        `cluster ${clusterName}: managed node pools ${managed.join(", ")} keep the legacy IMDSv1 ` +
+        "endpoints (OKE node pools have no option to disable them; self-managed pools do). " +
+        "Mitigation in place: platform pods are default-deny egress with 169.254.0.0/16 excepted " +
+        "from every allowed CIDR and refused by the egress proxy, and hostNetwork pods are refused " +
+        "by admission; host-network system pods can still reach 169.254.169.254."
+    );
+}
+
 /** Arguments for {@link OkeNodePools}. */
 export interface OkeNodePoolsArgs {
     /** Compartment of the pools and instances. */
@@ -119,6 +146,11 @@ export class OkeNodePools extends pulumi.ComponentResource {
                       }
                       return found.imageId;
                   });
+
+        const imds = imdsWarning(args.clusterName, args.pools);
+        if (imds !== undefined) {
+            void pulumi.log.warn(imds, this);
+        }
 
         const pools: pulumi.Resource[] = [];
         for (const pool of args.pools) {
@@ -283,9 +315,7 @@ export class OkeNodePools extends pulumi.ComponentResource {
                     freeformTags: { ...tags, pool: pool.name },
                 },
                 // Boot volumes are encrypted with the volumes key: the key-delegate policy comes first.
-                // IMDSv1 stays on for managed nodes: @pulumi/oci 4.20.0's NodePool has no
-                // instanceOptions / areLegacyImdsEndpointsDisabled (types/input.d.ts), so only the
-                // self-managed instance configurations above disable the legacy endpoints.
+                // IMDSv1 stays on for managed nodes (imdsWarning above).
                 { ...moved, dependsOn: [...args.keyReady, args.workerTagKey] },
             );
             pools.push(nodePool);

@@ -1,8 +1,12 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseCidr, overlaps, contains } from "../../modules/config/cidr";
+import type { NodePoolConfig } from "../../modules/config";
 import type { IngressConfig } from "../../modules/config/baseline";
 import { workloadIdentities } from "../../modules/constants/identities";
 import { loadBalancerAnnotations } from "../../modules/k8s/baseline/ingress";
+import { imdsWarning } from "../../modules/oci/node-pools";
 import {
     caCertFromKubeconfig,
     endpointHost,
@@ -600,5 +604,43 @@ describe("oci: load balancer annotations", () => {
         // Existing clusters get no OCI NSG annotations.
         const plain = loadBalancerAnnotations({ public: false } as IngressConfig);
         assert.ok(!Object.keys(plain).some((k) => k.startsWith("oci.oraclecloud.com/")));
+    });
+});
+
+describe("oci: metadata service on managed nodes", () => {
+    const pool = (name: string, kata: boolean, kataMode: "managed" | "self-managed") =>
+        ({
+            name,
+            role: "system",
+            shape: "BM.Standard.E4.128",
+            size: 1,
+            bootVolumeGbs: 100,
+            kata,
+            gpu: false,
+            kataMode,
+            labels: {},
+        }) as NodePoolConfig;
+    it("warns that managed pools keep IMDSv1, naming them and the mitigation", () => {
+        const w = imdsWarning("iad1", [
+            pool("system", false, "managed"),
+            pool("kata", true, "self-managed"),
+        ]);
+        assert.ok(w);
+        assert.match(w, /cluster iad1: managed node pools system keep the legacy IMDSv1/);
+        assert.ok(!w.includes("kata,") && !w.includes(", kata"), w);
+        assert.match(w, /169\.254\.0\.0\/16/);
+        assert.equal(imdsWarning("iad1", [pool("kata", true, "self-managed")]), undefined);
+    });
+    it("has no IMDS option on managed node pools in the pinned provider (the reason for the warning)", () => {
+        // If a provider upgrade adds one, this fails: then set it instead of warning.
+        const dir = path.dirname(require.resolve("@pulumi/oci/package.json"));
+        const nodePool = fs.readFileSync(path.join(dir, "containerengine/nodePool.d.ts"), "utf8");
+        const inputs = fs.readFileSync(path.join(dir, "types/input.d.ts"), "utf8");
+        const nodePoolTypes = inputs
+            .split(/\n    interface /)
+            .filter((block) => block.startsWith("NodePool"))
+            .join("\n");
+        assert.ok(!/Imds/i.test(nodePool) && !/Imds/i.test(nodePoolTypes));
+        assert.match(inputs, /InstanceConfigurationInstanceDetailsLaunchDetailsInstanceOptions/);
     });
 });

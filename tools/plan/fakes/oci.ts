@@ -276,6 +276,28 @@ export const ociInvokes: Readonly<Record<string, InvokeFake>> = {
             ],
         };
     },
+    // What `oci ce cluster-options get --cluster-option-id all` answers: the versions recorded in
+    // modules/config/kubernetes-versions.ts plus the 1.35 line the platform does not support.
+    "oci:ContainerEngine/getClusterOption:getClusterOption": (inputs) => ({
+        id: "all",
+        clusterOptionId: inputs.clusterOptionId ?? "all",
+        kubernetesVersions: [
+            "v1.32.1",
+            "v1.32.10",
+            "v1.33.1",
+            "v1.33.10",
+            "v1.34.1",
+            "v1.34.2",
+            "v1.34.10",
+            "v1.35.0",
+            "v1.35.1",
+            "v1.35.2",
+        ],
+        clusterPodNetworkOptions: [
+            { cniType: "OCI_VCN_IP_NATIVE" },
+            { cniType: "FLANNEL_OVERLAY" },
+        ],
+    }),
     "oci:ContainerEngine/getNodePoolOption:getNodePoolOption": (inputs) => ({
         id: "all",
         nodePoolOptionId: inputs.nodePoolOptionId ?? "all",
