@@ -654,6 +654,7 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         "kata",
         "kataMode",
         "labels",
+        "availabilityDomains",
     ]);
     const name = str(o, "name", path, issues, {
         ...patterns.dnsLabel,
@@ -768,7 +769,25 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
             keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
             expected: "a Kubernetes label key",
         }),
+        ...(o.availabilityDomains !== undefined
+            ? { availabilityDomains: parseAvailabilityDomains(o.availabilityDomains, path, issues) }
+            : {}),
     };
+}
+
+/** `availabilityDomains`: distinct AD numbers 1–3 (OCI regions have one or three ADs). */
+function parseAvailabilityDomains(v: unknown, path: string, issues: Issues): number[] {
+    const p = `${path}.availabilityDomains`;
+    const ok =
+        Array.isArray(v) &&
+        v.length > 0 &&
+        v.every((n) => Number.isInteger(n) && n >= 1 && n <= 3) &&
+        new Set(v).size === v.length;
+    if (!ok) {
+        issues.add(p, v, "a non-empty list of distinct availability domain numbers 1, 2 or 3");
+        return [];
+    }
+    return [...(v as number[])].sort();
 }
 
 function validatePools(pools: readonly NodePoolConfig[], path: string, issues: Issues): void {

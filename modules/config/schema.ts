@@ -83,6 +83,11 @@ export interface NodePoolConfig {
     readonly kataMode: Exclude<KataPoolMode, "auto">;
     /** Extra node labels. */
     readonly labels: Readonly<Record<string, string>>;
+    /**
+     * Availability domains (numbers 1–3 of the region) to place nodes in. Defaults to every AD
+     * where the region offers the shape (looked up at deploy time).
+     */
+    readonly availabilityDomains?: readonly number[];
 }
 
 /** Network plan of an OKE cluster. */

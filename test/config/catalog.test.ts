@@ -70,6 +70,21 @@ describe("config: catalog checks before any resource", () => {
         parseConfig(raw, { stack: "hybrid", secretKeys });
     });
 
+    it("takes a pool's availability domains as distinct numbers 1 to 3", () => {
+        const raw = stackRaw("dev");
+        clusters(raw)[0].nodePools[0].availabilityDomains = [3, 1];
+        const secretKeys = Object.keys(raw)
+            .filter((k) => k.startsWith("kubeconfig"))
+            .map((k) => `secure-llm-platform:${k}`);
+        const cfg = parseConfig(raw, { stack: "dev", secretKeys });
+        assert.deepEqual(cfg.clusters[0].nodePools[0].availabilityDomains, [1, 3]);
+        for (const bad of [[], [4], [1, 1], ["AD-1"]]) {
+            clusters(raw)[0].nodePools[0].availabilityDomains = bad;
+            const issue = issueAt(refusal(raw), "clusters[0].nodePools[0].availabilityDomains");
+            assert.match(issue.expected, /distinct availability domain numbers 1, 2 or 3/);
+        }
+    });
+
     it("refuses a shape the catalog does not list, with a did-you-mean", () => {
         const raw = stackRaw("dev");
         clusters(raw)[0].nodePools[0].shape = "VM.Standard.E5.Flx";
