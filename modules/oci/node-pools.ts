@@ -61,6 +61,56 @@ export function imdsWarning(
     );
 }
 
+/** The number of an availability domain name (`Uocm:US-ASHBURN-AD-2` → 2). */
+export function adNumber(name: string): number | undefined {
+    const m = /-AD-(\d+)$/.exec(name);
+    return m === null ? undefined : Number(m[1]);
+}
+
+/**
+ * The availability domains a pool's nodes go to (pure): the configured AD numbers, or every AD
+ * of the region whose shapes (`oci.core.getShapes` per AD: the shapes the tenancy can launch
+ * there) include the pool's shape. GPU bare-metal shapes exist in few ADs, and a placement in an
+ * AD without the shape fails at launch ("Out of host capacity" / shape not available), so the
+ * default follows the lookup. Throws naming the key when a configured AD is missing or lacks the
+ * shape, or when no AD offers it. Test: "places a pool only where its shape exists, or where
+ * config says" in test/oci/pure.test.ts.
+ */
+export function placementDomains(
+    clusterName: string,
+    pool: Pick<NodePoolConfig, "name" | "shape" | "availabilityDomains">,
+    shapesByAd: Readonly<Record<string, readonly string[]>>,
+): string[] {
+    const key = `cluster ${clusterName}: nodePools[${pool.name}]`;
+    const ads = Object.keys(shapesByAd).sort();
+    const offering = ads.filter((ad) => shapesByAd[ad]!.includes(pool.shape));
+    const where = (list: string[]) => list.map((a) => `AD-${adNumber(a)}`).join(", ") || "none";
+    if (pool.availabilityDomains === undefined) {
+        if (offering.length === 0) {
+            throw new Error(
+                `${key}.shape: ${pool.shape} is offered in no availability domain of the region (ADs: ${where(ads)}); choose a shape the region offers or another region`,
+            );
+        }
+        return offering;
+    }
+    const chosen: string[] = [];
+    for (const n of pool.availabilityDomains) {
+        const ad = ads.find((a) => adNumber(a) === n);
+        if (ad === undefined) {
+            throw new Error(
+                `${key}.availabilityDomains: AD ${n} does not exist in the region; expected a subset of ${ads.map(adNumber).join(", ")}`,
+            );
+        }
+        if (!offering.includes(ad)) {
+            throw new Error(
+                `${key}.availabilityDomains: ${pool.shape} is not offered in AD ${n}; expected ADs where it is: ${where(offering)}`,
+            );
+        }
+        chosen.push(ad);
+    }
+    return chosen;
+}
+
 /** Arguments for {@link OkeNodePools}. */
 export interface OkeNodePoolsArgs {
     /** Compartment of the pools and instances. */
@@ -125,6 +175,32 @@ export class OkeNodePools extends pulumi.ComponentResource {
         const ads = oci.identity
             .getAvailabilityDomainsOutput({ compartmentId: args.tenancyId }, child)
             .availabilityDomains.apply((list) => list.map((ad) => ad.name).sort());
+        // The shapes each AD offers, looked up once for all pools (capacity-aware placement).
+        const shapesByAd = ads.apply((names) =>
+            pulumi
+                .all(
+                    names.map((availabilityDomain) =>
+                        oci.core
+                            .getShapesOutput({ compartmentId, availabilityDomain }, child)
+                            .shapes.apply(
+                                (list) =>
+                                    [availabilityDomain, list.map((x) => x.name)] as [
+                                        string,
+                                        string[],
+                                    ],
+                            ),
+                    ),
+                )
+                .apply((entries) => Object.fromEntries(entries)),
+        );
+        const placementFor = (pool: NodePoolConfig): pulumi.Output<string[]> =>
+            shapesByAd.apply((m) => {
+                try {
+                    return placementDomains(args.clusterName, pool, m);
+                } catch (e) {
+                    throw new pulumi.ResourceError((e as Error).message, this);
+                }
+            });
         const options = oci.containerengine.getNodePoolOptionOutput(
             { nodePoolOptionId: "all" },
             child,
@@ -238,7 +314,7 @@ export class OkeNodePools extends pulumi.ComponentResource {
                         instanceConfigurationId: config.id,
                         size: pool.size,
                         placementConfigurations: pulumi
-                            .all([ads, args.workers.subnetId])
+                            .all([placementFor(pool), args.workers.subnetId])
                             .apply(([names, workers]) =>
                                 names.map((availabilityDomain) => ({
                                     availabilityDomain,
@@ -272,7 +348,7 @@ export class OkeNodePools extends pulumi.ComponentResource {
                     nodeConfigDetails: {
                         size: pool.size,
                         placementConfigs: pulumi
-                            .all([ads, args.workers.subnetId])
+                            .all([placementFor(pool), args.workers.subnetId])
                             .apply(([names, workers]) =>
                                 names.map((availabilityDomain) => ({
                                     availabilityDomain,

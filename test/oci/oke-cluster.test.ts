@@ -488,6 +488,13 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             pool.dependencies.includes(one(rs, T.policy, "okea-workers-policy").urn),
             "instances boot after CLUSTER_JOIN is granted",
         );
+        // The self-managed GPU pool goes only where the fake offers BM.GPU.A100-v2.8.
+        assert.deepEqual(
+            (one(rs, T.ipool, "okea-ksgpu").inputs.placementConfigurations as Obj[]).map(
+                (p) => p.availabilityDomain,
+            ),
+            ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2"],
+        );
     });
 
     it("enables IOMMU and ACS for a self-managed Kata GPU pool, and not for the CPU Kata pool", () => {
@@ -516,7 +523,15 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         for (const p of pools) {
             const d = p.inputs.nodeConfigDetails as Obj;
             assert.equal(d.kmsKeyId, volumesKey, p.name);
-            assert.equal(d.placementConfigs.length, 3, p.name);
+            // The plan fake offers bare-metal GPU shapes in AD-1 and AD-2 only.
+            const bmGpu = String(p.inputs.nodeShape).startsWith("BM.GPU.");
+            assert.deepEqual(
+                (d.placementConfigs as Obj[]).map((x) => x.availabilityDomain),
+                bmGpu
+                    ? ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2"]
+                    : ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2", "Uocm:US-ASHBURN-AD-3"],
+                p.name,
+            );
             assert.ok(
                 p.dependencies.includes(keyPolicy),
                 `${p.name} must depend on the key-delegate policy`,

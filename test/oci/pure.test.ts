@@ -6,7 +6,7 @@ import type { NodePoolConfig } from "../../modules/config";
 import type { IngressConfig } from "../../modules/config/baseline";
 import { workloadIdentities } from "../../modules/constants/identities";
 import { loadBalancerAnnotations } from "../../modules/k8s/baseline/ingress";
-import { imdsWarning } from "../../modules/oci/node-pools";
+import { imdsWarning, placementDomains } from "../../modules/oci/node-pools";
 import {
     caCertFromKubeconfig,
     endpointHost,
@@ -642,5 +642,56 @@ describe("oci: metadata service on managed nodes", () => {
             .join("\n");
         assert.ok(!/Imds/i.test(nodePool) && !/Imds/i.test(nodePoolTypes));
         assert.match(inputs, /InstanceConfigurationInstanceDetailsLaunchDetailsInstanceOptions/);
+    });
+});
+
+describe("oci: capacity-aware placement", () => {
+    const ad = (n: number) => `Uocm:US-ASHBURN-AD-${n}`;
+    const shapes = {
+        [ad(1)]: ["VM.Standard.E5.Flex", "BM.GPU.A100-v2.8"],
+        [ad(2)]: ["VM.Standard.E5.Flex", "BM.GPU.A100-v2.8"],
+        [ad(3)]: ["VM.Standard.E5.Flex"],
+    };
+    it("places a pool only where its shape exists, or where config says", () => {
+        assert.deepEqual(
+            placementDomains("iad1", { name: "gpu", shape: "BM.GPU.A100-v2.8" }, shapes),
+            [ad(1), ad(2)],
+        );
+        assert.deepEqual(
+            placementDomains("iad1", { name: "system", shape: "VM.Standard.E5.Flex" }, shapes),
+            [ad(1), ad(2), ad(3)],
+        );
+        assert.deepEqual(
+            placementDomains(
+                "iad1",
+                { name: "gpu", shape: "BM.GPU.A100-v2.8", availabilityDomains: [2] },
+                shapes,
+            ),
+            [ad(2)],
+        );
+    });
+    it("refuses an AD without the shape, a missing AD, and a shape no AD offers, naming the key", () => {
+        assert.throws(
+            () =>
+                placementDomains(
+                    "iad1",
+                    { name: "gpu", shape: "BM.GPU.A100-v2.8", availabilityDomains: [3] },
+                    shapes,
+                ),
+            /cluster iad1: nodePools\[gpu\]\.availabilityDomains: BM\.GPU\.A100-v2\.8 is not offered in AD 3; expected ADs where it is: AD-1, AD-2/,
+        );
+        assert.throws(
+            () =>
+                placementDomains(
+                    "fra1",
+                    { name: "gpu", shape: "VM.Standard.E5.Flex", availabilityDomains: [2] },
+                    { "Uocm:EU-FRANKFURT-AD-1": ["VM.Standard.E5.Flex"] },
+                ),
+            /nodePools\[gpu\]\.availabilityDomains: AD 2 does not exist in the region; expected a subset of 1/,
+        );
+        assert.throws(
+            () => placementDomains("iad1", { name: "h", shape: "BM.GPU.H100.8" }, shapes),
+            /nodePools\[h\]\.shape: BM\.GPU\.H100\.8 is offered in no availability domain/,
+        );
     });
 });
