@@ -9,6 +9,8 @@ export const okePorts = {
     nodePortMin: 30000,
     nodePortMax: 32767,
     https: 443,
+    /** Plain HTTP listener: only for ACME HTTP-01 challenges. */
+    http: 80,
 } as const;
 
 /** Workload ports inside the cluster. */

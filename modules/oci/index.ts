@@ -98,6 +98,8 @@ export class OkeCluster extends pulumi.ComponentResource {
                 publicEndpoint: cluster.endpoint.public,
                 endpointAllowedCidrs: cluster.endpoint.allowedCidrs,
                 bastion: cluster.bastion.enabled,
+                // ingress-nginx opens its HTTP listener only for ACME (modules/k8s/baseline/ingress.ts).
+                httpListener: cluster.layer.baseline.ingress.acme !== undefined,
                 tags,
                 peering: args.peering,
             },

@@ -48,6 +48,8 @@ export interface OkeNetworkArgs {
     readonly endpointAllowedCidrs?: readonly string[];
     /** Open 6443 from the control-plane subnet for the OCI Bastion's private endpoint there. Defaults to false. */
     readonly bastion?: boolean;
+    /** Admit port 80 to the load balancers, for ACME HTTP-01 challenges. Defaults to false. */
+    readonly httpListener?: boolean;
     /** Freeform tags for every resource. */
     readonly tags: Readonly<Record<string, string>>;
     /**
@@ -93,6 +95,8 @@ export interface NsgRuleInput {
     readonly endpointAllowedCidrs: readonly string[];
     /** Control-plane subnet CIDR when the bastion is enabled. */
     readonly bastionCidr?: string;
+    /** Admit port 80 to the load balancers (ACME HTTP-01 challenges). Defaults to false. */
+    readonly httpListener?: boolean;
 }
 
 const tcp = "6";
@@ -336,6 +340,20 @@ export function nsgRules(n: NsgRuleInput): RuleSpec[] {
         description: "HTTPS listeners",
         key: "lb-in-https",
     });
+    if (n.httpListener ?? false) {
+        // The cloud controller writes no rules (security-rule-management-mode None), so the HTTP
+        // listener ingress-nginx opens for ACME HTTP-01 needs its own rule. Test: "opens port 80
+        // to the load balancers only for ACME" in test/oci/pure.test.ts.
+        add({
+            nsg: "lb",
+            direction: "INGRESS",
+            peer: { cidr: lbClients },
+            protocol: tcp,
+            ports: [p.http, p.http],
+            description: "HTTP listener (ACME HTTP-01 challenges)",
+            key: "lb-in-http",
+        });
+    }
     add({
         nsg: "lb",
         direction: "EGRESS",
@@ -614,6 +632,7 @@ export class OkeNetwork extends pulumi.ComponentResource {
             publicEndpoint,
             endpointAllowedCidrs: args.endpointAllowedCidrs ?? [],
             bastionCidr: (args.bastion ?? false) ? cpCidr : undefined,
+            httpListener: args.httpListener ?? false,
         });
         for (const rule of rules) {
             const peer: { value: pulumi.Input<string>; type: string } =

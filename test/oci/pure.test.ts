@@ -448,6 +448,23 @@ describe("oci: network rules and service gateway", () => {
             ),
         );
     });
+    it("opens port 80 to the load balancers only for ACME", () => {
+        const base = {
+            vcnCidr: "10.0.0.0/16",
+            vcnNative: true,
+            publicLoadBalancers: true,
+            nodePortCidrs: [],
+            publicEndpoint: false,
+            endpointAllowedCidrs: [],
+        };
+        const http = (rules: ReturnType<typeof nsgRules>) =>
+            rules.filter((r) => r.direction === "INGRESS" && r.ports?.[0] === 80);
+        assert.deepEqual(http(nsgRules(base)), []);
+        assert.deepEqual(
+            http(nsgRules({ ...base, httpListener: true })).map((r) => [r.nsg, r.peer, r.ports]),
+            [["lb", { cidr: "0.0.0.0/0" }, [80, 80]]],
+        );
+    });
     it("lets workers reach each other with VCN-native pods too", () => {
         for (const vcnNative of [true, false]) {
             const rules = nsgRules({
