@@ -156,6 +156,30 @@ describe("charts: our custom resources against the pinned CRDs", function () {
         }
     });
 
+    it("the Installation API still cannot express OKE's Calico policy-only mode (the plan's warning stands)", () => {
+        // What render-calico.ts `calicoOnOkeGap` rests on, read from the pinned operator's CRD: no
+        // CNI type runs calico-node with OKE's `oci` interface prefix, and calico-node's containers
+        // take no env. When this fails, the operator may now express the mode: revisit the warning.
+        const spec = (crd("operator.tigera.io/v1/Installation")!.schema as Record<string, any>)
+            .properties.spec.properties;
+        assert.deepEqual(spec.cni.properties.type.enum, [
+            "Calico",
+            "GKE",
+            "AmazonVPC",
+            "AzureVNET",
+        ]);
+        const pod =
+            spec.calicoNodeDaemonSet.properties.spec.properties.template.properties.spec.properties;
+        assert.deepEqual(Object.keys(pod.containers.items.properties).sort(), [
+            "name",
+            "resources",
+        ]);
+        assert.deepEqual(Object.keys(pod.initContainers.items.properties).sort(), [
+            "name",
+            "resources",
+        ]);
+    });
+
     it("calico-enterprise policies pass Calico's CRDs except the Enterprise-only domains, which open-source Calico refuses", () => {
         const objs = renderNetworkObjects(
             buildIntent(intentInputs(okeCluster("calico-enterprise"))),
