@@ -203,7 +203,7 @@ describe(`real kube-apiserver ${kubernetesVersion}: the plan's manifests admitte
                 }
             });
 
-            it("applies every CRD of the charts folder", function () {
+            it("applies every CRD of the charts folder and of External Secrets 0.19.2", function () {
                 const bad = [...runs].flatMap(([c, r]) =>
                     r.crds
                         .filter((o) => o.result !== "admitted")

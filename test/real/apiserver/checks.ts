@@ -3,6 +3,7 @@
  * refuse violating pods, and the rollout identity's limits. Everything is recorded, nothing
  * asserted here; the suite asserts on the records and prints them.
  */
+import { externalSecretsCrdDir } from "../support/apiserver";
 import type { ApiServer, KubeClient } from "../support/apiserver";
 import { chartsDir } from "../support/env";
 import type { K8sObject } from "../support/plan";
@@ -142,7 +143,12 @@ export async function runCluster(
 ): Promise<ClusterRun> {
     const client = api.client;
     const discovery = new Discovery(client);
-    const crds = await applyCrds(client, discovery, readCrds(chartsDir("crds")));
+    // The charts folder's CRDs, and External Secrets' own bundle (the folder's
+    // external-secrets-bundle.yaml is the chart's helm-unittest spec, not CRDs).
+    const crds = await applyCrds(client, discovery, [
+        ...readCrds(chartsDir("crds")),
+        ...readCrds(externalSecretsCrdDir()),
+    ]);
     const declared = new Set(
         objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name),
     );
