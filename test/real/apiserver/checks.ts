@@ -87,9 +87,19 @@ export interface ClusterRun {
     readonly refusals: Refusal[];
     /** Namespaces that hold pod templates but declare no Pod Security enforce level. */
     readonly unlabelled: string[];
+    /**
+     * Strict field validation at work: a dry-run apply of a copy of one object per probed kind
+     * with a field its schema lacks (`spec.slpNoSuchField`); each must be refused.
+     */
+    readonly strictProbes: Outcome[];
     /** The rollout identity's requests: what was asked, expected and answered. */
     readonly rollout: { what: string; expected: string; status: number; message: string }[];
 }
+
+/** Kinds whose strict field validation is probed: a custom resource and built-in kinds. */
+export const strictProbeKinds = ["ExternalSecret", "ClusterSecretStore", "Deployment"] as const;
+
+const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
 
 const enforceLabel = "pod-security.kubernetes.io/enforce";
 const versionLabel = "pod-security.kubernetes.io/enforce-version";
@@ -245,7 +255,23 @@ export async function runCluster(
 
     const refusals = await tryViolations(client, objects);
     const rollout = await tryRollout(client, objects);
-    return { crds, objects: applied, pods, typeChecks, refusals, unlabelled, rollout };
+    const strictProbes: Outcome[] = [];
+    for (const kind of strictProbeKinds) {
+        const o = objects.find((x) => x.kind === kind && isObject(x.spec));
+        if (o === undefined) continue;
+        const bad = { ...o, spec: { ...(o.spec as object), slpNoSuchField: true } } as K8sObject;
+        strictProbes.push(await apply(client, discovery, bad, { dryRun: true }));
+    }
+    return {
+        crds,
+        objects: applied,
+        pods,
+        typeChecks,
+        refusals,
+        unlabelled,
+        rollout,
+        strictProbes,
+    };
 }
 
 /** The restricted pod policy's binding as rendered, if any. */

@@ -189,14 +189,16 @@ export function message(res: KubeResponse): string {
 
 /**
  * Server-side applies one object (PATCH application/apply-patch+yaml, forced, one field manager),
- * as `pulumi up` with server-side apply does, with strict field validation (the default of
- * `kubectl apply --server-side`): a field the schema does not define is refused, not silently
- * pruned, so a setting that would never take effect fails the suite.
+ * as `pulumi up` with server-side apply does. A field the schema does not define is refused, not
+ * silently pruned, so a setting that would never take effect fails the suite: server-side apply
+ * builds a typed patch and fails on it ("field not declared in schema"), and
+ * `fieldValidation=Strict` (the default of `kubectl apply --server-side`) says so explicitly.
  */
 export async function apply(
     client: KubeClient,
     discovery: Discovery,
     o: K8sObject,
+    opts: { dryRun?: boolean } = {},
 ): Promise<Outcome> {
     const base = { kind: o.kind, name: objectName(o) };
     const served = await discovery.lookup(o.apiVersion, o.kind);
@@ -211,7 +213,8 @@ export async function apply(
     }
     const url =
         `${collectionPath(o.apiVersion, served, o.metadata.namespace)}/${encodeURIComponent(o.metadata.name)}` +
-        `?fieldManager=${fieldManager}&force=true&fieldValidation=Strict`;
+        `?fieldManager=${fieldManager}&force=true&fieldValidation=Strict` +
+        (opts.dryRun ? "&dryRun=All" : "");
     const res = await client.request("PATCH", url, o, {
         contentType: "application/apply-patch+yaml",
     });
