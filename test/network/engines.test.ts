@@ -7,6 +7,7 @@
  */
 import { cloudSubnets, clusterIntentInputs, fakeCloud } from "../support/stacks";
 import * as assert from "assert";
+import { egressProxyImage } from "../../modules/constants/images";
 import { ingressControllerMetrics } from "../../modules/constants/ingress";
 import { catalog } from "../../modules/k8s/catalog";
 import { NetworkSecurity } from "../../modules/k8s/network";
@@ -17,7 +18,7 @@ import {
     reachabilityViolations,
     renderReachabilityMarkdown,
 } from "../../modules/k8s/network/reachability";
-import { podSpecViolations } from "../../modules/k8s/workload";
+import { imageReference, podSpecViolations } from "../../modules/k8s/workload";
 import { isKubernetesObject, toManifest } from "../../tools/plan/manifests";
 import { RecordedResource, recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 import { engines, okeCluster, tierDeployments } from "./fixtures";
@@ -263,9 +264,14 @@ describe("network engine proxy: the egress proxies", () => {
                 spec.template.metadata.labels["secure-llm-platform.io/egress-allowlist"],
                 (d.inputs.metadata as any).name.replace("egress-proxy-", ""),
             );
+            // Our image (images/egress-proxy): the Squid the real suite runs, pinned by digest.
+            assert.strictEqual(
+                spec.template.spec.containers[0].image,
+                imageReference(egressProxyImage),
+            );
             assert.match(
                 spec.template.spec.containers[0].image,
-                /^docker\.io\/ubuntu\/squid:[^@]+@sha256:[0-9a-f]{64}$/,
+                /\/egress-proxy:squid-[^@]+@sha256:[0-9a-f]{64}$/,
             );
             assert.ok(spec.replicas >= 2);
         }

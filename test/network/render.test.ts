@@ -3,7 +3,12 @@ import { clusterIntentInputs } from "../support/stacks";
 import { serviceNamespaces, tierNamespaces } from "../../modules/constants/namespaces";
 import { renderNetworkObjects } from "../../modules/k8s/network";
 import { buildIntent, isSupplyChainDomain, proxyEnv } from "../../modules/k8s/network/intent";
-import { proxyInstances, renderSquidConfig } from "../../modules/k8s/network/proxy";
+import { proxyRefusedIpv4Cidrs } from "../../modules/k8s/network/non-public";
+import {
+    proxyInstances,
+    renderSquidConfig,
+    squidDeniedDestinations,
+} from "../../modules/k8s/network/proxy";
 import { renderCalicoEnterprise } from "../../modules/k8s/network/render-calico";
 import { renderCilium } from "../../modules/k8s/network/render-cilium";
 import { K8sObject } from "../../modules/k8s/network/render-k8s";
@@ -186,12 +191,28 @@ describe("network: rendering, for every engine", () => {
                             to.ipBlock.except.includes("169.254.0.0/16"),
                             "instance metadata must stay unreachable",
                         );
-                        assert.ok(to.ipBlock.except.includes("10.0.0.0/8"));
+                        // One list: what the NetworkPolicy cuts out is what Squid refuses (IPv4).
+                        assert.deepStrictEqual(to.ipBlock.except, [...proxyRefusedIpv4Cidrs]);
                     }
+                    // No IPv6 destination is opened at all, so no IPv6 except list is needed.
+                    assert.ok(!String(to.ipBlock?.cidr ?? "").includes(":"), JSON.stringify(to));
                 }
             }
         }
         const proxies = proxyInstances(intent);
+        // ...and every proxy's Squid refuses that same IPv4 list plus the IPv6 ranges.
+        for (const px of proxies) {
+            const acl = (px.configMap.data as Record<string, string>)["squid.conf"].match(
+                /^acl private_dst dst (.*)$/m,
+            );
+            assert.ok(acl, px.identity);
+            const ranges = acl[1].split(" ");
+            assert.deepStrictEqual(ranges, squidDeniedDestinations());
+            assert.deepStrictEqual(
+                ranges.filter((r) => !r.includes(":")),
+                [...proxyRefusedIpv4Cidrs],
+            );
+        }
         assert.deepStrictEqual(proxies.map((p) => p.identity).sort(), [
             "external-secrets",
             "inference",

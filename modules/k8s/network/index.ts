@@ -121,7 +121,14 @@ export class NetworkSecurity extends pulumi.ComponentResource {
                 );
             }
         } else {
-            for (const p of proxyInstances(intent)) {
+            const proxies = proxyInstances(intent);
+            if (proxies.length > 0 && egressProxyImage.digestProvenance === "placeholder") {
+                pulumi.log.warn(
+                    `egress proxy image ${egressProxyImage.repository}:${egressProxyImage.tag}: placeholder digest of an image we build (images/egress-proxy/Dockerfile): build and push it, then set repository and digest of egressProxyImage in modules/constants/images.ts`,
+                    this,
+                );
+            }
+            for (const p of proxies) {
                 this.egressProxy(name, p);
             }
         }

@@ -26,6 +26,7 @@ import type { CloudClusterInfo } from "../../oci/types";
 import { redteamAssessment } from "../../constants/rollout";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
+import { nonPublicCidrs, proxyRefusedIpv4Cidrs } from "./non-public";
 
 export { domainProblem } from "../../config/network";
 
@@ -210,15 +211,8 @@ export const namedPeers = {
 
 export type NamedPeerId = keyof typeof namedPeers;
 
-/** Private, shared and link-local ranges: never reachable through the egress proxy (IMDS included). */
-export const nonPublicCidrs = [
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "169.254.0.0/16",
-    "127.0.0.0/8",
-] as const;
+// Private, shared and link-local ranges (their one home is ./non-public).
+export { nonPublicCidrs } from "./non-public";
 
 /** OCI service endpoints of a region (Oracle Services Network). */
 export function ociEndpoints(region: string): {
@@ -526,7 +520,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             cidrEgress.push({
                 from: proxy.id,
                 cidrs: ["0.0.0.0/0"],
-                except: [...nonPublicCidrs],
+                except: [...proxyRefusedIpv4Cidrs],
                 ports: [okePorts.https],
                 purpose: `allowlisted domains of ${id} (enforced by the proxy)`,
             });
