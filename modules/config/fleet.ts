@@ -63,6 +63,11 @@ export interface FleetException {
      * run of characters in a segment.
      */
     readonly objects: readonly string[];
+    /**
+     * Field paths (`metadata.labels.pod-security.kubernetes.io/enforce-version`) the difference
+     * may touch; when set, a missing object is not accepted. Defaults to any difference.
+     */
+    readonly fields?: readonly string[];
     /** Why the difference is intended (required: the report prints it). */
     readonly reason: string;
 }
@@ -312,7 +317,7 @@ export function parseFleet(
             issues.add(p, item, "an object with name, cluster, objects and reason");
             return undefined;
         }
-        const e = obj(item, p, issues, ["name", "cluster", "objects", "reason"]);
+        const e = obj(item, p, issues, ["name", "cluster", "objects", "fields", "reason"]);
         const name = str(e, "name", p, issues, {
             required: true,
             pattern: /^[a-z0-9][-a-z0-9]{0,62}$/,
@@ -338,6 +343,14 @@ export function parseFleet(
         if (e.objects !== undefined && objects.length === 0) {
             issues.add(join(p, "objects"), e.objects, "at least one object pattern");
         }
+        const fields =
+            e.fields === undefined
+                ? undefined
+                : strList(e, "fields", p, issues, {
+                      pattern: /^[A-Za-z][^\s]*$/,
+                      expected:
+                          "field paths such as metadata.labels.pod-security.kubernetes.io/enforce-version",
+                  });
         const reason = str(e, "reason", p, issues, {
             required: true,
             pattern: /\S.{9,}/,
@@ -346,7 +359,7 @@ export function parseFleet(
         if (name === undefined || cluster === undefined || reason === undefined) {
             return undefined;
         }
-        return { name, cluster, objects, reason };
+        return { name, cluster, objects, fields, reason };
     });
     if (exceptions.length > 0 && clusters.length < 2) {
         issues.add(
