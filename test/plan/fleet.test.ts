@@ -57,7 +57,7 @@ describe("fleet: comparing clusters' rendered platforms", () => {
             {
                 host: "<regional>",
                 url: "https://objectstorage.<regional>.oraclecloud.com",
-                cidr: "<address>",
+                cidr: "<address>/16",
                 key: "<ocid>",
                 sum: "<checksum>",
                 // An image digest is not a checksum of our config: a different image is a difference.
@@ -75,6 +75,34 @@ describe("fleet: comparing clusters' rendered platforms", () => {
         assert.equal(r.compared, 1);
         assert.deepEqual(r.differences, []);
         assert.deepEqual(r.violations, []);
+    });
+
+    it("an allowlist widened to anywhere, or to a shorter prefix, is a difference", () => {
+        const r = compareFleet([
+            member("iad", "us-ashburn-1", [
+                netpol("app", "10.30.0.0/16"),
+                netpol("db", "10.30.1.0/24"),
+            ]),
+            member("fra", "eu-frankfurt-1", [
+                netpol("app", "0.0.0.0/0"),
+                netpol("db", "10.31.0.0/16"),
+            ]),
+        ]);
+        assert.deepEqual(
+            r.differences.map((d) => [d.object, d.differsOn[0].paths, d.violation]),
+            [
+                [
+                    "NetworkPolicy.networking.k8s.io/app/allow",
+                    ["spec.egress[0].to[0].ipBlock.cidr"],
+                    true,
+                ],
+                [
+                    "NetworkPolicy.networking.k8s.io/db/allow",
+                    ["spec.egress[0].to[0].ipBlock.cidr"],
+                    true,
+                ],
+            ],
+        );
     });
 
     it("a different port in a NetworkPolicy fails the plan, naming object, cluster and path", () => {

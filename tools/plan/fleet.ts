@@ -165,12 +165,18 @@ export function normalizer(member: Pick<FleetMember, "name" | "tokens">): (v: un
         if (checksum.test(s)) {
             return "<checksum>";
         }
+        // An address becomes `<address>` but keeps its prefix length, and "anywhere" stays
+        // literal: allowing 0.0.0.0/0 where the other cluster allows a /16 is a difference.
+        const address = (x: string) =>
+            x === "0.0.0.0/0" || x === "::/0"
+                ? x
+                : `<address>${x.includes("/") ? x.slice(x.indexOf("/")) : ""}`;
         let out = s
             .replace(ocid, "<ocid>")
             .replace(vaultEndpoint, "<vault>-$1.kms.")
-            .replace(ipv4, "<address>")
+            .replace(ipv4, address)
             .replace(ipv6Cidr, (x) =>
-                x.includes("::") || x.split(":").length > 3 ? "<address>" : x,
+                x.includes("::") || x.split(":").length > 3 ? address(x) : x,
             );
         for (const w of words) {
             out = out.split(w).join(w === member.name ? "<cluster>" : "<regional>");
