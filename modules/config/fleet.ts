@@ -158,6 +158,25 @@ export function parseGlobalEntry(
     for (const c of serving) {
         checkMember(c, `${cp}[${members.indexOf(c.name)}]`, issues);
     }
+    const regionNames = new Map<string, string>();
+    for (const c of serving) {
+        const h = c.layer.tiers.gateway.hostname;
+        const at = `${cp}[${members.indexOf(c.name)}]`;
+        if (h === hostname) {
+            issues.add(
+                at,
+                c.name,
+                `a cluster whose tiers.gateway.hostname is its own name, not the steered ${hostname}`,
+            );
+        } else if (regionNames.has(h)) {
+            issues.add(
+                at,
+                c.name,
+                `a cluster with its own tiers.gateway.hostname (${h} is also ${regionNames.get(h)}'s): the monitor tells regions apart by name`,
+            );
+        }
+        regionNames.set(h, c.name);
+    }
     const models = new Map<string, string[]>();
     for (const c of serving.filter((x) => x.layer.tiers.inference.enabled)) {
         const m = modelOf(c);

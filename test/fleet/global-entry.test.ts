@@ -213,6 +213,20 @@ describe("global entry: config errors name the key before any resource", () => {
         assert.match(at(acme, ".clusters[0]")[0], /without baseline\.ingress\.acme .*HTTP-01/);
     });
 
+    it("refuses a region name equal to the steered name or to another region's", () => {
+        const same = refusal(
+            withEntry((_, raw) => (raw.clusters[0].tiers.gateway.hostname = "llm.example.com")),
+        );
+        assert.match(
+            at(same, ".clusters[0]")[0],
+            /its own name, not the steered llm\.example\.com/,
+        );
+        const dup = refusal(
+            withEntry((_, raw) => (raw.clusters[1].tiers.gateway.hostname = "llm-iad.example.com")),
+        );
+        assert.match(at(dup, ".clusters[1]")[0], /llm-iad\.example\.com is also prod-iad's/);
+    });
+
     it("refuses a TTL out of range, a monitor interval OCI does not offer and a timeout above it", () => {
         const lines = refusal(
             withEntry((e) => {
