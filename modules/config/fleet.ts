@@ -41,6 +41,8 @@ export interface GlobalEntryConfig {
     readonly ttl: number;
     /** Clusters behind the name, in failover order; defaults to every cluster of the stack. */
     readonly clusters: readonly string[];
+    /** Clusters whose answer is administratively disabled (drained); defaults to none. */
+    readonly disabled: readonly string[];
     /** LOAD_BALANCE weights by cluster (0-255); defaults to 1 each. */
     readonly weights: Readonly<Record<string, number>>;
     /** The HTTP monitor probing each region's gateway health path. */
@@ -102,6 +104,7 @@ export function parseGlobalEntry(
         "ttl",
         "clusters",
         "weights",
+        "disabled",
         "monitor",
     ]);
     const hostname = str(o, "hostname", path, issues, {
@@ -189,6 +192,24 @@ export function parseGlobalEntry(
             `clusters that serve the same model (found ${[...models].map(([m, cs]) => `${m} on ${cs.join(", ")}`).join("; ")}): a client must get the same answer whichever region the name steers it to`,
         );
     }
+    const dp = join(path, "disabled");
+    const disabled = strList(o, "disabled", path, issues, { expected: "cluster names" });
+    disabled.forEach((d, i) => {
+        if (!members.includes(d)) {
+            issues.add(
+                `${dp}[${i}]`,
+                d,
+                `a cluster of globalEntry.clusters (${members.join(", ")})${didYouMean(d, members)}`,
+            );
+        }
+    });
+    if (members.length > 0 && members.every((m) => disabled.includes(m))) {
+        issues.add(
+            dp,
+            disabled,
+            "at least one cluster left enabled: with every answer disabled the name answers nothing",
+        );
+    }
     const wp = join(path, "weights");
     const weights: Record<string, number> = {};
     const wo = obj(o.weights, wp, issues, members);
@@ -230,6 +251,7 @@ export function parseGlobalEntry(
         policy,
         ttl,
         clusters: members,
+        disabled,
         weights,
         monitor: { intervalSeconds, timeoutSeconds, vantagePoints },
     };
