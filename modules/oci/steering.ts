@@ -39,6 +39,8 @@ export interface SteeringAnswer {
     readonly rtype: "CNAME";
     /** The region's gateway name (tiers.gateway.hostname), also a monitor target. */
     readonly rdata: string;
+    /** Drained by config (`globalEntry.disabled`): the FILTER rule drops it. */
+    readonly isDisabled: boolean;
     /** FAILOVER rank (0 = first) or LOAD_BALANCE weight. */
     readonly rank: number;
     readonly region: string;
@@ -105,6 +107,7 @@ export function planGlobalEntry(
             pool: name,
             rtype: "CNAME",
             rdata: c.layer.tiers.gateway.hostname,
+            isDisabled: entry.disabled.includes(name),
             rank: entry.policy === "FAILOVER" ? i : (entry.weights[name] ?? 1),
             region: c.region,
         };
@@ -185,7 +188,10 @@ export function steer(
     state: { readonly unhealthy?: readonly string[]; readonly disabled?: readonly string[] } = {},
 ): SteeredAnswer {
     const down = new Set(state.unhealthy ?? []);
-    const off = new Set(state.disabled ?? []);
+    const off = new Set([
+        ...plan.answers.filter((a) => a.isDisabled).map((a) => a.name),
+        ...(state.disabled ?? []),
+    ]);
     // HEALTH matches an answer to a monitor target by rdata.
     const downTargets = new Set(plan.answers.filter((a) => down.has(a.name)).map((a) => a.rdata));
     const candidates = plan.answers.filter((a) => !off.has(a.name) && !downTargets.has(a.rdata));
@@ -262,7 +268,7 @@ export class GlobalEntry extends pulumi.ComponentResource {
                     pool: a.pool,
                     rtype: a.rtype,
                     rdata: a.rdata,
-                    isDisabled: false,
+                    isDisabled: a.isDisabled,
                 })),
                 rules: p.rules.map((r) => ({
                     ruleType: r.ruleType,

@@ -93,6 +93,22 @@ describe("global entry: what a resolver gets as regions fail", () => {
         assert.equal(steer(plan, { disabled: ["prod-iad"] }).answer?.name, "prod-fra");
     });
 
+    it("globalEntry.disabled drains a region through the FILTER rule, healthy or not", () => {
+        const drained = planGlobalEntry(cfg.clusters, {
+            ...cfg.globalEntry!,
+            disabled: ["prod-iad"],
+        });
+        assert.deepEqual(
+            drained.answers.map((a) => [a.name, a.isDisabled]),
+            [
+                ["prod-iad", true],
+                ["prod-fra", false],
+            ],
+        );
+        assert.equal(steer(drained).answer?.name, "prod-fra");
+        assert.equal(steer(drained, { unhealthy: ["prod-fra"] }).empty, true);
+    });
+
     it("no healthy region: no answer left (OCI's reply then is not documented; see docs/multi-region.md)", () => {
         const r = steer(plan, { unhealthy: ["prod-iad", "prod-fra"] });
         assert.equal(r.empty, true);
@@ -225,6 +241,13 @@ describe("global entry: config errors name the key before any resource", () => {
             withEntry((_, raw) => (raw.clusters[1].tiers.gateway.hostname = "llm-iad.example.com")),
         );
         assert.match(at(dup, ".clusters[1]")[0], /llm-iad\.example\.com is also prod-iad's/);
+    });
+
+    it("refuses draining an unknown cluster (did-you-mean) or every cluster", () => {
+        const lines = refusal(withEntry((e) => (e.disabled = ["prod-iad", "prod-fr"])));
+        assert.match(at(lines, ".disabled[1]")[0], /did you mean "prod-fra"\?/);
+        const all = refusal(withEntry((e) => (e.disabled = ["prod-iad", "prod-fra"])));
+        assert.match(at(all, ".disabled")[0], /at least one cluster left enabled/);
     });
 
     it("refuses a TTL out of range, a monitor interval OCI does not offer and a timeout above it", () => {
