@@ -10,6 +10,7 @@ import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
 import { RegionPeering, peeringPlan } from "./oci/peering";
+import { GlobalEntry, planGlobalEntry } from "./oci/steering";
 
 /** Stack outputs for one cluster. */
 export interface ClusterOutputs {
@@ -92,7 +93,14 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
         });
         new ClusterPlatform(
             cluster.name,
-            { cluster, environment: cfg.environment, cloud: cloud?.info },
+            {
+                cluster,
+                environment: cfg.environment,
+                cloud: cloud?.info,
+                globalHostname: cfg.globalEntry?.clusters.includes(cluster.name)
+                    ? cfg.globalEntry.hostname
+                    : undefined,
+            },
             { provider, dependsOn: cloud?.readiness ?? [] },
         );
         outputs[cluster.name] = {
@@ -106,6 +114,19 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
             modelBucket: cloud?.info.modelBucket.name,
             kubeconfig,
         };
+    }
+    // The steered entry: DNS traffic management and Health Checks are global services, declared
+    // through the home region's provider.
+    if (cfg.globalEntry !== undefined) {
+        new GlobalEntry(
+            "global-entry",
+            {
+                compartmentId: cfg.compartmentId!,
+                plan: planGlobalEntry(cfg.clusters, cfg.globalEntry),
+                tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
+            },
+            { provider: ociProvider(cfg.homeRegion ?? cfg.clusters[0].region) },
+        );
     }
     return outputs;
 }

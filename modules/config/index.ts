@@ -25,6 +25,7 @@ import {
     vaultTypes,
 } from "./schema";
 import { kubernetesVersionProblem, okeKubernetesVersions } from "./kubernetes-versions";
+import { parseFleet, parseGlobalEntry } from "./fleet";
 import { ocidOf } from "./ocids";
 import { ociRegions } from "./regions";
 import { kataShapeInfo, knownShapes } from "./shapes";
@@ -45,6 +46,7 @@ import {
 
 export * from "./schema";
 export * from "./layer";
+export type { FleetConfig, FleetException, GlobalEntryConfig } from "./fleet";
 export { ConfigValidationError, formatIssue } from "./validate";
 export type { ConfigIssue } from "./validate";
 
@@ -61,6 +63,8 @@ const topLevelKeys = [
     "ociAuth",
     "clusters",
     "peering",
+    "globalEntry",
+    "fleet",
     ...layerSectionNames,
 ] as const;
 
@@ -189,6 +193,15 @@ export function parseConfig(
             );
         }
     }
+    const globalEntry = parseGlobalEntry(rootObj.globalEntry, top("globalEntry"), issues, clusters);
+    const fleet = parseFleet(rootObj.fleet, top("fleet"), issues, clusters);
+    if (globalEntry !== undefined && (compartmentId === undefined || homeRegion === undefined)) {
+        issues.add(
+            top(compartmentId === undefined ? "compartmentId" : "homeRegion"),
+            undefined,
+            "a value: globalEntry creates an OCI steering policy and health monitor there",
+        );
+    }
 
     issues.throwIfAny();
     return {
@@ -203,6 +216,8 @@ export function parseConfig(
         ociAuth,
         clusters,
         peering,
+        globalEntry,
+        fleet,
     };
 }
 

@@ -3,6 +3,7 @@
  * and the only thing the cloud and cluster layers read: nothing below `index.ts` calls
  * `pulumi.Config`.
  */
+import type { FleetConfig, GlobalEntryConfig } from "./fleet";
 import type { ClusterLayerConfig } from "./layer";
 
 export const environments = ["dev", "staging", "prod"] as const;
@@ -190,6 +191,10 @@ export interface PlatformConfig {
     readonly clusters: readonly ClusterConfig[];
     /** Private routing between the VCNs of the stack's OKE clusters in different regions. */
     readonly peering: PeeringConfig;
+    /** One client-facing name steered to the healthy regions' gateways; none by default. */
+    readonly globalEntry?: GlobalEntryConfig;
+    /** Accepted differences between the clusters' rendered platforms; none by default. */
+    readonly fleet: FleetConfig;
 }
 
 /**

@@ -10,4 +10,6 @@ export interface ClusterLayerArgs {
     readonly environment: Environment;
     /** Cloud ids and endpoints; undefined for `target: existing` clusters. */
     readonly cloud?: CloudClusterInfo;
+    /** The stack's steered client-facing name (`globalEntry.hostname`) when this cluster is behind it. */
+    readonly globalHostname?: string;
 }

@@ -6,9 +6,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigValidationError, formatIssue } from "../../modules/config";
+import { ConfigValidationError, formatIssue, loadConfig } from "../../modules/config";
 import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
 import { flowsFile } from "./diff";
+import { FleetReport, compareFleet, fleetMembers, renderFleetMarkdown } from "./fleet";
 import { chartPodManifests, chartsMarkdown } from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
@@ -47,6 +48,8 @@ export interface StackPlanResult {
     readonly warnings?: readonly string[];
     readonly outDir?: string;
     readonly seconds: number;
+    /** Differences between the stack's clusters (tools/plan/fleet.ts). */
+    readonly fleet?: FleetReport;
 }
 
 /** Plans `stack` of the project in `projectDir`, writing into `outRoot/<stack>/`. */
@@ -148,12 +151,14 @@ export async function planStack(
     const clusterAnalyses: ClusterAnalysis[] = [];
     const schemaResults: SchemaResult[] = [];
     const flows: string[] = [];
+    const manifestsByCluster = new Map<string, Manifest[]>();
     for (const c of clusters) {
         onProgress(`cluster ${c.name}: schemas, policies, reachability`);
         const objects = resources.filter(
             (r) => isKubernetesObject(r) && providerUrn(r.provider) === c.providerUrn,
         );
         const manifests = sortManifests(objects.map(toManifest));
+        manifestsByCluster.set(c.name, manifests);
         const results = objects.map((r) =>
             validateManifest(toManifest(r), r.type.endsWith("Patch")),
         );
@@ -181,6 +186,13 @@ export async function planStack(
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
     fs.writeFileSync(path.join(outDir, flowsFile), JSON.stringify(flows, null, 2) + "\n");
+    // The program has validated the config already; read it again for names and exceptions.
+    const platform = loadConfig();
+    const fleet = compareFleet(
+        fleetMembers(platform.clusters, manifestsByCluster),
+        platform.fleet.exceptions,
+    );
+    problems.push(...fleet.violations);
     const stackAnalysis = analyzeStack(resources, stackConfig.values);
     problems.push(...stackAnalysis.violations);
 
@@ -191,6 +203,7 @@ export async function planStack(
             resources,
             clusterAnalyses,
             stackAnalysis,
+            fleet,
             schemaResults,
             outputs: outputs.rows,
             problems,
@@ -206,6 +219,7 @@ export async function planStack(
         warnings,
         outDir,
         seconds: elapsed(),
+        fleet,
     };
 }
 
@@ -277,6 +291,7 @@ interface ReportInput {
     readonly resources: readonly RecordedResource[];
     readonly clusterAnalyses: readonly ClusterAnalysis[];
     readonly stackAnalysis: StackAnalysis;
+    readonly fleet?: FleetReport;
     readonly schemaResults: readonly SchemaResult[];
     readonly outputs: readonly OutputRow[];
     readonly problems: readonly string[];
@@ -368,6 +383,9 @@ export function renderReport(r: ReportInput): string {
     }
     for (const c of r.clusterAnalyses) {
         lines.push("", `## Cluster \`${c.cluster}\``, "", c.markdown);
+    }
+    if (r.fleet !== undefined && r.fleet.clusters.length > 1) {
+        lines.push("", "## Fleet consistency", "", renderFleetMarkdown(r.fleet));
     }
     lines.push("", "## Stack outputs", "");
     lines.push(

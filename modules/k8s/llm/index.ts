@@ -14,6 +14,7 @@ import { tierNamespaces } from "../../constants/namespaces";
 import { promotedFields, railsCodeDigestAnnotation, rolloutTargets } from "../../constants/rollout";
 import { clusterSecretStoreName, externalSecretsApiVersion } from "../../constants/secrets";
 import type { ClusterLayerArgs } from "../args";
+import { gatewayHealthPath } from "../../oci/steering";
 import { defaultQuota } from "../baseline/plan";
 import { catalog } from "../catalog";
 import { clusterProxyEnv } from "../network";
@@ -264,12 +265,12 @@ export class LlmTiers extends pulumi.ComponentResource {
 
         if (tiers.gateway.enabled) {
             this.endpoint = `https://${tiers.gateway.hostname}/v1`;
-            this.gateway(name, tiers);
+            this.gateway(name, tiers, args.globalHostname);
         }
         this.registerOutputs({ endpoint: this.endpoint, railsChecksum: this.railsChecksum });
     }
 
-    private gateway(name: string, tiers: TiersConfig): void {
+    private gateway(name: string, tiers: TiersConfig, globalHostname?: string): void {
         const g = tiers.gateway;
         const w = catalog.gateway;
         const objectLabels = buildWorkloadLabels(w);
@@ -330,31 +331,42 @@ export class LlmTiers extends pulumi.ComponentResource {
                         "nginx.ingress.kubernetes.io/backend-protocol": "HTTP",
                     },
                 },
-                spec: {
-                    ingressClassName,
-                    tls: [{ hosts: [g.hostname], secretName: "gateway-tls" }],
-                    rules: [
-                        {
-                            host: g.hostname,
-                            http: {
-                                paths: [
-                                    {
-                                        path: "/v1",
-                                        pathType: "Prefix",
-                                        backend: {
-                                            service: {
-                                                name: w.id,
-                                                port: { name: w.ports[0].name },
-                                            },
-                                        },
-                                    },
-                                ],
-                            },
-                        },
-                    ],
-                },
+                spec: gatewayIngressSpec(g.hostname, globalHostname, w.id, w.ports[0].name),
             },
             { parent: this, dependsOn: [gateway] },
         );
     }
+}
+
+/**
+ * The gateway Ingress: `/v1` for the region's own name and, when the cluster is behind the steered
+ * entry, `/v1` for the global name too plus the health path OCI's monitor probes on both. One TLS entry with both names, so
+ * cert-manager's ingress-shim issues one certificate whose dnsNames cover both (cert-manager
+ * docs, "Securing Ingress Resources": the Certificate takes its dnsNames from `spec.tls[].hosts`).
+ * The health path answers only nginx's own `ok` (modules/k8s/llm/tiers.ts `location = /healthz`):
+ * no API key, nothing reaches the guardrails or the inference.
+ */
+export function gatewayIngressSpec(
+    hostname: string,
+    globalHostname: string | undefined,
+    service: string,
+    port: string,
+): Record<string, unknown> {
+    const hosts = globalHostname === undefined ? [hostname] : [hostname, globalHostname];
+    const backend = { service: { name: service, port: { name: port } } };
+    return {
+        ingressClassName,
+        tls: [{ hosts, secretName: "gateway-tls" }],
+        rules: hosts.map((host) => ({
+            host,
+            http: {
+                paths: [
+                    { path: "/v1", pathType: "Prefix", backend },
+                    ...(globalHostname === undefined
+                        ? []
+                        : [{ path: gatewayHealthPath, pathType: "Exact", backend }]),
+                ],
+            },
+        })),
+    };
 }
