@@ -14,7 +14,7 @@ import { addKnownPods, readPods, uniqueIds } from "./pods";
 import {
     allowedPorts,
     Connection,
-    deniedByDefault,
+    defaultDenyByNamespace,
     ExternalDestination,
     externalPeers,
     PodInfo,
@@ -26,7 +26,11 @@ export type { Connection, ExternalDestination, PodInfo, PortSpec } from "./seman
 export { renderReachabilityMarkdown } from "./report";
 export { isSupplyChainDestination, reachabilityViolations, unpolicedNamespaces } from "./verdicts";
 
-/** Whether a pod is under a deny-by-default policy (one with the type and no rules) each way. */
+/**
+ * Whether a pod's namespace denies by default each way: a NetworkPolicy selecting all its pods with
+ * the direction's type and no rule of it (semantics.ts {@link deniedDirections}, the same test the
+ * shared default-deny rule of modules/security applies).
+ */
 export interface Coverage {
     readonly pod: string;
     readonly namespace: string;
@@ -92,11 +96,12 @@ export function analyzeReachability(
         externalIngress[pod.id] = dedupe(externalPeers(model, "ingress", pod));
     }
 
+    const denied = defaultDenyByNamespace(manifests);
     const coverage: Coverage[] = pods.filter(isPoliced).map((p: PodInfo) => ({
         pod: p.id,
         namespace: p.namespace,
-        ingressDeny: deniedByDefault(model, "ingress", p),
-        egressDeny: deniedByDefault(model, "egress", p),
+        ingressDeny: denied.get(p.namespace)?.has("Ingress") ?? false,
+        egressDeny: denied.get(p.namespace)?.has("Egress") ?? false,
     }));
     return { pods, connections, externalIngress, egress, coverage };
 }

@@ -6,27 +6,21 @@
 import { labels as labelKeys } from "../../../constants/labels";
 import { catalog } from "../../catalog";
 import { namedPeers } from "../intent";
+import { templatePaths } from "../../../security/pods";
 import { allowlistConfigMapAnnotation, allowlistKey } from "../proxy";
 import { arr, nameOf, nsOf, Obj, obj, PodInfo, PortSpec, strMap } from "./semantics";
 
-const podTemplates: Record<string, (m: Obj) => Obj | undefined> = {
-    Deployment: (m) => obj(obj(m.spec).template),
-    StatefulSet: (m) => obj(obj(m.spec).template),
-    DaemonSet: (m) => obj(obj(m.spec).template),
-    ReplicaSet: (m) => obj(obj(m.spec).template),
-    Job: (m) => obj(obj(m.spec).template),
-    CronJob: (m) => obj(obj(obj(obj(m.spec).jobTemplate).spec).template),
-    Pod: (m) => m,
-};
+/** The pod template of a workload object (the object itself for a Pod), by the shared table of kinds. */
+function podTemplate(m: Obj): Obj | undefined {
+    const path = typeof m.kind === "string" ? templatePaths[m.kind] : undefined;
+    return path === undefined ? undefined : path.reduce((o: Obj, key) => obj(o[key]), m);
+}
 
 /** Pods of the manifests' workload objects; `objectNames` gets each pod's object name by index. */
 export function readPods(manifests: readonly Obj[], objectNames: Map<number, string>): PodInfo[] {
     const pods: PodInfo[] = [];
     for (const m of manifests) {
-        const template =
-            typeof m.kind === "string" && m.apiVersion !== undefined
-                ? podTemplates[m.kind]?.(m)
-                : undefined;
+        const template = m.apiVersion !== undefined ? podTemplate(m) : undefined;
         if (template === undefined || String(m.apiVersion).includes("projectcalico")) continue;
         const meta = obj(template.metadata);
         const spec = obj(template.spec);

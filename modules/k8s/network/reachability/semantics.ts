@@ -235,8 +235,6 @@ interface Policy {
     readonly selects: (pod: PodInfo) => boolean;
     /** True when selecting a pod restricts it in that direction. */
     readonly isolates: boolean;
-    /** Has the direction's type and no rule (deny), for coverage. */
-    readonly denies: boolean;
     readonly rules: readonly Rule[];
 }
 
@@ -266,10 +264,7 @@ export function readPolicies(
         if (m.apiVersion === "networking.k8s.io/v1" && m.kind === "NetworkPolicy") {
             const sel = (p: PodInfo) =>
                 p.namespace === ns && selects(spec.podSelector ?? {}, p.labels);
-            const types = arr(spec.policyTypes).map(String);
-            const hasIngress = types.length === 0 || types.includes("Ingress");
-            const hasEgress =
-                types.includes("Egress") || (types.length === 0 && spec.egress !== undefined);
+            const types = networkPolicyTypes(spec);
             const peersOf = (entries: unknown): Peer[] => {
                 const list = arr(entries).map(obj);
                 if (entries === undefined || list.length === 0) return [{ any: true }];
@@ -291,14 +286,13 @@ export function readPolicies(
                     };
                 });
             };
-            if (hasIngress) {
+            if (types.has("Ingress")) {
                 const rules = arr(spec.ingress).map(obj);
                 out.ingress.push({
                     source,
                     kind: "k8s",
                     selects: sel,
                     isolates: true,
-                    denies: rules.length === 0,
                     rules: rules.map((r) => ({
                         peers: peersOf(r.from),
                         ports: k8sPorts(r),
@@ -306,14 +300,13 @@ export function readPolicies(
                     })),
                 });
             }
-            if (hasEgress) {
+            if (types.has("Egress")) {
                 const rules = arr(spec.egress).map(obj);
                 out.egress.push({
                     source,
                     kind: "k8s",
                     selects: sel,
                     isolates: true,
-                    denies: rules.length === 0,
                     rules: rules.map((r) => ({ peers: peersOf(r.to), ports: k8sPorts(r), source })),
                 });
             }
@@ -370,7 +363,6 @@ export function readPolicies(
                         kind: "cilium",
                         selects: sel,
                         isolates: true,
-                        denies: false,
                         rules: rules.map((r) => ({
                             peers: peersOf(r, dir === "egress" ? "to" : "from"),
                             ports: ciliumPorts(r),
@@ -428,7 +420,6 @@ export function readPolicies(
                         kind: "calico",
                         selects: sel,
                         isolates: false,
-                        denies: false,
                         rules,
                     });
                 }
@@ -575,11 +566,72 @@ export function externalPeers(
     return out;
 }
 
-/** Whether a Kubernetes NetworkPolicy with the direction's type and no rule of it selects the pod. */
-export function deniedByDefault(
-    model: PolicyModel,
-    dir: "ingress" | "egress",
-    pod: PodInfo,
-): boolean {
-    return model.policies[dir].some((pol) => pol.kind === "k8s" && pol.denies && pol.selects(pod));
+// ---------------------------------------------------------------------------------------------
+// Default deny
+
+export type Direction = "Ingress" | "Egress";
+
+/**
+ * The directions a NetworkPolicy spec governs: its `policyTypes`, or when that is empty what the
+ * API server defaults it to (`SetDefaults_NetworkPolicy`, networking/v1 defaults.go: Ingress, plus
+ * Egress when the policy has egress rules).
+ */
+export function networkPolicyTypes(spec: Obj): ReadonlySet<Direction> {
+    const types = arr(spec.policyTypes).map(String);
+    if (types.length > 0) {
+        return new Set(types.filter((t): t is Direction => t === "Ingress" || t === "Egress"));
+    }
+    return new Set<Direction>(arr(spec.egress).length > 0 ? ["Ingress", "Egress"] : ["Ingress"]);
+}
+
+/** Absent or an empty list: no rule. Anything else (a value not known yet included) counts as rules. */
+const noRules = (v: unknown) => v === undefined || (Array.isArray(v) && v.length === 0);
+
+/** True when a label selector selects every pod: absent, `{}`, or empty matchLabels and matchExpressions. */
+function selectsAllPods(selector: unknown): boolean {
+    if (selector === undefined || selector === null) return true;
+    if (typeof selector !== "object" || Array.isArray(selector)) return false;
+    const s = selector as Obj;
+    return (
+        (s.matchLabels === undefined ||
+            (typeof s.matchLabels === "object" &&
+                s.matchLabels !== null &&
+                Object.keys(s.matchLabels).length === 0)) &&
+        noRules(s.matchExpressions)
+    );
+}
+
+/**
+ * The directions a Kubernetes NetworkPolicy denies by default for every pod of its namespace: it
+ * selects all pods, governs the direction, and has no rule of it. CiliumNetworkPolicies and
+ * Calico policies never count (the platform's default deny is the portable kind).
+ */
+export function deniedDirections(policy: Obj): ReadonlySet<Direction> {
+    const out = new Set<Direction>();
+    if (
+        !String(policy.apiVersion).startsWith("networking.k8s.io/") ||
+        policy.kind !== "NetworkPolicy"
+    ) {
+        return out;
+    }
+    const spec = obj(policy.spec);
+    if (!selectsAllPods(spec.podSelector)) return out;
+    for (const d of networkPolicyTypes(spec)) {
+        if (noRules(spec[d === "Ingress" ? "ingress" : "egress"])) out.add(d);
+    }
+    return out;
+}
+
+/** The directions each namespace denies by default (namespaces without such a policy are absent). */
+export function defaultDenyByNamespace(
+    manifests: readonly Obj[],
+): ReadonlyMap<string, ReadonlySet<Direction>> {
+    const out = new Map<string, Set<Direction>>();
+    for (const m of manifests) {
+        const denied = deniedDirections(m);
+        if (denied.size === 0) continue;
+        const ns = nsOf(m) || "default";
+        out.set(ns, new Set([...(out.get(ns) ?? []), ...denied]));
+    }
+    return out;
 }
