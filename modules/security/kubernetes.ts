@@ -903,14 +903,7 @@ export const exceptionsRule: Rule = {
 
 /** Every Kubernetes rule over single objects. */
 export const kubernetesRules: readonly Rule[] = [
-    podSecurityRule,
-    containerHardeningRule,
-    serviceAccountTokenRule,
-    resourceLimitsRule,
-    ephemeralStorageRule,
-    probesRule,
-    noSecretsInEnvRule,
-    imagePinningRule,
+    ...podSpecRules,
     privilegedWorkloadRule,
     rbacWildcardRule,
     rbacEscalationRule,

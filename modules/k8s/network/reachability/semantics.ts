@@ -286,28 +286,19 @@ export function readPolicies(
                     };
                 });
             };
-            if (types.has("Ingress")) {
-                const rules = arr(spec.ingress).map(obj);
-                out.ingress.push({
+            for (const [dir, type, side] of [
+                ["ingress", "Ingress", "from"],
+                ["egress", "Egress", "to"],
+            ] as const) {
+                if (!types.has(type)) continue;
+                out[dir].push({
                     source,
                     kind: "k8s",
                     selects: sel,
                     isolates: true,
-                    rules: rules.map((r) => ({
-                        peers: peersOf(r.from),
-                        ports: k8sPorts(r),
-                        source,
-                    })),
-                });
-            }
-            if (types.has("Egress")) {
-                const rules = arr(spec.egress).map(obj);
-                out.egress.push({
-                    source,
-                    kind: "k8s",
-                    selects: sel,
-                    isolates: true,
-                    rules: rules.map((r) => ({ peers: peersOf(r.to), ports: k8sPorts(r), source })),
+                    rules: arr(spec[dir])
+                        .map(obj)
+                        .map((r) => ({ peers: peersOf(r[side]), ports: k8sPorts(r), source })),
                 });
             }
         } else if (
