@@ -664,6 +664,10 @@ export class HardenedWorkload extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.deployment] },
             );
         }
-        this.registerOutputs({});
+        this.registerOutputs({
+            deployment: this.deployment.metadata.name,
+            service: this.service?.metadata.name,
+            serviceAccount: this.serviceAccount.metadata.name,
+        });
     }
 }

@@ -8,7 +8,7 @@ import {
     buildPodSpec,
     podSpecViolations,
 } from "../../modules/k8s/workload";
-import { recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
+import { recordedOutputs, recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 
 const digest = `sha256:${"ab".repeat(32)}`;
 
@@ -270,6 +270,15 @@ describe("HardenedWorkload component", () => {
             { name: "http", port: 8080, targetPort: "http", protocol: "TCP" },
         ]);
         assert.deepEqual(spec.selector, catalog.gateway.podLabels);
+    });
+
+    it("registers the names of its Deployment, Service and ServiceAccount as outputs", () => {
+        const [component] = of("secure-llm-platform:k8s:HardenedWorkload");
+        assert.deepEqual(recordedOutputs().get(component.urn), {
+            deployment: "gateway",
+            service: "gateway",
+            serviceAccount: "gateway",
+        });
     });
 
     it("adds a PodDisruptionBudget and an HPA that owns the replica count", () => {
