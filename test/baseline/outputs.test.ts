@@ -38,6 +38,27 @@ describe("baseline components register what they created as outputs", () => {
         assert.deepEqual([...namespaces].sort(), [...created].sort());
     });
 
+    it("PriorityClasses and TenantIsolation: what they created", () => {
+        const { priorityClasses } = outputsOf(rs, "secure-llm-platform:baseline:PriorityClasses");
+        assert.deepEqual(
+            priorityClasses,
+            rs
+                .filter((r) => r.type === "kubernetes:scheduling.k8s.io/v1:PriorityClass")
+                .map((r) => (r.inputs.metadata as { name: string }).name),
+        );
+        const { networkPolicies } = outputsOf(
+            rs,
+            "secure-llm-platform:baseline:TenantIsolation",
+        ) as {
+            networkPolicies: string[];
+        };
+        assert.ok(networkPolicies.length > 0);
+        assert.ok(
+            networkPolicies.every((n) => n.startsWith("tenant-alpha/")),
+            String(networkPolicies),
+        );
+    });
+
     it("ExternalSecrets: the name of its store", () => {
         const { store } = outputsOf(rs, "secure-llm-platform:baseline:ExternalSecrets");
         assert.equal(typeof store, "string");
