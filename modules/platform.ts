@@ -26,10 +26,16 @@ export interface ClusterOutputs {
     readonly kubeconfig: pulumi.Output<string>;
 }
 
-/** Name of the Kubernetes provider of a cluster (the plan maps manifests to clusters by it). */
+/** Name of the Kubernetes provider of a cluster. */
 export function kubernetesProviderName(cluster: ClusterConfig): string {
     return `${cluster.name}-k8s`;
 }
+
+/**
+ * The Kubernetes provider of each cluster of the last {@link deployPlatform} call, by cluster
+ * name: the offline plan maps objects to clusters through it (their provider's URN), not by name.
+ */
+export const clusterProviders = new Map<string, k8s.Provider>();
 
 /** Declares the whole platform for a validated stack and returns its outputs by cluster name. */
 export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutputs> {
@@ -59,6 +65,7 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                   tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
               });
     const outputs: Record<string, ClusterOutputs> = {};
+    clusterProviders.clear();
     for (const cluster of cfg.clusters) {
         let kubeconfig: pulumi.Output<string>;
         let cloud: OkeCluster | undefined;
@@ -91,6 +98,7 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
             enableServerSideApply: true,
             deleteUnreachable: false,
         });
+        clusterProviders.set(cluster.name, provider);
         new ClusterPlatform(
             cluster.name,
             {

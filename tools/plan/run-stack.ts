@@ -147,7 +147,9 @@ export async function planStack(
         ) + "\n",
     );
 
-    const clusters = clustersOf(resources);
+    const found = clustersFromProviders(await clusterProviderUrns(projectDir), resources);
+    problems.push(...found.problems);
+    const clusters = found.clusters;
     const clusterAnalyses: ClusterAnalysis[] = [];
     const schemaResults: SchemaResult[] = [];
     const flows: string[] = [];
@@ -227,16 +229,53 @@ function describe(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
 
-interface ClusterRef {
+/** A cluster of the stack and the URN of its Kubernetes provider. */
+export interface ClusterRef {
     readonly name: string;
     readonly providerUrn: string;
 }
 
-/** Clusters are identified by their Kubernetes providers, named `<cluster>-k8s` by the program. */
-function clustersOf(resources: readonly RecordedResource[]): ClusterRef[] {
-    return resources
-        .filter((r) => r.type === "pulumi:providers:kubernetes" && r.name.endsWith("-k8s"))
-        .map((r) => ({ name: r.name.slice(0, -"-k8s".length), providerUrn: r.urn }));
+/**
+ * The clusters, from the provider URN of each cluster as the platform declared it, checked against
+ * the Kubernetes providers the mocks recorded and put in their registration order. Pure.
+ */
+export function clustersFromProviders(
+    providerUrns: ReadonlyMap<string, string>,
+    resources: readonly Pick<RecordedResource, "type" | "urn">[],
+): { clusters: ClusterRef[]; problems: string[] } {
+    const recorded = resources
+        .filter((r) => r.type === "pulumi:providers:kubernetes")
+        .map((r) => r.urn);
+    const clusters: ClusterRef[] = [];
+    const problems: string[] = [];
+    for (const [name, providerUrn] of providerUrns) {
+        if (recorded.includes(providerUrn)) {
+            clusters.push({ name, providerUrn });
+        } else {
+            problems.push(
+                `plan: cluster ${name}: its Kubernetes provider ${providerUrn} was never registered`,
+            );
+        }
+    }
+    clusters.sort((a, b) => recorded.indexOf(a.providerUrn) - recorded.indexOf(b.providerUrn));
+    return { clusters, problems };
+}
+
+/**
+ * The provider URN of each cluster of the program that just ran, from the map the platform exposes
+ * (`clusterProviders` of modules/platform.ts, loaded from the project the program came from, so
+ * it is the same module instance).
+ */
+async function clusterProviderUrns(projectDir: string): Promise<Map<string, string>> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const platform = require(path.join(projectDir, "modules", "platform")) as {
+        clusterProviders?: ReadonlyMap<string, pulumi.ProviderResource>;
+    };
+    const out = new Map<string, string>();
+    for (const [name, provider] of platform.clusterProviders ?? new Map()) {
+        out.set(name, await new Promise<string>((resolve) => provider.urn.apply(resolve)));
+    }
+    return out;
 }
 
 interface OutputRow {
