@@ -25,6 +25,7 @@ import {
     vaultTypes,
 } from "./schema";
 import { ocidOf } from "./ocids";
+import { parsePrivateLink, validateRemoteInference, withInferenceClients } from "./private-link";
 import { ociRegions } from "./regions";
 import { kataShapeInfo, knownShapes } from "./shapes";
 import { didYouMean } from "./suggest";
@@ -76,6 +77,7 @@ const clusterKeys = [
     "nodePools",
     "capabilities",
     "kubeconfigKey",
+    "privateLink",
     ...layerSectionNames,
 ] as const;
 
@@ -175,6 +177,7 @@ export function parseConfig(
         { required: true, minItems: 1 },
     );
     crossValidateClusters(clusters, `${root}clusters`, issues);
+    validateRemoteInference(clusters, `${root}clusters`, issues);
     const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
     const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
     if (peering.enabled) {
@@ -200,7 +203,7 @@ export function parseConfig(
         tags,
         vault,
         ociAuth,
-        clusters,
+        clusters: withInferenceClients(clusters),
         peering,
     };
 }
@@ -516,6 +519,7 @@ function parseCluster(
         nodePools,
         capabilities,
         kubeconfigKey,
+        privateLink: parsePrivateLink(o.privateLink, `${path}.privateLink`, issues, target),
         layer,
     };
 }

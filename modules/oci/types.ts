@@ -36,6 +36,11 @@ export interface CloudClusterInfo {
      * the workers' NSG admits NodePorts and health checks from it.
      */
     readonly loadBalancerNsgId: pulumi.Output<string>;
+    /**
+     * NSGs of a load balancer's backends: `workers` always, `pods` with VCN-native pod networking
+     * (a network load balancer that preserves the client's address reaches them with it).
+     */
+    readonly backendNsgIds?: Readonly<Partial<Record<"workers" | "pods", pulumi.Output<string>>>>;
     /** OCI Bastion for port-forwarding to a private API endpoint, when enabled. */
     readonly bastionId?: pulumi.Output<string>;
 }

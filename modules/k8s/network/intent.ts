@@ -23,6 +23,7 @@ import {
 } from "../../constants/namespaces";
 import { okePorts, workloadPorts } from "../../constants/ports";
 import { planSubnets } from "../../oci/subnets";
+import { clientCommonName } from "../../constants/remote";
 import { redteamAssessment } from "../../constants/rollout";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
@@ -54,6 +55,17 @@ export interface NetWorkload {
     readonly source: WorkloadSource;
 }
 
+/**
+ * How a flow is protected in transit (docs/hybrid.md): `mtls` when both ends authenticate with
+ * certificates of the platform's CA and the bytes are TLS 1.3; `none` when it is plaintext on the
+ * pod network (the report says why). Defaults to `none`.
+ */
+export interface FlowProtection {
+    readonly kind: "mtls" | "none";
+    /** What protects it, or why nothing does. */
+    readonly how: string;
+}
+
 /** An allowed connection between two workloads. */
 export interface Flow {
     readonly from: string;
@@ -62,6 +74,8 @@ export interface Flow {
     readonly protocol: "TCP" | "UDP";
     /** Why the flow exists (shown in the report). */
     readonly purpose: string;
+    /** In-transit protection; defaults to {@link plaintextInCluster}. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may open to IP blocks outside the pod network. */
@@ -72,6 +86,8 @@ export interface CidrEgress {
     readonly except: readonly string[];
     readonly ports: readonly number[];
     readonly purpose: string;
+    /** In-transit protection; defaults to none stated. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may accept from IP blocks outside the pod network. */
@@ -81,6 +97,8 @@ export interface CidrIngress {
     /** Empty: every port. */
     readonly ports: readonly number[];
     readonly purpose: string;
+    /** In-transit protection; defaults to none stated. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may open to any pod of a namespace the platform does not police. */
@@ -268,6 +286,34 @@ export interface IntentInputs {
     readonly externalSecrets: boolean;
     /** ACME directory URL cert-manager issues from, if any (its host joins cert-manager's allowlist). */
     readonly acmeServer?: string;
+    /** Remote inference (issue 16); defaults to none. */
+    readonly remoteInference?: RemoteInferenceInputs;
+}
+
+/** The remote-inference part of a cluster's intent. */
+export interface RemoteInferenceInputs {
+    /** Serving cluster: the calling clusters and the only source CIDRs its entry admits. */
+    readonly entryClients: readonly { readonly cluster: string; readonly cidrs: readonly string[] }[];
+    /** Calling cluster: the remote entry its guardrails (only) may reach. */
+    readonly uplink?: {
+        readonly servingCluster: string;
+        readonly address: string;
+        readonly port: number;
+    };
+}
+
+/** The protection of flows nothing encrypts: plaintext on the pod network (docs/hybrid.md). */
+export const plaintextInCluster: FlowProtection = {
+    kind: "none",
+    how: "plaintext on the pod network: no mTLS between these tiers yet, and no CNI encryption on OKE (docs/hybrid.md)",
+};
+
+/** The protection of the remote inference hop. */
+export function remoteEntryProtection(servingCluster: string, callingCluster: string): FlowProtection {
+    return {
+        kind: "mtls",
+        how: `mTLS (TLS 1.3): client certificate CN=${clientCommonName(callingCluster)} and the entry's certificate from ${servingCluster}'s cert-manager CA`,
+    };
 }
 
 /** The inputs {@link buildIntent} needs, read from a validated cluster config. */
@@ -292,6 +338,20 @@ export function intentInputs(cluster: ClusterConfig): IntentInputs {
         pipelineNamespace: cluster.layer.kubeflow.profileNamespace,
         externalSecrets: cluster.layer.baseline.secrets.enabled,
         acmeServer: cluster.layer.baseline.ingress.acme?.server,
+        remoteInference: {
+            entryClients: (cluster.inferenceClients ?? []).map((c) => ({
+                cluster: c.cluster,
+                cidrs: c.cidrs,
+            })),
+            uplink:
+                t.guardrails.inferenceFrom !== undefined && cluster.privateLink !== undefined
+                    ? {
+                          servingCluster: t.guardrails.inferenceFrom,
+                          address: cluster.privateLink.entryAddress,
+                          port: workloadPorts.inferenceEntry,
+                      }
+                    : undefined,
+        },
     };
 }
 
@@ -326,6 +386,9 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         enabled.add("jailbreak-detection");
     }
     if (t.inference) enabled.add("inference");
+    const remote = inputs.remoteInference;
+    const entryClients = t.inference ? (remote?.entryClients ?? []) : [];
+    if (entryClients.length > 0) enabled.add("inference-entry");
     if (t.outputFilter) {
         enabled.add("presidio-analyzer");
         enabled.add("presidio-anonymizer");
@@ -381,6 +444,13 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak heuristics",
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
+    // Remote inference (issue 16): the entry forwards other clusters' guardrails' chat completions.
+    flow(
+        "inference-entry",
+        "inference",
+        portOf("inference"),
+        `chat completions of the guardrails of ${entryClients.map((c) => c.cluster).join(", ")} (mTLS terminated at the entry)`,
+    );
     flow("guardrails", "presidio-analyzer", portOf("presidio-analyzer"), "output rails: analyze");
     flow(
         "guardrails",
@@ -488,6 +558,25 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
                 purpose: "scrape kubelets and node-exporter",
             });
         }
+    }
+    for (const c of entryClients) {
+        cidrIngress.push({
+            to: "inference-entry",
+            cidrs: c.cidrs,
+            ports: [workloadPorts.inferenceEntry],
+            purpose: `guardrails of ${c.cluster} over the private link`,
+            protection: remoteEntryProtection(inputs.cluster.name, c.cluster),
+        });
+    }
+    if (remote?.uplink !== undefined && has("guardrails")) {
+        cidrEgress.push({
+            from: "guardrails",
+            cidrs: [`${remote.uplink.address}/32`],
+            except: [],
+            ports: [remote.uplink.port],
+            purpose: `inference of ${remote.uplink.servingCluster} through its entry over the private link`,
+            protection: remoteEntryProtection(remote.uplink.servingCluster, inputs.cluster.name),
+        });
     }
     if (has("ingress-nginx")) {
         cidrIngress.push({
