@@ -456,7 +456,8 @@ export function parseTiers(
         streaming: bool(gr, "streaming", grp, issues, true),
         inferenceFrom: str(gr, "inferenceFrom", grp, issues, {
             pattern: /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
-            expected: "the name of the OKE cluster of the stack that serves this cluster's inference",
+            expected:
+                "the name of the OKE cluster of the stack that serves this cluster's inference",
         }),
         jailbreakDetection: {
             enabled: bool(j, "enabled", jp, issues, true),

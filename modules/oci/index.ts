@@ -652,7 +652,9 @@ export class OkeCluster extends pulumi.ComponentResource {
             keys,
             modelBucket: { namespace: bucket.namespace, name: bucket.name },
             loadBalancerNsgId: nsg("lb"),
-            backendNsgIds: vcnNative ? { workers: nsg("workers"), pods: nsg("pods") } : { workers: nsg("workers") },
+            backendNsgIds: vcnNative
+                ? { workers: nsg("workers"), pods: nsg("pods") }
+                : { workers: nsg("workers") },
             bastionId,
         };
         this.registerOutputs({

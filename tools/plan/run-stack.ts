@@ -7,7 +7,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue } from "../../modules/config";
-import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
+import {
+    analyzeCluster,
+    analyzeCrossCluster,
+    analyzeStack,
+    ClusterAnalysis,
+    StackAnalysis,
+} from "./analysis";
 import { flowsFile } from "./diff";
 import { chartPodManifests, chartsMarkdown } from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
@@ -180,6 +186,13 @@ export async function planStack(
         });
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
+    // Across clusters (issue 16): edges to other clusters' load balancers, and their verdicts.
+    const cross =
+        clusterAnalyses.length > 1
+            ? analyzeCrossCluster(clusterAnalyses.map((a) => a.reachability))
+            : undefined;
+    flows.push(...(cross?.flows ?? []).map((f) => `cross-cluster: ${f}`));
+    problems.push(...(cross?.violations ?? []));
     fs.writeFileSync(path.join(outDir, flowsFile), JSON.stringify(flows, null, 2) + "\n");
     const stackAnalysis = analyzeStack(resources, stackConfig.values);
     problems.push(...stackAnalysis.violations);
@@ -196,6 +209,7 @@ export async function planStack(
             problems,
             warnings,
             invokes: countBy(recordedInvokes(), (i) => i.token),
+            crossClusterMarkdown: cross?.markdown,
         }),
     );
     return {
@@ -282,6 +296,8 @@ interface ReportInput {
     readonly problems: readonly string[];
     readonly warnings: readonly string[];
     readonly invokes: readonly [string, number][];
+    /** Reachability across clusters, for stacks with several. */
+    readonly crossClusterMarkdown?: string;
 }
 
 function table(
@@ -368,6 +384,9 @@ export function renderReport(r: ReportInput): string {
     }
     for (const c of r.clusterAnalyses) {
         lines.push("", `## Cluster \`${c.cluster}\``, "", c.markdown);
+    }
+    if (r.crossClusterMarkdown !== undefined) {
+        lines.push("", "## Reachability across clusters", "", r.crossClusterMarkdown);
     }
     lines.push("", "## Stack outputs", "");
     lines.push(

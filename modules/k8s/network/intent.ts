@@ -293,7 +293,10 @@ export interface IntentInputs {
 /** The remote-inference part of a cluster's intent. */
 export interface RemoteInferenceInputs {
     /** Serving cluster: the calling clusters and the only source CIDRs its entry admits. */
-    readonly entryClients: readonly { readonly cluster: string; readonly cidrs: readonly string[] }[];
+    readonly entryClients: readonly {
+        readonly cluster: string;
+        readonly cidrs: readonly string[];
+    }[];
     /** Calling cluster: the remote entry its guardrails (only) may reach. */
     readonly uplink?: {
         readonly servingCluster: string;
@@ -305,11 +308,14 @@ export interface RemoteInferenceInputs {
 /** The protection of flows nothing encrypts: plaintext on the pod network (docs/hybrid.md). */
 export const plaintextInCluster: FlowProtection = {
     kind: "none",
-    how: "plaintext on the pod network: no mTLS between these tiers yet, and no CNI encryption on OKE (docs/hybrid.md)",
+    how: "plaintext on the pod network: tier-to-tier mTLS is not built yet and the platform enables no CNI encryption (docs/hybrid.md)",
 };
 
 /** The protection of the remote inference hop. */
-export function remoteEntryProtection(servingCluster: string, callingCluster: string): FlowProtection {
+export function remoteEntryProtection(
+    servingCluster: string,
+    callingCluster: string,
+): FlowProtection {
     return {
         kind: "mtls",
         how: `mTLS (TLS 1.3): client certificate CN=${clientCommonName(callingCluster)} and the entry's certificate from ${servingCluster}'s cert-manager CA`,
