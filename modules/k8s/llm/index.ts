@@ -137,6 +137,17 @@ export class LlmTiers extends pulumi.ComponentResource {
             }
         }
 
+        if (
+            tiers.guardrails.enabled &&
+            !tiers.inference.enabled &&
+            !tiers.guardrails.inferenceFrom
+        ) {
+            pulumi.log.warn(
+                `${args.cluster.name}: the guardrails have no inference to call (tiers.inference.enabled is false and ` +
+                    "tiers.guardrails.inferenceFrom is not set): every request they accept fails",
+                this,
+            );
+        }
         if (tiers.guardrails.enabled) {
             const files = renderedRails(tiers);
             const missing = missingFlows(files);
