@@ -35,6 +35,8 @@ export const absentKinds: Readonly<Record<string, string>> = {
         "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
     "external-secrets.io/v1 ClusterSecretStore":
         "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
+    "external-secrets.io/v1alpha1 PushSecret":
+        "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
 };
 
 /** The outcome for one object. */
