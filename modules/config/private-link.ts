@@ -78,7 +78,7 @@ export function parsePrivateLink(
         ...patterns.cidr,
         required: true,
     });
-    if (cidrs.length === 0 && Array.isArray(o.cidrs)) {
+    if (Array.isArray(o.cidrs) && o.cidrs.length === 0) {
         issues.add(join(path, "cidrs"), o.cidrs, "at least one on-premises source CIDR");
     }
     return {
@@ -213,10 +213,27 @@ export function validateRemoteInference(
             );
             return;
         }
+        // One entry per serving cluster: every caller dials the same load balancer address.
+        const first = clusters.find(
+            (x) => x.layer.tiers.guardrails.inferenceFrom === from && x.privateLink?.to === from,
+        );
+        if (
+            first !== undefined &&
+            first !== c &&
+            first.privateLink!.entryAddress !== link.entryAddress
+        ) {
+            issues.add(
+                `${path}[${i}].privateLink.entryAddress`,
+                link.entryAddress,
+                `${first.privateLink!.entryAddress}, the address ${first.name} gives ${from}'s entry (one entry per serving cluster)`,
+            );
+        }
         const lb = loadBalancerSubnet(target);
         const address = parseCidr(`${link.entryAddress}/32`);
         const lbCidr = lb === undefined ? undefined : parseCidr(lb);
-        if (address !== undefined && lbCidr !== undefined && !contains(lbCidr, address)) {
+        // 0.0.0.0 is the parser's stand-in for an address already refused.
+        const valid = link.entryAddress !== "0.0.0.0";
+        if (valid && address !== undefined && lbCidr !== undefined && !contains(lbCidr, address)) {
             issues.add(
                 `${path}[${i}].privateLink.entryAddress`,
                 link.entryAddress,

@@ -160,4 +160,23 @@ describe("hybrid: remote inference config", () => {
             ),
         );
     });
+
+    it("refuses two callers of one serving cluster that dial different entry addresses", () => {
+        const raw = hybrid();
+        const second = JSON.parse(JSON.stringify(onprem(raw)));
+        second.name = "onprem-ber";
+        second.kubeconfigKey = "kubeconfig-onprem-fra";
+        second.privateLink.entryAddress = "10.40.4.21";
+        second.privateLink.cidrs = ["192.168.30.0/24"];
+        raw.clusters.push(second);
+        assert.deepEqual(refused(raw), [
+            "secure-llm-platform:clusters[2].privateLink.entryAddress: 10.40.4.20, the address onprem-fra gives cloud-fra's entry (one entry per serving cluster)",
+        ]);
+        second.privateLink.entryAddress = "10.40.4.20";
+        const cfg = parse(raw, secretKeys);
+        assert.deepEqual(
+            cfg.clusters[0]!.inferenceClients!.map((c) => c.cluster),
+            ["onprem-fra", "onprem-ber"],
+        );
+    });
 });
