@@ -5,12 +5,13 @@
  */
 import { strict as assert } from "assert";
 import { buildIntent, intentInputs } from "../../modules/k8s/network/intent";
-import { protectionRows } from "../../modules/k8s/network/protection";
+import { protectionRows, renderProtectionMarkdown } from "../../modules/k8s/network/protection";
 import { analyzeReachability } from "../../modules/k8s/network/reachability";
 import {
     ClusterReachability,
     crossClusterEdges,
     crossClusterViolations,
+    renderCrossClusterMarkdown,
 } from "../../modules/k8s/network/reachability/cross-cluster";
 import { reachabilityViolations } from "../../modules/k8s/network/reachability/verdicts";
 import { entryNginxConf, uplinkNginxConf } from "../../modules/k8s/llm/remote";
@@ -286,6 +287,31 @@ describe("hybrid: remote inference under mocks", () => {
             mtls.map((r) => [r.from, r.to]),
             [["guardrails", "10.40.4.20/32"]],
         );
+    });
+
+    it("the report states the cross-cluster verdict and, per flow, how it is protected", () => {
+        const clusters = [reach("cloud-fra"), reach("onprem-fra")];
+        const cross = renderCrossClusterMarkdown(clusters);
+        assert.match(
+            cross,
+            /\| cloud-fra \| llm-inference\/inference-entry-lb \| 10\.40\.4\.20:8443 \| yes \| inference-entry \| 192\.168\.20\.0\/24 TCP\/8443 \| onprem-fra\/guardrails \|/,
+        );
+        assert.match(
+            cross,
+            /\*\*Verdict:\*\* every path to inference goes through a guardrails tier/,
+        );
+        const site = renderProtectionMarkdown(clusters[1]!.result, clusters[1]!.manifests);
+        assert.match(
+            site,
+            /\| guardrails \| 10\.40\.4\.20\/32 \| TCP\/8443 \| mTLS \| mTLS \(TLS 1\.3\)/,
+        );
+        assert.match(
+            site,
+            /\| gateway \| guardrails \| TCP\/8000 \| \*\*none\*\* \| plaintext on the pod network/,
+        );
+        const cloud = renderProtectionMarkdown(clusters[0]!.result, clusters[0]!.manifests);
+        assert.match(cloud, /\| 192\.168\.20\.0\/24 \| inference-entry \| TCP\/8443 \| mTLS \|/);
+        assert.match(cloud, /\| inference-entry \| inference \| TCP\/8000 \| \*\*none\*\* \|/);
     });
 
     it("fails when another on-premises pod may reach the entry's address", () => {
