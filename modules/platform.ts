@@ -9,8 +9,10 @@ import { parse, stringify } from "yaml";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
+import { iamName } from "./oci/iam-statements";
 import { RegionPeering, peeringPlan } from "./oci/peering";
 import { GlobalEntry, planGlobalEntry } from "./oci/steering";
+import { PrivateLinkAccess, PrivateLinkGateway, privateLinkPlan } from "./oci/private-link";
 
 /** Stack outputs for one cluster. */
 export interface ClusterOutputs {
@@ -64,26 +66,64 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                   providerFor: ociProvider,
                   tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
               });
+    // Private links (issue 16): on-premises clusters calling an OKE cluster's inference.
+    const links = privateLinkPlan(cfg.clusters);
+    const servingVaults = new Map<string, { vaultId: pulumi.Output<string>; region: string }>();
     const outputs: Record<string, ClusterOutputs> = {};
     clusterProviders.clear();
-    for (const cluster of cfg.clusters) {
+    for (const cluster of servingFirst(cfg.clusters)) {
         let kubeconfig: pulumi.Output<string>;
         let cloud: OkeCluster | undefined;
         if (cluster.target === "oke") {
             const peer = plan?.clusters.find((c) => c.cluster === cluster.name);
+            const link = links.find((l) => l.cluster === cluster.name);
+            const gateway =
+                link === undefined
+                    ? undefined
+                    : new PrivateLinkGateway(
+                          `${cluster.name}-private-link`,
+                          {
+                              compartmentId: cfg.compartmentId!,
+                              links: link,
+                              drgId: peering?.drgIds[cluster.region],
+                              tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
+                          },
+                          { provider: ociProvider(cluster.region) },
+                      );
+            const drgId =
+                gateway?.drgId ?? (peering && peer ? peering.drgIds[cluster.region] : undefined);
+            const peerCidrs = [...(peer?.peerCidrs ?? []), ...(link?.routedCidrs ?? [])];
             cloud = new OkeCluster(
                 cluster.name,
                 {
                     platform: cfg,
                     cluster,
                     homeProvider: ociProvider(cfg.homeRegion!),
-                    peering:
-                        peering && peer
-                            ? { drgId: peering.drgIds[cluster.region]!, peerCidrs: peer.peerCidrs }
-                            : undefined,
+                    peering: drgId !== undefined ? { drgId, peerCidrs } : undefined,
                 },
                 { provider: ociProvider(cluster.region) },
             );
+            if (link !== undefined) {
+                new PrivateLinkAccess(
+                    `${cluster.name}-private-link-access`,
+                    {
+                        links: link,
+                        podNetworking: cluster.network!.podNetworking,
+                        compartmentId: cfg.compartmentId!,
+                        clusterId: cloud.info.clusterId,
+                        vaultId: cloud.info.vaultId,
+                        keyId: cloud.info.keys.secrets,
+                        nsgIds: { lb: cloud.info.loadBalancerNsgId, ...cloud.info.backendNsgIds },
+                        homeProvider: ociProvider(cfg.homeRegion!),
+                        iamName: iamName("inference-link", cfg.stack, cluster.name),
+                    },
+                    { provider: ociProvider(cluster.region) },
+                );
+                servingVaults.set(cluster.name, {
+                    vaultId: cloud.info.vaultId,
+                    region: cluster.region,
+                });
+            }
             const tunnel = cluster.endpoint.tunnelUrl;
             kubeconfig = pulumi.secret(
                 tunnel === undefined
@@ -108,6 +148,9 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                 globalHostname: cfg.globalEntry?.clusters.includes(cluster.name)
                     ? cfg.globalEntry.hostname
                     : undefined,
+                remoteInference: servingVaults.get(
+                    cluster.layer.tiers.guardrails.inferenceFrom ?? "",
+                ),
             },
             { provider, dependsOn: cloud?.readiness ?? [] },
         );
@@ -137,6 +180,18 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
         );
     }
     return outputs;
+}
+
+/**
+ * The clusters with every cluster that serves remote inference before the clusters that call it
+ * (the callers need its vault); otherwise in stack-file order. Pure.
+ */
+export function servingFirst(clusters: readonly ClusterConfig[]): ClusterConfig[] {
+    const serving = new Set(clusters.map((c) => c.layer.tiers.guardrails.inferenceFrom));
+    return [
+        ...clusters.filter((c) => serving.has(c.name)),
+        ...clusters.filter((c) => !serving.has(c.name)),
+    ];
 }
 
 /**

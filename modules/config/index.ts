@@ -27,6 +27,7 @@ import {
 import { kubernetesVersionProblem, okeKubernetesVersions } from "./kubernetes-versions";
 import { parseFleet, parseGlobalEntry } from "./fleet";
 import { ocidOf } from "./ocids";
+import { parsePrivateLink, validateRemoteInference, withInferenceClients } from "./private-link";
 import { ociRegions } from "./regions";
 import { kataShapeInfo, knownShapes } from "./shapes";
 import { didYouMean } from "./suggest";
@@ -81,6 +82,7 @@ const clusterKeys = [
     "nodePools",
     "capabilities",
     "kubeconfigKey",
+    "privateLink",
     ...layerSectionNames,
 ] as const;
 
@@ -180,6 +182,7 @@ export function parseConfig(
         { required: true, minItems: 1 },
     );
     crossValidateClusters(clusters, `${root}clusters`, issues);
+    validateRemoteInference(clusters, `${root}clusters`, issues);
     const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
     const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
     if (peering.enabled) {
@@ -214,7 +217,7 @@ export function parseConfig(
         tags,
         vault,
         ociAuth,
-        clusters,
+        clusters: withInferenceClients(clusters),
         peering,
         globalEntry,
         fleet,
@@ -538,6 +541,7 @@ function parseCluster(
         nodePools,
         capabilities,
         kubeconfigKey,
+        privateLink: parsePrivateLink(o.privateLink, `${path}.privateLink`, issues, target),
         layer,
     };
 }

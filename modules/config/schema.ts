@@ -5,6 +5,7 @@
  */
 import type { FleetConfig, GlobalEntryConfig } from "./fleet";
 import type { ClusterLayerConfig } from "./layer";
+import type { InferenceClient, PrivateLinkConfig } from "./private-link";
 
 export const environments = ["dev", "staging", "prod"] as const;
 export type Environment = (typeof environments)[number];
@@ -163,6 +164,13 @@ export interface ClusterConfig {
     readonly capabilities: ClusterCapabilities;
     /** Existing only: name of the secret config key that holds the kubeconfig. */
     readonly kubeconfigKey?: string;
+    /** Existing only: the private link to the OKE cluster that serves its inference (issue 16). */
+    readonly privateLink?: PrivateLinkConfig;
+    /**
+     * OKE only, derived: the clusters whose guardrails call this cluster's inference through its
+     * private entry (their `tiers.guardrails.inferenceFrom` names it). Empty when none.
+     */
+    readonly inferenceClients?: readonly InferenceClient[];
     /** Everything that goes inside the cluster (tiers, tenants, observability…), after per-cluster overrides. */
     readonly layer: ClusterLayerConfig;
 }

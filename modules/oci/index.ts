@@ -286,6 +286,9 @@ export class OkeCluster extends pulumi.ComponentResource {
             modelBucket: { namespace: bucket.namespace, name: bucket.name },
             loadBalancerNsgId: nsg("lb"),
             subnetCidrs: net.subnetCidrs,
+            backendNsgIds: vcnNative
+                ? { workers: nsg("workers"), pods: nsg("pods") }
+                : { workers: nsg("workers") },
             bastionId,
         };
         this.registerOutputs({

@@ -42,6 +42,11 @@ export interface CloudClusterInfo {
      * strings): `cp` holds the API endpoint, `workers` the nodes' VNICs, `pods` VCN-native pods.
      */
     readonly subnetCidrs: SubnetCidrs;
+    /**
+     * NSGs of a load balancer's backends: `workers` always, `pods` with VCN-native pod networking
+     * (a network load balancer that preserves the client's address reaches them with it).
+     */
+    readonly backendNsgIds?: Readonly<Partial<Record<"workers" | "pods", pulumi.Output<string>>>>;
     /** OCI Bastion for port-forwarding to a private API endpoint, when enabled. */
     readonly bastionId?: pulumi.Output<string>;
 }

@@ -7,7 +7,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue, loadConfig } from "../../modules/config";
-import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
+import {
+    analyzeCluster,
+    analyzeCrossCluster,
+    analyzeStack,
+    ClusterAnalysis,
+    StackAnalysis,
+} from "./analysis";
 import { flowsFile } from "./diff";
 import { FleetReport, compareFleet, fleetMembers, renderFleetMarkdown } from "./fleet";
 import { chartPodManifests, chartsMarkdown } from "./charts";
@@ -187,6 +193,13 @@ export async function planStack(
         });
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
+    // Across clusters (issue 16): edges to other clusters' load balancers, and their verdicts.
+    const cross =
+        clusterAnalyses.length > 1
+            ? analyzeCrossCluster(clusterAnalyses.map((a) => a.reachability))
+            : undefined;
+    flows.push(...(cross?.flows ?? []).map((f) => `cross-cluster: ${f}`));
+    problems.push(...(cross?.violations ?? []));
     fs.writeFileSync(path.join(outDir, flowsFile), JSON.stringify(flows, null, 2) + "\n");
     // The program has validated the config already; read it again for names and exceptions.
     const platform = loadConfig();
@@ -211,6 +224,7 @@ export async function planStack(
             problems,
             warnings,
             invokes: countBy(recordedInvokes(), (i) => i.token),
+            crossClusterMarkdown: cross?.markdown,
         }),
     );
     return {
@@ -336,6 +350,8 @@ interface ReportInput {
     readonly problems: readonly string[];
     readonly warnings: readonly string[];
     readonly invokes: readonly [string, number][];
+    /** Reachability across clusters, for stacks with several. */
+    readonly crossClusterMarkdown?: string;
 }
 
 function table(
@@ -425,6 +441,9 @@ export function renderReport(r: ReportInput): string {
     }
     if (r.fleet !== undefined && r.fleet.clusters.length > 1) {
         lines.push("", "## Fleet consistency", "", renderFleetMarkdown(r.fleet));
+    }
+    if (r.crossClusterMarkdown !== undefined) {
+        lines.push("", "## Reachability across clusters", "", r.crossClusterMarkdown);
     }
     lines.push("", "## Stack outputs", "");
     lines.push(

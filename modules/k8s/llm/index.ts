@@ -18,7 +18,9 @@ import { gatewayHealthPath } from "../../oci/steering";
 import { defaultQuota } from "../baseline/plan";
 import { catalog } from "../catalog";
 import { clusterProxyEnv } from "../network";
-import { HardenedWorkload, buildWorkloadLabels } from "../workload";
+import { HardenedWorkload, HardenedWorkloadComponentArgs, buildWorkloadLabels } from "../workload";
+import { workloadPorts } from "../../constants/ports";
+import { InferenceEntry, InferenceUplink, uplinkBaseUrl, withUplink } from "./remote";
 import {
     configMapKey,
     missingFlows,
@@ -48,7 +50,9 @@ export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles 
     const g = tiers.guardrails;
     return renderRailFiles(files ?? readRailFiles(g.configId), {
         configId: g.configId,
-        inferenceBaseUrl: `${serviceUrl(catalog.inference)}/v1`,
+        // Remote inference goes through the uplink sidecar on loopback (remote.ts).
+        inferenceBaseUrl:
+            g.inferenceFrom === undefined ? `${serviceUrl(catalog.inference)}/v1` : uplinkBaseUrl,
         modelName: tiers.inference.model.name,
         jailbreakEndpoint: `${serviceUrl(catalog["jailbreak-detection"])}/heuristics`,
         presidioAnalyzerUrl: serviceUrl(catalog["presidio-analyzer"]),
@@ -134,6 +138,17 @@ export class LlmTiers extends pulumi.ComponentResource {
             }
         }
 
+        if (
+            tiers.guardrails.enabled &&
+            !tiers.inference.enabled &&
+            !tiers.guardrails.inferenceFrom
+        ) {
+            pulumi.log.warn(
+                `${args.cluster.name}: the guardrails have no inference to call (tiers.inference.enabled is false and ` +
+                    "tiers.guardrails.inferenceFrom is not set): every request they accept fails",
+                this,
+            );
+        }
         if (tiers.guardrails.enabled) {
             const files = renderedRails(tiers);
             const missing = missingFlows(files);
@@ -175,9 +190,10 @@ export class LlmTiers extends pulumi.ComponentResource {
                     deleteBeforeReplace: true,
                 },
             );
+            const guardrails = guardrailsWorkload(tiers.guardrails, rails.metadata.name, checksum);
             new HardenedWorkload(
                 `${name}-guardrails`,
-                guardrailsWorkload(tiers.guardrails, rails.metadata.name, checksum),
+                this.remoteUplink(name, args, guardrails),
                 child,
             );
             if (tiers.guardrails.jailbreakDetection.enabled) {
@@ -263,11 +279,64 @@ export class LlmTiers extends pulumi.ComponentResource {
             );
         }
 
+        const clients = args.cluster.inferenceClients ?? [];
+        if (tiers.inference.enabled && clients.length > 0) {
+            const cloud = args.cloud;
+            new InferenceEntry(
+                `${name}-remote-entry`,
+                {
+                    cluster: args.cluster,
+                    clients,
+                    image: tiers.gateway.image,
+                    resources: tiers.gateway.resources,
+                    vault: cloud && {
+                        vaultId: cloud.vaultId,
+                        region: cloud.region,
+                        compartmentId: cloud.compartmentId,
+                        keyId: cloud.keys.secrets,
+                        loadBalancerNsgId: cloud.loadBalancerNsgId,
+                    },
+                },
+                child,
+            );
+        }
+
         if (tiers.gateway.enabled) {
             this.endpoint = `https://${tiers.gateway.hostname}/v1`;
             this.gateway(name, tiers, args.globalHostname);
         }
         this.registerOutputs({ endpoint: this.endpoint, railsChecksum: this.railsChecksum });
+    }
+
+    /** The guardrails with the uplink sidecar when their inference is another cluster's. */
+    private remoteUplink(
+        name: string,
+        args: ClusterLayerArgs,
+        spec: HardenedWorkloadComponentArgs,
+    ): HardenedWorkloadComponentArgs {
+        const from = args.cluster.layer.tiers.guardrails.inferenceFrom;
+        const link = args.cluster.privateLink;
+        if (from === undefined) return spec;
+        if (link === undefined || args.remoteInference === undefined) {
+            throw new pulumi.ResourceError(
+                `cluster ${args.cluster.name}: tiers.guardrails.inferenceFrom ${from} needs privateLink and the serving cluster's vault`,
+                this,
+            );
+        }
+        const uplink = new InferenceUplink(
+            `${name}-uplink`,
+            {
+                cluster: args.cluster,
+                target: {
+                    servingCluster: from,
+                    address: link.entryAddress,
+                    port: workloadPorts.inferenceEntry,
+                },
+                vault: args.remoteInference,
+            },
+            { parent: this },
+        );
+        return withUplink(spec, args.cluster.layer.tiers.gateway.image, uplink.confChecksum);
     }
 
     private gateway(name: string, tiers: TiersConfig, globalHostname?: string): void {

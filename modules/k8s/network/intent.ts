@@ -23,6 +23,7 @@ import {
 } from "../../constants/namespaces";
 import { okePorts, workloadPorts } from "../../constants/ports";
 import type { CloudClusterInfo } from "../../oci/types";
+import { clientCommonName } from "../../constants/remote";
 import { redteamAssessment } from "../../constants/rollout";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
@@ -55,6 +56,17 @@ export interface NetWorkload {
     readonly source: WorkloadSource;
 }
 
+/**
+ * How a flow is protected in transit (docs/hybrid.md): `mtls` when both ends authenticate with
+ * certificates of the platform's CA and the bytes are TLS 1.3; `none` when it is plaintext on the
+ * pod network (the report says why). Defaults to `none`.
+ */
+export interface FlowProtection {
+    readonly kind: "mtls" | "none";
+    /** What protects it, or why nothing does. */
+    readonly how: string;
+}
+
 /** An allowed connection between two workloads. */
 export interface Flow {
     readonly from: string;
@@ -63,6 +75,8 @@ export interface Flow {
     readonly protocol: "TCP" | "UDP";
     /** Why the flow exists (shown in the report). */
     readonly purpose: string;
+    /** In-transit protection; defaults to {@link plaintextInCluster}. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may open to IP blocks outside the pod network. */
@@ -73,6 +87,8 @@ export interface CidrEgress {
     readonly except: readonly string[];
     readonly ports: readonly number[];
     readonly purpose: string;
+    /** In-transit protection; defaults to none stated. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may accept from IP blocks outside the pod network. */
@@ -82,6 +98,8 @@ export interface CidrIngress {
     /** Empty: every port. */
     readonly ports: readonly number[];
     readonly purpose: string;
+    /** In-transit protection; defaults to none stated. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may open to any pod of a namespace the platform does not police. */
@@ -264,6 +282,40 @@ export interface IntentInputs {
     readonly acmeServer?: string;
     /** An OKE cluster's subnet CIDRs, as its cloud layer hands them over. Defaults to none. */
     readonly okeSubnets?: CloudClusterInfo["subnetCidrs"];
+    /** Remote inference (issue 16); defaults to none. */
+    readonly remoteInference?: RemoteInferenceInputs;
+}
+
+/** The remote-inference part of a cluster's intent. */
+export interface RemoteInferenceInputs {
+    /** Serving cluster: the calling clusters and the only source CIDRs its entry admits. */
+    readonly entryClients: readonly {
+        readonly cluster: string;
+        readonly cidrs: readonly string[];
+    }[];
+    /** Calling cluster: the remote entry its guardrails (only) may reach. */
+    readonly uplink?: {
+        readonly servingCluster: string;
+        readonly address: string;
+        readonly port: number;
+    };
+}
+
+/** The protection of flows nothing encrypts: plaintext on the pod network (docs/hybrid.md). */
+export const plaintextInCluster: FlowProtection = {
+    kind: "none",
+    how: "plaintext on the pod network: tier-to-tier mTLS is not built yet and the platform enables no CNI encryption (docs/hybrid.md)",
+};
+
+/** The protection of the remote inference hop. */
+export function remoteEntryProtection(
+    servingCluster: string,
+    callingCluster: string,
+): FlowProtection {
+    return {
+        kind: "mtls",
+        how: `mTLS (TLS 1.3): client certificate CN=${clientCommonName(callingCluster)} and the entry's certificate from ${servingCluster}'s cert-manager CA`,
+    };
 }
 
 /**
@@ -295,6 +347,20 @@ export function intentInputs(
         externalSecrets: cluster.layer.baseline.secrets.enabled,
         acmeServer: cluster.layer.baseline.ingress.acme?.server,
         okeSubnets: cloud?.subnetCidrs,
+        remoteInference: {
+            entryClients: (cluster.inferenceClients ?? []).map((c) => ({
+                cluster: c.cluster,
+                cidrs: c.cidrs,
+            })),
+            uplink:
+                t.guardrails.inferenceFrom !== undefined && cluster.privateLink !== undefined
+                    ? {
+                          servingCluster: t.guardrails.inferenceFrom,
+                          address: cluster.privateLink.entryAddress,
+                          port: workloadPorts.inferenceEntry,
+                      }
+                    : undefined,
+        },
     };
 }
 
@@ -329,6 +395,9 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         enabled.add("jailbreak-detection");
     }
     if (t.inference) enabled.add("inference");
+    const remote = inputs.remoteInference;
+    const entryClients = t.inference ? (remote?.entryClients ?? []) : [];
+    if (entryClients.length > 0) enabled.add("inference-entry");
     if (t.outputFilter) {
         enabled.add("presidio-analyzer");
         enabled.add("presidio-anonymizer");
@@ -384,6 +453,13 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak heuristics",
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
+    // Remote inference (issue 16): the entry forwards other clusters' guardrails' chat completions.
+    flow(
+        "inference-entry",
+        "inference",
+        portOf("inference"),
+        `chat completions of the guardrails of ${entryClients.map((c) => c.cluster).join(", ")} (mTLS terminated at the entry)`,
+    );
     flow("guardrails", "presidio-analyzer", portOf("presidio-analyzer"), "output rails: analyze");
     flow(
         "guardrails",
@@ -491,6 +567,25 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
                 purpose: "scrape kubelets and node-exporter",
             });
         }
+    }
+    for (const c of entryClients) {
+        cidrIngress.push({
+            to: "inference-entry",
+            cidrs: c.cidrs,
+            ports: [workloadPorts.inferenceEntry],
+            purpose: `guardrails of ${c.cluster} over the private link`,
+            protection: remoteEntryProtection(inputs.cluster.name, c.cluster),
+        });
+    }
+    if (remote?.uplink !== undefined && has("guardrails")) {
+        cidrEgress.push({
+            from: "guardrails",
+            cidrs: [`${remote.uplink.address}/32`],
+            except: [],
+            ports: [remote.uplink.port],
+            purpose: `inference of ${remote.uplink.servingCluster} through its entry over the private link`,
+            protection: remoteEntryProtection(remote.uplink.servingCluster, inputs.cluster.name),
+        });
     }
     if (has("ingress-nginx")) {
         cidrIngress.push({

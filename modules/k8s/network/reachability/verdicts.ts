@@ -51,7 +51,7 @@ export function isSupplyChainDestination(d: ExternalDestination): boolean {
     return false;
 }
 
-const isWorkload = (pod: PodInfo, id: string) => pod.labels[labelKeys.name] === id;
+export const isWorkload = (pod: PodInfo, id: string) => pod.labels[labelKeys.name] === id;
 
 /**
  * Serving ports only the guardrails may open: inference answers unfiltered, and the output
@@ -70,9 +70,25 @@ const guardedServingPorts = (
 }));
 
 /**
+ * Whether `a` is a sealed remote inference entry (issue 16): its entry port is open to no pod of
+ * its own cluster and to the outside only from CIDR blocks (never "anywhere"). Such an entry may
+ * reach inference; who may reach it from other clusters is {@link crossClusterViolations}' verdict.
+ */
+export function isSealedEntry(result: ReachabilityResult, a: PodInfo): boolean {
+    if (!isWorkload(a, "inference-entry")) return false;
+    const port = `TCP/${catalog["inference-entry"].ports[0].port}`;
+    const inside = result.connections.some(
+        (c) => c.to === a.id && c.ports.some((p) => p === "*" || p === port),
+    );
+    const outside = result.externalIngress[a.id] ?? [];
+    return !inside && outside.length > 0 && outside.every((d) => d.kind === "cidr");
+}
+
+/**
  * The plan-failing checks:
- * 1. a pod other than the guardrails can open the serving port of inference or of the output
- *    filter (the guardrails would be bypassed; Prometheus scrapes metrics-only ports);
+ * 1. a pod other than the guardrails (or a sealed remote inference entry, {@link isSealedEntry})
+ *    can open the serving port of inference or of the output filter (the guardrails would be
+ *    bypassed; Prometheus scrapes metrics-only ports);
  * 2. an inference pod can reach anything outside the cluster beyond its model supply chain (see
  *    {@link isSupplyChainDestination}); through a proxy, every domain of the proxy's allowlist counts;
  * 3. a platform pod is not under a deny-by-default NetworkPolicy in both directions.
@@ -85,6 +101,7 @@ export function reachabilityViolations(result: ReachabilityResult): string[] {
         const b = byId.get(c.to)!;
         const guarded = guardedServingPorts.find((g) => isWorkload(b, g.id));
         if (guarded === undefined || isWorkload(a, "guardrails")) continue;
+        if (guarded.id === "inference" && isSealedEntry(result, a)) continue;
         const open = c.ports.filter((p) => p === "*" || p === `TCP/${guarded.port}`);
         if (open.length > 0) {
             out.push(
