@@ -4,25 +4,20 @@
  */
 import { readFileSync, writeFileSync } from "fs";
 import { RefusedError, RuleBundle, bundleDigest, bundleFromDirectory, parseBundle } from "./bundle";
-import {
-    CandidateServer,
-    ServeOptions,
-    candidateConfigId,
-    serveCandidate,
-} from "./evaluate/candidate";
+import { CandidateServer, ServeOptions, serveCandidate } from "./evaluate/candidate";
 import { Evaluation, Gates, evaluate, loadPrompts, verdict } from "./evaluate/evaluate";
 import { PresidioStandIn, evaluationCopy, startPresidioStandIn } from "./evaluate/presidio-standin";
 import { KubeApi, inClusterApi } from "./promote/kube";
 import { promoteModel, promoteRules } from "./promote/promote";
 
 export const USAGE = `usage:
-  slp-pipeline evaluate --url URL --config-id ID --model NAME --attacks FILE --benign FILE [--report FILE]
+  slp-pipeline evaluate --url URL --model NAME --attacks FILE --benign FILE [--report FILE]
   slp-pipeline evaluate-candidate --candidate-rules JSON --model NAME --attacks FILE --benign FILE
                                   --rules-sha256-out FILE [--report FILE]
   slp-pipeline promote-rules --candidate-rules JSON --expected-sha256 HEX
   slp-pipeline promote-model --source-uri oci-os://namespace/bucket/prefix
   slp-pipeline bundle --dir guardrails/<config-id>      (prints the rule set JSON for candidate_rules)
-  slp-pipeline assess --url GATEWAY_URL --api-key-file FILE --config-id ID --model NAME
+  slp-pipeline assess --url GATEWAY_URL --api-key-file FILE --model NAME
                       --attacks FILE --benign FILE [--report FILE]
                       (the live rails through the gateway; prints one JSON result line)
 
@@ -49,7 +44,7 @@ export interface CliDeps {
     readonly stderr: (line: string) => void;
     /** Kubernetes API. Defaults to the pod's ServiceAccount. */
     readonly api?: () => KubeApi;
-    /** Candidate server. Defaults to NeMo Guardrails in this pod. */
+    /** Candidate server. Defaults to the guardrails entrypoint (slp_guardrails) in this pod. */
     readonly serve?: (bundle: RuleBundle, opts?: ServeOptions) => Promise<CandidateServer>;
     /** Loopback stand-in of the output filter's Presidio services. Defaults to an in-process one. */
     readonly presidioStandIn?: () => Promise<PresidioStandIn>;
@@ -63,7 +58,6 @@ class ServerError extends Error {}
 export const flags: Record<Command, readonly string[]> = {
     evaluate: [
         "--url",
-        "--config-id",
         "--model",
         "--attacks",
         "--benign",
@@ -87,7 +81,6 @@ export const flags: Record<Command, readonly string[]> = {
     assess: [
         "--url",
         "--api-key-file",
-        "--config-id",
         "--model",
         "--attacks",
         "--benign",
@@ -223,7 +216,6 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const e = await evaluate(
                 {
                     baseUrl: need(opts, "url"),
-                    configId: need(opts, "config-id"),
                     model: need(opts, "model"),
                     headers: { authorization: `Bearer ${key}` },
                 },
@@ -252,11 +244,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const benign = loadPrompts(need(opts, "benign"));
             const model = need(opts, "model");
             if (command === "evaluate") {
-                const e = await evaluate(
-                    { baseUrl: need(opts, "url"), configId: need(opts, "config-id"), model },
-                    attacks,
-                    benign,
-                );
+                const e = await evaluate({ baseUrl: need(opts, "url"), model }, attacks, benign);
                 report(e, gates, deps, opts.report);
                 return 0;
             }
@@ -269,7 +257,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             try {
                 server = await (deps.serve ?? serveCandidate)(evaluationCopy(bundle, standIn.url));
                 const e = await evaluate(
-                    { baseUrl: server.baseUrl, configId: candidateConfigId, model },
+                    { baseUrl: server.baseUrl, model, decisions: server.decisions },
                     attacks,
                     benign,
                 );
