@@ -37,6 +37,8 @@ export interface ServeOptions {
     readonly metricsPort?: number;
     /** Milliseconds to wait for the server to answer. Defaults to 180000 (rails load models). */
     readonly readyTimeoutMs?: number;
+    /** Where the server's stdout lines go. Defaults to this process's stdout (the step's log). */
+    readonly echo?: (line: string) => void;
 }
 
 /** The entrypoint's arguments for a config root (as the guardrails Deployment passes them). */
@@ -153,7 +155,7 @@ export async function serveCandidate(
     // The audit lines carry rail names and verdicts only; they stay in the step's log.
     createInterface({ input: child.stdout! }).on("line", (l) => {
         audit.line(l);
-        process.stdout.write(`${l}\n`);
+        (opts.echo ?? ((x: string) => process.stdout.write(`${x}\n`)))(l);
     });
     // A missing executable is reported as an event, not thrown: keep it for waitReady.
     let spawnError: Error | undefined;
