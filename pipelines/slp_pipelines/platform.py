@@ -37,6 +37,11 @@ def facts() -> Dict[str, Any]:
         return json.load(f)
 
 
+def GUARDRAILS_URL() -> str:  # noqa: N802 - reads like the constant it is
+    """The guardrails tier's in-cluster URL (modules/k8s/catalog.ts), for smoke tests."""
+    return facts()["guardrailsUrl"]
+
+
 def images() -> Dict[str, str]:
     path = os.environ["SLP_PIPELINE_PLATFORM"]
     refs = facts().get("images", {})
