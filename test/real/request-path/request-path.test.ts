@@ -606,6 +606,48 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         assert.ok(full.length === n && quantile(full, 0.5) > quantile(direct, 0.5));
     });
 
+    it("jailbreak-heuristics entrypoint: `python server.py` in its folder resolves the sibling imports `python -m` cannot", () => {
+        // The image's ENTRYPOINT (images/jailbreak-detection/Dockerfile) on the pinned 0.24.1 server
+        // module. This venv has no torch and GPT-2 large cannot be had here, so neither run can
+        // serve: what is observed is how far each gets.
+        const py = tools.guardrails.python;
+        const env = { PATH: "/usr/bin:/bin", HOME: scratch };
+        const run = (args: string[], cwd?: string) => {
+            try {
+                execFileSync(py, args, {
+                    env,
+                    cwd,
+                    encoding: "utf8",
+                    stdio: ["ignore", "pipe", "pipe"],
+                });
+                return "";
+            } catch (e) {
+                return String((e as { stderr?: string }).stderr ?? e);
+            }
+        };
+        const pkg = execFileSync(
+            py,
+            ["-c", "import nemoguardrails, os; print(os.path.dirname(nemoguardrails.__file__))"],
+            { env, encoding: "utf8" },
+        ).trim();
+        const dir = path.join(pkg, "library", "jailbreak_detection");
+        const dockerfile = fs.readFileSync(
+            path.join(repoRoot, "images/jailbreak-detection/Dockerfile"),
+            "utf8",
+        );
+        assert.match(
+            dockerfile,
+            /WORKDIR \/opt\/venv\/lib\/python3\.11\/site-packages\/nemoguardrails\/library\/jailbreak_detection\n/,
+        );
+        assert.match(dockerfile, /ENTRYPOINT \["python", "server\.py"\]/);
+        const asModule = run(["-m", "nemoguardrails.library.jailbreak_detection.server", "--help"]);
+        assert.match(asModule, /ModuleNotFoundError: No module named 'heuristics'/);
+        const asScript = run(["server.py", "--help"], dir);
+        assert.doesNotMatch(asScript, /No module named 'heuristics'/);
+        // heuristics/checks.py was found and ran up to its own first import.
+        assert.match(asScript, /heuristics\/checks\.py[\s\S]*No module named 'torch'/);
+    });
+
     it("leaves usage telemetry off in the entrypoint's environment (nemoguardrails' own check)", () => {
         const check = (env: NodeJS.ProcessEnv, pre: string) =>
             execFileSync(
