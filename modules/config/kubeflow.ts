@@ -64,7 +64,7 @@ export interface KubeflowConfig {
      * Declare the MutatingAdmissionPolicy that gives sandboxed pipeline steps the Kata GPU
      * RuntimeClass (KFP cannot set it). Only where the API server serves
      * admissionregistration.k8s.io/v1beta1 MutatingAdmissionPolicy (off by default in Kubernetes
-     * 1.34; not settable on OKE); without it the sandboxed step is refused. Defaults to false.
+     * 1.34; no OKE setting for it was found); without it the sandboxed step is refused. Defaults to false.
      */
     readonly sandboxMutation: boolean;
     /** KServe integration. */

@@ -14,7 +14,7 @@
  *   (`kube-apiserver -h` of v1.34.2: "MutatingAdmissionPolicy=true|false (BETA - default=false)",
  *   and the v1beta1 API group is not served unless `--runtime-config` enables it), so it is
  *   declared only when `kubeflow.sandboxMutation` is true: on a control plane whose operator turned
- *   both on. OKE's managed control plane exposes no API server flags, so on OKE 1.34 the sandboxed
+ *   both on. No OKE setting for API server feature gates was found (not verified), so on OKE 1.34 the sandboxed
  *   step is refused until KFP can set the class or the cluster serves the mutation API.
  *
  * The mutation sets only the class: the pod then has the class's overhead as the RuntimeClass

@@ -444,7 +444,10 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             .map((l) => JSON.parse(l) as { request_id: string });
         assert.ok(decisions.length > 10, `${decisions.length} decision lines`);
         for (const d of decisions) {
-            assert.ok(gatewayIds.has(d.request_id), `decision with request_id "${d.request_id}"`);
+            assert.ok(
+                gatewayIds.has(d.request_id),
+                `decision ${JSON.stringify(d)} has a request id the gateway did not log`,
+            );
         }
     });
 
