@@ -33,6 +33,7 @@ import {
     apiKeysMapTemplate,
     gatewayKeysSecret,
     gatewayNginxConf,
+    gatewayRunScript,
     gatewayWorkload,
     guardrailsWorkload,
     inferenceMetricsNginxConf,
@@ -369,17 +370,18 @@ export class LlmTiers extends pulumi.ComponentResource {
             child,
         );
         const conf = gatewayNginxConf(g);
+        const script = gatewayRunScript();
         const confMap = new k8s.core.v1.ConfigMap(
             `${name}-gateway-conf`,
             {
                 metadata: { name: "gateway-nginx", namespace: w.namespace, labels: objectLabels },
-                data: { "nginx.conf": conf },
+                data: { "nginx.conf": conf, "run-gateway.sh": script },
             },
             child,
         );
         const gateway = new HardenedWorkload(
             `${name}-gateway`,
-            gatewayWorkload(g, confMap.metadata.name, sha256(conf)),
+            gatewayWorkload(g, confMap.metadata.name, sha256(conf + script)),
             { parent: this, dependsOn: [keys] },
         );
         new k8s.networking.v1.Ingress(

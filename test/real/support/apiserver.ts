@@ -446,6 +446,8 @@ export interface ApiServerOptions {
     readonly etcdPrefix: string;
     /** Folder for the admission configuration, kubeconfig and logs. */
     readonly dir: string;
+    /** Further kube-apiserver flags (feature gates, runtime config). Defaults to none. */
+    readonly extraArgs?: readonly string[];
 }
 
 /** The PodSecurity admission configuration: upstream defaults, no exemptions at all. */
@@ -533,6 +535,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
             `--admission-control-config-file=${admission}`,
             "--profiling=false",
             "--v=1",
+            ...(o.extraArgs ?? []),
         ],
         path.join(o.dir, "kube-apiserver.log"),
     );
