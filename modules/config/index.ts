@@ -60,6 +60,7 @@ const topLevelKeys = [
     "ociAuth",
     "clusters",
     "peering",
+    "images",
     ...layerSectionNames,
 ] as const;
 
@@ -177,6 +178,14 @@ export function parseConfig(
     crossValidateClusters(clusters, `${root}clusters`, issues);
     const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
     const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
+    const imagesObj = obj(rootObj.images, top("images"), issues, ["mirror"]);
+    const images = {
+        mirror: str(imagesObj, "mirror", top("images"), issues, {
+            pattern: /^[a-z0-9-]+\.ocir\.io\/[a-z0-9]+(\/[a-z0-9._-]+)+$/,
+            expected:
+                "an OCIR repository prefix <region-key>.ocir.io/<tenancy-namespace>/<prefix>, e.g. iad.ocir.io/mytenancy/slp-mirror",
+        }),
+    };
     if (peering.enabled) {
         const okeRegions = new Set(clusters.filter((c) => c.target === "oke").map((c) => c.region));
         const okeCount = clusters.filter((c) => c.target === "oke").length;
@@ -202,6 +211,7 @@ export function parseConfig(
         ociAuth,
         clusters,
         peering,
+        images,
     };
 }
 
@@ -327,17 +337,11 @@ function parseCluster(
     const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, [
         "public",
         "allowedCidrs",
-        "tunnelUrl",
     ]);
     const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
     const endpoint = {
         public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
         allowedCidrs: strList(endpointObj, "allowedCidrs", `${path}.endpoint`, issues, cidrOpts),
-        tunnelUrl: str(endpointObj, "tunnelUrl", `${path}.endpoint`, issues, {
-            pattern: /^https:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
-            expected:
-                "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
-        }),
     };
     const bastion = {
         enabled: bool(bastionObj, "enabled", `${path}.bastion`, issues, false),

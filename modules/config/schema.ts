@@ -131,11 +131,6 @@ export interface ClusterConfig {
         readonly public: boolean;
         /** CIDRs allowed to reach a public endpoint (6443). */
         readonly allowedCidrs: readonly string[];
-        /**
-         * Where this machine reaches the API server when it is private, e.g. `https://127.0.0.1:6443`
-         * through a Bastion port-forwarding session; the kubeconfig's server is rewritten to it.
-         */
-        readonly tunnelUrl?: string;
     };
     /** OKE only: managed OCI Bastion for reaching a private endpoint. */
     readonly bastion: {
@@ -185,6 +180,14 @@ export interface PlatformConfig {
     readonly clusters: readonly ClusterConfig[];
     /** Private routing between the VCNs of the stack's OKE clusters in different regions. */
     readonly peering: PeeringConfig;
+    /** Where the images the platform runs are mirrored (tools/images). */
+    readonly images: ImagesConfig;
+}
+
+/** Image mirror: every image the program renders is referenced from here by digest when set. */
+export interface ImagesConfig {
+    /** OCIR repository prefix, e.g. `iad.ocir.io/<namespace>/slp-mirror`. Required in prod. Defaults to none (upstream refs). */
+    readonly mirror?: string;
 }
 
 /**
