@@ -25,7 +25,10 @@ const localUrl = /^https:\/\/127\.0\.0\.1:([1-9]\d{0,4})$/;
  * names of the stack's OKE clusters; any other name, or a URL that is not a local https port, is
  * refused the way stack config is (exit 2, naming the entry).
  */
-export function parseApiAccess(value: string | undefined, okeClusters: readonly string[]): ApiAccess {
+export function parseApiAccess(
+    value: string | undefined,
+    okeClusters: readonly string[],
+): ApiAccess {
     if (value === undefined || value.trim() === "") {
         return {};
     }
@@ -41,7 +44,8 @@ export function parseApiAccess(value: string | undefined, okeClusters: readonly 
             {
                 path: apiAccessEnv,
                 value: "(set)",
-                expected: 'a JSON object of cluster name → "https://127.0.0.1:<port>" (set by npm run deploy)',
+                expected:
+                    'a JSON object of cluster name → "https://127.0.0.1:<port>" (set by npm run deploy)',
             },
         ]);
     }

@@ -7,7 +7,7 @@ import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { apiAccessFromEnv, kubeconfigForRun } from "./access";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
-import { mirrorImages } from "./images";
+import { mirrorTransformation } from "./images";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
 import { RegionPeering, peeringPlan } from "./oci/peering";
@@ -34,9 +34,9 @@ export function kubernetesProviderName(cluster: ClusterConfig): string {
 /** Declares the whole platform for a validated stack and returns its outputs by cluster name. */
 export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutputs> {
     // This run's tunnels to private API endpoints (set by tools/deploy, never in a stack file).
-    const access = apiAccessFromEnv(cfg.clusters.filter((c) => c.target === "oke").map((c) => c.name));
-    // With images.mirror set, every rendered object references the tenancy's OCIR mirrors.
-    mirrorImages(cfg);
+    const access = apiAccessFromEnv(
+        cfg.clusters.filter((c) => c.target === "oke").map((c) => c.name),
+    );
     const ociProviders = new Map<string, oci.Provider>();
     const ociProvider = (region: string) => {
         let p = ociProviders.get(region);
@@ -100,7 +100,12 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
         new ClusterPlatform(
             cluster.name,
             { cluster, environment: cfg.environment, cloud: cloud?.info },
-            { provider, dependsOn: cloud?.readiness ?? [] },
+            {
+                provider,
+                dependsOn: cloud?.readiness ?? [],
+                // With images.mirror set, every rendered object references the OCIR mirrors.
+                transformations: mirrorTransformation(cfg, cluster.name),
+            },
         );
         outputs[cluster.name] = {
             target: cluster.target,

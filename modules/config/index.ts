@@ -181,9 +181,9 @@ export function parseConfig(
     const imagesObj = obj(rootObj.images, top("images"), issues, ["mirror"]);
     const images = {
         mirror: str(imagesObj, "mirror", top("images"), issues, {
-            pattern: /^[a-z0-9-]+\.ocir\.io\/[a-z0-9]+(\/[a-z0-9._-]+)+$/,
+            pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
             expected:
-                "an OCIR repository prefix <region-key>.ocir.io/<tenancy-namespace>/<prefix>, e.g. iad.ocir.io/mytenancy/slp-mirror",
+                "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
         }),
     };
     if (peering.enabled) {

@@ -186,7 +186,7 @@ export interface PlatformConfig {
 
 /** Image mirror: every image the program renders is referenced from here by digest when set. */
 export interface ImagesConfig {
-    /** OCIR repository prefix, e.g. `iad.ocir.io/<namespace>/slp-mirror`. Required in prod. Defaults to none (upstream refs). */
+    /** `<tenancy-namespace>/<prefix>`: mirrors live at `<region>.ocir.io/<tenancy-namespace>/<prefix>` in each OKE cluster's region (the home region for existing clusters). Required in prod. Defaults to none (upstream refs). */
     readonly mirror?: string;
 }
 
