@@ -1,5 +1,5 @@
 /**
- * `npm run deploy -- --stack NAME [--access bastion|direct] [--local-port N] [--dry-run]`: the
+ * `npm run deploy -- --stack NAME [--access bastion|direct] [--local-port N] [--preview] [--dry-run]`: the
  * cloud layer, the tunnels to private API endpoints and the cluster layer, in one command
  * (tools/deploy/plan.ts). Needs the Pulumi CLI (driven through the Automation API of the pinned
  * @pulumi/pulumi), and for `--access bastion` the OCI CLI and OpenSSH.
@@ -27,13 +27,14 @@ import { DeployError, Processes, PulumiStack, privateWorkDir, runDeploy } from "
 
 const hint = didYouMean;
 
-const usage = `usage: npm run deploy -- --stack NAME [--access bastion|direct] [--local-port N] [--dry-run]
+const usage = `usage: npm run deploy -- --stack NAME [--access bastion|direct] [--local-port N] [--preview] [--dry-run]
 
   --stack NAME       the stack to deploy (Pulumi.NAME.yaml)
   --access MODE      bastion (default): open a Bastion session per private OKE cluster for the
                      cluster layer; direct: this machine reaches the API endpoints (a runner
                      inside the VCN, or public endpoints) — one pulumi up
   --local-port N     first local port of the tunnels (default 16443)
+  --preview          pulumi preview through the tunnels (to clusters that exist), change nothing
   --dry-run          print the steps, run nothing
 
 Exit codes: 0 deployed; 1 a step failed; 2 a usage or config error.`;
@@ -43,6 +44,8 @@ export interface DeployArgs {
     readonly access: Access;
     readonly localPort: number;
     readonly dryRun: boolean;
+    /** `pulumi preview` through the tunnels instead of a deploy. */
+    readonly preview: boolean;
 }
 
 /** A usage error (exit 2). */
@@ -53,6 +56,7 @@ export function parseDeployArgs(argv: readonly string[], projectDir: string): De
     let access: Access = "bastion";
     let localPort = 16443;
     let dryRun = false;
+    let preview = false;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
         const value = () => {
@@ -75,6 +79,7 @@ export function parseDeployArgs(argv: readonly string[], projectDir: string): De
                 throw new UsageError(`--local-port: got ${v}; expected a port number`);
             localPort = Number(v);
         } else if (a === "--dry-run") dryRun = true;
+        else if (a === "--preview") preview = true;
         else if (a === "--help" || a === "-h") throw new UsageError(usage);
         else throw new UsageError(`unknown argument ${a}\n${usage}`);
     }
@@ -85,7 +90,7 @@ export function parseDeployArgs(argv: readonly string[], projectDir: string): De
             `no stack ${stack}: Pulumi.${stack}.yaml does not exist${hint(stack, stacks)}`,
         );
     }
-    return { stack, access, localPort, dryRun };
+    return { stack, access, localPort, dryRun, preview };
 }
 
 /** The stack's validated configuration, read from its stack file (secrets as placeholders). */
@@ -142,6 +147,16 @@ export async function automationStack(
                     policyPacks: [policyPack],
                     onOutput,
                 });
+            } finally {
+                for (const k of Object.keys(ws.envVars)) delete ws.envVars[k];
+                Object.assign(ws.envVars, before);
+            }
+        },
+        async preview({ env, onOutput }) {
+            const before = { ...ws.envVars };
+            Object.assign(ws.envVars, env);
+            try {
+                await s.preview({ policyPacks: [policyPack], onOutput, diff: true });
             } finally {
                 for (const k of Object.keys(ws.envVars)) delete ws.envVars[k];
                 Object.assign(ws.envVars, before);
@@ -234,7 +249,7 @@ export async function main(
     try {
         args = parseDeployArgs(argv, projectDir);
         cfg = stackConfig(projectDir, args.stack);
-        plan = planDeploy(cfg, args.access, args.localPort);
+        plan = planDeploy(cfg, args.access, args.localPort, args.preview ? "preview" : "up");
     } catch (e) {
         if (e instanceof ConfigValidationError) {
             console.error(e.issues.map((i) => `config: ${formatIssue(i)}`).join("\n"));
@@ -256,6 +271,8 @@ export async function main(
         plan.steps.forEach((s, n) => console.log(`[${n + 1}/${plan.steps.length}] ${s.title}`));
         return 0;
     }
+    // The OCI CLI of this process's children (bastion, artifacts) reads the same config file.
+    Object.assign(process.env, pulumiEnv(process.env));
     const workDir = privateWorkDir(os.tmpdir());
     try {
         await runDeploy({

@@ -35,14 +35,20 @@ export interface TunnelPlan {
 
 export type Step =
     | {
-          readonly kind: "up";
+          readonly kind: "up" | "preview";
           readonly title: string;
           /** Resource URNs left out, with their dependents. */
           readonly exclude: readonly string[];
           /** Clusters reached through a tunnel in this run. */
           readonly through: readonly string[];
       }
-    | { readonly kind: "open-tunnel"; readonly title: string; readonly tunnel: TunnelPlan }
+    | {
+          readonly kind: "open-tunnel";
+          readonly title: string;
+          readonly tunnel: TunnelPlan;
+          /** Preview: a cluster the cloud layer has not created yet is previewed without a tunnel. */
+          readonly ifCreated?: boolean;
+      }
     | { readonly kind: "mirror-images"; readonly title: string }
     | { readonly kind: "close-tunnels"; readonly title: string };
 
@@ -67,6 +73,7 @@ export function planDeploy(
     cfg: PlatformConfig,
     access: Access,
     basePort = 16443,
+    mode: "up" | "preview" = "up",
 ): { steps: Step[]; tunnels: TunnelPlan[] } {
     const privateOke = cfg.clusters
         .map((c, i) => ({ c, i }))
@@ -95,6 +102,29 @@ export function planDeploy(
         region: c.region,
         localPort: basePort + n,
     }));
+    if (mode === "preview") {
+        // A preview changes nothing: tunnels to the clusters that exist, one `pulumi preview`.
+        const steps: Step[] = [
+            ...tunnels.map(
+                (t): Step => ({
+                    kind: "open-tunnel",
+                    title: `tunnel: Bastion session to ${t.cluster}'s API endpoint on 127.0.0.1:${t.localPort}`,
+                    tunnel: t,
+                    ifCreated: true,
+                }),
+            ),
+            {
+                kind: "preview",
+                title: "platform: pulumi preview",
+                exclude: [],
+                through: tunnels.map((t) => t.cluster),
+            },
+        ];
+        if (tunnels.length > 0) {
+            steps.push({ kind: "close-tunnels", title: "tunnels: delete the Bastion sessions" });
+        }
+        return { steps, tunnels };
+    }
     // One run when nothing has to happen between the cloud and the cluster layer.
     if (tunnels.length === 0 && (!mirror || oke.length === 0)) {
         return {

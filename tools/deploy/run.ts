@@ -29,6 +29,11 @@ export interface PulumiStack {
         env: Readonly<Record<string, string>>;
         onOutput: (text: string) => void;
     }): Promise<void>;
+    /** `pulumi preview` (changes nothing); `env` as for `up`. */
+    preview(opts: {
+        env: Readonly<Record<string, string>>;
+        onOutput: (text: string) => void;
+    }): Promise<void>;
     /** Stack outputs, secrets in plain text (never printed). */
     outputs(): Promise<Record<string, unknown>>;
 }
@@ -101,22 +106,24 @@ export async function runDeploy(ctx: DeployContext): Promise<void> {
     try {
         for (const [n, step] of ctx.steps.entries()) {
             ctx.log(`[${n + 1}/${total}] ${step.title}`);
-            if (step.kind === "up") {
+            if (step.kind === "up" || step.kind === "preview") {
                 const access = Object.fromEntries(
                     tunnels
                         .filter((t) => step.through.includes(t.plan.cluster))
                         .map((t) => [t.plan.cluster, `https://127.0.0.1:${t.plan.localPort}`]),
                 );
-                await ctx.pulumi.up({
-                    exclude: step.exclude,
-                    env: {
-                        ...ctx.env,
-                        ...(Object.keys(access).length > 0
-                            ? { [apiAccessEnv]: JSON.stringify(access) }
-                            : {}),
-                    },
-                    onOutput: ctx.output ?? (() => undefined),
-                });
+                const env = {
+                    ...ctx.env,
+                    ...(Object.keys(access).length > 0
+                        ? { [apiAccessEnv]: JSON.stringify(access) }
+                        : {}),
+                };
+                const onOutput = ctx.output ?? (() => undefined);
+                if (step.kind === "up") {
+                    await ctx.pulumi.up({ exclude: step.exclude, env, onOutput });
+                } else {
+                    await ctx.pulumi.preview({ env, onOutput });
+                }
             } else if (step.kind === "mirror-images") {
                 const manifest = mirrorPlan(ctx.cfg);
                 const keys = signingKeys(ctx.cfg, await ctx.pulumi.outputs());
@@ -128,6 +135,12 @@ export async function runDeploy(ctx: DeployContext): Promise<void> {
                     log: (l) => ctx.log(`  ${l}`),
                 });
             } else if (step.kind === "open-tunnel") {
+                if (step.ifCreated && !(await created(ctx, step.tunnel.cluster))) {
+                    ctx.log(
+                        `  ${step.tunnel.cluster} is not created yet: previewed without a tunnel`,
+                    );
+                    continue;
+                }
                 keyFile ??= await sessionKey(ctx);
                 const t: OpenTunnel = { plan: step.tunnel };
                 tunnels.push(t);
@@ -180,6 +193,14 @@ async function oci(ctx: DeployContext, region: string, args: string[]): Promise<
             `oci ${args.slice(0, 3).join(" ")} printed no JSON: ${r.stdout.slice(0, 200)}`,
         );
     }
+}
+
+/** Whether the cloud layer has created the cluster's Bastion and endpoint (stack outputs). */
+async function created(ctx: DeployContext, cluster: string): Promise<boolean> {
+    const all = (await ctx.pulumi.outputs()).clusters as
+        | Record<string, { bastionId?: string; apiEndpoint?: string }>
+        | undefined;
+    return Boolean(all?.[cluster]?.bastionId && all[cluster]?.apiEndpoint);
 }
 
 /** The cluster's entry of the `clusters` stack output, written by the cloud layer. */

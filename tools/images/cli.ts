@@ -3,18 +3,19 @@
  * into its clusters' regions' OCIR by digest and signs it with each OKE cluster's image-signing
  * key (tools/images/mirror.ts). Needs the cloud layer (the keys are its outputs), the Pulumi CLI,
  * the OCI CLI and skopeo logged in to the OCIR registries (`skopeo login <region>.ocir.io`).
- * `--dry-run` prints the mirror manifest and runs nothing. `npm run deploy` runs the same step.
+ * `--dry-run` prints the mirror manifest and runs nothing; `--registries` prints the OCIR hosts
+ * to log in to. `npm run deploy` runs the same step between the cloud and the cluster layer.
  *
  * Exit codes: 0 mirrored; 1 a step failed; 2 a usage or config error (nothing was run).
  */
 import * as path from "path";
 import { ConfigValidationError, formatIssue } from "../../modules/config";
 import { StackFileError, listStacks } from "../plan/stackfile";
-import { automationStack, failure, localProcesses, parsedStack } from "../deploy/cli";
+import { automationStack, failure, localProcesses, parsedStack, pulumiEnv } from "../deploy/cli";
 import { didYouMean } from "../../modules/config/suggest";
 import { MirrorConfigError, mirrorPlan, runMirror, signingKeys } from "./mirror";
 
-const usage = "usage: npm run images:mirror -- --stack NAME [--dry-run] [--json]";
+const usage = "usage: npm run images:mirror -- --stack NAME [--dry-run] [--json] [--registries]";
 
 export async function main(
     argv: readonly string[],
@@ -23,11 +24,13 @@ export async function main(
     let stack: string | undefined;
     let dryRun = false;
     let json = false;
+    let registries = false;
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
         if (a === "--stack" || a === "-s") stack = argv[++i];
         else if (a === "--dry-run") dryRun = true;
         else if (a === "--json") json = true;
+        else if (a === "--registries") registries = true;
         else {
             console.error(`unknown argument ${a}\n${usage}`);
             return 2;
@@ -46,6 +49,9 @@ export async function main(
     let manifest;
     try {
         cfg = parsedStack(projectDir, stack);
+        if (registries && cfg.images.mirror === undefined) {
+            return 0; // no mirror, no registry to log in to
+        }
         manifest = mirrorPlan(cfg);
     } catch (e) {
         if (e instanceof ConfigValidationError || e instanceof MirrorConfigError) {
@@ -58,6 +64,11 @@ export async function main(
         }
         throw e;
     }
+    if (registries) {
+        // The OCIR hosts to log in to (`skopeo login`), one per line.
+        for (const h of new Set(manifest.map((e) => e.mirrorRef.split("/")[0]))) console.log(h);
+        return 0;
+    }
     if (dryRun) {
         if (json) {
             console.log(JSON.stringify(manifest, null, 2));
@@ -67,6 +78,7 @@ export async function main(
         }
         return 0;
     }
+    Object.assign(process.env, pulumiEnv(process.env));
     try {
         const pulumi = await automationStack(projectDir, stack, path.join(projectDir, "policy"));
         const keys = signingKeys(cfg, await pulumi.outputs());

@@ -55,6 +55,10 @@ function pulumi() {
         record();
         return console.log("v3.248.0");
     }
+    if (has("login")) {
+        record();
+        return console.log(`Logged in to ${argv[1]}`);
+    }
     if (has("stack", "select")) {
         record();
         const stack = opt("--stack");
@@ -76,7 +80,8 @@ function pulumi() {
         const updates = load("updates.json", []);
         return console.log(JSON.stringify(updates.slice(-1)));
     }
-    if (has("up")) {
+    if (has("up") || has("preview")) {
+        const previewing = argv[0] === "preview";
         const excluded = argv.filter((a, i) => argv[i - 1] === "--exclude");
         const fixture = JSON.parse(fs.readFileSync(process.env.FAKE_PULUMI_OUTPUTS, "utf8"));
         const reached = {};
@@ -107,6 +112,7 @@ function pulumi() {
                     fail("error: configured Kubernetes cluster is unreachable", 255);
                 }
                 if (process.env.FAKE_PULUMI_FAIL_CLUSTER_LAYER) fail("error: update failed", 255);
+                if (previewing) return console.log(`Previewing update (${opt("--stack")})`);
                 finishUp(fixture);
             })();
         }

@@ -292,6 +292,48 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
         }
     });
 
+    it("previews through tunnels to the clusters that exist, creating and changing nothing (--preview)", async () => {
+        const fakes = makeFakes(["pulumi", "oci", "ssh"]);
+        try {
+            const project = twinProject(fakes.dir);
+            const fixture = path.join(fakes.dir, "outputs.json");
+            fs.writeFileSync(
+                fixture,
+                JSON.stringify({ ...outputsFixture, privateClusters: ["prod-iad"] }),
+            );
+            // The cloud layer exists for prod-iad only (a cluster added since the last deploy).
+            const outputs = JSON.parse(JSON.stringify(outputsFixture.outputs));
+            delete outputs.clusters["prod-fra"];
+            fakes.writeState("outputs.json", outputs);
+            const r = await deploy(fakes, ["--stack", "twin", "--preview"], project, {
+                FAKE_PULUMI_OUTPUTS: fixture,
+            });
+            assert.equal(r.code, 0, r.lines.join("\n"));
+            const calls = fakes.calls();
+            assert.ok(
+                !calls.some((c) => c.tool === "pulumi" && c.argv[0] === "up"),
+                "no pulumi up",
+            );
+            const preview = calls.find((c) => c.tool === "pulumi" && c.argv[0] === "preview")!;
+            assert.deepEqual(JSON.parse(preview.env.SLP_API_ACCESS!), {
+                "prod-iad": "https://127.0.0.1:16443",
+            });
+            assert.deepEqual(preview.reached, { "prod-iad": true });
+            assert.ok(
+                r.lines.some((l) =>
+                    /prod-fra is not created yet: previewed without a tunnel/.test(l),
+                ),
+            );
+            const sessions = fakes.stateFile<Record<string, { state: string }>>("sessions.json");
+            assert.deepEqual(
+                Object.values(sessions).map((s) => s.state),
+                ["DELETED"],
+            );
+        } finally {
+            fakes.remove();
+        }
+    });
+
     it("deploys in one pulumi up with --access direct (a runner inside the VCN): no Bastion, no ssh", async () => {
         const fakes = makeFakes(["pulumi", "oci", "ssh"]);
         try {
