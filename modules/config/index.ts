@@ -334,10 +334,7 @@ function parseCluster(
     let nodePools: NodePoolConfig[] = [];
     let capabilities: ClusterCapabilities;
     let kubeconfigKey: string | undefined;
-    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, [
-        "public",
-        "allowedCidrs",
-    ]);
+    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs"]);
     const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
     const endpoint = {
         public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
