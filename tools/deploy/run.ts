@@ -94,6 +94,18 @@ interface OpenTunnel {
     ssh?: Running;
 }
 
+/** What the OCI CLI prints (`{"data": …}`, keys in kebab-case), the fields the tools read. */
+export interface OciOutput {
+    readonly data?: {
+        readonly id?: string;
+        readonly "lifecycle-state"?: string;
+        readonly "ssh-metadata"?: { readonly command?: string };
+        readonly "management-endpoint"?: string;
+        readonly "current-key-version"?: string;
+        readonly items?: readonly { readonly id?: string }[];
+    };
+}
+
 /** Bastion session TTL: the Bastion's `maxSessionTtlInSeconds` (modules/oci/index.ts). */
 const sessionTtlSeconds = 10800;
 
@@ -175,7 +187,7 @@ async function sessionKey(ctx: DeployContext): Promise<string> {
     return key;
 }
 
-async function oci(ctx: DeployContext, region: string, args: string[]): Promise<any> {
+async function oci(ctx: DeployContext, region: string, args: string[]): Promise<OciOutput> {
     const full = [...args, "--region", region, ...ociCliAuthArgs(ctx.cfg.ociAuth)];
     const r = await ctx.processes.run("oci", full);
     if (r.code !== 0) {
@@ -187,7 +199,7 @@ async function oci(ctx: DeployContext, region: string, args: string[]): Promise<
         return {};
     }
     try {
-        return JSON.parse(r.stdout);
+        return JSON.parse(r.stdout) as OciOutput;
     } catch {
         throw new DeployError(
             `oci ${args.slice(0, 3).join(" ")} printed no JSON: ${r.stdout.slice(0, 200)}`,
@@ -229,7 +241,7 @@ async function openTunnel(
     const endpoint = new URL(out.apiEndpoint);
     const targetIp = endpoint.hostname;
     const targetPort = endpoint.port || "6443";
-    const created = await oci(ctx, region, [
+    const made = await oci(ctx, region, [
         "bastion",
         "session",
         "create-port-forwarding",
@@ -246,14 +258,14 @@ async function openTunnel(
         "--session-ttl",
         String(sessionTtlSeconds),
     ]);
-    const sessionId = created?.data?.id as string | undefined;
+    const sessionId = made.data?.id;
     if (!sessionId) {
         throw new DeployError(`oci bastion session create-port-forwarding returned no data.id`);
     }
     t.sessionId = sessionId;
     ctx.log(`  session ${sessionId} created; waiting for it to be ACTIVE`);
     const deadline = Date.now() + timing.sessionTimeoutMs;
-    let session: any;
+    let session: OciOutput["data"];
     for (let attempt = 0; ; attempt++) {
         session = (await oci(ctx, region, ["bastion", "session", "get", "--session-id", sessionId]))
             ?.data;

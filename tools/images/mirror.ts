@@ -21,7 +21,7 @@ import { ociCliAuthArgs } from "../../modules/access";
 import type { PlatformConfig } from "../../modules/config";
 import type { ConfigIssue } from "../../modules/config/validate";
 import { MirrorEntry, mirrorManifest, stackImages } from "../../modules/images";
-import type { Processes } from "../deploy/run";
+import type { OciOutput, Processes } from "../deploy/run";
 
 /** The signing algorithm for the vault's RSA signing key (one of the four OCIR accepts). */
 export const signingAlgorithm = "SHA_256_RSA_PKCS_PSS";
@@ -128,7 +128,7 @@ export async function runMirror(ctx: MirrorContext): Promise<MirrorResult[]> {
             },
         ]);
     }
-    const oci = async (args: string[], inRegion: string): Promise<any> => {
+    const oci = async (args: string[], inRegion: string): Promise<OciOutput> => {
         const r = await ctx.processes.run("oci", [
             ...args,
             "--region",
@@ -140,7 +140,7 @@ export async function runMirror(ctx: MirrorContext): Promise<MirrorResult[]> {
                 `oci ${args.slice(0, 4).join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`,
             );
         }
-        return r.stdout.trim() === "" ? {} : JSON.parse(r.stdout);
+        return r.stdout.trim() === "" ? {} : (JSON.parse(r.stdout) as OciOutput);
     };
     // Key versions once per key: the signature names the version that signed it.
     const keyVersions = new Map<string, string>();
@@ -151,7 +151,7 @@ export async function runMirror(ctx: MirrorContext): Promise<MirrorResult[]> {
         );
         const endpoint = vault?.data?.["management-endpoint"];
         const key = await oci(
-            ["kms", "management", "key", "get", "--key-id", k.keyId, "--endpoint", endpoint],
+            ["kms", "management", "key", "get", "--key-id", k.keyId, "--endpoint", endpoint ?? ""],
             k.region,
         );
         const version = key?.data?.["current-key-version"];
@@ -222,7 +222,7 @@ export async function runMirror(ctx: MirrorContext): Promise<MirrorResult[]> {
             ],
             e.region,
         );
-        const imageId = listed?.data?.items?.[0]?.id as string | undefined;
+        const imageId = listed.data?.items?.[0]?.id;
         if (!imageId) {
             throw new MirrorError(`${e.mirrorRef} is not in OCIR after the copy`);
         }
