@@ -57,7 +57,9 @@ describe("image mirror manifest", () => {
 
 describe("prod refuses images it cannot verify, before any resource", () => {
     it("without a mirror, with placeholder digests, and with image signing while the charts' images are unmirrored", () => {
-        const issues = imageIssues(parse({ ...stackRaw("prod") }));
+        const raw = stackRaw("prod");
+        delete raw.images;
+        const issues = imageIssues(parse(raw));
         const paths = issues.map((i) => i.path);
         assert.ok(paths.includes("secure-llm-platform:images.mirror"));
         assert.ok(paths.includes("secure-llm-platform:clusters[0].tiers.guardrails.image.digest"));
