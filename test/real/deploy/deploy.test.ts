@@ -24,6 +24,8 @@ function twinProject(dir: string, edit: (raw: any) => void = () => undefined): s
     fs.copyFileSync(path.join(repoRoot, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
     const doc = parse(fs.readFileSync(path.join(repoRoot, "Pulumi.prod.yaml"), "utf8"));
     doc.config["secure-llm-platform:environment"] = "staging";
+    // No image mirror unless a test sets one (our images are placeholders).
+    delete doc.config["secure-llm-platform:images"];
     edit(doc.config);
     fs.writeFileSync(path.join(project, "Pulumi.twin.yaml"), stringify(doc));
     return project;
