@@ -361,7 +361,9 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
             const r = await deploy(fakes, ["--stack", "prod"], repoRoot);
             assert.equal(r.code, 2);
             assert.ok(
-                r.lines.some((l) => /config: secure-llm-platform:clusters\[0\]\.imageSigning/.test(l)),
+                r.lines.some((l) =>
+                    /config: secure-llm-platform:clusters\[0\]\.imageSigning/.test(l),
+                ),
                 r.lines.join("\n"),
             );
             assert.deepEqual(fakes.calls(), [], "no executable was run");
