@@ -3,9 +3,12 @@
  * Configuration is validated in full before any resource is declared.
  */
 import { loadConfig } from "./modules/config";
+import { assertVerifiableImages } from "./modules/images";
 import { deployPlatform } from "./modules/platform";
 
 const config = loadConfig();
+// Prod runs only mirrored, signed images: refused before any resource otherwise (exit 2).
+assertVerifiableImages(config);
 
 /** Per-cluster ids and endpoints; kubeconfigs are secret. */
 export const clusters = deployPlatform(config);

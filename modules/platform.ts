@@ -5,8 +5,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
-import { parse, stringify } from "yaml";
+import { apiAccessFromEnv, kubeconfigForRun } from "./access";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
+import { mirrorTransformation } from "./images";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
 import { iamName } from "./oci/iam-statements";
@@ -41,6 +42,10 @@ export const clusterProviders = new Map<string, k8s.Provider>();
 
 /** Declares the whole platform for a validated stack and returns its outputs by cluster name. */
 export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutputs> {
+    // This run's tunnels to private API endpoints (set by tools/deploy, never in a stack file).
+    const access = apiAccessFromEnv(
+        cfg.clusters.filter((c) => c.target === "oke").map((c) => c.name),
+    );
     const ociProviders = new Map<string, oci.Provider>();
     const ociProvider = (region: string) => {
         let p = ociProviders.get(region);
@@ -124,17 +129,19 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                     region: cluster.region,
                 });
             }
-            const tunnel = cluster.endpoint.tunnelUrl;
+            const tunnel = access[cluster.name];
             kubeconfig = pulumi.secret(
-                tunnel === undefined
-                    ? cloud.kubeconfig
-                    : cloud.kubeconfig.apply((k) => throughTunnel(k, tunnel)),
+                cloud.kubeconfig.apply((k) => kubeconfigForRun(k, cfg.ociAuth, tunnel)),
             );
         } else {
             kubeconfig = kubeconfigFor(cluster);
         }
         const provider = new k8s.Provider(kubernetesProviderName(cluster), {
             kubeconfig,
+            // The kubeconfig's server differs between runs (a tunnel's local port, or the private
+            // endpoint from a runner in the VCN); the cluster's OCID is what identifies it, so a
+            // new server is an update of the provider, never a replacement of every object.
+            ...(cloud ? { clusterIdentifier: cloud.info.clusterId } : {}),
             enableServerSideApply: true,
             deleteUnreachable: false,
         });
@@ -152,7 +159,12 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                     cluster.layer.tiers.guardrails.inferenceFrom ?? "",
                 ),
             },
-            { provider, dependsOn: cloud?.readiness ?? [] },
+            {
+                provider,
+                dependsOn: cloud?.readiness ?? [],
+                // With images.mirror set, every rendered object references the OCIR mirrors.
+                transformations: mirrorTransformation(cfg, cluster.name),
+            },
         );
         outputs[cluster.name] = {
             target: cluster.target,
@@ -192,21 +204,4 @@ export function servingFirst(clusters: readonly ClusterConfig[]): ClusterConfig[
         ...clusters.filter((c) => serving.has(c.name)),
         ...clusters.filter((c) => !serving.has(c.name)),
     ];
-}
-
-/**
- * Points a kubeconfig at a local tunnel (a Bastion port-forwarding session) while keeping TLS
- * verification: the API server's certificate is still checked against its original host name.
- */
-export function throughTunnel(kubeconfig: string, tunnelUrl: string): string {
-    const doc = parse(kubeconfig) as {
-        clusters?: { cluster?: { server?: string; "tls-server-name"?: string } }[];
-    };
-    for (const c of doc.clusters ?? []) {
-        if (c.cluster?.server) {
-            c.cluster["tls-server-name"] = new URL(c.cluster.server).hostname;
-            c.cluster.server = tunnelUrl;
-        }
-    }
-    return stringify(doc);
 }

@@ -66,6 +66,7 @@ const topLevelKeys = [
     "peering",
     "globalEntry",
     "fleet",
+    "images",
     ...layerSectionNames,
 ] as const;
 
@@ -185,6 +186,14 @@ export function parseConfig(
     validateRemoteInference(clusters, `${root}clusters`, issues);
     const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
     const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
+    const imagesObj = obj(rootObj.images, top("images"), issues, ["mirror"]);
+    const images = {
+        mirror: str(imagesObj, "mirror", top("images"), issues, {
+            pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
+            expected:
+                "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+        }),
+    };
     if (peering.enabled) {
         const okeRegions = new Set(clusters.filter((c) => c.target === "oke").map((c) => c.region));
         const okeCount = clusters.filter((c) => c.target === "oke").length;
@@ -221,6 +230,7 @@ export function parseConfig(
         peering,
         globalEntry,
         fleet,
+        images,
     };
 }
 
@@ -349,20 +359,11 @@ function parseCluster(
     let nodePools: NodePoolConfig[] = [];
     let capabilities: ClusterCapabilities;
     let kubeconfigKey: string | undefined;
-    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, [
-        "public",
-        "allowedCidrs",
-        "tunnelUrl",
-    ]);
+    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs"]);
     const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
     const endpoint = {
         public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
         allowedCidrs: strList(endpointObj, "allowedCidrs", `${path}.endpoint`, issues, cidrOpts),
-        tunnelUrl: str(endpointObj, "tunnelUrl", `${path}.endpoint`, issues, {
-            pattern: /^https:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
-            expected:
-                "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
-        }),
     };
     const bastion = {
         enabled: bool(bastionObj, "enabled", `${path}.bastion`, issues, false),

@@ -138,11 +138,6 @@ export interface ClusterConfig {
         readonly public: boolean;
         /** CIDRs allowed to reach a public endpoint (6443). */
         readonly allowedCidrs: readonly string[];
-        /**
-         * Where this machine reaches the API server when it is private, e.g. `https://127.0.0.1:6443`
-         * through a Bastion port-forwarding session; the kubeconfig's server is rewritten to it.
-         */
-        readonly tunnelUrl?: string;
     };
     /** OKE only: managed OCI Bastion for reaching a private endpoint. */
     readonly bastion: {
@@ -203,6 +198,14 @@ export interface PlatformConfig {
     readonly globalEntry?: GlobalEntryConfig;
     /** Accepted differences between the clusters' rendered platforms; none by default. */
     readonly fleet: FleetConfig;
+    /** Where the images the platform runs are mirrored (tools/images). */
+    readonly images: ImagesConfig;
+}
+
+/** Image mirror: every image the program renders is referenced from here by digest when set. */
+export interface ImagesConfig {
+    /** `<tenancy-namespace>/<prefix>`: mirrors live at `<region>.ocir.io/<tenancy-namespace>/<prefix>` in each OKE cluster's region (the home region for existing clusters). Required in prod. Defaults to none (upstream refs). */
+    readonly mirror?: string;
 }
 
 /**
