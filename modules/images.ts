@@ -219,12 +219,26 @@ export function chartImageIssues(cfg: PlatformConfig): ConfigIssue[] {
     );
 }
 
+/**
+ * What the program does with images a deploy could not verify. `refuse` (the default, every
+ * `pulumi up`): throw before any resource. `report`: the offline plan, a review tool that runs the
+ * program in-process, renders the whole stack and lists the issues as deploy blockers instead
+ * (verdict "blocked"); `npm run deploy` checks `imageIssues` again before it starts anything.
+ */
+export const imageGate: { mode: "refuse" | "report"; blocked: ConfigIssue[] } = {
+    mode: "refuse",
+    blocked: [],
+};
+
 /** Throws the issues of `imageIssues` (the program calls it right after loading its config). */
 export function assertVerifiableImages(cfg: PlatformConfig): void {
     const issues = imageIssues(cfg);
-    if (issues.length > 0) {
-        throw new ConfigValidationError(issues);
+    if (issues.length === 0) return;
+    if (imageGate.mode === "report") {
+        imageGate.blocked.push(...issues);
+        return;
     }
+    throw new ConfigValidationError(issues);
 }
 
 /**

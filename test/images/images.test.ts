@@ -3,7 +3,13 @@
  * images:mirror` end to end are in test/real/deploy/mirror.test.ts.
  */
 import { strict as assert } from "assert";
-import { imageIssues, mirrorManifest, stackImages } from "../../modules/images";
+import {
+    assertVerifiableImages,
+    imageGate,
+    imageIssues,
+    mirrorManifest,
+    stackImages,
+} from "../../modules/images";
 import { mirrorPlan } from "../../tools/images/mirror";
 import { parse, stackRaw } from "../support/stacks";
 import { twinRaw, withBuiltImages } from "./fixtures";
@@ -32,7 +38,11 @@ describe("image mirror manifest", () => {
                 ],
             ],
         );
-        assert.ok(m.every((e) => !e.placeholder));
+        // Only the egress proxy (a constant of images/egress-proxy, no config key) is still unbuilt.
+        assert.deepEqual(
+            [...new Set(m.filter((e) => e.placeholder).map((e) => e.repository))],
+            ["registry.invalid/secure-llm-platform/egress-proxy"],
+        );
     });
 
     it("is empty without images.mirror", () => {
@@ -68,16 +78,38 @@ describe("prod refuses images it cannot verify, before any resource", () => {
         assert.ok(issues.every((i) => i.expected.length > 20));
     });
 
-    it("keeps only the charts' refusal once the mirror is set and our images are built", () => {
+    it("keeps only the charts' refusal and the unbuilt egress proxy once the mirror is set and our tier images are built", () => {
         const raw = withBuiltImages(stackRaw("prod"));
         raw.images = { mirror: "ns/slp-mirror" };
         assert.deepEqual(
             imageIssues(parse(raw)).map((i) => i.path),
             [
+                // A constant (images/egress-proxy), not a config key: placeholder until pushed.
+                "modules/constants/images.ts egressProxyImage",
                 "secure-llm-platform:clusters[0].imageSigning",
                 "secure-llm-platform:clusters[1].imageSigning",
             ],
         );
+    });
+
+    it("throws before any resource under pulumi up, and only lists them under the offline plan", () => {
+        const cfg = parse(stackRaw("prod"));
+        const expected = imageIssues(cfg);
+        assert.ok(expected.length > 0);
+        assert.equal(imageGate.mode, "refuse", "pulumi up refuses by default");
+        assert.throws(
+            () => assertVerifiableImages(cfg),
+            (e: any) => e.name === "ConfigValidationError" && e.issues.length === expected.length,
+        );
+        try {
+            imageGate.mode = "report";
+            imageGate.blocked.length = 0;
+            assertVerifiableImages(cfg);
+            assert.deepEqual(imageGate.blocked, expected);
+        } finally {
+            imageGate.mode = "refuse";
+            imageGate.blocked.length = 0;
+        }
     });
 
     it("does not apply outside prod", () => {

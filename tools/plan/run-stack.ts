@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValidationError, formatIssue, loadConfig } from "../../modules/config";
+import { imageGate } from "../../modules/images";
 import {
     analyzeCluster,
     analyzeCrossCluster,
@@ -56,6 +57,11 @@ export interface StackPlanResult {
     readonly seconds: number;
     /** Differences between the stack's clusters (tools/plan/fleet.ts). */
     readonly fleet?: FleetReport;
+    /**
+     * Why `pulumi up` and `npm run deploy` refuse the stack although every check of the plan
+     * passed (images that cannot be verified: modules/images.ts). Verdict "blocked" when present.
+     */
+    readonly blockers?: readonly string[];
 }
 
 /** Plans `stack` of the project in `projectDir`, writing into `outRoot/<stack>/`. */
@@ -98,6 +104,9 @@ export async function planStack(
     const onRejection = (e: unknown) => asyncErrors.push(e);
     process.on("unhandledRejection", onRejection);
     let programExports: Record<string, unknown> = {};
+    // The plan renders a stack whose images a deploy would refuse, and lists them as blockers.
+    imageGate.mode = "report";
+    imageGate.blocked.length = 0;
     try {
         // The real program, exactly as `pulumi up` runs it.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -210,6 +219,7 @@ export async function planStack(
     problems.push(...fleet.violations);
     const stackAnalysis = analyzeStack(resources, stackConfig.values);
     problems.push(...stackAnalysis.violations);
+    const blockers = imageGate.blocked.map((i) => `deploy refused: ${formatIssue(i)}`);
 
     fs.writeFileSync(
         path.join(outDir, "report.md"),
@@ -225,6 +235,7 @@ export async function planStack(
             warnings,
             invokes: countBy(recordedInvokes(), (i) => i.token),
             crossClusterMarkdown: cross?.markdown,
+            blockers,
         }),
     );
     return {
@@ -236,6 +247,7 @@ export async function planStack(
         outDir,
         seconds: elapsed(),
         fleet,
+        blockers: blockers.length > 0 ? blockers : undefined,
     };
 }
 
@@ -341,6 +353,8 @@ async function resolveOutputs(
 
 interface ReportInput {
     readonly stack: string;
+    /** Deploy blockers (verdict "blocked" when there is no violation). */
+    readonly blockers?: readonly string[];
     readonly resources: readonly RecordedResource[];
     readonly clusterAnalyses: readonly ClusterAnalysis[];
     readonly stackAnalysis: StackAnalysis;
@@ -379,10 +393,13 @@ export function renderReport(r: ReportInput): string {
     const lines: string[] = [];
     lines.push(`# Offline plan: stack \`${r.stack}\``);
     lines.push("");
+    const blockers = r.blockers ?? [];
     lines.push(
-        r.problems.length === 0
-            ? "**Verdict: clean.** No mandatory policy, schema or reachability violation."
-            : `**Verdict: ${r.problems.length} violation(s).** The plan exits 1.`,
+        r.problems.length > 0
+            ? `**Verdict: ${r.problems.length} violation(s).** The plan exits 1.`
+            : blockers.length > 0
+              ? `**Verdict: blocked.** No mandatory policy, schema or reachability violation, but \`pulumi up\` and \`npm run deploy\` refuse this stack before any resource until the ${blockers.length} deploy blocker(s) below are resolved.`
+              : "**Verdict: clean.** No mandatory policy, schema or reachability violation.",
     );
     lines.push("");
     lines.push(
@@ -392,6 +409,9 @@ export function renderReport(r: ReportInput): string {
     );
     if (r.problems.length > 0) {
         lines.push("", "## Violations", "", ...r.problems.map((p) => `- ${p}`));
+    }
+    if (blockers.length > 0) {
+        lines.push("", "## Deploy blockers", "", ...blockers.map((p) => `- ${p}`));
     }
     if (r.warnings.length > 0) {
         lines.push(
