@@ -429,20 +429,29 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         }
     });
 
-    it("carries the gateway's request id in every decision line", () => {
-        const gatewayIds = new Set(
-            gateway
-                .log()
-                .split("\n")
-                .filter((l) => l.includes('"event":"gateway.request"'))
-                .map((l) => JSON.parse(l).request_id as string),
-        );
+    it("carries the gateway's request id in every decision line", async () => {
+        const gatewayIdsNow = () =>
+            new Set(
+                gateway
+                    .log()
+                    .split("\n")
+                    .filter((l) => l.includes('"event":"gateway.request"'))
+                    .map((l) => JSON.parse(l).request_id as string),
+            );
         const decisions = stack.servers.guardrails
             .log()
             .split("\n")
             .filter((l) => l.includes('"guardrails.decision"'))
             .map((l) => JSON.parse(l) as { request_id: string });
         assert.ok(decisions.length > 10, `${decisions.length} decision lines`);
+        // nginx writes its access-log line after the response has gone out, so the last request's
+        // line can reach the captured output after the client (and the guardrails' decision line)
+        // saw the answer: wait up to 5 s for the gateway's log to catch up before judging.
+        let gatewayIds = gatewayIdsNow();
+        for (let i = 0; i < 50 && decisions.some((d) => !gatewayIds.has(d.request_id)); i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            gatewayIds = gatewayIdsNow();
+        }
         for (const d of decisions) {
             assert.ok(
                 gatewayIds.has(d.request_id),
