@@ -6,10 +6,13 @@
  * stack trace, and the offline plan exits 2.
  */
 import { loadConfig } from "./modules/config";
+import { assertVerifiableImages } from "./modules/images";
 import { deployPlatform } from "./modules/platform";
 import { preflight } from "./modules/preflight";
 
 const config = preflight(loadConfig());
+// Prod runs only mirrored, signed images: refused before any resource otherwise (exit 2).
+assertVerifiableImages(config);
 
 /** Per-cluster ids and endpoints; kubeconfigs are secret. */
 export const clusters = deployPlatform(config);

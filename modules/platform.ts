@@ -5,11 +5,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
-import { parse, stringify } from "yaml";
+import { apiAccessFromEnv, kubeconfigForRun } from "./access";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
+import { mirrorTransformation } from "./images";
 import { ClusterPlatform } from "./k8s";
 import { OkeCluster } from "./oci";
+import { iamName } from "./oci/iam-statements";
 import { RegionPeering, peeringPlan } from "./oci/peering";
+import { GlobalEntry, planGlobalEntry } from "./oci/steering";
+import { PrivateLinkAccess, PrivateLinkGateway, privateLinkPlan } from "./oci/private-link";
 
 /** Stack outputs for one cluster. */
 export interface ClusterOutputs {
@@ -25,13 +29,23 @@ export interface ClusterOutputs {
     readonly kubeconfig: pulumi.Output<string>;
 }
 
-/** Name of the Kubernetes provider of a cluster (the plan maps manifests to clusters by it). */
+/** Name of the Kubernetes provider of a cluster. */
 export function kubernetesProviderName(cluster: ClusterConfig): string {
     return `${cluster.name}-k8s`;
 }
 
+/**
+ * The Kubernetes provider of each cluster of the last {@link deployPlatform} call, by cluster
+ * name: the offline plan maps objects to clusters through it (their provider's URN), not by name.
+ */
+export const clusterProviders = new Map<string, k8s.Provider>();
+
 /** Declares the whole platform for a validated stack and returns its outputs by cluster name. */
 export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutputs> {
+    // This run's tunnels to private API endpoints (set by tools/deploy, never in a stack file).
+    const access = apiAccessFromEnv(
+        cfg.clusters.filter((c) => c.target === "oke").map((c) => c.name),
+    );
     const ociProviders = new Map<string, oci.Provider>();
     const ociProvider = (region: string) => {
         let p = ociProviders.get(region);
@@ -57,43 +71,100 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                   providerFor: ociProvider,
                   tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
               });
+    // Private links (issue 16): on-premises clusters calling an OKE cluster's inference.
+    const links = privateLinkPlan(cfg.clusters);
+    const servingVaults = new Map<string, { vaultId: pulumi.Output<string>; region: string }>();
     const outputs: Record<string, ClusterOutputs> = {};
-    for (const cluster of cfg.clusters) {
+    clusterProviders.clear();
+    for (const cluster of servingFirst(cfg.clusters)) {
         let kubeconfig: pulumi.Output<string>;
         let cloud: OkeCluster | undefined;
         if (cluster.target === "oke") {
             const peer = plan?.clusters.find((c) => c.cluster === cluster.name);
+            const link = links.find((l) => l.cluster === cluster.name);
+            const gateway =
+                link === undefined
+                    ? undefined
+                    : new PrivateLinkGateway(
+                          `${cluster.name}-private-link`,
+                          {
+                              compartmentId: cfg.compartmentId!,
+                              links: link,
+                              drgId: peering?.drgIds[cluster.region],
+                              tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
+                          },
+                          { provider: ociProvider(cluster.region) },
+                      );
+            const drgId =
+                gateway?.drgId ?? (peering && peer ? peering.drgIds[cluster.region] : undefined);
+            const peerCidrs = [...(peer?.peerCidrs ?? []), ...(link?.routedCidrs ?? [])];
             cloud = new OkeCluster(
                 cluster.name,
                 {
                     platform: cfg,
                     cluster,
                     homeProvider: ociProvider(cfg.homeRegion!),
-                    peering:
-                        peering && peer
-                            ? { drgId: peering.drgIds[cluster.region]!, peerCidrs: peer.peerCidrs }
-                            : undefined,
+                    peering: drgId !== undefined ? { drgId, peerCidrs } : undefined,
                 },
                 { provider: ociProvider(cluster.region) },
             );
-            const tunnel = cluster.endpoint.tunnelUrl;
+            if (link !== undefined) {
+                new PrivateLinkAccess(
+                    `${cluster.name}-private-link-access`,
+                    {
+                        links: link,
+                        podNetworking: cluster.network!.podNetworking,
+                        compartmentId: cfg.compartmentId!,
+                        clusterId: cloud.info.clusterId,
+                        vaultId: cloud.info.vaultId,
+                        keyId: cloud.info.keys.secrets,
+                        nsgIds: { lb: cloud.info.loadBalancerNsgId, ...cloud.info.backendNsgIds },
+                        homeProvider: ociProvider(cfg.homeRegion!),
+                        iamName: iamName("inference-link", cfg.stack, cluster.name),
+                    },
+                    { provider: ociProvider(cluster.region) },
+                );
+                servingVaults.set(cluster.name, {
+                    vaultId: cloud.info.vaultId,
+                    region: cluster.region,
+                });
+            }
+            const tunnel = access[cluster.name];
             kubeconfig = pulumi.secret(
-                tunnel === undefined
-                    ? cloud.kubeconfig
-                    : cloud.kubeconfig.apply((k) => throughTunnel(k, tunnel)),
+                cloud.kubeconfig.apply((k) => kubeconfigForRun(k, cfg.ociAuth, tunnel)),
             );
         } else {
             kubeconfig = kubeconfigFor(cluster);
         }
         const provider = new k8s.Provider(kubernetesProviderName(cluster), {
             kubeconfig,
+            // The kubeconfig's server differs between runs (a tunnel's local port, or the private
+            // endpoint from a runner in the VCN); the cluster's OCID is what identifies it, so a
+            // new server is an update of the provider, never a replacement of every object.
+            ...(cloud ? { clusterIdentifier: cloud.info.clusterId } : {}),
             enableServerSideApply: true,
             deleteUnreachable: false,
         });
+        clusterProviders.set(cluster.name, provider);
         new ClusterPlatform(
             cluster.name,
-            { cluster, environment: cfg.environment, cloud: cloud?.info },
-            { provider, dependsOn: cloud?.readiness ?? [] },
+            {
+                cluster,
+                environment: cfg.environment,
+                cloud: cloud?.info,
+                globalHostname: cfg.globalEntry?.clusters.includes(cluster.name)
+                    ? cfg.globalEntry.hostname
+                    : undefined,
+                remoteInference: servingVaults.get(
+                    cluster.layer.tiers.guardrails.inferenceFrom ?? "",
+                ),
+            },
+            {
+                provider,
+                dependsOn: cloud?.readiness ?? [],
+                // With images.mirror set, every rendered object references the OCIR mirrors.
+                transformations: mirrorTransformation(cfg, cluster.name),
+            },
         );
         outputs[cluster.name] = {
             target: cluster.target,
@@ -107,22 +178,30 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
             kubeconfig,
         };
     }
+    // The steered entry: DNS traffic management and Health Checks are global services, declared
+    // through the home region's provider.
+    if (cfg.globalEntry !== undefined) {
+        new GlobalEntry(
+            "global-entry",
+            {
+                compartmentId: cfg.compartmentId!,
+                plan: planGlobalEntry(cfg.clusters, cfg.globalEntry),
+                tags: { ...cfg.tags, environment: cfg.environment, stack: cfg.stack },
+            },
+            { provider: ociProvider(cfg.homeRegion ?? cfg.clusters[0].region) },
+        );
+    }
     return outputs;
 }
 
 /**
- * Points a kubeconfig at a local tunnel (a Bastion port-forwarding session) while keeping TLS
- * verification: the API server's certificate is still checked against its original host name.
+ * The clusters with every cluster that serves remote inference before the clusters that call it
+ * (the callers need its vault); otherwise in stack-file order. Pure.
  */
-export function throughTunnel(kubeconfig: string, tunnelUrl: string): string {
-    const doc = parse(kubeconfig) as {
-        clusters?: { cluster?: { server?: string; "tls-server-name"?: string } }[];
-    };
-    for (const c of doc.clusters ?? []) {
-        if (c.cluster?.server) {
-            c.cluster["tls-server-name"] = new URL(c.cluster.server).hostname;
-            c.cluster.server = tunnelUrl;
-        }
-    }
-    return stringify(doc);
+export function servingFirst(clusters: readonly ClusterConfig[]): ClusterConfig[] {
+    const serving = new Set(clusters.map((c) => c.layer.tiers.guardrails.inferenceFrom));
+    return [
+        ...clusters.filter((c) => serving.has(c.name)),
+        ...clusters.filter((c) => !serving.has(c.name)),
+    ];
 }

@@ -4,29 +4,29 @@
  */
 import { readFileSync, writeFileSync } from "fs";
 import { RefusedError, RuleBundle, bundleDigest, bundleFromDirectory, parseBundle } from "./bundle";
-import {
-    CandidateServer,
-    ServeOptions,
-    candidateConfigId,
-    serveCandidate,
-} from "./evaluate/candidate";
+import { CandidateServer, ServeOptions, serveCandidate } from "./evaluate/candidate";
 import { Evaluation, Gates, evaluate, loadPrompts, verdict } from "./evaluate/evaluate";
 import { PresidioStandIn, evaluationCopy, startPresidioStandIn } from "./evaluate/presidio-standin";
 import { KubeApi, inClusterApi } from "./promote/kube";
-import { promoteModel, promoteRules } from "./promote/promote";
+import { promoteModel, promoteRules, waitForModelRollout } from "./promote/promote";
 
 export const USAGE = `usage:
-  slp-pipeline evaluate --url URL --config-id ID --model NAME --attacks FILE --benign FILE [--report FILE]
+  slp-pipeline evaluate --url URL --model NAME --attacks FILE --benign FILE [--report FILE]
   slp-pipeline evaluate-candidate --candidate-rules JSON --model NAME --attacks FILE --benign FILE
                                   --rules-sha256-out FILE [--report FILE]
   slp-pipeline promote-rules --candidate-rules JSON --expected-sha256 HEX
-  slp-pipeline promote-model --source-uri oci-os://namespace/bucket/prefix
+  slp-pipeline promote-model --source-uri oci-os://namespace/bucket/prefix [--previous-source-out FILE]
+  slp-pipeline smoke-model --source-uri URI --url GUARDRAILS_URL --model NAME --attacks FILE
+                           --benign FILE [--rollback-source URI] [--rollout-timeout-seconds N]
+                           [--report FILE]
+                      (after promote-model: waits for the rollout, replays the red-team set through
+                       the guardrails service, promotes --rollback-source back when a gate fails)
   slp-pipeline bundle --dir guardrails/<config-id>      (prints the rule set JSON for candidate_rules)
-  slp-pipeline assess --url GATEWAY_URL --api-key-file FILE --config-id ID --model NAME
+  slp-pipeline assess --url GATEWAY_URL --api-key-file FILE --model NAME
                       --attacks FILE --benign FILE [--report FILE]
                       (the live rails through the gateway; prints one JSON result line)
 
-gates (evaluate, evaluate-candidate, assess): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
+gates (evaluate, evaluate-candidate, assess, smoke-model): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
                                       --max-benign-block-rate R [MAX_BENIGN_BLOCK_RATE]
 exit codes: 0 ok, 1 gate failed or promotion refused, 2 usage error, 3 server or API error
 `;
@@ -37,6 +37,7 @@ export const commands = [
     "evaluate-candidate",
     "promote-rules",
     "promote-model",
+    "smoke-model",
     "bundle",
     "assess",
 ] as const;
@@ -49,8 +50,10 @@ export interface CliDeps {
     readonly stderr: (line: string) => void;
     /** Kubernetes API. Defaults to the pod's ServiceAccount. */
     readonly api?: () => KubeApi;
-    /** Candidate server. Defaults to NeMo Guardrails in this pod. */
+    /** Candidate server. Defaults to the guardrails entrypoint (slp_guardrails) in this pod. */
     readonly serve?: (bundle: RuleBundle, opts?: ServeOptions) => Promise<CandidateServer>;
+    /** Milliseconds between rollout checks (smoke-model). Defaults to 5000. */
+    readonly pollMs?: number;
     /** Loopback stand-in of the output filter's Presidio services. Defaults to an in-process one. */
     readonly presidioStandIn?: () => Promise<PresidioStandIn>;
 }
@@ -63,7 +66,6 @@ class ServerError extends Error {}
 export const flags: Record<Command, readonly string[]> = {
     evaluate: [
         "--url",
-        "--config-id",
         "--model",
         "--attacks",
         "--benign",
@@ -82,12 +84,23 @@ export const flags: Record<Command, readonly string[]> = {
         "--max-benign-block-rate",
     ],
     "promote-rules": ["--candidate-rules", "--expected-sha256"],
-    "promote-model": ["--source-uri"],
+    "promote-model": ["--source-uri", "--previous-source-out"],
+    "smoke-model": [
+        "--source-uri",
+        "--url",
+        "--model",
+        "--attacks",
+        "--benign",
+        "--rollback-source",
+        "--rollout-timeout-seconds",
+        "--report",
+        "--min-attack-block-rate",
+        "--max-benign-block-rate",
+    ],
     bundle: ["--dir"],
     assess: [
         "--url",
         "--api-key-file",
-        "--config-id",
         "--model",
         "--attacks",
         "--benign",
@@ -223,7 +236,6 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const e = await evaluate(
                 {
                     baseUrl: need(opts, "url"),
-                    configId: need(opts, "config-id"),
                     model: need(opts, "model"),
                     headers: { authorization: `Bearer ${key}` },
                 },
@@ -252,11 +264,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const benign = loadPrompts(need(opts, "benign"));
             const model = need(opts, "model");
             if (command === "evaluate") {
-                const e = await evaluate(
-                    { baseUrl: need(opts, "url"), configId: need(opts, "config-id"), model },
-                    attacks,
-                    benign,
-                );
+                const e = await evaluate({ baseUrl: need(opts, "url"), model }, attacks, benign);
                 report(e, gates, deps, opts.report);
                 return 0;
             }
@@ -269,7 +277,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             try {
                 server = await (deps.serve ?? serveCandidate)(evaluationCopy(bundle, standIn.url));
                 const e = await evaluate(
-                    { baseUrl: server.baseUrl, configId: candidateConfigId, model },
+                    { baseUrl: server.baseUrl, model, decisions: server.decisions },
                     attacks,
                     benign,
                 );
@@ -306,14 +314,49 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             deps.stdout(`promoted guardrail rules ${digest}`);
             return 0;
         }
+        if (command === "smoke-model") {
+            const gates = gatesOf(opts, deps.env);
+            const attacks = loadPrompts(need(opts, "attacks"));
+            const benign = loadPrompts(need(opts, "benign"));
+            const source = need(opts, "source-uri");
+            const rollback = opts["rollback-source"] ?? "";
+            const seconds = Number(opts["rollout-timeout-seconds"] ?? 1800);
+            if (!Number.isInteger(seconds) || seconds < 1) {
+                throw new UsageError(
+                    `rollout-timeout-seconds must be a positive integer, got ${opts["rollout-timeout-seconds"]}`,
+                );
+            }
+            await waitForModelRollout(api, source, seconds * 1000, deps.pollMs);
+            // Through the guardrails service like every request (no path to inference but theirs).
+            const e = await evaluate(
+                { baseUrl: need(opts, "url"), model: need(opts, "model") },
+                attacks,
+                benign,
+            );
+            try {
+                report(e, gates, deps, opts.report);
+            } catch (err) {
+                if (!(err instanceof GateError)) throw err;
+                if (rollback === "") {
+                    throw new GateError(
+                        `${err.message}; no earlier model to roll back to: the new one stays, fix or promote another`,
+                    );
+                }
+                await promoteModel(api, rollback);
+                throw new GateError(`${err.message}; rolled back to ${rollback}`);
+            }
+            deps.stdout(`model ${source} serves through the guardrails and passes the gates`);
+            return 0;
+        }
         // The verify step trusts whatever key a manifest names when this list is empty: refuse.
         if ((deps.env.MODEL_VAULT_TRUSTED_KEY_IDS ?? "").trim() === "") {
             throw new RefusedError(
                 "MODEL_VAULT_TRUSTED_KEY_IDS is empty, so model-vault verify trusted any key; set kubeflow.trustedModelKeyIds (existing clusters) and promote again",
             );
         }
-        await promoteModel(api, need(opts, "source-uri"));
-        deps.stdout(`promoted model ${opts["source-uri"]}`);
+        const previous = await promoteModel(api, need(opts, "source-uri"));
+        if (opts["previous-source-out"]) writeFileSync(opts["previous-source-out"], previous);
+        deps.stdout(`promoted model ${opts["source-uri"]} (previously ${previous || "none"})`);
         return 0;
     } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);

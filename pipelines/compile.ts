@@ -12,6 +12,7 @@ import * as path from "path";
 import { modelLoaderImage, pipelineImages } from "../modules/constants/images";
 import { runtimeClasses } from "../modules/constants/scheduling";
 import { runtimeClassSpec } from "../modules/k8s/baseline/kata";
+import { catalog } from "../modules/k8s/catalog";
 import { imageRef } from "../modules/k8s/kubeflow";
 import { sandboxLabel } from "../modules/k8s/kubeflow/namespace";
 import { gpuResourceName } from "../modules/k8s/llm/tiers";
@@ -33,6 +34,7 @@ export function platformFacts() {
             "model-loader": imageRef(modelLoaderImage),
             trainer: imageRef(pipelineImages.trainer),
         },
+        guardrailsUrl: `http://${catalog.guardrails.serviceHost}:${catalog.guardrails.ports[0].port}`,
         sandbox: {
             labelKey: sandboxLabel,
             label: sandboxLabelValue,

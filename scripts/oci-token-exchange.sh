@@ -47,5 +47,7 @@ security_token_file=${dir}/token
 fingerprint=${fingerprint}
 CFG
 chmod 600 "$dir/config"
-echo "OCI_CONFIG_FILE=$dir/config" >> "${GITHUB_ENV:-/dev/null}"
+# The Pulumi OCI providers read OCI_CONFIG_FILE, the OCI CLI (the kubeconfig's exec plugin, the
+# deploy tool's Bastion and registry calls) OCI_CLI_CONFIG_FILE ("CLI Environment Variables").
+printf 'OCI_CONFIG_FILE=%s\nOCI_CLI_CONFIG_FILE=%s\n' "$dir/config" "$dir/config" >> "${GITHUB_ENV:-/dev/null}"
 echo "OCI session token written to $dir/config (profile DEFAULT)"

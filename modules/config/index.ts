@@ -24,7 +24,10 @@ import {
     protectionModes,
     vaultTypes,
 } from "./schema";
+import { kubernetesVersionProblem, okeKubernetesVersions } from "./kubernetes-versions";
+import { parseFleet, parseGlobalEntry } from "./fleet";
 import { ocidOf } from "./ocids";
+import { parsePrivateLink, validateRemoteInference, withInferenceClients } from "./private-link";
 import { ociRegions } from "./regions";
 import { findStackFile, stackFileLocator } from "./locate";
 import { checkShape, isUnder } from "./shape";
@@ -50,6 +53,7 @@ import {
 
 export * from "./schema";
 export * from "./layer";
+export type { FleetConfig, FleetException, GlobalEntryConfig } from "./fleet";
 export {
     ConfigValidationError,
     HiddenValue,
@@ -74,6 +78,9 @@ const topLevelKeys = [
     "ociAuth",
     "clusters",
     "peering",
+    "globalEntry",
+    "fleet",
+    "images",
     ...layerSectionNames,
 ] as const;
 
@@ -90,6 +97,7 @@ const clusterKeys = [
     "nodePools",
     "capabilities",
     "kubeconfigKey",
+    "privateLink",
     ...layerSectionNames,
 ] as const;
 
@@ -200,8 +208,17 @@ export function parseConfig(
     );
     inherited.drainInto(issues);
     crossValidateClusters(clusters, `${root}clusters`, issues);
+    validateRemoteInference(clusters, `${root}clusters`, issues);
     const peeringObj = obj(rootObj.peering, top("peering"), issues, ["enabled"]);
     const peering = { enabled: bool(peeringObj, "enabled", top("peering"), issues, false) };
+    const imagesObj = obj(rootObj.images, top("images"), issues, ["mirror"]);
+    const images = {
+        mirror: str(imagesObj, "mirror", top("images"), issues, {
+            pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
+            expected:
+                "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+        }),
+    };
     if (peering.enabled) {
         const okeRegions = new Set(clusters.filter((c) => c.target === "oke").map((c) => c.region));
         const okeCount = clusters.filter((c) => c.target === "oke").length;
@@ -212,6 +229,15 @@ export function parseConfig(
                 `false, or at least 2 OKE clusters in at least 2 regions (found ${okeCount} in ${okeRegions.size}): remote peering connects regions`,
             );
         }
+    }
+    const globalEntry = parseGlobalEntry(rootObj.globalEntry, top("globalEntry"), issues, clusters);
+    const fleet = parseFleet(rootObj.fleet, top("fleet"), issues, clusters);
+    if (globalEntry !== undefined && (compartmentId === undefined || homeRegion === undefined)) {
+        issues.add(
+            top(compartmentId === undefined ? "compartmentId" : "homeRegion"),
+            undefined,
+            "a value: globalEntry creates an OCI steering policy and health monitor there",
+        );
     }
 
     // Where the schema only knows "no such key" and a parser says more (a refused security key,
@@ -238,8 +264,11 @@ export function parseConfig(
         tags,
         vault,
         ociAuth,
-        clusters,
+        clusters: withInferenceClients(clusters),
         peering,
+        globalEntry,
+        fleet,
+        images,
     };
 }
 
@@ -381,6 +410,12 @@ function parseCluster(
             kubernetesVersion,
             `a version from v1.${supportedKubernetesMinors.min} to v1.${supportedKubernetesMinors.max}`,
         );
+    } else if (isOke && patterns.kubernetesVersion.pattern.test(kubernetesVersion)) {
+        // OKE offers only some patch versions (modules/config/kubernetes-versions.ts).
+        const problem = kubernetesVersionProblem(kubernetesVersion, okeKubernetesVersions);
+        if (problem !== undefined) {
+            issues.add(`${path}.kubernetesVersion`, kubernetesVersion, problem);
+        }
     }
 
     const onlyFor = (key: string, forTarget: string) => {
@@ -397,20 +432,11 @@ function parseCluster(
     let nodePools: NodePoolConfig[] = [];
     let capabilities: ClusterCapabilities;
     let kubeconfigKey: string | undefined;
-    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, [
-        "public",
-        "allowedCidrs",
-        "tunnelUrl",
-    ]);
+    const endpointObj = obj(o.endpoint, `${path}.endpoint`, issues, ["public", "allowedCidrs"]);
     const bastionObj = obj(o.bastion, `${path}.bastion`, issues, ["enabled", "clientCidrs"]);
     const endpoint = {
         public: bool(endpointObj, "public", `${path}.endpoint`, issues, false),
         allowedCidrs: strList(endpointObj, "allowedCidrs", `${path}.endpoint`, issues, cidrOpts),
-        tunnelUrl: str(endpointObj, "tunnelUrl", `${path}.endpoint`, issues, {
-            pattern: /^https:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
-            expected:
-                "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
-        }),
     };
     const bastion = {
         enabled: bool(bastionObj, "enabled", `${path}.bastion`, issues, false),
@@ -598,6 +624,7 @@ function parseCluster(
         nodePools,
         capabilities,
         kubeconfigKey,
+        privateLink: parsePrivateLink(o.privateLink, `${path}.privateLink`, issues, target),
         layer,
     };
 }
@@ -787,6 +814,7 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         "kata",
         "kataMode",
         "labels",
+        "availabilityDomains",
     ]);
     const name = str(o, "name", path, issues, {
         ...patterns.dnsLabel,
@@ -913,7 +941,25 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
             keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
             expected: "a Kubernetes label key",
         }),
+        ...(o.availabilityDomains !== undefined
+            ? { availabilityDomains: parseAvailabilityDomains(o.availabilityDomains, path, issues) }
+            : {}),
     };
+}
+
+/** `availabilityDomains`: distinct AD numbers 1–3 (OCI regions have one or three ADs). */
+function parseAvailabilityDomains(v: unknown, path: string, issues: Issues): number[] {
+    const p = `${path}.availabilityDomains`;
+    const ok =
+        Array.isArray(v) &&
+        v.length > 0 &&
+        v.every((n) => Number.isInteger(n) && n >= 1 && n <= 3) &&
+        new Set(v).size === v.length;
+    if (!ok) {
+        issues.add(p, v, "a non-empty list of distinct availability domain numbers 1, 2 or 3");
+        return [];
+    }
+    return [...(v as number[])].sort();
 }
 
 function validatePools(pools: readonly NodePoolConfig[], path: string, issues: Issues): void {

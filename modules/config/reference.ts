@@ -101,7 +101,12 @@ function rows(
         const cd = defOf(inner);
         const description = child.description ?? inner.description ?? "";
         if (cd.type === "object") {
-            out.push({ key: `\`${name}\``, def: "", allowed: "object", meaning: description });
+            out.push({
+                key: `\`${name}\``,
+                def: fieldDocs.get(child)?.defaultText ?? "",
+                allowed: "object",
+                meaning: description,
+            });
             out.push(...rows(child, `${name}.`));
         } else if (
             cd.type === "array" &&

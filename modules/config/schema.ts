@@ -3,7 +3,9 @@
  * and the only thing the cloud and cluster layers read: nothing below `index.ts` calls
  * `pulumi.Config`.
  */
+import type { FleetConfig, GlobalEntryConfig } from "./fleet";
 import type { ClusterLayerConfig } from "./layer";
+import type { InferenceClient, PrivateLinkConfig } from "./private-link";
 
 export const environments = ["dev", "staging", "prod"] as const;
 export type Environment = (typeof environments)[number];
@@ -83,6 +85,11 @@ export interface NodePoolConfig {
     readonly kataMode: Exclude<KataPoolMode, "auto">;
     /** Extra node labels. */
     readonly labels: Readonly<Record<string, string>>;
+    /**
+     * Availability domains (numbers 1–3 of the region) to place nodes in. Defaults to every AD
+     * where the region offers the shape (looked up at deploy time).
+     */
+    readonly availabilityDomains?: readonly number[];
 }
 
 /** Network plan of an OKE cluster. */
@@ -131,11 +138,6 @@ export interface ClusterConfig {
         readonly public: boolean;
         /** CIDRs allowed to reach a public endpoint (6443). */
         readonly allowedCidrs: readonly string[];
-        /**
-         * Where this machine reaches the API server when it is private, e.g. `https://127.0.0.1:6443`
-         * through a Bastion port-forwarding session; the kubeconfig's server is rewritten to it.
-         */
-        readonly tunnelUrl?: string;
     };
     /** OKE only: managed OCI Bastion for reaching a private endpoint. */
     readonly bastion: {
@@ -157,6 +159,13 @@ export interface ClusterConfig {
     readonly capabilities: ClusterCapabilities;
     /** Existing only: name of the secret config key that holds the kubeconfig. */
     readonly kubeconfigKey?: string;
+    /** Existing only: the private link to the OKE cluster that serves its inference (issue 16). */
+    readonly privateLink?: PrivateLinkConfig;
+    /**
+     * OKE only, derived: the clusters whose guardrails call this cluster's inference through its
+     * private entry (their `tiers.guardrails.inferenceFrom` names it). Empty when none.
+     */
+    readonly inferenceClients?: readonly InferenceClient[];
     /** Everything that goes inside the cluster (tiers, tenants, observability…), after per-cluster overrides. */
     readonly layer: ClusterLayerConfig;
 }
@@ -185,6 +194,18 @@ export interface PlatformConfig {
     readonly clusters: readonly ClusterConfig[];
     /** Private routing between the VCNs of the stack's OKE clusters in different regions. */
     readonly peering: PeeringConfig;
+    /** One client-facing name steered to the healthy regions' gateways; none by default. */
+    readonly globalEntry?: GlobalEntryConfig;
+    /** Accepted differences between the clusters' rendered platforms; none by default. */
+    readonly fleet: FleetConfig;
+    /** Where the images the platform runs are mirrored (tools/images). */
+    readonly images: ImagesConfig;
+}
+
+/** Image mirror: every image the program renders is referenced from here by digest when set. */
+export interface ImagesConfig {
+    /** `<tenancy-namespace>/<prefix>`: mirrors live at `<region>.ocir.io/<tenancy-namespace>/<prefix>` in each OKE cluster's region (the home region for existing clusters). Required in prod. Defaults to none (upstream refs). */
+    readonly mirror?: string;
 }
 
 /**

@@ -30,6 +30,7 @@ import { receiverTypes } from "./observability";
 import { kubeflowModes, podSecurityLevels } from "./kubeflow";
 import { devicePluginOwners } from "./baseline";
 import { gatewayAuthModes, inferenceRuntimeClasses, presidioEntities } from "./tiers";
+import { globalEntryTtl, monitorIntervals, monitorTimeouts, steeringPolicies } from "./fleet";
 
 /** What the README and the error messages say about a key besides its JSON Schema. */
 export interface FieldDoc {
@@ -129,13 +130,24 @@ function flag(description: string, o: Common & { default?: boolean } = {}): z.Zo
     return finish(z.boolean({ error: "true or false" }), description, "true or false", o);
 }
 
+/** One of a fixed set of numbers. */
+function numberChoice(
+    values: readonly [number, ...number[]],
+    description: string,
+    o: Common & { default?: number } = {},
+): z.ZodType {
+    const expected = `one of ${values.join(" | ")}`;
+    return finish(z.literal(values, { error: expected }), description, expected, o);
+}
+
 /** A list of items. */
 function list(
     item: z.ZodType,
     description: string,
-    o: Common & { default?: unknown[]; minItems?: number; itemsExpected?: string } = {},
+    o: Common & { default?: unknown[]; minItems?: number; expected?: string } = {},
 ): z.ZodType {
-    const expected = `a list${o.minItems ? ` of at least ${o.minItems} item(s)` : ""}`;
+    const expected =
+        o.expected ?? `a list${o.minItems ? ` of at least ${o.minItems} item(s)` : ""}`;
     let t = z.array(item, { error: expected });
     if (o.minItems) {
         t = t.min(o.minItems, { error: expected });
@@ -524,6 +536,15 @@ export const tiersSchema = section(
                     "accept `stream: true`: the answer streams after every output rail ran on all of it; `false` refuses streaming with 400",
                     { default: true },
                 ),
+                inferenceFrom: text(
+                    "with `inference.enabled: false`: the OKE cluster of the stack whose inference these guardrails call through its private mTLS entry (needs `privateLink` and `baseline.secrets.existingClusterAuth`)",
+                    {
+                        ...patterns.dnsLabel,
+                        expected:
+                            "the name of the OKE cluster of the stack that serves this cluster's inference",
+                        defaultText: "none (in-cluster inference)",
+                    },
+                ),
                 jailbreakDetection: section(
                     {
                         ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
@@ -841,6 +862,10 @@ export const kubeflowSchema = section(
             },
             "the recurring red-team assessment",
         ),
+        sandboxMutation: flag(
+            "declare the MutatingAdmissionPolicy (`admissionregistration.k8s.io/v1beta1`) that gives sandboxed pipeline steps the Kata GPU RuntimeClass; only where the API server serves it (off by default in Kubernetes 1.34; no OKE setting for it was found). Without it the fine-tune step is refused by the sandbox policy",
+            { default: false },
+        ),
         kserve: section(
             {
                 enabled: flag(
@@ -865,6 +890,10 @@ export const layerShape = {
 
 // ---------------------------------------------------------------------------------------------
 // Clusters and the stack
+
+const dnsName = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/;
+const fleetObjectPattern = /^[A-Za-z*][A-Za-z0-9*]*(\/[a-z0-9*][-a-z0-9.*]*){1,2}$/;
+const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 const shapePattern = /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/;
 
@@ -915,6 +944,16 @@ export const nodePoolSchema = item(
             keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
             keyExpected: "a Kubernetes label key",
         }),
+        availabilityDomains: list(
+            number("an AD number", { min: 1, max: 3, required: true }),
+            "availability domains to place nodes in; an AD without the shape is refused at `pulumi up`",
+            {
+                minItems: 1,
+                expected: "a non-empty list of distinct availability domain numbers 1, 2 or 3",
+                defaultText:
+                    "every AD whose shapes (`oci.core.getShapes`) include the pool's shape",
+            },
+        ),
     },
     "a node pool object with name, role and shape",
 );
@@ -936,7 +975,7 @@ export const clusterSchema = item(
             required: true,
         }),
         kubernetesVersion: text(
-            "v1.30–v1.34 (ValidatingAdmissionPolicy v1 needs ≥ 1.30); pins the Pod Security version labels",
+            "v1.30–v1.34 (ValidatingAdmissionPolicy v1 needs ≥ 1.30); on OKE, one of the versions in `modules/config/kubernetes-versions.ts`; pins the Pod Security version labels",
             { ...patterns.kubernetesVersion, default: "v1.34.2" },
         ),
         network: section(
@@ -972,15 +1011,6 @@ export const clusterSchema = item(
             {
                 public: flag("public API endpoint (refused in prod)", { default: false }),
                 allowedCidrs: cidrList("required with a public endpoint; `0.0.0.0/0` refused"),
-                tunnelUrl: text(
-                    "a local Bastion tunnel to a private API server; the kubeconfig is rewritten to it and keeps verifying the server's name",
-                    {
-                        pattern: /^https:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/,
-                        expected:
-                            "a local https URL of a tunnel to the API server, such as https://127.0.0.1:6443",
-                        defaultText: "none",
-                    },
-                ),
             },
             "OKE only: API endpoint exposure",
         ),
@@ -1044,6 +1074,41 @@ export const clusterSchema = item(
             expected: "the name of a secret config key holding the kubeconfig",
             defaultText: "`kubeconfig-<name>`",
         }),
+        privateLink: section(
+            {
+                to: text("the OKE cluster whose VCN the link reaches", {
+                    ...patterns.dnsLabel,
+                    required: true,
+                }),
+                cidrs: list(
+                    text("an IPv4 CIDR block", { ...cidr, required: true }),
+                    "addresses this cluster's traffic arrives from at the other end (its nodes' CIDRs when pods are SNATed): routed through the DRG, the only sources the remote entry admits",
+                    { required: true, minItems: 1 },
+                ),
+                entryAddress: text(
+                    "private IPv4 of the serving cluster's remote inference entry (internal NLB in its load balancer subnet); the same for every caller",
+                    {
+                        pattern: ipv4,
+                        expected:
+                            "a private IPv4 address in the serving cluster's load balancer subnet",
+                        required: true,
+                    },
+                ),
+                ipsec: section(
+                    {
+                        cpeAddress: text("public IPv4 of the on-premises VPN device (CPE)", {
+                            pattern: ipv4,
+                            expected: "the public IPv4 address of the on-premises VPN device",
+                            required: true,
+                        }),
+                    },
+                    "site-to-site IPSec VPN to the DRG",
+                    { required: true },
+                ),
+            },
+            "existing only: the IPSec link to the OKE cluster `to` whose inference `tiers.guardrails.inferenceFrom` names ([docs/hybrid.md](docs/hybrid.md))",
+            { defaultText: "none" },
+        ),
         ...layerShape,
     },
     "a cluster object with at least name, target and region",
@@ -1127,6 +1192,142 @@ export const stackSchema = z
                 ),
             },
             "private routing between the stack's OKE VCNs in different regions",
+        ),
+        globalEntry: section(
+            {
+                hostname: text("the client-facing name, inside `zone`", {
+                    pattern: dnsName,
+                    expected: "a fully qualified DNS name such as llm.example.com",
+                    required: true,
+                }),
+                zone: text("name of the public OCI DNS zone that holds `hostname`", {
+                    pattern: dnsName,
+                    expected:
+                        "the name of a public OCI DNS zone such as example.com (no trailing dot)",
+                    required: true,
+                }),
+                zoneId: text("OCID of that zone; the steering policy attachment needs it", {
+                    pattern: /^ocid1\.dns-zone\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
+                    expected: "a DNS zone OCID (ocid1.dns-zone.oc1..aaaa…)",
+                    required: true,
+                }),
+                policy: choice(
+                    steeringPolicies,
+                    "`FAILOVER` (first healthy cluster in `clusters` order) or `LOAD_BALANCE` (weighted)",
+                    { default: "FAILOVER" },
+                ),
+                ttl: number("TTL of the steered answer, seconds", { ...globalEntryTtl }),
+                clusters: list(
+                    text("a cluster name", { required: true }),
+                    "clusters behind the name, in failover order: at least 2 in at least 2 regions, each with a public gateway, its own public `tiers.gateway.hostname`, inference, and no ACME",
+                    { defaultText: "every cluster of the stack" },
+                ),
+                weights: finish(
+                    z.record(
+                        z.string(),
+                        z
+                            .number({ error: "an integer from 0 to 255" })
+                            .int({ error: "an integer from 0 to 255" })
+                            .min(0, { error: "an integer from 0 to 255" })
+                            .max(255, { error: "an integer from 0 to 255" }),
+                        { error: "a map of cluster name to weight" },
+                    ),
+                    "`LOAD_BALANCE` weights by cluster (0–255); refused with `FAILOVER`",
+                    "a map of cluster name to weight",
+                    { defaultText: "`1` each" },
+                ),
+                disabled: list(
+                    text("a cluster name", { required: true }),
+                    "clusters whose answer is administratively disabled (drained); at least one must stay enabled",
+                    { defaultText: "`[]`" },
+                ),
+                monitor: section(
+                    {
+                        intervalSeconds: numberChoice(monitorIntervals, "seconds between probes", {
+                            default: 30,
+                        }),
+                        timeoutSeconds: numberChoice(
+                            monitorTimeouts,
+                            "probe timeout, at most the interval",
+                            { default: 10 },
+                        ),
+                        vantagePoints: list(
+                            text("an OCI Health Checks vantage point", {
+                                pattern: /^[a-z0-9][-a-z0-9]*$/,
+                                expected: "OCI Health Checks vantage point names such as goo-chs",
+                                required: true,
+                            }),
+                            "OCI Health Checks vantage point names",
+                            { defaultText: "OCI's default selection" },
+                        ),
+                    },
+                    "the HTTP monitor probing each region's gateway health path",
+                ),
+            },
+            "one client-facing name steered by OCI DNS traffic management to the healthy regions' gateways (docs/multi-region.md); needs `compartmentId` and `homeRegion`",
+            { defaultText: "none" },
+        ),
+        fleet: section(
+            {
+                exceptions: list(
+                    item(
+                        {
+                            name: text("shown in the report next to every difference it accepts", {
+                                pattern: /^[a-z0-9][-a-z0-9]{0,62}$/,
+                                expected: "a name of lowercase letters, digits and '-'",
+                                required: true,
+                            }),
+                            cluster: text("the cluster whose rendered platform may differ", {
+                                required: true,
+                            }),
+                            objects: list(
+                                text("an object pattern", {
+                                    pattern: fleetObjectPattern,
+                                    expected:
+                                        "object patterns Kind/namespace/name or Kind/name, '*' as a wildcard",
+                                    required: true,
+                                }),
+                                "objects it covers: `Kind/namespace/name` or `Kind/name`, `*` matching any run of characters in a segment",
+                                { required: true, minItems: 1 },
+                            ),
+                            fields: list(
+                                text("a field path", {
+                                    pattern: /^[A-Za-z][^\s]*$/,
+                                    expected:
+                                        "field paths such as metadata.labels.pod-security.kubernetes.io/enforce-version",
+                                    required: true,
+                                }),
+                                "field paths the difference may touch; when set, a missing object is not accepted",
+                                { defaultText: "any difference" },
+                            ),
+                            reason: text("why the difference is intended (the report prints it)", {
+                                pattern: /\S.{9,}/,
+                                expected:
+                                    "a sentence (at least 10 characters) saying why the cluster differs",
+                                required: true,
+                            }),
+                        },
+                        "an object with name, cluster, objects and reason",
+                    ),
+                    "accepted differences between the clusters' rendered platforms on security-relevant objects; an unused exception fails the plan; none on a one-cluster stack",
+                    { defaultText: "`[]`" },
+                ),
+            },
+            "how the plan treats differences between the stack's clusters",
+        ),
+        images: section(
+            {
+                mirror: text(
+                    "`<tenancy-namespace>/<prefix>`: every rendered image is referenced as `<region>.ocir.io/<namespace>/<prefix>/<source repository>@<digest>` in each OKE cluster's region (the home region for existing clusters); `npm run images:mirror` copies and signs them",
+                    {
+                        pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
+                        expected:
+                            "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+                        defaultText: "none (required in prod)",
+                    },
+                ),
+            },
+            "where the images the platform runs are mirrored (tools/images)",
         ),
         ...layerShape,
     })

@@ -79,6 +79,11 @@ export interface GuardrailsTierConfig extends TierConfig {
     readonly streaming: boolean;
     /** The jailbreak heuristics server the input rails call. */
     readonly jailbreakDetection: TierConfig & { readonly image: TierImage };
+    /**
+     * The OKE cluster whose inference these guardrails call, through its private mTLS entry, when
+     * this cluster serves none (tiers.inference.enabled: false). Defaults to none (in-cluster inference).
+     */
+    readonly inferenceFrom?: string;
 }
 
 export const inferenceRuntimeClasses = ["kata-qemu-nvidia-gpu", "none"] as const;
@@ -429,6 +434,7 @@ export function parseTiers(
         "configId",
         "streaming",
         "jailbreakDetection",
+        "inferenceFrom",
     ]);
     const jp = join(grp, "jailbreakDetection");
     const j = tierObj(gr.jailbreakDetection, jp, issues, [...common, "image"]);
@@ -449,6 +455,11 @@ export function parseTiers(
                 "a directory name under guardrails/ (lower-case letters, digits, '-', '_'; no '/' or '..')",
         }),
         streaming: bool(gr, "streaming", grp, issues, true),
+        inferenceFrom: str(gr, "inferenceFrom", grp, issues, {
+            pattern: /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
+            expected:
+                "the name of the OKE cluster of the stack that serves this cluster's inference",
+        }),
         jailbreakDetection: {
             enabled: bool(j, "enabled", jp, issues, true),
             replicas: num(j, "replicas", jp, issues, { min: 1, max: 50, default: 2 }),

@@ -78,15 +78,16 @@ export const tierImages = {
 } as const satisfies Record<string, PinnedImage>;
 
 /**
- * Squid for the egress proxy (`proxy` engine). Digest of `ubuntu/squid` (Squid 6.13) as pinned by
- * several unrelated public projects; not checked against Docker Hub here. The tag is informative.
+ * Squid for the egress proxy (`proxy` engine), built by images/egress-proxy/Dockerfile: Debian 12
+ * with its squid package at the version the real suite runs (the tag names it; the suite checks
+ * the Dockerfile's pin against what it ran). Placeholder until its first build is pushed.
  */
-export const egressProxyImage = {
-    repository: "docker.io/ubuntu/squid",
-    tag: "6.13",
-    digest: "sha256:6a097f68bae708cedbabd6188d68c7e2e7a38cedd05a176e1cc0ba29e3bbe029",
-    digestProvenance: "corroborated",
-} as const satisfies PinnedImage;
+export const egressProxyImage: PinnedImage = {
+    repository: `${ownRegistryPlaceholder}/egress-proxy`,
+    tag: "squid-5.7-2-deb12u6",
+    digest: placeholderDigest,
+    digestProvenance: "placeholder",
+};
 
 /**
  * Images the MLOps pipelines run (issue 8). `pipelineTools` is built by `pipelines/Dockerfile`

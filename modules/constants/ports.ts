@@ -9,6 +9,8 @@ export const okePorts = {
     nodePortMin: 30000,
     nodePortMax: 32767,
     https: 443,
+    /** Plain HTTP listener: only for ACME HTTP-01 challenges. */
+    http: 80,
 } as const;
 
 /** Workload ports inside the cluster. */
@@ -22,6 +24,14 @@ export const workloadPorts = {
     /** The inference pod's metrics-only listener (an nginx sidecar passing through vLLM's /metrics). */
     inferenceMetrics: 9400,
     presidio: 3000,
+    /** The remote inference entry's mTLS listener (modules/k8s/llm/remote.ts). */
+    inferenceEntry: 8443,
+    /** The remote inference entry's plain health listener (serves only /healthz, for probes). */
+    inferenceEntryHealth: 8081,
+    /** The guardrails pod's uplink sidecar to a remote inference entry (loopback only). */
+    guardrailsUplink: 8001,
+    /** The uplink sidecar's health listener (serves only /healthz, for probes). */
+    guardrailsUplinkHealth: 8002,
     egressProxy: 3128,
     dns: 53,
 } as const;

@@ -1,4 +1,5 @@
 /** Arguments every component of the cluster layer receives. */
+import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, Environment } from "../config";
 import type { CloudClusterInfo } from "../oci/types";
 
@@ -10,4 +11,14 @@ export interface ClusterLayerArgs {
     readonly environment: Environment;
     /** Cloud ids and endpoints; undefined for `target: existing` clusters. */
     readonly cloud?: CloudClusterInfo;
+    /** The stack's steered client-facing name (`globalEntry.hostname`) when this cluster is behind it. */
+    readonly globalHostname?: string;
+    /**
+     * A calling cluster of remote inference (`tiers.guardrails.inferenceFrom`): the serving
+     * cluster's vault, where its guardrails' client certificate is pushed. Defaults to none.
+     */
+    readonly remoteInference?: {
+        readonly vaultId: pulumi.Output<string>;
+        readonly region: string;
+    };
 }

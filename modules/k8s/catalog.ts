@@ -40,6 +40,7 @@ export const workloadIds = [
     "presidio-analyzer",
     "presidio-anonymizer",
     "egress-proxy",
+    "inference-entry",
 ] as const;
 export type WorkloadId = (typeof workloadIds)[number];
 
@@ -110,5 +111,11 @@ export const catalog: Readonly<Record<WorkloadId, Workload>> = {
     ),
     "egress-proxy": workload("egress-proxy", serviceNamespaces.egressProxy, "egress-proxy", [
         http("http", workloadPorts.egressProxy),
+    ]),
+    // The mTLS entry other clusters' guardrails reach this cluster's inference through (issue 16):
+    // forwards only the chat-completions API; `health` answers probes only.
+    "inference-entry": workload("inference-entry", tierNamespaces.inference, "inference", [
+        http("https", workloadPorts.inferenceEntry),
+        http("health", workloadPorts.inferenceEntryHealth),
     ]),
 };

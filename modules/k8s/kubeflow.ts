@@ -16,7 +16,7 @@ import type { KubeflowConfig } from "../config/kubeflow";
 import { PinnedImage, modelLoaderImage, pipelineImages } from "../constants/images";
 import { labelDomain, labels, partOfValue } from "../constants/labels";
 import { promotionPolicyConfigMap } from "../constants/rollout";
-import { priorityClasses } from "../constants/scheduling";
+import { priorityClasses, runtimeClasses } from "../constants/scheduling";
 import { clusterSecretStoreName, externalSecretsApiVersion } from "../constants/secrets";
 import type { ClusterLayerArgs } from "./args";
 import {
@@ -41,6 +41,13 @@ import {
 } from "./kubeflow/rbac";
 import { buildIntent, intentInputs } from "./network/intent";
 import { redteamCronJobSpec, redteamKeySecret, redteamPodArgs } from "./kubeflow/redteam";
+import {
+    sandboxGuardName,
+    sandboxGuardSpec,
+    sandboxMatchResources,
+    sandboxMutationName,
+    sandboxMutationSpec,
+} from "./kubeflow/sandbox";
 
 export { kustomizeSteps } from "./kubeflow/install";
 export { rolloutRoles, pipelineRuntimeRole, rbacViolations } from "./kubeflow/rbac";
@@ -187,7 +194,7 @@ export class Kubeflow extends pulumi.ComponentResource {
             },
             inNs,
         );
-        const apiServer = buildIntent(intentInputs(args.cluster)).apiServer;
+        const apiServer = buildIntent(intentInputs(args.cluster, args.cloud)).apiServer;
         for (const p of pipelinePolicies({
             apiServerCidrs: apiServer.cidrs,
             apiServerPort: apiServer.port,
@@ -294,6 +301,49 @@ export class Kubeflow extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [guard] },
         );
+
+        // Sandboxed steps run under the Kata GPU RuntimeClass or not at all (kubeflow/sandbox.ts).
+        const sandboxGuard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            `${name}-sandbox-guard`,
+            {
+                metadata: { name: sandboxGuardName, labels: common },
+                spec: sandboxGuardSpec(runtimeClasses.kataGpu),
+            },
+            child,
+        );
+        new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            `${name}-sandbox-guard-binding`,
+            {
+                metadata: { name: sandboxGuardName, labels: common },
+                spec: {
+                    policyName: sandboxGuardName,
+                    validationActions: ["Deny"],
+                    matchResources: sandboxMatchResources(ns),
+                },
+            },
+            { parent: this, dependsOn: [sandboxGuard] },
+        );
+        if (cfg.sandboxMutation) {
+            const mutation = new k8s.admissionregistration.v1beta1.MutatingAdmissionPolicy(
+                `${name}-sandbox-runtime`,
+                {
+                    metadata: { name: sandboxMutationName, labels: common },
+                    spec: sandboxMutationSpec(runtimeClasses.kataGpu),
+                },
+                child,
+            );
+            new k8s.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding(
+                `${name}-sandbox-runtime-binding`,
+                {
+                    metadata: { name: sandboxMutationName, labels: common },
+                    spec: {
+                        policyName: sandboxMutationName,
+                        matchResources: sandboxMatchResources(ns),
+                    },
+                },
+                { parent: this, dependsOn: [mutation] },
+            );
+        }
 
         // The recurring red-team assessment: wherever there is a gateway to assess.
         if (args.cluster.layer.tiers.gateway.enabled) {

@@ -9,71 +9,43 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labels } from "../constants/labels";
+import {
+    AllowedCapability,
+    allowedCapabilities,
+    defaultUid,
+    digestPattern,
+    looksLikeSecretName,
+    minimumId,
+    podSpecViolations as sharedPodSpecViolations,
+    restrictedContainerSecurityContext,
+    restrictedPodSecurityContext,
+} from "../security/rules";
 import type { Workload } from "./catalog";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 
-/** Lowest UID/GID the platform runs as (kube-score/kubesec want > 10000, Checkov ≥ 10000). */
-export const minimumUid = 10001;
+/** Lowest UID/GID the platform runs as: the shared rules' {@link minimumId}. */
+export const minimumUid = minimumId;
 
-/** UID and GID of every platform container unless a tier picks another fixed id ≥ {@link minimumUid}. */
-export const defaultUid = 10001;
+export { allowedCapabilities, defaultUid, digestPattern };
+export type { AllowedCapability };
 
-/** Pod-level security context of every platform pod. */
+/** Pod-level security context of every platform pod (modules/security/contexts.ts). */
 export function podSecurityContext(
     uid: number = defaultUid,
 ): k8s.types.input.core.v1.PodSecurityContext {
-    return {
-        runAsNonRoot: true,
-        runAsUser: uid,
-        runAsGroup: uid,
-        fsGroup: uid,
-        fsGroupChangePolicy: "OnRootMismatch",
-        seccompProfile: { type: "RuntimeDefault" },
-    };
+    return restrictedPodSecurityContext(uid);
 }
 
-/** Container-level security context of every platform container. */
+/** Container-level security context of every platform container (modules/security/contexts.ts). */
 export function containerSecurityContext(
     uid: number = defaultUid,
     addCapabilities: readonly AllowedCapability[] = [],
 ): k8s.types.input.core.v1.SecurityContext {
-    return {
-        runAsNonRoot: true,
-        runAsUser: uid,
-        runAsGroup: uid,
-        privileged: false,
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        capabilities:
-            addCapabilities.length > 0
-                ? { drop: ["ALL"], add: [...addCapabilities] }
-                : { drop: ["ALL"] },
-        seccompProfile: { type: "RuntimeDefault" },
-    };
+    return restrictedContainerSecurityContext(uid, addCapabilities);
 }
-
-/** The only capability Pod Security `restricted` lets a container add. */
-export const allowedCapabilities = ["NET_BIND_SERVICE"] as const;
-export type AllowedCapability = (typeof allowedCapabilities)[number];
-
-/** Volume types Pod Security `restricted` allows. */
-export const restrictedVolumeTypes = [
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "image",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-] as const;
-
-/** `sha256:` followed by 64 lower-case hex digits. */
-export const digestPattern = /^sha256:[0-9a-f]{64}$/;
 
 /** An image pinned by tag and digest. */
 export interface ImageRef {
@@ -254,9 +226,6 @@ export function buildWorkloadLabels(
     return { ...workload.podLabels, [labels.managedBy]: "pulumi", ...extra };
 }
 
-const credentialName =
-    /(^|_)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|CREDENTIALS?|PRIVATE_?KEY)(_|$)/i;
-
 /** Thrown when a workload would break the security baseline. */
 export class BaselineViolationError extends Error {
     constructor(
@@ -271,198 +240,64 @@ export class BaselineViolationError extends Error {
     }
 }
 
-function checkContainerSpec(c: ContainerSpec, main: boolean, podUid: number, out: string[]): void {
+/**
+ * What the rules cannot see in the rendered spec: an image reference the builder cannot write, env
+ * names that say they carry a credential (their values may be Outputs), extended resource counts.
+ */
+function checkContainerSpec(c: ContainerSpec, out: string[]): void {
     const where = `container ${c.name}`;
     try {
         imageReference(c.image);
     } catch (e) {
         out.push(`${where}: ${(e as Error).message}`);
     }
-    const s = c.securityContext ?? {};
-    if (s.privileged === true) {
-        out.push(
-            `${where}: privileged is not allowed; remove it (only system namespaces run privileged pods)`,
-        );
-    }
-    if (s.allowPrivilegeEscalation === true) {
-        out.push(`${where}: allowPrivilegeEscalation must be false`);
-    }
-    if (s.readOnlyRootFilesystem === false) {
-        out.push(
-            `${where}: the root filesystem must be read-only; mount a size-limited emptyDir where it writes`,
-        );
-    }
-    const uid = s.runAsUser ?? podUid;
-    if (!Number.isInteger(uid) || uid < minimumUid) {
-        out.push(
-            `${where}: runAsUser ${uid} is root or below ${minimumUid}; use a fixed UID ≥ ${minimumUid}`,
-        );
-    }
-    for (const cap of s.addCapabilities ?? []) {
-        if (!(allowedCapabilities as readonly string[]).includes(cap)) {
-            out.push(
-                `${where}: capability ${cap} may not be added; only ${allowedCapabilities.join(", ")}`,
-            );
-        }
-    }
     for (const name of [...Object.keys(c.env ?? {}), ...Object.keys(c.configMapEnv ?? {})]) {
-        if (credentialName.test(name)) {
+        if (looksLikeSecretName(name)) {
             out.push(
                 `${where}: env ${name} looks like a credential; mount it as a file from a Secret instead`,
             );
         }
     }
-    const r = c.resources;
-    for (const kind of ["requests", "limits"] as const) {
-        for (const q of ["cpu", "memory", "ephemeralStorage"] as const) {
-            if (!r?.[kind]?.[q]) {
-                out.push(
-                    `${where}: resources.${kind}.${q} is missing; every container states requests and limits`,
-                );
-            }
-        }
-    }
-    for (const [name, count] of Object.entries(r?.extended ?? {})) {
+    for (const [name, count] of Object.entries(c.resources?.extended ?? {})) {
         if (!Number.isInteger(count) || count < 1) {
             out.push(
                 `${where}: extended resource ${name} must be a positive integer, got ${count}`,
             );
         }
     }
-    if (main && (!c.probes?.readiness || !c.probes?.liveness)) {
-        out.push(`${where}: readiness and liveness probes are required`);
-    }
 }
-
-type Plain = Record<string, unknown>;
-const rec = (v: unknown): Plain =>
-    typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Plain) : {};
-const arr = (v: unknown): Plain[] => (Array.isArray(v) ? v.map(rec) : []);
 
 /**
- * Checks a rendered pod spec against the baseline: works on any spec, including ones not built
- * here, so the policy rules and the plan can reuse it. Returns one message per violation.
+ * Checks a rendered pod spec against the shared pod rules (modules/security, the same the policy
+ * pack and the plan run): works on any spec, including ones not built here.
  */
-export function podSpecViolations(podSpec: unknown): string[] {
-    const spec = rec(podSpec);
-    const out: string[] = [];
-    for (const host of ["hostNetwork", "hostPID", "hostIPC"] as const) {
-        if (spec[host] === true) {
-            out.push(`pod: ${host} is not allowed`);
-        }
+export const podSpecViolations = (podSpec: unknown): string[] => sharedPodSpecViolations(podSpec);
+
+/** The image reference, or what was given when it is malformed (checkContainerSpec names why). */
+function renderedImage(image: ImageRef): string {
+    try {
+        return imageReference(image);
+    } catch {
+        return `${image?.repository ?? ""}:${image?.tag ?? ""}`;
     }
-    if (spec.automountServiceAccountToken !== false) {
-        out.push(
-            "pod: automountServiceAccountToken must be false; mount a projected token where one is needed",
-        );
-    }
-    const psc = rec(spec.securityContext);
-    if (psc.runAsNonRoot !== true) {
-        out.push("pod: securityContext.runAsNonRoot must be true");
-    }
-    if (typeof psc.runAsUser !== "number" || psc.runAsUser < minimumUid) {
-        out.push(
-            `pod: securityContext.runAsUser must be a fixed UID ≥ ${minimumUid}, got ${String(psc.runAsUser)}`,
-        );
-    }
-    if (rec(psc.seccompProfile).type !== "RuntimeDefault") {
-        out.push("pod: securityContext.seccompProfile.type must be RuntimeDefault");
-    }
-    for (const v of arr(spec.volumes)) {
-        const name = String(v.name);
-        for (const k of Object.keys(v).filter((key) => key !== "name")) {
-            if (!(restrictedVolumeTypes as readonly string[]).includes(k)) {
-                out.push(`volume ${name}: type ${k} is not allowed by Pod Security restricted`);
-            }
-        }
-        if (v.emptyDir !== undefined && !rec(v.emptyDir).sizeLimit) {
-            out.push(`volume ${name}: emptyDir needs a sizeLimit`);
-        }
-    }
-    if (arr(spec.containers).length === 0) {
-        out.push("pod: no containers");
-    }
-    const containers = [
-        ...arr(spec.initContainers).map((c) => ({ c, main: false })),
-        ...arr(spec.containers).map((c) => ({ c, main: true })),
-    ];
-    for (const { c, main } of containers) {
-        const where = `container ${String(c.name)}`;
-        const sc = rec(c.securityContext);
-        const caps = rec(sc.capabilities);
-        if (typeof c.image !== "string" || !/@sha256:[0-9a-f]{64}$/.test(c.image)) {
-            out.push(`${where}: image ${String(c.image)} is not pinned by digest`);
-        }
-        if (sc.privileged === true) {
-            out.push(`${where}: privileged is not allowed`);
-        }
-        if (sc.allowPrivilegeEscalation !== false) {
-            out.push(`${where}: allowPrivilegeEscalation must be false`);
-        }
-        if (sc.readOnlyRootFilesystem !== true) {
-            out.push(`${where}: readOnlyRootFilesystem must be true`);
-        }
-        if (!(Array.isArray(caps.drop) && caps.drop.includes("ALL"))) {
-            out.push(`${where}: capabilities.drop must include ALL`);
-        }
-        for (const cap of Array.isArray(caps.add) ? caps.add : []) {
-            if (!(allowedCapabilities as readonly unknown[]).includes(cap)) {
-                out.push(`${where}: capability ${String(cap)} may not be added`);
-            }
-        }
-        if (
-            sc.runAsUser !== undefined &&
-            (typeof sc.runAsUser !== "number" || sc.runAsUser < minimumUid)
-        ) {
-            out.push(`${where}: runAsUser ${String(sc.runAsUser)} is below ${minimumUid}`);
-        }
-        if (sc.runAsNonRoot === false) {
-            out.push(`${where}: runAsNonRoot must not be false`);
-        }
-        if (sc.seccompProfile !== undefined && rec(sc.seccompProfile).type !== "RuntimeDefault") {
-            out.push(`${where}: seccompProfile.type must be RuntimeDefault`);
-        }
-        if (arr(c.ports).some((p) => p.hostPort)) {
-            out.push(`${where}: hostPort is not allowed`);
-        }
-        const res = rec(c.resources);
-        for (const kind of ["requests", "limits"]) {
-            for (const q of ["cpu", "memory", "ephemeral-storage"]) {
-                if (!rec(res[kind])[q]) {
-                    out.push(`${where}: resources.${kind}.${q} is missing`);
-                }
-            }
-        }
-        for (const e of arr(c.env)) {
-            if (rec(e.valueFrom).secretKeyRef !== undefined) {
-                out.push(`${where}: env ${String(e.name)} reads a Secret; mount secrets as files`);
-            }
-        }
-        if (main && (!c.readinessProbe || !c.livenessProbe)) {
-            out.push(`${where}: readiness and liveness probes are required`);
-        }
-    }
-    return out;
 }
 
-function quantities(r: ContainerResources): k8s.types.input.core.v1.ResourceRequirements {
+/** Requests and limits as Kubernetes writes them; what is missing stays unset, for the rules to name. */
+function quantities(
+    r: ContainerResources | undefined,
+): k8s.types.input.core.v1.ResourceRequirements {
     const extended = Object.fromEntries(
-        Object.entries(r.extended ?? {}).map(([k, v]) => [k, String(v)]),
+        Object.entries(r?.extended ?? {}).map(([k, v]) => [k, String(v)]),
     );
-    return {
-        requests: {
-            cpu: r.requests.cpu,
-            memory: r.requests.memory,
-            "ephemeral-storage": r.requests.ephemeralStorage,
-            ...extended,
-        },
-        limits: {
-            cpu: r.limits.cpu,
-            memory: r.limits.memory,
-            "ephemeral-storage": r.limits.ephemeralStorage,
-            ...extended,
-        },
-    };
+    const of = (q: ContainerResources["requests"] | undefined): Record<string, string> => ({
+        ...definedOnly({
+            cpu: q?.cpu,
+            memory: q?.memory,
+            "ephemeral-storage": q?.ephemeralStorage,
+        }),
+        ...extended,
+    });
+    return { requests: of(r?.requests), limits: of(r?.limits) };
 }
 
 function probe(p: HttpProbe): k8s.types.input.core.v1.Probe {
@@ -535,6 +370,9 @@ function volume(v: VolumeSpec): Volume {
 
 const tmpVolume = "tmp";
 
+const definedOnly = <T extends Record<string, unknown>>(o: T): Partial<T> =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
 function container(
     c: ContainerSpec,
     main: boolean,
@@ -554,7 +392,7 @@ function container(
     const ports = c.ports ?? defaultPorts;
     return {
         name: c.name,
-        image: imageReference(c.image),
+        image: renderedImage(c.image),
         imagePullPolicy: "IfNotPresent",
         command: c.command,
         args: c.args,
@@ -571,10 +409,18 @@ function container(
             protocol: "TCP",
         })),
         resources: quantities(c.resources),
-        securityContext: containerSecurityContext(
-            uid,
-            (c.securityContext?.addCapabilities ?? []) as AllowedCapability[],
-        ),
+        // Overrides are written as given: the shared rules then refuse any that loosen the baseline.
+        securityContext: {
+            ...containerSecurityContext(
+                uid,
+                (c.securityContext?.addCapabilities ?? []) as AllowedCapability[],
+            ),
+            ...definedOnly({
+                privileged: c.securityContext?.privileged,
+                allowPrivilegeEscalation: c.securityContext?.allowPrivilegeEscalation,
+                readOnlyRootFilesystem: c.securityContext?.readOnlyRootFilesystem,
+            }),
+        },
         readinessProbe: main && c.probes ? probe(c.probes.readiness) : undefined,
         livenessProbe: main && c.probes ? probe(c.probes.liveness) : undefined,
         startupProbe: main && c.probes?.startup ? probe(c.probes.startup) : undefined,
@@ -590,11 +436,6 @@ function container(
 export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
     const uid = args.uid ?? defaultUid;
     const violations: string[] = [];
-    if (!Number.isInteger(uid) || uid < minimumUid) {
-        violations.push(
-            `pod: uid ${uid} is root or below ${minimumUid}; use a fixed UID ≥ ${minimumUid}`,
-        );
-    }
     if (args.containers.length === 0) {
         violations.push("pod: at least one container is required");
     }
@@ -606,11 +447,8 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
     if (dup.length > 0) {
         violations.push(`pod: duplicate container names ${dup.join(", ")}`);
     }
-    for (const c of args.initContainers ?? []) {
-        checkContainerSpec(c, false, uid, violations);
-    }
-    for (const c of args.containers) {
-        checkContainerSpec(c, !args.runToCompletion, uid, violations);
+    for (const c of [...(args.initContainers ?? []), ...args.containers]) {
+        checkContainerSpec(c, violations);
     }
     const volumes = [...(args.volumes ?? [])];
     for (const v of volumes) {
@@ -623,8 +461,6 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
                 `volume ${v.name}: kind ${kinds.join("+")} is not allowed; use configMap, secret, ` +
                     "a size-limited emptyDir or a serviceAccountToken",
             );
-        } else if ("emptyDir" in v && !v.emptyDir.sizeLimit) {
-            violations.push(`volume ${v.name}: emptyDir needs a sizeLimit`);
         }
     }
     const declared = new Set([tmpVolume, ...volumes.map((v) => v.name)]);
@@ -634,12 +470,6 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
                 violations.push(`container ${c.name}: mounts undeclared volume ${m.name}`);
             }
         }
-    }
-    if (violations.length > 0) {
-        throw new BaselineViolationError(
-            `${args.workload.namespace}/${args.workload.id}`,
-            violations,
-        );
     }
     const catalogPorts = args.workload.ports.map((p) => ({ name: p.name, containerPort: p.port }));
     const selector = { matchLabels: { ...args.workload.podLabels } };
@@ -684,6 +514,14 @@ export function buildPodSpec(args: HardenedWorkloadArgs): PodSpec {
             { name: tmpVolume, emptyDir: { sizeLimit: args.tmpSizeLimit ?? "64Mi" } },
         ],
     };
+    // The baseline itself is the shared pod rules, advisory ones included, over what was rendered.
+    violations.push(...sharedPodSpecViolations(spec, args.workload.id, args.workload.namespace));
+    if (violations.length > 0) {
+        throw new BaselineViolationError(
+            `${args.workload.namespace}/${args.workload.id}`,
+            violations,
+        );
+    }
     return spec;
 }
 
@@ -826,6 +664,10 @@ export class HardenedWorkload extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [this.deployment] },
             );
         }
-        this.registerOutputs({});
+        this.registerOutputs({
+            deployment: this.deployment.metadata.name,
+            service: this.service?.metadata.name,
+            serviceAccount: this.serviceAccount.metadata.name,
+        });
     }
 }

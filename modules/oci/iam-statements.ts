@@ -21,6 +21,8 @@ export interface KeyPolicyScope {
     readonly modelsKeyId: string;
     /** RSA key used to verify image signatures, when signing is enforced. */
     readonly signingKeyId?: string;
+    /** Compartment of the registry repositories holding the signed images. Defaults to the keys' compartment. */
+    readonly repoCompartmentId?: string;
 }
 
 /** `ALL {…}` over conditions. */
@@ -57,8 +59,16 @@ export function keyPolicyStatements(s: KeyPolicyScope): string[] {
         `Allow service objectstorage-${s.region} to use keys in ${c} where ${key(s.modelsKeyId)}`,
     ];
     if (s.signingKeyId !== undefined) {
+        // Image verification: the cluster reads image signatures from the registry and checks them
+        // with the signing key. Without `read repos` the cluster cannot fetch the signatures and
+        // refuses every image (OKE "Enforcing the Use of Signed Images from Registry",
+        // https://docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/contengenforcingsignedimagesfromocir.htm).
+        // Scoped like the key grants: cluster principals of this compartment; repositories of the
+        // compartment the image mirror pushes to. Test: "lets the cluster read the signed images'
+        // repositories when signing is on" in test/oci/pure.test.ts.
         statements.push(
             `Allow any-user to use keys in ${c} where ${all(...principal("cluster"), key(s.signingKeyId))}`,
+            `Allow any-user to read repos in compartment id ${s.repoCompartmentId ?? s.keyCompartmentId} where ${all(...principal("cluster"))}`,
         );
     }
     return statements;

@@ -5,7 +5,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import { isValidLogRetention, logRetentionChoices } from "../config/observability";
-import { guardrailsLogGlob } from "../k8s/observability/decision-metrics";
+import { logShippingStatements } from "./iam-statements";
 
 /** Arguments for {@link AuditLogging}. */
 export interface AuditLoggingArgs {
@@ -26,11 +26,19 @@ export interface AuditLoggingArgs {
     readonly dynamicGroupId?: pulumi.Input<string>;
     /** Ship the guardrail decision log. Defaults to true. */
     readonly decisionLogs?: boolean;
+    /** Host path globs of the log files the agent tails (the cluster layer's pod log paths). */
+    readonly decisionLogPaths: readonly string[];
+    /**
+     * The policy letting the dynamic group write into the log group (created with the agent
+     * configuration): its tenancy-unique name and the home-region provider. Defaults to none.
+     */
+    readonly shippingPolicy?: { readonly name: string; readonly homeProvider: oci.Provider };
 }
 
 /** Unified Monitoring Agent configuration that tails the guardrails' decision log lines. */
 export function decisionLogAgentConfig(
     logObjectId: pulumi.Input<string>,
+    paths: readonly string[],
 ): oci.types.input.Logging.UnifiedAgentConfigurationServiceConfiguration {
     return {
         configurationType: "LOGGING",
@@ -39,7 +47,7 @@ export function decisionLogAgentConfig(
             {
                 name: "guardrails_decisions",
                 sourceType: "LOG_TAIL",
-                paths: [guardrailsLogGlob],
+                paths: [...paths],
                 parser: { parserType: "CRI" },
             },
         ],
@@ -130,11 +138,40 @@ export class AuditLogging extends pulumi.ComponentResource {
                             "Ships guardrail decision records (ids, rails, verdicts; no prompt text)",
                         isEnabled: true,
                         groupAssociation: { groupLists: [args.dynamicGroupId] },
-                        serviceConfiguration: decisionLogAgentConfig(decisions.id),
+                        serviceConfiguration: decisionLogAgentConfig(
+                            decisions.id,
+                            args.decisionLogPaths,
+                        ),
                         freeformTags,
                     },
                     child,
                 );
+                if (args.shippingPolicy !== undefined) {
+                    const dynamicGroupId = args.dynamicGroupId;
+                    new oci.identity.Policy(
+                        `${name}-policy`,
+                        {
+                            compartmentId: args.compartmentId,
+                            name: args.shippingPolicy.name,
+                            description: `Workers of OKE cluster ${args.clusterName} may ship guardrail decision logs`,
+                            statements: pulumi
+                                .all([args.compartmentId, dynamicGroupId, group.id])
+                                .apply(([compartmentId, dgId, logGroupId]) =>
+                                    logShippingStatements({
+                                        compartmentId,
+                                        dynamicGroupId: dgId,
+                                        logGroupId,
+                                    }),
+                                ),
+                            freeformTags,
+                        },
+                        {
+                            parent: this,
+                            provider: args.shippingPolicy.homeProvider,
+                            aliases: [{ parent: opts?.parent }],
+                        },
+                    );
+                }
             }
         }
         this.registerOutputs({

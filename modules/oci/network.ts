@@ -6,7 +6,14 @@ import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterNetworkConfig } from "../config";
 import { okePorts } from "../constants/ports";
-import { PlannedSubnet, SubnetRole, needsInternetGateway, planSubnets } from "./subnets";
+import {
+    PlannedSubnet,
+    SubnetCidrs,
+    SubnetRole,
+    needsInternetGateway,
+    planSubnets,
+    subnetCidrs,
+} from "./subnets";
 
 /** Name pattern of the Service Gateway's service (never chosen by list index). */
 export const osnServicePattern = /^All .* Services In Oracle Services Network$/;
@@ -41,6 +48,8 @@ export interface OkeNetworkArgs {
     readonly endpointAllowedCidrs?: readonly string[];
     /** Open 6443 from the control-plane subnet for the OCI Bastion's private endpoint there. Defaults to false. */
     readonly bastion?: boolean;
+    /** Admit port 80 to the load balancers, for ACME HTTP-01 challenges. Defaults to false. */
+    readonly httpListener?: boolean;
     /** Freeform tags for every resource. */
     readonly tags: Readonly<Record<string, string>>;
     /**
@@ -86,6 +95,8 @@ export interface NsgRuleInput {
     readonly endpointAllowedCidrs: readonly string[];
     /** Control-plane subnet CIDR when the bastion is enabled. */
     readonly bastionCidr?: string;
+    /** Admit port 80 to the load balancers (ACME HTTP-01 challenges). Defaults to false. */
+    readonly httpListener?: boolean;
 }
 
 const tcp = "6";
@@ -249,24 +260,29 @@ export function nsgRules(n: NsgRuleInput): RuleSpec[] {
                 key: `${b}-in-${a}`,
             });
         }
-    } else {
-        add({
-            nsg: "workers",
-            direction: "EGRESS",
-            peer: { nsg: "workers" },
-            protocol: "all",
-            description: "overlay pod traffic between nodes",
-            key: "workers-out-workers",
-        });
-        add({
-            nsg: "workers",
-            direction: "INGRESS",
-            peer: { nsg: "workers" },
-            protocol: "all",
-            description: "overlay pod traffic between nodes",
-            key: "workers-in-workers",
-        });
     }
+    // Worker to worker, in both modes: OKE's documented worker-node rules allow all traffic between
+    // worker nodes (flannel's VXLAN overlay; with VCN-native pods, kube-proxy NodePorts, host-
+    // network agents and node-to-node health) — OKE "Network Resource Configuration for Cluster
+    // Creation and Deployment", security rules for worker nodes,
+    // https://docs.oracle.com/en-us/iaas/Content/ContEng/Concepts/contengnetworkconfig.htm.
+    // Test: "lets workers reach each other with VCN-native pods too" in test/oci/pure.test.ts.
+    add({
+        nsg: "workers",
+        direction: "EGRESS",
+        peer: { nsg: "workers" },
+        protocol: "all",
+        description: n.vcnNative ? "worker to worker" : "overlay pod traffic between nodes",
+        key: "workers-out-workers",
+    });
+    add({
+        nsg: "workers",
+        direction: "INGRESS",
+        peer: { nsg: "workers" },
+        protocol: "all",
+        description: n.vcnNative ? "worker to worker" : "overlay pod traffic between nodes",
+        key: "workers-in-workers",
+    });
     // Oracle Services Network (OKE, registry, Object Storage, Vault) through the Service Gateway.
     for (const nsg of ["cp", ...clients] as NsgRole[]) {
         add({
@@ -324,6 +340,20 @@ export function nsgRules(n: NsgRuleInput): RuleSpec[] {
         description: "HTTPS listeners",
         key: "lb-in-https",
     });
+    if (n.httpListener ?? false) {
+        // The cloud controller writes no rules (security-rule-management-mode None), so the HTTP
+        // listener ingress-nginx opens for ACME HTTP-01 needs its own rule. Test: "opens port 80
+        // to the load balancers only for ACME" in test/oci/pure.test.ts.
+        add({
+            nsg: "lb",
+            direction: "INGRESS",
+            peer: { cidr: lbClients },
+            protocol: tcp,
+            ports: [p.http, p.http],
+            description: "HTTP listener (ACME HTTP-01 challenges)",
+            key: "lb-in-http",
+        });
+    }
     add({
         nsg: "lb",
         direction: "EGRESS",
@@ -374,6 +404,36 @@ export function nsgRules(n: NsgRuleInput): RuleSpec[] {
     return r;
 }
 
+/** One stateful egress rule of a security list (pure). */
+export interface SecurityListEgress {
+    readonly destination: string;
+    readonly protocol: string;
+    readonly ports: readonly [number, number];
+    readonly description: string;
+}
+
+/**
+ * Egress of the OCI Bastion's private endpoint, which sits in the control-plane subnet. A Bastion
+ * cannot join an NSG (CreateBastionDetails has no NSG field: @pulumi/oci 4.20.0 BastionArgs has
+ * none), so only the subnet's security lists govern its VNIC; a VNIC's traffic is allowed by the
+ * union of its subnet's security lists and its NSGs (OCI "Security Rules",
+ * https://docs.oracle.com/en-us/iaas/Content/Network/Concepts/securityrules.htm). The default list
+ * is stripped, so without this list a port-forwarding session to 6443 has no egress. Stateful: the
+ * API server's replies return without an ingress rule; the endpoint's NSG admits the session
+ * (`cp-in-api-bastion`). Test: "lets the bastion's private endpoint reach the API endpoint" in
+ * test/oci/pure.test.ts.
+ */
+export function bastionEgressRules(cpCidr: string): SecurityListEgress[] {
+    return [
+        {
+            destination: cpCidr,
+            protocol: tcp,
+            ports: [okePorts.apiServer, okePorts.apiServer],
+            description: "OCI Bastion sessions to the Kubernetes API endpoint",
+        },
+    ];
+}
+
 /** VCN, gateways, route tables, subnets and NSGs of one OKE cluster. */
 export class OkeNetwork extends pulumi.ComponentResource {
     public readonly vcnId: pulumi.Output<string>;
@@ -383,6 +443,8 @@ export class OkeNetwork extends pulumi.ComponentResource {
     public readonly nsgIds: Readonly<Partial<Record<NsgRole, pulumi.Output<string>>>>;
     /** The planned subnets. */
     public readonly plan: readonly PlannedSubnet[];
+    /** Subnet CIDRs by role (what the cluster layer's network policy needs). */
+    public readonly subnetCidrs: SubnetCidrs;
 
     constructor(name: string, args: OkeNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:oci:OkeNetwork", name, {}, opts);
@@ -505,6 +567,29 @@ export class OkeNetwork extends pulumi.ComponentResource {
             );
         }
 
+        const cpCidr = this.plan.find((s) => s.role === "cp")!.cidr;
+        const bastionList =
+            (args.bastion ?? false)
+                ? new oci.core.SecurityList(
+                      `${name}-bastion-sl`,
+                      {
+                          ...base,
+                          vcnId,
+                          displayName: `${name}-bastion`,
+                          ingressSecurityRules: [],
+                          egressSecurityRules: bastionEgressRules(cpCidr).map((r) => ({
+                              destination: r.destination,
+                              destinationType: "CIDR_BLOCK",
+                              protocol: r.protocol,
+                              stateless: false,
+                              description: r.description,
+                              tcpOptions: { min: r.ports[0], max: r.ports[1] },
+                          })),
+                      },
+                      child,
+                  )
+                : undefined;
+
         const subnetIds: Partial<Record<SubnetRole, pulumi.Output<string>>> = {};
         for (const s of this.plan) {
             const subnet = new oci.core.Subnet(
@@ -518,7 +603,10 @@ export class OkeNetwork extends pulumi.ComponentResource {
                     prohibitPublicIpOnVnic: !s.public,
                     prohibitInternetIngress: !s.public,
                     routeTableId: s.public ? publicRt!.id : privateRt.id,
-                    securityListIds: [vcn.defaultSecurityListId],
+                    securityListIds:
+                        s.role === "cp" && bastionList
+                            ? [vcn.defaultSecurityListId, bastionList.id]
+                            : [vcn.defaultSecurityListId],
                 },
                 child,
             );
@@ -536,7 +624,6 @@ export class OkeNetwork extends pulumi.ComponentResource {
                 child,
             ).id;
         }
-        const cpCidr = this.plan.find((s) => s.role === "cp")!.cidr;
         const rules = nsgRules({
             vcnCidr: args.network.vcnCidr,
             vcnNative,
@@ -545,6 +632,7 @@ export class OkeNetwork extends pulumi.ComponentResource {
             publicEndpoint,
             endpointAllowedCidrs: args.endpointAllowedCidrs ?? [],
             bastionCidr: (args.bastion ?? false) ? cpCidr : undefined,
+            httpListener: args.httpListener ?? false,
         });
         for (const rule of rules) {
             const peer: { value: pulumi.Input<string>; type: string } =
@@ -576,6 +664,7 @@ export class OkeNetwork extends pulumi.ComponentResource {
             );
         }
 
+        this.subnetCidrs = subnetCidrs(this.plan);
         this.vcnId = vcnId;
         this.subnetIds = subnetIds;
         this.nsgIds = nsgIds;

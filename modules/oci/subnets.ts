@@ -81,3 +81,18 @@ export function planSubnets(input: SubnetPlanInput): PlannedSubnet[] {
 export function needsInternetGateway(plan: readonly PlannedSubnet[]): boolean {
     return plan.some((s) => s.public);
 }
+
+/** Subnet CIDRs by role, as the cloud layer hands them to the cluster layer (`pods` only with VCN-native pods). */
+export interface SubnetCidrs {
+    readonly cp: string;
+    readonly lb: string;
+    readonly workers: string;
+    readonly pods?: string;
+}
+
+/** The CIDRs of a plan by role. */
+export function subnetCidrs(plan: readonly PlannedSubnet[]): SubnetCidrs {
+    const of = (role: SubnetRole) => plan.find((p) => p.role === role)?.cidr;
+    const pods = of("pods");
+    return { cp: of("cp")!, lb: of("lb")!, workers: of("workers")!, ...(pods ? { pods } : {}) };
+}

@@ -1,5 +1,6 @@
 /** What the cloud layer hands to the cluster layer for one OKE cluster. */
 import * as pulumi from "@pulumi/pulumi";
+import type { SubnetCidrs } from "./subnets";
 
 /** Ids and endpoints of an OKE cluster's cloud resources that in-cluster components refer to. */
 export interface CloudClusterInfo {
@@ -36,6 +37,16 @@ export interface CloudClusterInfo {
      * the workers' NSG admits NodePorts and health checks from it.
      */
     readonly loadBalancerNsgId: pulumi.Output<string>;
+    /**
+     * CIDRs of the VCN's subnets by role, as the cloud layer created them (config-derived, so plain
+     * strings): `cp` holds the API endpoint, `workers` the nodes' VNICs, `pods` VCN-native pods.
+     */
+    readonly subnetCidrs: SubnetCidrs;
+    /**
+     * NSGs of a load balancer's backends: `workers` always, `pods` with VCN-native pod networking
+     * (a network load balancer that preserves the client's address reaches them with it).
+     */
+    readonly backendNsgIds?: Readonly<Partial<Record<"workers" | "pods", pulumi.Output<string>>>>;
     /** OCI Bastion for port-forwarding to a private API endpoint, when enabled. */
     readonly bastionId?: pulumi.Output<string>;
 }

@@ -72,6 +72,35 @@ export const restrictedVolumeSources: ReadonlySet<string> = new Set([
 /** Seccomp profile types PSS restricted requires. */
 export const secureSeccompTypes: ReadonlySet<string> = new Set(["RuntimeDefault", "Localhost"]);
 
+/** AppArmor profile types PSS baseline allows in `securityContext.appArmorProfile.type`. */
+export const allowedAppArmorTypes: ReadonlySet<string> = new Set(["RuntimeDefault", "Localhost"]);
+
+/**
+ * The AppArmor annotations PSS baseline restricts, and the values it allows: empty,
+ * `runtime/default` or `localhost/<profile>` (pod-security-admission `check_appArmorProfile.go`,
+ * `allowedProfile`).
+ */
+export const appArmorAnnotation = {
+    prefix: "container.apparmor.security.beta.kubernetes.io/",
+    allowedValues: ["", "runtime/default"],
+    allowedValuePrefix: "localhost/",
+} as const;
+
+/** True for an AppArmor annotation value PSS baseline allows. */
+export function isAllowedAppArmorAnnotation(value: string): boolean {
+    return (
+        (appArmorAnnotation.allowedValues as readonly string[]).includes(value) ||
+        value.startsWith(appArmorAnnotation.allowedValuePrefix)
+    );
+}
+
+/** The only capability PSS restricted lets a container add. */
+export const allowedCapabilities = ["NET_BIND_SERVICE"] as const;
+export type AllowedCapability = (typeof allowedCapabilities)[number];
+
+/** `sha256:` and 64 lower-case hex digits: an image digest. */
+export const digestPattern = /^sha256:[0-9a-f]{64}$/;
+
 function forKinds(...kinds: string[]): (type: string) => boolean {
     return (type) => kinds.includes(kubernetesKind(type) ?? "");
 }
@@ -120,6 +149,11 @@ function podRule(
             return check(pod, ctx);
         },
     };
+}
+
+/** A set appArmorProfile type outside {@link allowedAppArmorTypes} (e.g. Unconfined). */
+function isDisallowedAppArmorType(type: unknown): boolean {
+    return typeof type === "string" && !allowedAppArmorTypes.has(type);
 }
 
 /** The container's value when set, else the pod's (PSS semantics for securityContext fields). */
@@ -215,9 +249,9 @@ export function podSecurityViolations(pod: PodView): string[] {
             `${ref}: ${psc}.seccompProfile.type must not be Unconfined (PSS baseline seccompProfile)`,
         );
     }
-    if (get(spec, "securityContext", "appArmorProfile", "type") === "Unconfined") {
+    if (isDisallowedAppArmorType(get(spec, "securityContext", "appArmorProfile", "type"))) {
         out.push(
-            `${ref}: ${psc}.appArmorProfile.type must not be Unconfined (PSS baseline appArmorProfile)`,
+            `${ref}: ${psc}.appArmorProfile.type must be RuntimeDefault or Localhost (PSS baseline appArmorProfile)`,
         );
     }
     if (get(spec, "securityContext", "windowsOptions", "hostProcess") === true) {
@@ -236,13 +270,12 @@ export function podSecurityViolations(pod: PodView): string[] {
     });
     for (const [key, value] of Object.entries(pod.annotations)) {
         if (
-            key.startsWith("container.apparmor.security.beta.kubernetes.io/") &&
+            key.startsWith(appArmorAnnotation.prefix) &&
             typeof value === "string" &&
-            value !== "runtime/default" &&
-            !value.startsWith("localhost/")
+            !isAllowedAppArmorAnnotation(value)
         ) {
             out.push(
-                `${ref}: annotation ${key} must be runtime/default or localhost/* (PSS baseline appArmorProfile)`,
+                `${ref}: annotation ${key} must be empty, runtime/default or localhost/* (PSS baseline appArmorProfile)`,
             );
         }
     }
@@ -290,9 +323,9 @@ function containerSecurityViolations(c: ContainerView, pod: PodView): string[] {
             `${at("seccompProfile.type")} must be RuntimeDefault or Localhost here or in the pod securityContext (PSS restricted seccompProfile)`,
         );
     }
-    if (get(sc, "appArmorProfile", "type") === "Unconfined") {
+    if (isDisallowedAppArmorType(get(sc, "appArmorProfile", "type"))) {
         out.push(
-            `${at("appArmorProfile.type")} must not be Unconfined (PSS baseline appArmorProfile)`,
+            `${at("appArmorProfile.type")} must be RuntimeDefault or Localhost (PSS baseline appArmorProfile)`,
         );
     }
     const procMount = get(sc, "procMount");
@@ -310,10 +343,10 @@ function containerSecurityViolations(c: ContainerView, pod: PodView): string[] {
         out.push(`${at("capabilities.drop")} must include ALL (PSS restricted capabilities)`);
     }
     for (const cap of list(get(sc, "capabilities", "add"))) {
-        if (typeof cap === "string" && cap !== "NET_BIND_SERVICE") {
+        if (typeof cap === "string" && !(allowedCapabilities as readonly string[]).includes(cap)) {
             const level = baselineCapabilities.has(cap) ? "restricted" : "baseline";
             out.push(
-                `${at("capabilities.add")} adds ${cap}; only NET_BIND_SERVICE is allowed (PSS ${level} capabilities)`,
+                `${at("capabilities.add")} adds ${cap}; only ${allowedCapabilities.join(", ")} is allowed (PSS ${level} capabilities)`,
             );
         }
     }
@@ -329,9 +362,20 @@ function containerSecurityViolations(c: ContainerView, pod: PodView): string[] {
     return out;
 }
 
-/** NSA/CISA and CIS extras PSS restricted does not require: read-only root, high fixed UID/GID. */
+/**
+ * NSA/CISA and CIS extras PSS restricted does not require: read-only root, high fixed UID/GID,
+ * and size-limited emptyDirs (the writable places a read-only root leaves must not fill the node).
+ */
 export function hardeningViolations(pod: PodView): string[] {
     const out: string[] = [];
+    list(get(pod.spec, "volumes")).forEach((v, i) => {
+        const dir = get(v, "emptyDir");
+        if (isRecord(dir) && !isSet(dir.sizeLimit)) {
+            out.push(
+                `${pod.ref}: ${pod.specPath}.volumes[${i}] ("${String(get(v, "name"))}") is an emptyDir without sizeLimit; bound it so it cannot fill the node's disk (NSA/CISA resource exhaustion)`,
+            );
+        }
+    });
     for (const c of pod.containers) {
         if (isUnknown(c.container) || isUnknown(get(c.container, "securityContext"))) {
             continue;
@@ -345,7 +389,7 @@ export function hardeningViolations(pod: PodView): string[] {
         }
         for (const field of ["runAsUser", "runAsGroup"]) {
             const v = effective(c.container, pod.spec, field);
-            if (!isUnknown(v) && !(typeof v === "number" && v >= minimumId)) {
+            if (!isUnknown(v) && !(Number.isInteger(v) && (v as number) >= minimumId)) {
                 out.push(
                     `${at(field)} must be a fixed id ≥ ${minimumId}, here or in the pod securityContext (CIS 5.2, Checkov CKV_K8S_40); got ${v === undefined ? "unset" : String(v)}`,
                 );
@@ -395,8 +439,10 @@ function resourceViolations(pod: PodView, names: readonly string[], standard: st
 
 const jobKinds = new Set(["Job", "CronJob"]);
 
+/** Pods that run to completion (Jobs, or `restartPolicy` Never/OnFailure) serve nothing to probe. */
 function probeViolations(pod: PodView): string[] {
-    if (jobKinds.has(pod.kind)) {
+    const restart = get(pod.spec, "restartPolicy");
+    if (jobKinds.has(pod.kind) || restart === "Never" || restart === "OnFailure") {
         return [];
     }
     const out: string[] = [];
@@ -458,7 +504,7 @@ export function envSecretViolations(pod: PodView): string[] {
     return out;
 }
 
-const digestPinned = /@sha256:[a-f0-9]{64}$/;
+const digestPinned = new RegExp(`@${digestPattern.source.slice(1)}`);
 
 /** The registry host of an image reference (`docker.io` when the reference names none). */
 export function imageRegistry(image: string): string {
@@ -518,7 +564,7 @@ export const podSecurityRule = podRule(
 export const containerHardeningRule = podRule(
     "k8s-container-hardening",
     "mandatory",
-    `Containers run with a read-only root filesystem and fixed UID/GID ≥ ${minimumId} (NSA/CISA, CIS §5.2).`,
+    `Containers run with a read-only root filesystem and fixed UID/GID ≥ ${minimumId}, emptyDirs are size-limited (NSA/CISA, CIS §5.2).`,
     true,
     hardeningViolations,
 );
@@ -570,6 +616,40 @@ export const imagePinningRule = podRule(
     false,
     imageViolations,
 );
+
+/**
+ * The rules over one pod spec, mandatory and advisory: everything a workload the platform authors
+ * must meet (the workload builder holds its pods to every one of them).
+ */
+export const podSpecRules: readonly Rule[] = [
+    podSecurityRule,
+    containerHardeningRule,
+    serviceAccountTokenRule,
+    resourceLimitsRule,
+    ephemeralStorageRule,
+    probesRule,
+    noSecretsInEnvRule,
+    imagePinningRule,
+];
+
+/**
+ * Every finding of {@link podSpecRules} over a pod spec, as a bare Pod named `name` in
+ * `namespace` (messages start with `Pod <namespace>/<name>:`); `[]` when it meets them all.
+ * Works on any spec (built by the workload builder or not) and needs no Pulumi runtime.
+ */
+export function podSpecViolations(
+    spec: unknown,
+    name = "pod",
+    namespace?: string,
+    ctx: RuleContext = { environment: "prod" },
+): string[] {
+    const r: ResourceDescription = {
+        type: "kubernetes:core/v1:Pod",
+        name,
+        inputs: { metadata: { name, namespace }, spec },
+    };
+    return podSpecRules.flatMap((rule) => rule.check(r, ctx));
+}
 
 /** Workloads in privileged system namespaces: exempt from pod hardening, listed for review. */
 export const privilegedWorkloadRule: Rule = {
@@ -823,14 +903,7 @@ export const exceptionsRule: Rule = {
 
 /** Every Kubernetes rule over single objects. */
 export const kubernetesRules: readonly Rule[] = [
-    podSecurityRule,
-    containerHardeningRule,
-    serviceAccountTokenRule,
-    resourceLimitsRule,
-    ephemeralStorageRule,
-    probesRule,
-    noSecretsInEnvRule,
-    imagePinningRule,
+    ...podSpecRules,
     privilegedWorkloadRule,
     rbacWildcardRule,
     rbacEscalationRule,

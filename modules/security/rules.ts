@@ -12,6 +12,7 @@ import type { Rule } from "./types";
 
 export { checkDefaultDenyCoverage, defaultDenyRule, deniedDirections } from "./coverage";
 export type { ManifestLike } from "./coverage";
+export * from "./contexts";
 export * from "./kubernetes";
 export * from "./oci";
 export type { Finding, ResourceDescription, Rule, RuleContext, Severity } from "./types";

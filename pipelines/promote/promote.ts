@@ -8,7 +8,7 @@ import { labelDomain } from "../../modules/constants/labels";
 import { modelSourceKey, rolloutTargets } from "../../modules/constants/rollout";
 import { restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
 import { RefusedError, RuleBundle, bundleDigest, changedCode } from "../bundle";
-import type { KubeApi } from "./kube";
+import type { KubeApi, KubeObject } from "./kube";
 
 type Target = (typeof rolloutTargets)[keyof typeof rolloutTargets];
 
@@ -89,22 +89,78 @@ export async function promoteRules(
 
 const ociUri = /^oci-os:\/\/[a-z0-9][a-z0-9-]{0,62}\/[A-Za-z0-9._-]{1,256}(\/[A-Za-z0-9._\-/]*)?$/;
 
-/** Points the inference tier at a model that `model-vault verify` accepted, and restarts it. */
+/**
+ * Points the inference tier at a model that `model-vault verify` accepted, and restarts it.
+ * Returns the source it replaced ("" when there was none), for a rollback.
+ */
 export async function promoteModel(
     api: KubeApi,
     sourceUri: string,
     now = new Date(),
-): Promise<void> {
+): Promise<string> {
     if (!ociUri.test(sourceUri) || sourceUri.includes("..")) {
         throw new RefusedError(
             `model source ${JSON.stringify(sourceUri)} is not oci-os://<namespace>/<bucket>/<prefix>`,
         );
     }
+    let previous = "";
     // Other keys of the model reference (served name, limits) belong to the tier: keep them.
     await replaceAndRestart(
         api,
         rolloutTargets.inferenceModel,
-        (cur) => ({ ...cur, [inferenceModelKeys.sourceUri]: sourceUri }),
+        (cur) => {
+            previous = cur[inferenceModelKeys.sourceUri] ?? "";
+            return { ...cur, [inferenceModelKeys.sourceUri]: sourceUri };
+        },
         now,
     );
+    return previous;
+}
+
+/** Whether a Deployment's latest pod template runs on every replica (`kubectl rollout status`). */
+export function rolledOut(d: KubeObject): boolean {
+    const meta = (d.metadata ?? {}) as { generation?: number };
+    const spec = (d.spec ?? {}) as { replicas?: number };
+    const st = (d.status ?? {}) as {
+        observedGeneration?: number;
+        replicas?: number;
+        updatedReplicas?: number;
+        availableReplicas?: number;
+    };
+    const want = spec.replicas ?? 1;
+    return (
+        (st.observedGeneration ?? 0) >= (meta.generation ?? 1) &&
+        (st.updatedReplicas ?? 0) === want &&
+        (st.replicas ?? 0) === want &&
+        (st.availableReplicas ?? 0) === want
+    );
+}
+
+/**
+ * Waits until the inference tier serves `sourceUri` on every replica: refuses when the model
+ * reference no longer names it (another promotion came in between), fails after `timeoutMs`.
+ */
+export async function waitForModelRollout(
+    api: KubeApi,
+    sourceUri: string,
+    timeoutMs: number,
+    pollMs = 5000,
+): Promise<void> {
+    const t = rolloutTargets.inferenceModel;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const source = (await api.get(configMapPath(t))).data?.[inferenceModelKeys.sourceUri];
+        if (source !== sourceUri) {
+            throw new RefusedError(
+                `${t.namespace}/${t.configMap} now names ${JSON.stringify(source ?? "")}, not the model this run promoted; not testing someone else's rollout`,
+            );
+        }
+        if (rolledOut(await api.get(deploymentPath(t)))) return;
+        if (Date.now() + pollMs > deadline) {
+            throw new Error(
+                `${t.namespace}/${t.deployment} did not finish rolling out within ${Math.round(timeoutMs / 1000)} s`,
+            );
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+    }
 }

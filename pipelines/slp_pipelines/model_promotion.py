@@ -1,9 +1,11 @@
 """model-promotion: ``model-vault verify`` an encrypted model, only then point the inference tier at
-it. Also the last stage of fine-tuning (fine_tuning.py), as a nested pipeline."""
+it, then smoke-test the new model through the guardrails service (the only path to inference) and
+roll back to the previous model when it misses the gates. Also the last stage of fine-tuning
+(fine_tuning.py), as a nested pipeline."""
 
 from kfp import dsl, kubernetes
 
-from .platform import PROMOTION_POLICY, harden, image
+from .platform import GUARDRAILS_URL, PROMOTION_POLICY, gates_env, harden, image
 
 NAME = "model-promotion"
 
@@ -19,12 +21,38 @@ def verify_model(source_uri: str):
 
 
 @dsl.container_component
-def promote_model(source_uri: str):
-    """Sets `source` of inference-model (other keys kept) and restarts the inference tier."""
+def promote_model(source_uri: str, previous_source: dsl.OutputPath(str)):
+    """Sets `source` of inference-model (other keys kept) and restarts the inference tier; outputs
+    the source it replaced."""
     return dsl.ContainerSpec(
         image=image("pipeline-tools"),
         command=["slp-pipeline", "promote-model"],
-        args=["--source-uri", source_uri],
+        args=["--source-uri", source_uri, "--previous-source-out", previous_source],
+    )
+
+
+@dsl.container_component
+def smoke_model(source_uri: str, rollback_source: str, model: str):
+    """Waits for the inference rollout, replays the red-team set through the guardrails service
+    (the new model answers the rails' self-checks too), promotes the previous model back when a
+    gate fails."""
+    return dsl.ContainerSpec(
+        image=image("pipeline-tools"),
+        command=["slp-pipeline", "smoke-model"],
+        args=[
+            "--source-uri",
+            source_uri,
+            "--rollback-source",
+            rollback_source,
+            "--url",
+            GUARDRAILS_URL(),
+            "--model",
+            model,
+            "--attacks",
+            "/app/pipelines/redteam/attacks.jsonl",
+            "--benign",
+            "/app/pipelines/redteam/benign.jsonl",
+        ],
     )
 
 
@@ -33,7 +61,7 @@ def promote_model(source_uri: str):
     description="Verifies an encrypted model with model-vault verify (every chunk authenticated, "
     "the manifest signed by a trusted key) and only then points the inference tier at it.",
 )
-def model_promotion(source_uri: str):
+def model_promotion(source_uri: str, model: str = "llama-3.1-8b-instruct"):
     verified = verify_model(source_uri=source_uri)
     verified.set_display_name("verify-model")
     harden(
@@ -69,3 +97,17 @@ def model_promotion(source_uri: str):
         config_map_name=PROMOTION_POLICY,
         config_map_key_to_env={"trusted-key-ids": "MODEL_VAULT_TRUSTED_KEY_IDS"},
     )
+    smoke = smoke_model(
+        source_uri=source_uri, rollback_source=promoted.outputs["previous_source"], model=model
+    )
+    smoke.set_display_name("smoke-test")
+    harden(
+        smoke,
+        pipeline=NAME,
+        cpu="100m",
+        memory="128Mi",
+        cpu_limit="500m",
+        memory_limit="256Mi",
+        timeout_seconds=3600,
+    )
+    gates_env(smoke)

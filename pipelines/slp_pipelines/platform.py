@@ -37,6 +37,11 @@ def facts() -> Dict[str, Any]:
         return json.load(f)
 
 
+def GUARDRAILS_URL() -> str:  # noqa: N802 - reads like the constant it is
+    """The guardrails tier's in-cluster URL (modules/k8s/catalog.ts), for smoke tests."""
+    return facts()["guardrailsUrl"]
+
+
 def images() -> Dict[str, str]:
     path = os.environ["SLP_PIPELINE_PLATFORM"]
     refs = facts().get("images", {})
@@ -102,8 +107,10 @@ def sandbox(task: dsl.PipelineTask) -> dsl.PipelineTask:
     """Schedules a task on the Kata GPU nodes and labels it for the sandbox guard.
 
     KFP 2.16.0 cannot set ``runtimeClassName``: the node selector and tolerations are the Kata GPU
-    RuntimeClass's own scheduling, and the pipeline namespace's admission policy refuses a
-    sandbox-labelled pod that does not run under that RuntimeClass (fails closed).
+    RuntimeClass's own scheduling, the pipeline namespace's ValidatingAdmissionPolicy refuses a
+    sandbox-labelled pod that does not run under that RuntimeClass (fails closed), and where the
+    API server serves MutatingAdmissionPolicy (``kubeflow.sandboxMutation``) one sets the class
+    (modules/k8s/kubeflow/sandbox.ts).
     """
     sb = facts()["sandbox"]
     kubernetes.add_pod_label(task, sb["labelKey"], sb["label"])

@@ -253,6 +253,14 @@ const table: Record<Check, Row> = {
                     };
                 },
             },
+            {
+                // check_appArmorProfile.go allowedProfile: an empty value is allowed.
+                what: "an empty annotation",
+                mutate: (p, c) =>
+                    (p.metadata.annotations = {
+                        [`container.apparmor.security.beta.kubernetes.io/${c.name}`]: "",
+                    }),
+            },
         ],
     },
     seLinuxOptions: {

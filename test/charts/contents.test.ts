@@ -3,6 +3,7 @@
  * pod meets the Pod Security level of its namespace, no object is declared both by us and by a
  * chart, and every flow the charts need is in the cluster's network intent.
  */
+import { clusterIntentInputs } from "../support/stacks";
 import { strict as assert } from "assert";
 import type { ClusterConfig } from "../../modules/config";
 import {
@@ -18,7 +19,6 @@ import { kubePrometheusStackValues } from "../../modules/k8s/observability/value
 import {
     NetworkIntent,
     buildIntent,
-    intentInputs,
     isPrivilegedNamespace,
     proxyEnv,
 } from "../../modules/k8s/network/intent";
@@ -172,7 +172,7 @@ describe("charts: what the charts create, next to what we author", function () {
         const problems: string[] = [];
         for (const r of d.releases) {
             const cluster = d.clusters.get(`${r.stack}/${r.cluster}`) as ClusterConfig;
-            const intent = buildIntent(intentInputs(cluster));
+            const intent = buildIntent(clusterIntentInputs(cluster));
             const c = contentsOf(r)!;
             for (const f of c.flows) {
                 const gap = flowGap(intent, c, f);
@@ -199,7 +199,9 @@ describe("charts: what the charts create, next to what we author", function () {
         const eso = d.releases.filter((r) => r.chart === "external-secrets");
         assert.ok(eso.length > 0);
         for (const r of eso) {
-            const intent = buildIntent(intentInputs(d.clusters.get(`${r.stack}/${r.cluster}`)!));
+            const intent = buildIntent(
+                clusterIntentInputs(d.clusters.get(`${r.stack}/${r.cluster}`)!),
+            );
             const env = Object.fromEntries(
                 ((r.values.extraEnv ?? []) as { name: string; value: string }[]).map((e) => [
                     e.name,
@@ -225,7 +227,7 @@ describe("charts: what the charts create, next to what we author", function () {
     });
 
     it("an API server outside the private ranges is listed in NO_PROXY itself", () => {
-        const base = buildIntent(intentInputs(okeCluster("proxy")));
+        const base = buildIntent(clusterIntentInputs(okeCluster("proxy")));
         const intent = { ...base, apiServer: { cidrs: ["203.0.113.16/28"], port: 6443 } };
         const noProxy = proxyEnv(intent, "external-secrets").find((e) => e.name === "NO_PROXY");
         assert.ok(noProxy?.value.split(",").includes("203.0.113.16/28"), noProxy?.value);

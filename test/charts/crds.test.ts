@@ -4,12 +4,14 @@
  * External Secrets stores and secrets, the Tigera operator's Installation (from the chart values
  * the chart copies into it), and the Calico policies of the calico-enterprise engine.
  */
+import { clusterIntentInputs } from "../support/stacks";
 import { strict as assert } from "assert";
 import Ajv, { ValidateFunction } from "ajv";
 import { renderNetworkObjects } from "../../modules/k8s/network";
-import { buildIntent, intentInputs } from "../../modules/k8s/network/intent";
+import { buildIntent } from "../../modules/k8s/network/intent";
 import { okeCluster } from "../network/fixtures";
 import { DeclaredObject, crd, declaredByStacks } from "./support";
+import { externalSecretsErrors } from "./external-secrets";
 import { structuralToJsonSchema } from "./structural";
 
 const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
@@ -35,8 +37,13 @@ function crdKey(o: { apiVersion: string; kind: string }): string {
         : `${group}/${version}/${o.kind}`;
 }
 
-/** ajv's errors for `o` against its CRD, or undefined when the CRDs hold none for it. */
+/**
+ * ajv's errors for `o` against its CRD, or undefined when the CRDs hold none for it. External
+ * Secrets objects are checked by the `@kubernetes-models/external-secrets` v1 models instead: the
+ * charts folder has no External Secrets CRD (see external-secrets.ts for what the models check).
+ */
 function crdErrors(o: Record<string, any>): string[] | undefined {
+    if (String(o.apiVersion).startsWith("external-secrets.io/")) return externalSecretsErrors(o);
     const key = crdKey(o as { apiVersion: string; kind: string });
     const def = crd(key);
     return def === undefined ? undefined : schemaErrors(def.schema, o);
@@ -90,25 +97,47 @@ describe("charts: our custom resources against the pinned CRDs", function () {
     for (const group of customGroups.filter(
         (g) => !g.includes("tigera") && !g.includes("calico"),
     )) {
-        it(`every ${group} object of every stack passes its CRD`, function () {
+        it(`every ${group} object of every stack passes its CRD`, () => {
             const mine = objects.filter((d) => d.object.apiVersion.startsWith(`${group}/`));
             assert.ok(mine.length > 0, `the stacks render no ${group} object`);
             const missing = mine.filter((d) => crdErrors(d.object) === undefined);
-            if (missing.length === mine.length && group === "external-secrets.io") {
-                // Reported, not silent: the charts folder must hold the 0.19.2 CRD bundle.
-                console.warn(
-                    `      crds/external-secrets-bundle.yaml holds no external-secrets.io CRD: ` +
-                        "replace it with deploy/crds/bundle.yaml of external-secrets 0.19.2",
-                );
-                this.skip();
-            }
-            assert.deepEqual(missing.map(label), [], "objects whose CRD the charts folder lacks");
+            assert.deepEqual(missing.map(label), [], "objects with neither a CRD nor a model");
             const problems = mine.flatMap((d) =>
                 crdErrors(d.object)!.map((e) => `${label(d)}: ${e}`),
             );
             assert.deepEqual(problems, []);
         });
     }
+
+    it("the External Secrets models refuse a wrong type, a missing required field and a wrong enum", () => {
+        const es = objects.find((d) => d.object.kind === "ExternalSecret")!.object as Record<
+            string,
+            any
+        >;
+        const store = objects.find((d) => d.object.kind === "ClusterSecretStore")!.object as Record<
+            string,
+            any
+        >;
+        assert.deepEqual(externalSecretsErrors(es), []);
+        const broken = (o: Record<string, any>, edit: (c: Record<string, any>) => void) => {
+            const c = structuredClone(o);
+            edit(c);
+            return externalSecretsErrors(c) ?? [];
+        };
+        assert.notDeepEqual(
+            broken(es, (c) => (c.spec.refreshInterval = 3600)),
+            [],
+        );
+        assert.notDeepEqual(
+            broken(es, (c) => delete c.spec.data[0].remoteRef.key),
+            [],
+        );
+        assert.notDeepEqual(
+            broken(store, (c) => (c.spec.provider.oracle.principalType = "Instance")),
+            [],
+        );
+        assert.equal(externalSecretsErrors({ ...es, kind: "NoSuchKind" }), undefined);
+    });
 
     it("the Tigera Installation the chart makes from our values passes its CRD", async () => {
         const { releases } = await declaredByStacks();
@@ -128,9 +157,33 @@ describe("charts: our custom resources against the pinned CRDs", function () {
         }
     });
 
+    it("the Installation API still cannot express OKE's Calico policy-only mode (the plan's warning stands)", () => {
+        // What render-calico.ts `calicoOnOkeGap` rests on, read from the pinned operator's CRD: no
+        // CNI type runs calico-node with OKE's `oci` interface prefix, and calico-node's containers
+        // take no env. When this fails, the operator may now express the mode: revisit the warning.
+        const spec = (crd("operator.tigera.io/v1/Installation")!.schema as Record<string, any>)
+            .properties.spec.properties;
+        assert.deepEqual(spec.cni.properties.type.enum, [
+            "Calico",
+            "GKE",
+            "AmazonVPC",
+            "AzureVNET",
+        ]);
+        const pod =
+            spec.calicoNodeDaemonSet.properties.spec.properties.template.properties.spec.properties;
+        assert.deepEqual(Object.keys(pod.containers.items.properties).sort(), [
+            "name",
+            "resources",
+        ]);
+        assert.deepEqual(Object.keys(pod.initContainers.items.properties).sort(), [
+            "name",
+            "resources",
+        ]);
+    });
+
     it("calico-enterprise policies pass Calico's CRDs except the Enterprise-only domains, which open-source Calico refuses", () => {
         const objs = renderNetworkObjects(
-            buildIntent(intentInputs(okeCluster("calico-enterprise"))),
+            buildIntent(clusterIntentInputs(okeCluster("calico-enterprise"))),
         ).filter((o) => o.apiVersion === "projectcalico.org/v3");
         assert.ok(objs.some((o) => o.kind === "Tier"));
         const problems = objs.flatMap((o) =>

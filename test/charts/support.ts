@@ -186,6 +186,10 @@ export function declaredByStacks(): Promise<Declared> {
                     cluster: c,
                     environment: cfg.environment,
                     cloud: c.target === "oke" ? fakeCloud(c.region) : undefined,
+                    // A caller of remote inference (issue 16) gets its serving cluster's vault.
+                    remoteInference: c.layer.tiers.guardrails.inferenceFrom
+                        ? { vaultId: fakeCloud(c.region).vaultId, region: c.region }
+                        : undefined,
                 });
             }
             await settle();

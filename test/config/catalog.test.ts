@@ -45,6 +45,46 @@ describe("config: catalog checks before any resource", () => {
         assert.ok(ociRegions.length > 40 && isOciRegion("us-chicago-1"));
     });
 
+    it("refuses a Kubernetes version OKE does not offer, with a did-you-mean", () => {
+        const raw = stackRaw("dev");
+        clusters(raw)[0].kubernetesVersion = "v1.34.3";
+        const e = refusal(raw);
+        const issue = issueAt(e, "clusters[0].kubernetesVersion");
+        assert.equal(issue.value, "v1.34.3");
+        assert.match(
+            issue.expected,
+            /a Kubernetes version OKE offers: v1\.32\.1, v1\.32\.10, .*v1\.34\.10/,
+        );
+        assert.match(issue.expected, /did you mean "v1\.34\.2"\?/);
+        // Versions are ordered numerically, not as text.
+        assert.ok(issue.expected.indexOf("v1.34.2") < issue.expected.indexOf("v1.34.10"));
+    });
+
+    it("leaves the Kubernetes version of an existing cluster to that cluster", () => {
+        const raw = stackRaw("hybrid");
+        const onprem = clusters(raw).find((c) => c.target === "existing")!;
+        assert.equal(onprem.kubernetesVersion, "v1.33.4");
+        const secretKeys = Object.keys(raw)
+            .filter((k) => k.startsWith("kubeconfig"))
+            .map((k) => `secure-llm-platform:${k}`);
+        parseConfig(raw, { stack: "hybrid", secretKeys });
+    });
+
+    it("takes a pool's availability domains as distinct numbers 1 to 3", () => {
+        const raw = stackRaw("dev");
+        clusters(raw)[0].nodePools[0].availabilityDomains = [3, 1];
+        const secretKeys = Object.keys(raw)
+            .filter((k) => k.startsWith("kubeconfig"))
+            .map((k) => `secure-llm-platform:${k}`);
+        const cfg = parseConfig(raw, { stack: "dev", secretKeys });
+        assert.deepEqual(cfg.clusters[0].nodePools[0].availabilityDomains, [1, 3]);
+        for (const bad of [[], [4], [1, 1], ["AD-1"]]) {
+            clusters(raw)[0].nodePools[0].availabilityDomains = bad;
+            const issue = issueAt(refusal(raw), "clusters[0].nodePools[0].availabilityDomains");
+            assert.match(issue.expected, /distinct availability domain numbers 1, 2 or 3/);
+        }
+    });
+
     it("refuses a shape the catalog does not list, with a did-you-mean", () => {
         const raw = stackRaw("dev");
         clusters(raw)[0].nodePools[0].shape = "VM.Standard.E5.Flx";

@@ -1,7 +1,10 @@
 /**
- * The guardrail evaluator against a fake NeMo Guardrails server on 127.0.0.1: requests carry the
- * config id, answers are classified, the gates decide, and the CLI's exit code says so. The server
- * listens on an ephemeral port and is closed after the suite; every request has a timeout.
+ * The guardrail evaluator against a fake of the platform's guardrails entrypoint on 127.0.0.1
+ * (slp_guardrails' contract: only OpenAI chat fields, 400 otherwise; a withheld answer is a 503;
+ * decision lines and one response line per request id on the audit stream): requests carry only
+ * accepted fields and a request id, answers are classified, the gates decide, and the CLI's exit
+ * code says so. The real entrypoint runs in test/real/request-path/evaluate-candidate.test.ts.
+ * The server listens on an ephemeral port and is closed after the suite; every request has a timeout.
  */
 import { strict as assert } from "assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
@@ -12,7 +15,12 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { RefusedError, bundleDigest, bundleFromDirectory } from "../../pipelines/bundle";
 import { main } from "../../pipelines/cli";
-import { serveCandidate } from "../../pipelines/evaluate/candidate";
+import {
+    AuditStream,
+    candidateConfigId,
+    entrypointArgs,
+    serveCandidate,
+} from "../../pipelines/evaluate/candidate";
 import {
     evaluationCopy,
     standInComment,
@@ -33,8 +41,12 @@ interface FakeServer {
     /** Prompts containing any of these words are refused; `fail` answers HTTP 500. */
     blockWords: string[];
     fail: boolean;
-    /** How the refusal is signalled. */
-    style: "refusal-text" | "activated-rails";
+    /** How the refusal is signalled: the answer text only, or also decision lines on `audit`. */
+    style: "refusal-text" | "decision-lines";
+    /** The audit stream the fake writes to when `style` is "decision-lines". */
+    readonly audit: AuditStream;
+    /** The rail of every block the fake writes a decision line for; with `error` set, it failed. */
+    rail: { name: string; error?: string };
     /**
      * Like actions.py `mask_sensitive_data_presidio`: when set, every answer the rails let through
      * is sent to `<analyzerUrl>/analyze` (then `/anonymize` on findings), and withheld when that
@@ -46,7 +58,9 @@ interface FakeServer {
 
 async function fakeGuardrails(): Promise<FakeServer> {
     const requests: any[] = [];
+    const audit = new AuditStream();
     const state = {
+        rail: { name: "self check input" } as FakeServer["rail"],
         blockWords: [] as string[],
         fail: false,
         style: "refusal-text" as FakeServer["style"],
@@ -82,34 +96,43 @@ async function fakeGuardrails(): Promise<FakeServer> {
                 return;
             }
             const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-            requests.push(body);
+            requests.push({ ...body, requestId: req.headers["x-request-id"] });
+            const rid = String(req.headers["x-request-id"] ?? "");
+            const line = (v: object) =>
+                state.style === "decision-lines" &&
+                audit.line(JSON.stringify({ request_id: rid, ...v }));
+            const send = (status: number, v: object) => {
+                line({ event: "guardrails.response", status });
+                res.writeHead(status, { "content-type": "application/json" }).end(
+                    JSON.stringify(v),
+                );
+            };
+            const extra = Object.keys(body).filter((k) => !["model", "messages"].includes(k));
+            if (extra.length > 0) {
+                send(400, { error: { message: `field '${extra[0]}' is not accepted` } });
+                return;
+            }
             if (state.fail) {
+                line({ event: "guardrails.response", status: 502 });
                 res.writeHead(500).end("boom");
                 return;
             }
             const prompt: string = body.messages[0].content.toLowerCase();
             const blocked = state.blockWords.some((w) => prompt.includes(w));
-            const content =
-                blocked && state.style === "refusal-text"
+            const decision = (rails: string[], verdict: string, error?: string) =>
+                line({ event: "guardrails.decision", direction: "input", rails, verdict, error });
+            if (blocked) decision([state.rail.name], "block", state.rail.error);
+            const content = blocked
+                ? state.style === "refusal-text"
                     ? "I'm sorry, I can't respond to that."
-                    : blocked
-                      ? "Here you go."
-                      : await mask("Here you go.");
-            const log =
-                state.style === "activated-rails"
-                    ? {
-                          activated_rails: [
-                              { type: "input", name: "self check input", stop: blocked },
-                          ],
-                      }
-                    : undefined;
-            res.writeHead(200, { "content-type": "application/json" });
-            res.end(
-                JSON.stringify({
-                    choices: [{ message: { role: "assistant", content } }],
-                    ...(log ? { log } : {}),
-                }),
-            );
+                    : "Sorry, no."
+                : await mask("Here you go.");
+            if (content === withheldMarker) {
+                decision(["mask sensitive data via presidio"], "block", "URLError");
+                send(503, { error: { message: "the sensitive-data filter is unavailable" } });
+                return;
+            }
+            send(200, { choices: [{ message: { role: "assistant", content } }] });
         });
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -117,6 +140,13 @@ async function fakeGuardrails(): Promise<FakeServer> {
     const fake: FakeServer = {
         url: `http://127.0.0.1:${port}`,
         requests,
+        audit,
+        get rail() {
+            return state.rail;
+        },
+        set rail(v) {
+            state.rail = v;
+        },
         get blockWords() {
             return state.blockWords;
         },
@@ -189,19 +219,56 @@ describe("kubeflow: guardrail evaluator", () => {
         srv.fail = false;
         srv.style = "refusal-text";
         srv.analyzerUrl = undefined;
+        srv.rail = { name: "self check input" };
     });
-    const target = () => ({ baseUrl: srv.url, configId: "candidate", model: "m", timeoutMs: 5000 });
+    const target = () => ({ baseUrl: srv.url, model: "m", timeoutMs: 5000 });
+    const withLines = () => ({ ...target(), decisions: srv.audit });
 
-    it("sends every prompt OpenAI-style with the rails config id", async () => {
+    it("sends every prompt with only the fields the entrypoint accepts and its own request id", async () => {
         srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
-        await evaluate(target(), attacks, benign);
+        const e = await evaluate(target(), attacks, benign);
+        assert.equal(e.errors.length, 0, JSON.stringify(e.errors));
         assert.equal(srv.requests.length, attacks.length + benign.length);
+        const ids = new Set<string>();
         for (const r of srv.requests) {
+            assert.deepEqual(Object.keys(r).sort(), ["messages", "model", "requestId"]);
             assert.equal(r.model, "m");
-            assert.equal(r.guardrails.config_id, "candidate");
             assert.equal(r.messages.length, 1);
             assert.equal(r.messages[0].role, "user");
+            assert.match(r.requestId, /^eval-[A-Za-z0-9._-]+$/);
+            ids.add(r.requestId);
         }
+        assert.equal(ids.size, srv.requests.length, "one request id per prompt");
+    });
+
+    it("classifies from the decision lines of each request id: which rail blocked, and failed checks as errors", async () => {
+        srv.style = "decision-lines";
+        srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
+        srv.rail = { name: "detect prompt injection" };
+        // The answer text is no refusal: only the decision lines say blocked.
+        const e = await evaluate(withLines(), attacks, benign);
+        assert.equal(e.attackBlockRate, 1, JSON.stringify(e));
+        assert.equal(e.benignBlockRate, 0);
+        assert.deepEqual(e.attacksBlockedBy, { "detect prompt injection": 4 });
+        assert.equal(
+            (await evaluate(target(), attacks, benign)).attackBlockRate,
+            0,
+            "without the lines, that answer reads as answered",
+        );
+        // A check that gave no verdict blocked (fail closed) but evaluated nothing: inconclusive.
+        srv.rail = { name: "jailbreak detection heuristics", error: "URLError" };
+        const failed = await evaluate(withLines(), attacks, benign);
+        assert.equal(failed.attacks.blocked, 0);
+        assert.equal(failed.errors.length, 4);
+        assert.match(failed.errors[0].detail!, /jailbreak detection heuristics.*URLError/);
+        assert.match(verdict(failed, gates).reasons[0], /inconclusive/);
+    });
+
+    it("counts a request without its response line as an error, never as answered", async () => {
+        const silent = { decisionsOf: async () => undefined };
+        const e = await evaluate({ ...target(), decisions: silent }, attacks, benign.slice(0, 1));
+        assert.equal(e.errors.length, attacks.length + 1);
+        assert.match(e.errors[0].detail!, /no guardrails.response line/);
     });
 
     it("passes a rule set that blocks the attacks and no benign prompt", async () => {
@@ -228,18 +295,14 @@ describe("kubeflow: guardrail evaluator", () => {
         assert.equal(verdict(e, gates).pass, false);
     });
 
-    it("reads blocks from the activated-rails log as well as from the refusal text", async () => {
-        srv.style = "activated-rails";
-        srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
-        const e = await evaluate(target(), attacks, benign);
-        assert.equal(e.attackBlockRate, 1);
+    it("reads the refusal text when no decision line blocked", () => {
         assert.equal(
             classifyResponse({ choices: [{ message: { content: "Sure." } }] }),
             "answered",
         );
         assert.equal(
             classifyResponse({
-                messages: [{ role: "assistant", content: "I’m sorry, I can’t respond to that." }],
+                choices: [{ message: { content: "I’m sorry, I can’t respond to that." } }],
             }),
             "blocked",
         );
@@ -277,19 +340,7 @@ describe("kubeflow: guardrail evaluator", () => {
             stdout: (l: string) => out.push(l),
             stderr: (l: string) => out.push(l),
         };
-        const args = [
-            "evaluate",
-            "--url",
-            srv.url,
-            "--config-id",
-            "candidate",
-            "--model",
-            "m",
-            "--attacks",
-            a,
-            "--benign",
-            b,
-        ];
+        const args = ["evaluate", "--url", srv.url, "--model", "m", "--attacks", a, "--benign", b];
         srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
         assert.equal(await main(args, deps), 0, out.join("\n"));
         srv.blockWords = ["dan"];
@@ -302,20 +353,27 @@ describe("kubeflow: guardrail evaluator", () => {
         );
     });
 
-    it("serves a candidate with the guardrails server command on its config directory, then stops it", async () => {
-        // A stand-in for `nemoguardrails server`: lists the config ids it finds under --config.
-        const fakeCli = path.join(dir, "fake-nemoguardrails");
+    it("serves a candidate with the guardrails entrypoint on its config directory, reads its audit stream, then stops it", async () => {
+        // A stand-in for `python -m slp_guardrails`: checks its arguments, lists the config ids it
+        // finds under --config-root on /health, and writes audit lines for each request id.
+        const fakePython = path.join(dir, "fake-python");
         writeFileSync(
-            fakeCli,
+            fakePython,
             `#!${process.execPath}
 const fs = require("fs"), http = require("http");
 const args = process.argv.slice(2);
-const root = args.find((a) => a.startsWith("--config=")).slice("--config=".length);
-const port = Number(args[args.indexOf("--port") + 1]);
-if (args[0] !== "server" || !args.includes("--disable-chat-ui")) process.exit(9);
+const arg = (k) => args.find((a) => a.startsWith(k + "=")).slice(k.length + 1);
+if (args[0] !== "-m" || args[1] !== "slp_guardrails" || arg("--streaming") !== "off") process.exit(9);
+const root = arg("--config-root");
+console.log("not json");
 http.createServer((req, res) => {
-    res.end(JSON.stringify(fs.readdirSync(root).map((id) => ({ id, files: fs.readdirSync(root + "/" + id).sort() }))));
-}).listen(port, "127.0.0.1");
+    const rid = req.headers["x-request-id"];
+    if (rid) {
+        console.log(JSON.stringify({ event: "guardrails.decision", request_id: rid, direction: "input", rails: ["r"], verdict: "block" }));
+        console.log(JSON.stringify({ event: "guardrails.response", request_id: rid, status: 200 }));
+    }
+    res.end(JSON.stringify({ config: arg("--config-id"), ids: fs.readdirSync(root).map((id) => ({ id, files: fs.readdirSync(root + "/" + id).sort() })) }));
+}).listen(Number(arg("--port")), arg("--host"));
 `,
             { mode: 0o755 },
         );
@@ -325,20 +383,30 @@ http.createServer((req, res) => {
                 s.close(() => resolve(p));
             });
         });
+        assert.deepEqual(entrypointArgs("/r", 1, 2).slice(0, 2), ["-m", "slp_guardrails"]);
         const server = await serveCandidate(
             { "config.yml": "x", "rails__input.co": "y" },
-            { command: fakeCli, port, readyTimeoutMs: 10000 },
+            { command: fakePython, port, readyTimeoutMs: 10000 },
         );
         try {
-            const listed = await (await fetch(`${server.baseUrl}/v1/rails/configs`)).json();
-            assert.deepEqual(listed, [
-                { id: "candidate", files: ["config.yml", "rails__input.co"] },
+            const listed = await (await fetch(`${server.baseUrl}/health`)).json();
+            assert.deepEqual(listed, {
+                config: candidateConfigId,
+                ids: [{ id: "candidate", files: ["config.yml", "rails__input.co"] }],
+            });
+            await fetch(`${server.baseUrl}/v1/chat/completions`, {
+                method: "POST",
+                headers: { "x-request-id": "rid-1" },
+            });
+            assert.deepEqual(await server.decisions.decisionsOf("rid-1", 5000), [
+                { direction: "input", rails: ["r"], verdict: "block" },
             ]);
+            assert.equal(await server.decisions.decisionsOf("rid-2", 200), undefined);
         } finally {
             await server.stop();
         }
         await assert.rejects(
-            fetch(`${server.baseUrl}/v1/rails/configs`, { signal: AbortSignal.timeout(2000) }),
+            fetch(`${server.baseUrl}/health`, { signal: AbortSignal.timeout(2000) }),
         );
         await assert.rejects(
             serveCandidate(
@@ -361,7 +429,7 @@ http.createServer((req, res) => {
         let stopped = 0;
         const serve = async (bb: unknown) => {
             served.push(bb);
-            return { baseUrl: srv.url, stop: async () => void stopped++ };
+            return { baseUrl: srv.url, decisions: srv.audit, stop: async () => void stopped++ };
         };
         const out = path.join(dir, "sha");
         const deps = {
@@ -383,6 +451,7 @@ http.createServer((req, res) => {
             "--rules-sha256-out",
             out,
         ];
+        srv.style = "decision-lines";
         // The fake blocks nothing: the real red-team set must then fail the gate.
         srv.blockWords = [];
         assert.equal(await main(args, deps), 1);
@@ -397,7 +466,6 @@ http.createServer((req, res) => {
         assert.equal(readFileSync(out, "utf8"), bundleDigest(bundle));
         assert.deepEqual(served, [bundle, bundle]);
         assert.equal(stopped, 2, "the candidate server is stopped after every evaluation");
-        assert.ok(srv.requests.every((r) => r.guardrails.config_id === "candidate"));
     });
 
     it("counts a benign answer withheld by unavailable output masking as not blocked, and reports it", async () => {
@@ -532,7 +600,7 @@ http.createServer((req, res) => {
             served.push(bb);
             // The served rails mask through whatever analyzer_url the served config.yml names.
             srv.analyzerUrl = parseYaml(bb["config.yml"]).custom_data.presidio.analyzer_url;
-            return { baseUrl: srv.url, stop: async () => {} };
+            return { baseUrl: srv.url, decisions: srv.audit, stop: async () => {} };
         };
         let standInUrl = "";
         let calls: Readonly<Record<string, number>> = {};
@@ -552,6 +620,7 @@ http.createServer((req, res) => {
             serve,
             presidioStandIn,
         };
+        srv.style = "decision-lines";
         srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
         const args = [
             "evaluate-candidate",

@@ -9,6 +9,12 @@ import { rolloutTargets } from "../../modules/constants/rollout";
 import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
 import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
+import {
+    sandboxGuardName,
+    sandboxGuardSpec,
+    sandboxMatchResources,
+    sandboxMutationSpec,
+} from "../../modules/k8s/kubeflow/sandbox";
 import { podSpecViolations } from "../../modules/k8s/workload";
 import * as images from "../../modules/constants/images";
 import { rbacViolations, restartAnnotation } from "../../modules/k8s/kubeflow/rbac";
@@ -131,6 +137,51 @@ describe("kubeflow: standalone", () => {
         assert.ok(
             dirs[1].dependencies.includes(dirs[0].urn),
             "the env waits for the cluster-scoped resources",
+        );
+    });
+
+    it("refuses sandboxed steps outside the Kata GPU RuntimeClass; no mutation unless asked for", () => {
+        const vap = ofType(
+            rs,
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+        ).find((r) => k8sName(r) === sandboxGuardName)!;
+        assert.deepEqual(vap.inputs.spec, sandboxGuardSpec("kata-qemu-nvidia-gpu"));
+        const binding = ofType(
+            rs,
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+        ).find((r) => k8sName(r) === sandboxGuardName)!;
+        assert.deepEqual((binding.inputs.spec as any).validationActions, ["Deny"]);
+        assert.deepEqual(
+            (binding.inputs.spec as any).matchResources,
+            sandboxMatchResources("ml-pipelines"),
+        );
+        assert.deepEqual(
+            ofType(rs, "kubernetes:admissionregistration.k8s.io/v1beta1:MutatingAdmissionPolicy"),
+            [],
+        );
+    });
+
+    it("declares the RuntimeClass mutation with kubeflow.sandboxMutation", async () => {
+        resetRecords();
+        const on = await build("kf-sa-mut", { enabled: true, sandboxMutation: true });
+        const map = ofType(
+            on,
+            "kubernetes:admissionregistration.k8s.io/v1beta1:MutatingAdmissionPolicy",
+        );
+        assert.equal(map.length, 1);
+        assert.deepEqual(map[0].inputs.spec, sandboxMutationSpec("kata-qemu-nvidia-gpu"));
+        const b = ofType(
+            on,
+            "kubernetes:admissionregistration.k8s.io/v1beta1:MutatingAdmissionPolicyBinding",
+        );
+        assert.deepEqual(
+            (b[0].inputs.spec as any).matchResources,
+            sandboxMatchResources("ml-pipelines"),
+        );
+        assert.ok(
+            refusal(rawWith({ enabled: true, sandboxMutation: "yes" })).some((i) =>
+                /kubeflow\.sandboxMutation: true or false/.test(i),
+            ),
         );
     });
 
@@ -269,7 +320,7 @@ describe("kubeflow: standalone", () => {
         const vap = ofType(
             rs,
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
-        )[0];
+        ).find((r) => k8sName(r) === "slp-rollout-restart-only")!;
         const spec = vap.inputs.spec as any;
         assert.equal(spec.failurePolicy, "Fail");
         assert.deepEqual(spec.matchConstraints.resourceRules[0].resources, [
@@ -284,7 +335,7 @@ describe("kubeflow: standalone", () => {
         const binding = ofType(
             rs,
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
-        )[0];
+        ).find((r) => k8sName(r) === k8sName(vap))!;
         assert.equal((binding.inputs.spec as any).policyName, k8sName(vap));
         assert.deepEqual((binding.inputs.spec as any).validationActions, ["Deny"]);
     });

@@ -4,6 +4,10 @@
  * needs a permission the identity does not have, or if the identity is granted one it never uses.
  */
 import { strict as assert } from "assert";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as os from "os";
 import * as path from "path";
 import { rolloutTargets } from "../../modules/constants/rollout";
 import { rolloutRoles } from "../../modules/k8s/kubeflow/rbac";
@@ -16,6 +20,7 @@ import {
     promoteRules,
     promotedDigestAnnotation,
     restartAnnotation,
+    rolledOut,
 } from "../../pipelines/promote/promote";
 import { repoRoot } from "./helpers";
 
@@ -114,9 +119,30 @@ function cluster() {
                 "served-model-name": "llama",
             },
         },
-        [depPath(inf)]: { metadata: { name: inf.deployment } },
+        [depPath(inf)]: {
+            metadata: { name: inf.deployment, generation: 2 },
+            spec: { replicas: 2 },
+            get status() {
+                return stuck.on
+                    ? {
+                          observedGeneration: 2,
+                          replicas: 3,
+                          updatedReplicas: 1,
+                          availableReplicas: 2,
+                      }
+                    : {
+                          observedGeneration: 2,
+                          replicas: 2,
+                          updatedReplicas: 2,
+                          availableReplicas: 2,
+                      };
+            },
+        },
     });
 }
+
+/** When on, the inference Deployment never finishes rolling out. */
+const stuck = { on: false };
 
 describe("kubeflow: promotion", () => {
     const candidate = {
@@ -309,5 +335,168 @@ describe("kubeflow: promotion", () => {
             3,
         );
         assert.equal(await main(["promote-model", "--bogus", "x"], deps), 2);
+    });
+
+    describe("smoke-model: the promoted model through the guardrails, rolled back on a failed gate", () => {
+        let dir: string;
+        let guardrails: http.Server;
+        let url: string;
+        const seen: any[] = [];
+        // Like the live rails: "blocks" decides whether attacks get the platform's refusal.
+        const live = { blocks: true };
+        before(async () => {
+            dir = mkdtempSync(path.join(os.tmpdir(), "kf-smoke-"));
+            writeFileSync(
+                path.join(dir, "a.jsonl"),
+                ["a1", "a2"]
+                    .map((id) => JSON.stringify({ id, prompt: `ATTACK ${id}`, category: "x" }))
+                    .join("\n"),
+            );
+            writeFileSync(
+                path.join(dir, "b.jsonl"),
+                JSON.stringify({ id: "b1", prompt: "hello", category: "y" }),
+            );
+            guardrails = http.createServer((req, res) => {
+                let body = "";
+                req.on("data", (c) => (body += c));
+                req.on("end", () => {
+                    const b = JSON.parse(body);
+                    seen.push(b);
+                    const attack = b.messages[0].content.startsWith("ATTACK");
+                    const content =
+                        attack && live.blocks ? "I'm sorry, I can't respond to that." : "Sure.";
+                    res.writeHead(200, { "content-type": "application/json" }).end(
+                        JSON.stringify({ choices: [{ message: { role: "assistant", content } }] }),
+                    );
+                });
+            });
+            await new Promise<void>((r) => guardrails.listen(0, "127.0.0.1", r));
+            url = `http://127.0.0.1:${(guardrails.address() as AddressInfo).port}`;
+        });
+        after(async () => {
+            await new Promise<void>((r) => guardrails.close(() => r()));
+            rmSync(dir, { recursive: true, force: true });
+        });
+
+        const rolling = { generation: 2 };
+        const done = {
+            observedGeneration: 2,
+            replicas: 2,
+            updatedReplicas: 2,
+            availableReplicas: 2,
+        };
+        const run = async (c: ReturnType<typeof cluster>, extra: string[] = []) => {
+            const out: string[] = [];
+            const code = await main(
+                [
+                    "smoke-model",
+                    "--source-uri",
+                    "oci-os://ns/models/new",
+                    "--url",
+                    url,
+                    "--model",
+                    "m",
+                    "--attacks",
+                    path.join(dir, "a.jsonl"),
+                    "--benign",
+                    path.join(dir, "b.jsonl"),
+                    "--rollout-timeout-seconds",
+                    "5",
+                    ...extra,
+                ],
+                {
+                    env: { MIN_ATTACK_BLOCK_RATE: "1", MAX_BENIGN_BLOCK_RATE: "0" },
+                    stdout: (l) => out.push(l),
+                    stderr: (l) => out.push(l),
+                    api: () => c.api,
+                    pollMs: 20,
+                },
+            );
+            return { code, out: out.join("\n") };
+        };
+        const promoted = async (c: ReturnType<typeof cluster>) => {
+            const prev = path.join(dir, "previous");
+            const deps = {
+                env: { MODEL_VAULT_TRUSTED_KEY_IDS: "ocid1.key.oc1.iad.v.k" },
+                stdout: () => {},
+                stderr: () => {},
+                api: () => c.api,
+            };
+            const args = ["--source-uri", "oci-os://ns/models/new", "--previous-source-out", prev];
+            assert.equal(await main(["promote-model", ...args], deps), 0);
+            return readFileSync(prev, "utf8");
+        };
+        const source = (c: ReturnType<typeof cluster>) =>
+            c.api.get(cmPath(inf)).then((o) => o.data![inferenceModelKeys.sourceUri]);
+
+        it("knows a finished rollout as kubectl rollout status does", () => {
+            const d = (status: object) => ({ metadata: rolling, spec: { replicas: 2 }, status });
+            assert.equal(rolledOut(d(done)), true);
+            assert.equal(rolledOut(d({ ...done, observedGeneration: 1 })), false);
+            assert.equal(rolledOut(d({ ...done, updatedReplicas: 1 })), false);
+            assert.equal(rolledOut(d({ ...done, replicas: 3 })), false, "old pods still running");
+            assert.equal(rolledOut(d({ ...done, availableReplicas: 1 })), false);
+        });
+
+        it("waits for the rollout, then passes when the live rails with the new model meet the gates", async () => {
+            const c = cluster();
+            const previous = await promoted(c);
+            assert.equal(previous, "oci-os://ns/models/old");
+            live.blocks = true;
+            seen.length = 0;
+            // Rolling out for a while: no prompt may be sent before it finished.
+            stuck.on = true;
+            let sentWhileRolling = -1;
+            setTimeout(() => {
+                sentWhileRolling = seen.length;
+                stuck.on = false;
+            }, 300);
+            const r = await run(c, ["--rollback-source", previous]);
+            assert.equal(r.code, 0, r.out);
+            assert.equal(sentWhileRolling, 0, "nothing sent while the rollout ran");
+            assert.equal(seen.length, 3, "every prompt went to the guardrails URL");
+            assert.ok(seen.every((b) => Object.keys(b).sort().join() === "messages,model"));
+            assert.equal(await source(c), "oci-os://ns/models/new");
+        });
+
+        it("rolls back to the previous model when the new one misses a gate", async () => {
+            const c = cluster();
+            const previous = await promoted(c);
+            live.blocks = false;
+            const patches = () => c.calls.filter((x) => x.verb === "patch").length;
+            const before = patches();
+            const r = await run(c, ["--rollback-source", previous]);
+            assert.equal(r.code, 1, r.out);
+            assert.match(
+                r.out,
+                /below the required 100\.0%.*rolled back to oci-os:\/\/ns\/models\/old/,
+            );
+            assert.equal(await source(c), "oci-os://ns/models/old");
+            assert.equal(patches(), before + 1, "the rollback restarts the tier");
+            // No earlier model: the run fails and says so, the new model stays.
+            const first = await run(c, ["--rollback-source", ""]);
+            assert.equal(first.code, 1);
+        });
+
+        it("refuses to test a rollout that is not this run's, and times out on one that never finishes", async () => {
+            const c = cluster();
+            seen.length = 0;
+            const other = await run(c);
+            assert.equal(other.code, 1, other.out);
+            assert.match(
+                other.out,
+                /now names "oci-os:\/\/ns\/models\/old", not the model this run promoted/,
+            );
+            await promoted(c);
+            stuck.on = true;
+            try {
+                const r = await run(c);
+                assert.equal(r.code, 3, r.out);
+                assert.match(r.out, /did not finish rolling out within 5 s/);
+            } finally {
+                stuck.on = false;
+            }
+            assert.equal(seen.length, 0, "nothing was sent before the rollout finished");
+        });
     });
 });

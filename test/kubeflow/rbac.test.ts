@@ -326,7 +326,9 @@ describe("kubeflow: the rollout identity can only roll out (admission policy, re
         await settle();
         const objects = under("kf-guard")
             .filter((r) => /:ValidatingAdmissionPolicy(Binding)?$/.test(r.type))
-            .map((r) => toManifest(r) as unknown as K8sObject);
+            .map((r) => toManifest(r) as unknown as K8sObject)
+            // The rollout guard; the pipeline sandbox guard matches pods only (kubeflow/sandbox.ts).
+            .filter((o) => o.metadata.name === "slp-rollout-restart-only");
         ev = new AdmissionEvaluator(objects);
         assert.deepEqual(ev.policyNames(), ["slp-rollout-restart-only"]);
         const spec = objects.find((o) => o.kind === "ValidatingAdmissionPolicy")!.spec as Obj;

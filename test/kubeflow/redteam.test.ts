@@ -58,8 +58,6 @@ async function assess(url: string, keyFile: string) {
             url,
             "--api-key-file",
             keyFile,
-            "--config-id",
-            "default",
             "--model",
             "m",
             "--attacks",

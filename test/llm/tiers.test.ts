@@ -4,6 +4,7 @@ import { catalog } from "../../modules/k8s/catalog";
 import { LlmTiers, renderedRails } from "../../modules/k8s/llm";
 import { railsChecksum } from "../../modules/k8s/llm/rails";
 import { podSpecViolations } from "../../modules/k8s/workload";
+import { gatewayPaths, gatewayRunScript } from "../../modules/k8s/llm/tiers";
 import {
     RecordedResource,
     recordedResources,
@@ -264,6 +265,38 @@ describe("LLM tiers on the dev stack", () => {
         assert.match(conf, /if \(\$api_key_id = ""\) \{\s*return 401;/);
         assert.match(conf, /client_max_body_size 1m;/);
         assert.match(conf, /limit_req_zone \$api_key_id zone=per_key:10m rate=10r\/s;/);
+    });
+
+    it("runs nginx under run-gateway.sh, which applies key rotations from the mounted Secret", () => {
+        const data = named(rs, "kubernetes:core/v1:ConfigMap", "llm-gateway", "gateway-nginx")!
+            .inputs.data as any;
+        const spec = podSpec(deployment("gateway"));
+        const c = spec.containers.find((x: any) => x.name === "gateway");
+        assert.deepEqual(c.command, ["/bin/sh", gatewayPaths.script]);
+        const mountOf = (p: string) =>
+            c.volumeMounts.find((m: any) => p.startsWith(`${m.mountPath}/`));
+        // The script and the conf come from the ConfigMap, the mounted keys from the Secret, the
+        // live copy from the pod's writable /tmp.
+        const conf = mountOf(gatewayPaths.script);
+        assert.equal(
+            spec.volumes.find((v: any) => v.name === conf.name).configMap.name,
+            "gateway-nginx",
+        );
+        assert.equal(data["run-gateway.sh"], gatewayRunScript());
+        assert.equal(mountOf(gatewayPaths.mountedKeys).name, "keys");
+        assert.equal(mountOf(gatewayPaths.liveKeys).readOnly, false);
+        assert.ok(data["nginx.conf"].includes(`include ${gatewayPaths.liveKeys};`));
+        assert.ok(
+            !data["nginx.conf"].includes(gatewayPaths.mountedKeys),
+            "nginx never reads the mounted file",
+        );
+        const script: string = data["run-gateway.sh"];
+        for (const p of [gatewayPaths.conf, gatewayPaths.mountedKeys, gatewayPaths.liveKeys]) {
+            assert.ok(script.includes(`=${p}\n`), p);
+        }
+        // nginx -t's output is discarded (an error can quote a key); only a passing file is applied.
+        assert.match(script, /nginx -t -q -e \/dev\/null -c "\$conf" >\/dev\/null 2>&1/);
+        assert.match(script, /if apply; then\n\s+kill -HUP "\$pid"/);
     });
 
     it("runs the output filter as the fixed platform UID, not the image's 1001", () => {

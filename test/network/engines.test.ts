@@ -5,18 +5,20 @@
  * docs/ARCHITECTURE.md and no bypass or
  * exfiltration path.
  */
+import { cloudSubnets, clusterIntentInputs, fakeCloud } from "../support/stacks";
 import * as assert from "assert";
+import { egressProxyImage } from "../../modules/constants/images";
 import { ingressControllerMetrics } from "../../modules/constants/ingress";
 import { catalog } from "../../modules/k8s/catalog";
 import { NetworkSecurity } from "../../modules/k8s/network";
-import { buildIntent, intentInputs, isSupplyChainDomain } from "../../modules/k8s/network/intent";
+import { buildIntent, isSupplyChainDomain } from "../../modules/k8s/network/intent";
 import {
     ReachabilityResult,
     analyzeReachability,
     reachabilityViolations,
     renderReachabilityMarkdown,
 } from "../../modules/k8s/network/reachability";
-import { podSpecViolations } from "../../modules/k8s/workload";
+import { imageReference, podSpecViolations } from "../../modules/k8s/workload";
 import { isKubernetesObject, toManifest } from "../../tools/plan/manifests";
 import { RecordedResource, recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 import { engines, okeCluster, tierDeployments } from "./fixtures";
@@ -77,7 +79,11 @@ function observedEdges(r: ReachabilityResult): string[] {
 async function declare(engine: (typeof engines)[number]): Promise<RecordedResource[]> {
     resetRecords();
     const cluster = okeCluster(engine);
-    new NetworkSecurity(`e2e-${engine}`, { cluster, environment: "dev" });
+    new NetworkSecurity(`e2e-${engine}`, {
+        cluster,
+        environment: "dev",
+        cloud: { ...fakeCloud(cluster.region), ...cloudSubnets(cluster)! },
+    });
     await settle();
     return [...recordedResources()];
 }
@@ -89,7 +95,7 @@ for (const engine of engines) {
         before(async () => {
             resources = await declare(engine);
             const manifests = resources.filter(isKubernetesObject).map(toManifest);
-            const intent = buildIntent(intentInputs(okeCluster(engine)));
+            const intent = buildIntent(clusterIntentInputs(okeCluster(engine)));
             result = analyzeReachability([...manifests, ...tierDeployments(intent)]);
         });
 
@@ -258,9 +264,14 @@ describe("network engine proxy: the egress proxies", () => {
                 spec.template.metadata.labels["secure-llm-platform.io/egress-allowlist"],
                 (d.inputs.metadata as any).name.replace("egress-proxy-", ""),
             );
+            // Our image (images/egress-proxy): the Squid the real suite runs, pinned by digest.
+            assert.strictEqual(
+                spec.template.spec.containers[0].image,
+                imageReference(egressProxyImage),
+            );
             assert.match(
                 spec.template.spec.containers[0].image,
-                /^docker\.io\/ubuntu\/squid:[^@]+@sha256:[0-9a-f]{64}$/,
+                /\/egress-proxy:squid-[^@]+@sha256:[0-9a-f]{64}$/,
             );
             assert.ok(spec.replicas >= 2);
         }

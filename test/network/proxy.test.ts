@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { nonPublicCidrs } from "../../modules/k8s/network/intent";
+import { nonPublicCidrs } from "../../modules/k8s/network/non-public";
 import {
     renderSquidConfig,
     squidAllowlist,
@@ -40,7 +40,17 @@ describe("egress proxy: the Squid configuration (bypasses found on real Squid)",
     it("denies every non-public range, the metadata address and their NAT64 forms", () => {
         const denied = squidDeniedDestinations();
         for (const c of nonPublicCidrs) assert.ok(denied.includes(c), c);
-        for (const c of ["0.0.0.0/8", "::1/128", "fc00::/7", "fe80::/10", "::/128"]) {
+        for (const c of [
+            "0.0.0.0/8",
+            "192.0.0.0/24",
+            "198.18.0.0/15",
+            "224.0.0.0/3",
+            "::1/128",
+            "fc00::/7",
+            "fe80::/10",
+            "::/128",
+            "ff00::/8",
+        ]) {
             assert.ok(denied.includes(c), c);
         }
         // 169.254.0.0/16 inside 64:ff9b::/96 covers 64:ff9b::a9fe:a9fe (169.254.169.254).

@@ -1,6 +1,7 @@
 import * as assert from "assert";
+import { clusterIntentInputs } from "../support/stacks";
 import { renderNetworkObjects } from "../../modules/k8s/network";
-import { buildIntent, intentInputs } from "../../modules/k8s/network/intent";
+import { buildIntent } from "../../modules/k8s/network/intent";
 import {
     analyzeReachability,
     reachabilityViolations,
@@ -20,7 +21,7 @@ const inference = { "app.kubernetes.io/name": "inference" };
 
 /** A clean cluster rendered by an engine, plus the tiers' Deployments. */
 function rendered(engine: "cilium" | "calico-enterprise" | "proxy", extra: M[] = []): M[] {
-    const intent = buildIntent(intentInputs(okeCluster(engine)));
+    const intent = buildIntent(clusterIntentInputs(okeCluster(engine)));
     return [...renderNetworkObjects(intent), ...tierDeployments(intent), ...extra];
 }
 

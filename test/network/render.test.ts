@@ -1,13 +1,14 @@
 import * as assert from "assert";
+import { clusterIntentInputs } from "../support/stacks";
 import { serviceNamespaces, tierNamespaces } from "../../modules/constants/namespaces";
 import { renderNetworkObjects } from "../../modules/k8s/network";
+import { buildIntent, isSupplyChainDomain, proxyEnv } from "../../modules/k8s/network/intent";
+import { proxyRefusedIpv4Cidrs } from "../../modules/k8s/network/non-public";
 import {
-    buildIntent,
-    intentInputs,
-    isSupplyChainDomain,
-    proxyEnv,
-} from "../../modules/k8s/network/intent";
-import { proxyInstances, renderSquidConfig } from "../../modules/k8s/network/proxy";
+    proxyInstances,
+    renderSquidConfig,
+    squidDeniedDestinations,
+} from "../../modules/k8s/network/proxy";
 import { renderCalicoEnterprise } from "../../modules/k8s/network/render-calico";
 import { renderCilium } from "../../modules/k8s/network/render-cilium";
 import { K8sObject } from "../../modules/k8s/network/render-k8s";
@@ -32,7 +33,7 @@ describe("network: rendering follows the namespaces that exist", () => {
     it("renders no policy into the namespace of a disabled tier (the API server would refuse it)", () => {
         const cluster = okeCluster("proxy");
         const tiers = cluster.layer.tiers;
-        const inputs = intentInputs({
+        const inputs = clusterIntentInputs({
             ...cluster,
             layer: {
                 ...cluster.layer,
@@ -57,7 +58,7 @@ describe("network: rendering follows the namespaces that exist", () => {
 describe("network: rendering, for every engine", () => {
     for (const engine of engines) {
         describe(engine, () => {
-            const intent = buildIntent(intentInputs(okeCluster(engine)));
+            const intent = buildIntent(clusterIntentInputs(okeCluster(engine)));
             const objects = renderNetworkObjects(intent);
             const nps = netpols(objects);
 
@@ -175,7 +176,7 @@ describe("network: rendering, for every engine", () => {
     }
 
     it("proxy: emits no domain rules, and only the proxies may leave the cluster, on 443, away from private ranges", () => {
-        const intent = buildIntent(intentInputs(okeCluster("proxy")));
+        const intent = buildIntent(clusterIntentInputs(okeCluster("proxy")));
         const objects = renderNetworkObjects(intent);
         assert.ok(!objects.some((o) => /projectcalico|cilium/.test(o.apiVersion)));
         const text = JSON.stringify(objects.filter((o) => o.kind === "NetworkPolicy"));
@@ -190,12 +191,28 @@ describe("network: rendering, for every engine", () => {
                             to.ipBlock.except.includes("169.254.0.0/16"),
                             "instance metadata must stay unreachable",
                         );
-                        assert.ok(to.ipBlock.except.includes("10.0.0.0/8"));
+                        // One list: what the NetworkPolicy cuts out is what Squid refuses (IPv4).
+                        assert.deepStrictEqual(to.ipBlock.except, [...proxyRefusedIpv4Cidrs]);
                     }
+                    // No IPv6 destination is opened at all, so no IPv6 except list is needed.
+                    assert.ok(!String(to.ipBlock?.cidr ?? "").includes(":"), JSON.stringify(to));
                 }
             }
         }
         const proxies = proxyInstances(intent);
+        // ...and every proxy's Squid refuses that same IPv4 list plus the IPv6 ranges.
+        for (const px of proxies) {
+            const acl = (px.configMap.data as Record<string, string>)["squid.conf"].match(
+                /^acl private_dst dst (.*)$/m,
+            );
+            assert.ok(acl, px.identity);
+            const ranges = acl[1].split(" ");
+            assert.deepStrictEqual(ranges, squidDeniedDestinations());
+            assert.deepStrictEqual(
+                ranges.filter((r) => !r.includes(":")),
+                [...proxyRefusedIpv4Cidrs],
+            );
+        }
         assert.deepStrictEqual(proxies.map((p) => p.identity).sort(), [
             "external-secrets",
             "inference",
@@ -221,7 +238,7 @@ describe("network: rendering, for every engine", () => {
         );
         assert.deepStrictEqual(proxyEnv(intent, "gateway"), []);
         assert.deepStrictEqual(
-            proxyEnv(buildIntent(intentInputs(okeCluster("cilium"))), "inference"),
+            proxyEnv(buildIntent(clusterIntentInputs(okeCluster("cilium"))), "inference"),
             [],
         );
     });
@@ -253,7 +270,7 @@ describe("network: rendering, for every engine", () => {
 
     it("calico-enterprise: domain Allows in a tier that ends in Pass, before the Kubernetes policies", () => {
         const intent = buildIntent(
-            intentInputs(
+            clusterIntentInputs(
                 okeCluster("calico-enterprise", { alertReceiverDomains: ["hooks.slack.com"] }),
             ),
         );
@@ -295,13 +312,13 @@ describe("network: rendering, for every engine", () => {
             }
         }
         assert.throws(
-            () => renderCalicoEnterprise(buildIntent(intentInputs(okeCluster("proxy")))),
+            () => renderCalicoEnterprise(buildIntent(clusterIntentInputs(okeCluster("proxy")))),
             /only enforced by Calico Enterprise/,
         );
     });
 
     it("cilium: toFQDNs with the DNS proxy rule, names and patterns kept apart", () => {
-        const intent = buildIntent(intentInputs(okeCluster("cilium")));
+        const intent = buildIntent(clusterIntentInputs(okeCluster("cilium")));
         const objs = renderCilium(intent) as Any[];
         const inf = objs.find((o) => o.metadata.name === "inference-fqdn-egress")!;
         assert.deepStrictEqual(
@@ -324,7 +341,7 @@ describe("network: rendering, for every engine", () => {
                 !objs.some((o) => JSON.stringify(o).includes('"matchName":"*"')),
         );
         assert.throws(
-            () => renderCilium(buildIntent(intentInputs(okeCluster("proxy")))),
+            () => renderCilium(buildIntent(clusterIntentInputs(okeCluster("proxy")))),
             /only enforced by Cilium/,
         );
     });
@@ -352,7 +369,7 @@ describe("network: intent follows the cluster's other sections", () => {
             },
             { stack: "test", secretKeys: ["secure-llm-platform:kubeconfig-onprem"] },
         );
-        const intent = buildIntent(intentInputs(cfg.clusters[0]));
+        const intent = buildIntent(clusterIntentInputs(cfg.clusters[0]));
         assert.deepStrictEqual(intent.egress.inference, [
             "*.kms.eu-frankfurt-1.oraclecloud.com",
             "objectstorage.eu-frankfurt-1.oraclecloud.com",
@@ -374,7 +391,7 @@ describe("network: intent follows the cluster's other sections", () => {
 
     it("cert-manager may reach its ACME directory's host, and nothing when the private CA is used", () => {
         assert.strictEqual(
-            buildIntent(intentInputs(okeCluster("cilium"))).egress["cert-manager"],
+            buildIntent(clusterIntentInputs(okeCluster("cilium"))).egress["cert-manager"],
             undefined,
         );
         const cfg = parseConfig(
@@ -388,8 +405,9 @@ describe("network: intent follows the cluster's other sections", () => {
             },
             { stack: "test" },
         );
-        assert.deepStrictEqual(buildIntent(intentInputs(cfg.clusters[0])).egress["cert-manager"], [
-            "acme-v02.api.letsencrypt.org",
-        ]);
+        assert.deepStrictEqual(
+            buildIntent(clusterIntentInputs(cfg.clusters[0])).egress["cert-manager"],
+            ["acme-v02.api.letsencrypt.org"],
+        );
     });
 });

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { guardrailsLogGlob } from "../../modules/constants/logs";
 import { recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 
 describe("observability: OCI Logging", () => {
@@ -13,6 +14,7 @@ describe("observability: OCI Logging", () => {
             clusterName: "c1",
             retentionDays: 60,
             dynamicGroupId: "ocid1.dynamicgroup.oc1..aaaaexample",
+            decisionLogPaths: [guardrailsLogGlob],
         });
         await settle();
         res = recordedResources();
@@ -52,6 +54,7 @@ describe("observability: OCI Logging", () => {
                     clusterId: "ocid1.cluster.oc1.iad.aaaaexample",
                     clusterName: "c1",
                     retentionDays: 45,
+                    decisionLogPaths: [guardrailsLogGlob],
                 }),
             /45 days.*30, 60, 90, 120, 150, 180/,
         );

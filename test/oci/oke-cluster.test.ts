@@ -12,6 +12,7 @@ import {
     settle,
     unwrapSecrets,
 } from "../../tools/plan/mocks";
+import { ociInvokes } from "../../tools/plan/fakes/oci";
 
 const compartmentId = "ocid1.compartment.oc1..aaaaoci";
 const tenancyId = "ocid1.tenancy.oc1..aaaaoci";
@@ -171,6 +172,33 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         rs = built.resources;
     });
 
+    it("gives the bastion's private endpoint egress to the API endpoint through a security list of the control-plane subnet only", () => {
+        // A Bastion cannot join an NSG; its VNIC in the cp subnet is governed by that subnet's
+        // security lists, and the default list is stripped.
+        const list = one(rs, "oci:Core/securityList:SecurityList", "okea-net-bastion-sl");
+        assert.deepEqual(list.inputs.ingressSecurityRules, []);
+        assert.deepEqual(list.inputs.egressSecurityRules, [
+            {
+                destination: "10.0.0.0/24",
+                destinationType: "CIDR_BLOCK",
+                protocol: "6",
+                stateless: false,
+                description: "OCI Bastion sessions to the Kubernetes API endpoint",
+                tcpOptions: { min: 6443, max: 6443 },
+            },
+        ]);
+        const cp = one(rs, T.subnet, "okea-net-cp");
+        assert.ok((cp.inputs.securityListIds as string[]).includes(list.id!));
+        assert.equal(
+            one(rs, T.bastion, "okea-bastion").inputs.targetSubnetId,
+            cp.id,
+            "the bastion sits in the subnet carrying the list",
+        );
+        for (const sn of ofType(rs, T.subnet).filter((x) => x.name !== "okea-net-cp")) {
+            assert.ok(!(sn.inputs.securityListIds as string[]).includes(list.id!), sn.name);
+        }
+    });
+
     it("builds a VCN with private subnets carved from the configured CIDR", () => {
         assert.deepEqual(one(rs, T.vcn, "okea-net-vcn").inputs.cidrBlocks, ["10.0.0.0/16"]);
         const subnets = ofType(rs, T.subnet);
@@ -221,11 +249,17 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         assert.equal(dsl.length, 1);
         assert.deepEqual(dsl[0].inputs.ingressSecurityRules ?? [], []);
         assert.deepEqual(dsl[0].inputs.egressSecurityRules ?? [], []);
-        // Every subnet carries only the stripped default list.
+        // Every subnet carries the stripped default list; only the control-plane subnet adds the
+        // bastion's egress list (checked above).
         for (const s of ofType(rs, T.subnet)) {
             assert.deepEqual(
-                s.inputs.securityListIds,
-                [dsl[0].inputs.manageDefaultResourceId],
+                (s.inputs.securityListIds as string[])[0],
+                dsl[0].inputs.manageDefaultResourceId,
+                s.name,
+            );
+            assert.equal(
+                (s.inputs.securityListIds as string[]).length,
+                s.name === "okea-net-cp" ? 2 : 1,
                 s.name,
             );
         }
@@ -454,6 +488,13 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
             pool.dependencies.includes(one(rs, T.policy, "okea-workers-policy").urn),
             "instances boot after CLUSTER_JOIN is granted",
         );
+        // The self-managed GPU pool goes only where the fake offers BM.GPU.A100-v2.8.
+        assert.deepEqual(
+            (one(rs, T.ipool, "okea-ksgpu").inputs.placementConfigurations as Obj[]).map(
+                (p) => p.availabilityDomain,
+            ),
+            ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2"],
+        );
     });
 
     it("enables IOMMU and ACS for a self-managed Kata GPU pool, and not for the CPU Kata pool", () => {
@@ -482,7 +523,15 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         for (const p of pools) {
             const d = p.inputs.nodeConfigDetails as Obj;
             assert.equal(d.kmsKeyId, volumesKey, p.name);
-            assert.equal(d.placementConfigs.length, 3, p.name);
+            // The plan fake offers bare-metal GPU shapes in AD-1 and AD-2 only.
+            const bmGpu = String(p.inputs.nodeShape).startsWith("BM.GPU.");
+            assert.deepEqual(
+                (d.placementConfigs as Obj[]).map((x) => x.availabilityDomain),
+                bmGpu
+                    ? ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2"]
+                    : ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2", "Uocm:US-ASHBURN-AD-3"],
+                p.name,
+            );
             assert.ok(
                 p.dependencies.includes(keyPolicy),
                 `${p.name} must depend on the key-delegate policy`,
@@ -532,7 +581,10 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
         for (const s of policies.flatMap((p) => p.inputs.statements as string[])) {
             assert.match(
                 s,
-                / where .*(ocid1\.(key|vault|cluster|loggroup)\.|target\.bucket\.name)/,
+                // `read repos` (image verification) is scoped to this compartment's clusters.
+                s.includes(" to read repos ")
+                    ? / where ALL \{request\.principal\.type = 'cluster', request\.principal\.compartment\.id = 'ocid1\.compartment\.[^']+'\}$/
+                    : / where .*(ocid1\.(key|vault|cluster|loggroup)\.|target\.bucket\.name)/,
                 s,
             );
             assert.ok(!/all-resources/.test(s), s);
@@ -702,6 +754,13 @@ describe("oci: public load balancers, flannel, prod, existing vault", function (
         rs = (await build("okeb", cfg)).resources;
     });
 
+    it("creates no bastion security list without a bastion", () => {
+        assert.equal(ofType(rs, "oci:Core/securityList:SecurityList").length, 0);
+        for (const sn of ofType(rs, T.subnet)) {
+            assert.equal((sn.inputs.securityListIds as string[]).length, 1, sn.name);
+        }
+    });
+
     it("creates an internet gateway and a public LB subnet only for the public load balancers", () => {
         assert.equal(ofType(rs, T.igw).length, 1);
         const lb = one(rs, T.subnet, "okeb-net-lb");
@@ -785,3 +844,53 @@ function imageHash(sourceName: string): string {
     // Mirrors fakeOcid("image", name), recomputed here so a wrong pick cannot pass.
     return fakeHash("image", sourceName);
 }
+
+describe("oci: Kubernetes version from the provider's lookup", function () {
+    this.timeout(10000);
+    const args = (kubernetesVersion: string) => ({
+        compartmentId,
+        clusterName: "okev",
+        kubernetesVersion,
+        vcnId: "ocid1.vcn.oc1.iad.v",
+        network: config().clusters[0].network!,
+        endpointSubnetId: "ocid1.subnet.oc1.iad.cp",
+        endpointNsgId: "ocid1.networksecuritygroup.oc1.iad.cp",
+        loadBalancerSubnetId: "ocid1.subnet.oc1.iad.lb",
+        workersNsgId: "ocid1.networksecuritygroup.oc1.iad.workers",
+        secretsKeyId: "ocid1.key.oc1.iad.secrets",
+        tags: {},
+    });
+    const settled = (o: pulumi.Output<string>) =>
+        new Promise<string>((resolve, reject) => {
+            (o as unknown as { promise(): Promise<string> }).promise().then(resolve, reject);
+        });
+
+    it("refuses a version the provider's lookup does not offer", async () => {
+        // The component passes the lookup's answer through offeredKubernetesVersion (a rejected
+        // Output would leave the mocked engine waiting, so the refusal is checked on the function).
+        const { offeredKubernetesVersion } = await import("../../modules/oci/control-plane");
+        const offered = ociInvokes["oci:ContainerEngine/getClusterOption:getClusterOption"]({})
+            .kubernetesVersions as string[];
+        assert.throws(
+            () => offeredKubernetesVersion("okev", "v1.34.3", offered),
+            /cluster okev: kubernetesVersion v1\.34\.3 is not among OKE's cluster options.*did you mean "v1\.34\.2"/,
+        );
+        assert.equal(offeredKubernetesVersion("okev", "v1.34.2", offered), "v1.34.2");
+    });
+    it("creates the cluster with a version the lookup offers", async () => {
+        const { OkeControlPlane } = await import("../../modules/oci/control-plane");
+        resetRecords();
+        const cp = new OkeControlPlane("okev-good", args("v1.34.2"));
+        assert.equal(await settled(cp.kubernetesVersion), "v1.34.2");
+        await settle();
+        const lookups = recordedInvokes().filter(
+            (i) => i.token === "oci:ContainerEngine/getClusterOption:getClusterOption",
+        );
+        assert.equal(lookups.length, 1);
+        assert.equal(lookups[0].inputs.compartmentId, compartmentId);
+        const c = recordedResources().find(
+            (r) => r.type === T.cluster && r.name === "okev-good-cluster",
+        );
+        assert.equal(c?.inputs.kubernetesVersion, "v1.34.2");
+    });
+});

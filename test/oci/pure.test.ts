@@ -1,6 +1,12 @@
 import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import { parseCidr, overlaps, contains } from "../../modules/config/cidr";
+import type { NodePoolConfig } from "../../modules/config";
+import type { IngressConfig } from "../../modules/config/baseline";
 import { workloadIdentities } from "../../modules/constants/identities";
+import { loadBalancerAnnotations } from "../../modules/k8s/baseline/ingress";
+import { imdsWarning, placementDomains } from "../../modules/oci/node-pools";
 import {
     caCertFromKubeconfig,
     endpointHost,
@@ -16,7 +22,7 @@ import {
     workloadPolicyStatements,
 } from "../../modules/oci/iam-statements";
 import { isArmShape, selectNodeImage } from "../../modules/oci/images";
-import { nsgRules, selectOsnService } from "../../modules/oci/network";
+import { bastionEgressRules, nsgRules, selectOsnService } from "../../modules/oci/network";
 import { needsInternetGateway, planSubnets } from "../../modules/oci/subnets";
 import { rotationPlan } from "../../modules/oci/vault";
 import { fakeKubeconfig, ociInvokes } from "../../tools/plan/fakes/oci";
@@ -222,6 +228,15 @@ describe("oci: IAM statements", () => {
         for (const s of every) {
             const where = s.split(" where ")[1];
             assert.ok(where, `no where clause: ${s}`);
+            assert.match(s, /^Allow .* in compartment id ocid1\.compartment\./, s);
+            if (s.includes(" to read repos ")) {
+                // Repository names belong to the image mirror: scoped to this compartment's clusters.
+                assert.equal(
+                    where,
+                    `ALL {request.principal.type = 'cluster', request.principal.compartment.id = '${ids.c}'}`,
+                );
+                continue;
+            }
             assert.match(
                 where,
                 /target\.key\.id = 'ocid1\.key|target\.bucket\.name = '|target\.vault\.id = 'ocid1\.vault|target\.cluster\.id = 'ocid1\.cluster|request\.principal\.cluster_id = 'ocid1\.cluster/,
@@ -274,9 +289,26 @@ describe("oci: IAM statements", () => {
         });
         assert.ok(!withoutSigning.some((s) => s.includes(ids.signing)));
     });
+    it("lets the cluster read the signed images' repositories when signing is on", () => {
+        // Image verification needs the signatures from the registry as well as the key.
+        assert.ok(
+            keyStatements.includes(
+                `Allow any-user to read repos in compartment id ${ids.c} where ALL {request.principal.type = 'cluster', request.principal.compartment.id = '${ids.c}'}`,
+            ),
+        );
+        const withoutSigning = keyPolicyStatements({
+            keyCompartmentId: ids.c,
+            principalCompartmentId: ids.c,
+            region: "us-ashburn-1",
+            secretsKeyId: ids.secrets,
+            volumesKeyId: ids.volumes,
+            modelsKeyId: ids.models,
+        });
+        assert.ok(!withoutSigning.some((s) => s.includes("read repos")));
+    });
     it("ties key grants to OKE principals of this compartment", () => {
         const toPrincipals = keyStatements.filter((s) => s.startsWith("Allow any-user"));
-        assert.equal(toPrincipals.length, 4);
+        assert.equal(toPrincipals.length, 5);
         for (const s of toPrincipals) {
             assert.match(
                 s,
@@ -416,6 +448,58 @@ describe("oci: network rules and service gateway", () => {
             ),
         );
     });
+    it("opens port 80 to the load balancers only for ACME", () => {
+        const base = {
+            vcnCidr: "10.0.0.0/16",
+            vcnNative: true,
+            publicLoadBalancers: true,
+            nodePortCidrs: [],
+            publicEndpoint: false,
+            endpointAllowedCidrs: [],
+        };
+        const http = (rules: ReturnType<typeof nsgRules>) =>
+            rules.filter((r) => r.direction === "INGRESS" && r.ports?.[0] === 80);
+        assert.deepEqual(http(nsgRules(base)), []);
+        assert.deepEqual(
+            http(nsgRules({ ...base, httpListener: true })).map((r) => [r.nsg, r.peer, r.ports]),
+            [["lb", { cidr: "0.0.0.0/0" }, [80, 80]]],
+        );
+    });
+    it("lets workers reach each other with VCN-native pods too", () => {
+        for (const vcnNative of [true, false]) {
+            const rules = nsgRules({
+                vcnCidr: "10.0.0.0/16",
+                vcnNative,
+                publicLoadBalancers: false,
+                nodePortCidrs: [],
+                publicEndpoint: false,
+                endpointAllowedCidrs: [],
+            });
+            for (const direction of ["INGRESS", "EGRESS"]) {
+                assert.ok(
+                    rules.some(
+                        (r) =>
+                            r.nsg === "workers" &&
+                            r.direction === direction &&
+                            "nsg" in r.peer &&
+                            r.peer.nsg === "workers" &&
+                            r.protocol === "all",
+                    ),
+                    `vcnNative=${vcnNative}: no workers→workers ${direction} rule`,
+                );
+            }
+        }
+    });
+    it("lets the bastion's private endpoint reach the API endpoint, and nothing else", () => {
+        assert.deepEqual(bastionEgressRules("10.0.0.0/24"), [
+            {
+                destination: "10.0.0.0/24",
+                protocol: "6",
+                ports: [6443, 6443],
+                description: "OCI Bastion sessions to the Kubernetes API endpoint",
+            },
+        ]);
+    });
     it("opens the public API endpoint only to the allowed CIDRs", () => {
         const rules = nsgRules({
             vcnCidr: "10.0.0.0/16",
@@ -521,6 +605,110 @@ describe("oci: plan fakes", () => {
         assert.deepEqual(
             ads.map((a) => a.name),
             ["Uocm:US-ASHBURN-AD-1", "Uocm:US-ASHBURN-AD-2", "Uocm:US-ASHBURN-AD-3"],
+        );
+    });
+});
+
+describe("oci: load balancer annotations", () => {
+    it("attaches the OKE load balancer to the cloud layer's NSG and leaves rules to Pulumi", () => {
+        const nsg = "ocid1.networksecuritygroup.oc1.iad.lb";
+        for (const isPublic of [false, true]) {
+            const a = loadBalancerAnnotations({ public: isPublic } as IngressConfig, nsg);
+            assert.equal(a["oci.oraclecloud.com/oci-network-security-groups"], nsg);
+            // "None": the cloud controller edits neither security lists nor NSGs.
+            assert.equal(a["oci.oraclecloud.com/security-rule-management-mode"], "None");
+        }
+        // Existing clusters get no OCI NSG annotations.
+        const plain = loadBalancerAnnotations({ public: false } as IngressConfig);
+        assert.ok(!Object.keys(plain).some((k) => k.startsWith("oci.oraclecloud.com/")));
+    });
+});
+
+describe("oci: metadata service on managed nodes", () => {
+    const pool = (name: string, kata: boolean, kataMode: "managed" | "self-managed") =>
+        ({
+            name,
+            role: "system",
+            shape: "BM.Standard.E4.128",
+            size: 1,
+            bootVolumeGbs: 100,
+            kata,
+            gpu: false,
+            kataMode,
+            labels: {},
+        }) as NodePoolConfig;
+    it("warns that managed pools keep IMDSv1, naming them and the mitigation", () => {
+        const w = imdsWarning("iad1", [
+            pool("system", false, "managed"),
+            pool("kata", true, "self-managed"),
+        ]);
+        assert.ok(w);
+        assert.match(w, /cluster iad1: managed node pools system keep the legacy IMDSv1/);
+        assert.ok(!w.includes("kata,") && !w.includes(", kata"), w);
+        assert.match(w, /169\.254\.0\.0\/16/);
+        assert.equal(imdsWarning("iad1", [pool("kata", true, "self-managed")]), undefined);
+    });
+    it("has no IMDS option on managed node pools in the pinned provider (the reason for the warning)", () => {
+        // If a provider upgrade adds one, this fails: then set it instead of warning.
+        const dir = path.dirname(require.resolve("@pulumi/oci/package.json"));
+        const nodePool = fs.readFileSync(path.join(dir, "containerengine/nodePool.d.ts"), "utf8");
+        const inputs = fs.readFileSync(path.join(dir, "types/input.d.ts"), "utf8");
+        const nodePoolTypes = inputs
+            .split(/\n    interface /)
+            .filter((block) => block.startsWith("NodePool"))
+            .join("\n");
+        assert.ok(!/Imds/i.test(nodePool) && !/Imds/i.test(nodePoolTypes));
+        assert.match(inputs, /InstanceConfigurationInstanceDetailsLaunchDetailsInstanceOptions/);
+    });
+});
+
+describe("oci: capacity-aware placement", () => {
+    const ad = (n: number) => `Uocm:US-ASHBURN-AD-${n}`;
+    const shapes = {
+        [ad(1)]: ["VM.Standard.E5.Flex", "BM.GPU.A100-v2.8"],
+        [ad(2)]: ["VM.Standard.E5.Flex", "BM.GPU.A100-v2.8"],
+        [ad(3)]: ["VM.Standard.E5.Flex"],
+    };
+    it("places a pool only where its shape exists, or where config says", () => {
+        assert.deepEqual(
+            placementDomains("iad1", { name: "gpu", shape: "BM.GPU.A100-v2.8" }, shapes),
+            [ad(1), ad(2)],
+        );
+        assert.deepEqual(
+            placementDomains("iad1", { name: "system", shape: "VM.Standard.E5.Flex" }, shapes),
+            [ad(1), ad(2), ad(3)],
+        );
+        assert.deepEqual(
+            placementDomains(
+                "iad1",
+                { name: "gpu", shape: "BM.GPU.A100-v2.8", availabilityDomains: [2] },
+                shapes,
+            ),
+            [ad(2)],
+        );
+    });
+    it("refuses an AD without the shape, a missing AD, and a shape no AD offers, naming the key", () => {
+        assert.throws(
+            () =>
+                placementDomains(
+                    "iad1",
+                    { name: "gpu", shape: "BM.GPU.A100-v2.8", availabilityDomains: [3] },
+                    shapes,
+                ),
+            /cluster iad1: nodePools\[gpu\]\.availabilityDomains: BM\.GPU\.A100-v2\.8 is not offered in AD 3; expected ADs where it is: AD-1, AD-2/,
+        );
+        assert.throws(
+            () =>
+                placementDomains(
+                    "fra1",
+                    { name: "gpu", shape: "VM.Standard.E5.Flex", availabilityDomains: [2] },
+                    { "Uocm:EU-FRANKFURT-AD-1": ["VM.Standard.E5.Flex"] },
+                ),
+            /nodePools\[gpu\]\.availabilityDomains: AD 2 does not exist in the region; expected a subset of 1/,
+        );
+        assert.throws(
+            () => placementDomains("iad1", { name: "h", shape: "BM.GPU.H100.8" }, shapes),
+            /nodePools\[h\]\.shape: BM\.GPU\.H100\.8 is offered in no availability domain/,
         );
     });
 });

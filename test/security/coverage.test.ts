@@ -1,5 +1,11 @@
 import * as assert from "assert";
-import { checkDefaultDenyCoverage, evaluateClusterManifests } from "../../modules/security";
+import { analyzeReachability } from "../../modules/k8s/network/reachability";
+import {
+    checkDefaultDenyCoverage,
+    deniedDirections,
+    evaluateClusterManifests,
+    UNKNOWN,
+} from "../../modules/security";
 
 const deployment = (namespace: string, name = "app") => ({
     apiVersion: "apps/v1",
@@ -107,6 +113,52 @@ describe("security rules: default-deny coverage", () => {
             found.map((m) => m.split(":")[0]),
             ["namespace a", "namespace default"],
         );
+    });
+
+    it("reads policyTypes as the API server defaults them (SetDefaults_NetworkPolicy)", () => {
+        const dirs = (spec: Record<string, unknown>) => [...deniedDirections(netpol("ns", spec))];
+        // An empty list is defaulted like an absent one: Ingress, plus Egress only with egress rules.
+        assert.deepStrictEqual(dirs({ podSelector: {}, policyTypes: [] }), ["Ingress"]);
+        assert.deepStrictEqual(dirs({ podSelector: {}, egress: [] }), ["Ingress"]);
+        assert.deepStrictEqual(dirs({ podSelector: {}, egress: [{}] }), ["Ingress"]);
+        assert.deepStrictEqual(dirs({ podSelector: {}, policyTypes: ["Egress"] }), ["Egress"]);
+        assert.deepStrictEqual(dirs({ podSelector: { matchExpressions: [] } }), ["Ingress"]);
+    });
+
+    it("does not take rules or selectors unknown during preview for a default deny", () => {
+        const dirs = (spec: Record<string, unknown>) => [...deniedDirections(netpol("ns", spec))];
+        assert.deepStrictEqual(
+            dirs({ podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: UNKNOWN }),
+            ["Ingress"],
+        );
+        assert.deepStrictEqual(
+            dirs({ podSelector: UNKNOWN, policyTypes: ["Ingress", "Egress"] }),
+            [],
+        );
+    });
+
+    it("is the same test as the reachability coverage table: a selective deny covers nothing", () => {
+        const labelled = {
+            ...deployment("ns"),
+            spec: {
+                template: {
+                    metadata: { labels: { "app.kubernetes.io/name": "app" } },
+                    spec: { containers: [{ name: "c" }] },
+                },
+            },
+        };
+        const selective = netpol("ns", {
+            podSelector: { matchLabels: { "app.kubernetes.io/name": "app" } },
+            policyTypes: ["Ingress", "Egress"],
+        });
+        for (const [manifests, covered] of [
+            [[labelled, selective], false],
+            [[labelled, defaultDeny("ns")], true],
+        ] as const) {
+            const table = analyzeReachability(manifests).coverage.find((c) => c.pod === "app")!;
+            assert.strictEqual(table.ingressDeny && table.egressDeny, covered);
+            assert.strictEqual(checkDefaultDenyCoverage(manifests).length === 0, covered);
+        }
     });
 
     it("reports cluster findings as mandatory, with the cluster named", () => {

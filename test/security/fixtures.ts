@@ -41,7 +41,7 @@ export function hardenedPodSpec(): Record<string, any> {
             { ...hardenedContainer("init"), livenessProbe: undefined, readinessProbe: undefined },
         ],
         containers: [hardenedContainer("app")],
-        volumes: [{ name: "tmp", emptyDir: { medium: "Memory" } }],
+        volumes: [{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "64Mi" } }],
     };
 }
 

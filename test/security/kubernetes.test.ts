@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import {
+    allowedCapabilities,
     clusterAdminBindingRule,
     containerHardeningRule,
     ephemeralStorageRule,
@@ -7,10 +8,12 @@ import {
     exceptionsRule,
     imagePinningRule,
     imageRegistry,
+    isAllowedAppArmorAnnotation,
     namespacePodSecurityRule,
     noNodePortRule,
     noSecretsInEnvRule,
     podSecurityRule,
+    podSpecViolations,
     privateLoadBalancerRule,
     privilegedWorkloadRule,
     probesRule,
@@ -18,6 +21,8 @@ import {
     rbacSecretsReadRule,
     rbacWildcardRule,
     resourceLimitsRule,
+    restrictedContainerSecurityContext,
+    restrictedPodSecurityContext,
     ResourceDescription,
     Rule,
     RuleContext,
@@ -242,6 +247,82 @@ describe("security rules: Pod Security Standards controls", () => {
     });
 });
 
+describe("security rules: AppArmor annotations as Pod Security reads them", () => {
+    // pod-security-admission check_appArmorProfile.go: allowed are empty, runtime/default, localhost/*.
+    const annotated = (value: string) => {
+        const r = workload("Deployment");
+        r.inputs.spec.template.metadata.annotations = {
+            "container.apparmor.security.beta.kubernetes.io/app": value,
+        };
+        return r;
+    };
+    for (const value of ["", "runtime/default", "localhost/custom"]) {
+        it(`accepts ${JSON.stringify(value)}`, () => {
+            assert.deepStrictEqual(check(podSecurityRule, annotated(value)), []);
+            assert.ok(isAllowedAppArmorAnnotation(value));
+        });
+    }
+    for (const value of ["unconfined", "runtime/defaults", "docker-default"]) {
+        it(`refuses ${JSON.stringify(value)}`, () => {
+            assertOne(
+                check(podSecurityRule, annotated(value)),
+                "annotation container.apparmor.security.beta.kubernetes.io/app",
+                "appArmorProfile",
+            );
+        });
+    }
+});
+
+describe("security rules: one pod spec, every pod rule", () => {
+    it("finds nothing in a hardened pod spec, and names each broken rule", () => {
+        assert.deepStrictEqual(podSpecViolations(hardenedPodSpec(), "app", "llm-gateway"), []);
+        const bad = hardenedPodSpec();
+        bad.containers[0].securityContext.privileged = true;
+        delete bad.containers[0].readinessProbe;
+        bad.volumes[0].emptyDir = {};
+        const found = podSpecViolations(bad, "app", "llm-gateway");
+        assertOne(found, "Pod llm-gateway/app:", "privileged", "PSS baseline privileged");
+        assertOne(found, "readinessProbe", "should be set");
+        assertOne(found, "emptyDir without sizeLimit");
+        assert.strictEqual(found.length, 3, found.join("\n"));
+    });
+
+    it("accepts the platform's restricted security contexts (what the workload builder writes)", () => {
+        const spec = {
+            ...hardenedPodSpec(),
+            securityContext: restrictedPodSecurityContext(),
+            initContainers: [],
+            containers: [
+                {
+                    ...hardenedContainer(),
+                    securityContext: restrictedContainerSecurityContext(20000, [
+                        ...allowedCapabilities,
+                    ]),
+                },
+            ],
+        };
+        assert.deepStrictEqual(podSpecViolations(spec), []);
+        assert.deepStrictEqual(
+            podSpecViolations({ ...spec, securityContext: restrictedPodSecurityContext(1000) }),
+            [],
+            "the container's own UID wins over the pod's",
+        );
+        assertOne(
+            podSpecViolations({
+                ...spec,
+                containers: [
+                    {
+                        ...hardenedContainer(),
+                        securityContext: restrictedContainerSecurityContext(1000),
+                    },
+                ],
+            }),
+            "runAsUser",
+            "got 1000",
+        );
+    });
+});
+
 describe("security rules: NSA/CIS extras", () => {
     it("requires a read-only root filesystem on every container, init containers included", () => {
         assert.deepStrictEqual(check(containerHardeningRule, workload("Deployment")), []);
@@ -277,6 +358,24 @@ describe("security rules: NSA/CIS extras", () => {
             ),
             "runAsGroup",
             "unset",
+        );
+    });
+
+    it("requires a sizeLimit on every emptyDir, and a whole-number UID", () => {
+        assertOne(
+            check(
+                containerHardeningRule,
+                deploymentWith((p) => delete p.volumes[0].emptyDir.sizeLimit),
+            ),
+            'spec.template.spec.volumes[0] ("tmp") is an emptyDir without sizeLimit',
+        );
+        assertOne(
+            check(
+                containerHardeningRule,
+                deploymentWith((p) => (p.securityContext.runAsUser = 10001.5)),
+            ),
+            "runAsUser",
+            "got 10001.5",
         );
     });
 
@@ -347,6 +446,12 @@ describe("security rules: NSA/CIS extras", () => {
             containers: [{ ...hardenedContainer(), livenessProbe: undefined }],
         });
         assert.deepStrictEqual(check(probesRule, job), []);
+        const runsToCompletion = workload("Pod", {
+            ...hardenedPodSpec(),
+            restartPolicy: "Never",
+            containers: [{ ...hardenedContainer(), livenessProbe: undefined }],
+        });
+        assert.deepStrictEqual(check(probesRule, runsToCompletion), []);
     });
 
     it("refuses Secrets in env and credential-looking literals, never quoting the value", () => {

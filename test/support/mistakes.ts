@@ -52,12 +52,9 @@ export function mistakesStack(): string {
         // The second cluster overrides part of the tiers section: one value wrong, one key
         // misspelt, one key made up with a token under it, one prod rule broken.
         [
-            "    - name: prod-fra\n      target: oke\n",
+            "          hostname: llm-fra.example.com\n",
             [
-                "    - name: prod-fra",
-                "      target: oke",
-                "      tiers:",
-                "        gateway:",
+                "          hostname: llm-fra.example.com",
                 "          rateLimitRps: 0",
                 "          replicaz: 3",
                 `          apiKey: ${token}`,

@@ -2,11 +2,14 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import {
+    ClusterConfig,
     ConfigValidationError,
     PlatformConfig,
     decodeConfigValue,
     parseConfig,
 } from "../../modules/config";
+import { IntentInputs, intentInputs } from "../../modules/k8s/network/intent";
+import { planSubnets, subnetCidrs } from "../../modules/oci/subnets";
 import type { CloudClusterInfo } from "../../modules/oci/types";
 import { readStackConfig } from "../../tools/plan/stackfile";
 
@@ -55,6 +58,13 @@ export function fakeCloud(
         clusterId: o("ocid1.cluster.oc1.iad.aaaatest"),
         apiEndpoint: o("https://10.0.0.10:6443"),
         loadBalancerNsgId: o("ocid1.networksecuritygroup.oc1.iad.aaaatest"),
+        // The subnet plan of a 10.0.0.0/16 VCN with VCN-native pods (modules/oci/subnets.ts).
+        subnetCidrs: {
+            cp: "10.0.0.0/24",
+            lb: "10.0.4.0/22",
+            workers: "10.0.64.0/18",
+            pods: "10.0.128.0/17",
+        },
         vaultId: o("ocid1.vault.oc1.iad.aaaatestvault"),
         cryptoEndpoint: o("https://crypto.example"),
         keys: {
@@ -65,4 +75,29 @@ export function fakeCloud(
         },
         modelBucket: { namespace: o(bucket.namespace), name: o(bucket.name) },
     };
+}
+
+/**
+ * The subnet CIDRs an OKE cluster's cloud layer hands to the cluster layer (OkeNetwork carves them
+ * with planSubnets); none for other targets. For tests that build the cluster layer's intent alone.
+ */
+export function cloudSubnets(
+    cluster: ClusterConfig,
+): Pick<CloudClusterInfo, "subnetCidrs"> | undefined {
+    if (cluster.target !== "oke" || cluster.network === undefined) return undefined;
+    return {
+        subnetCidrs: subnetCidrs(
+            planSubnets({
+                vcnCidr: cluster.network.vcnCidr,
+                podNetworking: cluster.network.podNetworking,
+                publicEndpoint: cluster.endpoint.public,
+                publicLoadBalancers: cluster.network.publicLoadBalancers,
+            }),
+        ),
+    };
+}
+
+/** {@link intentInputs} of a cluster with what its cloud layer would hand over ({@link cloudSubnets}). */
+export function clusterIntentInputs(cluster: ClusterConfig): IntentInputs {
+    return intentInputs(cluster, cloudSubnets(cluster));
 }

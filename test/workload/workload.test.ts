@@ -8,7 +8,7 @@ import {
     buildPodSpec,
     podSpecViolations,
 } from "../../modules/k8s/workload";
-import { recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
+import { recordedOutputs, recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 
 const digest = `sha256:${"ab".repeat(32)}`;
 
@@ -105,14 +105,23 @@ describe("hardened workload builder", () => {
         [
             "a privileged container",
             () => args({ containers: [main({ securityContext: { privileged: true } })] }),
-            /privileged is not allowed/,
+            /containers\[0\]\.securityContext\.privileged \(container "app"\) must not be true \(PSS baseline privileged\)/,
         ],
         [
             "a root container",
             () => args({ containers: [main({ securityContext: { runAsUser: 0 } })] }),
-            /runAsUser 0 is root/,
+            /containers\[0\]\.securityContext\.runAsUser \(container "app"\) must not be 0/,
         ],
-        ["a pod UID below 10001", () => args({ uid: 1000 }), /uid 1000 is root or below 10001/],
+        [
+            "a pod UID below 10001",
+            () => args({ uid: 1000 }),
+            /runAsUser \(container "app"\) must be a fixed id ≥ 10001.*got 1000/,
+        ],
+        [
+            "a fractional pod UID",
+            () => args({ uid: 10001.5 }),
+            /runAsUser \(container "app"\) must be a fixed id ≥ 10001.*got 10001\.5/,
+        ],
         [
             "privilege escalation",
             () =>
@@ -127,7 +136,7 @@ describe("hardened workload builder", () => {
                 args({
                     containers: [main({ securityContext: { readOnlyRootFilesystem: false } })],
                 }),
-            /read-only/,
+            /readOnlyRootFilesystem \(container "app"\) must be true/,
         ],
         [
             "an added SYS_ADMIN capability",
@@ -135,7 +144,7 @@ describe("hardened workload builder", () => {
                 args({
                     containers: [main({ securityContext: { addCapabilities: ["SYS_ADMIN"] } })],
                 }),
-            /SYS_ADMIN may not be added/,
+            /adds SYS_ADMIN; only NET_BIND_SERVICE is allowed/,
         ],
         [
             "an image without digest",
@@ -165,12 +174,12 @@ describe("hardened workload builder", () => {
                         }),
                     ],
                 }),
-            /resources.limits.cpu is missing/,
+            /resources\.limits\.cpu \(container "app"\) must be set/,
         ],
         [
             "a main container without probes",
             () => args({ containers: [main({ probes: undefined })] }),
-            /readiness and liveness probes are required/,
+            /readinessProbe \(container "app"\) should be set/,
         ],
         [
             "a credential in env",
@@ -185,7 +194,7 @@ describe("hardened workload builder", () => {
         [
             "an emptyDir without size limit",
             () => args({ volumes: [{ name: "scratch", emptyDir: {} } as never] }),
-            /emptyDir needs a sizeLimit/,
+            /volumes\[0\] \("scratch"\) is an emptyDir without sizeLimit/,
         ],
         [
             "a missing priority class",
@@ -205,7 +214,7 @@ describe("hardened workload builder", () => {
         );
         assert.match(msg, /llm-gateway\/gateway/);
         assert.match(msg, /privileged/);
-        assert.match(msg, /uid 0/);
+        assert.match(msg, /spec\.securityContext\.runAsUser must not be 0/);
     });
 
     it("checks specs built elsewhere: host namespaces, hostPath, secrets in env, unpinned images", () => {
@@ -224,11 +233,11 @@ describe("hardened workload builder", () => {
             ],
         };
         const v = podSpecViolations(bad).join("\n");
-        assert.match(v, /hostNetwork is not allowed/);
-        assert.match(v, /type hostPath is not allowed/);
-        assert.match(v, /reads a Secret/);
-        assert.match(v, /not pinned by digest/);
-        assert.match(v, /hostPort/);
+        assert.match(v, /spec\.hostNetwork must be unset or false/);
+        assert.match(v, /volumes\[1\] \("h"\) is a hostPath volume/);
+        assert.match(v, /env\[0\] \(PW\).*reads a Secret through valueFrom\.secretKeyRef/);
+        assert.match(v, /"nginx:latest" must be pinned by digest/);
+        assert.match(v, /ports\[0\]\.hostPort .* must be unset or 0/);
     });
 });
 
@@ -261,6 +270,15 @@ describe("HardenedWorkload component", () => {
             { name: "http", port: 8080, targetPort: "http", protocol: "TCP" },
         ]);
         assert.deepEqual(spec.selector, catalog.gateway.podLabels);
+    });
+
+    it("registers the names of its Deployment, Service and ServiceAccount as outputs", () => {
+        const [component] = of("secure-llm-platform:k8s:HardenedWorkload");
+        assert.deepEqual(recordedOutputs().get(component.urn), {
+            deployment: "gateway",
+            service: "gateway",
+            serviceAccount: "gateway",
+        });
     });
 
     it("adds a PodDisruptionBudget and an HPA that owns the replica count", () => {

@@ -9,6 +9,13 @@ import {
     reachabilityViolations,
     renderReachabilityMarkdown,
 } from "../../modules/k8s/network/reachability";
+import { renderProtectionMarkdown } from "../../modules/k8s/network/protection";
+import {
+    ClusterReachability,
+    crossClusterEdges,
+    crossClusterViolations,
+    renderCrossClusterMarkdown,
+} from "../../modules/k8s/network/reachability/cross-cluster";
 import { evaluateClusterManifests, evaluateResources } from "../../modules/security";
 import type { Finding } from "../../modules/security/types";
 import type { Manifest } from "./manifests";
@@ -21,6 +28,8 @@ export interface ClusterAnalysis {
     readonly markdown: string;
     /** Every allowed flow, one line each (`from → to ports`), for the next plan's diff. */
     readonly flows: readonly string[];
+    /** The cluster's objects and reachability, for the cross-cluster verdicts. */
+    readonly reachability: ClusterReachability;
 }
 
 /** Verdicts and report text for the whole stack. */
@@ -76,8 +85,18 @@ export function analyzeCluster(
         "### Reachability (computed from the rendered policies)",
         "",
         renderReachabilityMarkdown(reach),
+        "",
+        "#### How each flow is protected in transit",
+        "",
+        renderProtectionMarkdown(reach, [...manifests, ...chartPods]),
     ].join("\n");
-    return { cluster, violations, markdown, flows: flowLines(reach) };
+    return {
+        cluster,
+        violations,
+        markdown,
+        flows: flowLines(reach),
+        reachability: { cluster, manifests: [...manifests, ...chartPods], result: reach },
+    };
 }
 
 /** The allowed flows of a reachability result as stable one-line strings. */
@@ -112,5 +131,22 @@ export function analyzeStack(
             "Objects inside Helm releases and kustomize directories are not expanded offline and are not checked here.\n\n" +
             findingsMarkdown(findings),
         notes: [],
+    };
+}
+
+/** Cross-cluster verdicts and report section (issue 16), for a stack with several clusters. */
+export function analyzeCrossCluster(clusters: readonly ClusterReachability[]): {
+    readonly violations: readonly string[];
+    readonly markdown: string;
+    /** One line per cross-cluster edge, for the next plan's diff. */
+    readonly flows: readonly string[];
+} {
+    return {
+        violations: crossClusterViolations(clusters),
+        markdown: renderCrossClusterMarkdown(clusters),
+        flows: crossClusterEdges(clusters).map(
+            (e) =>
+                `${e.fromCluster}/${e.fromPod} → ${e.toCluster} ${e.service} ${e.address}:${e.port}`,
+        ),
     };
 }

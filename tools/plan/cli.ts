@@ -190,14 +190,17 @@ function planInChild(
 
 /** One stack's outcome as the CLI reports it. */
 export interface StackReport extends StackPlanResult {
-    readonly verdict: "clean" | "violations" | "config error";
+    /** `blocked`: clean, but a deploy refuses it (StackPlanResult.blockers); exits 0 like clean. */
+    readonly verdict: "clean" | "blocked" | "violations" | "config error";
     /** Against the plan that was in the output folder before; absent on a first plan. */
     readonly diff?: PlanDiff;
 }
 
-function verdictOf(code: number): StackReport["verdict"] {
+function verdictOf(code: number, blockers?: readonly string[]): StackReport["verdict"] {
     return code === exitCodes.clean
-        ? "clean"
+        ? (blockers ?? []).length > 0
+            ? "blocked"
+            : "clean"
         : code === exitCodes.configOrUsage
           ? "config error"
           : "violations";
@@ -211,6 +214,9 @@ export function renderStack(r: StackReport, cwd = process.cwd()): string[] {
     ];
     for (const p of r.problems) {
         lines.push(`  ✗ ${p}`);
+    }
+    for (const b of r.blockers ?? []) {
+        lines.push(`  ⊘ ${b}`);
     }
     for (const w of r.warnings ?? []) {
         lines.push(`  ! ${w.replace(/\n/g, "\n    ")}`);
@@ -269,10 +275,10 @@ async function main(): Promise<number> {
                 const after = r.outDir ? readSnapshot(r.outDir) : undefined;
                 reports.push({
                     ...r,
-                    verdict: verdictOf(r.exitCode),
+                    verdict: verdictOf(r.exitCode, r.blockers),
                     diff: before && after ? diffSnapshots(before, after) : undefined,
                 });
-                progress(s, `done (${verdictOf(r.exitCode)})`);
+                progress(s, `done (${verdictOf(r.exitCode, r.blockers)})`);
             }
         }),
     );

@@ -67,6 +67,8 @@ export const invokeFakes: Readonly<Record<string, InvokeFake>> = {
 
 const state = {
     resources: [] as RecordedResource[],
+    /** Component URN → the outputs it registered (`registerOutputs`). */
+    outputs: new Map<string, Record<string, unknown>>(),
     invokes: [] as RecordedInvoke[],
     /** OCI provider URN → its region, so fakes answer in the region the real provider would. */
     providerRegions: new Map<string, string>(),
@@ -86,6 +88,11 @@ export function recordedResources(): readonly RecordedResource[] {
     return state.resources;
 }
 
+/** The outputs each component registered since the last {@link resetRecords}, by URN. */
+export function recordedOutputs(): ReadonlyMap<string, Record<string, unknown>> {
+    return state.outputs;
+}
+
 /** Invokes made since the last {@link resetRecords}. */
 export function recordedInvokes(): readonly RecordedInvoke[] {
     return state.invokes;
@@ -95,6 +102,7 @@ export function recordedInvokes(): readonly RecordedInvoke[] {
 export function resetRecords(): void {
     state.resources = [];
     state.invokes = [];
+    state.outputs = new Map();
     state.providerRegions.clear();
 }
 
@@ -179,6 +187,10 @@ interface RegisterRequest {
 
 interface MockMonitorLike {
     newUrn(parent: string, type: string, name: string): string;
+    registerResourceOutputs(
+        req: { getUrn(): string; getOutputs(): unknown },
+        callback: (err: unknown, resp: unknown) => void,
+    ): void;
     registerResource(
         req: RegisterRequest,
         callback: (err: unknown, resp: unknown) => void,
@@ -191,6 +203,18 @@ interface MockMonitorLike {
  */
 function wrapMonitor(): void {
     const monitor = settings.getMonitor() as unknown as MockMonitorLike;
+    const originalOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResourceOutputs = (req, callback) => {
+        void import("@pulumi/pulumi/runtime/rpc").then(({ deserializeProperties }) => {
+            state.outputs.set(
+                req.getUrn(),
+                deserializeProperties(
+                    req.getOutputs() as Parameters<typeof deserializeProperties>[0],
+                ) as Record<string, unknown>,
+            );
+            originalOutputs(req, callback);
+        });
+    };
     const original = monitor.registerResource.bind(monitor);
     monitor.registerResource = async (req, callback) => {
         const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());

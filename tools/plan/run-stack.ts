@@ -6,9 +6,22 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigValidationError, formatIssue, stackFileLocator } from "../../modules/config";
-import { analyzeCluster, analyzeStack, ClusterAnalysis, StackAnalysis } from "./analysis";
+import {
+    ConfigValidationError,
+    formatIssue,
+    loadConfig,
+    stackFileLocator,
+} from "../../modules/config";
+import { imageGate } from "../../modules/images";
+import {
+    analyzeCluster,
+    analyzeCrossCluster,
+    analyzeStack,
+    ClusterAnalysis,
+    StackAnalysis,
+} from "./analysis";
 import { flowsFile } from "./diff";
+import { FleetReport, compareFleet, fleetMembers, renderFleetMarkdown } from "./fleet";
 import { chartPodManifests, chartsMarkdown } from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
@@ -47,6 +60,13 @@ export interface StackPlanResult {
     readonly warnings?: readonly string[];
     readonly outDir?: string;
     readonly seconds: number;
+    /** Differences between the stack's clusters (tools/plan/fleet.ts). */
+    readonly fleet?: FleetReport;
+    /**
+     * Why `pulumi up` and `npm run deploy` refuse the stack although every check of the plan
+     * passed (images that cannot be verified: modules/images.ts). Verdict "blocked" when present.
+     */
+    readonly blockers?: readonly string[];
 }
 
 /** Plans `stack` of the project in `projectDir`, writing into `outRoot/<stack>/`. */
@@ -89,6 +109,9 @@ export async function planStack(
     const onRejection = (e: unknown) => asyncErrors.push(e);
     process.on("unhandledRejection", onRejection);
     let programExports: Record<string, unknown> = {};
+    // The plan renders a stack whose images a deploy would refuse, and lists them as blockers.
+    imageGate.mode = "report";
+    imageGate.blocked.length = 0;
     try {
         // The real program, exactly as `pulumi up` runs it.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -154,16 +177,20 @@ export async function planStack(
         ) + "\n",
     );
 
-    const clusters = clustersOf(resources);
+    const found = clustersFromProviders(await clusterProviderUrns(projectDir), resources);
+    problems.push(...found.problems);
+    const clusters = found.clusters;
     const clusterAnalyses: ClusterAnalysis[] = [];
     const schemaResults: SchemaResult[] = [];
     const flows: string[] = [];
+    const manifestsByCluster = new Map<string, Manifest[]>();
     for (const c of clusters) {
         onProgress(`cluster ${c.name}: schemas, policies, reachability`);
         const objects = resources.filter(
             (r) => isKubernetesObject(r) && providerUrn(r.provider) === c.providerUrn,
         );
         const manifests = sortManifests(objects.map(toManifest));
+        manifestsByCluster.set(c.name, manifests);
         const results = objects.map((r) =>
             validateManifest(toManifest(r), r.type.endsWith("Patch")),
         );
@@ -190,9 +217,24 @@ export async function planStack(
         });
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }
+    // Across clusters (issue 16): edges to other clusters' load balancers, and their verdicts.
+    const cross =
+        clusterAnalyses.length > 1
+            ? analyzeCrossCluster(clusterAnalyses.map((a) => a.reachability))
+            : undefined;
+    flows.push(...(cross?.flows ?? []).map((f) => `cross-cluster: ${f}`));
+    problems.push(...(cross?.violations ?? []));
     fs.writeFileSync(path.join(outDir, flowsFile), JSON.stringify(flows, null, 2) + "\n");
+    // The program has validated the config already; read it again for names and exceptions.
+    const platform = loadConfig();
+    const fleet = compareFleet(
+        fleetMembers(platform.clusters, manifestsByCluster),
+        platform.fleet.exceptions,
+    );
+    problems.push(...fleet.violations);
     const stackAnalysis = analyzeStack(resources, stackConfig.values);
     problems.push(...stackAnalysis.violations);
+    const blockers = imageGate.blocked.map((i) => `deploy refused: ${formatIssue(i)}`);
 
     fs.writeFileSync(
         path.join(outDir, "report.md"),
@@ -201,11 +243,14 @@ export async function planStack(
             resources,
             clusterAnalyses,
             stackAnalysis,
+            fleet,
             schemaResults,
             outputs: outputs.rows,
             problems,
             warnings,
             invokes: countBy(recordedInvokes(), (i) => i.token),
+            crossClusterMarkdown: cross?.markdown,
+            blockers,
         }),
     );
     return {
@@ -216,6 +261,8 @@ export async function planStack(
         warnings,
         outDir,
         seconds: elapsed(),
+        fleet,
+        blockers: blockers.length > 0 ? blockers : undefined,
     };
 }
 
@@ -223,16 +270,53 @@ function describe(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
 
-interface ClusterRef {
+/** A cluster of the stack and the URN of its Kubernetes provider. */
+export interface ClusterRef {
     readonly name: string;
     readonly providerUrn: string;
 }
 
-/** Clusters are identified by their Kubernetes providers, named `<cluster>-k8s` by the program. */
-function clustersOf(resources: readonly RecordedResource[]): ClusterRef[] {
-    return resources
-        .filter((r) => r.type === "pulumi:providers:kubernetes" && r.name.endsWith("-k8s"))
-        .map((r) => ({ name: r.name.slice(0, -"-k8s".length), providerUrn: r.urn }));
+/**
+ * The clusters, from the provider URN of each cluster as the platform declared it, checked against
+ * the Kubernetes providers the mocks recorded and put in their registration order. Pure.
+ */
+export function clustersFromProviders(
+    providerUrns: ReadonlyMap<string, string>,
+    resources: readonly Pick<RecordedResource, "type" | "urn">[],
+): { clusters: ClusterRef[]; problems: string[] } {
+    const recorded = resources
+        .filter((r) => r.type === "pulumi:providers:kubernetes")
+        .map((r) => r.urn);
+    const clusters: ClusterRef[] = [];
+    const problems: string[] = [];
+    for (const [name, providerUrn] of providerUrns) {
+        if (recorded.includes(providerUrn)) {
+            clusters.push({ name, providerUrn });
+        } else {
+            problems.push(
+                `plan: cluster ${name}: its Kubernetes provider ${providerUrn} was never registered`,
+            );
+        }
+    }
+    clusters.sort((a, b) => recorded.indexOf(a.providerUrn) - recorded.indexOf(b.providerUrn));
+    return { clusters, problems };
+}
+
+/**
+ * The provider URN of each cluster of the program that just ran, from the map the platform exposes
+ * (`clusterProviders` of modules/platform.ts, loaded from the project the program came from, so
+ * it is the same module instance).
+ */
+async function clusterProviderUrns(projectDir: string): Promise<Map<string, string>> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const platform = require(path.join(projectDir, "modules", "platform")) as {
+        clusterProviders?: ReadonlyMap<string, pulumi.ProviderResource>;
+    };
+    const out = new Map<string, string>();
+    for (const [name, provider] of platform.clusterProviders ?? new Map()) {
+        out.set(name, await new Promise<string>((resolve) => provider.urn.apply(resolve)));
+    }
+    return out;
 }
 
 interface OutputRow {
@@ -284,14 +368,19 @@ async function resolveOutputs(
 
 interface ReportInput {
     readonly stack: string;
+    /** Deploy blockers (verdict "blocked" when there is no violation). */
+    readonly blockers?: readonly string[];
     readonly resources: readonly RecordedResource[];
     readonly clusterAnalyses: readonly ClusterAnalysis[];
     readonly stackAnalysis: StackAnalysis;
+    readonly fleet?: FleetReport;
     readonly schemaResults: readonly SchemaResult[];
     readonly outputs: readonly OutputRow[];
     readonly problems: readonly string[];
     readonly warnings: readonly string[];
     readonly invokes: readonly [string, number][];
+    /** Reachability across clusters, for stacks with several. */
+    readonly crossClusterMarkdown?: string;
 }
 
 function table(
@@ -319,10 +408,13 @@ export function renderReport(r: ReportInput): string {
     const lines: string[] = [];
     lines.push(`# Offline plan: stack \`${r.stack}\``);
     lines.push("");
+    const blockers = r.blockers ?? [];
     lines.push(
-        r.problems.length === 0
-            ? "**Verdict: clean.** No mandatory policy, schema or reachability violation."
-            : `**Verdict: ${r.problems.length} violation(s).** The plan exits 1.`,
+        r.problems.length > 0
+            ? `**Verdict: ${r.problems.length} violation(s).** The plan exits 1.`
+            : blockers.length > 0
+              ? `**Verdict: blocked.** No mandatory policy, schema or reachability violation, but \`pulumi up\` and \`npm run deploy\` refuse this stack before any resource until the ${blockers.length} deploy blocker(s) below are resolved.`
+              : "**Verdict: clean.** No mandatory policy, schema or reachability violation.",
     );
     lines.push("");
     lines.push(
@@ -332,6 +424,9 @@ export function renderReport(r: ReportInput): string {
     );
     if (r.problems.length > 0) {
         lines.push("", "## Violations", "", ...r.problems.map((p) => `- ${p}`));
+    }
+    if (blockers.length > 0) {
+        lines.push("", "## Deploy blockers", "", ...blockers.map((p) => `- ${p}`));
     }
     if (r.warnings.length > 0) {
         lines.push(
@@ -378,6 +473,12 @@ export function renderReport(r: ReportInput): string {
     }
     for (const c of r.clusterAnalyses) {
         lines.push("", `## Cluster \`${c.cluster}\``, "", c.markdown);
+    }
+    if (r.fleet !== undefined && r.fleet.clusters.length > 1) {
+        lines.push("", "## Fleet consistency", "", renderFleetMarkdown(r.fleet));
+    }
+    if (r.crossClusterMarkdown !== undefined) {
+        lines.push("", "## Reachability across clusters", "", r.crossClusterMarkdown);
     }
     lines.push("", "## Stack outputs", "");
     lines.push(

@@ -21,6 +21,11 @@ from typing import Any, Optional
 from . import metrics
 
 log = logging.getLogger("slp_guardrails")
+# The audit stream: one JSON object per line on stdout, never prompt or completion text. The rails'
+# actions (guardrails/<id>/actions.py) write their decision lines to it; this server ends every
+# chat request with one `guardrails.response` line on it, after the request's last decision line,
+# so a reader of the stream knows when a request's decisions are complete (pipeline evaluation).
+audit = logging.getLogger("guardrails.audit")
 
 # Fields a client may set. `model` may be omitted or must name the served model.
 ALLOWED_FIELDS = {
@@ -175,6 +180,21 @@ def configure_logging() -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     log.setLevel(logging.INFO)
+    # The same stream actions.py sets up when it finds none (it then keeps this one).
+    if not audit.handlers:
+        out = logging.StreamHandler(sys.stdout)
+        out.setFormatter(logging.Formatter("%(message)s"))
+        audit.addHandler(out)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
+
+
+def rails_dir(config_dir: str) -> str:
+    """The directory to load the rails from. A ConfigMap volume holds each file three ways (the
+    key's symlink, `..data/<key>` and the timestamped `..<date>/<key>` the kubelet swaps in on
+    update) and nemoguardrails 0.24.1 walks them all; `..data` holds each file exactly once."""
+    data = os.path.join(config_dir, "..data")
+    return data if os.path.isdir(data) else config_dir
 
 
 def build_app(config_dir: str, streaming: bool):
@@ -183,7 +203,7 @@ def build_app(config_dir: str, streaming: bool):
     from fastapi.responses import JSONResponse, StreamingResponse
     from nemoguardrails import LLMRails, RailsConfig
 
-    rails_config = RailsConfig.from_path(config_dir)
+    rails_config = RailsConfig.from_path(rails_dir(config_dir))
     if rails_config.rails.output.streaming and rails_config.rails.output.streaming.enabled:
         raise ValueError(
             "rails.output.streaming.enabled must be false: masking output rails cannot rewrite "
@@ -193,9 +213,13 @@ def build_app(config_dir: str, streaming: bool):
     model_name = served_model(rails_config)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
-    def answer(status: int, started: float, body: Any) -> JSONResponse:
+    def finished(rid: str, status: int, started: float) -> None:
         metrics.http_requests.labels(status_class=metrics.status_class(status)).inc()
         metrics.request_duration.observe(time.monotonic() - started)
+        audit.info(json.dumps({"event": "guardrails.response", "request_id": rid, "status": status}))
+
+    def answer(rid: str, status: int, started: float, body: Any) -> JSONResponse:
+        finished(rid, status, started)
         return JSONResponse(status_code=status, content=body)
 
     @app.get("/health")
@@ -218,28 +242,27 @@ def build_app(config_dir: str, streaming: bool):
             req = validate_request(body, model_name, streaming)
         except ClientError as e:
             log.info(json.dumps({"event": "guardrails.refused", "request_id": rid, "status": e.status, "param": e.param}))
-            return answer(e.status, started, error_body(e.status, e.message, e.param))
+            return answer(rid, e.status, started, error_body(e.status, e.message, e.param))
         messages = [{"role": "context", "content": {"request_id": rid}}] + req["messages"]
         try:
             res = await rails.generate_async(messages=messages, options={"llm_params": req["llm_params"]})
             text = res.response[0]["content"] if isinstance(res.response, list) else str(res.response)
         except Exception as e:  # noqa: BLE001 - any failure is the server's, never a 200
             log.error(json.dumps({"event": "guardrails.error", "request_id": rid, "error": type(e).__name__}))
-            return answer(502, started, error_body(502, "the request could not be completed", None))
+            return answer(rid, 502, started, error_body(502, "the request could not be completed", None))
         if text.strip() == INTERNAL_ERROR_TEXT:
             log.error(json.dumps({"event": "guardrails.error", "request_id": rid, "error": "ActionFailed"}))
-            return answer(502, started, error_body(502, "the request could not be completed", None))
+            return answer(rid, 502, started, error_body(502, "the request could not be completed", None))
         if text.strip() == WITHHELD_TEXT:
-            return answer(503, started, error_body(503, "the sensitive-data filter is unavailable", None))
+            return answer(rid, 503, started, error_body(503, "the sensitive-data filter is unavailable", None))
         if req["stream"]:
-            metrics.http_requests.labels(status_class="2xx").inc()
-            metrics.request_duration.observe(time.monotonic() - started)
+            finished(rid, 200, started)
             return StreamingResponse(
                 sse_chunks(text, model_name, rid),
                 media_type="text/event-stream",
                 headers={"x-request-id": rid},
             )
-        response = answer(200, started, completion(text, model_name, rid))
+        response = answer(rid, 200, started, completion(text, model_name, rid))
         response.headers["x-request-id"] = rid
         return response
 

@@ -104,9 +104,15 @@ export interface AdmissionPoliciesArgs {
 
 /** The platform's ValidatingAdmissionPolicies and their bindings (Deny). */
 export class AdmissionPolicies extends pulumi.ComponentResource {
+    /** The ValidatingAdmissionPolicies created, by key (`restricted`, `tenant-sandbox`). */
+    public readonly policies: Readonly<
+        Record<string, k8s.admissionregistration.v1.ValidatingAdmissionPolicy>
+    >;
+
     constructor(name: string, args: AdmissionPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:baseline:AdmissionPolicies", name, {}, opts);
         const meta = { [labels.partOf]: partOfValue, [labels.managedBy]: "pulumi" };
+        const created: Record<string, k8s.admissionregistration.v1.ValidatingAdmissionPolicy> = {};
         const policy = (
             key: string,
             policyName: string,
@@ -121,6 +127,7 @@ export class AdmissionPolicies extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+            created[key] = p;
             new k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
                 `${name}-${key}-binding`,
                 {
@@ -148,6 +155,9 @@ export class AdmissionPolicies extends pulumi.ComponentResource {
                 [sandboxValidation(args.tenantRuntimeClasses)],
             );
         }
-        this.registerOutputs({});
+        this.policies = created;
+        this.registerOutputs({
+            policies: Object.values(created).map((p) => p.metadata.name),
+        });
     }
 }

@@ -18,7 +18,10 @@
  * labels still enforce it too, and audit and warn on workloads in every namespace.
  */
 import {
+    allowedAppArmorTypes,
+    allowedCapabilities,
     allowedSeLinuxTypes,
+    appArmorAnnotation,
     restrictedVolumeSources,
     safeSysctls,
     secureSeccompTypes,
@@ -119,9 +122,18 @@ function everySecurityContext(pred: (sc: string) => string): string {
 const notTrue = (x: string, field: string) => `!(has(${x}.${field}) && ${x}.${field} == true)`;
 
 const seccompTypes = celList(secureSeccompTypes);
-const appArmorTypes = celList(["RuntimeDefault", "Localhost"]);
+const appArmorTypes = celList(allowedAppArmorTypes);
 const seLinuxTypes = celList(["", ...allowedSeLinuxTypes]);
-const appArmorAnnotationPrefix = "container.apparmor.security.beta.kubernetes.io/";
+const appArmorAnnotationPrefix = appArmorAnnotation.prefix;
+/** `v` is an AppArmor annotation value Pod Security allows (the shared table). */
+const appArmorValueAllowed = (v: string) =>
+    [
+        ...appArmorAnnotation.allowedValues.map((a) => `${v} == '${a}'`),
+        `${v}.startsWith('${appArmorAnnotation.allowedValuePrefix}')`,
+    ].join(" || ");
+/** `a` is a capability restricted lets a container add. */
+const capabilityAllowed = (a: string) =>
+    allowedCapabilities.map((c) => `${a} == '${c}'`).join(" || ");
 
 /** Volume sources the policy allows: Pod Security `restricted`'s. */
 export const allowedVolumeSources: readonly string[] = [...restrictedVolumeSources];
@@ -213,9 +225,9 @@ export const restrictedPodValidations: readonly CelValidation[] = [
         podSecurityCheck: "capabilities_restricted",
         expression: everySecurityContext(
             (sc) =>
-                `!has(${sc}.capabilities) || !has(${sc}.capabilities.add) || ${sc}.capabilities.add.all(a, a == 'NET_BIND_SERVICE')`,
+                `!has(${sc}.capabilities) || !has(${sc}.capabilities.add) || ${sc}.capabilities.add.all(a, ${capabilityAllowed("a")})`,
         ),
-        message: "containers may add only the NET_BIND_SERVICE capability",
+        message: `containers may add only the ${allowedCapabilities.join(", ")} capability`,
         reason: "Forbidden",
     },
     {
@@ -255,8 +267,7 @@ export const restrictedPodValidations: readonly CelValidation[] = [
         podSecurityCheck: "appArmorProfile",
         expression:
             `variables.annotations.all(k, !k.startsWith('${appArmorAnnotationPrefix}') || ` +
-            "variables.annotations[k] == '' || variables.annotations[k] == 'runtime/default' || " +
-            "variables.annotations[k].startsWith('localhost/'))",
+            `${appArmorValueAllowed("variables.annotations[k]")})`,
         message: `${appArmorAnnotationPrefix}* annotations must be runtime/default or localhost/<profile>`,
         reason: "Forbidden",
     },

@@ -125,6 +125,6 @@ export class GpuStack extends pulumi.ComponentResource {
             );
         }
         this.releases = releases;
-        this.registerOutputs({});
+        this.registerOutputs({ releases: releases.map((r) => r.name) });
     }
 }

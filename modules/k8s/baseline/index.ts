@@ -43,7 +43,7 @@ export class Baseline extends pulumi.ComponentResource {
         // Controllers whose policies send them through an egress proxy get its settings.
         let intent: ReturnType<typeof buildIntent>;
         try {
-            intent = buildIntent(intentInputs(cluster));
+            intent = buildIntent(intentInputs(cluster, args.cloud));
         } catch (e) {
             throw new pulumi.ResourceError(
                 `cluster ${cluster.name}: ${(e as Error).message}`,
@@ -150,6 +150,7 @@ export class Baseline extends pulumi.ComponentResource {
                 clusterName: cluster.name,
                 proxyEnv: proxyEnv(intent, "cert-manager"),
                 after: ready,
+                loadBalancerNsgId: args.cloud?.loadBalancerNsgId,
             },
             child,
         );

@@ -34,20 +34,53 @@ const smallResources = {
     limits: { cpu: "500m", memory: "512Mi", "ephemeral-storage": "256Mi" },
 };
 
-/** Annotations of the controller's LoadBalancer Service. */
-export function loadBalancerAnnotations(ingress: IngressConfig): Record<string, string> {
+/**
+ * OCI cloud-controller annotations that attach the load balancer to the cloud layer's NSG and stop
+ * the controller from writing security rules: mode `None` means it edits neither security lists
+ * nor NSGs, so the listener, NodePort and health-check rules stay the ones the cloud layer
+ * declares (without the mode the controller writes listener rules into the default security list
+ * every subnet shares, which Pulumi declares empty). Names and values from oci-cloud-controller-
+ * manager docs/load-balancer-annotations.md ("oci-network-security-groups uses
+ * oci.oraclecloud.com/ as prefix"; modes "SL-All", "SL-Frontend", "NSG", "None") and OKE
+ * "Specifying Security Rule Management Options for Load Balancers",
+ * https://docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/contengconfiguringloadbalancersnetworkloadbalancers-subtopic.htm.
+ * Test: "attaches the OKE load balancer to the cloud layer's NSG and leaves rules to Pulumi" in
+ * test/oci/oke-cluster.test.ts.
+ */
+export const ociLoadBalancerNsgAnnotations = {
+    nsgIds: "oci.oraclecloud.com/oci-network-security-groups",
+    ruleManagementMode: "oci.oraclecloud.com/security-rule-management-mode",
+} as const;
+
+/**
+ * Annotations of the controller's LoadBalancer Service. On OKE, `loadBalancerNsgId` is the cloud
+ * layer's load-balancer NSG. Defaults to none (existing clusters).
+ */
+export function loadBalancerAnnotations(
+    ingress: IngressConfig,
+    loadBalancerNsgId?: pulumi.Input<string>,
+): Record<string, pulumi.Input<string>> {
     const flexible = {
         "service.beta.kubernetes.io/oci-load-balancer-shape": "flexible",
         "service.beta.kubernetes.io/oci-load-balancer-shape-flex-min": "10",
         "service.beta.kubernetes.io/oci-load-balancer-shape-flex-max": "100",
     };
+    const nsg: Record<string, pulumi.Input<string>> = loadBalancerNsgId === undefined
+        ? {}
+        : {
+              [ociLoadBalancerNsgAnnotations.nsgIds]: loadBalancerNsgId,
+              [ociLoadBalancerNsgAnnotations.ruleManagementMode]: "None",
+          };
     return ingress.public
-        ? { ...flexible, [exceptionAnnotations.publicByConfig]: "true" }
-        : { ...flexible, [ociInternalLoadBalancerAnnotations.loadBalancer]: "true" };
+        ? { ...flexible, ...nsg, [exceptionAnnotations.publicByConfig]: "true" }
+        : { ...flexible, ...nsg, [ociInternalLoadBalancerAnnotations.loadBalancer]: "true" };
 }
 
-/** Helm values of ingress-nginx. */
-export function ingressNginxValues(ingress: IngressConfig): Record<string, unknown> {
+/** Helm values of ingress-nginx; `loadBalancerNsgId` as for {@link loadBalancerAnnotations}. */
+export function ingressNginxValues(
+    ingress: IngressConfig,
+    loadBalancerNsgId?: pulumi.Input<string>,
+): Record<string, unknown> {
     return {
         controller: {
             ingressClass: ingressClassName,
@@ -103,7 +136,7 @@ export function ingressNginxValues(ingress: IngressConfig): Record<string, unkno
             service: {
                 // TLS only; plain HTTP exists solely to answer ACME HTTP-01 challenges (and redirect).
                 enableHttp: ingress.acme !== undefined,
-                annotations: loadBalancerAnnotations(ingress),
+                annotations: loadBalancerAnnotations(ingress, loadBalancerNsgId),
                 externalTrafficPolicy: "Local",
             },
             // Prometheus endpoint for the gateway tier's client-facing latency and 5xx alerts. The
@@ -210,6 +243,8 @@ export interface IngressTlsArgs {
      * PriorityClasses. Defaults to none.
      */
     readonly after?: readonly pulumi.Resource[];
+    /** The OKE cloud layer's load-balancer NSG the Service's load balancer joins. Defaults to none. */
+    readonly loadBalancerNsgId?: pulumi.Input<string>;
 }
 
 /** ingress-nginx, cert-manager and the platform's ClusterIssuer. */
@@ -243,7 +278,7 @@ export class IngressTls extends pulumi.ComponentResource {
                 version: charts.ingressNginx.version,
                 repositoryOpts: { repo: charts.ingressNginx.repo },
                 namespace: serviceNamespaces.ingress,
-                values: ingressNginxValues(args.ingress),
+                values: ingressNginxValues(args.ingress, args.loadBalancerNsgId),
                 atomic: true,
             },
             { parent: this, dependsOn: after },

@@ -135,6 +135,8 @@ export class Namespaces extends pulumi.ComponentResource {
             );
         }
         this.byName = byName;
-        this.registerOutputs({});
+        this.registerOutputs({
+            namespaces: Object.values(byName).map((n) => n.metadata.name),
+        });
     }
 }

@@ -25,8 +25,9 @@ export class PriorityClasses extends pulumi.ComponentResource {
         opts?: pulumi.ComponentResourceOptions,
     ) {
         super("secure-llm-platform:baseline:PriorityClasses", name, {}, opts);
+        const created: pulumi.Output<string>[] = [];
         for (const key of Object.keys(priorityClasses) as (keyof typeof priorityClasses)[]) {
-            new k8s.scheduling.v1.PriorityClass(
+            const pc = new k8s.scheduling.v1.PriorityClass(
                 `${name}-${key}`,
                 {
                     metadata: {
@@ -40,7 +41,8 @@ export class PriorityClasses extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+            created.push(pc.metadata.name);
         }
-        this.registerOutputs({});
+        this.registerOutputs({ priorityClasses: created });
     }
 }

@@ -171,6 +171,6 @@ export class ExternalSecrets extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [release] },
         );
-        this.registerOutputs({});
+        this.registerOutputs({ store: this.store.metadata.name });
     }
 }

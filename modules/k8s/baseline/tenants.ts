@@ -61,15 +61,17 @@ export interface TenantIsolationArgs {
 export class TenantIsolation extends pulumi.ComponentResource {
     constructor(name: string, args: TenantIsolationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:baseline:TenantIsolation", name, {}, opts);
+        const policies: pulumi.Output<string>[] = [];
         for (const [namespace, ns] of Object.entries(args.namespaces)) {
             for (const [policyName, spec] of Object.entries(tenantNetworkPolicies())) {
-                new k8s.networking.v1.NetworkPolicy(
+                const np = new k8s.networking.v1.NetworkPolicy(
                     `${name}-${namespace}-${policyName}`,
                     { metadata: { name: policyName, namespace }, spec },
                     { parent: this, dependsOn: [ns] },
                 );
+                policies.push(pulumi.interpolate`${namespace}/${np.metadata.name}`);
             }
         }
-        this.registerOutputs({});
+        this.registerOutputs({ networkPolicies: policies });
     }
 }

@@ -57,8 +57,6 @@ export function redteamPodArgs(
                     gatewayUrl(),
                     "--api-key-file",
                     `${redteamKeyDir}/api-key`,
-                    "--config-id",
-                    tiers.guardrails.configId,
                     "--model",
                     tiers.inference.model.name,
                     "--attacks",

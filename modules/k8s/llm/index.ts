@@ -14,10 +14,13 @@ import { tierNamespaces } from "../../constants/namespaces";
 import { promotedFields, railsCodeDigestAnnotation, rolloutTargets } from "../../constants/rollout";
 import { clusterSecretStoreName, externalSecretsApiVersion } from "../../constants/secrets";
 import type { ClusterLayerArgs } from "../args";
+import { gatewayHealthPath } from "../../oci/steering";
 import { defaultQuota } from "../baseline/plan";
 import { catalog } from "../catalog";
 import { clusterProxyEnv } from "../network";
-import { HardenedWorkload, buildWorkloadLabels } from "../workload";
+import { HardenedWorkload, HardenedWorkloadComponentArgs, buildWorkloadLabels } from "../workload";
+import { workloadPorts } from "../../constants/ports";
+import { InferenceEntry, InferenceUplink, uplinkBaseUrl, withUplink } from "./remote";
 import {
     configMapKey,
     missingFlows,
@@ -30,6 +33,7 @@ import {
     apiKeysMapTemplate,
     gatewayKeysSecret,
     gatewayNginxConf,
+    gatewayRunScript,
     gatewayWorkload,
     guardrailsWorkload,
     inferenceMetricsNginxConf,
@@ -47,7 +51,9 @@ export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles 
     const g = tiers.guardrails;
     return renderRailFiles(files ?? readRailFiles(g.configId), {
         configId: g.configId,
-        inferenceBaseUrl: `${serviceUrl(catalog.inference)}/v1`,
+        // Remote inference goes through the uplink sidecar on loopback (remote.ts).
+        inferenceBaseUrl:
+            g.inferenceFrom === undefined ? `${serviceUrl(catalog.inference)}/v1` : uplinkBaseUrl,
         modelName: tiers.inference.model.name,
         jailbreakEndpoint: `${serviceUrl(catalog["jailbreak-detection"])}/heuristics`,
         presidioAnalyzerUrl: serviceUrl(catalog["presidio-analyzer"]),
@@ -144,6 +150,17 @@ export class LlmTiers extends pulumi.ComponentResource {
             }
         }
 
+        if (
+            tiers.guardrails.enabled &&
+            !tiers.inference.enabled &&
+            !tiers.guardrails.inferenceFrom
+        ) {
+            pulumi.log.warn(
+                `${args.cluster.name}: the guardrails have no inference to call (tiers.inference.enabled is false and ` +
+                    "tiers.guardrails.inferenceFrom is not set): every request they accept fails",
+                this,
+            );
+        }
         if (tiers.guardrails.enabled) {
             const files = renderedRails(tiers);
             const missing = missingFlows(files);
@@ -185,9 +202,10 @@ export class LlmTiers extends pulumi.ComponentResource {
                     deleteBeforeReplace: true,
                 },
             );
+            const guardrails = guardrailsWorkload(tiers.guardrails, rails.metadata.name, checksum);
             new HardenedWorkload(
                 `${name}-guardrails`,
-                guardrailsWorkload(tiers.guardrails, rails.metadata.name, checksum),
+                this.remoteUplink(name, args, guardrails),
                 child,
             );
             if (tiers.guardrails.jailbreakDetection.enabled) {
@@ -253,7 +271,7 @@ export class LlmTiers extends pulumi.ComponentResource {
                     ? pulumi.interpolate`${args.cloud.keys.models},${args.cloud.keys.signing}`
                     : undefined,
                 // Under the proxy engine, only the model loader may use the egress proxy.
-                loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id),
+                loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id, args.cloud),
             });
             new HardenedWorkload(
                 `${name}-inference`,
@@ -267,14 +285,67 @@ export class LlmTiers extends pulumi.ComponentResource {
             );
         }
 
+        const clients = args.cluster.inferenceClients ?? [];
+        if (tiers.inference.enabled && clients.length > 0) {
+            const cloud = args.cloud;
+            new InferenceEntry(
+                `${name}-remote-entry`,
+                {
+                    cluster: args.cluster,
+                    clients,
+                    image: tiers.gateway.image,
+                    resources: tiers.gateway.resources,
+                    vault: cloud && {
+                        vaultId: cloud.vaultId,
+                        region: cloud.region,
+                        compartmentId: cloud.compartmentId,
+                        keyId: cloud.keys.secrets,
+                        loadBalancerNsgId: cloud.loadBalancerNsgId,
+                    },
+                },
+                child,
+            );
+        }
+
         if (tiers.gateway.enabled) {
             this.endpoint = `https://${tiers.gateway.hostname}/v1`;
-            this.gateway(name, tiers);
+            this.gateway(name, tiers, args.globalHostname);
         }
         this.registerOutputs({ endpoint: this.endpoint, railsChecksum: this.railsChecksum });
     }
 
-    private gateway(name: string, tiers: TiersConfig): void {
+    /** The guardrails with the uplink sidecar when their inference is another cluster's. */
+    private remoteUplink(
+        name: string,
+        args: ClusterLayerArgs,
+        spec: HardenedWorkloadComponentArgs,
+    ): HardenedWorkloadComponentArgs {
+        const from = args.cluster.layer.tiers.guardrails.inferenceFrom;
+        const link = args.cluster.privateLink;
+        if (from === undefined) return spec;
+        if (link === undefined || args.remoteInference === undefined) {
+            throw new pulumi.ResourceError(
+                `cluster ${args.cluster.name}: tiers.guardrails.inferenceFrom ${from} needs privateLink and the serving cluster's vault`,
+                this,
+            );
+        }
+        const uplink = new InferenceUplink(
+            `${name}-uplink`,
+            {
+                cluster: args.cluster,
+                target: {
+                    servingCluster: from,
+                    address: link.entryAddress,
+                    port: workloadPorts.inferenceEntry,
+                },
+                vault: args.remoteInference,
+            },
+            { parent: this },
+        );
+        return withUplink(spec, args.cluster.layer.tiers.gateway.image, uplink.confChecksum);
+    }
+
+    private gateway(name: string, tiers: TiersConfig, globalHostname?: string): void {
         const g = tiers.gateway;
         const w = catalog.gateway;
         const objectLabels = buildWorkloadLabels(w);
@@ -304,17 +375,18 @@ export class LlmTiers extends pulumi.ComponentResource {
             child,
         );
         const conf = gatewayNginxConf(g);
+        const script = gatewayRunScript();
         const confMap = new k8s.core.v1.ConfigMap(
             `${name}-gateway-conf`,
             {
                 metadata: { name: "gateway-nginx", namespace: w.namespace, labels: objectLabels },
-                data: { "nginx.conf": conf },
+                data: { "nginx.conf": conf, "run-gateway.sh": script },
             },
             child,
         );
         const gateway = new HardenedWorkload(
             `${name}-gateway`,
-            gatewayWorkload(g, confMap.metadata.name, sha256(conf)),
+            gatewayWorkload(g, confMap.metadata.name, sha256(conf + script)),
             { parent: this, dependsOn: [keys] },
         );
         new k8s.networking.v1.Ingress(
@@ -335,31 +407,42 @@ export class LlmTiers extends pulumi.ComponentResource {
                         "nginx.ingress.kubernetes.io/backend-protocol": "HTTP",
                     },
                 },
-                spec: {
-                    ingressClassName,
-                    tls: [{ hosts: [g.hostname], secretName: "gateway-tls" }],
-                    rules: [
-                        {
-                            host: g.hostname,
-                            http: {
-                                paths: [
-                                    {
-                                        path: "/v1",
-                                        pathType: "Prefix",
-                                        backend: {
-                                            service: {
-                                                name: w.id,
-                                                port: { name: w.ports[0].name },
-                                            },
-                                        },
-                                    },
-                                ],
-                            },
-                        },
-                    ],
-                },
+                spec: gatewayIngressSpec(g.hostname, globalHostname, w.id, w.ports[0].name),
             },
             { parent: this, dependsOn: [gateway] },
         );
     }
+}
+
+/**
+ * The gateway Ingress: `/v1` for the region's own name and, when the cluster is behind the steered
+ * entry, `/v1` for the global name too plus the health path OCI's monitor probes on both. One TLS entry with both names, so
+ * cert-manager's ingress-shim issues one certificate whose dnsNames cover both (cert-manager
+ * docs, "Securing Ingress Resources": the Certificate takes its dnsNames from `spec.tls[].hosts`).
+ * The health path answers only nginx's own `ok` (modules/k8s/llm/tiers.ts `location = /healthz`):
+ * no API key, nothing reaches the guardrails or the inference.
+ */
+export function gatewayIngressSpec(
+    hostname: string,
+    globalHostname: string | undefined,
+    service: string,
+    port: string,
+): Record<string, unknown> {
+    const hosts = globalHostname === undefined ? [hostname] : [hostname, globalHostname];
+    const backend = { service: { name: service, port: { name: port } } };
+    return {
+        ingressClassName,
+        tls: [{ hosts, secretName: "gateway-tls" }],
+        rules: hosts.map((host) => ({
+            host,
+            http: {
+                paths: [
+                    { path: "/v1", pathType: "Prefix", backend },
+                    ...(globalHostname === undefined
+                        ? []
+                        : [{ path: gatewayHealthPath, pathType: "Exact", backend }]),
+                ],
+            },
+        })),
+    };
 }

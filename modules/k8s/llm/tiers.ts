@@ -449,10 +449,11 @@ http {
     access_log /dev/stdout audit;
     client_max_body_size ${cfg.maxBodySize};
     client_body_buffer_size ${cfg.maxBodySize};
-    # "Bearer <key>" -> key id; the map file comes from OCI Vault through External Secrets.
+    # "Bearer <key>" -> key id; the map file comes from OCI Vault through External Secrets, and
+    # is the last copy of it nginx -t accepted (run-gateway.sh applies rotations).
     map $http_authorization $api_key_id {
         default "";
-        include /etc/gateway/keys/api-keys.map;
+        include ${gatewayPaths.liveKeys};
     }
     limit_req_zone $api_key_id zone=per_key:10m rate=${cfg.rateLimitRps}r/s;
     limit_req_status 429;
@@ -484,6 +485,81 @@ http {
         }
     }
 }
+`;
+}
+
+/** Where the gateway's files are in its container. */
+export const gatewayPaths = {
+    conf: "/etc/gateway/conf/nginx.conf",
+    script: "/etc/gateway/conf/run-gateway.sh",
+    /** The key map as the kubelet mounts it from the Secret (updated in place on rotation). */
+    mountedKeys: "/etc/gateway/keys/api-keys.map",
+    /** The copy nginx includes: the last mounted version `nginx -t` accepted (the pod's /tmp). */
+    liveKeys: "/tmp/gateway-keys/api-keys.map",
+} as const;
+
+/** Seconds between two checks of the mounted key map for a rotation. */
+export const gatewayKeysPollSeconds = 10;
+
+/**
+ * The gateway container's entrypoint (POSIX sh: the image's busybox ash, Debian's dash in the real
+ * suite): runs nginx and applies API-key rotations without a restart. The kubelet updates a mounted
+ * Secret in place (an atomic \`..data\` swap) and nginx reads its key map only when it (re)loads,
+ * so every few seconds the mounted file is compared with the last one seen; a changed file is
+ * copied to /tmp, checked with \`nginx -t\` (its output discarded: an error can quote a line of
+ * the file, i.e. a key), and only a file that passes is applied by SIGHUP (nginx's graceful
+ * reload). A rejected file is never loaded: nginx keeps the last good set, also across container
+ * restarts (the copy is in the pod's /tmp emptyDir). Only a first start without any good set
+ * exits 1. Events are JSON lines on stderr, without key material.
+ */
+export function gatewayRunScript(pollSeconds = gatewayKeysPollSeconds): string {
+    const p = gatewayPaths;
+    return `#!/bin/sh
+# Rendered by modules/k8s/llm/tiers.ts (gatewayRunScript); do not edit in the cluster.
+set -u
+conf=${p.conf}
+mounted=${p.mountedKeys}
+live=${p.liveKeys}
+poll=${pollSeconds}
+event() { printf '{"event":"gateway.%s"%s}\\n' "$1" "\${2:-}" >&2; }
+# Copies the mounted map over the live one; keeps it only if nginx accepts the configuration.
+apply() {
+    mkdir -p "\${live%/*}" || return 1
+    cp "$mounted" "$live.new" 2>/dev/null || return 1
+    if [ -f "$live" ]; then cp "$live" "$live.good" || return 1; fi
+    mv -f "$live.new" "$live" || return 1
+    if nginx -t -q -e /dev/null -c "$conf" >/dev/null 2>&1; then
+        rm -f "$live.good"
+        return 0
+    fi
+    if [ -f "$live.good" ]; then mv -f "$live.good" "$live"; else rm -f "$live"; fi
+    return 1
+}
+seen=$(cksum < "$mounted" 2>/dev/null)
+if apply; then
+    event keys_loaded
+elif [ -f "$live" ]; then
+    event keys_rejected ',"kept":"last good set"'
+else
+    event keys_rejected ',"kept":"none: not starting"'
+    exit 1
+fi
+nginx -e /dev/stderr -g 'daemon off;' -c "$conf" &
+pid=$!
+trap 'kill -QUIT "$pid" 2>/dev/null' TERM INT QUIT
+while kill -0 "$pid" 2>/dev/null; do
+    sleep "$poll" &
+    wait $! 2>/dev/null
+    now=$(cksum < "$mounted" 2>/dev/null)
+    [ "$now" = "$seen" ] && continue
+    seen=$now
+    if apply; then
+        kill -HUP "$pid" && event keys_reloaded
+    else
+        event keys_rejected ',"kept":"last good set"'
+    fi
+done
+wait "$pid"
 `;
 }
 
@@ -522,7 +598,8 @@ export function gatewayWorkload(
             {
                 name: "gateway",
                 image: image(cfg.image),
-                command: ["nginx", "-g", "daemon off;", "-c", "/etc/gateway/conf/nginx.conf"],
+                // nginx under run-gateway.sh, which applies key rotations (gatewayRunScript).
+                command: ["/bin/sh", gatewayPaths.script],
                 resources: resources(cfg.resources),
                 probes: {
                     readiness: { path: "/healthz", port: "http" },

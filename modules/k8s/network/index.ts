@@ -13,6 +13,7 @@ import { annotations } from "../../constants/labels";
 import { privilegedNamespaces } from "../../constants/namespaces";
 import { workloadPorts } from "../../constants/ports";
 import { priorityClasses } from "../../constants/scheduling";
+import type { CloudClusterInfo } from "../../oci/types";
 import type { ClusterLayerArgs } from "../args";
 import { HardenedWorkload } from "../workload";
 import { NetworkIntent, buildIntent, intentInputs, proxyEnv } from "./intent";
@@ -54,8 +55,9 @@ export function renderNetworkObjects(intent: NetworkIntent): K8sObject[] {
 export function clusterProxyEnv(
     cluster: ClusterConfig,
     identity: string,
+    cloud?: Pick<CloudClusterInfo, "subnetCidrs">,
 ): { name: string; value: string }[] {
-    return proxyEnv(buildIntent(intentInputs(cluster)), identity);
+    return proxyEnv(buildIntent(intentInputs(cluster, cloud)), identity);
 }
 
 /** Default-deny NetworkPolicy, tier flows and the FQDN egress engine (issue 6). */
@@ -66,7 +68,7 @@ export class NetworkSecurity extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:network:NetworkSecurity", name, {}, opts);
         try {
-            this.intent = buildIntent(intentInputs(args.cluster));
+            this.intent = buildIntent(intentInputs(args.cluster, args.cloud));
         } catch (e) {
             throw new pulumi.ResourceError(
                 `cluster ${args.cluster.name}: ${(e as Error).message}`,
@@ -119,7 +121,14 @@ export class NetworkSecurity extends pulumi.ComponentResource {
                 );
             }
         } else {
-            for (const p of proxyInstances(intent)) {
+            const proxies = proxyInstances(intent);
+            if (proxies.length > 0 && egressProxyImage.digestProvenance === "placeholder") {
+                pulumi.log.warn(
+                    `egress proxy image ${egressProxyImage.repository}:${egressProxyImage.tag}: placeholder digest of an image we build (images/egress-proxy/Dockerfile): build and push it, then set repository and digest of egressProxyImage in modules/constants/images.ts`,
+                    this,
+                );
+            }
+            for (const p of proxies) {
                 this.egressProxy(name, p);
             }
         }

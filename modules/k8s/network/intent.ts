@@ -22,10 +22,12 @@ import {
     tierNamespaces,
 } from "../../constants/namespaces";
 import { okePorts, workloadPorts } from "../../constants/ports";
-import { planSubnets } from "../../oci/subnets";
+import type { CloudClusterInfo } from "../../oci/types";
+import { clientCommonName } from "../../constants/remote";
 import { redteamAssessment } from "../../constants/rollout";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
+import { nonPublicCidrs, proxyRefusedIpv4Cidrs } from "./non-public";
 
 export { domainProblem } from "../../config/network";
 
@@ -54,6 +56,17 @@ export interface NetWorkload {
     readonly source: WorkloadSource;
 }
 
+/**
+ * How a flow is protected in transit (docs/hybrid.md): `mtls` when both ends authenticate with
+ * certificates of the platform's CA and the bytes are TLS 1.3; `none` when it is plaintext on the
+ * pod network (the report says why). Defaults to `none`.
+ */
+export interface FlowProtection {
+    readonly kind: "mtls" | "none";
+    /** What protects it, or why nothing does. */
+    readonly how: string;
+}
+
 /** An allowed connection between two workloads. */
 export interface Flow {
     readonly from: string;
@@ -62,6 +75,8 @@ export interface Flow {
     readonly protocol: "TCP" | "UDP";
     /** Why the flow exists (shown in the report). */
     readonly purpose: string;
+    /** In-transit protection; defaults to {@link plaintextInCluster}. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may open to IP blocks outside the pod network. */
@@ -72,6 +87,8 @@ export interface CidrEgress {
     readonly except: readonly string[];
     readonly ports: readonly number[];
     readonly purpose: string;
+    /** In-transit protection; defaults to none stated. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may accept from IP blocks outside the pod network. */
@@ -81,6 +98,8 @@ export interface CidrIngress {
     /** Empty: every port. */
     readonly ports: readonly number[];
     readonly purpose: string;
+    /** In-transit protection; defaults to none stated. */
+    readonly protection?: FlowProtection;
 }
 
 /** Connections a workload may open to any pod of a namespace the platform does not police. */
@@ -210,15 +229,8 @@ export const namedPeers = {
 
 export type NamedPeerId = keyof typeof namedPeers;
 
-/** Private, shared and link-local ranges: never reachable through the egress proxy (IMDS included). */
-export const nonPublicCidrs = [
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "169.254.0.0/16",
-    "127.0.0.0/8",
-] as const;
+// Private, shared and link-local ranges (their one home is ./non-public).
+export { nonPublicCidrs } from "./non-public";
 
 /** OCI service endpoints of a region (Oracle Services Network). */
 export function ociEndpoints(region: string): {
@@ -268,10 +280,52 @@ export interface IntentInputs {
     readonly externalSecrets: boolean;
     /** ACME directory URL cert-manager issues from, if any (its host joins cert-manager's allowlist). */
     readonly acmeServer?: string;
+    /** An OKE cluster's subnet CIDRs, as its cloud layer hands them over. Defaults to none. */
+    readonly okeSubnets?: CloudClusterInfo["subnetCidrs"];
+    /** Remote inference (issue 16); defaults to none. */
+    readonly remoteInference?: RemoteInferenceInputs;
 }
 
-/** The inputs {@link buildIntent} needs, read from a validated cluster config. */
-export function intentInputs(cluster: ClusterConfig): IntentInputs {
+/** The remote-inference part of a cluster's intent. */
+export interface RemoteInferenceInputs {
+    /** Serving cluster: the calling clusters and the only source CIDRs its entry admits. */
+    readonly entryClients: readonly {
+        readonly cluster: string;
+        readonly cidrs: readonly string[];
+    }[];
+    /** Calling cluster: the remote entry its guardrails (only) may reach. */
+    readonly uplink?: {
+        readonly servingCluster: string;
+        readonly address: string;
+        readonly port: number;
+    };
+}
+
+/** The protection of flows nothing encrypts: plaintext on the pod network (docs/hybrid.md). */
+export const plaintextInCluster: FlowProtection = {
+    kind: "none",
+    how: "plaintext on the pod network: tier-to-tier mTLS is not built yet and the platform enables no CNI encryption (docs/hybrid.md)",
+};
+
+/** The protection of the remote inference hop. */
+export function remoteEntryProtection(
+    servingCluster: string,
+    callingCluster: string,
+): FlowProtection {
+    return {
+        kind: "mtls",
+        how: `mTLS (TLS 1.3): client certificate CN=${clientCommonName(callingCluster)} and the entry's certificate from ${servingCluster}'s cert-manager CA`,
+    };
+}
+
+/**
+ * The inputs {@link buildIntent} needs, read from a validated cluster config and, on OKE, the
+ * subnets its cloud layer created (`cloud`, defaults to none).
+ */
+export function intentInputs(
+    cluster: ClusterConfig,
+    cloud?: Pick<CloudClusterInfo, "subnetCidrs">,
+): IntentInputs {
     const t = cluster.layer.tiers;
     return {
         cluster,
@@ -292,6 +346,21 @@ export function intentInputs(cluster: ClusterConfig): IntentInputs {
         pipelineNamespace: cluster.layer.kubeflow.profileNamespace,
         externalSecrets: cluster.layer.baseline.secrets.enabled,
         acmeServer: cluster.layer.baseline.ingress.acme?.server,
+        okeSubnets: cloud?.subnetCidrs,
+        remoteInference: {
+            entryClients: (cluster.inferenceClients ?? []).map((c) => ({
+                cluster: c.cluster,
+                cidrs: c.cidrs,
+            })),
+            uplink:
+                t.guardrails.inferenceFrom !== undefined && cluster.privateLink !== undefined
+                    ? {
+                          servingCluster: t.guardrails.inferenceFrom,
+                          address: cluster.privateLink.entryAddress,
+                          port: workloadPorts.inferenceEntry,
+                      }
+                    : undefined,
+        },
     };
 }
 
@@ -326,6 +395,9 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         enabled.add("jailbreak-detection");
     }
     if (t.inference) enabled.add("inference");
+    const remote = inputs.remoteInference;
+    const entryClients = t.inference ? (remote?.entryClients ?? []) : [];
+    if (entryClients.length > 0) enabled.add("inference-entry");
     if (t.outputFilter) {
         enabled.add("presidio-analyzer");
         enabled.add("presidio-anonymizer");
@@ -381,6 +453,13 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak heuristics",
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
+    // Remote inference (issue 16): the entry forwards other clusters' guardrails' chat completions.
+    flow(
+        "inference-entry",
+        "inference",
+        portOf("inference"),
+        `chat completions of the guardrails of ${entryClients.map((c) => c.cluster).join(", ")} (mTLS terminated at the entry)`,
+    );
     flow("guardrails", "presidio-analyzer", portOf("presidio-analyzer"), "output rails: analyze");
     flow(
         "guardrails",
@@ -449,7 +528,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     }
 
     const apiServerCidrs =
-        net.apiServerCidrs.length > 0 ? [...net.apiServerCidrs] : okeSubnet(inputs.cluster, "cp");
+        net.apiServerCidrs.length > 0 ? [...net.apiServerCidrs] : okeSubnet(inputs, "cp");
     const cidrEgress: CidrEgress[] = [];
     const cidrIngress: CidrIngress[] = [];
     if (inputs.cluster.target === "oke" && apiServerCidrs.length > 0) {
@@ -478,7 +557,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             purpose: "scrape DCGM",
         });
         const workers =
-            net.nodeCidrs.length > 0 ? [...net.nodeCidrs] : okeSubnet(inputs.cluster, "workers");
+            net.nodeCidrs.length > 0 ? [...net.nodeCidrs] : okeSubnet(inputs, "workers");
         if (workers.length > 0) {
             cidrEgress.push({
                 from: "prometheus",
@@ -488,6 +567,25 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
                 purpose: "scrape kubelets and node-exporter",
             });
         }
+    }
+    for (const c of entryClients) {
+        cidrIngress.push({
+            to: "inference-entry",
+            cidrs: c.cidrs,
+            ports: [workloadPorts.inferenceEntry],
+            purpose: `guardrails of ${c.cluster} over the private link`,
+            protection: remoteEntryProtection(inputs.cluster.name, c.cluster),
+        });
+    }
+    if (remote?.uplink !== undefined && has("guardrails")) {
+        cidrEgress.push({
+            from: "guardrails",
+            cidrs: [`${remote.uplink.address}/32`],
+            except: [],
+            ports: [remote.uplink.port],
+            purpose: `inference of ${remote.uplink.servingCluster} through its entry over the private link`,
+            protection: remoteEntryProtection(remote.uplink.servingCluster, inputs.cluster.name),
+        });
     }
     if (has("ingress-nginx")) {
         cidrIngress.push({
@@ -517,7 +615,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             cidrEgress.push({
                 from: proxy.id,
                 cidrs: ["0.0.0.0/0"],
-                except: [...nonPublicCidrs],
+                except: [...proxyRefusedIpv4Cidrs],
                 ports: [okePorts.https],
                 purpose: `allowlisted domains of ${id} (enforced by the proxy)`,
             });
@@ -573,16 +671,10 @@ const dcgmPort = 9400;
 /** Port of prometheus-node-exporter on the host network (chart default). */
 const nodeExporterPort = 9100;
 
-/** A subnet of an OKE cluster's VCN plan: `cp` holds the API server endpoint, `workers` the nodes. */
-function okeSubnet(cluster: IntentInputs["cluster"], role: "cp" | "workers"): string[] {
-    if (cluster.target !== "oke" || cluster.network === undefined) return [];
-    const cp = planSubnets({
-        vcnCidr: cluster.network.vcnCidr,
-        podNetworking: cluster.network.podNetworking,
-        publicEndpoint: false,
-        publicLoadBalancers: false,
-    }).find((s) => s.role === role);
-    const parsed = cp === undefined ? undefined : parseCidr(cp.cidr);
+/** A subnet of an OKE cluster's VCN, as the cloud layer created it: `cp` holds the API server endpoint, `workers` the nodes. */
+function okeSubnet(inputs: IntentInputs, role: "cp" | "workers"): string[] {
+    if (inputs.cluster.target !== "oke" || inputs.okeSubnets === undefined) return [];
+    const parsed = parseCidr(inputs.okeSubnets[role]);
     return parsed === undefined ? [] : [formatCidr(parsed)];
 }
 

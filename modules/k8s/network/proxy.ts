@@ -9,7 +9,8 @@ import { labelDomain, labels } from "../../constants/labels";
 import { serviceNamespaces } from "../../constants/namespaces";
 import { okePorts, workloadPorts } from "../../constants/ports";
 import { Workload, WorkloadId, catalog } from "../catalog";
-import { NetworkIntent, allowlistLabel, nonPublicCidrs, proxyName } from "./intent";
+import { NetworkIntent, allowlistLabel, proxyName } from "./intent";
+import { proxyRefusedIpv4Cidrs, proxyRefusedIpv6Cidrs } from "./non-public";
 import type { K8sObject } from "./render-k8s";
 
 /** Pod-template annotation naming the ConfigMap that holds the proxy's allowlist (read by the plan). */
@@ -51,41 +52,13 @@ export function squidAllowlist(domains: readonly string[]): {
     };
 }
 
-function ipv4Bits(addr: string): number {
-    return addr.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
-}
-
-/** `a.b.c.d/len` inside the NAT64 well-known prefix `64:ff9b::/96` (RFC 6052). */
-function nat64Cidr(cidr: string): string {
-    const [addr, len] = cidr.split("/");
-    const bits = ipv4Bits(addr);
-    const hi = Math.floor(bits / 65536).toString(16);
-    const lo = (bits % 65536).toString(16);
-    return `64:ff9b::${hi}:${lo}/${96 + Number(len)}`;
-}
-
 /**
  * Destinations the proxy refuses whatever name led there, checked on the addresses the allowlisted
- * name resolves to (Squid's `dst` matches when any of them is in a range): the cluster's
- * non-public ranges, "this network" `0.0.0.0/8` (connecting to 0.0.0.0 reaches the proxy's own
- * host), multicast and reserved space, and their IPv6 counterparts: unspecified, loopback, ULA,
- * link-local, site-local, multicast, the local-use NAT64 prefix and the non-public IPv4 ranges as
- * NAT64 addresses. IPv4-mapped IPv6 addresses need no entry: Squid stores every IPv4 address in
- * that form, so the IPv4 ranges match them.
+ * name resolves to (Squid's `dst` matches when any of them is in a range): the one refused list of
+ * ./non-public, IPv4 and IPv6 (the proxies' NetworkPolicy excepts the same IPv4 ranges).
  */
 export function squidDeniedDestinations(): string[] {
-    const v4 = [...nonPublicCidrs, "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/3"];
-    const v6 = [
-        "::/128",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-        "fec0::/10",
-        "ff00::/8",
-        "64:ff9b:1::/48",
-        ...v4.map(nat64Cidr),
-    ];
-    return [...v4, ...v6];
+    return [...proxyRefusedIpv4Cidrs, ...proxyRefusedIpv6Cidrs];
 }
 
 /** `event` of the proxy's JSON access log lines (counted by the decision-log-metrics pipeline). */

@@ -102,13 +102,28 @@ export function tigeraOperatorValues(): Record<string, unknown> {
 
 /**
  * Why the operator-installed Calico is not yet what OKE documents (a known gap, reported by the
- * plan). OKE's "Installing Calico alongside the OCI VCN-Native Pod Networking CNI plugin" applies
- * Calico's policy-only manifest without its CNI install and with `FELIX_INTERFACEPREFIX=oci`,
+ * plan). OKE's "Example: Installing Calico and Setting Up Network Policies"
+ * (docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/contengsettingupcalico.htm, section
+ * "Installing Calico alongside the OCI VCN-Native Pod Networking CNI plugin") applies Calico's
+ * policy-only manifest without its CNI install and with `FELIX_INTERFACEPREFIX=oci`,
  * `NO_DEFAULT_POOLS=true`, `FELIX_CHAININSERTMODE=Append`, `FELIX_IPTABLESMANGLEALLOWACTION=Return`
  * (and `FELIX_IPTABLESBACKEND=NFT` on Oracle Linux 8); for flannel, the same manifest with
- * `CALICO_MANAGE_CNI=true`. The tigera-operator v3.31.5 Installation cannot express that: its
- * `cni.type` is Calico (installs Calico CNI and IPAM), GKE, AmazonVPC or AzureVNET (each sets its
- * own interface prefix), and `calicoNodeDaemonSet` containers take only resources, no env.
+ * `CALICO_MANAGE_CNI=true`. The tigera-operator the chart v3.31.5 runs (tigera/operator v1.40.8)
+ * cannot express that:
+ * - `api/v1/installation_types.go`: `cni.type` is one of Calico (the operator installs Calico's CNI
+ *   binaries and config), GKE, AmazonVPC, AzureVNET (the CRD's enum; test/charts checks it);
+ * - `pkg/render/node.go` `nodeEnvVars`: the only interface prefixes it sets are eni (AmazonVPC), gke
+ *   and azv (AzureVNET), as calico-node env; `api/v1/calico_node_types.go`: calico-node's
+ *   containers and init containers can override only `resources`, so no env can be added;
+ * - `pkg/controller/migration/convert/network.go` `getCNIPlugin` refuses to adopt a manifest
+ *   install whose prefix is not eni, azv, gke or cali;
+ * - a FelixConfiguration `interfacePrefix: oci` would not do either: calico-node names a pod's
+ *   host-side interface from the `FELIX_INTERFACEPREFIX` environment variable only
+ *   (projectcalico/calico `libcalico-go/lib/backend/k8s/conversion/workload_endpoint_default.go`,
+ *   `VethNameForWorkload`), so its workload endpoints would never match OCI's interfaces.
+ * Replacing the operator with an authored policy-only install (calico-node DaemonSet, RBAC, the
+ * crd.projectcalico.org CRDs) is the way out; it is not done: calico-node cannot run here to test
+ * it, its image digest cannot be checked here, and the CRDs cannot be committed (issue 13).
  */
 export function calicoOnOkeGap(podNetworking: string | undefined): string {
     return (

@@ -4,6 +4,7 @@
  */
 import { labels } from "../../constants/labels";
 import type { Flow, NetWorkload, NetworkIntent } from "./intent";
+import { protectionAnnotation, protectionEntries } from "./protection";
 
 /** A plain Kubernetes object, as the plan writes it. */
 export interface K8sObject {
@@ -13,6 +14,7 @@ export interface K8sObject {
         readonly name: string;
         readonly namespace?: string;
         readonly labels?: Record<string, string>;
+        readonly annotations?: Record<string, string>;
     };
     readonly spec?: Record<string, unknown>;
     readonly [key: string]: unknown;
@@ -139,13 +141,24 @@ export function renderKubernetesPolicies(intent: NetworkIntent): K8sObject[] {
             egress.push({ to: ipBlocks(c.cidrs, c.except), ports: tcp(c.ports) });
         }
         egress.push(dnsRule(intent));
+        const p = policy(workloadPolicyName(w.id), w.namespace, {
+            podSelector: { matchLabels: { ...w.podLabels } },
+            policyTypes: ["Ingress", "Egress"],
+            ingress,
+            egress,
+        });
+        // In-transit protection the intent states for this workload's flows (protection.ts).
+        const protection = protectionEntries(intent, w.id);
         out.push(
-            policy(workloadPolicyName(w.id), w.namespace, {
-                podSelector: { matchLabels: { ...w.podLabels } },
-                policyTypes: ["Ingress", "Egress"],
-                ingress,
-                egress,
-            }),
+            protection.length === 0
+                ? p
+                : {
+                      ...p,
+                      metadata: {
+                          ...p.metadata,
+                          annotations: { [protectionAnnotation]: JSON.stringify(protection) },
+                      },
+                  },
         );
     }
     return out;

@@ -26,14 +26,15 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { ingressTimeBucketsSeconds } from "../../constants/ingress";
 import { labels, partOfValue } from "../../constants/labels";
-import { serviceNamespaces, tierNamespaces } from "../../constants/namespaces";
+import { serviceNamespaces } from "../../constants/namespaces";
 import { redteamAssessment } from "../../constants/rollout";
 import { images } from "../../constants/images";
+import { guardrailsLogGlob } from "../../constants/logs";
 import { catalog } from "../catalog";
 import { decisionMetrics } from "./monitors";
 
-/** Host path glob of the guardrails containers' log files. */
-export const guardrailsLogGlob = `/var/log/containers/guardrails-*_${tierNamespaces.guardrails}_*.log`;
+/** Host path glob of the guardrails containers' log files (one home: the OCI log agent tails it too). */
+export { guardrailsLogGlob };
 /** Host path glob of the gateway containers' log files (`<pod>_<namespace>_<container>-<id>.log`). */
 export const gatewayLogGlob = `/var/log/containers/${catalog.gateway.id}-*_${catalog.gateway.namespace}_*.log`;
 /** Host path glob of the egress proxies' log files (pods `egress-proxy-<identity>-...`). */

@@ -24,7 +24,14 @@ import { planVariant } from "../support/apiserver-plan";
 import { repoRoot, scratchDir } from "../support/env";
 import { clusters, K8sObject, manifests, resources } from "../support/plan";
 import { stopAll } from "../support/proc";
-import { ClusterRun, externalNamespaces, Refusal, runCluster, tryTenantSandbox } from "./checks";
+import {
+    ClusterRun,
+    externalNamespaces,
+    Refusal,
+    runCluster,
+    strictProbeKinds,
+    tryTenantSandbox,
+} from "./checks";
 import { Outcome } from "./cluster";
 
 const stacks = fs
@@ -203,7 +210,7 @@ describe(`real kube-apiserver ${kubernetesVersion}: the plan's manifests admitte
                 }
             });
 
-            it("applies every CRD of the charts folder", function () {
+            it("applies every CRD of the charts folder and of External Secrets 0.19.2", function () {
                 const bad = [...runs].flatMap(([c, r]) =>
                     r.crds
                         .filter((o) => o.result !== "admitted")
@@ -223,6 +230,28 @@ describe(`real kube-apiserver ${kubernetesVersion}: the plan's manifests admitte
                         .map((o) => `${c}: ${o.kind} ${o.name}: ${o.detail}`),
                 );
                 assert.deepEqual(bad, []);
+            });
+
+            it("refuses a field the schema lacks (strict field validation), custom resources included", function () {
+                for (const [c, r] of runs) {
+                    assert.deepEqual(
+                        r.strictProbes.map((o) => o.kind).sort(),
+                        [...strictProbeKinds].sort(),
+                        `${c}: not every probed kind rendered`,
+                    );
+                    for (const o of r.strictProbes) {
+                        assert.equal(
+                            o.result,
+                            "refused",
+                            `${c}: ${o.kind} ${o.name} with an unknown field was ${o.result}`,
+                        );
+                        assert.match(
+                            o.detail,
+                            /spec\.slpNoSuchField: field not declared in schema|unknown field "spec\.slpNoSuchField"/,
+                            `${c}: ${o.kind}: ${o.detail}`,
+                        );
+                    }
+                }
             });
 
             it("skips only kinds listed as served outside the charts folder", function () {

@@ -3,6 +3,7 @@
  * refuse violating pods, and the rollout identity's limits. Everything is recorded, nothing
  * asserted here; the suite asserts on the records and prints them.
  */
+import { externalSecretsCrdDir } from "../support/apiserver";
 import type { ApiServer, KubeClient } from "../support/apiserver";
 import { chartsDir } from "../support/env";
 import type { K8sObject } from "../support/plan";
@@ -86,9 +87,19 @@ export interface ClusterRun {
     readonly refusals: Refusal[];
     /** Namespaces that hold pod templates but declare no Pod Security enforce level. */
     readonly unlabelled: string[];
+    /**
+     * Strict field validation at work: a dry-run apply of a copy of one object per probed kind
+     * with a field its schema lacks (`spec.slpNoSuchField`); each must be refused.
+     */
+    readonly strictProbes: Outcome[];
     /** The rollout identity's requests: what was asked, expected and answered. */
     readonly rollout: { what: string; expected: string; status: number; message: string }[];
 }
+
+/** Kinds whose strict field validation is probed: a custom resource and built-in kinds. */
+export const strictProbeKinds = ["ExternalSecret", "ClusterSecretStore", "Deployment"] as const;
+
+const isObject = (v: unknown): v is object => typeof v === "object" && v !== null;
 
 const enforceLabel = "pod-security.kubernetes.io/enforce";
 const versionLabel = "pod-security.kubernetes.io/enforce-version";
@@ -142,7 +153,12 @@ export async function runCluster(
 ): Promise<ClusterRun> {
     const client = api.client;
     const discovery = new Discovery(client);
-    const crds = await applyCrds(client, discovery, readCrds(chartsDir("crds")));
+    // The charts folder's CRDs, and External Secrets' own bundle (the folder's
+    // external-secrets-bundle.yaml is the chart's helm-unittest spec, not CRDs).
+    const crds = await applyCrds(client, discovery, [
+        ...readCrds(chartsDir("crds")),
+        ...readCrds(externalSecretsCrdDir()),
+    ]);
     const declared = new Set(
         objects.filter((o) => o.kind === "Namespace").map((o) => o.metadata.name),
     );
@@ -239,7 +255,23 @@ export async function runCluster(
 
     const refusals = await tryViolations(client, objects);
     const rollout = await tryRollout(client, objects);
-    return { crds, objects: applied, pods, typeChecks, refusals, unlabelled, rollout };
+    const strictProbes: Outcome[] = [];
+    for (const kind of strictProbeKinds) {
+        const o = objects.find((x) => x.kind === kind && isObject(x.spec));
+        if (o === undefined) continue;
+        const bad = { ...o, spec: { ...(o.spec as object), slpNoSuchField: true } } as K8sObject;
+        strictProbes.push(await apply(client, discovery, bad, { dryRun: true }));
+    }
+    return {
+        crds,
+        objects: applied,
+        pods,
+        typeChecks,
+        refusals,
+        unlabelled,
+        rollout,
+        strictProbes,
+    };
 }
 
 /** The restricted pod policy's binding as rendered, if any. */

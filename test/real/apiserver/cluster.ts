@@ -1,8 +1,8 @@
 /**
  * Applying what the plan renders to a real API server, the way `pulumi up` would: CRDs from the
- * charts folder first, then every manifest by server-side apply in dependency order; then each pod
- * template as a dry-run Pod in its namespace, so Pod Security enforces on it (it only warns on
- * templates).
+ * charts folder and External Secrets' bundle first, then every manifest by server-side apply in
+ * dependency order; then each pod template as a dry-run Pod in its namespace, so Pod Security
+ * enforces on it (it only warns on templates).
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -29,12 +29,6 @@ export const absentKinds: Readonly<Record<string, string>> = {
     "kubeflow.org/v1 Profile": "comes with the Kubeflow kustomization; not in the charts folder",
     "serving.kserve.io/v1alpha1 ClusterStorageContainer":
         "comes with KServe; not in the charts folder",
-    // The charts folder's external-secrets-bundle.yaml is the chart's helm-unittest spec, not its
-    // CRDs; once the CRDs are there they are applied and these objects are applied, not skipped.
-    "external-secrets.io/v1 ExternalSecret":
-        "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
-    "external-secrets.io/v1 ClusterSecretStore":
-        "no External Secrets CRDs in the charts folder (external-secrets-bundle.yaml holds no CRD)",
 };
 
 /** The outcome for one object. */
@@ -195,12 +189,16 @@ export function message(res: KubeResponse): string {
 
 /**
  * Server-side applies one object (PATCH application/apply-patch+yaml, forced, one field manager),
- * as `pulumi up` with server-side apply does.
+ * as `pulumi up` with server-side apply does. A field the schema does not define is refused, not
+ * silently pruned, so a setting that would never take effect fails the suite: server-side apply
+ * builds a typed patch and fails on it ("field not declared in schema"), and
+ * `fieldValidation=Strict` (the default of `kubectl apply --server-side`) says so explicitly.
  */
 export async function apply(
     client: KubeClient,
     discovery: Discovery,
     o: K8sObject,
+    opts: { dryRun?: boolean } = {},
 ): Promise<Outcome> {
     const base = { kind: o.kind, name: objectName(o) };
     const served = await discovery.lookup(o.apiVersion, o.kind);
@@ -215,7 +213,8 @@ export async function apply(
     }
     const url =
         `${collectionPath(o.apiVersion, served, o.metadata.namespace)}/${encodeURIComponent(o.metadata.name)}` +
-        `?fieldManager=${fieldManager}&force=true`;
+        `?fieldManager=${fieldManager}&force=true&fieldValidation=Strict` +
+        (opts.dryRun ? "&dryRun=All" : "");
     const res = await client.request("PATCH", url, o, {
         contentType: "application/apply-patch+yaml",
     });

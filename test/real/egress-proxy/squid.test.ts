@@ -15,7 +15,9 @@ import * as tls from "tls";
 import { cacheDir, repoRoot, scratchDir } from "../support/env";
 import { Netns, SandboxContainer, createNetns, podSandboxArgs } from "../support/egress-proxy";
 import { ensureApt } from "../support/install";
+import { egressProxyImage } from "../../../modules/constants/images";
 import { serviceNamespaces } from "../../../modules/constants/namespaces";
+import { imageReference } from "../../../modules/k8s/workload";
 import { allowlistLabel } from "../../../modules/k8s/network/intent";
 import { allowlistKey, squidConfKey } from "../../../modules/k8s/network/proxy";
 import { K8sObject, clusters, manifests } from "../support/plan";
@@ -50,6 +52,8 @@ interface Proxy {
     domains: string[];
     files: Record<string, string>;
     container: SandboxContainer & { name: string };
+    /** The container's image reference as rendered. */
+    image: string;
     volumes: Record<string, unknown>[];
 }
 
@@ -89,6 +93,7 @@ function renderedProxies(): Proxy[] {
                     securityContext: c.securityContext,
                     volumeMounts: c.volumeMounts,
                 },
+                image: c.image,
                 volumes: pod.volumes,
             });
         }
@@ -444,6 +449,40 @@ describe("egress proxy on real Squid: the rendered squid.conf in a network names
             [],
         );
     };
+
+    it("runs the Squid the pod's image installs (images/egress-proxy/Dockerfile)", () => {
+        const dockerfile = fs.readFileSync(
+            path.join(repoRoot, "images", "egress-proxy", "Dockerfile"),
+            "utf8",
+        );
+        const pinned = /^ARG SQUID_VERSION=(\S+)$/m.exec(dockerfile)?.[1];
+        const base = /^FROM docker\.io\/library\/debian:([a-z]+)-\d{8}@sha256:[0-9a-f]{64}$/m.exec(
+            dockerfile,
+        )?.[1];
+        assert.ok(
+            pinned && base,
+            "the Dockerfile pins no SQUID_VERSION or no digest-pinned Debian base",
+        );
+        const version = (pkg: string) =>
+            execFileSync("dpkg-query", ["-W", "-f=${Version}", pkg], { encoding: "utf8" });
+        assert.strictEqual(version("squid"), pinned, "the suite's squid is not the image's");
+        assert.strictEqual(version("squid-common"), pinned);
+        const codename = /^VERSION_CODENAME=(\w+)$/m.exec(
+            fs.readFileSync("/etc/os-release", "utf8"),
+        )?.[1];
+        assert.strictEqual(
+            codename,
+            base,
+            "the suite runs on another Debian release than the image",
+        );
+        assert.strictEqual(
+            egressProxyImage.tag,
+            `squid-${pinned.replace(/[^A-Za-z0-9_.-]/g, "-")}`,
+        );
+        for (const p of proxies) {
+            assert.strictEqual(p.image, imageReference(egressProxyImage), p.identity);
+        }
+    });
 
     it("renders a squid.conf for every egress identity of the stack", () => {
         assert.ok(proxies.length >= 2, `only ${proxies.length} proxies rendered`);

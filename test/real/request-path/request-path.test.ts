@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { repoRoot, scratchDir } from "../support/env";
-import { Started, freePort, stopAll } from "../support/proc";
+import { Started, freePort, stopAll, waitUntil } from "../support/proc";
 import {
     Stack,
     answers200,
@@ -19,10 +19,11 @@ import {
     podUid,
     renderKeyMap,
     rewriteOnce,
+    projectSecret,
     startGateway,
+    startGatewayProcess,
     startGuardrails,
     startStack,
-    writeForPod,
     writeRails,
 } from "./stack";
 
@@ -114,18 +115,19 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
     };
     const ask = (prompt: string, more: Record<string, unknown> = {}, key = keyA) =>
         chat({ messages: [{ role: "user", content: prompt }], ...more }, key);
+    const keysDir = () => path.dirname(stack.keysFile);
     const writeKeys = (vaultValue: string) =>
-        writeForPod(
-            stack.keysFile,
-            renderKeyMap(tools.esotemplate, stack.rendered.keysTemplate, vaultValue, scratch),
-        );
-    const reload = async (s: Started) => {
-        const before = s.log().length;
-        process.kill(s.child.pid!, "SIGHUP");
-        // nginx logs nothing on a good reload at `warn`; give the new workers time to start.
-        await new Promise((r) => setTimeout(r, 1500));
-        return s.log().slice(before);
-    };
+        projectSecret(keysDir(), {
+            "api-keys.map": renderKeyMap(
+                tools.esotemplate,
+                stack.rendered.keysTemplate,
+                vaultValue,
+                scratch,
+            ),
+        });
+    const masterPid = () =>
+        fs.readFileSync(path.join(scratch, "gateway", "tmp", "nginx.pid"), "utf8").trim();
+    const accepted = (key: string) => async () => (await ask("hello", {}, key)).status === 200;
 
     before(async function () {
         tools = install();
@@ -310,31 +312,104 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         assert.match(s.log(), /"event": "guardrails.config_error"/);
     });
 
-    it("picks up rotated keys on reload; a bad key file neither stops nginx nor prints keys", async () => {
-        // Rotation: B stays, A goes, C is new. The Vault value also holds junk lines the
-        // template must drop: short, quoted, spaced, an nginx directive.
+    it("loads each rails file once from the kubelet's ConfigMap layout (..data)", () => {
+        // nemoguardrails 0.24.1 walks the config folder following symlinks: the top-level links,
+        // `..data` and the timestamped folder each hold every file. The entrypoint loads `..data`.
+        const dir = path.join(scratch, "config", "default");
+        const counts = execFileSync(
+            tools.guardrails.python,
+            [
+                "-c",
+                [
+                    "import sys, json",
+                    "from nemoguardrails import RailsConfig",
+                    "from slp_guardrails.server import rails_dir",
+                    "c = [RailsConfig.from_path(d) for d in (sys.argv[1], rails_dir(sys.argv[1]))]",
+                    "print(json.dumps([[len(x.flows), len(x.instructions), len(x.prompts)] for x in c]))",
+                ].join("\n"),
+                dir,
+            ],
+            {
+                env: {
+                    PATH: "/usr/bin:/bin",
+                    HOME: scratch,
+                    PYTHONPATH: path.join(repoRoot, "images", "guardrails"),
+                },
+                encoding: "utf8",
+                stdio: ["ignore", "pipe", "ignore"],
+            },
+        );
+        const [whole, data] = JSON.parse(counts) as number[][];
+        assert.ok(fs.lstatSync(path.join(dir, "..data")).isSymbolicLink());
+        assert.deepEqual(
+            whole,
+            data.map((n) => n * 3),
+            "the folder itself loads every file three times",
+        );
+        assert.equal(data[1], 1, "one general instruction, as guardrails/default/config.yml has");
+    });
+
+    it("applies rotated keys without a restart; a bad key file is never loaded, never stops nginx, prints no key", async () => {
+        const pid0 = masterPid();
+        const since = gateway.log().length;
+        // Rotation as the kubelet applies it (atomic ..data swap): B stays, A goes, C is new. The
+        // Vault value also holds junk lines the template must drop: short, quoted, spaced, a directive.
         writeKeys(
             [keyB, keyC, "short", `"${keyA}"`, `${keyA} extra`, "include /etc/passwd;", "}"].join(
                 "\n",
             ),
         );
-        let out = await reload(gateway);
-        assert.doesNotMatch(out, /emerg|\[error\]/, out);
-        assert.equal((await ask("hello", {}, keyC)).status, 200);
+        await waitUntil(gateway, "rotated key C accepted", accepted(keyC), 20_000);
         assert.equal((await ask("hello", {}, keyA)).status, 401);
-        // A map file broken by hand: the reload is refused, the old keys keep working.
-        writeForPod(stack.keysFile, `"~^Bearer ${keyA}$" ;\n"~^Bearer ${keyB}`);
-        out = await reload(gateway);
-        assert.match(out, /emerg/, "nginx refuses the broken file");
+        assert.equal((await ask("hello", {}, keyB)).status, 200);
+        assert.equal(masterPid(), pid0, "the same nginx master: reloaded, not restarted");
+        assert.match(gateway.log().slice(since), /"event":"gateway.keys_reloaded"/);
+
+        // A key file broken by hand (nothing the template writes): checked, refused, never loaded.
+        projectSecret(keysDir(), { "api-keys.map": `"~^Bearer ${keyA}$" ;\n"~^Bearer ${keyB}` });
+        await waitUntil(
+            gateway,
+            "the broken file rejected",
+            async () => gateway.log().slice(since).includes('"kept":"last good set"'),
+            20_000,
+        );
         assert.equal(gateway.child.exitCode, null, "nginx keeps running");
-        assert.equal((await ask("hello", {}, keyC)).status, 200);
-        const log = gateway.log();
-        for (const k of allKeys) {
-            assert.ok(!log.includes(k), "no key material in the gateway's log");
-            assert.ok(!log.includes(k.slice(8)), "no key fragment in the gateway's log");
+        assert.ok(await accepted(keyC)(), "the last good set still works");
+        assert.equal((await ask("hello", {}, keyA)).status, 401);
+        assert.equal(masterPid(), pid0);
+        assert.doesNotMatch(gateway.log().slice(since), /emerg/, "nginx never loaded it");
+
+        // The container restarts (TERM to PID 1: a graceful stop, exit 0) with the broken file
+        // still mounted: it starts on the last good set (the pod's /tmp keeps it).
+        const exited = new Promise((r) => gateway.child.once("exit", r));
+        process.kill(gateway.child.pid!, "SIGTERM");
+        await exited;
+        assert.equal(gateway.child.exitCode, 0, "run-gateway.sh stops nginx gracefully");
+        gateway = await startGateway(stack);
+        assert.ok(await accepted(keyC)(), "restarted on the last good set");
+        assert.notEqual(masterPid(), pid0);
+
+        // A fresh pod (empty /tmp) with only the broken file: no good set, it does not start.
+        process.kill(gateway.child.pid!, "SIGTERM");
+        await new Promise((r) => gateway.child.once("exit", r));
+        fs.rmSync(path.join(scratch, "gateway", "tmp", "gateway-keys"), {
+            recursive: true,
+            force: true,
+        });
+        const fresh = startGatewayProcess(stack, "gateway-fresh");
+        await new Promise((r) => fresh.child.once("exit", r));
+        assert.equal(fresh.child.exitCode, 1);
+        assert.match(fresh.log(), /"kept":"none: not starting"/);
+
+        for (const log of [gateway.log(), fresh.log()]) {
+            for (const k of allKeys) {
+                assert.ok(!log.includes(k), "no key material in the gateway's log");
+                assert.ok(!log.includes(k.slice(8)), "no key fragment in the gateway's log");
+            }
         }
         writeKeys([keyA, keyB, keyC].join("\n"));
-        await reload(gateway);
+        gateway = await startGateway(stack);
+        assert.ok(await accepted(keyA)());
     });
 
     it("keeps prompts and completions out of every container's output", async () => {
@@ -354,22 +429,34 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         }
     });
 
-    it("carries the gateway's request id in every decision line", () => {
-        const gatewayIds = new Set(
-            gateway
-                .log()
-                .split("\n")
-                .filter((l) => l.includes('"event":"gateway.request"'))
-                .map((l) => JSON.parse(l).request_id as string),
-        );
+    it("carries the gateway's request id in every decision line", async () => {
+        const gatewayIdsNow = () =>
+            new Set(
+                gateway
+                    .log()
+                    .split("\n")
+                    .filter((l) => l.includes('"event":"gateway.request"'))
+                    .map((l) => JSON.parse(l).request_id as string),
+            );
         const decisions = stack.servers.guardrails
             .log()
             .split("\n")
             .filter((l) => l.includes('"guardrails.decision"'))
             .map((l) => JSON.parse(l) as { request_id: string });
         assert.ok(decisions.length > 10, `${decisions.length} decision lines`);
+        // nginx writes its access-log line after the response has gone out, so the last request's
+        // line can reach the captured output after the client (and the guardrails' decision line)
+        // saw the answer: wait up to 5 s for the gateway's log to catch up before judging.
+        let gatewayIds = gatewayIdsNow();
+        for (let i = 0; i < 50 && decisions.some((d) => !gatewayIds.has(d.request_id)); i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            gatewayIds = gatewayIdsNow();
+        }
         for (const d of decisions) {
-            assert.ok(gatewayIds.has(d.request_id), `decision with request_id "${d.request_id}"`);
+            assert.ok(
+                gatewayIds.has(d.request_id),
+                `decision ${JSON.stringify(d)} has a request id the gateway did not log`,
+            );
         }
     });
 
@@ -529,6 +616,48 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             ).toFixed(1)} ms`,
         );
         assert.ok(full.length === n && quantile(full, 0.5) > quantile(direct, 0.5));
+    });
+
+    it("jailbreak-heuristics entrypoint: `python server.py` in its folder resolves the sibling imports `python -m` cannot", () => {
+        // The image's ENTRYPOINT (images/jailbreak-detection/Dockerfile) on the pinned 0.24.1 server
+        // module. This venv has no torch and GPT-2 large cannot be had here, so neither run can
+        // serve: what is observed is how far each gets.
+        const py = tools.guardrails.python;
+        const env = { PATH: "/usr/bin:/bin", HOME: scratch };
+        const run = (args: string[], cwd?: string) => {
+            try {
+                execFileSync(py, args, {
+                    env,
+                    cwd,
+                    encoding: "utf8",
+                    stdio: ["ignore", "pipe", "pipe"],
+                });
+                return "";
+            } catch (e) {
+                return String((e as { stderr?: string }).stderr ?? e);
+            }
+        };
+        const pkg = execFileSync(
+            py,
+            ["-c", "import nemoguardrails, os; print(os.path.dirname(nemoguardrails.__file__))"],
+            { env, encoding: "utf8" },
+        ).trim();
+        const dir = path.join(pkg, "library", "jailbreak_detection");
+        const dockerfile = fs.readFileSync(
+            path.join(repoRoot, "images/jailbreak-detection/Dockerfile"),
+            "utf8",
+        );
+        assert.match(
+            dockerfile,
+            /WORKDIR \/opt\/venv\/lib\/python3\.11\/site-packages\/nemoguardrails\/library\/jailbreak_detection\n/,
+        );
+        assert.match(dockerfile, /ENTRYPOINT \["python", "server\.py"\]/);
+        const asModule = run(["-m", "nemoguardrails.library.jailbreak_detection.server", "--help"]);
+        assert.match(asModule, /ModuleNotFoundError: No module named 'heuristics'/);
+        const asScript = run(["server.py", "--help"], dir);
+        assert.doesNotMatch(asScript, /No module named 'heuristics'/);
+        // heuristics/checks.py was found and ran up to its own first import.
+        assert.match(asScript, /heuristics\/checks\.py[\s\S]*No module named 'torch'/);
     });
 
     it("leaves usage telemetry off in the entrypoint's environment (nemoguardrails' own check)", () => {

@@ -92,6 +92,7 @@ export interface Rendered {
     readonly railsConfigMap: K8sObject;
     readonly guardrails: Any;
     readonly gatewayConf: string;
+    readonly gatewayScript: string;
     readonly gateway: Any;
     readonly keysTemplate: string;
     readonly metricsConf: string;
@@ -110,6 +111,7 @@ export function rendered(stack = "dev"): Rendered {
         railsConfigMap: cm("llm-guardrails", "guardrails-rails"),
         guardrails: findObject(objects, "Deployment", "guardrails", "llm-guardrails"),
         gatewayConf: (cm("llm-gateway", "gateway-nginx") as Any).data["nginx.conf"],
+        gatewayScript: (cm("llm-gateway", "gateway-nginx") as Any).data["run-gateway.sh"],
         gateway: findObject(objects, "Deployment", "gateway", "llm-gateway"),
         keysTemplate: es.spec.target.template.data["api-keys.map"],
         metricsConf: (cm("llm-inference", "inference-metrics-nginx") as Any).data["nginx.conf"],
@@ -119,7 +121,8 @@ export function rendered(stack = "dev"): Rendered {
 
 /** Installs what the request path runs (idempotent, cached). */
 export function install(): { guardrails: Venv; presidio: Venv; esotemplate: string } {
-    ensureApt(["nginx"]);
+    // busybox: its sh runs the gateway's entrypoint script as the image's (Alpine) shell does.
+    ensureApt(["nginx", "busybox"]);
     const guardrails = ensureVenv(
         "guardrails",
         path.join(repoRoot, "images/guardrails/requirements.lock"),
@@ -243,7 +246,10 @@ export interface Stack {
     readonly rendered: Rendered;
 }
 
-/** The rails files as mounted (every projected ConfigMap key at its path), endpoints on 127.0.0.1. */
+/**
+ * The rails files as the kubelet mounts them (every projected ConfigMap key at its path, in the
+ * `..data` layout), endpoints on 127.0.0.1.
+ */
 export function writeRails(
     r: Rendered,
     root: string,
@@ -253,6 +259,7 @@ export function writeRails(
     const vol = (r.guardrails.spec.template.spec.volumes as Any[]).find((v) => v.name === "rails");
     const data = (r.railsConfigMap as Any).data as Record<string, string>;
     const dir = path.join(root, configId);
+    const stamp = "..2026_01_01_00_00_00.000000001";
     // Without `items` the kubelet projects every key as a file of the same name.
     const items =
         (vol.configMap.items as { key: string; path: string }[] | undefined) ??
@@ -277,7 +284,13 @@ export function writeRails(
                 ports.anonymizer,
             );
         }
-        writeForPod(path.join(dir, item.path), text);
+        writeForPod(path.join(dir, stamp, item.path), text);
+    }
+    // The kubelet's ConfigMap volume layout: the files in a timestamped folder, `..data` a
+    // symlink to it (swapped atomically on update), each top-level name a symlink into `..data`.
+    fs.symlinkSync(stamp, path.join(dir, "..data"));
+    for (const top of new Set(items.map((i) => i.path.split("/")[0]))) {
+        fs.symlinkSync(path.join("..data", top), path.join(dir, top));
     }
     return dir;
 }
@@ -390,14 +403,25 @@ export async function startStack(
         `server 127.0.0.1:${ports.guardrails};`,
         "gateway upstream",
     );
-    conf = rewriteOnce(
-        conf,
-        "include /etc/gateway/keys/api-keys.map;",
-        `include ${keysFile};`,
-        "key map",
+    const confFile = path.join(scratch, "gateway", "nginx.conf");
+    writeForPod(confFile, conf);
+    projectSecret(keysDir, { "api-keys.map": "" });
+    // The entrypoint script: the same paths, and a 1 s rotation check instead of 10 s.
+    let script = r.gatewayScript.replace(/\/tmp\//g, `${gwRoot}/`);
+    script = rewriteOnce(
+        script,
+        "conf=/etc/gateway/conf/nginx.conf\n",
+        `conf=${confFile}\n`,
+        "script conf",
     );
-    writeForPod(path.join(scratch, "gateway", "nginx.conf"), conf);
-    writeForPod(keysFile, "");
+    script = rewriteOnce(
+        script,
+        "mounted=/etc/gateway/keys/api-keys.map\n",
+        `mounted=${keysFile}\n`,
+        "script keys",
+    );
+    script = rewriteOnce(script, "poll=10\n", "poll=1\n", "script poll");
+    writeForPod(path.join(scratch, "gateway", "run-gateway.sh"), script);
 
     // Inference metrics sidecar: the rendered conf, vLLM's port → the stand-in.
     const mRoot = podDir(path.join(scratch, "metrics", "tmp"));
@@ -444,15 +468,55 @@ export async function startStack(
     return stack;
 }
 
+/**
+ * Writes `files` into `dir` as the kubelet updates a Secret or ConfigMap volume: a new
+ * timestamped folder, `..data` swapped to it by an atomic rename, top-level names linked into
+ * `..data`, the old folder removed.
+ */
+let projections = 0;
+export function projectSecret(dir: string, files: Record<string, string>): void {
+    const stamp = `..2026_01_01_00_00_${String(++projections).padStart(2, "0")}.000000001`;
+    const old = fs.existsSync(path.join(dir, "..data"))
+        ? fs.readlinkSync(path.join(dir, "..data"))
+        : "";
+    for (const [name, text] of Object.entries(files))
+        writeForPod(path.join(dir, stamp, name), text);
+    fs.symlinkSync(stamp, path.join(dir, "..data_tmp"));
+    fs.renameSync(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+    for (const name of Object.keys(files)) {
+        if (!fs.existsSync(path.join(dir, name))) {
+            fs.symlinkSync(path.join("..data", name), path.join(dir, name));
+        }
+    }
+    if (old) fs.rmSync(path.join(dir, old), { recursive: true, force: true });
+}
+
+/** The gateway's entrypoint (its rendered command: `/bin/sh run-gateway.sh`) as the pod user. */
+export function startGatewayProcess(stack: Stack, name = "gateway"): Started {
+    const c = container(stack.rendered.gateway, "gateway");
+    if (c.command[0] !== "/bin/sh" || c.command.length !== 2) {
+        throw new Error(`gateway: unexpected rendered command ${JSON.stringify(c.command)}`);
+    }
+    const logFile = path.join(stack.scratch, `${name}.log`);
+    podLog(logFile);
+    return start(
+        name,
+        "setpriv",
+        [
+            `--reuid=${podUid}`,
+            `--regid=${podUid}`,
+            "--clear-groups",
+            "busybox",
+            "sh",
+            path.join(stack.scratch, "gateway", "run-gateway.sh"),
+        ],
+        logFile,
+    );
+}
+
 /** Starts the gateway (after its key map was written). */
 export async function startGateway(stack: Stack): Promise<Started> {
-    const conf = path.join(stack.scratch, "gateway", "nginx.conf");
-    const s = startNginx(
-        "gateway",
-        container(stack.rendered.gateway, "gateway").command,
-        conf,
-        path.join(stack.scratch, "gateway.log"),
-    );
+    const s = startGatewayProcess(stack);
     await waitUntil(s, "/healthz", () =>
         httpAnswers(`http://127.0.0.1:${stack.ports.gateway}/healthz`),
     );

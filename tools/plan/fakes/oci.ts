@@ -7,6 +7,7 @@
 import { stringify } from "yaml";
 import type { FakeState, InvokeFake } from "../mocks";
 import { fakeHash } from "../mocks";
+import { knownShapes } from "../../../modules/config/shapes";
 
 const defaultRegion = "us-ashburn-1";
 
@@ -276,6 +277,28 @@ export const ociInvokes: Readonly<Record<string, InvokeFake>> = {
             ],
         };
     },
+    // What `oci ce cluster-options get --cluster-option-id all` answers: the versions recorded in
+    // modules/config/kubernetes-versions.ts plus the 1.35 line the platform does not support.
+    "oci:ContainerEngine/getClusterOption:getClusterOption": (inputs) => ({
+        id: "all",
+        clusterOptionId: inputs.clusterOptionId ?? "all",
+        kubernetesVersions: [
+            "v1.32.1",
+            "v1.32.10",
+            "v1.33.1",
+            "v1.33.10",
+            "v1.34.1",
+            "v1.34.2",
+            "v1.34.10",
+            "v1.35.0",
+            "v1.35.1",
+            "v1.35.2",
+        ],
+        clusterPodNetworkOptions: [
+            { cniType: "OCI_VCN_IP_NATIVE" },
+            { cniType: "FLANNEL_OVERLAY" },
+        ],
+    }),
     "oci:ContainerEngine/getNodePoolOption:getNodePoolOption": (inputs) => ({
         id: "all",
         nodePoolOptionId: inputs.nodePoolOptionId ?? "all",
@@ -298,6 +321,21 @@ export const ociInvokes: Readonly<Record<string, InvokeFake>> = {
                       imageId: fakeOcid("image", s.sourceName),
                   })),
     }),
+    // Shapes per AD. A stand-in for the tenancy's real answer (capacity differs per tenancy):
+    // every shape of the program's catalog in every AD, except that bare-metal GPU shapes exist
+    // only in AD-1 and AD-2, so the plan shows GPU pools placed where their shape is.
+    "oci:Core/getShapes:getShapes": (inputs) => {
+        const ad = String(inputs.availabilityDomain ?? "");
+        const all = knownShapes;
+        const gpuBm = (name: string) => name.startsWith("BM.GPU.");
+        const names = ad.endsWith("-AD-3") ? all.filter((n) => !gpuBm(n)) : all;
+        return {
+            id: `CoreShapesDataSource-${ad}`,
+            compartmentId: inputs.compartmentId,
+            availabilityDomain: ad,
+            shapes: names.map((name) => ({ name, shape: name })),
+        };
+    },
     "oci:Identity/getAvailabilityDomains:getAvailabilityDomains": (inputs) => {
         const region = regionOf(inputs);
         const upper = region.toUpperCase().replace(/-\d+$/, "");

@@ -1,0 +1,86 @@
+/** The deploy planner and its inputs (pure); the end-to-end runs are in test/real/deploy. */
+import { strict as assert } from "assert";
+import { parseDeployArgs, pulumiEnv } from "../../tools/deploy/cli";
+import { DeployPlanError, planDeploy, providerUrn } from "../../tools/deploy/plan";
+import { sshDestination } from "../../tools/deploy/run";
+import { parse as parseStack, repoRoot, stackRaw } from "../support/stacks";
+
+describe("deploy planner (pure)", () => {
+    it("needs the Bastion of every private cluster for --access bastion, naming the key", () => {
+        const raw = stackRaw("dev");
+        raw.clusters[0].bastion.enabled = false;
+        assert.throws(
+            () => planDeploy(parseStack(raw), "bastion"),
+            (e: unknown) =>
+                e instanceof DeployPlanError &&
+                /secure-llm-platform:clusters\[0\]\.bastion\.enabled: got false .*--access direct/.test(
+                    e.message,
+                ),
+        );
+        assert.equal(planDeploy(parseStack(raw), "direct").steps.length, 1);
+    });
+
+    it("refuses bad arguments with a suggestion", () => {
+        assert.throws(
+            () => parseDeployArgs(["--stack", "prd"], repoRoot),
+            /no stack prd.*did you mean "prod"/,
+        );
+        assert.throws(
+            () => parseDeployArgs(["--stack", "dev", "--access", "bastian"], repoRoot),
+            /--access: got "bastian"; expected one of bastion, direct \(did you mean "bastion"\?\)/,
+        );
+    });
+
+    it("mirrors the images between the cloud and the cluster layer when images.mirror is set", () => {
+        const raw = stackRaw("dev");
+        raw.images = { mirror: "ns/slp-mirror" };
+        assert.deepEqual(
+            planDeploy(parseStack(raw), "direct").steps.map((s) => s.kind),
+            ["up", "mirror-images", "up"],
+        );
+        assert.deepEqual(
+            planDeploy(parseStack(raw), "bastion").steps.map((s) => s.kind),
+            ["up", "mirror-images", "open-tunnel", "up", "close-tunnels"],
+        );
+    });
+
+    it("needs no tunnel for public endpoints or existing clusters", () => {
+        const raw = stackRaw("dev");
+        raw.clusters[0].endpoint = { public: true, allowedCidrs: ["198.51.100.0/24"] };
+        const { steps, tunnels } = planDeploy(parseStack(raw), "bastion");
+        assert.equal(tunnels.length, 0);
+        assert.deepEqual(
+            steps.map((s) => s.kind),
+            ["up"],
+        );
+    });
+
+    it("names the Kubernetes provider URN the program declares", () => {
+        assert.equal(
+            providerUrn("secure-llm-platform", "dev", "dev-iad-k8s"),
+            "urn:pulumi:dev::secure-llm-platform::pulumi:providers:kubernetes::dev-iad-k8s",
+        );
+    });
+
+    it("reads the ssh destination from a Bastion session's ssh command", () => {
+        assert.deepEqual(
+            sshDestination(
+                "ssh -i <privateKey> -N -L <localPort>:10.0.0.5:6443 -p 22 ocid1.bastionsession.oc1.iad.amaaaa@host.bastion.us-ashburn-1.oci.oraclecloud.com",
+            ),
+            {
+                destination:
+                    "ocid1.bastionsession.oc1.iad.amaaaa@host.bastion.us-ashburn-1.oci.oraclecloud.com",
+                port: "22",
+            },
+        );
+        assert.throws(() => sshDestination("ssh somewhere"), /cannot read the ssh destination/);
+    });
+
+    it("hands the CI's OCI config file to the OCI CLI of the kubeconfig's exec plugin", () => {
+        assert.deepEqual(pulumiEnv({ OCI_CONFIG_FILE: "/tmp/oci/config" }), {
+            OCI_CLI_CONFIG_FILE: "/tmp/oci/config",
+            OCI_CONFIG_FILE: "/tmp/oci/config",
+        });
+        assert.deepEqual(pulumiEnv({}), {});
+    });
+});
