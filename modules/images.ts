@@ -11,7 +11,6 @@ import type { PlatformConfig } from "./config";
 import { ConfigValidationError, type ConfigIssue } from "./config/validate";
 import {
     PinnedImage,
-    egressProxyImage,
     images as directImages,
     modelLoaderImage,
     pipelineImages,
@@ -86,7 +85,11 @@ export function stackImages(cfg: PlatformConfig): ManifestImage[] {
             add(k("outputFilter.anonymizerImage"), t.outputFilter.anonymizerImage, c.name);
         }
         if (c.layer.networkPolicy.engine === "proxy") {
-            add(constant("egressProxyImage"), egressProxyImage, c.name);
+            add(
+                `clusters[${i}].networkPolicy.proxyImage`,
+                c.layer.networkPolicy.proxyImage,
+                c.name,
+            );
         }
         add(constant("images.fluentBit"), parseRef(directImages.fluentBit), c.name);
         if (c.layer.kubeflow.enabled) {

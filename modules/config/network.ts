@@ -1,6 +1,8 @@
 /** `networkPolicy` section: how default-deny and FQDN egress allowlists are enforced. */
+import { egressProxyImage } from "../constants/images";
 import { parseCidr } from "./cidr";
 import type { LayerContext } from "./layer";
+import { TierImage, parseImage } from "./tiers";
 import { Issues, bool, isObject, join, num, obj, patterns, str, strList } from "./validate";
 
 export const egressEngines = ["proxy", "calico-enterprise", "cilium"] as const;
@@ -59,6 +61,11 @@ export interface NetworkPolicyConfig {
     readonly nodeCidrs: readonly string[];
     /** Client CIDRs allowed to reach the ingress controller on 80/443. Defaults to 0.0.0.0/0. */
     readonly ingressCidrs: readonly string[];
+    /**
+     * The egress proxies' image (engine `proxy`; built from images/egress-proxy). Defaults to
+     * `egressProxyImage` in modules/constants/images.ts (a placeholder digest until pushed).
+     */
+    readonly proxyImage: TierImage;
 }
 
 /** The CNI an engine needs, or undefined when any policy-enforcing CNI will do. */
@@ -171,6 +178,7 @@ const sectionKeys = [
     "apiServerPort",
     "nodeCidrs",
     "ingressCidrs",
+    "proxyImage",
 ] as const;
 
 export function parseNetworkPolicy(
@@ -300,5 +308,6 @@ export function parseNetworkPolicy(
         apiServerPort,
         nodeCidrs,
         ingressCidrs,
+        proxyImage: parseImage(o.proxyImage, join(path, "proxyImage"), issues, egressProxyImage),
     };
 }

@@ -691,6 +691,9 @@ export const networkPolicySchema = section(
         ingressCidrs: cidrList("clients allowed to reach the ingress controller on 80/443", {
             defaultText: '`["0.0.0.0/0"]`',
         }),
+        proxyImage: image(
+            "egress proxy (Squid) image, engine `proxy` (built from images/egress-proxy)",
+        ),
     },
     "default-deny network policy and per-workload FQDN egress",
 );

@@ -280,7 +280,13 @@ function parseResources(
     return r;
 }
 
-function parseImage(raw: unknown, path: string, issues: Issues, def: PinnedImage): TierImage {
+/** An image override (`repository`, `tag`, `digest`) over the pinned default `def`. */
+export function parseImage(
+    raw: unknown,
+    path: string,
+    issues: Issues,
+    def: PinnedImage,
+): TierImage {
     const o = obj(raw, path, issues, ["repository", "tag", "digest"]);
     const repository = str(o, "repository", path, issues, {
         default: def.repository,

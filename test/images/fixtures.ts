@@ -3,7 +3,7 @@ import { stackRaw } from "../support/stacks";
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
-/** Our own images' digests as a build would set them (the tiers' image keys). */
+/** Our own images' digests as a build would set them (the tiers' image keys, the egress proxy's). */
 export function withBuiltImages(raw: any): any {
     raw.tiers = raw.tiers ?? {};
     raw.tiers.guardrails = {
@@ -27,6 +27,14 @@ export function withBuiltImages(raw: any): any {
             repository: "us-ashburn-1.ocir.io/ns/slp/model-loader",
             tag: "0.1.0",
             digest: digest("c"),
+        },
+    };
+    raw.networkPolicy = {
+        ...raw.networkPolicy,
+        proxyImage: {
+            repository: "us-ashburn-1.ocir.io/ns/slp/egress-proxy",
+            tag: "squid-5.7-2-deb12u6",
+            digest: digest("d"),
         },
     };
     raw.kubeflow = { ...raw.kubeflow, enabled: false };

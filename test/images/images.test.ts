@@ -38,11 +38,7 @@ describe("image mirror manifest", () => {
                 ],
             ],
         );
-        // Only the egress proxy (a constant of images/egress-proxy, no config key) is still unbuilt.
-        assert.deepEqual(
-            [...new Set(m.filter((e) => e.placeholder).map((e) => e.repository))],
-            ["registry.invalid/secure-llm-platform/egress-proxy"],
-        );
+        assert.ok(m.every((e) => !e.placeholder));
     });
 
     it("is empty without images.mirror", () => {
@@ -78,14 +74,12 @@ describe("prod refuses images it cannot verify, before any resource", () => {
         assert.ok(issues.every((i) => i.expected.length > 20));
     });
 
-    it("keeps only the charts' refusal and the unbuilt egress proxy once the mirror is set and our tier images are built", () => {
+    it("keeps only the charts' refusal once the mirror is set and our images are built", () => {
         const raw = withBuiltImages(stackRaw("prod"));
         raw.images = { mirror: "ns/slp-mirror" };
         assert.deepEqual(
             imageIssues(parse(raw)).map((i) => i.path),
             [
-                // A constant (images/egress-proxy), not a config key: placeholder until pushed.
-                "modules/constants/images.ts egressProxyImage",
                 "secure-llm-platform:clusters[0].imageSigning",
                 "secure-llm-platform:clusters[1].imageSigning",
             ],

@@ -9,6 +9,8 @@
 import { strict as assert } from "assert";
 import { modelSourceKey, rolloutTargets } from "../../modules/constants/rollout";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
+import { sandboxLabel } from "../../modules/k8s/kubeflow/namespace";
+import { sandboxGuardName } from "../../modules/k8s/kubeflow/sandbox";
 import {
     PolicyRule,
     pipelineRuntimeRole,
@@ -608,5 +610,53 @@ describe("kubeflow: the rollout identity can only roll out (admission policy, re
         const r = ev.admit(scale);
         assert.equal(r.allowed, false);
         assert.deepEqual(refusedBy(r), ["updateOnly"]);
+    });
+});
+
+describe("kubeflow: the pipeline sandbox guard on the CEL engine", () => {
+    let ev: AdmissionEvaluator;
+    let ns: string;
+    const kata = "kata-qemu-nvidia-gpu";
+    const pod = (labels: Record<string, string>, runtimeClassName?: string): K8sObject => ({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "fine-tune-step", namespace: ns, labels },
+        spec: {
+            ...(runtimeClassName === undefined ? {} : { runtimeClassName }),
+            containers: [{ name: "main", image: "registry.example/trainer@sha256:00" }],
+        },
+    });
+    const sandboxed = { [sandboxLabel]: "true" };
+
+    before(async () => {
+        const c = parse(rawWith({ enabled: true })).clusters[0];
+        const kf = new Kubeflow("kf-sandbox", {
+            cluster: c,
+            environment: "dev",
+            cloud: fakeCloud(c.region),
+        });
+        await settle();
+        const objects = under("kf-sandbox")
+            .filter((r) => /:(ValidatingAdmissionPolicy(Binding)?|Namespace)$/.test(r.type))
+            .map((r) => toManifest(r) as unknown as K8sObject)
+            .filter((o) => o.kind === "Namespace" || o.metadata.name === sandboxGuardName);
+        ns = kf.pipelineNamespace!;
+        ev = new AdmissionEvaluator(objects);
+        assert.deepEqual(ev.policyNames(), [sandboxGuardName]);
+    });
+
+    it("refuses a sandbox-labelled step pod without the Kata GPU RuntimeClass", () => {
+        const r = ev.admit(request("CREATE", pod(sandboxed)));
+        assert.equal(r.allowed, false);
+        assert.match(r.status!.message, new RegExp(`must run under RuntimeClass ${kata}`));
+    });
+
+    it("refuses one under another RuntimeClass", () => {
+        assert.equal(ev.admit(request("CREATE", pod(sandboxed, "runc"))).allowed, false);
+    });
+
+    it("admits it under the Kata GPU RuntimeClass, and leaves unlabelled step pods alone", () => {
+        assert.equal(ev.admit(request("CREATE", pod(sandboxed, kata))).allowed, true);
+        assert.equal(ev.admit(request("CREATE", pod({}))).allowed, true);
     });
 });

@@ -663,6 +663,22 @@ const configurationKinds = new Set([
  * and bindings to enforce, the Namespaces requests may name, and any param objects. Throws on
  * construction when a policy would not compile in the API server.
  */
+/**
+ * A Namespace as the API server stores it: it always sets the immutable label
+ * `kubernetes.io/metadata.name` to the name (NamespaceDefaultLabelName, GA in 1.22), so selectors
+ * on it (`namespaceSelector.matchLabels`) match namespaces whose manifests do not carry it.
+ */
+function withNameLabel(ns: K8sObject): K8sObject {
+    const name = ns.metadata.name ?? "";
+    return {
+        ...ns,
+        metadata: {
+            ...ns.metadata,
+            labels: { ...(ns.metadata.labels ?? {}), "kubernetes.io/metadata.name": name },
+        },
+    };
+}
+
 export class AdmissionEvaluator {
     private readonly policies: CompiledPolicy[] = [];
     private readonly bindings: K8sObject[] = [];
@@ -694,7 +710,7 @@ export class AdmissionEvaluator {
                 }
                 this.bindings.push(o);
             } else if (o.kind === "Namespace" && o.apiVersion === "v1") {
-                this.namespaces.set(o.metadata.name ?? "", o);
+                this.namespaces.set(o.metadata.name ?? "", withNameLabel(o));
             } else {
                 this.others.push(o);
             }
@@ -833,7 +849,7 @@ export class AdmissionEvaluator {
             (a.subResource ?? "") === "" &&
             (a.operation === "CREATE" || a.operation === "UPDATE")
         ) {
-            return a.object?.metadata.labels;
+            return a.object ? withNameLabel(a.object).metadata.labels : undefined;
         }
         const ns = this.namespaces.get(a.namespace ?? "");
         if (ns === undefined) {

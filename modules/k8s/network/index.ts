@@ -7,8 +7,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig } from "../../config";
+import type { TierImage } from "../../config/tiers";
 import { tigeraOperatorChart } from "../../constants/charts";
-import { egressProxyImage } from "../../constants/images";
+import { placeholderDigest } from "../../constants/images";
 import { annotations } from "../../constants/labels";
 import { privilegedNamespaces } from "../../constants/namespaces";
 import { workloadPorts } from "../../constants/ports";
@@ -122,21 +123,21 @@ export class NetworkSecurity extends pulumi.ComponentResource {
             }
         } else {
             const proxies = proxyInstances(intent);
-            if (proxies.length > 0 && egressProxyImage.digestProvenance === "placeholder") {
+            if (proxies.length > 0 && net.proxyImage.digest === placeholderDigest) {
                 pulumi.log.warn(
-                    `egress proxy image ${egressProxyImage.repository}:${egressProxyImage.tag}: placeholder digest of an image we build (images/egress-proxy/Dockerfile): build and push it, then set repository and digest of egressProxyImage in modules/constants/images.ts`,
+                    `egress proxy image ${net.proxyImage.repository}:${net.proxyImage.tag}: placeholder digest of an image we build (images/egress-proxy/Dockerfile): build and push it, then set networkPolicy.proxyImage (repository, tag, digest) in the stack config`,
                     this,
                 );
             }
             for (const p of proxies) {
-                this.egressProxy(name, p);
+                this.egressProxy(name, p, net.proxyImage);
             }
         }
         this.registerOutputs({});
     }
 
     /** One hardened Squid instance and its allowlist ConfigMap. */
-    private egressProxy(name: string, p: ProxyInstance): void {
+    private egressProxy(name: string, p: ProxyInstance, image: TierImage): void {
         const cm = p.configMap;
         const configMap = new k8s.core.v1.ConfigMap(
             `${name}-proxy-${p.identity}-config`,
@@ -156,7 +157,7 @@ export class NetworkSecurity extends pulumi.ComponentResource {
                 containers: [
                     {
                         name: "squid",
-                        image: egressProxyImage,
+                        image,
                         command: ["squid", "-N", "-f", `${proxyConfigDir}/${squidConfKey}`],
                         ports: [{ name: "http", containerPort: workloadPorts.egressProxy }],
                         resources: {

@@ -35,6 +35,7 @@ const tested = new Set<string>([
     admissionPolicyNames.restricted,
     admissionPolicyNames.tenantSandbox,
     "slp-rollout-restart-only",
+    "slp-pipeline-sandbox",
 ]);
 
 const deployer = { username: "pulumi-deployer@example.com", groups: ["platform-admins"] };
