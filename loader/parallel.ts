@@ -108,23 +108,28 @@ interface HostCall {
     readonly objectSize?: number;
 }
 
-/** Source of each worker: plain CommonJS built from {@link createChunkRunner}'s own text. */
+/**
+ * Source of each worker: plain CommonJS built from {@link createChunkRunner}'s own text. A worker
+ * starts without a key and creates its runner when the `init` message brings the key and the
+ * run's files (see {@link ChunkPool.start}); messages arrive in order, so tasks come after it.
+ */
 function workerSource(): string {
     return `"use strict";
-const { parentPort, workerData } = require("worker_threads");
+const { parentPort } = require("worker_threads");
 const createChunkRunner = ${createChunkRunner.toString()};
 const calls = new Map();
 let nextCall = 1;
+let runner;
 const call = (m) =>
     new Promise((resolve, reject) => {
         const callId = nextCall++;
         calls.set(callId, { resolve, reject });
         parentPort.postMessage({ ...m, callId });
     });
-const runner = createChunkRunner(require, workerData, {
+const host = {
     sign: (url, headers) => call({ type: "sign", url, headers }),
     fetch: (file, start, length, objectSize) => call({ type: "fetch", file, start, length, objectSize }),
-});
+};
 parentPort.on("message", async (m) => {
     if (m.type === "reply") {
         const c = calls.get(m.callId);
@@ -133,8 +138,12 @@ parentPort.on("message", async (m) => {
         else c.resolve(m.value);
         return;
     }
+    if (m.type === "init") {
+        runner = createChunkRunner(require, m.init, host);
+        return;
+    }
     if (m.type === "close") {
-        runner.close();
+        if (runner) runner.close();
         parentPort.close();
         return;
     }
@@ -144,10 +153,16 @@ parentPort.on("message", async (m) => {
 `;
 }
 
-/** Runs tasks on `threads` workers, or on the calling thread when `threads` is 0. */
+/**
+ * Runs tasks on `threads` workers, or on the calling thread when `threads` is 0. The threads
+ * start at construction, without a key, so their start-up overlaps whatever the caller does
+ * before it has the key (reading and verifying the manifest, the KMS call); {@link start} then
+ * hands every thread the key and the run's files.
+ */
 export class ChunkPool {
     public readonly threads: number;
-    private readonly inline: ChunkRunner | undefined;
+    private inline: ChunkRunner | undefined;
+    private host: RunnerHost | undefined;
     private readonly workers: Worker[] = [];
     private readonly load: number[] = [];
     private readonly pending = new Map<
@@ -155,24 +170,17 @@ export class ChunkPool {
         { resolve: (r: ChunkTaskResult) => void; reject: (e: Error) => void }
     >();
     private nextId = 1;
+    private started = false;
     private closed = false;
     private broken: Error | undefined;
 
-    constructor(init: RunnerInit, threads: number, host: RunnerHost) {
+    constructor(threads: number) {
         this.threads = threads;
-        if (threads === 0) {
-            this.inline = createChunkRunner(
-                require,
-                { ...init, key: new Uint8Array(init.key) },
-                host,
-            );
-            return;
-        }
+        if (threads === 0) return;
         const source = workerSource();
         for (let i = 0; i < threads; i++) {
             const w = new Worker(source, {
                 eval: true,
-                workerData: { ...init, key: new Uint8Array(init.key) },
                 // Plain JavaScript: never inherit `-r ts-node/register` or similar flags.
                 execArgv: [],
                 // A runner holds a key and a few segment buffers (outside the heap); capping its
@@ -188,7 +196,7 @@ export class ChunkPool {
                     this.pending.delete(m.id!);
                     p?.resolve(m.result!);
                 } else {
-                    void this.answer(w, m as unknown as HostCall, host);
+                    void this.answer(w, m as unknown as HostCall, this.host!);
                 }
             });
             w.on("error", (e) => this.fail(new Error(`crypto worker failed: ${e.message}`)));
@@ -198,6 +206,29 @@ export class ChunkPool {
             });
             this.workers.push(w);
             this.load.push(0);
+        }
+    }
+
+    /**
+     * Gives every thread the run's key and files (once, before any task). Each thread gets its
+     * own copy of the key, transferred (not cloned), so this thread keeps none; the caller zeroes
+     * `init.key`.
+     */
+    start(init: RunnerInit, host: RunnerHost): void {
+        if (this.started) throw new Error("chunk pool already started");
+        this.started = true;
+        this.host = host;
+        if (this.threads === 0) {
+            this.inline = createChunkRunner(
+                require,
+                { ...init, key: new Uint8Array(init.key) },
+                host,
+            );
+            return;
+        }
+        for (const w of this.workers) {
+            const key = new Uint8Array(init.key);
+            w.postMessage({ type: "init", init: { ...init, key } }, [key.buffer]);
         }
     }
 
@@ -226,6 +257,7 @@ export class ChunkPool {
     /** Runs one task on the least-loaded thread. */
     run(task: ChunkTask): Promise<ChunkTaskResult> {
         if (this.closed) return Promise.reject(new Error("chunk pool is closed"));
+        if (!this.started) return Promise.reject(new Error("chunk pool is not started"));
         if (this.broken) return Promise.reject(this.broken);
         if (this.inline) return this.inline.run(task);
         let w = 0;

@@ -44,6 +44,7 @@ import {
     EngineOptions,
     runShape,
     runTasks,
+    threadsFor,
 } from "./parallel";
 import { Progress, ProgressOptions } from "./progress";
 import { ModelSource, ModelTarget, ObjectFile, RangedObject, walk } from "./storage";
@@ -179,10 +180,19 @@ export async function encryptModel(
     const total = entries.reduce((s, e) => s + e.size, 0);
     const positional = target.createObject !== undefined;
     const shape = runShape(chunkSize, total, false, opts);
-    const { plaintext: dataKey, dataKey: wrapped } = await keys.generateDataKey(modelId);
+    // The threads start while the data key is generated (a KMS call with a KMS key).
+    const pool = new ChunkPool(shape.threads);
+    let generated: Awaited<ReturnType<KeyRing["generateDataKey"]>>;
+    try {
+        generated = await keys.generateDataKey(modelId);
+    } catch (e) {
+        await pool.close();
+        throw e;
+    }
+    const { plaintext: dataKey, dataKey: wrapped } = generated;
     const key = chunkKey(dataKey, modelId, FORMAT);
     dataKey.fill(0);
-    const pool = new ChunkPool(
+    pool.start(
         {
             key,
             version,
@@ -193,7 +203,6 @@ export async function encryptModel(
             files: runnerFiles(listed, modelId, version),
             retry: opts.retry ?? DEFAULT_RETRY,
         },
-        shape.threads,
         {
             sign: async () => {
                 throw new Error("encrypt reads local files only");
@@ -351,8 +360,11 @@ export async function encryptModel(
 export async function openModel(
     source: ModelSource,
     opener: KeyOpener,
+    parsed?: (manifest: Manifest) => void,
 ): Promise<{ manifest: Manifest; dataKey: Buffer; sizes: Map<string, number> }> {
     const manifest = parseManifest(await source.readManifest());
+    // Lets decrypt start its threads (no key, no files yet) while the rest is checked.
+    parsed?.(manifest);
     await opener.verifyManifest(manifest);
     const listing = await source.list();
     const sizes = new Map(listing.map((o) => [o.name, o.size]));
@@ -444,6 +456,11 @@ async function ensureDir(root: string, rel: string, created: string[]): Promise<
     }
 }
 
+/** Plaintext bytes of a model. */
+function totalSize(manifest: Manifest): number {
+    return manifest.files.reduce((s, f) => s + f.size, 0);
+}
+
 /**
  * Decrypts (when `dest` is given) or only verifies (when it is not) an encrypted model. Files are
  * written as `.<name>.partial-<random>` (mode 0600) next to their final names and renamed only
@@ -461,21 +478,36 @@ export async function decryptModel(
     opts: RunOptions = {},
 ): Promise<RunSummary> {
     const started = process.hrtime.bigint();
-    const { manifest, dataKey, sizes } = await openModel(source, opener);
+    // The threads start as soon as the manifest is parsed (its size picks their number), so
+    // their start-up overlaps the signature check, the listing and the key unwrap. They get
+    // the key and the files only after all of these passed (pool.start below).
+    let spawned: ChunkPool | undefined;
+    let opened: Awaited<ReturnType<typeof openModel>> | undefined;
+    let remote = false;
+    try {
+        opened = await openModel(source, opener, (m) => {
+            spawned = new ChunkPool(threadsFor(totalSize(m), opts));
+        });
+        if (dest !== undefined) await prepareDestination(dest, opened.manifest);
+        // Remote sources get more segments in flight (one ranged GET each) than local reads.
+        if (opened.manifest.files.length > 0) {
+            const probe = await source.openRanged(opened.manifest.files[0].object, 0);
+            remote = probe.source.kind !== "fd";
+            await probe.close();
+        }
+    } catch (e) {
+        opened?.dataKey.fill(0);
+        await spawned?.close();
+        throw e;
+    }
+    const pool = spawned!;
+    const { manifest, dataKey, sizes } = opened;
     const key = chunkKey(dataKey, manifest.modelId, manifest.format);
     dataKey.fill(0);
     const version = formatVersion(manifest.format);
-    const total = manifest.files.reduce((s, f) => s + f.size, 0);
-    if (dest !== undefined) await prepareDestination(dest, manifest);
-    // Remote sources get more segments in flight (one ranged GET each) than local reads.
-    let remote = false;
-    if (manifest.files.length > 0) {
-        const probe = await source.openRanged(manifest.files[0].object, 0);
-        remote = probe.source.kind !== "fd";
-        await probe.close();
-    }
+    const total = totalSize(manifest);
     const shape = runShape(manifest.chunkSize, total, remote, opts);
-    const pool = new ChunkPool(
+    pool.start(
         {
             key,
             version,
@@ -486,7 +518,6 @@ export async function decryptModel(
             files: runnerFiles(manifest.files, manifest.modelId, version),
             retry: opts.retry ?? DEFAULT_RETRY,
         },
-        shape.threads,
         {
             sign: (url, headers) => source.sign(url, headers),
             fetch: (file, start, length, objectSize) =>

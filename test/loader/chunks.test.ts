@@ -114,7 +114,8 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
         const input = fs.openSync(objectPath, "r");
         const outPath = path.join(dir, "plain.bin");
         const output = fs.openSync(outPath, "w");
-        const pool = new ChunkPool(init, 2, host);
+        const pool = new ChunkPool(2);
+        pool.start(init, host);
         try {
             // Segments from last to first, all in flight at once on two threads.
             const firsts = [];

@@ -405,6 +405,56 @@ describe("model-vault fails closed (file key)", () => {
         assert.deepStrictEqual(fs.readdirSync(s.out), []);
     });
 
+    it("stops the threads it started before the key when the manifest is refused", async () => {
+        // Threads start as soon as the manifest is parsed; a refused signature must stop them
+        // (and never hand them a key). Counts the Worker threads ChunkPool creates.
+        // The module object itself (an import binding is read-only), to swap its Worker class.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const wt = require("worker_threads") as typeof import("worker_threads");
+        const Real = wt.Worker;
+        const started: { init: boolean; exited: Promise<number> }[] = [];
+        class Counting extends Real {
+            constructor(...a: ConstructorParameters<typeof Real>) {
+                super(...a);
+                const me = {
+                    init: false,
+                    exited: new Promise<number>((r) => this.once("exit", r)),
+                };
+                started.push(me);
+                const post = this.postMessage.bind(this);
+                this.postMessage = (
+                    m: { type?: string },
+                    t?: readonly import("worker_threads").TransferListItem[],
+                ) => {
+                    if (m?.type === "init") me.init = true;
+                    post(m, t);
+                };
+            }
+        }
+        const s = await seal("threads");
+        editManifest(
+            s,
+            (m) => ((m.files as { chunkRoot: string }[])[0].chunkRoot = "0".repeat(64)),
+        );
+        wt.Worker = Counting;
+        try {
+            await assert.rejects(
+                decryptModel(new LocalModelSource(s.enc), s.out, FileKeyRing.fromFile(s.key), {
+                    workers: 2,
+                }),
+                /manifest signature does not verify/,
+            );
+        } finally {
+            wt.Worker = Real;
+        }
+        assert.strictEqual(started.length, 2, "both threads were started before the key");
+        assert.ok(
+            started.every((w) => !w.init),
+            "no thread got the key of a refused manifest",
+        );
+        await Promise.all(started.map((w) => w.exited));
+    });
+
     it("the library's verifyModel reports the same tamper as the CLI", async () => {
         const s = await seal("lib");
         fs.writeFileSync(path.join(s.enc, "README.md"), "extra");
