@@ -1,5 +1,4 @@
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -8,28 +7,11 @@ import { analyzeCluster } from "../../tools/plan/analysis";
 import { StackReport, parseArgs, renderStack } from "../../tools/plan/cli";
 import { diffSnapshots, isEmptyDiff, readSnapshot, summarizeDiff } from "../../tools/plan/diff";
 import type { Manifest } from "../../tools/plan/manifests";
+import { runPlanCli } from "../support/plan-cli";
 
 const root = path.resolve(__dirname, "..", "..");
 
-/** Runs `npm run plan -- <args>` (without npm) and collects its exit code and output. */
-function plan(args: string[]): Promise<{ code: number; out: string }> {
-    return new Promise((resolve) => {
-        const child = spawn(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                path.join(root, "tools/plan/cli.ts"),
-                ...args,
-            ],
-            { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" } },
-        );
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        child.on("exit", (code) => resolve({ code: code ?? -1, out }));
-    });
-}
+const plan = runPlanCli;
 
 describe("offline plan: the dev stack", function () {
     this.timeout(120000);

@@ -4,33 +4,15 @@
  * missing rails folder as a config error rather than a "program error".
  */
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { lineOf, mistakesStack, prodWith, secret, token, writeStack } from "../../support/mistakes";
+import { runPlanCli } from "../../support/plan-cli";
 
-const root = path.resolve(__dirname, "..", "..", "..");
 const project = "secure-llm-platform";
 
-function plan(args: string[]): Promise<{ code: number; out: string }> {
-    return new Promise((resolve) => {
-        const child = spawn(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                path.join(root, "tools/plan/cli.ts"),
-                ...args,
-            ],
-            { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" } },
-        );
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        child.on("exit", (code) => resolve({ code: code ?? -1, out }));
-    });
-}
+const plan = runPlanCli;
 
 describe("config errors through the offline plan", function () {
     this.timeout(300000);

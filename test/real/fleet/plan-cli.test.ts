@@ -4,41 +4,24 @@
  * the fleet section appears in report.md and in --json. Run: npm run test:real:fleet.
  */
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse as parseYaml, stringify } from "yaml";
+import { runPlanCli } from "../../support/plan-cli";
 
 const root = path.resolve(__dirname, "..", "..", "..");
 
-/** Runs the plan CLI and returns its exit code and parsed `--json` document. */
-function planJson(args: string[]): Promise<{ code: number; doc: any; out: string }> {
-    return new Promise((resolve) => {
-        const child = spawn(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                path.join(root, "tools/plan/cli.ts"),
-                "--json",
-                ...args,
-            ],
-            { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" } },
-        );
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        child.on("exit", (code) => {
-            let doc: any;
-            try {
-                doc = JSON.parse(out.slice(out.indexOf("{")));
-            } catch {
-                doc = undefined;
-            }
-            resolve({ code: code ?? -1, doc, out });
-        });
-    });
+/** Runs the plan CLI with `--json` and returns its exit code and parsed document. */
+async function planJson(args: string[]): Promise<{ code: number; doc: any; out: string }> {
+    const { code, out } = await runPlanCli(["--json", ...args]);
+    let doc: any;
+    try {
+        doc = JSON.parse(out.slice(out.indexOf("{")));
+    } catch {
+        doc = undefined;
+    }
+    return { code, doc, out };
 }
 
 describe("fleet: the plan CLI over the hybrid stack with one exception removed and one stale", function () {

@@ -8,6 +8,7 @@ import { stringify } from "yaml";
 import type { FakeState, InvokeFake } from "../mocks";
 import { fakeHash } from "../mocks";
 import { knownShapes } from "../../../modules/config/shapes";
+import { okeKubernetesVersions } from "../../../modules/config/kubernetes-versions";
 
 const defaultRegion = "us-ashburn-1";
 
@@ -282,18 +283,7 @@ export const ociInvokes: Readonly<Record<string, InvokeFake>> = {
     "oci:ContainerEngine/getClusterOption:getClusterOption": (inputs) => ({
         id: "all",
         clusterOptionId: inputs.clusterOptionId ?? "all",
-        kubernetesVersions: [
-            "v1.32.1",
-            "v1.32.10",
-            "v1.33.1",
-            "v1.33.10",
-            "v1.34.1",
-            "v1.34.2",
-            "v1.34.10",
-            "v1.35.0",
-            "v1.35.1",
-            "v1.35.2",
-        ],
+        kubernetesVersions: [...okeKubernetesVersions, "v1.35.0", "v1.35.1", "v1.35.2"],
         clusterPodNetworkOptions: [
             { cniType: "OCI_VCN_IP_NATIVE" },
             { cniType: "FLANNEL_OVERLAY" },
