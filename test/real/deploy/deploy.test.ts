@@ -263,6 +263,7 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
                 config["secure-llm-platform:images"] = raw.images;
                 config["secure-llm-platform:tiers"] = raw.tiers;
                 config["secure-llm-platform:kubeflow"] = raw.kubeflow;
+                config["secure-llm-platform:networkPolicy"] = raw.networkPolicy;
                 for (const c of config["secure-llm-platform:clusters"]) c.imageSigning = true;
             });
             const fixture = path.join(fakes.dir, "outputs.json");
