@@ -106,14 +106,8 @@ export interface BaselineConfig {
 
 const defaultTenantQuota: QuotaConfig = { cpu: "8", memory: "32Gi", gpus: 0, pods: 50 };
 
-const cpuPattern = {
-    pattern: /^\d+(\.\d+)?m?$/,
-    expected: "a CPU quantity such as 8, 0.5 or 500m",
-};
-const memoryPattern = {
-    pattern: /^\d+(\.\d+)?(Ki|Mi|Gi|Ti)?$/,
-    expected: "a memory quantity such as 32Gi or 512Mi",
-};
+const cpuPattern = patterns.cpuQuantity;
+const memoryPattern = patterns.memoryQuantity;
 
 /** Parses one quota object over defaults. */
 export function parseQuota(
@@ -300,13 +294,11 @@ function parseIngress(raw: unknown, path: string, issues: Issues): IngressConfig
         const ap = join(path, "acme");
         const a = obj(o.acme, ap, issues, ["email", "server"], true);
         const email = str(a, "email", ap, issues, {
-            pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
-            expected: "an e-mail address for the ACME account",
+            ...patterns.acmeEmail,
             required: true,
         });
         const server = str(a, "server", ap, issues, {
-            pattern: /^https:\/\/\S+$/,
-            expected: "an https:// ACME directory URL",
+            ...patterns.acmeServer,
             default: "https://acme-v02.api.letsencrypt.org/directory",
         });
         if (!isPublic) {
@@ -350,25 +342,20 @@ function parseSecrets(
             true,
         );
         const vaultId = str(a, "vaultId", ap, issues, {
-            pattern: /^ocid1\.vault\./,
-            expected: "a vault OCID (ocid1.vault.…)",
+            ...patterns.vaultOcid,
             required: true,
         });
         const region = str(a, "region", ap, issues, { ...patterns.region, required: true });
         const userOcid = str(a, "userOcid", ap, issues, {
-            pattern: /^ocid1\.user\./,
-            expected: "a user OCID (ocid1.user.…)",
+            ...patterns.userOcid,
             required: true,
         });
         const tenancyOcid = str(a, "tenancyOcid", ap, issues, {
-            pattern: /^ocid1\.tenancy\./,
-            expected: "a tenancy OCID (ocid1.tenancy.…)",
+            ...patterns.tenancyOcid,
             required: true,
         });
         const secretName = str(a, "secretName", ap, issues, {
-            pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
-            expected:
-                "the name of a Secret in namespace external-secrets holding privateKey and fingerprint",
+            ...patterns.clusterAuthSecretName,
             required: true,
         });
         if (vaultId && region && userOcid && tenancyOcid && secretName) {

@@ -172,8 +172,8 @@ export function parseConfig(
         "region",
     );
     const tags = strMap(rootObj, "tags", root, issues, {
-        keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,
-        expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
+        keyPattern: patterns.tagKey.pattern,
+        expected: patterns.tagKey.expected,
     });
     const vault = parseVault(rootObj.vault, top("vault"), issues, environment);
     const authObj = obj(rootObj.ociAuth, top("ociAuth"), issues, ["method", "profile"]);
@@ -183,8 +183,7 @@ export function parseConfig(
             default: "ApiKey",
         }),
         profile: str(authObj, "profile", top("ociAuth"), issues, {
-            pattern: /^[A-Za-z0-9_.-]+$/,
-            expected: "an OCI config file profile name",
+            ...patterns.ociProfile,
             default: "DEFAULT",
         }),
     };
@@ -214,9 +213,7 @@ export function parseConfig(
     const imagesObj = obj(rootObj.images, top("images"), issues, ["mirror"]);
     const images = {
         mirror: str(imagesObj, "mirror", top("images"), issues, {
-            pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
-            expected:
-                "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+            ...patterns.imagesMirror,
         }),
     };
     if (peering.enabled) {
@@ -383,8 +380,7 @@ function parseCluster(
         ...(isOke
             ? patterns.region
             : {
-                  pattern: /^[a-z0-9][-a-z0-9]*$/,
-                  expected: "a location label such as on-prem-fra",
+                  ...patterns.locationLabel,
               }),
         required: true,
         default: "invalid",
@@ -531,8 +527,7 @@ function parseCluster(
             }),
         };
         kubeconfigKey = str(o, "kubeconfigKey", path, issues, {
-            pattern: /^[A-Za-z0-9_.-]+$/,
-            expected: "the name of a secret config key holding the kubeconfig",
+            ...patterns.kubeconfigKey,
             default: defaultKubeconfigKey(name),
         });
         const fullKey = `${ctx.project}:${kubeconfigKey}`;
@@ -566,8 +561,7 @@ function parseCluster(
         ? list(o, "addons", path, issues, (a, ap) => {
               const ao = obj(a, ap, issues, ["name", "version", "configurations"], true);
               const addonName = str(ao, "name", ap, issues, {
-                  pattern: /^[A-Za-z][A-Za-z0-9]+$/,
-                  expected: "an OKE add-on name such as CertManager or NvidiaGpuPlugin",
+                  ...patterns.addonName,
                   required: true,
               });
               return addonName === undefined
@@ -575,8 +569,7 @@ function parseCluster(
                   : {
                         name: addonName,
                         version: str(ao, "version", ap, issues, {
-                            pattern: /^v?\d+\.\d+/,
-                            expected: "an add-on version such as v1.14.5",
+                            ...patterns.addonVersion,
                         }),
                         configurations: strMap(ao, "configurations", ap, issues),
                     };
@@ -795,8 +788,6 @@ function checkCatalog(
     );
 }
 
-const shapePattern = /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/;
-
 function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConfig | undefined {
     if (!isObject(raw)) {
         issues.add(path, raw, "a node pool object with name, role and shape");
@@ -827,12 +818,11 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         default: "system",
     });
     const shape = str(o, "shape", path, issues, {
-        pattern: shapePattern,
-        expected: "an OCI shape name such as VM.Standard.E5.Flex or BM.GPU.A100-v2.8",
+        ...patterns.shape,
         required: true,
         default: "VM.Standard.E5.Flex",
     });
-    checkCatalog(issues, `${path}.shape`, shape, shapePattern, knownShapes, "shape");
+    checkCatalog(issues, `${path}.shape`, shape, patterns.shape.pattern, knownShapes, "shape");
     const flex = shape.endsWith(".Flex");
     const gpu = /\.GPU/.test(shape);
     const ocpus = num(o, "ocpus", path, issues, { min: 1, max: 128 });
@@ -938,8 +928,8 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         gpu,
         kataMode,
         labels: strMap(o, "labels", path, issues, {
-            keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-            expected: "a Kubernetes label key",
+            keyPattern: patterns.labelKey.pattern,
+            expected: patterns.labelKey.expected,
         }),
         ...(o.availabilityDomains !== undefined
             ? { availabilityDomains: parseAvailabilityDomains(o.availabilityDomains, path, issues) }

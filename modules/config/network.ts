@@ -75,7 +75,8 @@ export const engineNeedsCni: Readonly<Record<EgressEngine, string | undefined>> 
     cilium: "cilium",
 };
 
-const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Each label of a domain: an RFC 1123 label (the same rule as a Kubernetes name). */
+const label = patterns.k8sName.pattern;
 
 /**
  * Why `domain` cannot be an egress allowlist entry, or undefined when it can. Accepted: a fully

@@ -1,6 +1,6 @@
 /** `observability` section: Prometheus, Grafana, alert routing, OCI Logging. */
 import type { LayerContext } from "./layer";
-import { Issues, bool, join, list, num, obj, str } from "./validate";
+import { Issues, bool, join, list, num, obj, patterns, str } from "./validate";
 
 export const receiverTypes = ["webhook", "slack", "pagerduty"] as const;
 export type ReceiverType = (typeof receiverTypes)[number];
@@ -72,15 +72,8 @@ export function isValidLogRetention(days: number): boolean {
     return (logRetentionChoices as readonly number[]).includes(days);
 }
 
-const k8sName = {
-    pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-    expected: "a lower-case DNS name (letters, digits, '-'), at most 63 characters",
-};
-const vaultSecretName = {
-    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-    expected: "an OCI Vault secret name (letters, digits, '.', '_', '-')",
-};
-const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const k8sName = patterns.k8sName;
+const vaultSecretName = patterns.vaultSecretName;
 
 function parseReceiver(item: unknown, p: string, issues: Issues): AlertReceiverConfig | undefined {
     const r = obj(item, p, issues, ["name", "type", "secretName"], true);
@@ -145,8 +138,8 @@ function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConf
     const defaultReceiver = known("defaultReceiver") ?? receivers[0]?.name;
     const criticalReceiver = known("criticalReceiver") ?? defaultReceiver;
     const groupBy = list(o, "groupBy", path, issues, (item, p) => {
-        if (typeof item !== "string" || !labelName.test(item)) {
-            issues.add(p, item, "a Prometheus label name");
+        if (typeof item !== "string" || !patterns.prometheusLabel.pattern.test(item)) {
+            issues.add(p, item, patterns.prometheusLabel.expected);
             return undefined;
         }
         return item;
