@@ -8,7 +8,8 @@
  * Defaults that depend on other values (the cluster's target, environment or node pools) cannot be
  * a constant: they are written as `defaultText` here and computed by the section parsers, which
  * also hold the cross-field rules (test/config/schema.test.ts checks that every constant default
- * here is the one the parsers apply).
+ * here is the one the parsers apply). Field patterns and their messages are entries of the
+ * `patterns` table of ./validate.ts, which the parsers use too (test/config/patterns.test.ts).
  */
 import { z } from "zod";
 import { privilegedNamespaces, serviceNamespaces, tierNamespaces } from "../constants/namespaces";
