@@ -1,7 +1,19 @@
 /** `baseline` section: RBAC subjects, tenants, GPU stack, secrets, ingress, namespace quotas. */
 import { privilegedNamespaces, serviceNamespaces, tierNamespaces } from "../constants/namespaces";
 import type { LayerContext } from "./layer";
-import { Issues, Raw, bool, isObject, join, list, num, obj, patterns, str } from "./validate";
+import {
+    Issues,
+    Raw,
+    bool,
+    isObject,
+    join,
+    list,
+    num,
+    obj,
+    patterns,
+    ranges,
+    str,
+} from "./validate";
 
 /** A user or group that RBAC bindings name. On OKE, OCI IAM user and group OCIDs. */
 export interface RbacSubject {
@@ -121,8 +133,8 @@ export function parseQuota(
     return {
         cpu: str(cpuRaw, "cpu", path, issues, { ...cpuPattern, default: def.cpu }),
         memory: str(o, "memory", path, issues, { ...memoryPattern, default: def.memory }),
-        gpus: num(o, "gpus", path, issues, { min: 0, max: 1024, default: def.gpus }),
-        pods: num(o, "pods", path, issues, { min: 1, max: 10000, default: def.pods }),
+        gpus: num(o, "gpus", path, issues, { ...ranges.quotaGpus, default: def.gpus }),
+        pods: num(o, "pods", path, issues, { ...ranges.quotaPods, default: def.pods }),
     };
 }
 
@@ -402,8 +414,8 @@ function parseQuotas(
         out[ns] = {
             cpu: str(cpuRaw, "cpu", p, issues, cpuPattern),
             memory: str(o, "memory", p, issues, memoryPattern),
-            gpus: num(o, "gpus", p, issues, { min: 0, max: 1024 }),
-            pods: num(o, "pods", p, issues, { min: 1, max: 10000 }),
+            gpus: num(o, "gpus", p, issues, ranges.quotaGpus),
+            pods: num(o, "pods", p, issues, ranges.quotaPods),
         };
     }
     return out;

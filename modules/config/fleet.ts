@@ -6,7 +6,19 @@
  */
 import type { ClusterConfig } from "./schema";
 import { didYouMean } from "./suggest";
-import { Issues, Raw, isObject, join, list, num, obj, patterns, str, strList } from "./validate";
+import {
+    Issues,
+    Raw,
+    isObject,
+    join,
+    list,
+    num,
+    obj,
+    patterns,
+    ranges,
+    str,
+    strList,
+} from "./validate";
 
 /** Steering templates the platform renders (OCI DNS traffic management templates). */
 export const steeringPolicies = ["FAILOVER", "LOAD_BALANCE"] as const;
@@ -207,7 +219,7 @@ export function parseGlobalEntry(
     const weights: Record<string, number> = {};
     const wo = obj(o.weights, wp, issues, members);
     for (const m of members) {
-        weights[m] = num(wo, m, wp, issues, { min: 0, max: 255, default: 1 });
+        weights[m] = num(wo, m, wp, issues, { ...ranges.dnsWeight, default: 1 });
     }
     if (o.weights !== undefined && policy !== "LOAD_BALANCE") {
         issues.add(

@@ -46,6 +46,7 @@ import {
     num,
     obj,
     patterns,
+    ranges,
     str,
     strList,
     strMap,
@@ -310,7 +311,10 @@ function parseVault(
     return {
         type: str(o, "type", path, issues, { oneOf: vaultTypes, default: "DEFAULT" }),
         protectionMode,
-        rotationDays: num(o, "rotationDays", path, issues, { min: 60, max: 365, default: 90 }),
+        rotationDays: num(o, "rotationDays", path, issues, {
+            ...ranges.vaultRotationDays,
+            default: 90,
+        }),
         existingVaultId: str(o, "existingVaultId", path, issues, ocidOf("vault")),
     };
 }
@@ -825,8 +829,8 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
     checkCatalog(issues, `${path}.shape`, shape, patterns.shape.pattern, knownShapes, "shape");
     const flex = shape.endsWith(".Flex");
     const gpu = /\.GPU/.test(shape);
-    const ocpus = num(o, "ocpus", path, issues, { min: 1, max: 128 });
-    const memoryGbs = num(o, "memoryGbs", path, issues, { min: 1, max: 2048 });
+    const ocpus = num(o, "ocpus", path, issues, ranges.poolOcpus);
+    const memoryGbs = num(o, "memoryGbs", path, issues, ranges.poolMemoryGbs);
     if (flex && (ocpus === undefined || memoryGbs === undefined)) {
         issues.add(
             `${path}.${ocpus === undefined ? "ocpus" : "memoryGbs"}`,
@@ -914,13 +918,11 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         ocpus,
         memoryGbs,
         size: num(o, "size", path, issues, {
-            min: 0,
-            max: 1000,
+            ...ranges.poolSize,
             default: role === "system" ? 2 : 1,
         }),
         bootVolumeGbs: num(o, "bootVolumeGbs", path, issues, {
-            min: 50,
-            max: 32768,
+            ...ranges.poolBootVolumeGbs,
             default: gpu ? 250 : 100,
         }),
         imageId: str(o, "imageId", path, issues, ocidOf("image")),
@@ -943,7 +945,12 @@ function parseAvailabilityDomains(v: unknown, path: string, issues: Issues): num
     const ok =
         Array.isArray(v) &&
         v.length > 0 &&
-        v.every((n) => Number.isInteger(n) && n >= 1 && n <= 3) &&
+        v.every(
+            (n) =>
+                Number.isInteger(n) &&
+                n >= ranges.availabilityDomain.min &&
+                n <= ranges.availabilityDomain.max,
+        ) &&
         new Set(v).size === v.length;
     if (!ok) {
         issues.add(p, v, "a non-empty list of distinct availability domain numbers 1, 2 or 3");

@@ -1,6 +1,6 @@
 /** `kubeflow` section: Kubeflow Pipelines for MLOps (issue 8). */
 import type { LayerContext } from "./layer";
-import { Issues, bool, join, num, obj, patterns, str, strList } from "./validate";
+import { Issues, bool, join, num, obj, patterns, ranges, str, strList } from "./validate";
 
 export const kubeflowModes = ["standalone", "full"] as const;
 /** `standalone`: Kubeflow Pipelines only; `full`: the whole `kubeflow/manifests` release. */
@@ -132,15 +132,11 @@ export function parseKubeflow(
     const p = obj(o.promotion, pp, issues, ["minAttackBlockRate", "maxBenignBlockRate"]);
     const promotion = {
         minAttackBlockRate: num(p, "minAttackBlockRate", pp, issues, {
-            min: 0,
-            max: 1,
-            integer: false,
+            ...ranges.blockRate,
             default: 0.95,
         }),
         maxBenignBlockRate: num(p, "maxBenignBlockRate", pp, issues, {
-            min: 0,
-            max: 1,
-            integer: false,
+            ...ranges.blockRate,
             default: 0.02,
         }),
     };

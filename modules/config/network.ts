@@ -3,7 +3,7 @@ import { egressProxyImage } from "../constants/images";
 import { parseCidr } from "./cidr";
 import type { LayerContext } from "./layer";
 import { TierImage, parseImage } from "./tiers";
-import { Issues, bool, isObject, join, num, obj, patterns, str, strList } from "./validate";
+import { Issues, bool, isObject, join, num, obj, patterns, ranges, str, strList } from "./validate";
 
 export const egressEngines = ["proxy", "calico-enterprise", "cilium"] as const;
 export type EgressEngine = (typeof egressEngines)[number];
@@ -289,8 +289,7 @@ export function parseNetworkPolicy(
         );
     }
     const apiServerPort = num(o, "apiServerPort", path, issues, {
-        min: 1,
-        max: 65535,
+        ...ranges.apiServerPort,
         default: 6443,
     });
     const ingressCidrs = cidrList(o, "ingressCidrs", path, issues) ?? ["0.0.0.0/0"];

@@ -8,8 +8,9 @@
  * Defaults that depend on other values (the cluster's target, environment or node pools) cannot be
  * a constant: they are written as `defaultText` here and computed by the section parsers, which
  * also hold the cross-field rules (test/config/schema.test.ts checks that every constant default
- * here is the one the parsers apply). Field patterns and their messages are entries of the
- * `patterns` table of ./validate.ts, which the parsers use too (test/config/patterns.test.ts).
+ * here is the one the parsers apply). Field patterns with their messages, and numeric ranges, are
+ * entries of the `patterns` and `ranges` tables of ./validate.ts, which the parsers use too
+ * (test/config/patterns.test.ts).
  */
 import { z } from "zod";
 import { privilegedNamespaces, serviceNamespaces, tierNamespaces } from "../constants/namespaces";
@@ -25,7 +26,7 @@ import {
     protectionModes,
     vaultTypes,
 } from "./schema";
-import { patterns } from "./validate";
+import { patterns, ranges } from "./validate";
 import { egressEngines, extendableEgressIdentities } from "./network";
 import { receiverTypes } from "./observability";
 import { kubeflowModes, podSecurityLevels } from "./kubeflow";
@@ -241,11 +242,10 @@ const quotaShape = (defaults: { cpu?: string; memory?: string; gpus?: number; po
         defaultText: defaults.memory,
     }),
     gpus: number("GPUs (`nvidia.com/gpu` and `nvidia.com/pgpu` requests)", {
-        min: 0,
-        max: 1024,
+        ...ranges.quotaGpus,
         defaultText: defaults.gpus?.toString(),
     }),
-    pods: number("pods", { min: 1, max: 10000, defaultText: defaults.pods?.toString() }),
+    pods: number("pods", { ...ranges.quotaPods, defaultText: defaults.pods?.toString() }),
 });
 
 const platformNamespaces = [
@@ -426,15 +426,11 @@ const image = (description: string) =>
         description,
     );
 const tierCommon = (
-    replicas: { max: number; defaultText: string },
+    replicas: { range: { min: number; max: number }; defaultText: string },
     enabled: Common & { default?: boolean },
 ) => ({
     enabled: flag("whether the tier runs on this cluster", enabled),
-    replicas: number("pod replicas", {
-        min: 1,
-        max: replicas.max,
-        defaultText: replicas.defaultText,
-    }),
+    replicas: number("pod replicas", { ...replicas.range, defaultText: replicas.defaultText }),
     resources,
 });
 
@@ -442,7 +438,10 @@ export const tiersSchema = section(
     {
         gateway: section(
             {
-                ...tierCommon({ max: 20, defaultText: "`2`" }, { default: true }),
+                ...tierCommon(
+                    { range: ranges.gatewayReplicas, defaultText: "`2`" },
+                    { default: true },
+                ),
                 image: image("gateway image"),
                 hostname: text("TLS host of the only exposed entry", {
                     ...patterns.hostname,
@@ -454,7 +453,7 @@ export const tiersSchema = section(
                 }),
                 rateLimitRps: number(
                     "requests per second per client IP (ingress) and per API key (gateway)",
-                    { min: 1, max: 10000, default: 10 },
+                    { ...ranges.rateLimitRps, default: 10 },
                 ),
                 auth: section(
                     {
@@ -491,7 +490,10 @@ export const tiersSchema = section(
         ),
         guardrails: section(
             {
-                ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
+                ...tierCommon(
+                    { range: ranges.tierReplicas, defaultText: "`2`" },
+                    { default: true },
+                ),
                 image: image("NeMo Guardrails image"),
                 configId: text(
                     "rails configuration directory `guardrails/<configId>/` (it must exist and hold only rail files)",
@@ -513,7 +515,10 @@ export const tiersSchema = section(
                 ),
                 jailbreakDetection: section(
                     {
-                        ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
+                        ...tierCommon(
+                            { range: ranges.tierReplicas, defaultText: "`2`" },
+                            { default: true },
+                        ),
                         image: image("jailbreak detection image"),
                     },
                     "the jailbreak heuristics server the input rails call",
@@ -524,7 +529,10 @@ export const tiersSchema = section(
         inference: section(
             {
                 ...tierCommon(
-                    { max: 32, defaultText: "`1` (`2` in prod, the least prod accepts)" },
+                    {
+                        range: ranges.inferenceReplicas,
+                        defaultText: "`1` (`2` in prod, the least prod accepts)",
+                    },
                     { defaultText: "`true` only where the cluster has a Kata GPU runtime" },
                 ),
                 image: image("vLLM image"),
@@ -542,11 +550,10 @@ export const tiersSchema = section(
                         }),
                         sizeGi: number(
                             "memory-backed model volume limit, GiB (the loader's and the pod's memory limits must hold it)",
-                            { min: 1, max: 1024, default: 40 },
+                            { ...ranges.modelSizeGi, default: 40 },
                         ),
                         maxModelLen: number("`--max-model-len`, tokens", {
-                            min: 256,
-                            max: 1048576,
+                            ...ranges.maxModelLen,
                             default: 8192,
                         }),
                     },
@@ -561,27 +568,24 @@ export const tiersSchema = section(
                     default: false,
                 }),
                 gpus: number("GPUs per pod (1 under Kata GPU: passthrough is one GPU per pod)", {
-                    min: 1,
-                    max: 8,
+                    ...ranges.inferenceGpus,
                     default: 1,
                 }),
                 hpa: section(
                     {
                         minReplicas: number("least replicas (at least 2 in prod)", {
-                            min: 1,
-                            max: 32,
+                            ...ranges.inferenceReplicas,
                             defaultText: "`replicas`",
                         }),
                         maxReplicas: number(
                             "most replicas; checked against the namespace GPU quota",
-                            { min: 1, max: 32, defaultText: "max(`minReplicas`, 2)" },
+                            { ...ranges.inferenceReplicas, defaultText: "max(`minReplicas`, 2)" },
                         ),
                     },
                     "autoscaling bounds",
                 ),
                 startupSeconds: number("startup-probe budget for the model load, seconds", {
-                    min: 60,
-                    max: 7200,
+                    ...ranges.startupSeconds,
                     default: 1800,
                 }),
             },
@@ -589,7 +593,10 @@ export const tiersSchema = section(
         ),
         outputFilter: section(
             {
-                ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
+                ...tierCommon(
+                    { range: ranges.tierReplicas, defaultText: "`2`" },
+                    { default: true },
+                ),
                 analyzerImage: image("Presidio analyzer image"),
                 anonymizerImage: image("Presidio anonymizer image"),
                 entities: list(
@@ -644,8 +651,7 @@ export const networkPolicySchema = section(
             { defaultText: "OKE: the control-plane subnet; required for existing clusters" },
         ),
         apiServerPort: number("TCP port of the API server endpoints (after Service DNAT)", {
-            min: 1,
-            max: 65535,
+            ...ranges.apiServerPort,
             default: 6443,
         }),
         nodeCidrs: cidrList(
@@ -668,8 +674,14 @@ export const observabilitySchema = section(
             "kube-prometheus-stack, monitors, alert rules, dashboards, decision-log metrics",
             { default: true },
         ),
-        retentionDays: number("days Prometheus keeps samples", { min: 1, max: 365, default: 15 }),
-        storageGi: number("size of Prometheus' volume, GiB", { min: 10, max: 10000, default: 50 }),
+        retentionDays: number("days Prometheus keeps samples", {
+            ...ranges.prometheusRetentionDays,
+            default: 15,
+        }),
+        storageGi: number("size of Prometheus' volume, GiB", {
+            ...ranges.prometheusStorageGi,
+            default: 50,
+        }),
         storageClass: text("StorageClass of the Prometheus, Alertmanager and Grafana volumes", {
             ...k8sName,
             default: "oci-bv",
@@ -682,8 +694,7 @@ export const observabilitySchema = section(
                 ),
                 persistence: flag("keep Grafana's database on a volume", { default: true }),
                 storageGi: number("size of Grafana's volume, GiB", {
-                    min: 1,
-                    max: 1000,
+                    ...ranges.grafanaStorageGi,
                     default: 10,
                 }),
             },
@@ -726,8 +737,7 @@ export const observabilitySchema = section(
                     { defaultText: "`[alertname, namespace, severity]`" },
                 ),
                 repeatIntervalMinutes: number("minutes before a firing alert is sent again", {
-                    min: 5,
-                    max: 10080,
+                    ...ranges.alertRepeatMinutes,
                     default: 240,
                 }),
             },
@@ -737,7 +747,7 @@ export const observabilitySchema = section(
             {
                 retentionDays: number(
                     "OCI Logging retention of the guardrail decision log: 30, 60, …, 180",
-                    { min: 30, max: 180, default: 90 },
+                    { ...ranges.logRetentionDays, default: 90 },
                 ),
                 decisionLogs: flag(
                     "ship guardrail decision logs (ids, rails, verdicts; never prompt text) to OCI Logging",
@@ -790,12 +800,10 @@ export const kubeflowSchema = section(
             {
                 minAttackBlockRate: number(
                     "share of red-team attacks a candidate rule set must block",
-                    { min: 0, max: 1, integer: false, default: 0.95 },
+                    { ...ranges.blockRate, default: 0.95 },
                 ),
                 maxBenignBlockRate: number("share of benign prompts it may block", {
-                    min: 0,
-                    max: 1,
-                    integer: false,
+                    ...ranges.blockRate,
                     default: 0.02,
                 }),
             },
@@ -861,21 +869,17 @@ export const nodePoolSchema = item(
             },
         ),
         ocpus: number("OCPUs; required for `.Flex` shapes, refused on fixed shapes", {
-            min: 1,
-            max: 128,
+            ...ranges.poolOcpus,
         }),
         memoryGbs: number("memory in GB; required for `.Flex` shapes, refused on fixed shapes", {
-            min: 1,
-            max: 2048,
+            ...ranges.poolMemoryGbs,
         }),
         size: number("nodes, spread over availability domains", {
-            min: 0,
-            max: 1000,
+            ...ranges.poolSize,
             defaultText: "`2` (system), `1`",
         }),
         bootVolumeGbs: number("boot volume GB, encrypted with the vault's volumes key", {
-            min: 50,
-            max: 32768,
+            ...ranges.poolBootVolumeGbs,
             defaultText: "`250` (GPU), `100`",
         }),
         imageId: text("node image OCID", {
@@ -896,7 +900,7 @@ export const nodePoolSchema = item(
             keyExpected: patterns.labelKey.expected,
         }),
         availabilityDomains: list(
-            number("an AD number", { min: 1, max: 3, required: true }),
+            number("an AD number", { ...ranges.availabilityDomain, required: true }),
             "availability domains to place nodes in; an AD without the shape is refused at `pulumi up`",
             {
                 minItems: 1,
@@ -1101,7 +1105,7 @@ export const stackSchema = z
                 ),
                 rotationDays: number(
                     "days between key rotations. Automatic in `VIRTUAL_PRIVATE` vaults for the AES keys; otherwise the runbook period, recorded on each key as tags `rotation` and `rotation-days`. The RSA image-signing key is always rotated by hand (images must be re-signed)",
-                    { min: 60, max: 365, default: 90 },
+                    { ...ranges.vaultRotationDays, default: 90 },
                 ),
                 existingVaultId: text(
                     "use this vault instead of creating one (keys are still created in it)",
@@ -1166,8 +1170,8 @@ export const stackSchema = z
                         z
                             .number({ error: "an integer from 0 to 255" })
                             .int({ error: "an integer from 0 to 255" })
-                            .min(0, { error: "an integer from 0 to 255" })
-                            .max(255, { error: "an integer from 0 to 255" }),
+                            .min(ranges.dnsWeight.min, { error: "an integer from 0 to 255" })
+                            .max(ranges.dnsWeight.max, { error: "an integer from 0 to 255" }),
                         { error: "a map of cluster name to weight" },
                     ),
                     "`LOAD_BALANCE` weights by cluster (0–255); refused with `FAILOVER`",

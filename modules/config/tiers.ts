@@ -5,7 +5,7 @@
  */
 import { PinnedImage, modelLoaderImage, placeholderDigest, tierImages } from "../constants/images";
 import type { LayerContext } from "./layer";
-import { Issues, Raw, bool, join, num, obj, patterns, str, strList } from "./validate";
+import { Issues, Raw, bool, join, num, obj, patterns, ranges, str, strList } from "./validate";
 
 export const tierNames = ["gateway", "guardrails", "inference", "outputFilter"] as const;
 export type TierName = (typeof tierNames)[number];
@@ -393,7 +393,7 @@ export function parseTiers(
     }
     const gateway: GatewayTierConfig = {
         enabled: bool(g, "enabled", gp, issues, true),
-        replicas: num(g, "replicas", gp, issues, { min: 1, max: 20, default: 2 }),
+        replicas: num(g, "replicas", gp, issues, { ...ranges.gatewayReplicas, default: 2 }),
         resources: parseResources(
             g.resources,
             join(gp, "resources"),
@@ -409,7 +409,7 @@ export function parseTiers(
             default: "1m",
             ...patterns.nginxSize,
         }),
-        rateLimitRps: num(g, "rateLimitRps", gp, issues, { min: 1, max: 10000, default: 10 }),
+        rateLimitRps: num(g, "rateLimitRps", gp, issues, { ...ranges.rateLimitRps, default: 10 }),
         auth: {
             mode,
             apiKeysSecret: str(a, "apiKeysSecret", ap, issues, {
@@ -433,7 +433,7 @@ export function parseTiers(
     const j = tierObj(gr.jailbreakDetection, jp, issues, [...common, "image"]);
     const guardrails: GuardrailsTierConfig = {
         enabled: bool(gr, "enabled", grp, issues, true),
-        replicas: num(gr, "replicas", grp, issues, { min: 1, max: 50, default: 2 }),
+        replicas: num(gr, "replicas", grp, issues, { ...ranges.tierReplicas, default: 2 }),
         resources: parseResources(
             gr.resources,
             join(grp, "resources"),
@@ -451,7 +451,7 @@ export function parseTiers(
         }),
         jailbreakDetection: {
             enabled: bool(j, "enabled", jp, issues, true),
-            replicas: num(j, "replicas", jp, issues, { min: 1, max: 50, default: 2 }),
+            replicas: num(j, "replicas", jp, issues, { ...ranges.tierReplicas, default: 2 }),
             resources: parseResources(
                 j.resources,
                 join(jp, "resources"),
@@ -526,20 +526,26 @@ export function parseTiers(
             }
         }
     }
-    const gpus = num(inf, "gpus", ip, issues, { min: 1, max: 8, default: 1 });
+    const gpus = num(inf, "gpus", ip, issues, { ...ranges.inferenceGpus, default: 1 });
     if (runtimeClass === "kata-qemu-nvidia-gpu" && gpus !== 1) {
         issues.add(join(ip, "gpus"), gpus, "1: Kata GPU passthrough gives one GPU per pod");
     }
     // Prod serves from at least two pods on different nodes: one pod is one node's failure away
     // from an outage (the builder spreads them; inferenceSpreadRequired makes it a hard rule).
     const prod = ctx.environment === "prod";
-    const replicas = num(inf, "replicas", ip, issues, { min: 1, max: 32, default: prod ? 2 : 1 });
+    const replicas = num(inf, "replicas", ip, issues, {
+        ...ranges.inferenceReplicas,
+        default: prod ? 2 : 1,
+    });
     if (enabled && prod && replicas < 2) {
         issues.add(join(ip, "replicas"), replicas, "at least 2 in prod (replicas across nodes)");
     }
     const hp = join(ip, "hpa");
     const h = obj(inf.hpa, hp, issues, ["minReplicas", "maxReplicas"]);
-    const minReplicas = num(h, "minReplicas", hp, issues, { min: 1, max: 32, default: replicas });
+    const minReplicas = num(h, "minReplicas", hp, issues, {
+        ...ranges.inferenceReplicas,
+        default: replicas,
+    });
     if (enabled && prod && minReplicas < 2) {
         issues.add(
             join(hp, "minReplicas"),
@@ -548,8 +554,7 @@ export function parseTiers(
         );
     }
     const maxReplicas = num(h, "maxReplicas", hp, issues, {
-        min: 1,
-        max: 32,
+        ...ranges.inferenceReplicas,
         default: Math.max(minReplicas, 2),
     });
     if (maxReplicas < minReplicas) {
@@ -572,10 +577,9 @@ export function parseTiers(
                 ...patterns.modelName,
             }),
             source,
-            sizeGi: num(m, "sizeGi", mp, issues, { min: 1, max: 1024, default: 40 }),
+            sizeGi: num(m, "sizeGi", mp, issues, { ...ranges.modelSizeGi, default: 40 }),
             maxModelLen: num(m, "maxModelLen", mp, issues, {
-                min: 256,
-                max: 1048576,
+                ...ranges.maxModelLen,
                 default: 8192,
             }),
         },
@@ -584,8 +588,7 @@ export function parseTiers(
         gpus,
         hpa: { minReplicas, maxReplicas },
         startupSeconds: num(inf, "startupSeconds", ip, issues, {
-            min: 60,
-            max: 7200,
+            ...ranges.startupSeconds,
             default: 1800,
         }),
     };
@@ -620,7 +623,7 @@ export function parseTiers(
 
     const outputFilter: OutputFilterTierConfig = {
         enabled: bool(of, "enabled", op, issues, true),
-        replicas: num(of, "replicas", op, issues, { min: 1, max: 50, default: 2 }),
+        replicas: num(of, "replicas", op, issues, { ...ranges.tierReplicas, default: 2 }),
         resources: parseResources(
             of.resources,
             join(op, "resources"),

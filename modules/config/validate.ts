@@ -2,7 +2,8 @@
  * The issues of a stack configuration and the small readers the section parsers use for what the
  * schema (./spec.ts) cannot say. Every check records an issue with the key path, the bad value and
  * what is expected, and validation carries on, so a user sees every mistake of a stack file at once
- * instead of one per `pulumi up`.
+ * instead of one per `pulumi up`. The `patterns` and `ranges` tables at the end are the one home
+ * of every field pattern and numeric range: the schema and the parsers both read them.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { didYouMean } from "./suggest";
@@ -695,4 +696,40 @@ export const patterns = {
         pattern: /\S.{9,}/,
         expected: "a sentence (at least 10 characters) saying why the cluster differs",
     },
+} as const;
+
+/**
+ * Every numeric range of the stack configuration: the one home of the bounds, used by the schema
+ * (./spec.ts) and by the section parser that reads the field (both word the message from them).
+ */
+export const ranges = {
+    vaultRotationDays: { min: 60, max: 365 },
+    poolOcpus: { min: 1, max: 128 },
+    poolMemoryGbs: { min: 1, max: 2048 },
+    poolSize: { min: 0, max: 1000 },
+    poolBootVolumeGbs: { min: 50, max: 32768 },
+    quotaGpus: { min: 0, max: 1024 },
+    quotaPods: { min: 1, max: 10000 },
+    gatewayReplicas: { min: 1, max: 20 },
+    /** Guardrails, jailbreak detection and output filter replicas. */
+    tierReplicas: { min: 1, max: 50 },
+    /** Inference replicas and its HPA bounds. */
+    inferenceReplicas: { min: 1, max: 32 },
+    rateLimitRps: { min: 1, max: 10000 },
+    inferenceGpus: { min: 1, max: 8 },
+    modelSizeGi: { min: 1, max: 1024 },
+    maxModelLen: { min: 256, max: 1048576 },
+    startupSeconds: { min: 60, max: 7200 },
+    apiServerPort: { min: 1, max: 65535 },
+    prometheusRetentionDays: { min: 1, max: 365 },
+    prometheusStorageGi: { min: 10, max: 10000 },
+    grafanaStorageGi: { min: 1, max: 1000 },
+    alertRepeatMinutes: { min: 5, max: 10080 },
+    logRetentionDays: { min: 30, max: 180 },
+    /** An OCI DNS steering weight. */
+    dnsWeight: { min: 0, max: 255 },
+    /** An availability domain number (OCI regions have one or three ADs). */
+    availabilityDomain: { min: 1, max: 3 },
+    /** A share of a red-team set, 0 to 1. */
+    blockRate: { min: 0, max: 1, integer: false },
 } as const;

@@ -1,13 +1,15 @@
 /**
- * Every field pattern of the stack configuration has one home, the `patterns` table of
- * modules/config/validate.ts: the schema (spec.ts, and through it the JSON Schema) and the section
- * parsers take it from there, so a rule and its message cannot drift between the two.
+ * Every field pattern and numeric range of the stack configuration has one home, the `patterns`
+ * and `ranges` tables of modules/config/validate.ts: the schema (spec.ts, and through it the JSON
+ * Schema) and the section parsers take it from there, so a rule and its message cannot drift
+ * between the two.
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { ocidOf, OcidKind } from "../../modules/config/ocids";
-import { patterns } from "../../modules/config/validate";
+import { globalEntryTtl } from "../../modules/config/fleet";
+import { patterns, ranges } from "../../modules/config/validate";
 
 const root = path.resolve(__dirname, "..", "..");
 const configDir = path.join(root, "modules", "config");
@@ -73,5 +75,49 @@ describe("config patterns: one home for each field rule", () => {
             "    keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,",
         ].join("\n");
         assert.equal([...sample.matchAll(literal)].length, 3);
+    });
+
+    it("every numeric range of the JSON Schema is an entry of the ranges table", () => {
+        const schema: unknown = JSON.parse(
+            fs.readFileSync(path.join(root, "schema", "pulumi-stack.schema.json"), "utf8"),
+        );
+        const table = new Set(
+            [...Object.values(ranges), globalEntryTtl].map((r) => `${r.min}..${r.max}`),
+        );
+        const found: string[] = [];
+        const walk = (node: unknown): void => {
+            if (Array.isArray(node)) {
+                node.forEach(walk);
+            } else if (typeof node === "object" && node !== null) {
+                const o = node as Record<string, unknown>;
+                // A bound alone (a quota's CPU given as a number: nonnegative) has no parser copy.
+                if (typeof o.minimum === "number" && typeof o.maximum === "number") {
+                    found.push(`${String(o.minimum)}..${String(o.maximum)}`);
+                }
+                Object.values(o).forEach(walk);
+            }
+        };
+        walk(schema);
+        assert.ok(found.length > 25, `only ${found.length} ranges in the JSON Schema`);
+        assert.deepEqual(
+            found.filter((r) => !table.has(r)),
+            [],
+            "ranges written outside modules/config/validate.ts",
+        );
+    });
+
+    it("no file of modules/config but validate.ts writes a numeric range literal", () => {
+        const found: string[] = [];
+        for (const file of fs.readdirSync(configDir).filter((f) => f.endsWith(".ts"))) {
+            if (file === "validate.ts") {
+                continue;
+            }
+            const text = fs.readFileSync(path.join(configDir, file), "utf8");
+            // Named, exported bounds (globalEntryTtl, supportedKubernetesMinors) are a home too.
+            for (const m of text.matchAll(/^(?!export const).*\bmin: \d+,\s*max: \d+.*$/gm)) {
+                found.push(`${file}: ${m[0].trim()}`);
+            }
+        }
+        assert.deepEqual(found, []);
     });
 });
