@@ -17,6 +17,14 @@ const configDir = path.join(root, "modules", "config");
 const literal =
     /(?:[pP]attern:\s*|^const \w+ = )\/(?:[^/\\\n[]|\\.|\[(?:[^\]\\]|\\.)*\])+\/[a-z]*[,;]/gm;
 
+/** The TypeScript sources of modules/config but validate.ts, as [file name, text]. */
+function otherConfigSources(): [string, string][] {
+    return fs
+        .readdirSync(configDir)
+        .filter((f) => f.endsWith(".ts") && f !== "validate.ts")
+        .map((f) => [f, fs.readFileSync(path.join(configDir, f), "utf8")]);
+}
+
 /** Every `pattern` string in a JSON Schema document. */
 function schemaPatterns(node: unknown, out = new Set<string>()): Set<string> {
     if (Array.isArray(node)) {
@@ -56,11 +64,7 @@ describe("config patterns: one home for each field rule", () => {
 
     it("no file of modules/config but validate.ts writes a field pattern literal", () => {
         const found: string[] = [];
-        for (const file of fs.readdirSync(configDir).filter((f) => f.endsWith(".ts"))) {
-            if (file === "validate.ts") {
-                continue;
-            }
-            const text = fs.readFileSync(path.join(configDir, file), "utf8");
+        for (const [file, text] of otherConfigSources()) {
             for (const m of text.matchAll(literal)) {
                 found.push(`${file}: ${m[0]}`);
             }
@@ -108,11 +112,7 @@ describe("config patterns: one home for each field rule", () => {
 
     it("no file of modules/config but validate.ts writes a numeric range literal", () => {
         const found: string[] = [];
-        for (const file of fs.readdirSync(configDir).filter((f) => f.endsWith(".ts"))) {
-            if (file === "validate.ts") {
-                continue;
-            }
-            const text = fs.readFileSync(path.join(configDir, file), "utf8");
+        for (const [file, text] of otherConfigSources()) {
             // Named, exported bounds (globalEntryTtl, supportedKubernetesMinors) are a home too.
             for (const m of text.matchAll(/^(?!export const).*\bmin: \d+,\s*max: \d+.*$/gm)) {
                 found.push(`${file}: ${m[0].trim()}`);
