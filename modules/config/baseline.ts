@@ -1,7 +1,19 @@
 /** `baseline` section: RBAC subjects, tenants, GPU stack, secrets, ingress, namespace quotas. */
 import { privilegedNamespaces, serviceNamespaces, tierNamespaces } from "../constants/namespaces";
 import type { LayerContext } from "./layer";
-import { Issues, Raw, bool, isObject, join, list, num, obj, patterns, str } from "./validate";
+import {
+    Issues,
+    Raw,
+    bool,
+    isObject,
+    join,
+    list,
+    num,
+    obj,
+    patterns,
+    ranges,
+    str,
+} from "./validate";
 
 /** A user or group that RBAC bindings name. On OKE, OCI IAM user and group OCIDs. */
 export interface RbacSubject {
@@ -106,14 +118,8 @@ export interface BaselineConfig {
 
 const defaultTenantQuota: QuotaConfig = { cpu: "8", memory: "32Gi", gpus: 0, pods: 50 };
 
-const cpuPattern = {
-    pattern: /^\d+(\.\d+)?m?$/,
-    expected: "a CPU quantity such as 8, 0.5 or 500m",
-};
-const memoryPattern = {
-    pattern: /^\d+(\.\d+)?(Ki|Mi|Gi|Ti)?$/,
-    expected: "a memory quantity such as 32Gi or 512Mi",
-};
+const cpuPattern = patterns.cpuQuantity;
+const memoryPattern = patterns.memoryQuantity;
 
 /** Parses one quota object over defaults. */
 export function parseQuota(
@@ -127,8 +133,8 @@ export function parseQuota(
     return {
         cpu: str(cpuRaw, "cpu", path, issues, { ...cpuPattern, default: def.cpu }),
         memory: str(o, "memory", path, issues, { ...memoryPattern, default: def.memory }),
-        gpus: num(o, "gpus", path, issues, { min: 0, max: 1024, default: def.gpus }),
-        pods: num(o, "pods", path, issues, { min: 1, max: 10000, default: def.pods }),
+        gpus: num(o, "gpus", path, issues, { ...ranges.quotaGpus, default: def.gpus }),
+        pods: num(o, "pods", path, issues, { ...ranges.quotaPods, default: def.pods }),
     };
 }
 
@@ -300,13 +306,11 @@ function parseIngress(raw: unknown, path: string, issues: Issues): IngressConfig
         const ap = join(path, "acme");
         const a = obj(o.acme, ap, issues, ["email", "server"], true);
         const email = str(a, "email", ap, issues, {
-            pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
-            expected: "an e-mail address for the ACME account",
+            ...patterns.acmeEmail,
             required: true,
         });
         const server = str(a, "server", ap, issues, {
-            pattern: /^https:\/\/\S+$/,
-            expected: "an https:// ACME directory URL",
+            ...patterns.acmeServer,
             default: "https://acme-v02.api.letsencrypt.org/directory",
         });
         if (!isPublic) {
@@ -350,25 +354,20 @@ function parseSecrets(
             true,
         );
         const vaultId = str(a, "vaultId", ap, issues, {
-            pattern: /^ocid1\.vault\./,
-            expected: "a vault OCID (ocid1.vault.…)",
+            ...patterns.vaultOcid,
             required: true,
         });
         const region = str(a, "region", ap, issues, { ...patterns.region, required: true });
         const userOcid = str(a, "userOcid", ap, issues, {
-            pattern: /^ocid1\.user\./,
-            expected: "a user OCID (ocid1.user.…)",
+            ...patterns.userOcid,
             required: true,
         });
         const tenancyOcid = str(a, "tenancyOcid", ap, issues, {
-            pattern: /^ocid1\.tenancy\./,
-            expected: "a tenancy OCID (ocid1.tenancy.…)",
+            ...patterns.tenancyOcid,
             required: true,
         });
         const secretName = str(a, "secretName", ap, issues, {
-            pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
-            expected:
-                "the name of a Secret in namespace external-secrets holding privateKey and fingerprint",
+            ...patterns.clusterAuthSecretName,
             required: true,
         });
         if (vaultId && region && userOcid && tenancyOcid && secretName) {
@@ -415,8 +414,8 @@ function parseQuotas(
         out[ns] = {
             cpu: str(cpuRaw, "cpu", p, issues, cpuPattern),
             memory: str(o, "memory", p, issues, memoryPattern),
-            gpus: num(o, "gpus", p, issues, { min: 0, max: 1024 }),
-            pods: num(o, "pods", p, issues, { min: 1, max: 10000 }),
+            gpus: num(o, "gpus", p, issues, ranges.quotaGpus),
+            pods: num(o, "pods", p, issues, ranges.quotaPods),
         };
     }
     return out;

@@ -6,7 +6,19 @@
  */
 import type { ClusterConfig } from "./schema";
 import { didYouMean } from "./suggest";
-import { Issues, Raw, isObject, join, list, num, obj, str, strList } from "./validate";
+import {
+    Issues,
+    Raw,
+    isObject,
+    join,
+    list,
+    num,
+    obj,
+    patterns,
+    ranges,
+    str,
+    strList,
+} from "./validate";
 
 /** Steering templates the platform renders (OCI DNS traffic management templates). */
 export const steeringPolicies = ["FAILOVER", "LOAD_BALANCE"] as const;
@@ -79,12 +91,8 @@ export interface FleetConfig {
     readonly exceptions: readonly FleetException[];
 }
 
-const dnsName = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/;
-/** A DNS zone OCID: `ocid1.dns-zone.<realm>.[region].<unique id>`. */
-const zoneOcid = /^ocid1\.dns-zone\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/;
 /** Names no public resolver answers; OCI's vantage points could never resolve them. */
 const privateSuffixes = [".internal", ".local", ".localdomain", ".lan", ".home.arpa", ".corp"];
-const objectPattern = /^[A-Za-z*][A-Za-z0-9*]*(\/[a-z0-9*][-a-z0-9.*]*){1,2}$/;
 
 /** Parses `globalEntry` against the stack's validated clusters; undefined when absent. */
 export function parseGlobalEntry(
@@ -109,18 +117,15 @@ export function parseGlobalEntry(
     ]);
     const hostname = str(o, "hostname", path, issues, {
         required: true,
-        pattern: dnsName,
-        expected: "a fully qualified DNS name such as llm.example.com",
+        ...patterns.hostname,
     });
     const zone = str(o, "zone", path, issues, {
         required: true,
-        pattern: dnsName,
-        expected: "the name of a public OCI DNS zone such as example.com (no trailing dot)",
+        ...patterns.dnsZone,
     });
     const zoneId = str(o, "zoneId", path, issues, {
         required: true,
-        pattern: zoneOcid,
-        expected: "a DNS zone OCID (ocid1.dns-zone.oc1..aaaa…)",
+        ...patterns.dnsZoneOcid,
     });
     if (hostname && zone && !hostname.endsWith(`.${zone}`)) {
         issues.add(
@@ -214,7 +219,7 @@ export function parseGlobalEntry(
     const weights: Record<string, number> = {};
     const wo = obj(o.weights, wp, issues, members);
     for (const m of members) {
-        weights[m] = num(wo, m, wp, issues, { min: 0, max: 255, default: 1 });
+        weights[m] = num(wo, m, wp, issues, { ...ranges.dnsWeight, default: 1 });
     }
     if (o.weights !== undefined && policy !== "LOAD_BALANCE") {
         issues.add(
@@ -238,8 +243,7 @@ export function parseGlobalEntry(
         );
     }
     const vantagePoints = strList(mo, "vantagePoints", mp, issues, {
-        pattern: /^[a-z0-9][-a-z0-9]*$/,
-        expected: "OCI Health Checks vantage point names such as goo-chs",
+        ...patterns.vantagePoint,
     });
     if (hostname === undefined || zone === undefined || zoneId === undefined) {
         return undefined;
@@ -361,8 +365,7 @@ export function parseFleet(
         const e = obj(item, p, issues, ["name", "cluster", "objects", "fields", "reason"]);
         const name = str(e, "name", p, issues, {
             required: true,
-            pattern: /^[a-z0-9][-a-z0-9]{0,62}$/,
-            expected: "a name of lowercase letters, digits and '-'",
+            ...patterns.fleetExceptionName,
         });
         if (name !== undefined && seen.has(name)) {
             issues.add(join(p, "name"), name, "a name no other exception uses");
@@ -378,8 +381,7 @@ export function parseFleet(
         }
         const objects = strList(e, "objects", p, issues, {
             required: true,
-            pattern: objectPattern,
-            expected: "object patterns Kind/namespace/name or Kind/name, '*' as a wildcard",
+            ...patterns.fleetObject,
         });
         if (e.objects !== undefined && objects.length === 0) {
             issues.add(join(p, "objects"), e.objects, "at least one object pattern");
@@ -388,14 +390,11 @@ export function parseFleet(
             e.fields === undefined
                 ? undefined
                 : strList(e, "fields", p, issues, {
-                      pattern: /^[A-Za-z][^\s]*$/,
-                      expected:
-                          "field paths such as metadata.labels.pod-security.kubernetes.io/enforce-version",
+                      ...patterns.fieldPath,
                   });
         const reason = str(e, "reason", p, issues, {
             required: true,
-            pattern: /\S.{9,}/,
-            expected: "a sentence (at least 10 characters) saying why the cluster differs",
+            ...patterns.exceptionReason,
         });
         if (name === undefined || cluster === undefined || reason === undefined) {
             return undefined;

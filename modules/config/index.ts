@@ -46,6 +46,7 @@ import {
     num,
     obj,
     patterns,
+    ranges,
     str,
     strList,
     strMap,
@@ -172,8 +173,8 @@ export function parseConfig(
         "region",
     );
     const tags = strMap(rootObj, "tags", root, issues, {
-        keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,
-        expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
+        keyPattern: patterns.tagKey.pattern,
+        expected: patterns.tagKey.expected,
     });
     const vault = parseVault(rootObj.vault, top("vault"), issues, environment);
     const authObj = obj(rootObj.ociAuth, top("ociAuth"), issues, ["method", "profile"]);
@@ -183,8 +184,7 @@ export function parseConfig(
             default: "ApiKey",
         }),
         profile: str(authObj, "profile", top("ociAuth"), issues, {
-            pattern: /^[A-Za-z0-9_.-]+$/,
-            expected: "an OCI config file profile name",
+            ...patterns.ociProfile,
             default: "DEFAULT",
         }),
     };
@@ -214,9 +214,7 @@ export function parseConfig(
     const imagesObj = obj(rootObj.images, top("images"), issues, ["mirror"]);
     const images = {
         mirror: str(imagesObj, "mirror", top("images"), issues, {
-            pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
-            expected:
-                "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+            ...patterns.imagesMirror,
         }),
     };
     if (peering.enabled) {
@@ -313,7 +311,10 @@ function parseVault(
     return {
         type: str(o, "type", path, issues, { oneOf: vaultTypes, default: "DEFAULT" }),
         protectionMode,
-        rotationDays: num(o, "rotationDays", path, issues, { min: 60, max: 365, default: 90 }),
+        rotationDays: num(o, "rotationDays", path, issues, {
+            ...ranges.vaultRotationDays,
+            default: 90,
+        }),
         existingVaultId: str(o, "existingVaultId", path, issues, ocidOf("vault")),
     };
 }
@@ -383,8 +384,7 @@ function parseCluster(
         ...(isOke
             ? patterns.region
             : {
-                  pattern: /^[a-z0-9][-a-z0-9]*$/,
-                  expected: "a location label such as on-prem-fra",
+                  ...patterns.locationLabel,
               }),
         required: true,
         default: "invalid",
@@ -531,8 +531,7 @@ function parseCluster(
             }),
         };
         kubeconfigKey = str(o, "kubeconfigKey", path, issues, {
-            pattern: /^[A-Za-z0-9_.-]+$/,
-            expected: "the name of a secret config key holding the kubeconfig",
+            ...patterns.kubeconfigKey,
             default: defaultKubeconfigKey(name),
         });
         const fullKey = `${ctx.project}:${kubeconfigKey}`;
@@ -566,8 +565,7 @@ function parseCluster(
         ? list(o, "addons", path, issues, (a, ap) => {
               const ao = obj(a, ap, issues, ["name", "version", "configurations"], true);
               const addonName = str(ao, "name", ap, issues, {
-                  pattern: /^[A-Za-z][A-Za-z0-9]+$/,
-                  expected: "an OKE add-on name such as CertManager or NvidiaGpuPlugin",
+                  ...patterns.addonName,
                   required: true,
               });
               return addonName === undefined
@@ -575,8 +573,7 @@ function parseCluster(
                   : {
                         name: addonName,
                         version: str(ao, "version", ap, issues, {
-                            pattern: /^v?\d+\.\d+/,
-                            expected: "an add-on version such as v1.14.5",
+                            ...patterns.addonVersion,
                         }),
                         configurations: strMap(ao, "configurations", ap, issues),
                     };
@@ -795,8 +792,6 @@ function checkCatalog(
     );
 }
 
-const shapePattern = /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/;
-
 function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConfig | undefined {
     if (!isObject(raw)) {
         issues.add(path, raw, "a node pool object with name, role and shape");
@@ -827,16 +822,15 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         default: "system",
     });
     const shape = str(o, "shape", path, issues, {
-        pattern: shapePattern,
-        expected: "an OCI shape name such as VM.Standard.E5.Flex or BM.GPU.A100-v2.8",
+        ...patterns.shape,
         required: true,
         default: "VM.Standard.E5.Flex",
     });
-    checkCatalog(issues, `${path}.shape`, shape, shapePattern, knownShapes, "shape");
+    checkCatalog(issues, `${path}.shape`, shape, patterns.shape.pattern, knownShapes, "shape");
     const flex = shape.endsWith(".Flex");
     const gpu = /\.GPU/.test(shape);
-    const ocpus = num(o, "ocpus", path, issues, { min: 1, max: 128 });
-    const memoryGbs = num(o, "memoryGbs", path, issues, { min: 1, max: 2048 });
+    const ocpus = num(o, "ocpus", path, issues, ranges.poolOcpus);
+    const memoryGbs = num(o, "memoryGbs", path, issues, ranges.poolMemoryGbs);
     if (flex && (ocpus === undefined || memoryGbs === undefined)) {
         issues.add(
             `${path}.${ocpus === undefined ? "ocpus" : "memoryGbs"}`,
@@ -924,13 +918,11 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         ocpus,
         memoryGbs,
         size: num(o, "size", path, issues, {
-            min: 0,
-            max: 1000,
+            ...ranges.poolSize,
             default: role === "system" ? 2 : 1,
         }),
         bootVolumeGbs: num(o, "bootVolumeGbs", path, issues, {
-            min: 50,
-            max: 32768,
+            ...ranges.poolBootVolumeGbs,
             default: gpu ? 250 : 100,
         }),
         imageId: str(o, "imageId", path, issues, ocidOf("image")),
@@ -938,8 +930,8 @@ function parseNodePool(raw: unknown, path: string, issues: Issues): NodePoolConf
         gpu,
         kataMode,
         labels: strMap(o, "labels", path, issues, {
-            keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-            expected: "a Kubernetes label key",
+            keyPattern: patterns.labelKey.pattern,
+            expected: patterns.labelKey.expected,
         }),
         ...(o.availabilityDomains !== undefined
             ? { availabilityDomains: parseAvailabilityDomains(o.availabilityDomains, path, issues) }
@@ -953,7 +945,12 @@ function parseAvailabilityDomains(v: unknown, path: string, issues: Issues): num
     const ok =
         Array.isArray(v) &&
         v.length > 0 &&
-        v.every((n) => Number.isInteger(n) && n >= 1 && n <= 3) &&
+        v.every(
+            (n) =>
+                Number.isInteger(n) &&
+                n >= ranges.availabilityDomain.min &&
+                n <= ranges.availabilityDomain.max,
+        ) &&
         new Set(v).size === v.length;
     if (!ok) {
         issues.add(p, v, "a non-empty list of distinct availability domain numbers 1, 2 or 3");

@@ -1,6 +1,6 @@
 /** `kubeflow` section: Kubeflow Pipelines for MLOps (issue 8). */
 import type { LayerContext } from "./layer";
-import { Issues, bool, join, num, obj, str, strList } from "./validate";
+import { Issues, bool, join, num, obj, patterns, ranges, str, strList } from "./validate";
 
 export const kubeflowModes = ["standalone", "full"] as const;
 /** `standalone`: Kubeflow Pipelines only; `full`: the whole `kubeflow/manifests` release. */
@@ -76,12 +76,10 @@ export interface KubeflowConfig {
 
 const versionPattern = {
     standalone: {
-        pattern: /^\d+\.\d+\.\d+$/,
-        expected: "a kubeflow/pipelines release tag such as 2.16.0",
+        ...patterns.kubeflowPipelinesVersion,
     },
     full: {
-        pattern: /^(\d{2}\.\d{2}(\.\d+)?|v1\.\d+\.\d+)$/,
-        expected: "a kubeflow/manifests release tag such as 26.03 or v1.11.0",
+        ...patterns.kubeflowManifestsVersion,
     },
 } as const;
 
@@ -115,8 +113,7 @@ export function parseKubeflow(
         default: mode === "full" ? defaultManifestsVersion : defaultPipelinesVersion,
     });
     let profileNamespace = str(o, "profileNamespace", path, issues, {
-        pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-        expected: "a namespace name (RFC 1123 label) other than default, kube-* and kubeflow",
+        ...patterns.profileNamespace,
         default: "ml-pipelines",
     });
     if (reservedNamespaces.includes(profileNamespace) || profileNamespace.startsWith("llm-")) {
@@ -128,41 +125,33 @@ export function parseKubeflow(
         profileNamespace = "ml-pipelines";
     }
     const profileOwner = str(o, "profileOwner", path, issues, {
-        pattern: /^[^@\s]+@[^@\s]+$/,
-        expected: "an e-mail address (the Kubeflow user who owns the profile)",
+        ...patterns.profileOwner,
         required: mode === "full",
     });
     const pp = join(path, "promotion");
     const p = obj(o.promotion, pp, issues, ["minAttackBlockRate", "maxBenignBlockRate"]);
     const promotion = {
         minAttackBlockRate: num(p, "minAttackBlockRate", pp, issues, {
-            min: 0,
-            max: 1,
-            integer: false,
+            ...ranges.blockRate,
             default: 0.95,
         }),
         maxBenignBlockRate: num(p, "maxBenignBlockRate", pp, issues, {
-            min: 0,
-            max: 1,
-            integer: false,
+            ...ranges.blockRate,
             default: 0.02,
         }),
     };
     const trustedModelKeyIds = strList(o, "trustedModelKeyIds", path, issues, {
-        pattern: /^ocid1\.key\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9]+$/,
-        expected: "a KMS key OCID such as ocid1.key.oc1.iad.<vault>.<key>",
+        ...patterns.kmsKeyOcid,
     });
     const rp = join(path, "redteam");
     const r = obj(o.redteam, rp, issues, ["schedule", "apiKeySecret"]);
     const redteam = {
         schedule: str(r, "schedule", rp, issues, {
-            pattern: /^(\S+\s+){4}\S+$/,
-            expected: "a five-field cron schedule such as 17 */6 * * *",
+            ...patterns.cronSchedule,
             default: "17 */6 * * *",
         }),
         apiKeySecret: str(r, "apiKeySecret", rp, issues, {
-            pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-            expected: "an OCI Vault secret name",
+            ...patterns.redteamApiKeySecret,
             default: "redteam-api-key",
         }),
     };

@@ -3,7 +3,7 @@ import { egressProxyImage } from "../constants/images";
 import { parseCidr } from "./cidr";
 import type { LayerContext } from "./layer";
 import { TierImage, parseImage } from "./tiers";
-import { Issues, bool, isObject, join, num, obj, patterns, str, strList } from "./validate";
+import { Issues, bool, isObject, join, num, obj, patterns, ranges, str, strList } from "./validate";
 
 export const egressEngines = ["proxy", "calico-enterprise", "cilium"] as const;
 export type EgressEngine = (typeof egressEngines)[number];
@@ -75,7 +75,8 @@ export const engineNeedsCni: Readonly<Record<EgressEngine, string | undefined>> 
     cilium: "cilium",
 };
 
-const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Each label of a domain: an RFC 1123 label (the same rule as a Kubernetes name). */
+const label = patterns.k8sName.pattern;
 
 /**
  * Why `domain` cannot be an egress allowlist entry, or undefined when it can. Accepted: a fully
@@ -288,8 +289,7 @@ export function parseNetworkPolicy(
         );
     }
     const apiServerPort = num(o, "apiServerPort", path, issues, {
-        min: 1,
-        max: 65535,
+        ...ranges.apiServerPort,
         default: 6443,
     });
     const ingressCidrs = cidrList(o, "ingressCidrs", path, issues) ?? ["0.0.0.0/0"];

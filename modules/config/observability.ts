@@ -1,6 +1,6 @@
 /** `observability` section: Prometheus, Grafana, alert routing, OCI Logging. */
 import type { LayerContext } from "./layer";
-import { Issues, bool, join, list, num, obj, str } from "./validate";
+import { Issues, bool, join, list, num, obj, patterns, ranges, str } from "./validate";
 
 export const receiverTypes = ["webhook", "slack", "pagerduty"] as const;
 export type ReceiverType = (typeof receiverTypes)[number];
@@ -72,15 +72,8 @@ export function isValidLogRetention(days: number): boolean {
     return (logRetentionChoices as readonly number[]).includes(days);
 }
 
-const k8sName = {
-    pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-    expected: "a lower-case DNS name (letters, digits, '-'), at most 63 characters",
-};
-const vaultSecretName = {
-    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-    expected: "an OCI Vault secret name (letters, digits, '.', '_', '-')",
-};
-const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const k8sName = patterns.k8sName;
+const vaultSecretName = patterns.vaultSecretName;
 
 function parseReceiver(item: unknown, p: string, issues: Issues): AlertReceiverConfig | undefined {
     const r = obj(item, p, issues, ["name", "type", "secretName"], true);
@@ -145,8 +138,8 @@ function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConf
     const defaultReceiver = known("defaultReceiver") ?? receivers[0]?.name;
     const criticalReceiver = known("criticalReceiver") ?? defaultReceiver;
     const groupBy = list(o, "groupBy", path, issues, (item, p) => {
-        if (typeof item !== "string" || !labelName.test(item)) {
-            issues.add(p, item, "a Prometheus label name");
+        if (typeof item !== "string" || !patterns.prometheusLabel.pattern.test(item)) {
+            issues.add(p, item, patterns.prometheusLabel.expected);
             return undefined;
         }
         return item;
@@ -157,8 +150,7 @@ function parseAlerting(raw: unknown, path: string, issues: Issues): AlertingConf
         criticalReceiver,
         groupBy: o.groupBy === undefined ? ["alertname", "namespace", "severity"] : groupBy,
         repeatIntervalMinutes: num(o, "repeatIntervalMinutes", path, issues, {
-            min: 5,
-            max: 10080,
+            ...ranges.alertRepeatMinutes,
             default: 240,
         }),
     };
@@ -183,7 +175,10 @@ export function parseObservability(
     const g = obj(o.grafana, gp, issues, ["adminSecretName", "persistence", "storageGi"]);
     const lp = join(path, "logging");
     const l = obj(o.logging, lp, issues, ["retentionDays", "decisionLogs"]);
-    let logRetention = num(l, "retentionDays", lp, issues, { min: 30, max: 180, default: 90 });
+    let logRetention = num(l, "retentionDays", lp, issues, {
+        ...ranges.logRetentionDays,
+        default: 90,
+    });
     if (!isValidLogRetention(logRetention)) {
         issues.add(
             join(lp, "retentionDays"),
@@ -200,8 +195,14 @@ export function parseObservability(
     }
     return {
         enabled,
-        retentionDays: num(o, "retentionDays", path, issues, { min: 1, max: 365, default: 15 }),
-        storageGi: num(o, "storageGi", path, issues, { min: 10, max: 10000, default: 50 }),
+        retentionDays: num(o, "retentionDays", path, issues, {
+            ...ranges.prometheusRetentionDays,
+            default: 15,
+        }),
+        storageGi: num(o, "storageGi", path, issues, {
+            ...ranges.prometheusStorageGi,
+            default: 50,
+        }),
         storageClass: str(o, "storageClass", path, issues, { default: "oci-bv", ...k8sName }),
         grafana: {
             adminSecretName: str(g, "adminSecretName", gp, issues, {
@@ -209,7 +210,7 @@ export function parseObservability(
                 ...vaultSecretName,
             }),
             persistence: bool(g, "persistence", gp, issues, true),
-            storageGi: num(g, "storageGi", gp, issues, { min: 1, max: 1000, default: 10 }),
+            storageGi: num(g, "storageGi", gp, issues, { ...ranges.grafanaStorageGi, default: 10 }),
         },
         alerting,
         logging: {

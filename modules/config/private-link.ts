@@ -46,8 +46,6 @@ export interface InferenceClient {
     readonly vaultReaderUserOcid: string;
 }
 
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 /** Reads `clusters[i].privateLink` (existing clusters only; undefined when absent). */
 export function parsePrivateLink(
     raw: unknown,
@@ -89,15 +87,13 @@ export function parsePrivateLink(
         }),
         cidrs,
         entryAddress: str(o, "entryAddress", path, issues, {
-            pattern: ipv4,
-            expected: "a private IPv4 address in the serving cluster's load balancer subnet",
+            ...patterns.entryAddress,
             required: true,
             default: "0.0.0.0",
         }),
         ipsec: {
             cpeAddress: str(ip, "cpeAddress", ipsecPath, issues, {
-                pattern: ipv4,
-                expected: "the public IPv4 address of the on-premises VPN device",
+                ...patterns.cpeAddress,
                 required: true,
                 default: "0.0.0.0",
             }),

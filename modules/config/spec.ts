@@ -8,7 +8,9 @@
  * Defaults that depend on other values (the cluster's target, environment or node pools) cannot be
  * a constant: they are written as `defaultText` here and computed by the section parsers, which
  * also hold the cross-field rules (test/config/schema.test.ts checks that every constant default
- * here is the one the parsers apply).
+ * here is the one the parsers apply). Field patterns with their messages, and numeric ranges, are
+ * entries of the `patterns` and `ranges` tables of ./validate.ts, which the parsers use too
+ * (test/config/patterns.test.ts).
  */
 import { z } from "zod";
 import { privilegedNamespaces, serviceNamespaces, tierNamespaces } from "../constants/namespaces";
@@ -24,7 +26,7 @@ import {
     protectionModes,
     vaultTypes,
 } from "./schema";
-import { patterns } from "./validate";
+import { patterns, ranges } from "./validate";
 import { egressEngines, extendableEgressIdentities } from "./network";
 import { receiverTypes } from "./observability";
 import { kubeflowModes, podSecurityLevels } from "./kubeflow";
@@ -193,14 +195,8 @@ const cidrList = (description: string, o: Common = {}) =>
         defaultText: "`[]`",
         ...o,
     });
-const k8sName = {
-    pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-    expected: "a lower-case DNS name (letters, digits, '-'), at most 63 characters",
-};
-const vaultSecretName = {
-    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-    expected: "an OCI Vault secret name (letters, digits, '.', '_', '-')",
-};
+const k8sName = patterns.k8sName;
+const vaultSecretName = patterns.vaultSecretName;
 const domainItem = text("a domain name", {
     required: true,
     expected:
@@ -222,14 +218,8 @@ const subject = item(
 );
 const subjects = (description: string) => list(subject, description, { defaultText: "`[]`" });
 
-const cpuQuantity = {
-    pattern: /^\d+(\.\d+)?m?$/,
-    expected: "a CPU quantity such as 8, 0.5 or 500m",
-};
-const memoryQuantity = {
-    pattern: /^\d+(\.\d+)?(Ki|Mi|Gi|Ti)?$/,
-    expected: "a memory quantity such as 32Gi or 512Mi",
-};
+const cpuQuantity = patterns.cpuQuantity;
+const memoryQuantity = patterns.memoryQuantity;
 const quotaShape = (defaults: { cpu?: string; memory?: string; gpus?: number; pods?: number }) => ({
     cpu: finish(
         z.union(
@@ -252,11 +242,10 @@ const quotaShape = (defaults: { cpu?: string; memory?: string; gpus?: number; po
         defaultText: defaults.memory,
     }),
     gpus: number("GPUs (`nvidia.com/gpu` and `nvidia.com/pgpu` requests)", {
-        min: 0,
-        max: 1024,
+        ...ranges.quotaGpus,
         defaultText: defaults.gpus?.toString(),
     }),
-    pods: number("pods", { min: 1, max: 10000, defaultText: defaults.pods?.toString() }),
+    pods: number("pods", { ...ranges.quotaPods, defaultText: defaults.pods?.toString() }),
 });
 
 const platformNamespaces = [
@@ -327,13 +316,11 @@ export const baselineSchema = section(
                 acme: section(
                     {
                         email: text("ACME account e-mail", {
-                            pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
-                            expected: "an e-mail address for the ACME account",
+                            ...patterns.acmeEmail,
                             required: true,
                         }),
                         server: text("ACME directory URL", {
-                            pattern: /^https:\/\/\S+$/,
-                            expected: "an https:// ACME directory URL",
+                            ...patterns.acmeServer,
                             default: "https://acme-v02.api.letsencrypt.org/directory",
                         }),
                     },
@@ -355,8 +342,7 @@ export const baselineSchema = section(
                 existingClusterAuth: section(
                     {
                         vaultId: text("vault whose secrets the store reads", {
-                            pattern: /^ocid1\.vault\./,
-                            expected: "a vault OCID (ocid1.vault.…)",
+                            ...patterns.vaultOcid,
                             required: true,
                         }),
                         region: text("OCI region of the vault", {
@@ -364,21 +350,17 @@ export const baselineSchema = section(
                             required: true,
                         }),
                         userOcid: text("OCI user of the API key", {
-                            pattern: /^ocid1\.user\./,
-                            expected: "a user OCID (ocid1.user.…)",
+                            ...patterns.userOcid,
                             required: true,
                         }),
                         tenancyOcid: text("tenancy", {
-                            pattern: /^ocid1\.tenancy\./,
-                            expected: "a tenancy OCID (ocid1.tenancy.…)",
+                            ...patterns.tenancyOcid,
                             required: true,
                         }),
                         secretName: text(
                             "Kubernetes Secret in `external-secrets`, created out of band, with keys `privateKey` and `fingerprint`",
                             {
-                                pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
-                                expected:
-                                    "the name of a Secret in namespace external-secrets holding privateKey and fingerprint",
+                                ...patterns.clusterAuthSecretName,
                                 required: true,
                             },
                         ),
@@ -405,10 +387,7 @@ export const baselineSchema = section(
     "in-cluster baseline: RBAC, tenants, GPU stack, ingress, External Secrets, namespace quotas",
 );
 
-const quantity = {
-    pattern: /^(\d+(\.\d+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/,
-    expected: "a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
-};
+const quantity = patterns.quantity;
 const resourceSide = (description: string) =>
     section(
         {
@@ -429,22 +408,17 @@ const image = (description: string) =>
     section(
         {
             repository: text("registry and repository, without tag or digest", {
-                pattern: /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/,
-                expected:
-                    "a registry/repository without tag or digest, e.g. iad.ocir.io/mytenancy/secure-llm-platform/guardrails",
+                ...patterns.imageRepository,
                 defaultText: "pinned default",
             }),
             tag: text("tag (informative; the digest decides what runs)", {
-                pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
-                expected: "an image tag such as 0.24.1",
+                ...patterns.imageTag,
                 defaultText: "pinned default",
             }),
             digest: text(
                 "`sha256:<64 hex>`; required when the repository or tag changes. Unverified or placeholder digests are listed as warnings by `pulumi up` and the plan",
                 {
-                    pattern: /^sha256:[0-9a-f]{64}$/,
-                    expected:
-                        "sha256:<64 hex digits>: images are pinned by digest; changing repository or tag needs the new digest",
+                    ...patterns.imageDigest,
                     defaultText: "pinned default",
                 },
             ),
@@ -452,15 +426,11 @@ const image = (description: string) =>
         description,
     );
 const tierCommon = (
-    replicas: { max: number; defaultText: string },
+    replicas: { range: { min: number; max: number }; defaultText: string },
     enabled: Common & { default?: boolean },
 ) => ({
     enabled: flag("whether the tier runs on this cluster", enabled),
-    replicas: number("pod replicas", {
-        min: 1,
-        max: replicas.max,
-        defaultText: replicas.defaultText,
-    }),
+    replicas: number("pod replicas", { ...replicas.range, defaultText: replicas.defaultText }),
     resources,
 });
 
@@ -468,22 +438,22 @@ export const tiersSchema = section(
     {
         gateway: section(
             {
-                ...tierCommon({ max: 20, defaultText: "`2`" }, { default: true }),
+                ...tierCommon(
+                    { range: ranges.gatewayReplicas, defaultText: "`2`" },
+                    { default: true },
+                ),
                 image: image("gateway image"),
                 hostname: text("TLS host of the only exposed entry", {
-                    pattern:
-                        /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/,
-                    expected: "a fully qualified DNS name such as llm.example.com",
+                    ...patterns.hostname,
                     defaultText: "`llm.<cluster>.internal`",
                 }),
                 maxBodySize: text("largest request body (nginx size)", {
-                    pattern: /^[1-9]\d{0,4}[km]$/,
-                    expected: "an nginx size such as 512k or 1m (at most 99999m)",
+                    ...patterns.nginxSize,
                     default: "1m",
                 }),
                 rateLimitRps: number(
                     "requests per second per client IP (ingress) and per API key (gateway)",
-                    { min: 1, max: 10000, default: 10 },
+                    { ...ranges.rateLimitRps, default: 10 },
                 ),
                 auth: section(
                     {
@@ -502,8 +472,7 @@ export const tiersSchema = section(
                         oidc: section(
                             {
                                 issuerUrl: text("issuer URL", {
-                                    pattern: /^https:\/\//,
-                                    expected: "an https:// issuer URL",
+                                    ...patterns.oidcIssuerUrl,
                                     required: true,
                                 }),
                                 clientId: text("client id", { required: true }),
@@ -521,14 +490,15 @@ export const tiersSchema = section(
         ),
         guardrails: section(
             {
-                ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
+                ...tierCommon(
+                    { range: ranges.tierReplicas, defaultText: "`2`" },
+                    { default: true },
+                ),
                 image: image("NeMo Guardrails image"),
                 configId: text(
                     "rails configuration directory `guardrails/<configId>/` (it must exist and hold only rail files)",
                     {
-                        pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
-                        expected:
-                            "a directory name under guardrails/ (lower-case letters, digits, '-', '_'; no '/' or '..')",
+                        ...patterns.guardrailsConfigId,
                         default: "default",
                     },
                 ),
@@ -539,15 +509,16 @@ export const tiersSchema = section(
                 inferenceFrom: text(
                     "with `inference.enabled: false`: the OKE cluster of the stack whose inference these guardrails call through its private mTLS entry (needs `privateLink` and `baseline.secrets.existingClusterAuth`)",
                     {
-                        ...patterns.dnsLabel,
-                        expected:
-                            "the name of the OKE cluster of the stack that serves this cluster's inference",
+                        ...patterns.inferenceFrom,
                         defaultText: "none (in-cluster inference)",
                     },
                 ),
                 jailbreakDetection: section(
                     {
-                        ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
+                        ...tierCommon(
+                            { range: ranges.tierReplicas, defaultText: "`2`" },
+                            { default: true },
+                        ),
                         image: image("jailbreak detection image"),
                     },
                     "the jailbreak heuristics server the input rails call",
@@ -558,7 +529,10 @@ export const tiersSchema = section(
         inference: section(
             {
                 ...tierCommon(
-                    { max: 32, defaultText: "`1` (`2` in prod, the least prod accepts)" },
+                    {
+                        range: ranges.inferenceReplicas,
+                        defaultText: "`1` (`2` in prod, the least prod accepts)",
+                    },
                     { defaultText: "`true` only where the cluster has a Kata GPU runtime" },
                 ),
                 image: image("vLLM image"),
@@ -566,23 +540,20 @@ export const tiersSchema = section(
                 model: section(
                     {
                         name: text("served model name and directory under `/models`", {
-                            pattern: /^[a-z0-9][a-z0-9._-]{0,62}$/,
-                            expected: "a model name: lower-case letters, digits, '.', '_', '-'",
+                            ...patterns.modelName,
                             default: "llama-3.1-8b-instruct",
                         }),
                         source: text("encrypted model (model-vault format)", {
-                            pattern: /^oci-os:\/\/[a-z0-9-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._/-]+$/,
-                            expected: "oci-os://<namespace>/<bucket>/<prefix>",
+                            ...patterns.modelSource,
                             defaultText:
                                 "OKE: `oci-os://<ns>/<model bucket>/<name>`; required on existing clusters",
                         }),
                         sizeGi: number(
                             "memory-backed model volume limit, GiB (the loader's and the pod's memory limits must hold it)",
-                            { min: 1, max: 1024, default: 40 },
+                            { ...ranges.modelSizeGi, default: 40 },
                         ),
                         maxModelLen: number("`--max-model-len`, tokens", {
-                            min: 256,
-                            max: 1048576,
+                            ...ranges.maxModelLen,
                             default: 8192,
                         }),
                     },
@@ -597,27 +568,24 @@ export const tiersSchema = section(
                     default: false,
                 }),
                 gpus: number("GPUs per pod (1 under Kata GPU: passthrough is one GPU per pod)", {
-                    min: 1,
-                    max: 8,
+                    ...ranges.inferenceGpus,
                     default: 1,
                 }),
                 hpa: section(
                     {
                         minReplicas: number("least replicas (at least 2 in prod)", {
-                            min: 1,
-                            max: 32,
+                            ...ranges.inferenceReplicas,
                             defaultText: "`replicas`",
                         }),
                         maxReplicas: number(
                             "most replicas; checked against the namespace GPU quota",
-                            { min: 1, max: 32, defaultText: "max(`minReplicas`, 2)" },
+                            { ...ranges.inferenceReplicas, defaultText: "max(`minReplicas`, 2)" },
                         ),
                     },
                     "autoscaling bounds",
                 ),
                 startupSeconds: number("startup-probe budget for the model load, seconds", {
-                    min: 60,
-                    max: 7200,
+                    ...ranges.startupSeconds,
                     default: 1800,
                 }),
             },
@@ -625,7 +593,10 @@ export const tiersSchema = section(
         ),
         outputFilter: section(
             {
-                ...tierCommon({ max: 50, defaultText: "`2`" }, { default: true }),
+                ...tierCommon(
+                    { range: ranges.tierReplicas, defaultText: "`2`" },
+                    { default: true },
+                ),
                 analyzerImage: image("Presidio analyzer image"),
                 anonymizerImage: image("Presidio anonymizer image"),
                 entities: list(
@@ -680,8 +651,7 @@ export const networkPolicySchema = section(
             { defaultText: "OKE: the control-plane subnet; required for existing clusters" },
         ),
         apiServerPort: number("TCP port of the API server endpoints (after Service DNAT)", {
-            min: 1,
-            max: 65535,
+            ...ranges.apiServerPort,
             default: 6443,
         }),
         nodeCidrs: cidrList(
@@ -704,8 +674,14 @@ export const observabilitySchema = section(
             "kube-prometheus-stack, monitors, alert rules, dashboards, decision-log metrics",
             { default: true },
         ),
-        retentionDays: number("days Prometheus keeps samples", { min: 1, max: 365, default: 15 }),
-        storageGi: number("size of Prometheus' volume, GiB", { min: 10, max: 10000, default: 50 }),
+        retentionDays: number("days Prometheus keeps samples", {
+            ...ranges.prometheusRetentionDays,
+            default: 15,
+        }),
+        storageGi: number("size of Prometheus' volume, GiB", {
+            ...ranges.prometheusStorageGi,
+            default: 50,
+        }),
         storageClass: text("StorageClass of the Prometheus, Alertmanager and Grafana volumes", {
             ...k8sName,
             default: "oci-bv",
@@ -718,8 +694,7 @@ export const observabilitySchema = section(
                 ),
                 persistence: flag("keep Grafana's database on a volume", { default: true }),
                 storageGi: number("size of Grafana's volume, GiB", {
-                    min: 1,
-                    max: 1000,
+                    ...ranges.grafanaStorageGi,
                     default: 10,
                 }),
             },
@@ -755,16 +730,14 @@ export const observabilitySchema = section(
                 }),
                 groupBy: list(
                     text("a Prometheus label name", {
-                        pattern: /^[a-zA-Z_][a-zA-Z0-9_]*$/,
-                        expected: "a Prometheus label name",
+                        ...patterns.prometheusLabel,
                         required: true,
                     }),
                     "labels alerts are grouped by",
                     { defaultText: "`[alertname, namespace, severity]`" },
                 ),
                 repeatIntervalMinutes: number("minutes before a firing alert is sent again", {
-                    min: 5,
-                    max: 10080,
+                    ...ranges.alertRepeatMinutes,
                     default: 240,
                 }),
             },
@@ -774,7 +747,7 @@ export const observabilitySchema = section(
             {
                 retentionDays: number(
                     "OCI Logging retention of the guardrail decision log: 30, 60, …, 180",
-                    { min: 30, max: 180, default: 90 },
+                    { ...ranges.logRetentionDays, default: 90 },
                 ),
                 decisionLogs: flag(
                     "ship guardrail decision logs (ids, rails, verdicts; never prompt text) to OCI Logging",
@@ -796,23 +769,18 @@ export const kubeflowSchema = section(
             { default: "standalone" },
         ),
         version: text("pinned release tag", {
-            pattern: /^(\d+\.\d+\.\d+|\d{2}\.\d{2}(\.\d+)?|v1\.\d+\.\d+)$/,
-            expected:
-                "a kubeflow/pipelines release tag such as 2.16.0 (standalone) or a kubeflow/manifests tag such as 26.03 (full)",
+            ...patterns.kubeflowVersion,
             defaultText: "`2.16.0` (standalone), `26.03` (full)",
         }),
         profileNamespace: text(
             "pipeline namespace; `default`, `kube-*`, `kubeflow` and `llm-*` are refused",
             {
-                pattern: /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
-                expected:
-                    "a namespace name (RFC 1123 label) other than default, kube-* and kubeflow",
+                ...patterns.profileNamespace,
                 default: "ml-pipelines",
             },
         ),
         profileOwner: text("Profile owner e-mail", {
-            pattern: /^[^@\s]+@[^@\s]+$/,
-            expected: "an e-mail address (the Kubeflow user who owns the profile)",
+            ...patterns.profileOwner,
             defaultText: "none; required in `full` mode",
         }),
         podSecurity: choice(
@@ -822,8 +790,7 @@ export const kubeflowSchema = section(
         ),
         trustedModelKeyIds: list(
             text("a KMS key OCID", {
-                pattern: /^ocid1\.key\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9]+$/,
-                expected: "a KMS key OCID such as ocid1.key.oc1.iad.<vault>.<key>",
+                ...patterns.kmsKeyOcid,
                 required: true,
             }),
             "extra KMS key OCIDs a promoted model may be wrapped with (OKE adds the cluster's model key)",
@@ -833,12 +800,10 @@ export const kubeflowSchema = section(
             {
                 minAttackBlockRate: number(
                     "share of red-team attacks a candidate rule set must block",
-                    { min: 0, max: 1, integer: false, default: 0.95 },
+                    { ...ranges.blockRate, default: 0.95 },
                 ),
                 maxBenignBlockRate: number("share of benign prompts it may block", {
-                    min: 0,
-                    max: 1,
-                    integer: false,
+                    ...ranges.blockRate,
                     default: 0.02,
                 }),
             },
@@ -849,16 +814,14 @@ export const kubeflowSchema = section(
                 schedule: text(
                     "cron (UTC) of the recurring red-team assessment through the gateway",
                     {
-                        pattern: /^(\S+\s+){4}\S+$/,
-                        expected: "a five-field cron schedule such as 17 */6 * * *",
+                        ...patterns.cronSchedule,
                         default: "17 */6 * * *",
                     },
                 ),
                 apiKeySecret: text(
                     "OCI Vault secret with the API key the assessment presents (add that key to the gateway's key set)",
                     {
-                        pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-                        expected: "an OCI Vault secret name",
+                        ...patterns.redteamApiKeySecret,
                         default: "redteam-api-key",
                     },
                 ),
@@ -894,12 +857,6 @@ export const layerShape = {
 // ---------------------------------------------------------------------------------------------
 // Clusters and the stack
 
-const dnsName = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/;
-const fleetObjectPattern = /^[A-Za-z*][A-Za-z0-9*]*(\/[a-z0-9*][-a-z0-9.*]*){1,2}$/;
-const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-const shapePattern = /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/;
-
 export const nodePoolSchema = item(
     {
         name: text("DNS label, unique in the cluster", { ...patterns.dnsLabel, required: true }),
@@ -907,27 +864,22 @@ export const nodePoolSchema = item(
         shape: text(
             "OCI shape. `gpu` needs a GPU shape; Kata pools need bare metal (a VM shape is refused naming this key)",
             {
-                pattern: shapePattern,
-                expected: "an OCI shape name such as VM.Standard.E5.Flex or BM.GPU.A100-v2.8",
+                ...patterns.shape,
                 required: true,
             },
         ),
         ocpus: number("OCPUs; required for `.Flex` shapes, refused on fixed shapes", {
-            min: 1,
-            max: 128,
+            ...ranges.poolOcpus,
         }),
         memoryGbs: number("memory in GB; required for `.Flex` shapes, refused on fixed shapes", {
-            min: 1,
-            max: 2048,
+            ...ranges.poolMemoryGbs,
         }),
         size: number("nodes, spread over availability domains", {
-            min: 0,
-            max: 1000,
+            ...ranges.poolSize,
             defaultText: "`2` (system), `1`",
         }),
         bootVolumeGbs: number("boot volume GB, encrypted with the vault's volumes key", {
-            min: 50,
-            max: 32768,
+            ...ranges.poolBootVolumeGbs,
             defaultText: "`250` (GPU), `100`",
         }),
         imageId: text("node image OCID", {
@@ -944,11 +896,11 @@ export const nodePoolSchema = item(
             { defaultText: "`auto`" },
         ),
         labels: stringMap("extra node labels", {
-            keyPattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
-            keyExpected: "a Kubernetes label key",
+            keyPattern: patterns.labelKey.pattern,
+            keyExpected: patterns.labelKey.expected,
         }),
         availabilityDomains: list(
-            number("an AD number", { min: 1, max: 3, required: true }),
+            number("an AD number", { ...ranges.availabilityDomain, required: true }),
             "availability domains to place nodes in; an AD without the shape is refused at `pulumi up`",
             {
                 minItems: 1,
@@ -973,8 +925,7 @@ export const clusterSchema = item(
             { default: "oke" },
         ),
         region: text("OKE: OCI region; existing: a location label such as on-prem-fra", {
-            pattern: /^[a-z0-9][-a-z0-9]*$/,
-            expected: "an OCI region identifier such as us-ashburn-1, or a location label",
+            ...patterns.clusterRegion,
             required: true,
         }),
         kubernetesVersion: text(
@@ -1036,13 +987,11 @@ export const clusterSchema = item(
             item(
                 {
                     name: text("OKE add-on name", {
-                        pattern: /^[A-Za-z][A-Za-z0-9]+$/,
-                        expected: "an OKE add-on name such as CertManager or NvidiaGpuPlugin",
+                        ...patterns.addonName,
                         required: true,
                     }),
                     version: text("add-on version", {
-                        pattern: /^v?\d+\.\d+/,
-                        expected: "an add-on version such as v1.14.5",
+                        ...patterns.addonVersion,
                     }),
                     configurations: stringMap("add-on configuration key/values"),
                 },
@@ -1073,8 +1022,7 @@ export const clusterSchema = item(
             { defaultText: "required (existing)" },
         ),
         kubeconfigKey: text("existing only: the secret config key holding the kubeconfig", {
-            pattern: /^[A-Za-z0-9_.-]+$/,
-            expected: "the name of a secret config key holding the kubeconfig",
+            ...patterns.kubeconfigKey,
             defaultText: "`kubeconfig-<name>`",
         }),
         privateLink: section(
@@ -1091,17 +1039,14 @@ export const clusterSchema = item(
                 entryAddress: text(
                     "private IPv4 of the serving cluster's remote inference entry (internal NLB in its load balancer subnet); the same for every caller",
                     {
-                        pattern: ipv4,
-                        expected:
-                            "a private IPv4 address in the serving cluster's load balancer subnet",
+                        ...patterns.entryAddress,
                         required: true,
                     },
                 ),
                 ipsec: section(
                     {
                         cpeAddress: text("public IPv4 of the on-premises VPN device (CPE)", {
-                            pattern: ipv4,
-                            expected: "the public IPv4 address of the on-premises VPN device",
+                            ...patterns.cpeAddress,
                             required: true,
                         }),
                     },
@@ -1140,9 +1085,8 @@ export const stackSchema = z
         tags: stringMap(
             "freeform tags on every OCI resource (plus `cluster`, `environment`, `stack`)",
             {
-                keyPattern: /^[A-Za-z0-9_.-]{1,100}$/,
-                keyExpected:
-                    "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
+                keyPattern: patterns.tagKey.pattern,
+                keyExpected: patterns.tagKey.expected,
             },
         ),
         vault: section(
@@ -1161,7 +1105,7 @@ export const stackSchema = z
                 ),
                 rotationDays: number(
                     "days between key rotations. Automatic in `VIRTUAL_PRIVATE` vaults for the AES keys; otherwise the runbook period, recorded on each key as tags `rotation` and `rotation-days`. The RSA image-signing key is always rotated by hand (images must be re-signed)",
-                    { min: 60, max: 365, default: 90 },
+                    { ...ranges.vaultRotationDays, default: 90 },
                 ),
                 existingVaultId: text(
                     "use this vault instead of creating one (keys are still created in it)",
@@ -1176,8 +1120,7 @@ export const stackSchema = z
                     default: "ApiKey",
                 }),
                 profile: text("profile of the OCI config file", {
-                    pattern: /^[A-Za-z0-9_.-]+$/,
-                    expected: "an OCI config file profile name",
+                    ...patterns.ociProfile,
                     default: "DEFAULT",
                 }),
             },
@@ -1199,19 +1142,15 @@ export const stackSchema = z
         globalEntry: section(
             {
                 hostname: text("the client-facing name, inside `zone`", {
-                    pattern: dnsName,
-                    expected: "a fully qualified DNS name such as llm.example.com",
+                    ...patterns.hostname,
                     required: true,
                 }),
                 zone: text("name of the public OCI DNS zone that holds `hostname`", {
-                    pattern: dnsName,
-                    expected:
-                        "the name of a public OCI DNS zone such as example.com (no trailing dot)",
+                    ...patterns.dnsZone,
                     required: true,
                 }),
                 zoneId: text("OCID of that zone; the steering policy attachment needs it", {
-                    pattern: /^ocid1\.dns-zone\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
-                    expected: "a DNS zone OCID (ocid1.dns-zone.oc1..aaaa…)",
+                    ...patterns.dnsZoneOcid,
                     required: true,
                 }),
                 policy: choice(
@@ -1231,8 +1170,8 @@ export const stackSchema = z
                         z
                             .number({ error: "an integer from 0 to 255" })
                             .int({ error: "an integer from 0 to 255" })
-                            .min(0, { error: "an integer from 0 to 255" })
-                            .max(255, { error: "an integer from 0 to 255" }),
+                            .min(ranges.dnsWeight.min, { error: "an integer from 0 to 255" })
+                            .max(ranges.dnsWeight.max, { error: "an integer from 0 to 255" }),
                         { error: "a map of cluster name to weight" },
                     ),
                     "`LOAD_BALANCE` weights by cluster (0–255); refused with `FAILOVER`",
@@ -1256,8 +1195,7 @@ export const stackSchema = z
                         ),
                         vantagePoints: list(
                             text("an OCI Health Checks vantage point", {
-                                pattern: /^[a-z0-9][-a-z0-9]*$/,
-                                expected: "OCI Health Checks vantage point names such as goo-chs",
+                                ...patterns.vantagePoint,
                                 required: true,
                             }),
                             "OCI Health Checks vantage point names",
@@ -1276,8 +1214,7 @@ export const stackSchema = z
                     item(
                         {
                             name: text("shown in the report next to every difference it accepts", {
-                                pattern: /^[a-z0-9][-a-z0-9]{0,62}$/,
-                                expected: "a name of lowercase letters, digits and '-'",
+                                ...patterns.fleetExceptionName,
                                 required: true,
                             }),
                             cluster: text("the cluster whose rendered platform may differ", {
@@ -1285,9 +1222,7 @@ export const stackSchema = z
                             }),
                             objects: list(
                                 text("an object pattern", {
-                                    pattern: fleetObjectPattern,
-                                    expected:
-                                        "object patterns Kind/namespace/name or Kind/name, '*' as a wildcard",
+                                    ...patterns.fleetObject,
                                     required: true,
                                 }),
                                 "objects it covers: `Kind/namespace/name` or `Kind/name`, `*` matching any run of characters in a segment",
@@ -1295,18 +1230,14 @@ export const stackSchema = z
                             ),
                             fields: list(
                                 text("a field path", {
-                                    pattern: /^[A-Za-z][^\s]*$/,
-                                    expected:
-                                        "field paths such as metadata.labels.pod-security.kubernetes.io/enforce-version",
+                                    ...patterns.fieldPath,
                                     required: true,
                                 }),
                                 "field paths the difference may touch; when set, a missing object is not accepted",
                                 { defaultText: "any difference" },
                             ),
                             reason: text("why the difference is intended (the report prints it)", {
-                                pattern: /\S.{9,}/,
-                                expected:
-                                    "a sentence (at least 10 characters) saying why the cluster differs",
+                                ...patterns.exceptionReason,
                                 required: true,
                             }),
                         },
@@ -1323,9 +1254,7 @@ export const stackSchema = z
                 mirror: text(
                     "`<tenancy-namespace>/<prefix>`: every rendered image is referenced as `<region>.ocir.io/<namespace>/<prefix>/<source repository>@<digest>` in each OKE cluster's region (the home region for existing clusters); `npm run images:mirror` copies and signs them",
                     {
-                        pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
-                        expected:
-                            "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+                        ...patterns.imagesMirror,
                         defaultText: "none (required in prod)",
                     },
                 ),

@@ -5,7 +5,7 @@
  */
 import { PinnedImage, modelLoaderImage, placeholderDigest, tierImages } from "../constants/images";
 import type { LayerContext } from "./layer";
-import { Issues, Raw, bool, join, num, obj, str, strList } from "./validate";
+import { Issues, Raw, bool, join, num, obj, patterns, ranges, str, strList } from "./validate";
 
 export const tierNames = ["gateway", "guardrails", "inference", "outputFilter"] as const;
 export type TierName = (typeof tierNames)[number];
@@ -225,7 +225,6 @@ export function modelLoaderMemory(sizeGi: number): string {
     return `${sizeGi * 1024 + loaderWorkingSetMi}Mi`;
 }
 
-const quantityPattern = /^(\d+(\.\d+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
 const suffixes: Record<string, number> = {
     "": 1,
     m: 1e-3,
@@ -241,11 +240,9 @@ const suffixes: Record<string, number> = {
 
 /** Value of a Kubernetes quantity (`500m`, `2Gi`), or undefined when it is not one. */
 export function parseQuantity(q: string): number | undefined {
-    const m = quantityPattern.exec(q);
+    const m = patterns.quantity.pattern.exec(q);
     return m ? Number(m[1]) * suffixes[m[3] ?? ""] : undefined;
 }
-
-const quantityExpected = "a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi";
 
 function parseResources(
     raw: unknown,
@@ -260,8 +257,7 @@ function parseResources(
         const q = (key: "cpu" | "memory" | "ephemeralStorage") =>
             str(s, key, p, issues, {
                 default: def[kind][key],
-                pattern: quantityPattern,
-                expected: quantityExpected,
+                ...patterns.quantity,
             });
         return { cpu: q("cpu"), memory: q("memory"), ephemeralStorage: q("ephemeralStorage") };
     };
@@ -290,22 +286,17 @@ export function parseImage(
     const o = obj(raw, path, issues, ["repository", "tag", "digest"]);
     const repository = str(o, "repository", path, issues, {
         default: def.repository,
-        pattern: /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/,
-        expected:
-            "a registry/repository without tag or digest, e.g. iad.ocir.io/mytenancy/secure-llm-platform/guardrails",
+        ...patterns.imageRepository,
     });
     const tag = str(o, "tag", path, issues, {
         default: def.tag,
-        pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
-        expected: "an image tag such as 0.24.1",
+        ...patterns.imageTag,
     });
     const changed = o.repository !== undefined || o.tag !== undefined;
     const digest = str(o, "digest", path, issues, {
         required: changed,
         default: def.digest,
-        pattern: /^sha256:[0-9a-f]{64}$/,
-        expected:
-            "sha256:<64 hex digits>: images are pinned by digest; changing repository or tag needs the new digest",
+        ...patterns.imageDigest,
     });
     if (digest === placeholderDigest && o.digest !== undefined) {
         issues.add(
@@ -394,8 +385,7 @@ export function parseTiers(
             issuerUrl:
                 str(oo, "issuerUrl", op, issues, {
                     required: true,
-                    pattern: /^https:\/\//,
-                    expected: "an https:// issuer URL",
+                    ...patterns.oidcIssuerUrl,
                 }) ?? "",
             clientId: str(oo, "clientId", op, issues, { required: true }) ?? "",
             clientSecretName: str(oo, "clientSecretName", op, issues, { required: true }) ?? "",
@@ -403,7 +393,7 @@ export function parseTiers(
     }
     const gateway: GatewayTierConfig = {
         enabled: bool(g, "enabled", gp, issues, true),
-        replicas: num(g, "replicas", gp, issues, { min: 1, max: 20, default: 2 }),
+        replicas: num(g, "replicas", gp, issues, { ...ranges.gatewayReplicas, default: 2 }),
         resources: parseResources(
             g.resources,
             join(gp, "resources"),
@@ -413,21 +403,18 @@ export function parseTiers(
         image: parseImage(g.image, join(gp, "image"), issues, tierImages.gateway),
         hostname: str(g, "hostname", gp, issues, {
             default: `llm.${ctx.clusterName}.internal`,
-            pattern: /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/,
-            expected: "a fully qualified DNS name such as llm.example.com",
+            ...patterns.hostname,
         }),
         maxBodySize: str(g, "maxBodySize", gp, issues, {
             default: "1m",
-            pattern: /^[1-9]\d{0,4}[km]$/,
-            expected: "an nginx size such as 512k or 1m (at most 99999m)",
+            ...patterns.nginxSize,
         }),
-        rateLimitRps: num(g, "rateLimitRps", gp, issues, { min: 1, max: 10000, default: 10 }),
+        rateLimitRps: num(g, "rateLimitRps", gp, issues, { ...ranges.rateLimitRps, default: 10 }),
         auth: {
             mode,
             apiKeysSecret: str(a, "apiKeysSecret", ap, issues, {
                 default: "llm-gateway-api-keys",
-                pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
-                expected: "an OCI Vault secret name (letters, digits, '.', '_', '-')",
+                ...patterns.vaultSecretName,
             }),
             oidc,
         },
@@ -446,7 +433,7 @@ export function parseTiers(
     const j = tierObj(gr.jailbreakDetection, jp, issues, [...common, "image"]);
     const guardrails: GuardrailsTierConfig = {
         enabled: bool(gr, "enabled", grp, issues, true),
-        replicas: num(gr, "replicas", grp, issues, { min: 1, max: 50, default: 2 }),
+        replicas: num(gr, "replicas", grp, issues, { ...ranges.tierReplicas, default: 2 }),
         resources: parseResources(
             gr.resources,
             join(grp, "resources"),
@@ -456,19 +443,15 @@ export function parseTiers(
         image: parseImage(gr.image, join(grp, "image"), issues, tierImages.guardrails),
         configId: str(gr, "configId", grp, issues, {
             default: "default",
-            pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
-            expected:
-                "a directory name under guardrails/ (lower-case letters, digits, '-', '_'; no '/' or '..')",
+            ...patterns.guardrailsConfigId,
         }),
         streaming: bool(gr, "streaming", grp, issues, true),
         inferenceFrom: str(gr, "inferenceFrom", grp, issues, {
-            pattern: /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
-            expected:
-                "the name of the OKE cluster of the stack that serves this cluster's inference",
+            ...patterns.inferenceFrom,
         }),
         jailbreakDetection: {
             enabled: bool(j, "enabled", jp, issues, true),
-            replicas: num(j, "replicas", jp, issues, { min: 1, max: 50, default: 2 }),
+            replicas: num(j, "replicas", jp, issues, { ...ranges.tierReplicas, default: 2 }),
             resources: parseResources(
                 j.resources,
                 join(jp, "resources"),
@@ -496,8 +479,7 @@ export function parseTiers(
     const mp = join(ip, "model");
     const m = obj(inf.model, mp, issues, ["name", "source", "sizeGi", "maxModelLen"]);
     const source = str(m, "source", mp, issues, {
-        pattern: /^oci-os:\/\/[a-z0-9-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._\/-]+$/,
-        expected: "oci-os://<namespace>/<bucket>/<prefix>",
+        ...patterns.modelSource,
     });
     if (enabled && source === undefined && ctx.target === "existing" && m.source === undefined) {
         issues.add(
@@ -544,20 +526,26 @@ export function parseTiers(
             }
         }
     }
-    const gpus = num(inf, "gpus", ip, issues, { min: 1, max: 8, default: 1 });
+    const gpus = num(inf, "gpus", ip, issues, { ...ranges.inferenceGpus, default: 1 });
     if (runtimeClass === "kata-qemu-nvidia-gpu" && gpus !== 1) {
         issues.add(join(ip, "gpus"), gpus, "1: Kata GPU passthrough gives one GPU per pod");
     }
     // Prod serves from at least two pods on different nodes: one pod is one node's failure away
     // from an outage (the builder spreads them; inferenceSpreadRequired makes it a hard rule).
     const prod = ctx.environment === "prod";
-    const replicas = num(inf, "replicas", ip, issues, { min: 1, max: 32, default: prod ? 2 : 1 });
+    const replicas = num(inf, "replicas", ip, issues, {
+        ...ranges.inferenceReplicas,
+        default: prod ? 2 : 1,
+    });
     if (enabled && prod && replicas < 2) {
         issues.add(join(ip, "replicas"), replicas, "at least 2 in prod (replicas across nodes)");
     }
     const hp = join(ip, "hpa");
     const h = obj(inf.hpa, hp, issues, ["minReplicas", "maxReplicas"]);
-    const minReplicas = num(h, "minReplicas", hp, issues, { min: 1, max: 32, default: replicas });
+    const minReplicas = num(h, "minReplicas", hp, issues, {
+        ...ranges.inferenceReplicas,
+        default: replicas,
+    });
     if (enabled && prod && minReplicas < 2) {
         issues.add(
             join(hp, "minReplicas"),
@@ -566,8 +554,7 @@ export function parseTiers(
         );
     }
     const maxReplicas = num(h, "maxReplicas", hp, issues, {
-        min: 1,
-        max: 32,
+        ...ranges.inferenceReplicas,
         default: Math.max(minReplicas, 2),
     });
     if (maxReplicas < minReplicas) {
@@ -587,14 +574,12 @@ export function parseTiers(
         model: {
             name: str(m, "name", mp, issues, {
                 default: "llama-3.1-8b-instruct",
-                pattern: /^[a-z0-9][a-z0-9._-]{0,62}$/,
-                expected: "a model name: lower-case letters, digits, '.', '_', '-'",
+                ...patterns.modelName,
             }),
             source,
-            sizeGi: num(m, "sizeGi", mp, issues, { min: 1, max: 1024, default: 40 }),
+            sizeGi: num(m, "sizeGi", mp, issues, { ...ranges.modelSizeGi, default: 40 }),
             maxModelLen: num(m, "maxModelLen", mp, issues, {
-                min: 256,
-                max: 1048576,
+                ...ranges.maxModelLen,
                 default: 8192,
             }),
         },
@@ -603,8 +588,7 @@ export function parseTiers(
         gpus,
         hpa: { minReplicas, maxReplicas },
         startupSeconds: num(inf, "startupSeconds", ip, issues, {
-            min: 60,
-            max: 7200,
+            ...ranges.startupSeconds,
             default: 1800,
         }),
     };
@@ -639,7 +623,7 @@ export function parseTiers(
 
     const outputFilter: OutputFilterTierConfig = {
         enabled: bool(of, "enabled", op, issues, true),
-        replicas: num(of, "replicas", op, issues, { min: 1, max: 50, default: 2 }),
+        replicas: num(of, "replicas", op, issues, { ...ranges.tierReplicas, default: 2 }),
         resources: parseResources(
             of.resources,
             join(op, "resources"),

@@ -2,7 +2,8 @@
  * The issues of a stack configuration and the small readers the section parsers use for what the
  * schema (./spec.ts) cannot say. Every check records an issue with the key path, the bad value and
  * what is expected, and validation carries on, so a user sees every mistake of a stack file at once
- * instead of one per `pulumi up`.
+ * instead of one per `pulumi up`. The `patterns` and `ranges` tables at the end are the one home
+ * of every field pattern and numeric range: the schema and the parsers both read them.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { didYouMean } from "./suggest";
@@ -439,14 +440,34 @@ export function strMap(
     return out;
 }
 
-/** Common patterns, each with the words used in messages. */
+/** A lower-case DNS name of at most 63 characters (RFC 1123 label, may start with a digit). */
+const rfc1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A DNS label as OCI resource names take it (starts with a letter, at most 32 characters). */
+const dnsLabelPattern = /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/;
+/** A fully qualified DNS name of two or more labels, the last not numeric. */
+const fqdnPattern = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z][-a-z0-9]{0,61}[a-z0-9]$/;
+/** An OCI Vault secret name. */
+const vaultSecretPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+/** A lower-case name of letters, digits and '-' (OCI location labels, vantage points). */
+const lowerDashName = /^[a-z0-9][-a-z0-9]*$/;
+/** A dotted-quad IPv4 address, each octet 0 to 255. */
+/** A kubeflow/pipelines release tag (standalone mode). */
+const pipelinesTag = String.raw`\d+\.\d+\.\d+`;
+/** A kubeflow/manifests release tag (full mode). */
+const manifestsTag = String.raw`\d{2}\.\d{2}(\.\d+)?|v1\.\d+\.\d+`;
+const ipv4Pattern = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/**
+ * Every field pattern of the stack configuration, each with the words used in messages: the one
+ * home of the rule, used by the schema (./spec.ts) and by the section parser that reads the field.
+ */
 export const patterns = {
     ocid: {
         pattern: /^ocid1\.[a-z0-9]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
         expected: "an OCI OCID such as ocid1.compartment.oc1..aaaa…",
     },
     dnsLabel: {
-        pattern: /^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$/,
+        pattern: dnsLabelPattern,
         expected:
             "a DNS label: lower-case letters, digits and '-', starting with a letter, at most 32 characters",
     },
@@ -462,4 +483,253 @@ export const patterns = {
         pattern: /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/,
         expected: "an IPv4 CIDR block such as 10.0.0.0/16",
     },
+    // Root and cluster keys (./index.ts).
+    tagKey: {
+        pattern: /^[A-Za-z0-9_.-]{1,100}$/,
+        expected: "a freeform tag key of letters, digits, '_', '.', '-' (at most 100 characters)",
+    },
+    ociProfile: {
+        pattern: /^[A-Za-z0-9_.-]+$/,
+        expected: "an OCI config file profile name",
+    },
+    imagesMirror: {
+        pattern: /^[a-z0-9]+(\/[a-z0-9._-]+)+$/,
+        expected:
+            "<tenancy-namespace>/<prefix>: images are mirrored to <region>.ocir.io/<tenancy-namespace>/<prefix> in each OKE cluster's region (the home region's for existing clusters), e.g. mytenancy/slp-mirror",
+    },
+    /** An existing cluster's location; the schema, which cannot see the target, says "region or label". */
+    locationLabel: {
+        pattern: lowerDashName,
+        expected: "a location label such as on-prem-fra",
+    },
+    clusterRegion: {
+        pattern: lowerDashName,
+        expected: "an OCI region identifier such as us-ashburn-1, or a location label",
+    },
+    kubeconfigKey: {
+        pattern: /^[A-Za-z0-9_.-]+$/,
+        expected: "the name of a secret config key holding the kubeconfig",
+    },
+    addonName: {
+        pattern: /^[A-Za-z][A-Za-z0-9]+$/,
+        expected: "an OKE add-on name such as CertManager or NvidiaGpuPlugin",
+    },
+    addonVersion: {
+        pattern: /^v?\d+\.\d+/,
+        expected: "an add-on version such as v1.14.5",
+    },
+    shape: {
+        pattern: /^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9-]+)*$/,
+        expected: "an OCI shape name such as VM.Standard.E5.Flex or BM.GPU.A100-v2.8",
+    },
+    labelKey: {
+        pattern: /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/,
+        expected: "a Kubernetes label key",
+    },
+    // Baseline (./baseline.ts).
+    cpuQuantity: {
+        pattern: /^\d+(\.\d+)?m?$/,
+        expected: "a CPU quantity such as 8, 0.5 or 500m",
+    },
+    memoryQuantity: {
+        pattern: /^\d+(\.\d+)?(Ki|Mi|Gi|Ti)?$/,
+        expected: "a memory quantity such as 32Gi or 512Mi",
+    },
+    acmeEmail: {
+        pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
+        expected: "an e-mail address for the ACME account",
+    },
+    acmeServer: {
+        pattern: /^https:\/\/\S+$/,
+        expected: "an https:// ACME directory URL",
+    },
+    vaultOcid: {
+        pattern: /^ocid1\.vault\./,
+        expected: "a vault OCID (ocid1.vault.…)",
+    },
+    userOcid: {
+        pattern: /^ocid1\.user\./,
+        expected: "a user OCID (ocid1.user.…)",
+    },
+    tenancyOcid: {
+        pattern: /^ocid1\.tenancy\./,
+        expected: "a tenancy OCID (ocid1.tenancy.…)",
+    },
+    /** A Kubernetes Secret name (RFC 1123 subdomain). */
+    clusterAuthSecretName: {
+        pattern: /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+        expected:
+            "the name of a Secret in namespace external-secrets holding privateKey and fingerprint",
+    },
+    // Tiers (./tiers.ts).
+    quantity: {
+        pattern: /^(\d+(\.\d+)?)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/,
+        expected: "a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi",
+    },
+    imageRepository: {
+        pattern: /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/,
+        expected:
+            "a registry/repository without tag or digest, e.g. iad.ocir.io/mytenancy/secure-llm-platform/guardrails",
+    },
+    imageTag: {
+        pattern: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+        expected: "an image tag such as 0.24.1",
+    },
+    imageDigest: {
+        pattern: /^sha256:[0-9a-f]{64}$/,
+        expected:
+            "sha256:<64 hex digits>: images are pinned by digest; changing repository or tag needs the new digest",
+    },
+    oidcIssuerUrl: {
+        pattern: /^https:\/\//,
+        expected: "an https:// issuer URL",
+    },
+    hostname: {
+        pattern: fqdnPattern,
+        expected: "a fully qualified DNS name such as llm.example.com",
+    },
+    nginxSize: {
+        pattern: /^[1-9]\d{0,4}[km]$/,
+        expected: "an nginx size such as 512k or 1m (at most 99999m)",
+    },
+    vaultSecretName: {
+        pattern: vaultSecretPattern,
+        expected: "an OCI Vault secret name (letters, digits, '.', '_', '-')",
+    },
+    guardrailsConfigId: {
+        pattern: /^[a-z0-9][a-z0-9_-]{0,62}$/,
+        expected:
+            "a directory name under guardrails/ (lower-case letters, digits, '-', '_'; no '/' or '..')",
+    },
+    inferenceFrom: {
+        pattern: dnsLabelPattern,
+        expected: "the name of the OKE cluster of the stack that serves this cluster's inference",
+    },
+    modelName: {
+        pattern: /^[a-z0-9][a-z0-9._-]{0,62}$/,
+        expected: "a model name: lower-case letters, digits, '.', '_', '-'",
+    },
+    modelSource: {
+        pattern: /^oci-os:\/\/[a-z0-9-]+\/[A-Za-z0-9._-]+\/[A-Za-z0-9._/-]+$/,
+        expected: "oci-os://<namespace>/<bucket>/<prefix>",
+    },
+    // Observability (./observability.ts).
+    k8sName: {
+        pattern: rfc1123Label,
+        expected: "a lower-case DNS name (letters, digits, '-'), at most 63 characters",
+    },
+    prometheusLabel: {
+        pattern: /^[a-zA-Z_][a-zA-Z0-9_]*$/,
+        expected: "a Prometheus label name",
+    },
+    // Kubeflow (./kubeflow.ts).
+    kubeflowPipelinesVersion: {
+        pattern: new RegExp(`^${pipelinesTag}$`),
+        expected: "a kubeflow/pipelines release tag such as 2.16.0",
+    },
+    kubeflowManifestsVersion: {
+        pattern: new RegExp(`^(${manifestsTag})$`),
+        expected: "a kubeflow/manifests release tag such as 26.03 or v1.11.0",
+    },
+    /** Either tag, before the mode is known (the schema); the parser checks the mode's own. */
+    kubeflowVersion: {
+        pattern: new RegExp(`^(${pipelinesTag}|${manifestsTag})$`),
+        expected:
+            "a kubeflow/pipelines release tag such as 2.16.0 (standalone) or a kubeflow/manifests tag such as 26.03 (full)",
+    },
+    profileNamespace: {
+        pattern: rfc1123Label,
+        expected: "a namespace name (RFC 1123 label) other than default, kube-* and kubeflow",
+    },
+    profileOwner: {
+        pattern: /^[^@\s]+@[^@\s]+$/,
+        expected: "an e-mail address (the Kubeflow user who owns the profile)",
+    },
+    kmsKeyOcid: {
+        pattern: /^ocid1\.key\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9-]+\.[a-z0-9]+$/,
+        expected: "a KMS key OCID such as ocid1.key.oc1.iad.<vault>.<key>",
+    },
+    cronSchedule: {
+        pattern: /^(\S+\s+){4}\S+$/,
+        expected: "a five-field cron schedule such as 17 */6 * * *",
+    },
+    redteamApiKeySecret: {
+        pattern: vaultSecretPattern,
+        expected: "an OCI Vault secret name",
+    },
+    // Private link (./private-link.ts).
+    entryAddress: {
+        pattern: ipv4Pattern,
+        expected: "a private IPv4 address in the serving cluster's load balancer subnet",
+    },
+    cpeAddress: {
+        pattern: ipv4Pattern,
+        expected: "the public IPv4 address of the on-premises VPN device",
+    },
+    // Global entry and fleet (./fleet.ts).
+    dnsZone: {
+        pattern: fqdnPattern,
+        expected: "the name of a public OCI DNS zone such as example.com (no trailing dot)",
+    },
+    /** A DNS zone OCID: `ocid1.dns-zone.<realm>.[region].<unique id>`. */
+    dnsZoneOcid: {
+        pattern: /^ocid1\.dns-zone\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/,
+        expected: "a DNS zone OCID (ocid1.dns-zone.oc1..aaaa…)",
+    },
+    vantagePoint: {
+        pattern: lowerDashName,
+        expected: "OCI Health Checks vantage point names such as goo-chs",
+    },
+    fleetExceptionName: {
+        pattern: /^[a-z0-9][-a-z0-9]{0,62}$/,
+        expected: "a name of lowercase letters, digits and '-'",
+    },
+    fleetObject: {
+        pattern: /^[A-Za-z*][A-Za-z0-9*]*(\/[a-z0-9*][-a-z0-9.*]*){1,2}$/,
+        expected: "object patterns Kind/namespace/name or Kind/name, '*' as a wildcard",
+    },
+    fieldPath: {
+        pattern: /^[A-Za-z][^\s]*$/,
+        expected: "field paths such as metadata.labels.pod-security.kubernetes.io/enforce-version",
+    },
+    exceptionReason: {
+        pattern: /\S.{9,}/,
+        expected: "a sentence (at least 10 characters) saying why the cluster differs",
+    },
+} as const;
+
+/**
+ * Every numeric range of the stack configuration: the one home of the bounds, used by the schema
+ * (./spec.ts) and by the section parser that reads the field (both word the message from them).
+ */
+export const ranges = {
+    vaultRotationDays: { min: 60, max: 365 },
+    poolOcpus: { min: 1, max: 128 },
+    poolMemoryGbs: { min: 1, max: 2048 },
+    poolSize: { min: 0, max: 1000 },
+    poolBootVolumeGbs: { min: 50, max: 32768 },
+    quotaGpus: { min: 0, max: 1024 },
+    quotaPods: { min: 1, max: 10000 },
+    gatewayReplicas: { min: 1, max: 20 },
+    /** Guardrails, jailbreak detection and output filter replicas. */
+    tierReplicas: { min: 1, max: 50 },
+    /** Inference replicas and its HPA bounds. */
+    inferenceReplicas: { min: 1, max: 32 },
+    rateLimitRps: { min: 1, max: 10000 },
+    inferenceGpus: { min: 1, max: 8 },
+    modelSizeGi: { min: 1, max: 1024 },
+    maxModelLen: { min: 256, max: 1048576 },
+    startupSeconds: { min: 60, max: 7200 },
+    apiServerPort: { min: 1, max: 65535 },
+    prometheusRetentionDays: { min: 1, max: 365 },
+    prometheusStorageGi: { min: 10, max: 10000 },
+    grafanaStorageGi: { min: 1, max: 1000 },
+    alertRepeatMinutes: { min: 5, max: 10080 },
+    logRetentionDays: { min: 30, max: 180 },
+    /** An OCI DNS steering weight. */
+    dnsWeight: { min: 0, max: 255 },
+    /** An availability domain number (OCI regions have one or three ADs). */
+    availabilityDomain: { min: 1, max: 3 },
+    /** A share of a red-team set, 0 to 1. */
+    blockRate: { min: 0, max: 1, integer: false },
 } as const;
