@@ -6,19 +6,7 @@
  */
 import type { ClusterConfig } from "./schema";
 import { didYouMean } from "./suggest";
-import {
-    Issues,
-    Raw,
-    isObject,
-    join,
-    list,
-    num,
-    obj,
-    patterns,
-    ranges,
-    str,
-    strList,
-} from "./validate";
+import { Issues, isObject, join, list, num, obj, patterns, ranges, str, strList } from "./validate";
 
 /** Steering templates the platform renders (OCI DNS traffic management templates). */
 export const steeringPolicies = ["FAILOVER", "LOAD_BALANCE"] as const;
@@ -134,7 +122,10 @@ export function parseGlobalEntry(
             `a name inside the zone ${zone} (…${zone}); the steering policy is attached to that zone`,
         );
     }
-    const policy = oneOfString(o, "policy", path, issues, steeringPolicies, "FAILOVER");
+    const policy = str(o, "policy", path, issues, {
+        oneOf: steeringPolicies,
+        default: "FAILOVER",
+    });
     const ttl = num(o, "ttl", path, issues, { ...globalEntryTtl });
     const names = clusters.map((c) => c.name);
     const members =
@@ -233,8 +224,14 @@ export function parseGlobalEntry(
     }
     const mp = join(path, "monitor");
     const mo = obj(o.monitor, mp, issues, ["intervalSeconds", "timeoutSeconds", "vantagePoints"]);
-    const intervalSeconds = oneOfNumber(mo, "intervalSeconds", mp, issues, monitorIntervals, 30);
-    const timeoutSeconds = oneOfNumber(mo, "timeoutSeconds", mp, issues, monitorTimeouts, 10);
+    const intervalSeconds = num(mo, "intervalSeconds", mp, issues, {
+        oneOf: monitorIntervals,
+        default: 30,
+    }) as (typeof monitorIntervals)[number];
+    const timeoutSeconds = num(mo, "timeoutSeconds", mp, issues, {
+        oneOf: monitorTimeouts,
+        default: 10,
+    }) as (typeof monitorTimeouts)[number];
     if (timeoutSeconds > intervalSeconds) {
         issues.add(
             join(mp, "timeoutSeconds"),
@@ -306,45 +303,6 @@ function checkMember(c: ClusterConfig, at: string, issues: Issues): void {
 function modelOf(c: ClusterConfig): string {
     const m = c.layer.tiers.inference.model;
     return m.source === undefined ? m.name : `${m.name} (${m.source.replace(c.name, "<cluster>")})`;
-}
-
-function oneOfString<T extends string>(
-    o: Raw,
-    key: string,
-    path: string,
-    issues: Issues,
-    allowed: readonly T[],
-    def: T,
-): T {
-    const v = o[key];
-    if (v === undefined || v === null) {
-        return def;
-    }
-    if (typeof v !== "string" || !allowed.includes(v as T)) {
-        const hint = typeof v === "string" ? didYouMean(v, allowed) : "";
-        issues.add(join(path, key), v, `one of ${allowed.join(" | ")}${hint}`);
-        return def;
-    }
-    return v as T;
-}
-
-function oneOfNumber<T extends number>(
-    o: Raw,
-    key: string,
-    path: string,
-    issues: Issues,
-    allowed: readonly T[],
-    def: T,
-): T {
-    const v = o[key];
-    if (v === undefined || v === null) {
-        return def;
-    }
-    if (typeof v !== "number" || !allowed.includes(v as T)) {
-        issues.add(join(path, key), v, `one of ${allowed.join(" | ")}`);
-        return def;
-    }
-    return v as T;
 }
 
 /** Parses `fleet`; the exceptions must name a cluster of the stack and give a reason. */

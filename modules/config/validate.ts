@@ -277,6 +277,8 @@ interface NumOpts {
     readonly min?: number;
     readonly max?: number;
     readonly integer?: boolean;
+    /** The only values allowed (then the message lists them). */
+    readonly oneOf?: readonly number[];
 }
 
 export function num(
@@ -311,7 +313,9 @@ export function num(
               : opts.max !== undefined
                 ? ` of at most ${opts.max}`
                 : "";
-    const expected = `${integer ? "an integer" : "a number"}${range}`;
+    const expected = opts.oneOf
+        ? `one of ${opts.oneOf.join(" | ")}`
+        : `${integer ? "an integer" : "a number"}${range}`;
     if (v === undefined || v === null) {
         if (opts.required) {
             issues.add(p, v, expected);
@@ -323,7 +327,8 @@ export function num(
         !Number.isFinite(v) ||
         (integer && !Number.isInteger(v)) ||
         (opts.min !== undefined && v < opts.min) ||
-        (opts.max !== undefined && v > opts.max)
+        (opts.max !== undefined && v > opts.max) ||
+        (opts.oneOf !== undefined && !opts.oneOf.includes(v))
     ) {
         issues.add(p, v, expected);
         return opts.default;
