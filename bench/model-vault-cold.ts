@@ -20,7 +20,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-import { makeApiIdentity, selfSignedCert, startObjectStore } from "../test/real/loader/standin";
+import {
+    makeApiIdentity,
+    selfSignedCert,
+    standinAccessArgs,
+    startObjectStore,
+} from "../test/real/loader/standin";
 import { compiledLoader, generateFile, load, median } from "./model-vault";
 
 const MiB = 1024 * 1024;
@@ -150,14 +155,7 @@ async function main(): Promise<void> {
                         run,
                         "decrypt",
                         "--quiet",
-                        "--key",
-                        `file:${key}`,
-                        "--auth",
-                        "config",
-                        "--config-file",
-                        identity.configFile,
-                        "--os-endpoint",
-                        store.endpoint,
+                        ...standinAccessArgs(key, identity.configFile, store.endpoint),
                         "--connections",
                         connections,
                         `oci-os://ns/models/${prefix}`,

@@ -11,7 +11,13 @@ import * as fs from "fs";
 import * as path from "path";
 
 import { repoRoot, scratchDir } from "../support/env";
-import { makeApiIdentity, selfSignedCert, Standin, startObjectStore } from "./standin";
+import {
+    makeApiIdentity,
+    selfSignedCert,
+    Standin,
+    standinAccessArgs,
+    startObjectStore,
+} from "./standin";
 
 const run = path.join(repoRoot, "loader", "run.js");
 
@@ -114,14 +120,7 @@ describe("model-vault reads Object Storage with ranged GETs (HTTPS stand-in)", f
         cli(
             [
                 "decrypt",
-                "--key",
-                `file:${key}`,
-                "--auth",
-                "config",
-                "--config-file",
-                identity.configFile,
-                "--os-endpoint",
-                s.endpoint,
+                ...standinAccessArgs(key, identity.configFile, s.endpoint),
                 "--workers",
                 "2",
                 "--connections",
@@ -179,14 +178,7 @@ describe("model-vault reads Object Storage with ranged GETs (HTTPS stand-in)", f
             [
                 "decrypt",
                 "--quiet",
-                "--key",
-                `file:${key}`,
-                "--auth",
-                "config",
-                "--config-file",
-                identity.configFile,
-                "--os-endpoint",
-                s.endpoint,
+                ...standinAccessArgs(key, identity.configFile, s.endpoint),
                 uri,
                 out,
             ],
@@ -215,19 +207,7 @@ describe("model-vault reads Object Storage with ranged GETs (HTTPS stand-in)", f
         }
         const stranger = makeApiIdentity(scratchDir("mv-os-stranger"));
         const r = await cli(
-            [
-                "verify",
-                "--quiet",
-                "--key",
-                `file:${key}`,
-                "--auth",
-                "config",
-                "--config-file",
-                stranger.configFile,
-                "--os-endpoint",
-                s.endpoint,
-                uri,
-            ],
+            ["verify", "--quiet", ...standinAccessArgs(key, stranger.configFile, s.endpoint), uri],
             { NODE_EXTRA_CA_CERTS: tls.certFile },
         );
         assert.strictEqual(r.code, 4, r.stderr);

@@ -282,6 +282,23 @@ export interface ApiIdentity {
 }
 
 /** Writes an OCI SDK config file (`[DEFAULT]` profile) with a fresh RSA key into `dir`. */
+/**
+ * The model-vault CLI options that reach a stand-in: the local data key, config-file auth as
+ * `configFile`'s identity, and the stand-in's endpoint.
+ */
+export function standinAccessArgs(key: string, configFile: string, endpoint: string): string[] {
+    return [
+        "--key",
+        `file:${key}`,
+        "--auth",
+        "config",
+        "--config-file",
+        configFile,
+        "--os-endpoint",
+        endpoint,
+    ];
+}
+
 export function makeApiIdentity(dir: string, region = "eu-frankfurt-1"): ApiIdentity {
     const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
     const keyFile = path.join(dir, "oci_api_key.pem");
