@@ -36,6 +36,20 @@ import {
 } from "../workload";
 import { oracleProvider } from "../baseline/secrets";
 
+/** An nginx server block on `port` that answers only `GET /healthz` with `ok` (probes). */
+function healthServer(port: number): string {
+    return `    server {
+        listen ${port};
+        access_log off;
+        location = /healthz {
+            return 200 "ok\\n";
+        }
+        location / {
+            return 404;
+        }
+    }`;
+}
+
 /** Names of the objects, one place for the components, the intent and the tests. */
 export const remoteNames = {
     selfSignedIssuer: "inference-entry-bootstrap",
@@ -137,16 +151,7 @@ ${allowed}
             return 404;
         }
     }
-    server {
-        listen ${workloadPorts.inferenceEntryHealth};
-        access_log off;
-        location = /healthz {
-            return 200 "ok\\n";
-        }
-        location / {
-            return 404;
-        }
-    }
+${healthServer(workloadPorts.inferenceEntryHealth)}
 }
 `;
 }
@@ -203,16 +208,7 @@ ${tempPaths}
             return 404;
         }
     }
-    server {
-        listen ${workloadPorts.guardrailsUplinkHealth};
-        access_log off;
-        location = /healthz {
-            return 200 "ok\\n";
-        }
-        location / {
-            return 404;
-        }
-    }
+${healthServer(workloadPorts.guardrailsUplinkHealth)}
 }
 `;
 }
