@@ -60,13 +60,6 @@ export interface KubeflowConfig {
          */
         readonly apiKeySecret: string;
     };
-    /**
-     * Declare the MutatingAdmissionPolicy that gives sandboxed pipeline steps the Kata GPU
-     * RuntimeClass (KFP cannot set it). Only where the API server serves
-     * admissionregistration.k8s.io/v1beta1 MutatingAdmissionPolicy (off by default in Kubernetes
-     * 1.34; no OKE setting for it was found); without it the sandboxed step is refused. Defaults to false.
-     */
-    readonly sandboxMutation: boolean;
     /** KServe integration. */
     readonly kserve: {
         /** Register the model-vault ClusterStorageContainer (KServe must be installed). Defaults to false. */
@@ -102,7 +95,6 @@ export function parseKubeflow(
         "trustedModelKeyIds",
         "podSecurity",
         "redteam",
-        "sandboxMutation",
     ]);
     const mode = str<KubeflowMode>(o, "mode", path, issues, {
         oneOf: kubeflowModes,
@@ -170,7 +162,6 @@ export function parseKubeflow(
         trustedModelKeyIds,
         promotion,
         redteam,
-        sandboxMutation: bool(o, "sandboxMutation", path, issues, false),
         kserve: { enabled: bool(k, "enabled", kp, issues, false) },
     };
 }

@@ -828,10 +828,6 @@ export const kubeflowSchema = section(
             },
             "the recurring red-team assessment",
         ),
-        sandboxMutation: flag(
-            "declare the MutatingAdmissionPolicy (`admissionregistration.k8s.io/v1beta1`) that gives sandboxed pipeline steps the Kata GPU RuntimeClass; only where the API server serves it (off by default in Kubernetes 1.34; no OKE setting for it was found). Without it the fine-tune step is refused by the sandbox policy",
-            { default: false },
-        ),
         kserve: section(
             {
                 enabled: flag(

@@ -123,3 +123,15 @@ export const modelLoaderImage: PinnedImage = {
     digest: placeholderDigest,
     digestProvenance: "placeholder",
 };
+
+/**
+ * The pipeline sandbox's mutating admission webhook (images/sandbox-webhook: Python standard
+ * library on python:3.11-slim), which gives sandboxed pipeline steps the Kata GPU RuntimeClass.
+ * Placeholder until its build is pushed.
+ */
+export const sandboxWebhookImage: PinnedImage = {
+    repository: `${ownRegistryPlaceholder}/sandbox-webhook`,
+    tag: "0.1.0",
+    digest: placeholderDigest,
+    digestProvenance: "placeholder",
+};

@@ -16,6 +16,8 @@ export const serviceNamespaces = {
     ingress: "ingress-nginx",
     monitoring: "monitoring",
     kubeflow: "kubeflow",
+    /** The pipeline sandbox's admission webhook (modules/k8s/kubeflow/sandbox.ts); with Kubeflow. */
+    sandboxAdmission: "sandbox-admission",
 } as const;
 
 /**

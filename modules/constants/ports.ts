@@ -33,5 +33,9 @@ export const workloadPorts = {
     /** The uplink sidecar's health listener (serves only /healthz, for probes). */
     guardrailsUplinkHealth: 8002,
     egressProxy: 3128,
+    /** The pipeline sandbox webhook's TLS listener (POST /mutate; only the API server reaches it). */
+    sandboxWebhook: 8443,
+    /** The sandbox webhook's plain health listener (serves only /healthz, for probes). */
+    sandboxWebhookHealth: 8081,
     dns: 53,
 } as const;

@@ -42,12 +42,19 @@ import {
 import { buildIntent, intentInputs } from "./network/intent";
 import { redteamCronJobSpec, redteamKeySecret, redteamPodArgs } from "./kubeflow/redteam";
 import {
+    pipelineNamespaces,
+    sandboxCaInjection,
+    sandboxCertificates,
     sandboxGuardName,
     sandboxGuardSpec,
     sandboxMatchResources,
-    sandboxMutationName,
-    sandboxMutationSpec,
+    sandboxWebhookConfigName,
+    sandboxWebhookPodArgs,
+    sandboxWebhookService,
+    sandboxWebhooks,
 } from "./kubeflow/sandbox";
+import { HardenedWorkload } from "./workload";
+import { sandboxWebhook } from "../constants/sandbox";
 
 export { kustomizeSteps } from "./kubeflow/install";
 export { rolloutRoles, pipelineRuntimeRole, rbacViolations } from "./kubeflow/rbac";
@@ -302,7 +309,9 @@ export class Kubeflow extends pulumi.ComponentResource {
             { parent: this, dependsOn: [guard] },
         );
 
-        // Sandboxed steps run under the Kata GPU RuntimeClass or not at all (kubeflow/sandbox.ts).
+        // Sandboxed steps run under the Kata GPU RuntimeClass or not at all (kubeflow/sandbox.ts):
+        // the webhook sets the class, the policy refuses every other outcome.
+        const stepNamespaces = pipelineNamespaces(ns);
         const sandboxGuard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             `${name}-sandbox-guard`,
             {
@@ -318,32 +327,51 @@ export class Kubeflow extends pulumi.ComponentResource {
                 spec: {
                     policyName: sandboxGuardName,
                     validationActions: ["Deny"],
-                    matchResources: sandboxMatchResources(ns),
+                    matchResources: sandboxMatchResources(stepNamespaces),
                 },
             },
             { parent: this, dependsOn: [sandboxGuard] },
         );
-        if (cfg.sandboxMutation) {
-            const mutation = new k8s.admissionregistration.v1beta1.MutatingAdmissionPolicy(
-                `${name}-sandbox-runtime`,
-                {
-                    metadata: { name: sandboxMutationName, labels: common },
-                    spec: sandboxMutationSpec(runtimeClasses.kataGpu),
-                },
-                child,
-            );
-            new k8s.admissionregistration.v1beta1.MutatingAdmissionPolicyBinding(
-                `${name}-sandbox-runtime-binding`,
-                {
-                    metadata: { name: sandboxMutationName, labels: common },
-                    spec: {
-                        policyName: sandboxMutationName,
-                        matchResources: sandboxMatchResources(ns),
+        // The webhook's namespace is the baseline's (restricted, default deny); its CA and
+        // serving certificate stay there.
+        const sbNs = sandboxWebhook.namespace;
+        const certs: pulumi.Resource[] = [];
+        for (const c of sandboxCertificates()) {
+            certs.push(
+                new k8s.apiextensions.CustomResource(
+                    `${name}-sandbox-${c.role}`,
+                    {
+                        apiVersion: "cert-manager.io/v1",
+                        kind: c.kind,
+                        metadata: { name: c.name, namespace: sbNs, labels: common },
+                        spec: c.spec,
                     },
-                },
-                { parent: this, dependsOn: [mutation] },
+                    { parent: this, dependsOn: certs.slice(-1) },
+                ),
             );
         }
+        const webhook = new HardenedWorkload(
+            `${name}-sandbox-webhook`,
+            { ...sandboxWebhookPodArgs(runtimeClasses.kataGpu), replicas: 2 },
+            { parent: this, dependsOn: certs },
+        );
+        // caBundle is cainjector's (it reads the serving Certificate's CA); the program never
+        // declares it, so `pulumi up` leaves what cainjector wrote.
+        new k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+            `${name}-sandbox-runtime`,
+            {
+                metadata: {
+                    name: sandboxWebhookConfigName,
+                    labels: common,
+                    annotations: sandboxCaInjection(),
+                },
+                webhooks: sandboxWebhooks({
+                    namespaces: stepNamespaces,
+                    clientConfig: sandboxWebhookService(),
+                }),
+            },
+            { parent: this, dependsOn: [webhook, sandboxGuard] },
+        );
 
         // The recurring red-team assessment: wherever there is a gateway to assess.
         if (args.cluster.layer.tiers.gateway.enabled) {

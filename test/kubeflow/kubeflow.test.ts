@@ -10,10 +10,12 @@ import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
 import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
 import {
+    sandboxCertificates,
     sandboxGuardName,
     sandboxGuardSpec,
-    sandboxMatchResources,
-    sandboxMutationSpec,
+    sandboxWebhookConfigName,
+    sandboxWebhooks,
+    sandboxWebhookService,
 } from "../../modules/k8s/kubeflow/sandbox";
 import { podSpecViolations } from "../../modules/k8s/workload";
 import * as images from "../../modules/constants/images";
@@ -140,7 +142,7 @@ describe("kubeflow: standalone", () => {
         );
     });
 
-    it("refuses sandboxed steps outside the Kata GPU RuntimeClass; no mutation unless asked for", () => {
+    it("refuses sandboxed steps outside the Kata GPU RuntimeClass, in both namespaces steps run in", () => {
         const vap = ofType(
             rs,
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
@@ -151,37 +153,119 @@ describe("kubeflow: standalone", () => {
             "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
         ).find((r) => k8sName(r) === sandboxGuardName)!;
         assert.deepEqual((binding.inputs.spec as any).validationActions, ["Deny"]);
+        assert.deepEqual((binding.inputs.spec as any).matchResources, {
+            namespaceSelector: {
+                matchExpressions: [
+                    {
+                        key: "kubernetes.io/metadata.name",
+                        operator: "In",
+                        values: ["ml-pipelines", "kubeflow"],
+                    },
+                ],
+            },
+            objectSelector: {
+                matchExpressions: [{ key: "secure-llm-platform.io/sandbox", operator: "Exists" }],
+            },
+        });
+        // One mutating mechanism: the webhook; no MutatingAdmissionPolicy (beta, off in 1.34).
         assert.deepEqual(
-            (binding.inputs.spec as any).matchResources,
-            sandboxMatchResources("ml-pipelines"),
-        );
-        assert.deepEqual(
-            ofType(rs, "kubernetes:admissionregistration.k8s.io/v1beta1:MutatingAdmissionPolicy"),
+            rs.filter((r) => /MutatingAdmissionPolicy/.test(r.type)),
             [],
         );
     });
 
-    it("declares the RuntimeClass mutation with kubeflow.sandboxMutation", async () => {
-        resetRecords();
-        const on = await build("kf-sa-mut", { enabled: true, sandboxMutation: true });
-        const map = ofType(
-            on,
-            "kubernetes:admissionregistration.k8s.io/v1beta1:MutatingAdmissionPolicy",
+    it("registers the sandbox webhook: pods only, sandbox label only, fail closed, CA from cert-manager", () => {
+        const mwc = ofType(
+            rs,
+            "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
         );
-        assert.equal(map.length, 1);
-        assert.deepEqual(map[0].inputs.spec, sandboxMutationSpec("kata-qemu-nvidia-gpu"));
-        const b = ofType(
-            on,
-            "kubernetes:admissionregistration.k8s.io/v1beta1:MutatingAdmissionPolicyBinding",
-        );
+        assert.equal(mwc.length, 1);
+        assert.equal(k8sName(mwc[0]), sandboxWebhookConfigName);
+        assert.deepEqual((mwc[0].inputs.metadata as any).annotations, {
+            "cert-manager.io/inject-ca-from": "sandbox-admission/sandbox-webhook-tls",
+        });
+        const hooks = mwc[0].inputs.webhooks as any[];
         assert.deepEqual(
-            (b[0].inputs.spec as any).matchResources,
-            sandboxMatchResources("ml-pipelines"),
+            hooks,
+            sandboxWebhooks({
+                namespaces: ["ml-pipelines", "kubeflow"],
+                clientConfig: sandboxWebhookService(),
+            }),
         );
+        const [h] = hooks;
+        assert.equal(h.failurePolicy, "Fail");
+        assert.equal(h.sideEffects, "None");
+        assert.equal(h.reinvocationPolicy, "IfNeeded");
+        assert.deepEqual(h.rules, [
+            {
+                apiGroups: [""],
+                apiVersions: ["v1"],
+                operations: ["CREATE"],
+                resources: ["pods"],
+                scope: "Namespaced",
+            },
+        ]);
+        assert.equal((h.clientConfig as any).caBundle, undefined, "cainjector owns caBundle");
+        assert.deepEqual(h.clientConfig, {
+            service: {
+                namespace: "sandbox-admission",
+                name: "sandbox-webhook",
+                port: 8443,
+                path: "/mutate",
+            },
+        });
+        // The serving certificate names the Service the API server calls.
+        const serving = sandboxCertificates().find((c) => c.name === "sandbox-webhook-tls")!;
         assert.ok(
-            refusal(rawWith({ enabled: true, sandboxMutation: "yes" })).some((i) =>
-                /kubeflow\.sandboxMutation: true or false/.test(i),
-            ),
+            (serving.spec.dnsNames as string[]).includes("sandbox-webhook.sandbox-admission.svc"),
+        );
+        const certs = ofType(rs, "kubernetes:cert-manager.io/v1:Certificate").filter(
+            (r) => k8sNs(r) === "sandbox-admission",
+        );
+        assert.deepEqual(certs.map(k8sName).sort(), ["sandbox-webhook-ca", "sandbox-webhook-tls"]);
+    });
+
+    it("serves the webhook from 2 hardened replicas with a PDB, its Service on the TLS port only", () => {
+        const dep = ofType(rs, "kubernetes:apps/v1:Deployment").find(
+            (r) => k8sName(r) === "sandbox-webhook",
+        )!;
+        assert.equal(k8sNs(dep), "sandbox-admission");
+        const spec = dep.inputs.spec as any;
+        assert.equal(spec.replicas, 2);
+        const pod = spec.template.spec;
+        assert.deepEqual(podSpecViolations(pod), []);
+        assert.equal(pod.automountServiceAccountToken, false, "it calls no API");
+        const c = pod.containers[0];
+        assert.equal(
+            c.image,
+            `${images.sandboxWebhookImage.repository}:0.1.0@${images.placeholderDigest}`,
+        );
+        assert.deepEqual(c.args.slice(0, 4), [
+            "--runtime-class",
+            "kata-qemu-nvidia-gpu",
+            "--label",
+            "secure-llm-platform.io/sandbox",
+        ]);
+        assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+        assert.equal(c.readinessProbe.httpGet.port, "health");
+        const pdb = ofType(rs, "kubernetes:policy/v1:PodDisruptionBudget").find(
+            (r) => k8sName(r) === "sandbox-webhook",
+        )!;
+        assert.equal((pdb.inputs.spec as any).maxUnavailable, 1);
+        const svc = ofType(rs, "kubernetes:core/v1:Service").find(
+            (r) => k8sName(r) === "sandbox-webhook",
+        )!;
+        assert.deepEqual(
+            (svc.inputs.spec as any).ports.map((p: any) => p.port),
+            [8443],
+        );
+    });
+
+    it("no longer knows kubeflow.sandboxMutation (the webhook needs no feature gate)", () => {
+        const issues = refusal(rawWith({ enabled: true, sandboxMutation: true }));
+        assert.ok(
+            issues.some((i) => /kubeflow\.sandboxMutation: no such key/.test(i)),
+            issues.join("\n"),
         );
     });
 
@@ -269,18 +353,23 @@ describe("kubeflow: standalone", () => {
 
     it("binds the rollout ServiceAccount to exactly the rollout targets, and nothing cluster-wide", () => {
         const sa = ofType(rs, "kubernetes:core/v1:ServiceAccount");
-        // The red-team assessment's own identity has no token and no binding at all.
+        // The red-team assessment's and the sandbox webhook's own identities have no token and
+        // no binding at all.
         assert.deepEqual(sa.map((s) => `${k8sNs(s)}/${k8sName(s)}`).sort(), [
             "ml-pipelines/redteam-assessment",
             "ml-pipelines/slp-rollout",
+            "sandbox-admission/sandbox-webhook",
         ]);
-        const rt = sa.find((s) => k8sName(s) === "redteam-assessment")!;
-        assert.equal(rt.inputs.automountServiceAccountToken, false);
-        assert.ok(
-            !ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").some((b) =>
-                (b.inputs.subjects as any[]).some((x) => x.name === "redteam-assessment"),
-            ),
-        );
+        for (const id of ["redteam-assessment", "sandbox-webhook"]) {
+            const own = sa.find((s) => k8sName(s) === id)!;
+            assert.equal(own.inputs.automountServiceAccountToken, false, id);
+            assert.ok(
+                !ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").some((b) =>
+                    (b.inputs.subjects as any[]).some((x) => x.name === id),
+                ),
+                id,
+            );
+        }
         assert.equal(ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole").length, 0);
         assert.equal(
             ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding").length,

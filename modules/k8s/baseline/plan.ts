@@ -153,6 +153,12 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
             when: layer.kubeflow.enabled,
             podSecurity: layer.kubeflow.podSecurity,
         },
+        // The pipeline sandbox's admission webhook (modules/k8s/kubeflow/sandbox.ts).
+        {
+            name: serviceNamespaces.sandboxAdmission,
+            role: "service",
+            when: layer.kubeflow.enabled,
+        },
         { name: privilegedNamespaces.kata, role: "privileged", when: installKataDeploy },
         {
             name: privilegedNamespaces.gpuOperator,

@@ -25,6 +25,7 @@ import { okePorts, workloadPorts } from "../../constants/ports";
 import type { CloudClusterInfo } from "../../oci/types";
 import { clientCommonName } from "../../constants/remote";
 import { redteamAssessment } from "../../constants/rollout";
+import { sandboxWebhook } from "../../constants/sandbox";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
 import { nonPublicCidrs, proxyRefusedIpv4Cidrs } from "./non-public";
@@ -428,6 +429,14 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             ports: [],
             source: "pipeline",
         });
+        // The pipeline sandbox's admission webhook: called by the API server only (below).
+        workloads.push({
+            id: sandboxWebhook.id,
+            namespace: sandboxWebhook.namespace,
+            podLabels: { ...sandboxWebhook.podLabels },
+            ports: [{ name: "https", port: workloadPorts.sandboxWebhook, protocol: "TCP" }],
+            source: "platform",
+        });
     }
     const has = (id: string) => workloads.some((w) => w.id === id);
     const portOf = (id: WorkloadId, name = "http") =>
@@ -585,6 +594,18 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             ports: [remote.uplink.port],
             purpose: `inference of ${remote.uplink.servingCluster} through its entry over the private link`,
             protection: remoteEntryProtection(remote.uplink.servingCluster, inputs.cluster.name),
+        });
+    }
+    if (has(sandboxWebhook.id) && apiServerCidrs.length > 0) {
+        // Admission webhooks are called by the API server, from its endpoint (OKE: the
+        // control-plane subnet), as for the charts' webhooks; nothing else may reach it. Without
+        // a known API server CIDR nothing can, and sandboxed steps are refused (failurePolicy Fail).
+        cidrIngress.push({
+            to: sandboxWebhook.id,
+            cidrs: apiServerCidrs,
+            ports: [workloadPorts.sandboxWebhook],
+            purpose:
+                "the API server calls the pipeline sandbox's admission webhook (TLS, cert-manager CA)",
         });
     }
     if (has("ingress-nginx")) {

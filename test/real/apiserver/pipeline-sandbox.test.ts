@@ -1,26 +1,39 @@
 /**
- * The fine-tune step's Kata sandbox on a real kube-apiserver v1.34.2 (modules/k8s/kubeflow/sandbox.ts):
- * the ValidatingAdmissionPolicy refuses a sandbox-labelled pod that KFP 2.16 created without a
- * RuntimeClass (fails closed), and — on an API server started with the MutatingAdmissionPolicy
- * feature gate and the admissionregistration.k8s.io/v1beta1 API turned on, which v1.34 ships off —
- * the MutatingAdmissionPolicy gives that pod the Kata GPU RuntimeClass and its overhead, so it is
- * admitted. The pods are the fine-tune step's as the compiled IR asks for them (sandbox label,
- * the class's node selector and tolerations from pipelines/compile.ts), created with dryRun=All.
+ * The fine-tune step's Kata sandbox on a real kube-apiserver v1.34.2 with stock flags (no feature
+ * gates, no extra API groups: what an OKE 1.34 control plane serves), modules/k8s/kubeflow/sandbox.ts:
+ * our webhook (images/sandbox-webhook/webhook.py, the image's code, run with python3 on
+ * 127.0.0.1) registered with the MutatingWebhookConfiguration the program renders, and the
+ * ValidatingAdmissionPolicy guard with its binding.
+ *
+ * Substitutions, and only these: the webhook's `clientConfig` is `url: https://127.0.0.1:<port>/mutate`
+ * with `caBundle` = a CA this test issues, instead of the in-cluster Service with the CA cert-manager's
+ * cainjector injects; the webhook listens on free ports instead of 8443/8081, with a serving
+ * certificate for 127.0.0.1 from that CA instead of cert-manager's. The pods are the fine-tune
+ * step's as the compiled IR asks for them (sandbox label, the class's node selector and
+ * tolerations from pipelines/compile.ts); what only a GPU node with Kata proves — the pod actually
+ * starting in a Kata VM — is not tested here (no kubelet, no Kata).
  */
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { platformFacts } from "../../../pipelines/compile";
 import { runtimeClasses } from "../../../modules/constants/scheduling";
 import { runtimeClassSpec } from "../../../modules/k8s/baseline/kata";
+import { pipelineNamespaceLabels } from "../../../modules/k8s/kubeflow/namespace";
 import {
+    pipelineNamespaces,
     sandboxGuardName,
     sandboxGuardSpec,
     sandboxMatchResources,
-    sandboxMutationName,
-    sandboxMutationSpec,
+    sandboxWebhookArgs,
+    sandboxWebhookConfigName,
+    sandboxWebhookPath,
+    sandboxWebhooks,
 } from "../../../modules/k8s/kubeflow/sandbox";
-import { scratchDir } from "../support/env";
+import { repoRoot, scratchDir } from "../support/env";
+import { ensureApt } from "../support/install";
+import { Started, freePort, start, tail, waitUntil } from "../support/proc";
 import {
     ApiServer,
     Etcd,
@@ -42,21 +55,36 @@ function stepPod(name: string, sandboxed: boolean, runtimeClassName?: string) {
     return {
         apiVersion: "v1",
         kind: "Pod",
-        metadata: { name, namespace: ns, labels: sandboxed ? { [sb.labelKey]: sb.label } : {} },
+        metadata: { name, labels: sandboxed ? { [sb.labelKey]: sb.label } : {} },
         spec: {
             ...(runtimeClassName ? { runtimeClassName } : {}),
             nodeSelector: sandboxed ? { ...sb.nodeSelector } : {},
             tolerations: sandboxed ? sb.tolerations.map((t) => ({ ...t, operator: "Equal" })) : [],
-            containers: [{ name: "main", image: platformFacts().images.trainer }],
+            containers: [
+                {
+                    name: "main",
+                    image: platformFacts().images.trainer,
+                    env: [{ name: "SLP_MARKER", value: "pod-content-never-logged" }],
+                },
+            ],
         },
     };
 }
 
-async function tryPod(client: KubeClient, pod: object): Promise<KubeResponse> {
-    return client.request("POST", `/api/v1/namespaces/${ns}/pods?dryRun=All`, pod);
+async function tryPod(
+    client: KubeClient,
+    pod: object,
+    namespace = ns,
+    dryRun = true,
+): Promise<KubeResponse> {
+    return client.request(
+        "POST",
+        `/api/v1/namespaces/${namespace}/pods${dryRun ? "?dryRun=All" : ""}`,
+        pod,
+    );
 }
 
-/** Policies take effect a moment after they are created: retry until `done` holds. */
+/** Admission configuration takes effect a moment after it is created: retry until `done` holds. */
 async function eventually(
     what: string,
     attempt: () => Promise<KubeResponse>,
@@ -81,33 +109,107 @@ const create = async (client: KubeClient, p: string, body: object) => {
     return r;
 };
 
-describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sandbox`, function () {
+/** A CA of the test's own (standing in for the webhook's cert-manager CA) and a 127.0.0.1 leaf. */
+function webhookPki(dir: string): { ca: string; cert: string; key: string } {
+    ensureApt(["openssl"]);
+    fs.mkdirSync(dir, { recursive: true });
+    const f = (n: string) => path.join(dir, n);
+    const ssl = (...args: string[]) =>
+        execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    ssl(
+        "req",
+        "-x509",
+        ...ec,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=slp-test sandbox webhook CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        f("ca.key"),
+        "-out",
+        f("ca.crt"),
+    );
+    ssl(
+        "req",
+        ...ec,
+        "-subj",
+        "/CN=sandbox-webhook",
+        "-keyout",
+        f("tls.key"),
+        "-out",
+        f("tls.csr"),
+    );
+    fs.writeFileSync(
+        f("tls.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n",
+    );
+    ssl(
+        "x509",
+        "-req",
+        "-in",
+        f("tls.csr"),
+        "-CA",
+        f("ca.crt"),
+        "-CAkey",
+        f("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        f("tls.ext"),
+        "-out",
+        f("tls.crt"),
+    );
+    return { ca: f("ca.crt"), cert: f("tls.crt"), key: f("tls.key") };
+}
+
+/** Decision lines the webhook logged (its stdout is one JSON object per line). */
+function decisions(webhook: Started): Record<string, unknown>[] {
+    return webhook
+        .log()
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.event === "admission.decision");
+}
+
+describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sandbox (webhook)`, function () {
     let etcd: Etcd;
     let api: ApiServer;
     let work: string;
+    let webhook: Started | undefined;
 
     before(async function () {
         const bins = await ensureControlPlaneBinaries((l) => console.log(`      ${l}`));
         work = scratchDir("pipeline-sandbox");
         const pki = makePki(path.join(work, "pki"));
+        const tls = webhookPki(path.join(work, "webhook-pki"));
         etcd = await startEtcd(bins, path.join(work, "etcd"));
+        // Stock flags: no --feature-gates, no --runtime-config (OKE exposes neither).
         api = await startApiServer({
             bins,
             pki,
             etcd,
             etcdPrefix: "/registry-sandbox",
             dir: path.join(work, "apiserver"),
-            extraArgs: [
-                "--feature-gates=MutatingAdmissionPolicy=true",
-                "--runtime-config=admissionregistration.k8s.io/v1beta1=true",
-            ],
         });
         const c = api.client;
-        await create(c, "/api/v1/namespaces", {
-            apiVersion: "v1",
-            kind: "Namespace",
-            metadata: { name: ns },
-        });
+        for (const name of [...pipelineNamespaces(ns), "tenant-a"]) {
+            await create(c, "/api/v1/namespaces", {
+                apiVersion: "v1",
+                kind: "Namespace",
+                metadata: {
+                    name,
+                    labels:
+                        name === ns ? pipelineNamespaceLabels(kubernetesVersion, "baseline") : {},
+                },
+            });
+        }
         for (const rc of [
             {
                 metadata: { name: kata.name },
@@ -126,81 +228,164 @@ describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sa
                 ...rc,
             });
         }
-        const vap = "/apis/admissionregistration.k8s.io/v1";
-        await create(c, `${vap}/validatingadmissionpolicies`, {
+        const ar = "/apis/admissionregistration.k8s.io/v1";
+        await create(c, `${ar}/validatingadmissionpolicies`, {
             apiVersion: "admissionregistration.k8s.io/v1",
             kind: "ValidatingAdmissionPolicy",
             metadata: { name: sandboxGuardName },
             spec: sandboxGuardSpec(kata.name),
         });
-        await create(c, `${vap}/validatingadmissionpolicybindings`, {
+        await create(c, `${ar}/validatingadmissionpolicybindings`, {
             apiVersion: "admissionregistration.k8s.io/v1",
             kind: "ValidatingAdmissionPolicyBinding",
             metadata: { name: sandboxGuardName },
             spec: {
                 policyName: sandboxGuardName,
                 validationActions: ["Deny"],
-                matchResources: sandboxMatchResources(ns),
+                matchResources: sandboxMatchResources(pipelineNamespaces(ns)),
             },
+        });
+
+        // The webhook: the image's program with the program's arguments (ports substituted).
+        const [port, health] = [await freePort(), await freePort()];
+        webhook = start(
+            "sandbox-webhook",
+            "python3",
+            [
+                "-B",
+                path.join(repoRoot, "images/sandbox-webhook/webhook.py"),
+                ...sandboxWebhookArgs(kata.name, { cert: tls.cert, key: tls.key }),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                String(port),
+                "--health-port",
+                String(health),
+            ],
+            path.join(work, "webhook.log"),
+        );
+        const wh = webhook;
+        await waitUntil(wh, "GET /healthz", () =>
+            fetch(`http://127.0.0.1:${health}/healthz`).then((r) => r.ok),
+        );
+        await create(c, `${ar}/mutatingwebhookconfigurations`, {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "MutatingWebhookConfiguration",
+            metadata: { name: sandboxWebhookConfigName },
+            webhooks: sandboxWebhooks({
+                namespaces: pipelineNamespaces(ns),
+                clientConfig: {
+                    url: `https://127.0.0.1:${port}${sandboxWebhookPath}`,
+                    caBundle: fs.readFileSync(tls.ca).toString("base64"),
+                },
+            }),
         });
     });
 
     after(async function () {
+        if (this.currentTest?.state === "failed" && webhook) {
+            console.log(`      webhook log:\n${tail(webhook.log())}`);
+        }
+        await webhook?.stop();
         await api?.stop();
         await etcd?.server.stop();
         if (work) fs.rmSync(work, { recursive: true, force: true });
     });
 
-    it("without the mutation, refuses the KFP-made sandboxed pod (fails closed), admits the rest", async () => {
+    it("admits the KFP-made fine-tune pod with the Kata GPU class and the class's overhead", async () => {
         const c = api.client;
-        const refused = await eventually(
-            "the guard refuses",
-            () => tryPod(c, stepPod("fine-tune", true)),
-            (r) => r.status !== 201,
-        );
-        assert.equal(refused.status, 403, JSON.stringify(refused.body));
-        assert.match(
-            JSON.stringify(refused.body),
-            new RegExp(`must run under RuntimeClass ${kata.name}`),
-        );
-        assert.equal((await tryPod(c, stepPod("prepare-data", false))).status, 201);
-        const inKata = await tryPod(c, stepPod("fine-tune", true, kata.name));
-        assert.equal(inKata.status, 201, JSON.stringify(inKata.body));
-        const runc = await tryPod(c, stepPod("fine-tune", true, "runc"));
-        assert.equal(runc.status, 403, "another RuntimeClass is no sandbox");
-    });
-
-    it("with the MutatingAdmissionPolicy served, the same pod gets the Kata class and its overhead", async () => {
-        const c = api.client;
-        const map = "/apis/admissionregistration.k8s.io/v1beta1";
-        const policy = await c.request("POST", `${map}/mutatingadmissionpolicies`, {
-            apiVersion: "admissionregistration.k8s.io/v1beta1",
-            kind: "MutatingAdmissionPolicy",
-            metadata: { name: sandboxMutationName },
-            spec: sandboxMutationSpec(kata.name),
-        });
-        assert.equal(policy.status, 201, JSON.stringify(policy.body));
-        await create(c, `${map}/mutatingadmissionpolicybindings`, {
-            apiVersion: "admissionregistration.k8s.io/v1beta1",
-            kind: "MutatingAdmissionPolicyBinding",
-            metadata: { name: sandboxMutationName },
-            spec: { policyName: sandboxMutationName, matchResources: sandboxMatchResources(ns) },
-        });
         const admitted = await eventually(
-            "the mutation applies",
+            "the webhook applies",
             () => tryPod(c, stepPod("fine-tune", true)),
-            (r) => r.status === 201,
+            (r) => r.status !== 403 || !/must run under RuntimeClass/.test(JSON.stringify(r.body)),
         );
+        assert.equal(admitted.status, 201, JSON.stringify(admitted.body));
         const spec = (admitted.body as any).spec;
         assert.equal(spec.runtimeClassName, kata.name);
-        // The RuntimeClass admission plugin filled in the class's overhead after the mutation.
-        const stored = await c.request("GET", `/apis/node.k8s.io/v1/runtimeclasses/${kata.name}`);
-        assert.deepEqual(spec.overhead, (stored.body as any).overhead.podFixed);
-        // The mutation never overrides a class that was set: another class is still refused.
-        assert.equal((await tryPod(c, stepPod("fine-tune", true, "runc"))).status, 403);
-        // Unlabelled steps are not touched.
+        // The RuntimeClass admission plugin, run again after the webhook's patch, filled in the
+        // overhead: the webhook itself patches only the class.
+        const rc = await c.request("GET", `/apis/node.k8s.io/v1/runtimeclasses/${kata.name}`);
+        const overhead = (rc.body as any).overhead.podFixed; // as the API server canonicalized it
+        assert.deepEqual(spec.overhead, overhead);
+        assert.deepEqual(spec.nodeSelector, kata.scheduling.nodeSelector);
+        // The same in `kubeflow` (standalone KFP runs steps there), stored for real this time.
+        const stored = await tryPod(c, stepPod("fine-tune-kfp", true), "kubeflow", false);
+        assert.equal(stored.status, 201, JSON.stringify(stored.body));
+        const got = await c.request("GET", "/api/v1/namespaces/kubeflow/pods/fine-tune-kfp");
+        assert.equal(got.body.spec.runtimeClassName, kata.name);
+        assert.deepEqual(got.body.spec.overhead, overhead);
+        // A pod already in the Kata class is admitted as it is.
+        const inKata = await tryPod(c, stepPod("fine-tune", true, kata.name));
+        assert.equal(inKata.status, 201, JSON.stringify(inKata.body));
+    });
+
+    it("leaves every other pod untouched: no label, or outside the pipeline namespaces", async () => {
+        const c = api.client;
+        const before = decisions(webhook!).length;
         const plain = await tryPod(c, stepPod("prepare-data", false));
-        assert.equal(plain.status, 201);
+        assert.equal(plain.status, 201, JSON.stringify(plain.body));
         assert.equal((plain.body as any).spec.runtimeClassName, undefined);
+        const tenant = await tryPod(c, stepPod("labelled-elsewhere", true), "tenant-a");
+        assert.equal(tenant.status, 201, JSON.stringify(tenant.body));
+        assert.equal((tenant.body as any).spec.runtimeClassName, undefined);
+        assert.equal(
+            decisions(webhook!).length,
+            before,
+            "the selectors kept both away from the webhook",
+        );
+    });
+
+    it("refuses a sandboxed pod that asks for another class", async () => {
+        const r = await tryPod(api.client, stepPod("fine-tune", true, "runc"));
+        assert.equal(r.status, 403, JSON.stringify(r.body));
+        assert.match(JSON.stringify(r.body), /asks for RuntimeClass 'runc'/);
+    });
+
+    it("logs each decision with names only, never the pod's content", () => {
+        const lines = decisions(webhook!);
+        assert.ok(lines.length >= 3, `${lines.length} decision lines`);
+        for (const l of lines) {
+            assert.deepEqual(Object.keys(l).sort(), [
+                "allowed",
+                "decision",
+                "dry_run",
+                "event",
+                "namespace",
+                "patched",
+                "pod",
+                "time",
+                "uid",
+            ]);
+        }
+        assert.ok(lines.some((l) => l.pod === "fine-tune" && l.patched === true));
+        assert.doesNotMatch(webhook!.log(), /pod-content-never-logged|pipeline-trainer/);
+    });
+
+    it("with the webhook down, refuses the sandboxed pod (failurePolicy Fail) and admits the rest", async () => {
+        const c = api.client;
+        await webhook!.stop();
+        const refused = await tryPod(c, stepPod("fine-tune", true));
+        assert.equal(refused.status, 500, JSON.stringify(refused.body));
+        assert.match(
+            JSON.stringify(refused.body),
+            /failed calling webhook \\"runtime-class\.pipeline-sandbox\.secure-llm-platform\.io\\"/,
+        );
+        const plain = await tryPod(c, stepPod("prepare-data", false));
+        assert.equal(plain.status, 201, JSON.stringify(plain.body));
+        // And were the webhook skipped, the guard still refuses a sandboxed pod without the class.
+        const del = await c.request(
+            "DELETE",
+            `/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${sandboxWebhookConfigName}`,
+        );
+        assert.equal(del.status, 200, JSON.stringify(del.body));
+        const guarded = await eventually(
+            "the guard refuses",
+            () => tryPod(c, stepPod("fine-tune", true)),
+            (r) => r.status === 403,
+        );
+        assert.match(
+            JSON.stringify(guarded.body),
+            new RegExp(`must run under RuntimeClass ${kata.name}`),
+        );
     });
 });
