@@ -107,10 +107,9 @@ def sandbox(task: dsl.PipelineTask) -> dsl.PipelineTask:
     """Schedules a task on the Kata GPU nodes and labels it for the sandbox guard.
 
     KFP 2.16.0 cannot set ``runtimeClassName``: the node selector and tolerations are the Kata GPU
-    RuntimeClass's own scheduling, the pipeline namespace's ValidatingAdmissionPolicy refuses a
-    sandbox-labelled pod that does not run under that RuntimeClass (fails closed), and where the
-    API server serves MutatingAdmissionPolicy (``kubeflow.sandboxMutation``) one sets the class
-    (modules/k8s/kubeflow/sandbox.ts).
+    RuntimeClass's own scheduling, the platform's mutating webhook sets the class on pods with the
+    label (images/sandbox-webhook), and a ValidatingAdmissionPolicy refuses a sandbox-labelled pod
+    that does not run under that RuntimeClass (fails closed; modules/k8s/kubeflow/sandbox.ts).
     """
     sb = facts()["sandbox"]
     kubernetes.add_pod_label(task, sb["labelKey"], sb["label"])

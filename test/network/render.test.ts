@@ -389,6 +389,43 @@ describe("network: intent follows the cluster's other sections", () => {
         assert.strictEqual(cfg.clusters[0].layer.networkPolicy.installCalico, false);
     });
 
+    it("the pipeline sandbox webhook admits only the API server, on its TLS port, and exists only with Kubeflow", () => {
+        const intent = buildIntent(clusterIntentInputs(okeCluster("cilium")));
+        assert.ok(intent.apiServer.cidrs.length > 0);
+        assert.deepStrictEqual(
+            intent.cidrIngress
+                .filter((c) => c.to === "sandbox-webhook")
+                .map((c) => ({ cidrs: c.cidrs, ports: c.ports })),
+            [{ cidrs: intent.apiServer.cidrs, ports: [8443] }],
+        );
+        assert.ok(!intent.flows.some((f) => f.to === "sandbox-webhook"), "no pod may call it");
+        const policy = renderNetworkObjects(intent).find(
+            (o) =>
+                o.metadata.name === "allow-sandbox-webhook" &&
+                o.metadata.namespace === serviceNamespaces.sandboxAdmission,
+        ) as Any;
+        assert.deepStrictEqual(policy.spec.ingress, [
+            {
+                from: intent.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+                ports: [{ protocol: "TCP", port: 8443 }],
+            },
+        ]);
+        assert.ok(intent.platformNamespaces.includes(serviceNamespaces.sandboxAdmission));
+        const noKubeflow = parseConfig(
+            {
+                environment: "dev",
+                tenancyId: "ocid1.tenancy.oc1..aaaaaaaanetworktest",
+                compartmentId: "ocid1.compartment.oc1..aaaaaaaanetworktest",
+                homeRegion: "us-ashburn-1",
+                clusters: [okeClusterRaw("cilium")],
+            },
+            { stack: "test" },
+        );
+        const off = buildIntent(clusterIntentInputs(noKubeflow.clusters[0]));
+        assert.ok(!off.workloads.some((w) => w.id === "sandbox-webhook"));
+        assert.ok(!off.platformNamespaces.includes(serviceNamespaces.sandboxAdmission));
+    });
+
     it("cert-manager may reach its ACME directory's host, and nothing when the private CA is used", () => {
         assert.strictEqual(
             buildIntent(clusterIntentInputs(okeCluster("cilium"))).egress["cert-manager"],

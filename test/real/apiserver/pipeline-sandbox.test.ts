@@ -15,7 +15,9 @@
  */
 import * as assert from "assert";
 import { execFileSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as tls from "tls";
 import * as path from "path";
 import { platformFacts } from "../../../pipelines/compile";
 import { runtimeClasses } from "../../../modules/constants/scheduling";
@@ -109,15 +111,16 @@ const create = async (client: KubeClient, p: string, body: object) => {
     return r;
 };
 
-/** A CA of the test's own (standing in for the webhook's cert-manager CA) and a 127.0.0.1 leaf. */
-function webhookPki(dir: string): { ca: string; cert: string; key: string } {
+const openssl = (dir: string, ...args: string[]) =>
+    execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+
+/** A CA of the test's own, standing in for the webhook's cert-manager CA. */
+function webhookCa(dir: string): string {
     ensureApt(["openssl"]);
     fs.mkdirSync(dir, { recursive: true });
-    const f = (n: string) => path.join(dir, n);
-    const ssl = (...args: string[]) =>
-        execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    ssl(
+    openssl(
+        dir,
         "req",
         "-x509",
         ...ec,
@@ -130,42 +133,66 @@ function webhookPki(dir: string): { ca: string; cert: string; key: string } {
         "-addext",
         "keyUsage=critical,keyCertSign,cRLSign",
         "-keyout",
-        f("ca.key"),
+        "ca.key",
         "-out",
-        f("ca.crt"),
+        "ca.crt",
     );
-    ssl(
+    return path.join(dir, "ca.crt");
+}
+
+/**
+ * Issues a 127.0.0.1 serving certificate from that CA into `tls.crt`/`tls.key`, each replaced by a
+ * rename (as a Secret volume's files change atomically); returns its SHA-256 fingerprint.
+ */
+function issueServing(dir: string, tag: string): string {
+    openssl(
+        dir,
         "req",
         ...ec,
         "-subj",
-        "/CN=sandbox-webhook",
+        `/CN=sandbox-webhook ${tag}`,
         "-keyout",
-        f("tls.key"),
+        `${tag}.key`,
         "-out",
-        f("tls.csr"),
+        `${tag}.csr`,
     );
     fs.writeFileSync(
-        f("tls.ext"),
+        path.join(dir, "tls.ext"),
         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n",
     );
-    ssl(
+    openssl(
+        dir,
         "x509",
         "-req",
         "-in",
-        f("tls.csr"),
+        `${tag}.csr`,
         "-CA",
-        f("ca.crt"),
+        "ca.crt",
         "-CAkey",
-        f("ca.key"),
+        "ca.key",
         "-CAcreateserial",
         "-days",
         "2",
         "-extfile",
-        f("tls.ext"),
+        "tls.ext",
         "-out",
-        f("tls.crt"),
+        `${tag}.crt`,
     );
-    return { ca: f("ca.crt"), cert: f("tls.crt"), key: f("tls.key") };
+    fs.renameSync(path.join(dir, `${tag}.key`), path.join(dir, "tls.key"));
+    fs.renameSync(path.join(dir, `${tag}.crt`), path.join(dir, "tls.crt"));
+    return new crypto.X509Certificate(fs.readFileSync(path.join(dir, "tls.crt"))).fingerprint256;
+}
+
+/** The fingerprint of the certificate a TLS server on 127.0.0.1:`port` presents. */
+function servedFingerprint(port: number, ca: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const s = tls.connect({ host: "127.0.0.1", port, ca: fs.readFileSync(ca) }, () => {
+            const fp = s.getPeerCertificate().fingerprint256;
+            s.end();
+            resolve(fp);
+        });
+        s.once("error", reject);
+    });
 }
 
 /** Decision lines the webhook logged (its stdout is one JSON object per line). */
@@ -183,12 +210,19 @@ describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sa
     let api: ApiServer;
     let work: string;
     let webhook: Started | undefined;
+    let pkiDir: string;
+    let caFile: string;
+    let port: number;
+    let firstFingerprint: string;
 
     before(async function () {
         const bins = await ensureControlPlaneBinaries((l) => console.log(`      ${l}`));
         work = scratchDir("pipeline-sandbox");
         const pki = makePki(path.join(work, "pki"));
-        const tls = webhookPki(path.join(work, "webhook-pki"));
+        pkiDir = path.join(work, "webhook-pki");
+        caFile = webhookCa(pkiDir);
+        firstFingerprint = issueServing(pkiDir, "first");
+        const files = { cert: path.join(pkiDir, "tls.crt"), key: path.join(pkiDir, "tls.key") };
         etcd = await startEtcd(bins, path.join(work, "etcd"));
         // Stock flags: no --feature-gates, no --runtime-config (OKE exposes neither).
         api = await startApiServer({
@@ -247,14 +281,15 @@ describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sa
         });
 
         // The webhook: the image's program with the program's arguments (ports substituted).
-        const [port, health] = [await freePort(), await freePort()];
+        port = await freePort();
+        const health = await freePort();
         webhook = start(
             "sandbox-webhook",
             "python3",
             [
                 "-B",
                 path.join(repoRoot, "images/sandbox-webhook/webhook.py"),
-                ...sandboxWebhookArgs(kata.name, { cert: tls.cert, key: tls.key }),
+                ...sandboxWebhookArgs(kata.name, files),
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -276,7 +311,7 @@ describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sa
                 namespaces: pipelineNamespaces(ns),
                 clientConfig: {
                     url: `https://127.0.0.1:${port}${sandboxWebhookPath}`,
-                    caBundle: fs.readFileSync(tls.ca).toString("base64"),
+                    caBundle: fs.readFileSync(caFile).toString("base64"),
                 },
             }),
         });
@@ -359,6 +394,21 @@ describe(`real kube-apiserver ${kubernetesVersion}: the fine-tune step's Kata sa
         }
         assert.ok(lines.some((l) => l.pod === "fine-tune" && l.patched === true));
         assert.doesNotMatch(webhook!.log(), /pod-content-never-logged|pipeline-trainer/);
+    });
+
+    it("serves a rotated certificate without a restart, and the API server keeps calling it", async () => {
+        assert.equal(await servedFingerprint(port, caFile), firstFingerprint);
+        const second = issueServing(pkiDir, "second");
+        assert.notEqual(second, firstFingerprint);
+        assert.equal(
+            await servedFingerprint(port, caFile),
+            second,
+            "reloaded on the next connection",
+        );
+        const r = await tryPod(api.client, stepPod("fine-tune-after-rotation", true));
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        assert.equal((r.body as any).spec.runtimeClassName, kata.name);
+        assert.equal(webhook!.child.exitCode, null, "the same process");
     });
 
     it("with the webhook down, refuses the sandboxed pod (failurePolicy Fail) and admits the rest", async () => {
