@@ -51,6 +51,7 @@ import {
     sandboxWebhookConfigName,
     sandboxWebhookPodArgs,
     sandboxWebhookService,
+    sandboxWarnings,
     sandboxWebhooks,
 } from "./kubeflow/sandbox";
 import { HardenedWorkload } from "./workload";
@@ -312,6 +313,7 @@ export class Kubeflow extends pulumi.ComponentResource {
         // Sandboxed steps run under the Kata GPU RuntimeClass or not at all (kubeflow/sandbox.ts):
         // the webhook sets the class, the policy refuses every other outcome.
         const stepNamespaces = pipelineNamespaces(ns);
+        for (const w of sandboxWarnings(apiServer.cidrs)) pulumi.log.warn(w, this);
         const sandboxGuard = new k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             `${name}-sandbox-guard`,
             {

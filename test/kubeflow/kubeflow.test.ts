@@ -11,6 +11,7 @@ import { Kubeflow } from "../../modules/k8s/kubeflow";
 import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
 import {
     sandboxCertificates,
+    sandboxWarnings,
     sandboxGuardName,
     sandboxGuardSpec,
     sandboxWebhookConfigName,
@@ -259,6 +260,14 @@ describe("kubeflow: standalone", () => {
             (svc.inputs.spec as any).ports.map((p: any) => p.port),
             [8443],
         );
+    });
+
+    it("warns when nothing can reach the webhook, or its image is a placeholder", () => {
+        const built = { ...images.sandboxWebhookImage, digest: `sha256:${"a".repeat(64)}` };
+        assert.deepEqual(sandboxWarnings(["10.0.0.0/28"], built), []);
+        const [noCidr, placeholder] = sandboxWarnings([]);
+        assert.match(noCidr, /networkPolicy\.apiServerCidrs.*fine-tune step will be refused/);
+        assert.match(placeholder, /placeholder digest.*images\/sandbox-webhook\/Dockerfile/);
     });
 
     it("no longer knows kubeflow.sandboxMutation (the webhook needs no feature gate)", () => {

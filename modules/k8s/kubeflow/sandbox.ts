@@ -35,7 +35,7 @@
  * kube-apiserver v1.34.2, test/real/apiserver/pipeline-sandbox.test.ts): the overhead keeps one
  * home, the RuntimeClass.
  */
-import { sandboxWebhookImage } from "../../constants/images";
+import { PinnedImage, placeholderDigest, sandboxWebhookImage } from "../../constants/images";
 import { serviceNamespaces } from "../../constants/namespaces";
 import { workloadPorts } from "../../constants/ports";
 import { sandboxWebhook } from "../../constants/sandbox";
@@ -291,4 +291,27 @@ export function sandboxWebhookPodArgs(runtimeClass: string): HardenedWorkloadArg
         ],
         volumes: [{ name: "tls", secret: { secretName: sandboxWebhookTlsSecret } }],
     };
+}
+
+/**
+ * What the plan should say about the sandbox on this cluster: an API server the network intent
+ * knows no CIDR of cannot reach the webhook (every sandboxed step is then refused), and a
+ * placeholder image cannot run.
+ */
+export function sandboxWarnings(
+    apiServerCidrs: readonly string[],
+    image: PinnedImage = sandboxWebhookImage,
+): string[] {
+    const out: string[] = [];
+    if (apiServerCidrs.length === 0) {
+        out.push(
+            "kubeflow: no API server CIDR is known (networkPolicy.apiServerCidrs), so no NetworkPolicy admits the API server to the pipeline sandbox webhook: the fine-tune step will be refused (fail closed) until it is set",
+        );
+    }
+    if (image.digest === placeholderDigest) {
+        out.push(
+            `pipeline sandbox webhook image ${image.repository}:${image.tag}: placeholder digest of an image we build (images/sandbox-webhook/Dockerfile): build and push it, then set sandboxWebhookImage in modules/constants/images.ts`,
+        );
+    }
+    return out;
 }
