@@ -48,6 +48,11 @@ export interface KubeflowConfig {
      * Existing clusters must list theirs, or model promotion refuses every model. Defaults to none.
      */
     readonly trustedModelKeyIds: readonly string[];
+    /**
+     * `nvidia.com/pgpu` (GPUs passed into a Kata VM) the pipeline namespace's quota allows: what
+     * sandboxed fine-tune steps may request at once. Defaults to 0 (fine-tuning is raised on purpose).
+     */
+    readonly fineTuneGpus: number;
     /** Gates of the guardrail promotion pipeline. */
     readonly promotion: PromotionConfig;
     /** The recurring red-team assessment through the gateway (a CronJob in the pipeline namespace). */
@@ -95,6 +100,7 @@ export function parseKubeflow(
         "trustedModelKeyIds",
         "podSecurity",
         "redteam",
+        "fineTuneGpus",
     ]);
     const mode = str<KubeflowMode>(o, "mode", path, issues, {
         oneOf: kubeflowModes,
@@ -160,6 +166,7 @@ export function parseKubeflow(
         }),
         profileOwner,
         trustedModelKeyIds,
+        fineTuneGpus: num(o, "fineTuneGpus", path, issues, { ...ranges.quotaGpus, default: 0 }),
         promotion,
         redteam,
         kserve: { enabled: bool(k, "enabled", kp, issues, false) },

@@ -796,6 +796,10 @@ export const kubeflowSchema = section(
             "extra KMS key OCIDs a promoted model may be wrapped with (OKE adds the cluster's model key)",
             { defaultText: "`[]`" },
         ),
+        fineTuneGpus: number(
+            "`nvidia.com/pgpu` the pipeline namespace's quota allows (sandboxed fine-tune steps); `0` refuses them until raised on purpose",
+            { ...ranges.quotaGpus, default: 0 },
+        ),
         promotion: section(
             {
                 minAttackBlockRate: number(

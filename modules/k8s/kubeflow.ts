@@ -170,7 +170,7 @@ export class Kubeflow extends pulumi.ComponentResource {
             `${name}-quota`,
             {
                 metadata: { name: "pipelines", namespace: ns, labels: common },
-                spec: { hard: pipelineQuota() },
+                spec: { hard: pipelineQuota(cfg.fineTuneGpus) },
             },
             inNs,
         );

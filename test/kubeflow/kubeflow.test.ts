@@ -9,6 +9,7 @@ import { rolloutTargets } from "../../modules/constants/rollout";
 import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
 import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
+import { pipelineQuota } from "../../modules/k8s/kubeflow/namespace";
 import {
     sandboxCertificates,
     sandboxWarnings,
@@ -49,6 +50,7 @@ describe("kubeflow: config section", () => {
         assert.equal(k.kserve.enabled, false);
         assert.equal(k.podSecurity, "baseline");
         assert.deepEqual(k.trustedModelKeyIds, []);
+        assert.equal(k.fineTuneGpus, 0);
         assert.equal(
             cluster({ enabled: true, mode: "full", profileOwner: "a@example.com" }).layer.kubeflow
                 .version,
@@ -65,6 +67,7 @@ describe("kubeflow: config section", () => {
                 profileNamespace: "llm-guardrails",
                 kserve: { enabld: true },
                 trustedModelKeyIds: ["not-a-key"],
+                fineTuneGpus: -1,
             }),
         );
         const has = (re: RegExp) =>
@@ -79,6 +82,13 @@ describe("kubeflow: config section", () => {
         has(/kubeflow\.profileNamespace: a namespace of its own/);
         has(/kubeflow\.kserve\.enabld: no such key/);
         has(/kubeflow\.trustedModelKeyIds\[0\]: a KMS key OCID/);
+        has(/kubeflow\.fineTuneGpus: an integer from 0 to 1024/);
+    });
+
+    it("raises the pipeline quota's Kata GPUs only when fineTuneGpus says so", () => {
+        assert.equal(pipelineQuota()["requests.nvidia.com/pgpu"], "0");
+        assert.equal(pipelineQuota(2)["requests.nvidia.com/pgpu"], "2");
+        assert.equal(pipelineQuota(2)["requests.nvidia.com/gpu"], "0");
     });
 
     it("refuses a version that is not a release tag of the chosen mode", () => {
@@ -297,10 +307,13 @@ describe("kubeflow: standalone", () => {
             "limits.memory",
             "pods",
             "requests.nvidia.com/gpu",
+            "requests.nvidia.com/pgpu",
             "services.loadbalancers",
         ]) {
             assert.ok((main.inputs.spec as any).hard[k] !== undefined, `quota on ${k}`);
         }
+        // The sandboxed fine-tune step asks for the Kata passthrough resource: capped like runc GPUs.
+        assert.equal((main.inputs.spec as any).hard["requests.nvidia.com/pgpu"], "0");
         const prio = quotas.find((q) => k8sName(q) === "no-serving-priority")!;
         assert.deepEqual((prio.inputs.spec as any).scopeSelector.matchExpressions[0].values, [
             "slp-serving",

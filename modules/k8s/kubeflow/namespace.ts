@@ -53,10 +53,11 @@ export function pipelineNamespaceLabels(
 
 /**
  * ResourceQuota of the pipeline namespace: bounded CPU, memory, storage and pod count (OWASP
- * LLM10), no GPUs by default (fine-tuning runs get a quota raise on purpose), and no Services
- * that open the cluster (LoadBalancer, NodePort).
+ * LLM10), no GPUs by default, neither `nvidia.com/gpu` (runc) nor `nvidia.com/pgpu` (the GPU
+ * passed into a Kata VM, what the sandboxed fine-tune step requests) unless `kubeflow.fineTuneGpus`
+ * raises the latter on purpose; no Services that open the cluster (LoadBalancer, NodePort).
  */
-export function pipelineQuota(): Record<string, string> {
+export function pipelineQuota(fineTuneGpus = 0): Record<string, string> {
     return {
         "requests.cpu": "8",
         "limits.cpu": "16",
@@ -68,6 +69,7 @@ export function pipelineQuota(): Record<string, string> {
         persistentvolumeclaims: "10",
         pods: "50",
         "requests.nvidia.com/gpu": "0",
+        "requests.nvidia.com/pgpu": String(fineTuneGpus),
         "services.loadbalancers": "0",
         "services.nodeports": "0",
     };
