@@ -47,9 +47,10 @@ export const calicoPolicyOnly = {
 export type IptablesBackend = "NFT" | "Legacy";
 
 /**
- * The OKE node images the program selects are Oracle Linux OKE images (modules/oci/images.ts);
- * for Kubernetes 1.34 OKE publishes them for Oracle Linux 8, for which the OKE page sets `NFT`
- * (Oracle Linux 9 images were not checked; Oracle's terraform-oci-oke chose NFT for 8.x and 9.x).
+ * The OKE page sets `NFT` for Oracle Linux 8 worker images. The program selects Oracle Linux OKE
+ * images (modules/oci/images.ts) without fixing the major version; Oracle Linux 8 is what the
+ * page names, Oracle Linux 9 was not checked here (Oracle's terraform-oci-oke chose NFT for 8.x
+ * and 9.x), and an Oracle Linux 7 image would need `Legacy`.
  */
 export const okeIptablesBackend: IptablesBackend = "NFT";
 
