@@ -1,7 +1,9 @@
 /**
- * Calico Enterprise / Calico Cloud rendering of the domain allowlists (pure).
- * Open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
- * so this renderer refuses any other engine.
+ * Calico, pure: the Calico Enterprise / Calico Cloud rendering of the domain allowlists
+ * (open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
+ * so this renderer refuses any other engine); which open-source Calico install a cluster gets
+ * (issue 13: policy-only on OKE VCN-native, calico-policy-only.ts; the tigera-operator elsewhere)
+ * and the operator's Helm values.
  */
 import { labels } from "../../constants/labels";
 import { okePorts } from "../../constants/ports";
