@@ -622,7 +622,7 @@ export const networkPolicySchema = section(
             { default: "proxy" },
         ),
         installCalico: flag(
-            "install open-source Calico (tigera-operator) to enforce NetworkPolicy",
+            "install open-source Calico to enforce NetworkPolicy: policy-only on OKE with VCN-native pods (as OKE documents), the tigera-operator chart elsewhere",
             {
                 defaultText: "`true` on OKE with `proxy`, else `false`",
             },

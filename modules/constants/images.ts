@@ -135,3 +135,30 @@ export const sandboxWebhookImage: PinnedImage = {
     digest: placeholderDigest,
     digestProvenance: "placeholder",
 };
+
+// ---- Calico policy-only install on OKE (modules/k8s/network/calico-policy-only.ts) ----
+
+/**
+ * Images of the authored Calico policy-only install, at the release of the pinned tigera-operator
+ * chart and of the CRDs it applies (Calico v3.31.5; image names as
+ * `manifests/calico-policy-only.yaml` of projectcalico/calico v3.31.5 writes them). Their digests
+ * could not be read here (no registry access, and no public repository pins them): placeholders
+ * until checked with `crane digest quay.io/calico/node:v3.31.5` (and kube-controllers); the plan
+ * warns while they are.
+ */
+export const calicoImages = {
+    /** calico-node: Felix, the policy agent on every node. */
+    node: {
+        repository: "quay.io/calico/node",
+        tag: "v3.31.5",
+        digest: placeholderDigest,
+        digestProvenance: "placeholder",
+    },
+    /** calico-kube-controllers: the node controller (garbage-collects Calico's per-node data). */
+    kubeControllers: {
+        repository: "quay.io/calico/kube-controllers",
+        tag: "v3.31.5",
+        digest: placeholderDigest,
+        digestProvenance: "placeholder",
+    },
+} as const satisfies Record<string, PinnedImage>;

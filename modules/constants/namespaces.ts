@@ -29,6 +29,8 @@ export const privilegedNamespaces = {
     gpuOperator: "gpu-operator",
     nodeMonitoring: "monitoring-system",
     calico: "tigera-operator",
+    /** The authored Calico policy-only install on OKE (calico-node, calico-kube-controllers). */
+    calicoSystem: "calico-system",
 } as const;
 
 /** Prefix of tenant namespaces: `tenant-<team>`. */

@@ -80,13 +80,16 @@ describe("baseline: dev stack cluster", () => {
             serviceNamespaces.ingress,
             privilegedNamespaces.kata,
             privilegedNamespaces.gpuOperator,
-            // dev is OKE with the proxy engine: NetworkSecurity installs Calico into it.
-            privilegedNamespaces.calico,
+            // dev is OKE (VCN-native) with the proxy engine: NetworkSecurity installs Calico
+            // policy-only into it.
+            privilegedNamespaces.calicoSystem,
             "tenant-alpha",
             "tenant-beta",
         ]) {
             assert.ok(names.includes(n), `missing namespace ${n}`);
         }
+        // No tigera-operator there: the operator's Installation is not what OKE documents.
+        assert.ok(!names.includes(privilegedNamespaces.calico));
         // dev lists the OKE CertManager add-on: a second cert-manager would fight it.
         assert.ok(!names.includes(serviceNamespaces.certManager));
         assert.ok(!release(rs, "cert-manager"));

@@ -8,9 +8,14 @@ import { clusterIntentInputs } from "../support/stacks";
 import { strict as assert } from "assert";
 import Ajv, { ValidateFunction } from "ajv";
 import { renderNetworkObjects } from "../../modules/k8s/network";
+import { calicoCrdManifest } from "../../modules/k8s/network/calico-policy-only";
+import { tigeraOperatorValues } from "../../modules/k8s/network/render-calico";
 import { buildIntent } from "../../modules/k8s/network/intent";
 import { okeCluster } from "../network/fixtures";
-import { DeclaredObject, crd, declaredByStacks } from "./support";
+import * as fs from "fs";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+import { DeclaredObject, crd, declaredByStacks, requireChartsDir } from "./support";
 import { externalSecretsErrors } from "./external-secrets";
 import { structuralToJsonSchema } from "./structural";
 
@@ -139,26 +144,44 @@ describe("charts: our custom resources against the pinned CRDs", function () {
         assert.equal(externalSecretsErrors({ ...es, kind: "NoSuchKind" }), undefined);
     });
 
-    it("the Tigera Installation the chart makes from our values passes its CRD", async () => {
-        const { releases } = await declaredByStacks();
-        const calico = releases.filter((r) => r.chart === "tigera-operator");
-        assert.ok(calico.length > 0, "no stack installs Calico");
-        for (const r of calico) {
-            // templates/crs/custom-resources.yaml: spec = values.installation without `enabled`.
-            const { enabled, ...spec } = r.values.installation as Record<string, unknown>;
-            assert.equal(enabled, true);
-            const o = {
-                apiVersion: "operator.tigera.io/v1",
-                kind: "Installation",
-                metadata: { name: "default" },
-                spec: { ...spec, imagePullSecrets: [] },
-            };
-            assert.deepEqual(crdErrors(o), [], `${r.stack}/${r.cluster}`);
-        }
+    it("the Tigera Installation the chart makes from our values passes its CRD", () => {
+        // The operator path (existing clusters with installCalico, OKE flannel); no shipped stack
+        // takes it since OKE VCN-native clusters get the authored policy-only install.
+        const values = tigeraOperatorValues();
+        // templates/crs/custom-resources.yaml: spec = values.installation without `enabled`.
+        const { enabled, ...spec } = values.installation as Record<string, unknown>;
+        assert.equal(enabled, true);
+        const o = {
+            apiVersion: "operator.tigera.io/v1",
+            kind: "Installation",
+            metadata: { name: "default" },
+            spec: { ...spec, imagePullSecrets: [] },
+        };
+        assert.deepEqual(crdErrors(o), []);
     });
 
-    it("the Installation API still cannot express OKE's Calico policy-only mode (the plan's warning stands)", () => {
-        // What render-calico.ts `calicoOnOkeGap` rests on, read from the pinned operator's CRD: no
+    it("the Calico CRDs the program fetches at deploy time are exactly the charts folder's", () => {
+        // calicoCrdManifest names Calico v3.31.5's manifests/crds.yaml; the real API server suite
+        // applies the charts folder's copies of the same CRDs (compared object for object when
+        // the hash was pinned). This keeps the two lists from drifting.
+        const dir = path.join(requireChartsDir(), "crds");
+        const groups = ["crd.projectcalico.org", "policy.networking.k8s.io"];
+        const names = fs
+            .readdirSync(dir)
+            .filter((f) => /\.ya?ml$/.test(f))
+            .flatMap((f) =>
+                parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8")).map(
+                    (d) => d.toJS() as Record<string, any> | null,
+                ),
+            )
+            .filter((o) => o?.kind === "CustomResourceDefinition" && groups.includes(o.spec.group))
+            .map((o) => String(o!.metadata.name))
+            .sort();
+        assert.deepEqual([...calicoCrdManifest.crds].sort(), names);
+    });
+
+    it("the Installation API still cannot express OKE's Calico policy-only mode (so the program authors it)", () => {
+        // What render-calico.ts `calicoOnOkeFlannelGap` rests on, read from the pinned operator's CRD: no
         // CNI type runs calico-node with OKE's `oci` interface prefix, and calico-node's containers
         // take no env. When this fails, the operator may now express the mode: revisit the warning.
         const spec = (crd("operator.tigera.io/v1/Installation")!.schema as Record<string, any>)

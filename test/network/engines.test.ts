@@ -213,18 +213,19 @@ for (const engine of engines) {
             assert.doesNotMatch(text, /"domains"|toFQDNs/);
         });
 
-        it("installs open-source Calico only for the proxy engine on OKE, pinned", () => {
+        it("installs open-source Calico only for the proxy engine, on OKE VCN-native policy-only (no operator)", () => {
             const releases = resources.filter((r) => r.type === "kubernetes:helm.sh/v3:Release");
-            if (engine === "proxy") {
-                assert.strictEqual(releases.length, 1);
-                assert.strictEqual(releases[0].inputs.chart, "tigera-operator");
-                assert.match(String(releases[0].inputs.version), /^v3\.(29|3\d)\.\d+$/);
-                assert.deepStrictEqual(releases[0].inputs.repositoryOpts, {
-                    repo: "https://docs.tigera.io/calico/charts",
-                });
-            } else {
-                assert.strictEqual(releases.length, 0);
-            }
+            assert.strictEqual(releases.length, 0);
+            const calico = resources.filter(
+                (r) => r.type === "secure-llm-platform:network:CalicoPolicyOnly",
+            );
+            assert.strictEqual(calico.length, engine === "proxy" ? 1 : 0);
+            const daemonSets = resources.filter(
+                (r) =>
+                    r.type === "kubernetes:apps/v1:DaemonSet" &&
+                    (r.inputs.metadata as Record<string, string>).name === "calico-node",
+            );
+            assert.strictEqual(daemonSets.length, engine === "proxy" ? 1 : 0);
         });
 
         it("names every object and parents every resource under the component", () => {
@@ -252,7 +253,11 @@ describe("network engine proxy: the egress proxies", () => {
     });
 
     it("runs one hardened, digest-pinned Squid per identity with its allowlist mounted", () => {
-        const deployments = resources.filter((r) => r.type === "kubernetes:apps/v1:Deployment");
+        const deployments = resources.filter(
+            (r) =>
+                r.type === "kubernetes:apps/v1:Deployment" &&
+                (r.inputs.metadata as Record<string, string>).namespace === "egress-proxy",
+        );
         assert.deepStrictEqual(
             deployments.map((d) => (d.inputs.metadata as Record<string, string>).name).sort(),
             ["egress-proxy-external-secrets", "egress-proxy-inference"],

@@ -4,6 +4,10 @@
  * charts need, from the catalog in modules/k8s/chart-contents.ts.
  */
 import { chartContents } from "../../modules/k8s/chart-contents";
+import {
+    HostNetworkFlow,
+    calicoHostNetworkFlows,
+} from "../../modules/k8s/network/calico-policy-only";
 import type { Manifest } from "./manifests";
 import type { RecordedResource } from "./mocks";
 import { unwrapSecrets } from "./mocks";
@@ -133,4 +137,38 @@ export function chartsMarkdown(releases: readonly RecordedResource[], authored: 
         ),
     );
     return lines.join("\n");
+}
+
+/**
+ * Markdown for the host-network components the program itself authors on a cluster (the Calico
+ * policy-only install's calico-node): their connections are outside NetworkPolicy, so the
+ * reachability analysis cannot show them; they come from the component's own table.
+ */
+export function hostNetworkMarkdown(manifests: readonly Manifest[]): string {
+    const lines = ["### Host-network components the program authors", ""];
+    const rows = hostNetworkFlowsOf(manifests);
+    if (rows.length === 0) {
+        return [...lines, "None on this cluster."].join("\n");
+    }
+    return [
+        ...lines,
+        "Outside NetworkPolicy (host network): the nodes' network security groups govern these connections.",
+        "",
+        table(
+            ["namespace", "from", "to", "port", "purpose"],
+            rows.map((f) => [f.namespace, f.from, f.to, String(f.port), f.purpose]),
+        ),
+    ].join("\n");
+}
+
+/** The host-network flows of the authored components present in `manifests`. */
+export function hostNetworkFlowsOf(manifests: readonly Manifest[]): readonly HostNetworkFlow[] {
+    return calicoHostNetworkFlows.filter((f) =>
+        manifests.some(
+            (m) =>
+                m.kind === "DaemonSet" &&
+                m.metadata.name === f.from &&
+                m.metadata.namespace === f.namespace,
+        ),
+    );
 }

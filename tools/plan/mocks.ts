@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 import { kubernetesInvokes, kubernetesResourceState } from "./fakes/kubernetes";
 import { ociInvokes, ociResourceState } from "./fakes/oci";
+import { offlineManifests } from "../../modules/k8s/network/calico-policy-only";
 
 /** One resource registration, as the engine would have received it. */
 export interface RecordedResource {
@@ -121,6 +122,8 @@ export interface InstallOptions {
 
 /** Installs the mocks for the whole process. Safe to call again to switch stacks. */
 export function installMocks(opts: InstallOptions): void {
+    // No network under the mocks: pinned upstream manifests are named, not fetched.
+    offlineManifests();
     const mocks: pulumi.runtime.Mocks = {
         newResource(args: pulumi.runtime.MockResourceArgs): {
             id: string | undefined;

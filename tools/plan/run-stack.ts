@@ -22,7 +22,12 @@ import {
 } from "./analysis";
 import { flowsFile } from "./diff";
 import { FleetReport, compareFleet, fleetMembers, renderFleetMarkdown } from "./fleet";
-import { chartPodManifests, chartsMarkdown } from "./charts";
+import {
+    chartPodManifests,
+    chartsMarkdown,
+    hostNetworkFlowsOf,
+    hostNetworkMarkdown,
+} from "./charts";
 import { countBy, criticalPath, moduleOf } from "./graph";
 import {
     Manifest,
@@ -211,9 +216,15 @@ export async function planStack(
         );
         const analysis = analyzeCluster(c.name, manifests, chartPodManifests(releases, manifests));
         flows.push(...analysis.flows.map((f) => `${c.name}: ${f}`));
+        flows.push(
+            ...hostNetworkFlowsOf(manifests).map(
+                (f) =>
+                    `${c.name}: host-network ${f.namespace}/${f.from} -> ${f.to} (${f.port}): ${f.purpose}`,
+            ),
+        );
         clusterAnalyses.push({
             ...analysis,
-            markdown: `${analysis.markdown}\n\n${chartsMarkdown(releases, manifests.length)}`,
+            markdown: `${analysis.markdown}\n\n${chartsMarkdown(releases, manifests.length)}\n\n${hostNetworkMarkdown(manifests)}`,
         });
         problems.push(...analysis.violations.map((v) => `${c.name}: ${v}`));
     }

@@ -12,6 +12,7 @@ import {
     tierNamespaces,
 } from "../../constants/namespaces";
 import { runtimeClasses } from "../../constants/scheduling";
+import { calicoInstallMode } from "../network/render-calico";
 
 /** The platform role of a namespace; also the value of its `namespace-role` label. */
 export type NamespaceRole = "tier" | "service" | "privileged" | "tenant";
@@ -61,6 +62,8 @@ const privilegedReasons: Readonly<Record<string, string>> = {
         "node exporter: hostNetwork, hostPID and read-only hostPath mounts of /proc, /sys and the root filesystem",
     [privilegedNamespaces.calico]:
         "Calico: calico-node runs privileged with hostNetwork to program the host's routes and iptables/eBPF",
+    [privilegedNamespaces.calicoSystem]:
+        "Calico policy-only: calico-node runs privileged with hostNetwork to program the host's iptables; calico-kube-controllers beside it meets restricted",
 };
 
 /** Built-in caps by namespace, before config overrides. */
@@ -120,6 +123,11 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
     // nodes have no host exporter). A preinstalled stack is assumed to bring its own.
     const installDcgmExporter = caps.gpu && owner === "oke-addon";
     const installCertManager = !addonNames.has("CertManager");
+    const calicoMode = calicoInstallMode({
+        target: cluster.target,
+        podNetworking: cluster.network?.podNetworking,
+        installCalico: layer.networkPolicy.installCalico,
+    });
     const installExternalSecrets = cfg.secrets.enabled;
 
     const kataRuntimeClasses = [
@@ -170,11 +178,17 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
             role: "privileged",
             when: layer.observability.enabled,
         },
-        // Where NetworkSecurity installs open-source Calico (tigera-operator) into it.
+        // Where NetworkSecurity installs open-source Calico: the tigera-operator chart, or on OKE
+        // VCN-native the authored policy-only install (calico-node, calico-kube-controllers).
         {
             name: privilegedNamespaces.calico,
             role: "privileged",
-            when: layer.networkPolicy.installCalico,
+            when: calicoMode === "operator",
+        },
+        {
+            name: privilegedNamespaces.calicoSystem,
+            role: "privileged",
+            when: calicoMode === "policy-only",
         },
     ];
 

@@ -25,7 +25,13 @@ import {
     proxyInstances,
     squidConfKey,
 } from "./proxy";
-import { calicoOnOkeGap, renderCalicoEnterprise, tigeraOperatorValues } from "./render-calico";
+import { CalicoPolicyOnly } from "./calico-policy-only";
+import {
+    calicoInstallMode,
+    calicoOnOkeFlannelGap,
+    renderCalicoEnterprise,
+    tigeraOperatorValues,
+} from "./render-calico";
 import { renderCilium } from "./render-cilium";
 import { K8sObject, renderKubernetesPolicies } from "./render-k8s";
 
@@ -79,9 +85,17 @@ export class NetworkSecurity extends pulumi.ComponentResource {
         const intent = this.intent;
         const net = args.cluster.layer.networkPolicy;
 
-        if (net.installCalico) {
+        const calicoMode = calicoInstallMode({
+            target: args.cluster.target,
+            podNetworking: args.cluster.network?.podNetworking,
+            installCalico: net.installCalico,
+        });
+        if (calicoMode === "policy-only") {
+            // OKE VCN-native: Calico policy-only as OKE documents it (calico-policy-only.ts).
+            new CalicoPolicyOnly(`${name}-calico`, {}, { parent: this });
+        } else if (calicoMode === "operator") {
             if (args.cluster.target === "oke") {
-                pulumi.log.warn(calicoOnOkeGap(args.cluster.network?.podNetworking), this);
+                pulumi.log.warn(calicoOnOkeFlannelGap(), this);
             }
             new k8s.helm.v3.Release(
                 `${name}-calico`,

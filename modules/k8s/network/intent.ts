@@ -29,6 +29,8 @@ import { sandboxWebhook } from "../../constants/sandbox";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
 import { nonPublicCidrs, proxyRefusedIpv4Cidrs } from "./non-public";
+import { calicoPodLabels, calicoPolicyOnly } from "./calico-policy-only";
+import { calicoInstallMode } from "./render-calico";
 
 export { domainProblem } from "../../config/network";
 
@@ -421,6 +423,24 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
                 : (namedPeers[p] as NetWorkload),
         ),
     );
+    // The authored Calico policy-only install (OKE VCN-native): calico-kube-controllers is a
+    // pod-network pod, policed like ours; calico-node is host-network (calicoHostNetworkFlows).
+    const calicoMode = calicoInstallMode({
+        target: inputs.cluster.target,
+        podNetworking: inputs.cluster.network?.podNetworking,
+        installCalico: net.installCalico,
+    });
+    if (calicoMode === "policy-only") {
+        workloads.push({
+            id: calicoPolicyOnly.kubeControllers,
+            namespace: calicoPolicyOnly.namespace,
+            podLabels: {
+                [labels.name]: calicoPodLabels(calicoPolicyOnly.kubeControllers)[labels.name],
+            },
+            ports: [],
+            source: "platform",
+        });
+    }
     if (inputs.kubeflow) {
         workloads.push({
             id: redteamAssessment.id,
@@ -554,6 +574,16 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
                 });
             }
         }
+    }
+    if (has(calicoPolicyOnly.kubeControllers) && apiServerCidrs.length > 0) {
+        cidrEgress.push({
+            from: calicoPolicyOnly.kubeControllers,
+            cidrs: apiServerCidrs,
+            except: [],
+            ports: [net.apiServerPort],
+            purpose:
+                "Calico's node controller: watches nodes and pods, garbage-collects Calico's per-node data (API server)",
+        });
     }
     const namespaceEgress: NamespaceEgress[] = [];
     if (has("prometheus")) {

@@ -1,7 +1,9 @@
 /**
- * Calico Enterprise / Calico Cloud rendering of the domain allowlists (pure).
- * Open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
- * so this renderer refuses any other engine.
+ * Calico, pure: the Calico Enterprise / Calico Cloud rendering of the domain allowlists
+ * (open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
+ * so this renderer refuses any other engine); which open-source Calico install a cluster gets
+ * (issue 13: policy-only on OKE VCN-native, calico-policy-only.ts; the tigera-operator elsewhere)
+ * and the operator's Helm values.
  */
 import { labels } from "../../constants/labels";
 import { okePorts } from "../../constants/ports";
@@ -100,38 +102,54 @@ export function tigeraOperatorValues(): Record<string, unknown> {
     };
 }
 
+/** How open-source Calico comes onto a cluster, if the program installs it. */
+export type CalicoInstallMode = "policy-only" | "operator" | "none";
+
 /**
- * Why the operator-installed Calico is not yet what OKE documents (a known gap, reported by the
- * plan). OKE's "Example: Installing Calico and Setting Up Network Policies"
- * (docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/contengsettingupcalico.htm, section
- * "Installing Calico alongside the OCI VCN-Native Pod Networking CNI plugin") applies Calico's
- * policy-only manifest without its CNI install and with `FELIX_INTERFACEPREFIX=oci`,
- * `NO_DEFAULT_POOLS=true`, `FELIX_CHAININSERTMODE=Append`, `FELIX_IPTABLESMANGLEALLOWACTION=Return`
- * (and `FELIX_IPTABLESBACKEND=NFT` on Oracle Linux 8); for flannel, the same manifest with
- * `CALICO_MANAGE_CNI=true`. The tigera-operator the chart v3.31.5 runs (tigera/operator v1.40.8)
- * cannot express that:
+ * The one rule for which Calico install a cluster gets (issue 13):
+ * - `policy-only` on OKE with VCN-native pod networking: OKE's "Example: Installing Calico and
+ *   Setting Up Network Policies"
+ *   (docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/contengsettingupcalico.htm, section
+ *   "Installing Calico alongside the OCI VCN-Native Pod Networking CNI plugin") applies Calico's
+ *   policy-only manifest without its CNI install; the program authors that install
+ *   (calico-policy-only.ts) instead of running the tigera-operator, whose Installation cannot
+ *   express it (see {@link calicoOnOkeFlannelGap} for the operator's limits);
+ * - `operator` elsewhere (existing clusters with `installCalico`, and OKE flannel clusters): the
+ *   tigera-operator chart, as before;
+ * - `none` when `installCalico` is false.
+ */
+export function calicoInstallMode(c: {
+    readonly target: "oke" | "existing";
+    readonly podNetworking?: string;
+    readonly installCalico: boolean;
+}): CalicoInstallMode {
+    if (!c.installCalico) return "none";
+    return c.target === "oke" && c.podNetworking === "vcn-native" ? "policy-only" : "operator";
+}
+
+/**
+ * Why an OKE flannel cluster's Calico is still not what OKE documents (a known gap, warned by the
+ * plan). The OKE page above (as published in 2026) says Kubernetes Engine does not support the
+ * Calico policy engine alongside the flannel CNI plugin ("causes network issues"): it documents
+ * replacing flannel with Calico as the CNI, on enhanced clusters, after disabling the flannel
+ * cluster add-on and deleting its DaemonSet, for nodes created afterwards only. An earlier
+ * revision of the page (updated 2025-01-09) applied the policy-only manifest with
+ * `CALICO_MANAGE_CNI=true` instead, also after disabling flannel. The program does neither: it
+ * does not disable the flannel add-on, so the operator's Installation (Calico CNI and IPAM) would
+ * run beside flannel. The tigera-operator the chart v3.31.5 runs (tigera/operator v1.40.8)
+ * cannot express a policy-only install either:
  * - `api/v1/installation_types.go`: `cni.type` is one of Calico (the operator installs Calico's CNI
  *   binaries and config), GKE, AmazonVPC, AzureVNET (the CRD's enum; test/charts checks it);
  * - `pkg/render/node.go` `nodeEnvVars`: the only interface prefixes it sets are eni (AmazonVPC), gke
  *   and azv (AzureVNET), as calico-node env; `api/v1/calico_node_types.go`: calico-node's
  *   containers and init containers can override only `resources`, so no env can be added;
  * - `pkg/controller/migration/convert/network.go` `getCNIPlugin` refuses to adopt a manifest
- *   install whose prefix is not eni, azv, gke or cali;
- * - a FelixConfiguration `interfacePrefix: oci` would not do either: calico-node names a pod's
- *   host-side interface from the `FELIX_INTERFACEPREFIX` environment variable only
- *   (projectcalico/calico `libcalico-go/lib/backend/k8s/conversion/workload_endpoint_default.go`,
- *   `VethNameForWorkload`), so its workload endpoints would never match OCI's interfaces.
- * Replacing the operator with an authored policy-only install (calico-node DaemonSet, RBAC, the
- * crd.projectcalico.org CRDs) is the way out; it is not done: calico-node cannot run here to test
- * it, its image digest cannot be checked here, and the CRDs cannot be committed (issue 13).
+ *   install whose prefix is not eni, azv, gke or cali.
  */
-export function calicoOnOkeGap(podNetworking: string | undefined): string {
+export function calicoOnOkeFlannelGap(): string {
     return (
-        `open-source Calico is installed by the tigera-operator chart, whose Installation puts Calico CNI and IPAM on the nodes; ` +
-        `OKE documents Calico policy-only for ${podNetworking ?? "its"} pod networking (calico-policy-only manifest` +
-        (podNetworking === "flannel"
-            ? ", CALICO_MANAGE_CNI=true)"
-            : ", no CNI install, FELIX_INTERFACEPREFIX=oci, NO_DEFAULT_POOLS=true, FELIX_CHAININSERTMODE=Append, FELIX_IPTABLESMANGLEALLOWACTION=Return)") +
-        ", which the operator's Installation cannot express: do not apply this stack to a live OKE cluster until the Calico install is replaced (issue 13)"
+        "OKE does not support the Calico policy engine alongside the flannel CNI plugin; it documents replacing flannel with Calico as the CNI " +
+        "(enhanced cluster, flannel add-on disabled, new nodes only), which this program does not do: the tigera-operator's Calico CNI would run beside flannel. " +
+        "Use network.podNetworking vcn-native (Calico policy-only, as OKE documents) or do not apply this stack to a live cluster (issue 13)"
     );
 }

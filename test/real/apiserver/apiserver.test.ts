@@ -349,6 +349,26 @@ describe(`real kube-apiserver ${kubernetesVersion}: the plan's manifests admitte
                 assert.deepEqual(bad, []);
             });
 
+            it("lets Calico's accounts do what the policy-only install needs, and no more", function () {
+                const all = [...runs].flatMap(([c, r]) => r.calico.map((x) => ({ c, x })));
+                if (all.length === 0) {
+                    this.skip();
+                }
+                console.log(
+                    table(
+                        `Calico accounts (${stack})`,
+                        ["cluster", "request", "expected", "status"],
+                        all.map(({ c, x }) => [c, x.what, x.expected, String(x.status)]),
+                    ),
+                );
+                const bad = all
+                    .filter(({ x }) =>
+                        x.expected === "admitted" ? x.status !== 200 : x.status !== 403,
+                    )
+                    .map(({ c, x }) => `${c}: ${x.what}: expected ${x.expected}, got ${x.status}`);
+                assert.deepEqual(bad, []);
+            });
+
             it("lets the rollout identity only restart its Deployments", function () {
                 const all = [...runs].flatMap(([c, r]) => r.rollout.map((x) => ({ c, x })));
                 if (all.length === 0) {

@@ -94,6 +94,8 @@ export interface ClusterRun {
     readonly strictProbes: Outcome[];
     /** The rollout identity's requests: what was asked, expected and answered. */
     readonly rollout: { what: string; expected: string; status: number; message: string }[];
+    /** Calico's accounts (policy-only install) asking what Felix and the node controller ask, and more. */
+    readonly calico: { what: string; expected: "admitted" | "forbidden"; status: number }[];
 }
 
 /** Kinds whose strict field validation is probed: a custom resource and built-in kinds. */
@@ -255,6 +257,7 @@ export async function runCluster(
 
     const refusals = await tryViolations(client, objects);
     const rollout = await tryRollout(client, objects);
+    const calico = await tryCalicoAccounts(client, objects);
     const strictProbes: Outcome[] = [];
     for (const kind of strictProbeKinds) {
         const o = objects.find((x) => x.kind === kind && isObject(x.spec));
@@ -270,8 +273,103 @@ export async function runCluster(
         refusals,
         unlabelled,
         rollout,
+        calico,
         strictProbes,
     };
+}
+
+/**
+ * The Calico policy-only install's accounts, impersonated on real requests (when the manifests
+ * declare them): what Felix and the node controller read and write must be admitted, anything
+ * beyond their trimmed ClusterRoles refused (403) by RBAC.
+ */
+async function tryCalicoAccounts(
+    client: KubeClient,
+    objects: readonly K8sObject[],
+): Promise<ClusterRun["calico"]> {
+    const ns = "calico-system";
+    const has = (name: string) =>
+        objects.some(
+            (o) =>
+                o.kind === "ServiceAccount" &&
+                o.metadata.name === name &&
+                o.metadata.namespace === ns,
+        );
+    const out: ClusterRun["calico"] = [];
+    const ask = async (
+        sa: string,
+        method: string,
+        urlPath: string,
+        expected: "admitted" | "forbidden",
+        body?: unknown,
+    ) => {
+        const user = `system:serviceaccount:${ns}:${sa}`;
+        const send = () =>
+            client.request(method, urlPath, body, {
+                asUser: user,
+                asGroups: [
+                    "system:serviceaccounts",
+                    `system:serviceaccounts:${ns}`,
+                    "system:authenticated",
+                ],
+            });
+        // 429 (API Priority and Fairness sheds load on the shared machine) says nothing about
+        // authorization: retry until the API server answers the request itself.
+        let r = await send();
+        for (let i = 0; r.status === 429 && i < 30; i++) {
+            await new Promise((res) => setTimeout(res, 1000));
+            r = await send();
+        }
+        out.push({ what: `${sa}: ${method} ${urlPath}`, expected, status: r.status });
+    };
+    const crd = "/apis/crd.projectcalico.org/v1";
+    if (has("calico-node")) {
+        await ask("calico-node", "GET", "/apis/networking.k8s.io/v1/networkpolicies", "admitted");
+        await ask("calico-node", "GET", "/api/v1/pods", "admitted");
+        await ask("calico-node", "GET", "/api/v1/namespaces", "admitted");
+        await ask("calico-node", "GET", "/apis/discovery.k8s.io/v1/endpointslices", "admitted");
+        await ask("calico-node", "GET", `${crd}/globalnetworkpolicies`, "admitted");
+        await ask("calico-node", "GET", `${crd}/felixconfigurations`, "admitted");
+        await ask(
+            "calico-node",
+            "GET",
+            "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies",
+            "admitted",
+        );
+        await ask("calico-node", "GET", "/api/v1/secrets", "forbidden");
+        await ask(
+            "calico-node",
+            "GET",
+            "/api/v1/namespaces/kube-system/configmaps/kubeadm-config",
+            "forbidden",
+        );
+        await ask("calico-node", "POST", `${crd}/ippools`, "forbidden", {
+            apiVersion: "crd.projectcalico.org/v1",
+            kind: "IPPool",
+            metadata: { name: "slp-probe" },
+            spec: { cidr: "192.0.2.0/24" },
+        });
+        await ask(
+            "calico-node",
+            "DELETE",
+            "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies/x",
+            "forbidden",
+        );
+    }
+    if (has("calico-kube-controllers")) {
+        await ask("calico-kube-controllers", "GET", "/api/v1/nodes", "admitted");
+        await ask("calico-kube-controllers", "GET", `${crd}/ipamblocks`, "admitted");
+        await ask(
+            "calico-kube-controllers",
+            "GET",
+            `${crd}/kubecontrollersconfigurations`,
+            "admitted",
+        );
+        await ask("calico-kube-controllers", "GET", "/api/v1/services", "forbidden");
+        await ask("calico-kube-controllers", "GET", "/api/v1/secrets", "forbidden");
+        await ask("calico-kube-controllers", "GET", `${crd}/globalnetworkpolicies`, "forbidden");
+    }
+    return out;
 }
 
 /** The restricted pod policy's binding as rendered, if any. */

@@ -12,12 +12,14 @@ import type { ExternalDestination, PodInfo } from "./semantics";
 
 /** Namespaces whose pods the platform does not police (system and privileged components). */
 export const unpolicedNamespaces: readonly string[] = [
-    "kube-system",
-    "kube-public",
-    "kube-node-lease",
-    "calico-system",
-    "calico-apiserver",
-    ...Object.values(privilegedNamespaces),
+    ...new Set([
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "calico-system",
+        "calico-apiserver",
+        ...Object.values(privilegedNamespaces),
+    ]),
 ];
 
 /**
