@@ -44,30 +44,35 @@ export const rolloutRoleName = "slp-rollout";
 
 /**
  * The Roles that make up promotion: one per target namespace, each limited by `resourceNames`
- * to that namespace's ConfigMap and Deployment. `get` reads before writing (optimistic
- * concurrency on `resourceVersion`); ConfigMaps get `update` (the promote step replaces `data`
- * whole); Deployments get only `patch` (the restart annotation). Every verb here is used by
- * pipelines/promote/promote.ts, and test/kubeflow checks there is none to spare.
+ * to that namespace's target ConfigMaps and Deployments (the guardrails namespace holds the live
+ * and the candidate tier). `get` reads before writing (optimistic concurrency on
+ * `resourceVersion`); ConfigMaps get `update` (the steps replace `data` whole); Deployments get
+ * only `patch` (the restart annotation). Every verb here is used by pipelines/promote/promote.ts,
+ * and test/kubeflow checks there is none to spare.
  */
 export function rolloutRoles(): RoleSpec[] {
-    return Object.values(rolloutTargets).map((t) => ({
-        namespace: t.namespace,
-        name: rolloutRoleName,
-        rules: [
-            {
-                apiGroups: [""],
-                resources: ["configmaps"],
-                verbs: ["get", "update"],
-                resourceNames: [t.configMap],
-            },
-            {
-                apiGroups: ["apps"],
-                resources: ["deployments"],
-                verbs: ["get", "patch"],
-                resourceNames: [t.deployment],
-            },
-        ],
-    }));
+    const namespaces = [...new Set(Object.values(rolloutTargets).map((t) => t.namespace))];
+    return namespaces.map((namespace) => {
+        const here = Object.values(rolloutTargets).filter((t) => t.namespace === namespace);
+        return {
+            namespace,
+            name: rolloutRoleName,
+            rules: [
+                {
+                    apiGroups: [""],
+                    resources: ["configmaps"],
+                    verbs: ["get", "update"],
+                    resourceNames: here.map((t) => t.configMap),
+                },
+                {
+                    apiGroups: ["apps"],
+                    resources: ["deployments"],
+                    verbs: ["get", "patch"],
+                    resourceNames: here.map((t) => t.deployment),
+                },
+            ],
+        };
+    });
 }
 
 /**
