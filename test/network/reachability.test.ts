@@ -316,7 +316,7 @@ describe("network: reachability analysis of hand-made manifests", () => {
         const pipeline = pipelinePolicies({
             apiServerCidrs: ["10.0.0.0/28"],
             apiServerPort: 6443,
-        }).map((p) => np("ml-pipelines", p.name, p.spec as M));
+        }).map((p) => np("ml-pipelines", p.name, p.spec as unknown as M));
         const ms = [...renderNetworkObjects(intent), ...tierDeployments(intent), ...pipeline];
         const r = analyzeReachability(ms);
         assert.deepStrictEqual(reachabilityViolations(r), []);
