@@ -217,7 +217,7 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
     let scratch: string;
     let inference: StandinInference;
     let jailbreak: JailbreakStub;
-    let presidio: Started[] = [];
+    const presidio: Started[] = [];
     let candidate: RuleBundle;
     let model: string;
     let guardrails: Venv;
