@@ -24,8 +24,9 @@ from . import metrics
 log = logging.getLogger("slp_guardrails")
 # The audit stream: one JSON object per line on stdout, never prompt or completion text. The rails'
 # actions (guardrails/<id>/actions.py) write their decision lines to it; this server ends every
-# chat request with one `guardrails.response` line on it, after the request's last decision line,
-# so a reader of the stream knows when a request's decisions are complete (pipeline evaluation).
+# chat request with one `guardrails.response` line on it (request id and status), after the
+# request's last decision line. The candidate tier (`--evaluation-audit`) also returns a request's
+# decision lines with its answer (RequestDecisions), which the pipeline evaluation reads.
 audit = logging.getLogger("guardrails.audit")
 
 # Fields a client may set. `model` may be omitted or must name the served model.
