@@ -1,5 +1,6 @@
 /**
- * Promotion: write one rollout target's ConfigMap, then restart the Deployment that reads it.
+ * Promotion: write one rollout target's ConfigMap, then restart the Deployment that reads it. The
+ * guardrail evaluation stages its candidate the same way on the candidate guardrails tier.
  * These are exactly the calls the rollout Role allows (modules/k8s/kubeflow/rbac.ts): `get` and
  * `update` of the ConfigMap, `patch` of the Deployment's restart annotation (any other Deployment
  * change is refused by the ValidatingAdmissionPolicy bound to the rollout identity).

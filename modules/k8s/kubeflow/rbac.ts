@@ -2,7 +2,8 @@
  * The rollout identity of the MLOps pipelines: what "promotion" may do, as plain data.
  *
  * Promotion = replace the content of one ConfigMap (the guardrails rules, or the inference model
- * reference) and restart the Deployment that reads it. Both tiers read their ConfigMap at start
+ * reference) and restart the Deployment that reads it; the guardrail evaluation does the same on
+ * the candidate guardrails tier (its ConfigMap and Deployment, exactly as narrowly). Both tiers read their ConfigMap at start
  * (NeMo Guardrails loads rails once; the model loader runs as an init container), and the
  * checksum annotation that rolls them is computed by Pulumi, so a pipeline-only rollout needs the
  * restart. The restart is a `patch` of `spec.template.metadata.annotations`; because `update` of
@@ -190,7 +191,7 @@ const serverManagedMetadata = ["resourceVersion", "generation", "managedFields",
  * ConfigMaps and Deployments. The API server hands admission the whole new object whatever the
  * client sent (update, strategic merge patch, server-side apply), so each validation compares
  * `object` with `oldObject` field by field: what is allowed to differ is exactly what
- * pipelines/promote/promote.ts writes — the rules ConfigMap's `data`, the model reference key
+ * pipelines/promote/promote.ts writes — the rules ConfigMaps' `data` (live and candidate tier), the model reference key
  * of the inference ConfigMap, the promoted-digest annotation on either, and the restart
  * annotation of a tier's pod template (an RFC 3339 time, as kubectl writes it). Everything
  * else — `spec.paused`, replicas, strategy, minReadySeconds, the pod template's spec (image,
