@@ -71,7 +71,7 @@ const guardedServingPorts = (
 }));
 
 /** The guardrails tiers: the live one and the candidate (same builder, same backends). */
-const isGuardrails = (pod: PodInfo) =>
+export const isGuardrails = (pod: PodInfo) =>
     isWorkload(pod, "guardrails") || isWorkload(pod, "candidate-guardrails");
 
 /** The candidate tier's serving port: unpromoted rules, for the evaluation step only. */
