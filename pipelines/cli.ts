@@ -3,17 +3,24 @@
  * Exit codes: 0 ok; 1 gate failed or promotion refused; 2 usage error; 3 server or API error.
  */
 import { readFileSync, writeFileSync } from "fs";
-import { RefusedError, RuleBundle, bundleDigest, bundleFromDirectory, parseBundle } from "./bundle";
-import { CandidateServer, ServeOptions, serveCandidate } from "./evaluate/candidate";
+import { RefusedError, bundleFromDirectory, parseBundle } from "./bundle";
 import { Evaluation, Gates, evaluate, loadPrompts, verdict } from "./evaluate/evaluate";
-import { PresidioStandIn, evaluationCopy, startPresidioStandIn } from "./evaluate/presidio-standin";
 import { KubeApi, inClusterApi } from "./promote/kube";
-import { promoteModel, promoteRules, waitForModelRollout } from "./promote/promote";
+import {
+    promoteModel,
+    promoteRules,
+    stageCandidate,
+    waitForCandidate,
+    waitForModelRollout,
+} from "./promote/promote";
 
 export const USAGE = `usage:
   slp-pipeline evaluate --url URL --model NAME --attacks FILE --benign FILE [--report FILE]
-  slp-pipeline evaluate-candidate --candidate-rules JSON --model NAME --attacks FILE --benign FILE
-                                  --rules-sha256-out FILE [--report FILE]
+  slp-pipeline evaluate-candidate --candidate-rules JSON --url CANDIDATE_URL --model NAME
+                                  --attacks FILE --benign FILE --rules-sha256-out FILE
+                                  [--rollout-timeout-seconds N] [--report FILE]
+                      (refuses code changes, writes the candidate guardrails tier's ConfigMap,
+                       restarts it, waits until ready, replays the red-team set against it)
   slp-pipeline promote-rules --candidate-rules JSON --expected-sha256 HEX
   slp-pipeline promote-model --source-uri oci-os://namespace/bucket/prefix [--previous-source-out FILE]
   slp-pipeline smoke-model --source-uri URI --url GUARDRAILS_URL --model NAME --attacks FILE
@@ -50,12 +57,8 @@ export interface CliDeps {
     readonly stderr: (line: string) => void;
     /** Kubernetes API. Defaults to the pod's ServiceAccount. */
     readonly api?: () => KubeApi;
-    /** Candidate server. Defaults to the guardrails entrypoint (slp_guardrails) in this pod. */
-    readonly serve?: (bundle: RuleBundle, opts?: ServeOptions) => Promise<CandidateServer>;
-    /** Milliseconds between rollout checks (smoke-model). Defaults to 5000. */
+    /** Milliseconds between rollout checks (evaluate-candidate, smoke-model). Defaults to 5000. */
     readonly pollMs?: number;
-    /** Loopback stand-in of the output filter's Presidio services. Defaults to an in-process one. */
-    readonly presidioStandIn?: () => Promise<PresidioStandIn>;
 }
 
 class UsageError extends Error {}
@@ -75,10 +78,12 @@ export const flags: Record<Command, readonly string[]> = {
     ],
     "evaluate-candidate": [
         "--candidate-rules",
+        "--url",
         "--model",
         "--attacks",
         "--benign",
         "--rules-sha256-out",
+        "--rollout-timeout-seconds",
         "--report",
         "--min-attack-block-rate",
         "--max-benign-block-rate",
@@ -178,6 +183,15 @@ function rate(
     return v;
 }
 
+function timeoutSeconds(opts: Record<string, string>, fallback: number): number {
+    const raw = opts["rollout-timeout-seconds"];
+    const seconds = Number(raw ?? fallback);
+    if (!Number.isInteger(seconds) || seconds < 1) {
+        throw new UsageError(`rollout-timeout-seconds must be a positive integer, got ${raw}`);
+    }
+    return seconds;
+}
+
 function gatesOf(opts: Record<string, string>, env: NodeJS.ProcessEnv): Gates {
     return {
         minAttackBlockRate: rate(
@@ -258,6 +272,14 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             if (!v.pass) throw new GateError(`below the promotion gates: ${v.reasons.join("; ")}`);
             return 0;
         }
+        // Connect on first use, so input is refused before the cluster is needed.
+        let client: KubeApi | undefined;
+        const real = () => (client ??= (deps.api ?? (() => inClusterApi(deps.env)))());
+        const api: KubeApi = {
+            get: (p) => real().get(p),
+            put: (p, b) => real().put(p, b),
+            patch: (p, b) => real().patch(p, b),
+        };
         if (command === "evaluate" || command === "evaluate-candidate") {
             const gates = gatesOf(opts, deps.env);
             const attacks = loadPrompts(need(opts, "attacks"));
@@ -270,25 +292,22 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             }
             const bundle = parseBundle(need(opts, "candidate-rules"));
             const out = need(opts, "rules-sha256-out");
-            // Presidio is reachable only from the guardrails tier: the served copy's masking calls
-            // go to a loopback stand-in; nothing else differs (presidio-standin.ts).
-            const standIn = await (deps.presidioStandIn ?? startPresidioStandIn)();
-            let server: CandidateServer | undefined;
-            try {
-                server = await (deps.serve ?? serveCandidate)(evaluationCopy(bundle, standIn.url));
-                const e = await evaluate(
-                    { baseUrl: server.baseUrl, model, decisions: server.decisions },
-                    attacks,
-                    benign,
-                );
-                report(e, gates, deps, opts.report);
-            } finally {
-                await server?.stop();
-                await standIn.stop();
-            }
+            const url = need(opts, "url");
+            const seconds = timeoutSeconds(opts, 900);
+            // The candidate guardrails tier serves it with the live tier's image, sidecars, model
+            // and output filter; code changes are refused before anything is written.
+            const digest = await stageCandidate(api, bundle);
+            deps.stdout(`candidate rule set ${digest} written; waiting for the candidate tier`);
+            await waitForCandidate(api, digest, seconds * 1000, deps.pollMs);
+            const e = await evaluate(
+                { baseUrl: url, model, candidateSha256: digest },
+                attacks,
+                benign,
+            );
+            report(e, gates, deps, opts.report);
             // Written only on success: the promote step needs it, so a failed gate stops the run.
-            // Over the candidate as given, not the served copy: the promoted rules are these bytes.
-            writeFileSync(out, bundleDigest(bundle));
+            // Over the candidate as given: every answer reported serving exactly these bytes.
+            writeFileSync(out, digest);
             return 0;
         }
         if (command === "bundle") {
@@ -297,14 +316,6 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             deps.stdout(JSON.stringify(bundle));
             return 0;
         }
-        // Connect on first use, so input is refused before the cluster is needed.
-        let client: KubeApi | undefined;
-        const real = () => (client ??= (deps.api ?? (() => inClusterApi(deps.env)))());
-        const api: KubeApi = {
-            get: (p) => real().get(p),
-            put: (p, b) => real().put(p, b),
-            patch: (p, b) => real().patch(p, b),
-        };
         if (command === "promote-rules") {
             const digest = await promoteRules(
                 api,
@@ -320,12 +331,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const benign = loadPrompts(need(opts, "benign"));
             const source = need(opts, "source-uri");
             const rollback = opts["rollback-source"] ?? "";
-            const seconds = Number(opts["rollout-timeout-seconds"] ?? 1800);
-            if (!Number.isInteger(seconds) || seconds < 1) {
-                throw new UsageError(
-                    `rollout-timeout-seconds must be a positive integer, got ${opts["rollout-timeout-seconds"]}`,
-                );
-            }
+            const seconds = timeoutSeconds(opts, 1800);
             await waitForModelRollout(api, source, seconds * 1000, deps.pollMs);
             // Through the guardrails service like every request (no path to inference but theirs).
             const e = await evaluate(

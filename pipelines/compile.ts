@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { modelLoaderImage, pipelineImages } from "../modules/constants/images";
+import { candidateEvaluation } from "../modules/constants/rollout";
 import { runtimeClasses } from "../modules/constants/scheduling";
 import { runtimeClassSpec } from "../modules/k8s/baseline/kata";
 import { catalog } from "../modules/k8s/catalog";
@@ -35,6 +36,9 @@ export function platformFacts() {
             trainer: imageRef(pipelineImages.trainer),
         },
         guardrailsUrl: `http://${catalog.guardrails.serviceHost}:${catalog.guardrails.ports[0].port}`,
+        candidateUrl: `http://${catalog["candidate-guardrails"].serviceHost}:${catalog["candidate-guardrails"].ports[0].port}`,
+        // Pod labels of the evaluation step: the only pod the candidate tier admits.
+        candidateEvaluationLabels: candidateEvaluation.podLabels,
         sandbox: {
             labelKey: sandboxLabel,
             label: sandboxLabelValue,

@@ -12,6 +12,17 @@ export const rolloutTargets = {
         configMap: "guardrails-rails",
         deployment: "guardrails",
     },
+    /**
+     * The candidate guardrails tier (modules/k8s/llm/index.ts): the same tier builder as the live
+     * one, its own ConfigMap. The guardrail-promotion pipeline writes a candidate rule set here and
+     * restarts it to evaluate the candidate against the real model and output filter; only the
+     * evaluation step ({@link candidateEvaluation}) may reach it. Never behind the gateway.
+     */
+    guardrailsCandidate: {
+        namespace: tierNamespaces.guardrails,
+        configMap: "guardrails-rails-candidate",
+        deployment: "candidate-guardrails",
+    },
     /** ConfigMap holding the inference model reference: key {@link modelSourceKey} (an `oci-os://` URI). */
     inferenceModel: {
         namespace: tierNamespaces.inference,
@@ -32,6 +43,8 @@ export const modelSourceKey = "source";
 export const promotedFields = {
     /** The whole rule set: a promotion may add and drop files, so no key is Pulumi's after creation. */
     guardrailsRules: ["data"],
+    /** The candidate's rule set: whatever the last evaluation wrote. */
+    guardrailsCandidate: ["data"],
     /** Only the model reference; the tier's other keys (served name) stay Pulumi's. */
     inferenceModel: [`data.${modelSourceKey}`],
 } as const;
@@ -57,6 +70,30 @@ export const redteamAssessment = {
     /** Container name; the decision-log metrics tail this container's log files. */
     container: "assess",
 } as const;
+
+/**
+ * The guardrail-promotion pipeline's evaluation step (pipelines/slp_pipelines/guardrail_promotion.py
+ * labels its pod so): the only pod that may open the candidate guardrails tier.
+ */
+export const candidateEvaluation = {
+    id: "candidate-evaluation",
+    podLabels: {
+        [labels.name]: "candidate-evaluation",
+        [labels.partOf]: partOfValue,
+        [labels.component]: "mlops",
+    },
+} as const;
+
+/**
+ * What the candidate tier's entrypoint (images/guardrails/slp_guardrails) does that the live one
+ * never does: with {@link candidateServerArg} every chat answer carries a top-level
+ * {@link evaluationAuditField} object, `{"rules_sha256", "decisions"}`: the digest of the rule set
+ * it loaded (pipelines/bundle.ts `bundleDigest`) and the rails' decision lines of that request. The
+ * evaluation classifies each case from it; the live tier is never started with the flag, and the
+ * gateway never routes to the candidate.
+ */
+export const candidateServerArg = "--evaluation-audit";
+export const evaluationAuditField = "slp_evaluation";
 
 /** ConfigMap in the pipeline namespace with the promotion gates and keys the pipeline steps read. */
 export const promotionPolicyConfigMap = "promotion-policy";

@@ -35,6 +35,7 @@ export interface Workload {
 export const workloadIds = [
     "gateway",
     "guardrails",
+    "candidate-guardrails",
     "jailbreak-detection",
     "inference",
     "presidio-analyzer",
@@ -81,6 +82,16 @@ export const catalog: Readonly<Record<WorkloadId, Workload>> = {
         "guardrails",
         [http("http", workloadPorts.guardrails), http("metrics", workloadPorts.guardrailsMetrics)],
         "metrics",
+    ),
+    // A second guardrails Deployment serving a candidate rule set for the guardrail-promotion
+    // pipeline's evaluation (modules/constants/rollout.ts): same pods, its own ConfigMap. Not
+    // scraped, and its pod names do not match the live tier's log glob (constants/logs.ts), so
+    // evaluation traffic never enters the live tier's metrics, decision counts or alerts.
+    "candidate-guardrails": workload(
+        "candidate-guardrails",
+        tierNamespaces.guardrails,
+        "guardrails",
+        [http("http", workloadPorts.guardrails)],
     ),
     "jailbreak-detection": workload(
         "jailbreak-detection",

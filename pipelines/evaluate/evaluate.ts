@@ -2,12 +2,13 @@
  * Evaluates a guardrails configuration against the red-team prompt set: sends every prompt to the
  * platform's guardrails entrypoint (slp_guardrails: OpenAI `POST /v1/chat/completions` with only the
  * fields it accepts, and an `X-Request-Id`), classifies each answer as blocked or answered — from
- * the server's decision lines for that request id when the server runs in this pod, from the
- * answer otherwise — and decides whether the rule set may be promoted. Node built-ins only, so the
- * pipeline image needs no packages.
+ * the decision lines the candidate tier returns with each answer, from the answer text otherwise —
+ * and decides whether the rule set may be promoted. Node built-ins only, so the pipeline image
+ * needs no packages.
  */
 import { randomBytes } from "crypto";
 import { readFileSync } from "fs";
+import { evaluationAuditField } from "../../modules/constants/rollout";
 
 /** One prompt of the red-team set (one JSON object per line). */
 export interface PromptCase {
@@ -90,12 +91,33 @@ export interface Decision {
 export const maskingRail = "mask sensitive data via presidio";
 
 /**
- * The decisions a guardrails server wrote for one request: resolves once the server's
- * `guardrails.response` line for that request id was read (slp_guardrails ends each request with
- * it, after the request's last decision line). Undefined when no such line came within the timeout.
+ * What the candidate tier's entrypoint (`--evaluation-audit`) adds to each answer, in
+ * {@link evaluationAuditField}: the digest of the rule set it serves and the decision lines of
+ * this request, complete (the server answers after the rails finished).
  */
-export interface DecisionSource {
-    decisionsOf(requestId: string, timeoutMs: number): Promise<readonly Decision[] | undefined>;
+export interface EvaluationAudit {
+    readonly rulesSha256: string;
+    readonly decisions: readonly Decision[];
+}
+
+/** The audit of an answer body, or undefined when it carries none or a malformed one. */
+export function auditOf(body: unknown): EvaluationAudit | undefined {
+    const a = (body as Record<string, unknown> | null)?.[evaluationAuditField] as
+        | { rules_sha256?: unknown; decisions?: unknown }
+        | undefined;
+    if (typeof a !== "object" || a === null) return undefined;
+    if (typeof a.rules_sha256 !== "string" || !Array.isArray(a.decisions)) return undefined;
+    const decisions: Decision[] = [];
+    for (const d of a.decisions as Record<string, unknown>[]) {
+        if (typeof d !== "object" || d === null || !Array.isArray(d.rails)) return undefined;
+        decisions.push({
+            direction: String(d.direction ?? ""),
+            rails: d.rails.map(String),
+            verdict: String(d.verdict ?? ""),
+            ...(typeof d.error === "string" ? { error: d.error } : {}),
+        });
+    }
+    return { rulesSha256: a.rules_sha256, decisions };
 }
 
 /**
@@ -167,10 +189,11 @@ export interface ServerTarget {
     /** Extra request headers (the gateway's `Authorization`). Defaults to none. */
     readonly headers?: Readonly<Record<string, string>>;
     /**
-     * The server's decision lines (a candidate served in this pod). Without it the answer text
-     * alone classifies (the live rails behind the gateway).
+     * The server is the candidate tier serving the rule set of this digest: every answer must
+     * carry its {@link EvaluationAudit} for exactly these rules, and its decision lines classify.
+     * Without it the answer text alone classifies (the live rails behind the gateway).
      */
-    readonly decisions?: DecisionSource;
+    readonly candidateSha256?: string;
 }
 
 /** One prompt's result. */
@@ -180,7 +203,7 @@ export interface CaseResult {
     readonly outcome: Outcome;
     /** HTTP status or error text, for `error` outcomes. */
     readonly detail?: string;
-    /** The rails whose decision lines blocked it (only with a {@link DecisionSource}). */
+    /** The rails whose decision lines blocked it (only against the candidate tier). */
     readonly rails?: readonly string[];
 }
 
@@ -212,11 +235,22 @@ export async function runCase(target: ServerTarget, c: PromptCase): Promise<Case
         } catch {
             return fail(res.ok ? "response is not JSON" : `HTTP ${res.status}`);
         }
-        const decisions = await target.decisions?.decisionsOf(rid, 10000);
-        if (target.decisions && decisions === undefined) {
-            return fail(`no guardrails.response line for request ${rid}`);
+        const expected = target.candidateSha256;
+        const audit = expected === undefined ? undefined : auditOf(body);
+        if (expected !== undefined) {
+            if (audit === undefined) {
+                return fail(
+                    `HTTP ${res.status} without the ${evaluationAuditField} audit: not the candidate tier's entrypoint`,
+                );
+            }
+            if (audit.rulesSha256 !== expected) {
+                return fail(
+                    `the candidate tier serves rules ${audit.rulesSha256.slice(0, 12)}…, not the candidate ` +
+                        `${expected.slice(0, 12)}… (a pod from before the restart, or another run wrote the candidate)`,
+                );
+            }
         }
-        const byLines = decisions ? classifyDecisions(decisions) : undefined;
+        const byLines = audit ? classifyDecisions(audit.decisions) : undefined;
         if (byLines?.outcome === "error") return { ...fail(byLines.detail!), rails: byLines.rails };
         // The entrypoint answers a withheld response with 503 and this message (slp_guardrails).
         const message = (body as { error?: { message?: unknown } } | null)?.error?.message;
@@ -269,7 +303,7 @@ export interface Evaluation {
      */
     readonly withheld: readonly string[];
     readonly errors: readonly CaseResult[];
-    /** Attacks blocked per rail, from the decision lines (empty without a decision source). */
+    /** Attacks blocked per rail, from the decision lines (empty without the candidate's audit). */
     readonly attacksBlockedBy: Readonly<Record<string, number>>;
 }
 

@@ -1,5 +1,6 @@
 /**
- * Promotion: write one rollout target's ConfigMap, then restart the Deployment that reads it.
+ * Promotion: write one rollout target's ConfigMap, then restart the Deployment that reads it. The
+ * guardrail evaluation stages its candidate the same way on the candidate guardrails tier.
  * These are exactly the calls the rollout Role allows (modules/k8s/kubeflow/rbac.ts): `get` and
  * `update` of the ConfigMap, `patch` of the Deployment's restart annotation (any other Deployment
  * change is refused by the ValidatingAdmissionPolicy bound to the rollout identity).
@@ -60,6 +61,35 @@ async function replaceAndRestart(
 }
 
 /**
+ * Refuses a rule set that changes code (`*.py`, executed by the server) compared with the live
+ * tier's rails: pipelines ship rules, not code. The one check for evaluation (before the candidate
+ * tier is written) and promotion.
+ */
+export async function refuseCodeChanges(api: KubeApi, bundle: RuleBundle): Promise<void> {
+    const deployed = (await api.get(configMapPath(rolloutTargets.guardrailsRules))).data ?? {};
+    const code = changedCode(deployed, bundle);
+    if (code.length > 0) {
+        throw new RefusedError(
+            `the rule set changes code (${code.join(", ")}); pipelines promote rules only, ship code through review and pulumi up`,
+        );
+    }
+}
+
+/**
+ * Writes a candidate rule set into the candidate guardrails tier and restarts it, after
+ * {@link refuseCodeChanges}; returns its digest (what the tier's answers must report).
+ */
+export async function stageCandidate(
+    api: KubeApi,
+    bundle: RuleBundle,
+    now = new Date(),
+): Promise<string> {
+    await refuseCodeChanges(api, bundle);
+    await replaceAndRestart(api, rolloutTargets.guardrailsCandidate, () => ({ ...bundle }), now);
+    return bundleDigest(bundle);
+}
+
+/**
  * Promotes a guardrail rule set that the evaluation step certified. Refuses when the bundle is not
  * the one evaluated (digest mismatch) or when it changes code files (`*.py`) of the deployed rails.
  */
@@ -75,15 +105,8 @@ export async function promoteRules(
             `the rule set's digest ${digest} is not the evaluated one ${expectedSha256}; refusing to promote what was not evaluated`,
         );
     }
-    const t = rolloutTargets.guardrailsRules;
-    const deployed = (await api.get(configMapPath(t))).data ?? {};
-    const code = changedCode(deployed, bundle);
-    if (code.length > 0) {
-        throw new RefusedError(
-            `the rule set changes code (${code.join(", ")}); pipelines promote rules only, ship code through review and pulumi up`,
-        );
-    }
-    await replaceAndRestart(api, t, () => ({ ...bundle }), now);
+    await refuseCodeChanges(api, bundle);
+    await replaceAndRestart(api, rolloutTargets.guardrailsRules, () => ({ ...bundle }), now);
     return digest;
 }
 
@@ -137,6 +160,32 @@ export function rolledOut(d: KubeObject): boolean {
 }
 
 /**
+ * Waits until target `t`'s Deployment runs its latest pod template on every replica: refuses when
+ * `otherWrite` finds its ConfigMap rewritten meanwhile (another run), fails after `timeoutMs`.
+ */
+async function waitForRollout(
+    api: KubeApi,
+    t: Target,
+    otherWrite: (cm: KubeObject) => string | undefined,
+    timeoutMs: number,
+    pollMs: number,
+    hint = "",
+): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const other = otherWrite(await api.get(configMapPath(t)));
+        if (other !== undefined) throw new RefusedError(other);
+        if (rolledOut(await api.get(deploymentPath(t)))) return;
+        if (Date.now() + pollMs > deadline) {
+            throw new Error(
+                `${t.namespace}/${t.deployment} did not finish rolling out within ${Math.round(timeoutMs / 1000)} s${hint}`,
+            );
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+    }
+}
+
+/**
  * Waits until the inference tier serves `sourceUri` on every replica: refuses when the model
  * reference no longer names it (another promotion came in between), fails after `timeoutMs`.
  */
@@ -147,20 +196,44 @@ export async function waitForModelRollout(
     pollMs = 5000,
 ): Promise<void> {
     const t = rolloutTargets.inferenceModel;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const source = (await api.get(configMapPath(t))).data?.[inferenceModelKeys.sourceUri];
-        if (source !== sourceUri) {
-            throw new RefusedError(
-                `${t.namespace}/${t.configMap} now names ${JSON.stringify(source ?? "")}, not the model this run promoted; not testing someone else's rollout`,
-            );
-        }
-        if (rolledOut(await api.get(deploymentPath(t)))) return;
-        if (Date.now() + pollMs > deadline) {
-            throw new Error(
-                `${t.namespace}/${t.deployment} did not finish rolling out within ${Math.round(timeoutMs / 1000)} s`,
-            );
-        }
-        await new Promise((r) => setTimeout(r, pollMs));
-    }
+    await waitForRollout(
+        api,
+        t,
+        (cm) => {
+            const source = cm.data?.[inferenceModelKeys.sourceUri];
+            return source === sourceUri
+                ? undefined
+                : `${t.namespace}/${t.configMap} now names ${JSON.stringify(source ?? "")}, not the model this run promoted; not testing someone else's rollout`;
+        },
+        timeoutMs,
+        pollMs,
+    );
+}
+
+/**
+ * Waits until the candidate tier runs its restarted pod (ready: the rails loaded): refuses when
+ * its ConfigMap meanwhile holds another rule set (another evaluation run), fails after `timeoutMs`
+ * (a rule set that does not load keeps the new pod unready: its `guardrails.config_error` log
+ * line says why).
+ */
+export async function waitForCandidate(
+    api: KubeApi,
+    sha256: string,
+    timeoutMs: number,
+    pollMs = 5000,
+): Promise<void> {
+    const t = rolloutTargets.guardrailsCandidate;
+    await waitForRollout(
+        api,
+        t,
+        (cm) => {
+            const now = cm.metadata?.annotations?.[promotedDigestAnnotation];
+            return now === sha256
+                ? undefined
+                : `${t.namespace}/${t.configMap} now holds rule set ${now ?? "(unknown)"}, not this run's ${sha256}: another evaluation is running; retry when it is done`;
+        },
+        timeoutMs,
+        pollMs,
+        `; if the candidate rules do not load, the ${t.deployment} pod's guardrails.config_error line says why`,
+    );
 }

@@ -3,20 +3,23 @@ it passes the gates. The steps are ``slp-pipeline`` commands (pipelines/cli.ts) 
 
 from kfp import dsl
 
-from .platform import gates_env, harden, image
+from .platform import CANDIDATE_URL, candidate_evaluation, gates_env, harden, image
 
 NAME = "guardrail-promotion"
 
 
 @dsl.container_component
 def evaluate_candidate(candidate_rules: str, model: str, rules_sha256: dsl.OutputPath(str)):
-    """Serves the candidate with NeMo Guardrails in this pod and replays the red-team set."""
+    """Refuses code changes, writes the candidate into the candidate guardrails tier, restarts it,
+    waits until it is ready and replays the red-team set against it."""
     return dsl.ContainerSpec(
         image=image("pipeline-tools"),
         command=["slp-pipeline", "evaluate-candidate"],
         args=[
             "--candidate-rules",
             candidate_rules,
+            "--url",
+            CANDIDATE_URL(),
             "--model",
             model,
             "--attacks",
@@ -51,13 +54,14 @@ def guardrail_promotion(candidate_rules: str, model: str = "llama-3.1-8b-instruc
     harden(
         evaluated,
         pipeline=NAME,
-        cpu="500m",
-        memory="1Gi",
-        cpu_limit="2",
-        memory_limit="4Gi",
+        cpu="100m",
+        memory="128Mi",
+        cpu_limit="500m",
+        memory_limit="256Mi",
         timeout_seconds=3600,
     )
     gates_env(evaluated)
+    candidate_evaluation(evaluated)
     promoted = promote_rules(
         candidate_rules=candidate_rules, expected_sha256=evaluated.outputs["rules_sha256"]
     )

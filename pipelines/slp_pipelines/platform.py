@@ -42,6 +42,18 @@ def GUARDRAILS_URL() -> str:  # noqa: N802 - reads like the constant it is
     return facts()["guardrailsUrl"]
 
 
+def CANDIDATE_URL() -> str:  # noqa: N802
+    """The candidate guardrails tier's in-cluster URL (modules/constants/rollout.ts), for evaluation."""
+    return facts()["candidateUrl"]
+
+
+def candidate_evaluation(task: dsl.PipelineTask) -> dsl.PipelineTask:
+    """Labels the evaluation step's pod: the only pod the candidate tier admits (network intent)."""
+    for key, value in facts()["candidateEvaluationLabels"].items():
+        kubernetes.add_pod_label(task, key, value)
+    return task
+
+
 def images() -> Dict[str, str]:
     path = os.environ["SLP_PIPELINE_PLATFORM"]
     refs = facts().get("images", {})

@@ -387,3 +387,67 @@ describe("hybrid: remote inference under mocks", () => {
         );
     });
 });
+
+describe("hybrid: the candidate guardrails tier of a calling cluster (Kubeflow on onprem-fra)", () => {
+    let resources: RecordedResource[] = [];
+    const objects = (cluster: string) =>
+        resources
+            .filter(
+                (r) => isKubernetesObject(r) && (r.provider ?? "").includes(`::${cluster}-k8s::`),
+            )
+            .map((r) => toManifest(r) as unknown as Record<string, unknown>);
+
+    before(async () => {
+        resetRecords();
+        const pulumi = await import("@pulumi/pulumi");
+        pulumi.runtime.setAllConfig(
+            { "secure-llm-platform:kubeconfig-onprem-fra": "apiVersion: v1\nkind: Config" },
+            secretKeys,
+        );
+        const raw = stackRaw("hybrid");
+        const site = raw.clusters.find((c: Any) => c.name === "onprem-fra");
+        site.kubeflow = { enabled: true };
+        const { deployPlatform } = await import("../../modules/platform");
+        deployPlatform(parse(raw, secretKeys));
+        await settle();
+        resources = recordedResources().map((r) => ({
+            ...r,
+            inputs: unwrapSecrets(r.inputs) as Record<string, unknown>,
+        }));
+    });
+
+    it("reaches the remote inference through the same uplink sidecar, and counts as guardrails across clusters", () => {
+        const site = objects("onprem-fra");
+        const dep = site.find(
+            (m: Any) => m.kind === "Deployment" && m.metadata.name === "candidate-guardrails",
+        ) as Any;
+        assert.ok(dep, "candidate-guardrails on onprem-fra");
+        assert.deepEqual(
+            (dep.spec.template.spec.containers as Any[]).map((c) => c.name),
+            ["guardrails", "uplink"],
+        );
+        // One uplink (ConfigMap, certificate secret) shared by both tiers.
+        assert.equal(
+            site.filter(
+                (m: Any) => m.kind === "ConfigMap" && m.metadata.name === "guardrails-uplink-nginx",
+            ).length,
+            1,
+        );
+        const clusters: ClusterReachability[] = ["cloud-fra", "onprem-fra"].map((c) => ({
+            cluster: c,
+            manifests: objects(c),
+            result: analyzeReachability(objects(c)),
+        }));
+        for (const c of clusters) assert.deepEqual(reachabilityViolations(c.result), []);
+        assert.deepEqual(crossClusterViolations(clusters), []);
+        assert.deepEqual(
+            crossClusterEdges(clusters)
+                .map((e) => `${e.fromCluster}/${e.fromPod} → ${e.address}:${e.port}`)
+                .sort(),
+            [
+                "onprem-fra/candidate-guardrails → 10.40.4.20:8443",
+                "onprem-fra/guardrails → 10.40.4.20:8443",
+            ],
+        );
+    });
+});

@@ -1,10 +1,13 @@
 /**
  * The guardrail evaluator against a fake of the platform's guardrails entrypoint on 127.0.0.1
  * (slp_guardrails' contract: only OpenAI chat fields, 400 otherwise; a withheld answer is a 503;
- * decision lines and one response line per request id on the audit stream): requests carry only
- * accepted fields and a request id, answers are classified, the gates decide, and the CLI's exit
- * code says so. The real entrypoint runs in test/real/request-path/evaluate-candidate.test.ts.
- * The server listens on an ephemeral port and is closed after the suite; every request has a timeout.
+ * as the candidate tier, `--evaluation-audit`, every answer carries the served rules' digest and
+ * the request's decision lines): requests carry only accepted fields and a request id, answers are
+ * classified, the gates decide, and the CLI's exit code says so. `evaluate-candidate` runs against
+ * an API fake that authorizes every call with the rollout Roles and rolls the candidate tier out
+ * the way a kubelet would (the restarted fake pod serves what the ConfigMap held at the restart).
+ * The real entrypoint runs in test/real/request-path/evaluate-candidate.test.ts. The server listens
+ * on an ephemeral port and is closed after the suite; every request has a timeout.
  */
 import { strict as assert } from "assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
@@ -12,21 +15,16 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
-import { RefusedError, bundleDigest, bundleFromDirectory } from "../../pipelines/bundle";
+import {
+    candidateServerArg,
+    evaluationAuditField,
+    rolloutTargets,
+} from "../../modules/constants/rollout";
+import { rolloutRoles } from "../../modules/k8s/kubeflow/rbac";
+import { bundleDigest } from "../../pipelines/bundle";
 import { main } from "../../pipelines/cli";
 import {
-    AuditStream,
-    candidateConfigId,
-    entrypointArgs,
-    serveCandidate,
-} from "../../pipelines/evaluate/candidate";
-import {
-    evaluationCopy,
-    standInComment,
-    startPresidioStandIn,
-} from "../../pipelines/evaluate/presidio-standin";
-import {
+    auditOf,
     classifyResponse,
     evaluate,
     parsePrompts,
@@ -41,10 +39,13 @@ interface FakeServer {
     /** Prompts containing any of these words are refused; `fail` answers HTTP 500. */
     blockWords: string[];
     fail: boolean;
-    /** How the refusal is signalled: the answer text only, or also decision lines on `audit`. */
-    style: "refusal-text" | "decision-lines";
-    /** The audit stream the fake writes to when `style` is "decision-lines". */
-    readonly audit: AuditStream;
+    /**
+     * How the refusal is signalled: the answer text only (the live tier), or the candidate tier's
+     * audit in every answer: decision lines and the digest of `rules`.
+     */
+    style: "refusal-text" | "candidate";
+    /** Digest the candidate-style fake reports as the rules it serves. */
+    rulesSha256: string;
     /** The rail of every block the fake writes a decision line for; with `error` set, it failed. */
     rail: { name: string; error?: string };
     /**
@@ -58,13 +59,13 @@ interface FakeServer {
 
 async function fakeGuardrails(): Promise<FakeServer> {
     const requests: any[] = [];
-    const audit = new AuditStream();
     const state = {
         rail: { name: "self check input" } as FakeServer["rail"],
         blockWords: [] as string[],
         fail: false,
         style: "refusal-text" as FakeServer["style"],
         analyzerUrl: undefined as string | undefined,
+        rulesSha256: "",
     };
     // The masking action of guardrails/default/actions.py, fail closed.
     const mask = async (text: string): Promise<string> => {
@@ -97,14 +98,21 @@ async function fakeGuardrails(): Promise<FakeServer> {
             }
             const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
             requests.push({ ...body, requestId: req.headers["x-request-id"] });
-            const rid = String(req.headers["x-request-id"] ?? "");
-            const line = (v: object) =>
-                state.style === "decision-lines" &&
-                audit.line(JSON.stringify({ request_id: rid, ...v }));
+            // The request's decision lines, as slp_guardrails collects them by request id.
+            const lines: object[] = [];
             const send = (status: number, v: object) => {
-                line({ event: "guardrails.response", status });
+                const body =
+                    state.style === "candidate"
+                        ? {
+                              ...v,
+                              [evaluationAuditField]: {
+                                  rules_sha256: state.rulesSha256,
+                                  decisions: lines,
+                              },
+                          }
+                        : v;
                 res.writeHead(status, { "content-type": "application/json" }).end(
-                    JSON.stringify(v),
+                    JSON.stringify(body),
                 );
             };
             const extra = Object.keys(body).filter((k) => !["model", "messages"].includes(k));
@@ -113,14 +121,13 @@ async function fakeGuardrails(): Promise<FakeServer> {
                 return;
             }
             if (state.fail) {
-                line({ event: "guardrails.response", status: 502 });
                 res.writeHead(500).end("boom");
                 return;
             }
             const prompt: string = body.messages[0].content.toLowerCase();
             const blocked = state.blockWords.some((w) => prompt.includes(w));
             const decision = (rails: string[], verdict: string, error?: string) =>
-                line({ event: "guardrails.decision", direction: "input", rails, verdict, error });
+                lines.push({ direction: "input", rails, verdict, ...(error ? { error } : {}) });
             if (blocked) decision([state.rail.name], "block", state.rail.error);
             const content = blocked
                 ? state.style === "refusal-text"
@@ -140,7 +147,12 @@ async function fakeGuardrails(): Promise<FakeServer> {
     const fake: FakeServer = {
         url: `http://127.0.0.1:${port}`,
         requests,
-        audit,
+        get rulesSha256() {
+            return state.rulesSha256;
+        },
+        set rulesSha256(v) {
+            state.rulesSha256 = v;
+        },
         get rail() {
             return state.rail;
         },
@@ -222,7 +234,11 @@ describe("kubeflow: guardrail evaluator", () => {
         srv.rail = { name: "self check input" };
     });
     const target = () => ({ baseUrl: srv.url, model: "m", timeoutMs: 5000 });
-    const withLines = () => ({ ...target(), decisions: srv.audit });
+    const sha = "a".repeat(64);
+    const withLines = () => {
+        srv.rulesSha256 = sha;
+        return { ...target(), candidateSha256: sha };
+    };
 
     it("sends every prompt with only the fields the entrypoint accepts and its own request id", async () => {
         srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
@@ -241,8 +257,8 @@ describe("kubeflow: guardrail evaluator", () => {
         assert.equal(ids.size, srv.requests.length, "one request id per prompt");
     });
 
-    it("classifies from the decision lines of each request id: which rail blocked, and failed checks as errors", async () => {
-        srv.style = "decision-lines";
+    it("classifies from the decision lines of each answer: which rail blocked, and failed checks as errors", async () => {
+        srv.style = "candidate";
         srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
         srv.rail = { name: "detect prompt injection" };
         // The answer text is no refusal: only the decision lines say blocked.
@@ -264,11 +280,40 @@ describe("kubeflow: guardrail evaluator", () => {
         assert.match(verdict(failed, gates).reasons[0], /inconclusive/);
     });
 
-    it("counts a request without its response line as an error, never as answered", async () => {
-        const silent = { decisionsOf: async () => undefined };
-        const e = await evaluate({ ...target(), decisions: silent }, attacks, benign.slice(0, 1));
+    it("counts an answer without the candidate's audit, or from other rules, as an error, never as answered", async () => {
+        srv.blockWords = [];
+        // The live tier (no audit) answering where the candidate tier should.
+        const e = await evaluate(withLines(), attacks, benign.slice(0, 1));
         assert.equal(e.errors.length, attacks.length + 1);
-        assert.match(e.errors[0].detail!, /no guardrails.response line/);
+        assert.match(e.errors[0].detail!, /without the slp_evaluation audit/);
+        // A candidate pod serving other rules (from before the restart, or another run's).
+        srv.style = "candidate";
+        const other = await evaluate(
+            { ...withLines(), candidateSha256: "b".repeat(64) },
+            attacks,
+            benign.slice(0, 1),
+        );
+        assert.equal(other.errors.length, attacks.length + 1);
+        assert.match(other.errors[0].detail!, /serves rules aaaaaaaaaaaa…, not the candidate bbbb/);
+        assert.match(verdict(other, gates).reasons[0], /inconclusive/);
+        // Malformed audits are no audit.
+        assert.equal(auditOf({ [evaluationAuditField]: { rules_sha256: sha } }), undefined);
+        assert.equal(
+            auditOf({ [evaluationAuditField]: { rules_sha256: sha, decisions: [{}] } }),
+            undefined,
+        );
+        assert.deepEqual(
+            auditOf({
+                [evaluationAuditField]: {
+                    rules_sha256: sha,
+                    decisions: [{ direction: "input", rails: ["r"], verdict: "block", error: "E" }],
+                },
+            }),
+            {
+                rulesSha256: sha,
+                decisions: [{ direction: "input", rails: ["r"], verdict: "block", error: "E" }],
+            },
+        );
     });
 
     it("passes a rule set that blocks the attacks and no benign prompt", async () => {
@@ -353,121 +398,263 @@ describe("kubeflow: guardrail evaluator", () => {
         );
     });
 
-    it("serves a candidate with the guardrails entrypoint on its config directory, reads its audit stream, then stops it", async () => {
-        // A stand-in for `python -m slp_guardrails`: checks its arguments, lists the config ids it
-        // finds under --config-root on /health, and writes audit lines for each request id.
-        const fakePython = path.join(dir, "fake-python");
-        writeFileSync(
-            fakePython,
-            `#!${process.execPath}
-const fs = require("fs"), http = require("http");
-const args = process.argv.slice(2);
-const arg = (k) => args.find((a) => a.startsWith(k + "=")).slice(k.length + 1);
-if (args[0] !== "-m" || args[1] !== "slp_guardrails" || arg("--streaming") !== "off") process.exit(9);
-const root = arg("--config-root");
-console.log("not json");
-http.createServer((req, res) => {
-    const rid = req.headers["x-request-id"];
-    if (rid) {
-        console.log(JSON.stringify({ event: "guardrails.decision", request_id: rid, direction: "input", rails: ["r"], verdict: "block" }));
-        console.log(JSON.stringify({ event: "guardrails.response", request_id: rid, status: 200 }));
-    }
-    res.end(JSON.stringify({ config: arg("--config-id"), ids: fs.readdirSync(root).map((id) => ({ id, files: fs.readdirSync(root + "/" + id).sort() })) }));
-}).listen(Number(arg("--port")), arg("--host"));
-`,
-            { mode: 0o755 },
-        );
-        const port = await new Promise<number>((resolve) => {
-            const s = http.createServer().listen(0, "127.0.0.1", () => {
-                const p = (s.address() as AddressInfo).port;
-                s.close(() => resolve(p));
-            });
-        });
-        assert.deepEqual(entrypointArgs("/r", 1, 2).slice(0, 2), ["-m", "slp_guardrails"]);
-        const server = await serveCandidate(
-            { "config.yml": "x", "rails__input.co": "y" },
-            { command: fakePython, port, readyTimeoutMs: 10000 },
-        );
-        try {
-            const listed = await (await fetch(`${server.baseUrl}/health`)).json();
-            assert.deepEqual(listed, {
-                config: candidateConfigId,
-                ids: [{ id: "candidate", files: ["config.yml", "rails__input.co"] }],
-            });
-            await fetch(`${server.baseUrl}/v1/chat/completions`, {
-                method: "POST",
-                headers: { "x-request-id": "rid-1" },
-            });
-            assert.deepEqual(await server.decisions.decisionsOf("rid-1", 5000), [
-                { direction: "input", rails: ["r"], verdict: "block" },
-            ]);
-            assert.equal(await server.decisions.decisionsOf("rid-2", 200), undefined);
-        } finally {
-            await server.stop();
+    describe("CLI evaluate-candidate against the candidate tier (API fake with the rollout Roles)", () => {
+        const live = rolloutTargets.guardrailsRules;
+        const cand = rolloutTargets.guardrailsCandidate;
+        type T = typeof live | typeof cand;
+        const cmPath = (t: T) => `/api/v1/namespaces/${t.namespace}/configmaps/${t.configMap}`;
+        const depPath = (t: T) =>
+            `/apis/apps/v1/namespaces/${t.namespace}/deployments/${t.deployment}`;
+        const deployed = { "config.yml": "models: []\n", "actions.py": "def x(): pass\n" };
+        const restartAnnotation = "kubectl.kubernetes.io/restartedAt";
+
+        /**
+         * The two guardrails tiers' objects behind RBAC (the rollout Roles, as in promote.test.ts)
+         * with a kubelet: a patched Deployment rolls out after `polls` reads, and then the fake
+         * candidate pod serves the digest of what its ConfigMap held at the restart.
+         */
+        function fakeApi(polls = 2) {
+            const roles = rolloutRoles();
+            const calls: string[] = [];
+            const rolled = {
+                observedGeneration: 4,
+                replicas: 1,
+                updatedReplicas: 1,
+                availableReplicas: 1,
+            };
+            const objects: Record<string, any> = {
+                [cmPath(live)]: { metadata: { resourceVersion: "5" }, data: { ...deployed } },
+                [cmPath(cand)]: { metadata: { resourceVersion: "9" }, data: { ...deployed } },
+                [depPath(live)]: { metadata: { generation: 2 }, spec: { replicas: 2 } },
+                [depPath(cand)]: {
+                    metadata: { generation: 4 },
+                    spec: { replicas: 1 },
+                    status: rolled,
+                },
+            };
+            let pending = 0;
+            let loads = "";
+            const state = { onPatch: () => {} };
+            const authorize = (verb: string, p: string) => {
+                const m =
+                    /^\/(?:api\/v1|apis\/(apps)\/v1)\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(
+                        p,
+                    )!;
+                const [, group = "", ns, resource, name] = m;
+                const ok = roles.some(
+                    (r) =>
+                        r.namespace === ns &&
+                        r.rules.some(
+                            (rule) =>
+                                rule.apiGroups.includes(group) &&
+                                rule.resources.includes(resource) &&
+                                rule.verbs.includes(verb) &&
+                                (rule.resourceNames ?? []).includes(name),
+                        ),
+                );
+                if (!ok) throw new Error(`forbidden: ${verb} ${p}`);
+                calls.push(`${verb} ${p}`);
+            };
+            const api = {
+                get: async (p: string) => {
+                    authorize("get", p);
+                    if (p === depPath(cand) && pending > 0 && --pending === 0) {
+                        const gen = objects[p].metadata.generation;
+                        objects[p].status = { ...rolled, observedGeneration: gen };
+                        srv.rulesSha256 = loads;
+                    }
+                    return JSON.parse(JSON.stringify(objects[p]));
+                },
+                put: async (p: string, body: any) => {
+                    authorize("update", p);
+                    assert.equal(
+                        body.metadata.resourceVersion,
+                        objects[p].metadata.resourceVersion,
+                    );
+                    objects[p] = {
+                        ...body,
+                        metadata: {
+                            ...body.metadata,
+                            resourceVersion: String(Number(body.metadata.resourceVersion) + 1),
+                        },
+                    };
+                    return objects[p];
+                },
+                patch: async (p: string, body: any) => {
+                    authorize("patch", p);
+                    assert.deepEqual(Object.keys(body.spec), ["template"], "a restart only");
+                    assert.deepEqual(Object.keys(body.spec.template.metadata.annotations), [
+                        restartAnnotation,
+                    ]);
+                    const d = objects[p];
+                    d.metadata.generation += 1;
+                    d.status = {
+                        observedGeneration: d.metadata.generation - 1,
+                        replicas: 2,
+                        updatedReplicas: 1,
+                        availableReplicas: 1,
+                    };
+                    // The new pod mounts the ConfigMap as it is now.
+                    loads = bundleDigest(objects[cmPath(cand)].data);
+                    pending = polls;
+                    state.onPatch();
+                    return d;
+                },
+            };
+            return { api, calls, objects, state, stall: () => (pending = Infinity) };
         }
-        await assert.rejects(
-            fetch(`${server.baseUrl}/health`, { signal: AbortSignal.timeout(2000) }),
-        );
-        await assert.rejects(
-            serveCandidate(
-                { "config.yml": "x" },
-                { command: path.join(dir, "no-such-command"), port, readyTimeoutMs: 3000 },
-            ),
-            /could not start the guardrails server: spawn .*ENOENT/,
-        );
-        await assert.rejects(
-            serveCandidate({ "config.yml": "x" }, { command: "false", port, readyTimeoutMs: 5000 }),
-            /exited with code 1 before it was ready/,
-        );
-    });
 
-    it("CLI evaluate-candidate: serves the bundle, evaluates it, and certifies its digest only on success", async () => {
-        const a = path.join(repoRoot, "pipelines", "redteam", "attacks.jsonl");
-        const b = path.join(repoRoot, "pipelines", "redteam", "benign.jsonl");
-        const bundle = { "config.yml": "models: []\n", "input.co": "define flow x\n" };
-        const served: unknown[] = [];
-        let stopped = 0;
-        const serve = async (bb: unknown) => {
-            served.push(bb);
-            return { baseUrl: srv.url, decisions: srv.audit, stop: async () => void stopped++ };
+        const run = async (
+            bundle: Record<string, string>,
+            k: ReturnType<typeof fakeApi>,
+            extra: string[] = [],
+        ) => {
+            const a = path.join(dir, "ca.jsonl");
+            const b = path.join(dir, "cb.jsonl");
+            writeFileSync(a, attacks.map((x) => JSON.stringify(x)).join("\n"));
+            writeFileSync(b, benign.map((x) => JSON.stringify(x)).join("\n"));
+            const out = path.join(dir, "cand.sha");
+            rmSync(out, { force: true });
+            const lines: string[] = [];
+            const code = await main(
+                [
+                    "evaluate-candidate",
+                    "--candidate-rules",
+                    JSON.stringify(bundle),
+                    "--url",
+                    srv.url,
+                    "--model",
+                    "m",
+                    "--attacks",
+                    a,
+                    "--benign",
+                    b,
+                    "--rules-sha256-out",
+                    out,
+                    ...extra,
+                ],
+                {
+                    env: { MIN_ATTACK_BLOCK_RATE: "0.75", MAX_BENIGN_BLOCK_RATE: "0" },
+                    stdout: (l) => lines.push(l),
+                    stderr: (l) => lines.push(l),
+                    api: () => k.api,
+                    pollMs: 10,
+                },
+            );
+            let digest: string | undefined;
+            try {
+                digest = readFileSync(out, "utf8");
+            } catch {
+                digest = undefined;
+            }
+            return { code, digest, log: lines.join("\n") };
         };
-        const out = path.join(dir, "sha");
-        const deps = {
-            env: { MIN_ATTACK_BLOCK_RATE: "0.9", MAX_BENIGN_BLOCK_RATE: "0.05" },
-            stdout: () => {},
-            stderr: () => {},
-            serve,
+        const candidate = {
+            ...deployed,
+            "config.yml": "models: []\n# stricter\n",
+            "more.co": "define flow y\n",
         };
-        const args = [
-            "evaluate-candidate",
-            "--candidate-rules",
-            JSON.stringify(bundle),
-            "--model",
-            "m",
-            "--attacks",
-            a,
-            "--benign",
-            b,
-            "--rules-sha256-out",
-            out,
-        ];
-        srv.style = "decision-lines";
-        // The fake blocks nothing: the real red-team set must then fail the gate.
-        srv.blockWords = [];
-        assert.equal(await main(args, deps), 1);
-        assert.throws(() => readFileSync(out), "no digest after a failed gate");
-        // Now the fake refuses exactly the attack prompts of the set.
-        const attackPrompts = readFileSync(a, "utf8")
-            .split("\n")
-            .filter(Boolean)
-            .map((l) => JSON.parse(l).prompt.toLowerCase());
-        srv.blockWords = attackPrompts;
-        assert.equal(await main(args, deps), 0);
-        assert.equal(readFileSync(out, "utf8"), bundleDigest(bundle));
-        assert.deepEqual(served, [bundle, bundle]);
-        assert.equal(stopped, 2, "the candidate server is stopped after every evaluation");
-    });
 
+        beforeEach(() => {
+            srv.style = "candidate";
+            srv.rulesSha256 = bundleDigest(deployed);
+        });
+
+        it("writes the candidate tier, waits for its restarted pod, evaluates it there and certifies the digest only on a pass", async () => {
+            const k = fakeApi();
+            srv.blockWords = [];
+            const failed = await run(candidate, k);
+            assert.equal(failed.code, 1, failed.log);
+            assert.equal(failed.digest, undefined, "no digest after a failed gate");
+            srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
+            srv.requests.length = 0;
+            const k2 = fakeApi();
+            const passed = await run(candidate, k2);
+            assert.equal(passed.code, 0, passed.log);
+            assert.equal(passed.digest, bundleDigest(candidate));
+            // Code checked against the live rails first, then the candidate written and restarted;
+            // the live tier is only read.
+            assert.deepEqual(k2.calls.slice(0, 4), [
+                `get ${cmPath(live)}`,
+                `get ${depPath(cand)}`,
+                `get ${cmPath(cand)}`,
+                `update ${cmPath(cand)}`,
+            ]);
+            assert.equal(k2.calls[4], `patch ${depPath(cand)}`);
+            assert.ok(
+                k2.calls.every(
+                    (c) =>
+                        c.startsWith("get ") ||
+                        c.endsWith(`/${cand.configMap}`) ||
+                        c.endsWith(`/${cand.deployment}`),
+                ),
+                k2.calls.join("\n"),
+            );
+            assert.deepEqual(k2.objects[cmPath(cand)].data, candidate);
+            assert.deepEqual(k2.objects[cmPath(live)].data, deployed);
+            assert.equal(
+                k2.objects[cmPath(cand)].metadata.annotations[
+                    "secure-llm-platform.io/promoted-sha256"
+                ],
+                bundleDigest(candidate),
+            );
+            // Every prompt reached the candidate tier only once it served the candidate.
+            assert.equal(srv.requests.length, attacks.length + benign.length);
+        });
+
+        it("refuses a code change before the candidate tier is written", async () => {
+            const k = fakeApi();
+            srv.requests.length = 0;
+            const r = await run({ ...candidate, "actions.py": "import os\n" }, k);
+            assert.equal(r.code, 1, r.log);
+            assert.match(r.log, /changes code \(actions\.py\)/);
+            assert.deepEqual(
+                k.calls,
+                [`get ${cmPath(live)}`],
+                "nothing written, nothing restarted",
+            );
+            assert.equal(srv.requests.length, 0);
+            assert.equal(r.digest, undefined);
+        });
+
+        it("refuses when another run rewrites the candidate before its pod is ready", async () => {
+            const k = fakeApi(3);
+            k.state.onPatch = () => {
+                const cm = k.objects[cmPath(cand)];
+                cm.metadata.annotations["secure-llm-platform.io/promoted-sha256"] = "c".repeat(64);
+            };
+            srv.requests.length = 0;
+            const r = await run(candidate, k);
+            assert.equal(r.code, 1, r.log);
+            assert.match(r.log, /another evaluation is running/);
+            assert.equal(srv.requests.length, 0);
+        });
+
+        it("is inconclusive when the candidate tier answers with other rules than the candidate", async () => {
+            const k = fakeApi();
+            // The kubelet served an old copy of the ConfigMap: the pod reports the old digest.
+            k.state.onPatch = () => undefined;
+            const orig = k.api.get;
+            k.api.get = async (p: string) => {
+                const o = await orig(p);
+                srv.rulesSha256 = bundleDigest(deployed);
+                return o;
+            };
+            srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
+            const r = await run(candidate, k);
+            assert.equal(r.code, 1, r.log);
+            assert.match(r.log, /serves rules [0-9a-f]{12}…, not the candidate .*inconclusive/);
+            assert.equal(r.digest, undefined);
+        });
+
+        it("fails after the timeout when the restarted candidate never becomes ready, saying where to look", async () => {
+            const k = fakeApi();
+            k.state.onPatch = () => k.stall();
+            const r = await run(candidate, k, ["--rollout-timeout-seconds", "1"]);
+            assert.equal(r.code, 3, r.log);
+            assert.match(r.log, /did not finish rolling out within 1 s.*guardrails\.config_error/);
+        });
+    });
     it("counts a benign answer withheld by unavailable output masking as not blocked, and reports it", async () => {
         // Presidio unreachable, as it is from the pipeline namespace: the masking action withholds.
         srv.analyzerUrl = "http://127.0.0.1:1";
@@ -491,167 +678,20 @@ http.createServer((req, res) => {
         );
     });
 
+    it("reads the candidate audit under the field and flag the guardrails entrypoint uses", () => {
+        const py = readFileSync(
+            path.join(repoRoot, "images", "guardrails", "slp_guardrails", "server.py"),
+            "utf8",
+        );
+        assert.ok(py.includes(`EVALUATION_AUDIT_FIELD = ${JSON.stringify(evaluationAuditField)}`));
+        assert.ok(py.includes(`p.add_argument("${candidateServerArg}", action="store_true")`));
+    });
+
     it("knows the masking action's withheld answer as guardrails/default/actions.py writes it", () => {
         const py = readFileSync(path.join(repoRoot, "guardrails", "default", "actions.py"), "utf8");
         assert.ok(
             py.includes(`_WITHHELD = ${JSON.stringify(withheldMarker)}`),
             "actions.py _WITHHELD and evaluate.ts withheldMarker differ: update withheldMarker",
-        );
-    });
-
-    it("the Presidio stand-in finds nothing, returns the text unchanged and listens on loopback only", async () => {
-        const standIn = await startPresidioStandIn();
-        try {
-            assert.match(standIn.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-            const post = (p: string, body: unknown) =>
-                fetch(`${standIn.url}${p}`, {
-                    method: "POST",
-                    headers: { "content-type": "application/json" },
-                    body: JSON.stringify(body),
-                    signal: AbortSignal.timeout(2000),
-                });
-            const text = "Mail jane@example.com";
-            assert.deepEqual(await (await post("/analyze", { text, language: "en" })).json(), []);
-            const anonymized = (await (
-                await post("/anonymize", { text, analyzer_results: [] })
-            ).json()) as { text: string };
-            assert.equal(anonymized.text, text);
-            assert.equal((await post("/other", {})).status, 404);
-            assert.deepEqual(standIn.calls, { "POST /analyze": 1, "POST /anonymize": 1 });
-        } finally {
-            await standIn.stop();
-        }
-        await assert.rejects(fetch(`${standIn.url}/health`, { signal: AbortSignal.timeout(2000) }));
-    });
-
-    it("the evaluation copy differs from the candidate only in the two Presidio URLs", () => {
-        const candidate = bundleFromDirectory(path.join(repoRoot, "guardrails", "default"));
-        const digest = bundleDigest(candidate);
-        const frozen = JSON.stringify(candidate);
-        const copy = evaluationCopy(candidate, "http://127.0.0.1:4567");
-        assert.equal(JSON.stringify(candidate), frozen, "the candidate itself is not modified");
-        assert.equal(bundleDigest(candidate), digest);
-        assert.notEqual(bundleDigest(copy), digest);
-        assert.deepEqual(Object.keys(copy).sort(), Object.keys(candidate).sort());
-        for (const k of Object.keys(candidate)) {
-            if (k !== "config.yml") assert.equal(copy[k], candidate[k], `${k} is served as is`);
-        }
-        const before = candidate["config.yml"].split("\n");
-        const after = copy["config.yml"].split("\n");
-        assert.equal(after.length, before.length);
-        const changed = before
-            .map((l, i) => [l, after[i]])
-            .filter(([b, a]) => b !== a)
-            .map(([, a]) => a.trim());
-        assert.deepEqual(changed, [
-            `analyzer_url: http://127.0.0.1:4567  ${standInComment}`,
-            `anonymizer_url: http://127.0.0.1:4567  ${standInComment}`,
-        ]);
-        const parsed = parseYaml(copy["config.yml"]);
-        const original = parseYaml(candidate["config.yml"]);
-        assert.equal(parsed.custom_data.presidio.analyzer_url, "http://127.0.0.1:4567");
-        assert.equal(parsed.custom_data.presidio.anonymizer_url, "http://127.0.0.1:4567");
-        // Everything that decides blocking parses to the same values.
-        parsed.custom_data.presidio.analyzer_url = original.custom_data.presidio.analyzer_url;
-        parsed.custom_data.presidio.anonymizer_url = original.custom_data.presidio.anonymizer_url;
-        assert.deepEqual(parsed, original);
-    });
-
-    it("refuses to guess where a Presidio URL is rather than serve the real one", () => {
-        const url = "http://127.0.0.1:9";
-        const ok = "custom_data:\n  presidio:\n    analyzer_url: http://a:3000\n";
-        assert.equal(
-            evaluationCopy({ "config.yml": ok }, url)["config.yml"],
-            `custom_data:\n  presidio:\n    analyzer_url: ${url}  ${standInComment}\n`,
-        );
-        const none = { "config.yml": "models: []\n", "rails__input.co": "define flow x\n" };
-        assert.deepEqual(
-            evaluationCopy(none, url),
-            none,
-            "no masking configured: nothing to change",
-        );
-        const bads: Record<string, string>[] = [
-            { "config.yml": "custom_data: {presidio: {analyzer_url: http://a:3000}}\n" },
-            { "config.yml": ok + "other:\n  analyzer_url: http://b\n" },
-            { "config.yml": "rails:\n  presidio:\n    analyzer_url: http://a:3000\n" },
-            { "config.yml": "models: []\n", "more.yml": ok },
-            {
-                "config.yml": ok.replace("analyzer_url", "anonymizer_url"),
-                "x.yaml": "anonymizer_url: y\n",
-            },
-        ];
-        for (const bad of bads) {
-            assert.throws(
-                () => evaluationCopy(bad, url),
-                (e: Error) => e instanceof RefusedError && /exactly once/.test(e.message),
-                JSON.stringify(bad),
-            );
-        }
-    });
-
-    it("CLI evaluate-candidate: masking answered by the stand-in, the original rules certified", async () => {
-        const a = path.join(dir, "a2.jsonl");
-        const b = path.join(dir, "b2.jsonl");
-        writeFileSync(a, attacks.map((x) => JSON.stringify(x)).join("\n"));
-        writeFileSync(b, benign.map((x) => JSON.stringify(x)).join("\n"));
-        const candidate = bundleFromDirectory(path.join(repoRoot, "guardrails", "default"));
-        const served: Record<string, string>[] = [];
-        const serve = async (bb: Record<string, string>) => {
-            served.push(bb);
-            // The served rails mask through whatever analyzer_url the served config.yml names.
-            srv.analyzerUrl = parseYaml(bb["config.yml"]).custom_data.presidio.analyzer_url;
-            return { baseUrl: srv.url, decisions: srv.audit, stop: async () => {} };
-        };
-        let standInUrl = "";
-        let calls: Readonly<Record<string, number>> = {};
-        const presidioStandIn = async () => {
-            const s = await startPresidioStandIn();
-            standInUrl = s.url;
-            calls = s.calls;
-            return s;
-        };
-        const out = path.join(dir, "sha2");
-        const report = path.join(dir, "report2.json");
-        const lines: string[] = [];
-        const deps = {
-            env: { MIN_ATTACK_BLOCK_RATE: "1", MAX_BENIGN_BLOCK_RATE: "0" },
-            stdout: (l: string) => lines.push(l),
-            stderr: (l: string) => lines.push(l),
-            serve,
-            presidioStandIn,
-        };
-        srv.style = "decision-lines";
-        srv.blockWords = ["ignore all", "dan", "reveal", "decode"];
-        const args = [
-            "evaluate-candidate",
-            "--candidate-rules",
-            JSON.stringify(candidate),
-            "--model",
-            "m",
-            "--attacks",
-            a,
-            "--benign",
-            b,
-            "--rules-sha256-out",
-            out,
-            "--report",
-            report,
-        ];
-        assert.equal(await main(args, deps), 0, lines.join("\n"));
-        assert.equal(srv.analyzerUrl, standInUrl, "the served copy masks through the stand-in");
-        assert.equal(
-            calls["POST /analyze"],
-            benign.length,
-            "every benign answer went through masking",
-        );
-        assert.deepEqual(JSON.parse(readFileSync(report, "utf8")).withheld, []);
-        // The certified digest is the candidate's, byte for byte, not the served copy's.
-        assert.equal(readFileSync(out, "utf8"), bundleDigest(candidate));
-        assert.notEqual(bundleDigest(served[0]), bundleDigest(candidate));
-        assert.deepEqual(served[0], evaluationCopy(candidate, standInUrl));
-        await assert.rejects(
-            fetch(`${standInUrl}/health`, { signal: AbortSignal.timeout(2000) }),
-            "the stand-in is stopped after the evaluation",
         );
     });
 });

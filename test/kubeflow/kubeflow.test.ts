@@ -5,7 +5,7 @@ import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { rolloutTargets } from "../../modules/constants/rollout";
+import { candidateEvaluation, rolloutTargets } from "../../modules/constants/rollout";
 import type { ClusterConfig } from "../../modules/config";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
 import { wrapperDirectory } from "../../modules/k8s/kubeflow/install";
@@ -357,15 +357,37 @@ describe("kubeflow: standalone", () => {
                 }
             }
         }
-        const rails = pols.find((p) => k8sName(p) === "allow-rails-backends")!;
-        const targets = (rails.inputs.spec as any).egress.map(
-            (r: any) =>
-                `${r.to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]}/${r.to[0].podSelector.matchLabels["app.kubernetes.io/name"]}:${r.ports.map((p: any) => p.port).join(",")}`,
-        );
-        assert.deepEqual(targets, [
-            "llm-inference/inference:8000",
-            "llm-guardrails/jailbreak-detection:1337",
+        const targets = (name: string) =>
+            (pols.find((p) => k8sName(p) === name)!.inputs.spec as any).egress.map(
+                (r: any) =>
+                    `${r.to[0].namespaceSelector.matchLabels["kubernetes.io/metadata.name"]}/${r.to[0].podSelector.matchLabels["app.kubernetes.io/name"]}:${r.ports.map((p: any) => p.port).join(",")}`,
+            );
+        // No step reaches inference, the jailbreak heuristics or the output filter: the smoke
+        // test goes through the live guardrails, the evaluation through the candidate tier.
+        assert.deepEqual(targets("allow-guardrails"), ["llm-guardrails/guardrails:8000"]);
+        assert.deepEqual(targets("allow-candidate-evaluation"), [
+            "llm-guardrails/candidate-guardrails:8000",
         ]);
+        const evaluation = pols.find((p) => k8sName(p) === "allow-candidate-evaluation")!;
+        assert.deepEqual((evaluation.inputs.spec as any).podSelector.matchLabels, {
+            ...candidateEvaluation.podLabels,
+        });
+        for (const p of pols) {
+            for (const rule of (p.inputs.spec as any).egress ?? []) {
+                for (const to of rule.to) {
+                    const name = to.podSelector?.matchLabels?.["app.kubernetes.io/name"];
+                    assert.ok(
+                        ![
+                            "inference",
+                            "jailbreak-detection",
+                            "presidio-analyzer",
+                            "presidio-anonymizer",
+                        ].includes(name),
+                        `${k8sName(p)} opens ${name}`,
+                    );
+                }
+            }
+        }
         const api = pols.find((p) => k8sName(p) === "allow-kube-apiserver");
         assert.ok(api, "the promote step can reach the API server");
         assert.deepEqual((api!.inputs.spec as any).egress[0].ports, [
@@ -412,8 +434,10 @@ describe("kubeflow: standalone", () => {
         }
         const guard = roles.find((r) => k8sNs(r) === rolloutTargets.guardrailsRules.namespace)!;
         assert.deepEqual((guard.inputs.rules as any[]).flatMap((x) => x.resourceNames).sort(), [
+            "candidate-guardrails",
             "guardrails",
             "guardrails-rails",
+            "guardrails-rails-candidate",
         ]);
         for (const b of ofType(rs, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")) {
             assert.deepEqual(b.inputs.subjects, [
@@ -513,10 +537,13 @@ describe("kubeflow: standalone", () => {
             (p) => !["default-deny", "allow-dns", "allow-redteam-assessment"].includes(k8sName(p)),
         )) {
             const sel = (p.inputs.spec as any).podSelector.matchExpressions;
+            const name = (p.inputs.spec as any).podSelector.matchLabels?.["app.kubernetes.io/name"];
             assert.ok(
-                sel.some(
-                    (e: any) => e.operator === "NotIn" && e.values.includes("redteam-assessment"),
-                ),
+                (name !== undefined && name !== "redteam-assessment") ||
+                    sel.some(
+                        (e: any) =>
+                            e.operator === "NotIn" && e.values.includes("redteam-assessment"),
+                    ),
                 `${k8sName(p)} excludes the assessment`,
             );
             if (k8sName(p) !== "allow-kfp-backend") {

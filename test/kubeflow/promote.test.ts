@@ -21,6 +21,8 @@ import {
     promotedDigestAnnotation,
     restartAnnotation,
     rolledOut,
+    stageCandidate,
+    waitForCandidate,
 } from "../../pipelines/promote/promote";
 import { repoRoot } from "./helpers";
 
@@ -93,9 +95,10 @@ function fakeCluster(objects: Record<string, any>): {
 
 const g = rolloutTargets.guardrailsRules;
 const inf = rolloutTargets.inferenceModel;
-const cmPath = (t: typeof g | typeof inf) =>
+const cand = rolloutTargets.guardrailsCandidate;
+const cmPath = (t: typeof g | typeof inf | typeof cand) =>
     `/api/v1/namespaces/${t.namespace}/configmaps/${t.configMap}`;
-const depPath = (t: typeof g | typeof inf) =>
+const depPath = (t: typeof g | typeof inf | typeof cand) =>
     `/apis/apps/v1/namespaces/${t.namespace}/deployments/${t.deployment}`;
 
 function cluster() {
@@ -112,6 +115,20 @@ function cluster() {
             data: { "config.yml": "old", "actions.py": "def x(): pass\n" },
         },
         [depPath(g)]: { metadata: { name: g.deployment } },
+        [cmPath(cand)]: {
+            metadata: { name: cand.configMap, namespace: cand.namespace, resourceVersion: "2" },
+            data: { "config.yml": "old", "actions.py": "def x(): pass\n" },
+        },
+        [depPath(cand)]: {
+            metadata: { name: cand.deployment, generation: 5 },
+            spec: { replicas: 1 },
+            status: {
+                observedGeneration: 5,
+                replicas: 1,
+                updatedReplicas: 1,
+                availableReplicas: 1,
+            },
+        },
         [cmPath(inf)]: {
             metadata: { name: inf.configMap, namespace: inf.namespace, resourceVersion: "3" },
             data: {
@@ -239,6 +256,9 @@ describe("kubeflow: promotion", () => {
 
     it("uses every permission the rollout Roles grant, so none is spare", async () => {
         const c = cluster();
+        // The evaluation step's calls (evaluate.test.ts runs the whole step on a rolling fake).
+        const digest = await stageCandidate(c.api, candidate, now);
+        await waitForCandidate(c.api, digest, 1000, 10);
         await promoteRules(c.api, candidate, bundleDigest(candidate), now);
         await promoteModel(c.api, "oci-os://ns/models/m", now);
         const granted = rolloutRoles().flatMap((r) =>

@@ -42,14 +42,19 @@ describe("kubeflow: rollout identity RBAC", () => {
     it("has one Role per rollout target namespace and nothing else", () => {
         assert.deepEqual(
             roles.map((r) => r.namespace).sort(),
-            Object.values(rolloutTargets)
-                .map((t) => t.namespace)
-                .sort(),
+            [...new Set(Object.values(rolloutTargets).map((t) => t.namespace))].sort(),
         );
     });
 
-    it("names every object it may touch: the rules ConfigMap/model reference and the tier Deployment", () => {
-        for (const t of Object.values(rolloutTargets)) {
+    it("names every object it may touch: the rules ConfigMaps/model reference and the tier Deployments", () => {
+        const ns = [...new Set(Object.values(rolloutTargets).map((t) => t.namespace))];
+        for (const namespace of ns) {
+            const here = Object.values(rolloutTargets).filter((t) => t.namespace === namespace);
+            const t = {
+                namespace,
+                configMaps: here.map((x) => x.configMap),
+                deployments: here.map((x) => x.deployment),
+            };
             const role = roles.find((r) => r.namespace === t.namespace)!;
             assert.equal(
                 role.rules.length,
@@ -60,17 +65,26 @@ describe("kubeflow: rollout identity RBAC", () => {
             const dep = role.rules.find((r) => r.resources.includes("deployments"))!;
             assert.deepEqual(cm.apiGroups, [""]);
             assert.deepEqual(cm.resources, ["configmaps"]);
-            assert.deepEqual(cm.resourceNames, [t.configMap]);
+            assert.deepEqual(cm.resourceNames, t.configMaps);
             assert.deepEqual([...cm.verbs].sort(), ["get", "update"]);
             assert.deepEqual(dep.apiGroups, ["apps"]);
             assert.deepEqual(dep.resources, ["deployments"]);
-            assert.deepEqual(dep.resourceNames, [t.deployment]);
+            assert.deepEqual(dep.resourceNames, t.deployments);
             assert.deepEqual(
                 [...dep.verbs].sort(),
                 ["get", "patch"],
                 "no update: a restart is a patch",
             );
         }
+        // The guardrails namespace's Role names the live and the candidate tier, nothing else.
+        const g = roles.find((r) => r.namespace === rolloutTargets.guardrailsRules.namespace)!;
+        assert.deepEqual(
+            g.rules.map((r) => r.resourceNames),
+            [
+                ["guardrails-rails", "guardrails-rails-candidate"],
+                ["guardrails", "candidate-guardrails"],
+            ],
+        );
     });
 
     it("grants no secrets, exec, RBAC, create/delete or wildcards", () => {
@@ -137,6 +151,7 @@ describe("kubeflow: rollout identity RBAC", () => {
 
 const rails = rolloutTargets.guardrailsRules;
 const model = rolloutTargets.inferenceModel;
+const candidate = rolloutTargets.guardrailsCandidate;
 const pipelineNamespace = "ml-pipelines";
 const rollout: UserInfo = {
     username: `system:serviceaccount:${pipelineNamespace}:slp-rollout`,
@@ -283,9 +298,9 @@ function apiServer(ev: AdmissionEvaluator, objects: Record<string, K8sObject>, u
     return { api, admitted };
 }
 
-const cmPath = (t: typeof rails | typeof model) =>
+const cmPath = (t: typeof rails | typeof model | typeof candidate) =>
     `/api/v1/namespaces/${t.namespace}/configmaps/${t.configMap}`;
-const depPath = (t: typeof rails | typeof model) =>
+const depPath = (t: typeof rails | typeof model | typeof candidate) =>
     `/apis/apps/v1/namespaces/${t.namespace}/deployments/${t.deployment}`;
 
 function liveObjects(): Record<string, K8sObject> {
@@ -294,6 +309,12 @@ function liveObjects(): Record<string, K8sObject> {
         [depPath(rails)]: deployment(rails),
         [cmPath(model)]: modelConfigMap(),
         [depPath(model)]: deployment(model),
+        [cmPath(candidate)]: configMap(
+            candidate.namespace,
+            candidate.configMap,
+            railsConfigMap().data as Record<string, string>,
+        ),
+        [depPath(candidate)]: deployment(candidate),
     };
 }
 
@@ -384,6 +405,43 @@ describe("kubeflow: the rollout identity can only roll out (admission policy, re
             new Date("2026-02-02T00:00:00Z"),
         );
         assert.ok(admitted.every((r) => r.allowed));
+    });
+
+    it("admits the evaluation step's candidate staging as promote.ts makes it, and nothing beyond", async () => {
+        const objects = liveObjects();
+        const { api, admitted } = apiServer(ev, objects, rollout);
+        const bundle = {
+            "config.yml": "rails: {input: {flows: [self check input, stricter]}}\n",
+            "stricter.co": "define flow stricter\n",
+            "actions.py": "def x(): pass\n",
+        };
+        const digest = await promote.stageCandidate(api, bundle, new Date("2026-02-01T10:00:00Z"));
+        assert.equal(admitted.length, 2, "the candidate ConfigMap update and its restart");
+        assert.ok(admitted.every((r) => r.allowed));
+        assert.deepEqual(objects[cmPath(candidate)].data, bundle);
+        assert.equal(
+            (objects[cmPath(candidate)].metadata.annotations as Obj)[promotedDigestAnnotation],
+            digest,
+        );
+        assert.deepEqual(objects[cmPath(rails)].data, railsConfigMap().data, "the live rules stay");
+        // Scaling the candidate (or the live tier) is not a restart: refused like any spec change.
+        for (const t of [candidate, rails]) {
+            const r = ev.admit(update(deployment(t), (d) => (d.spec.replicas = 5)));
+            assert.deepEqual(refusedBy(r), ["deploymentSpec"], t.deployment);
+        }
+        // The candidate ConfigMap's name is a target in the guardrails namespace only.
+        const elsewhere = ev.admit(
+            update(
+                configMap(model.namespace, candidate.configMap, { a: "b" }),
+                (c) => (c.data.a = "c"),
+            ),
+        );
+        assert.deepEqual(refusedBy(elsewhere), ["targetsOnly"]);
+        // binaryData on the candidate, as on the live rules, is refused.
+        const binary = ev.admit(
+            update(objects[cmPath(candidate)], (c) => (c.binaryData = { "x.bin": "AA==" })),
+        );
+        assert.deepEqual(refusedBy(binary), ["configMapData"]);
     });
 
     it("admits kubectl rollout restart and server-side apply of the same change", () => {
@@ -488,7 +546,7 @@ describe("kubeflow: the rollout identity can only roll out (admission policy, re
     ];
     for (const [what, change, by] of deploymentChanges) {
         it(`refuses a Deployment change of ${what}, and only for the rollout identity`, () => {
-            for (const t of [rails, model]) {
+            for (const t of [rails, model, candidate]) {
                 const r = ev.admit(update(deployment(t), change));
                 assert.equal(r.allowed, false, `${t.deployment}: admitted`);
                 assert.deepEqual(refusedBy(r), by, t.deployment);

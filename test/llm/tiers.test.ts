@@ -5,6 +5,7 @@ import { LlmTiers, renderedRails } from "../../modules/k8s/llm";
 import { railsChecksum } from "../../modules/k8s/llm/rails";
 import { podSpecViolations } from "../../modules/k8s/workload";
 import { gatewayPaths, gatewayRunScript } from "../../modules/k8s/llm/tiers";
+import { guardrailsLogGlob } from "../../modules/constants/logs";
 import {
     RecordedResource,
     recordedResources,
@@ -64,7 +65,8 @@ describe("LLM tiers on the dev stack", () => {
 
     it("every pod spec passes Pod Security restricted and the platform baseline", () => {
         const deps = of(rs, "kubernetes:apps/v1:Deployment");
-        assert.equal(deps.length, 6);
+        // The four tiers' six Deployments and the candidate guardrails tier (kubeflow is on).
+        assert.equal(deps.length, 7);
         for (const d of deps) {
             assert.deepEqual(podSpecViolations(podSpec(d)), [], (d.inputs.metadata as any).name);
         }
@@ -74,6 +76,66 @@ describe("LLM tiers on the dev stack", () => {
         for (const svc of of(rs, "kubernetes:core/v1:Service")) {
             assert.equal((svc.inputs.spec as any).type, "ClusterIP", "only the ingress is exposed");
         }
+    });
+
+    it("builds the candidate guardrails tier with the live tier's builder: its own ConfigMap, one replica, the evaluation audit flag", () => {
+        const live = deployment("guardrails");
+        const cand = deployment("candidate-guardrails");
+        assert.ok(cand, "Deployment candidate-guardrails");
+        assert.equal((cand.inputs.spec as any).replicas, 1);
+        const liveSpec = podSpec(live);
+        const candSpec = podSpec(cand);
+        // Same pod but for its name, labels, ServiceAccount, the rails volume and one argument.
+        const c = (spec: any) => spec.containers.find((x: any) => x.name === "guardrails");
+        assert.deepEqual(c(candSpec).args, [...c(liveSpec).args, "--evaluation-audit"]);
+        assert.ok(!c(liveSpec).args.includes("--evaluation-audit"), "never on the live tier");
+        assert.deepEqual(c(candSpec).image, c(liveSpec).image);
+        assert.deepEqual(c(candSpec).securityContext, c(liveSpec).securityContext);
+        assert.deepEqual(c(candSpec).env, c(liveSpec).env);
+        assert.deepEqual(c(candSpec).resources, c(liveSpec).resources);
+        assert.deepEqual(candSpec.securityContext, liveSpec.securityContext);
+        const rails = (spec: any) => spec.volumes.find((v: any) => v.name === "rails").configMap;
+        assert.deepEqual(rails(candSpec), {
+            ...rails(liveSpec),
+            name: "guardrails-rails-candidate",
+        });
+        assert.deepEqual(podSpecViolations(candSpec), []);
+        assert.equal(candSpec.serviceAccountName, "candidate-guardrails");
+        assert.deepEqual(
+            (cand.inputs.spec as any).template.metadata.labels["app.kubernetes.io/name"],
+            "candidate-guardrails",
+        );
+        // Its Service exposes the serving port only (no metrics: evaluation traffic is not scraped).
+        const svc = named(
+            rs,
+            "kubernetes:core/v1:Service",
+            "llm-guardrails",
+            "candidate-guardrails",
+        )!;
+        assert.deepEqual(
+            (svc.inputs.spec as any).ports.map((p: any) => `${p.name}:${p.port}`),
+            ["http:8000"],
+        );
+        assert.deepEqual(
+            (svc.inputs.spec as any).selector["app.kubernetes.io/name"],
+            "candidate-guardrails",
+        );
+        // Its ConfigMap starts as the repository's rules, code digest included.
+        const cm = (n: string) =>
+            named(rs, "kubernetes:core/v1:ConfigMap", "llm-guardrails", n) as RecordedResource;
+        assert.deepEqual(
+            cm("guardrails-rails-candidate").inputs.data,
+            cm("guardrails-rails").inputs.data,
+        );
+        assert.deepEqual(
+            (cm("guardrails-rails-candidate").inputs.metadata as any).annotations,
+            (cm("guardrails-rails").inputs.metadata as any).annotations,
+        );
+        // The live tier's log glob (decision metrics, OCI logging) does not match its pods.
+        const glob = guardrailsLogGlob.split("/").pop()!;
+        const re = new RegExp(`^${glob.replace(/[.]/g, "[.]").replace(/\*/g, ".*")}$`);
+        assert.ok(re.test("guardrails-7d9f8-abcde_llm-guardrails_guardrails-0123.log"));
+        assert.ok(!re.test("candidate-guardrails-7d9f8-abcde_llm-guardrails_guardrails-0123.log"));
     });
 
     it("wires guardrails to the inference and output-filter services by their in-cluster names", () => {

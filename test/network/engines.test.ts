@@ -26,7 +26,8 @@ import { engines, okeCluster, tierDeployments } from "./fixtures";
 /** The request-path picture of docs/ARCHITECTURE.md: its nodes, as groups of workloads, and its arrows. */
 const groups: Record<string, readonly string[]> = {
     gw: ["ingress-nginx", "gateway"],
-    guard: ["guardrails", "jailbreak-detection"],
+    // The candidate tier is the guardrails tier's second Deployment (pipeline evaluation only).
+    guard: ["guardrails", "jailbreak-detection", "candidate-guardrails"],
     infer: ["inference"],
     out: ["presidio-analyzer", "presidio-anonymizer"],
     prom: ["prometheus"],
@@ -135,10 +136,20 @@ for (const engine of engines) {
                 .filter((c) => c.from === "gateway")
                 .map((c) => c.to);
             assert.deepStrictEqual(fromGateway.sort(), ["guardrails", "kube-dns"]);
+            // The candidate tier admits the pipeline's evaluation step only (its policy lives in
+            // the pipeline namespace, declared by the Kubeflow component: reachability.test.ts).
+            assert.deepStrictEqual(
+                result.connections.filter((c) => c.to === "candidate-guardrails"),
+                [],
+            );
             const intoInference = result.connections
                 .filter((c) => c.to === "inference")
                 .map((c) => c.from);
-            assert.deepStrictEqual(intoInference.sort(), ["guardrails", "prometheus"]);
+            assert.deepStrictEqual(intoInference.sort(), [
+                "candidate-guardrails",
+                "guardrails",
+                "prometheus",
+            ]);
             // Prometheus reaches only the metrics-only listener, never the API port.
             assert.deepStrictEqual(
                 result.connections.find((c) => c.from === "prometheus" && c.to === "inference")!
@@ -147,8 +158,11 @@ for (const engine of engines) {
             );
             for (const id of ["presidio-analyzer", "presidio-anonymizer"]) {
                 assert.deepStrictEqual(
-                    result.connections.filter((c) => c.to === id).map((c) => c.from),
-                    ["guardrails"],
+                    result.connections
+                        .filter((c) => c.to === id)
+                        .map((c) => c.from)
+                        .sort(),
+                    ["candidate-guardrails", "guardrails"],
                 );
             }
         });
@@ -173,6 +187,7 @@ for (const engine of engines) {
             for (const id of [
                 "gateway",
                 "guardrails",
+                "candidate-guardrails",
                 "jailbreak-detection",
                 "presidio-analyzer",
                 "presidio-anonymizer",

@@ -7,6 +7,7 @@ import {
     reachabilityViolations,
     renderReachabilityMarkdown,
 } from "../../modules/k8s/network/reachability";
+import { pipelinePolicies } from "../../modules/k8s/kubeflow/namespace";
 import { okeCluster, tierDeployments } from "./fixtures";
 
 type M = Record<string, unknown>;
@@ -310,10 +311,62 @@ describe("network: reachability analysis of hand-made manifests", () => {
         assert.ok(!r.coverage.some((c) => c.pod === "kube-dns"));
     });
 
+    it("lets only the pipeline's evaluation step open the candidate tier, which reaches what the live tier reaches", () => {
+        const intent = buildIntent(clusterIntentInputs(okeCluster("cilium")));
+        const pipeline = pipelinePolicies({
+            apiServerCidrs: ["10.0.0.0/28"],
+            apiServerPort: 6443,
+        }).map((p) => np("ml-pipelines", p.name, p.spec as unknown as M));
+        const ms = [...renderNetworkObjects(intent), ...tierDeployments(intent), ...pipeline];
+        const r = analyzeReachability(ms);
+        assert.deepStrictEqual(reachabilityViolations(r), []);
+        const into = (id: string) =>
+            r.connections
+                .filter((c) => c.to === id)
+                .map((c) => `${c.from} ${c.ports.join()}`)
+                .sort();
+        assert.deepStrictEqual(into("candidate-guardrails"), ["candidate-evaluation TCP/8000"]);
+        const from = (id: string) =>
+            r.connections
+                .filter((c) => c.from === id)
+                .map((c) => c.to)
+                .sort();
+        // The evaluation step reaches the candidate tier (and DNS), never inference or Presidio.
+        assert.deepStrictEqual(from("candidate-evaluation"), ["candidate-guardrails", "kube-dns"]);
+        assert.deepStrictEqual(from("candidate-guardrails"), [
+            "inference",
+            "jailbreak-detection",
+            "kube-dns",
+            "presidio-analyzer",
+            "presidio-anonymizer",
+        ]);
+        assert.ok(!from("gateway").includes("candidate-guardrails"));
+        // An allow-all in the guardrails namespace and a gateway egress to anywhere: the plan fails.
+        const open = np("llm-guardrails", "allow-all", {
+            podSelector: {},
+            policyTypes: ["Ingress"],
+            ingress: [{}],
+        });
+        const gatewayOut = np("llm-gateway", "gateway-anywhere", {
+            podSelector: {},
+            policyTypes: ["Egress"],
+            egress: [{ to: [{ namespaceSelector: {} }] }],
+        });
+        const v = violations([...ms, open, gatewayOut]);
+        assert.ok(
+            v.some((x) =>
+                /llm-gateway\/gateway can connect to llm-guardrails\/candidate-guardrails on TCP\/8000: the candidate tier serves unpromoted rules/.test(
+                    x,
+                ),
+            ),
+            v.join("\n"),
+        );
+    });
+
     it("renders a matrix, egress lists and a Mermaid diagram", () => {
         const md = renderReachabilityMarkdown(analyzeReachability(rendered("cilium")));
         assert.match(md, /\| from \\ to \| gateway \| guardrails \|/);
-        assert.match(md, /^\| guardrails \| · \| — \| TCP\/1337 \| TCP\/8000 \|/m);
+        assert.match(md, /^\| guardrails \| · \| — \| TCP\/1337 \| · \| TCP\/8000 \|/m);
         assert.match(md, /- \*\*inference\*\*: .*objectstorage\.us-ashburn-1\.oraclecloud\.com/);
         assert.match(md, /```mermaid\nflowchart LR\n/);
         assert.match(md, /guardrails -->\|TCP\/8000\| inference/);

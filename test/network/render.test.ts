@@ -128,22 +128,49 @@ describe("network: rendering, for every engine", () => {
                 }
             });
 
-            it("lets nothing but the guardrails and Prometheus (metrics port) in to inference; only the guardrails to Presidio", () => {
+            it("lets nothing but the guardrails tiers and Prometheus (metrics port) in to inference; only the guardrails tiers to Presidio; only the evaluation step to the candidate", () => {
                 const callers = (id: string) =>
                     intent.flows
                         .filter((f) => f.to === id)
                         .map((f) => f.from)
                         .sort();
-                assert.deepStrictEqual(callers("inference"), ["guardrails", "prometheus"]);
+                assert.deepStrictEqual(callers("inference"), [
+                    "candidate-guardrails",
+                    "guardrails",
+                    "prometheus",
+                ]);
                 assert.deepStrictEqual(
                     intent.flows
                         .filter((f) => f.to === "inference")
                         .map((f) => `${f.from}:${f.port}`)
                         .sort(),
-                    ["guardrails:8000", "prometheus:9400"],
+                    ["candidate-guardrails:8000", "guardrails:8000", "prometheus:9400"],
                 );
-                assert.deepStrictEqual(callers("presidio-analyzer"), ["guardrails"]);
-                assert.deepStrictEqual(callers("presidio-anonymizer"), ["guardrails"]);
+                for (const id of ["presidio-analyzer", "presidio-anonymizer"]) {
+                    assert.deepStrictEqual(callers(id), ["candidate-guardrails", "guardrails"]);
+                }
+                // Unpromoted rules: the evaluation step only; no gateway, no Prometheus.
+                assert.deepStrictEqual(
+                    intent.flows
+                        .filter((f) => f.to === "candidate-guardrails")
+                        .map((f) => `${f.from}:${f.port}`),
+                    ["candidate-evaluation:8000"],
+                );
+                // No pipeline step reaches inference or the rails' backends itself.
+                assert.deepStrictEqual(
+                    intent.flows
+                        .filter(
+                            (f) =>
+                                f.from === "kubeflow-pipelines" ||
+                                f.from === "candidate-evaluation",
+                        )
+                        .map((f) => `${f.from}->${f.to}`)
+                        .sort(),
+                    [
+                        "candidate-evaluation->candidate-guardrails",
+                        "kubeflow-pipelines->guardrails",
+                    ],
+                );
                 assert.deepStrictEqual(
                     callers("guardrails").filter((c) => c === "gateway"),
                     ["gateway"],

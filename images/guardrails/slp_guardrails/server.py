@@ -9,6 +9,7 @@ Here a client may send only the OpenAI chat-completion fields below; anything el
 """
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -23,8 +24,9 @@ from . import metrics
 log = logging.getLogger("slp_guardrails")
 # The audit stream: one JSON object per line on stdout, never prompt or completion text. The rails'
 # actions (guardrails/<id>/actions.py) write their decision lines to it; this server ends every
-# chat request with one `guardrails.response` line on it, after the request's last decision line,
-# so a reader of the stream knows when a request's decisions are complete (pipeline evaluation).
+# chat request with one `guardrails.response` line on it (request id and status), after the
+# request's last decision line. The candidate tier (`--evaluation-audit`) also returns a request's
+# decision lines with its answer (RequestDecisions), which the pipeline evaluation reads.
 audit = logging.getLogger("guardrails.audit")
 
 # Fields a client may set. `model` may be omitted or must name the served model.
@@ -49,6 +51,11 @@ INTERNAL_ERROR_TEXT = "I'm sorry, an internal error has occurred."
 # The masking rail's answer when the output filter failed (guardrails/<id>/actions.py).
 WITHHELD_TEXT = "[response withheld: the sensitive-data filter is unavailable]"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# The body field of a candidate tier's answers (`--evaluation-audit`; modules/constants/rollout.ts
+# `evaluationAuditField`, which test/kubeflow checks against this).
+EVALUATION_AUDIT_FIELD = "slp_evaluation"
+# The decision-line fields the evaluation reads: verdicts, never text.
+DECISION_FIELDS = ("direction", "rails", "verdict", "error")
 
 
 class ClientError(Exception):
@@ -189,6 +196,46 @@ def configure_logging() -> None:
     audit.propagate = False
 
 
+def rules_digest(directory: str) -> str:
+    """SHA-256 of a rails directory as a rule set: pipelines/bundle.ts `bundleDigest` over the
+    ConfigMap keys (nested paths joined with `__`, as `bundleFromDirectory` names them)."""
+    files = {}
+    for root, dirs, names in os.walk(directory, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith("..")]
+        rel = os.path.relpath(root, directory)
+        for name in names:
+            if name.startswith(".."):
+                continue
+            key = name if rel == "." else "__".join(rel.split(os.sep) + [name])
+            with open(os.path.join(root, name), "rb") as f:
+                files[key] = f.read()
+    h = hashlib.sha256()
+    for key in sorted(files):
+        h.update(key.encode("utf-8") + b"\0" + files[key] + b"\0")
+    return h.hexdigest()
+
+
+class RequestDecisions(logging.Handler):
+    """The decision lines of the requests in flight, by request id (candidate tier only): the
+    rails' actions write them to the audit stream while `generate_async` runs, so once it returned
+    a request's list is complete."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.pending: dict = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = json.loads(record.getMessage())
+        except (TypeError, ValueError):
+            return
+        if not isinstance(line, dict) or line.get("event") != "guardrails.decision":
+            return
+        decisions = self.pending.get(line.get("request_id") or "")
+        if decisions is not None:
+            decisions.append({k: line[k] for k in DECISION_FIELDS if k in line})
+
+
 def rails_dir(config_dir: str) -> str:
     """The directory to load the rails from. A ConfigMap volume holds each file three ways (the
     key's symlink, `..data/<key>` and the timestamped `..<date>/<key>` the kubelet swaps in on
@@ -197,12 +244,16 @@ def rails_dir(config_dir: str) -> str:
     return data if os.path.isdir(data) else config_dir
 
 
-def build_app(config_dir: str, streaming: bool):
-    """The ASGI app serving the rails of `config_dir`; raises when the configuration is broken."""
+def build_app(config_dir: str, streaming: bool, evaluation_audit: bool = False):
+    """The ASGI app serving the rails of `config_dir`; raises when the configuration is broken.
+    With `evaluation_audit` (the candidate tier) every JSON answer carries EVALUATION_AUDIT_FIELD:
+    the digest of the rules loaded and the request's decision lines."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, StreamingResponse
     from nemoguardrails import LLMRails, RailsConfig
 
+    # Before loading: the digest is of the bytes the rails are built from.
+    digest = rules_digest(rails_dir(config_dir)) if evaluation_audit else ""
     rails_config = RailsConfig.from_path(rails_dir(config_dir))
     if rails_config.rails.output.streaming and rails_config.rails.output.streaming.enabled:
         raise ValueError(
@@ -212,6 +263,9 @@ def build_app(config_dir: str, streaming: bool):
     rails = LLMRails(config=rails_config, verbose=False)
     model_name = served_model(rails_config)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    collector = RequestDecisions() if evaluation_audit else None
+    if collector is not None:
+        audit.addHandler(collector)
 
     def finished(rid: str, status: int, started: float) -> None:
         metrics.http_requests.labels(status_class=metrics.status_class(status)).inc()
@@ -220,6 +274,11 @@ def build_app(config_dir: str, streaming: bool):
 
     def answer(rid: str, status: int, started: float, body: Any) -> JSONResponse:
         finished(rid, status, started)
+        if collector is not None:
+            body = {
+                **body,
+                EVALUATION_AUDIT_FIELD: {"rules_sha256": digest, "decisions": collector.pending.pop(rid, [])},
+            }
         return JSONResponse(status_code=status, content=body)
 
     @app.get("/health")
@@ -234,6 +293,11 @@ def build_app(config_dir: str, streaming: bool):
     async def chat(request: Request):
         started = time.monotonic()
         rid = request_id_of(request.headers)
+        if collector is not None:
+            # A request id in flight is another request's: this one gets its own.
+            if rid in collector.pending:
+                rid = uuid.uuid4().hex
+            collector.pending[rid] = []
         try:
             try:
                 body = json.loads(await request.body())
@@ -257,6 +321,9 @@ def build_app(config_dir: str, streaming: bool):
             return answer(rid, 503, started, error_body(503, "the sensitive-data filter is unavailable", None))
         if req["stream"]:
             finished(rid, 200, started)
+            if collector is not None:
+                # The audit travels with JSON answers only; the evaluation never streams.
+                collector.pending.pop(rid, None)
             return StreamingResponse(
                 sse_chunks(text, model_name, rid),
                 media_type="text/event-stream",
@@ -279,11 +346,13 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--metrics-port", type=int, required=True)
     p.add_argument("--streaming", choices=["buffered", "off"], required=True)
+    # Only the candidate tier (modules/k8s/llm/index.ts): never on the tier behind the gateway.
+    p.add_argument("--evaluation-audit", action="store_true")
     args = p.parse_args(argv)
     configure_logging()
     config_dir = os.path.join(args.config_root, args.config_id)
     try:
-        app = build_app(config_dir, args.streaming == "buffered")
+        app = build_app(config_dir, args.streaming == "buffered", args.evaluation_audit)
     except Exception as e:  # noqa: BLE001 - a broken configuration must keep the pod unready
         msg = str(e).splitlines()[0][:300] if str(e) else ""
         log.error(json.dumps({"event": "guardrails.config_error", "config_dir": config_dir, "error": type(e).__name__, "detail": msg}))

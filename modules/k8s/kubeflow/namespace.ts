@@ -14,7 +14,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { PodSecurityLevel } from "../../config/kubeflow";
 import { labelDomain, labels, partOfValue } from "../../constants/labels";
-import { redteamAssessment } from "../../constants/rollout";
+import { candidateEvaluation, redteamAssessment } from "../../constants/rollout";
 import { serviceNamespaces } from "../../constants/namespaces";
 import { workloadPorts } from "../../constants/ports";
 import { WorkloadId, catalog } from "../catalog";
@@ -131,14 +131,17 @@ const unsandboxedSteps = {
     matchExpressions: [notRedteam, { key: sandboxLabel, operator: "DoesNotExist" }],
 };
 
-/**
- * Workloads the candidate rails call during evaluation. Not Presidio: the output filter is reachable
- * only from the guardrails tier, so evaluation answers masking calls in-pod (pipelines/README.md).
- */
-export const railsBackends = [
-    "inference",
-    "jailbreak-detection",
-] as const satisfies readonly WorkloadId[];
+/** Egress to the serving port of catalog workload `id`, its Service's `http` port only. */
+const toServing = (id: WorkloadId) => ({
+    to: [
+        {
+            ...nsSelector(catalog[id].namespace),
+            podSelector: { matchLabels: { ...catalog[id].podLabels } },
+        },
+    ],
+    // Serving ports only: metrics ports are Prometheus's.
+    ports: tcp(catalog[id].ports.filter((p) => p.name === "http").map((p) => p.port)),
+});
 
 /**
  * NetworkPolicies of the pipeline namespace: default deny both ways, then each flow a pipeline
@@ -147,11 +150,12 @@ export const railsBackends = [
  * - KFP backend in `kubeflow` (API server, ML Metadata, object store);
  * - Kubernetes API server (`apiServerCidrs`, port `apiServerPort`) — the promote step writes the
  *   rollout targets and Argo's executor reports results; none when no CIDR is known;
- * - the guardrails tier's backends ({@link railsBackends}): the evaluation step serves the
- *   candidate rails inside its own pod, and they call the main model and the jailbreak heuristics
- *   (Presidio calls are answered by an in-pod stand-in).
- * No ingress at all: the evaluation reaches its candidate server over the pod's loopback, and KFP reads step
- * state and logs through its API server and the object store, not from the pods.
+ * - the guardrails tier's serving port: the model promotion's smoke test goes through the live
+ *   rails like every request (no step reaches inference or the output filter);
+ * - the candidate guardrails tier's serving port, from the guardrail-promotion evaluation step
+ *   only (its pod label, {@link candidateEvaluation}): the candidate rules are queried there.
+ * No ingress at all: KFP reads step state and logs through its API server and the object store,
+ * not from the pods.
  */
 export function pipelinePolicies(opts: {
     apiServerCidrs: readonly string[];
@@ -201,25 +205,26 @@ export function pipelinePolicies(opts: {
             },
         },
         {
-            name: "allow-rails-backends",
+            name: "allow-guardrails",
             purpose:
-                "the guardrail evaluation serves the candidate rails in-pod; they call the main model " +
-                "and the jailbreak heuristics (masking is answered in-pod)",
+                "the model promotion's smoke test replays the red-team set through the live guardrails",
             spec: {
                 podSelector: unsandboxedSteps,
                 policyTypes: ["Egress"],
-                egress: railsBackends.map((id) => ({
-                    to: [
-                        {
-                            ...nsSelector(catalog[id].namespace),
-                            podSelector: { matchLabels: { ...catalog[id].podLabels } },
-                        },
-                    ],
-                    // Serving ports only: metrics ports are Prometheus's.
-                    ports: tcp(
-                        catalog[id].ports.filter((p) => p.name === "http").map((p) => p.port),
-                    ),
-                })),
+                egress: [toServing("guardrails")],
+            },
+        },
+        {
+            name: `allow-${candidateEvaluation.id}`,
+            purpose:
+                "the guardrail-promotion evaluation step queries the candidate guardrails tier, and only it",
+            spec: {
+                podSelector: {
+                    matchLabels: { ...candidateEvaluation.podLabels },
+                    matchExpressions: [{ key: sandboxLabel, operator: "DoesNotExist" }],
+                },
+                policyTypes: ["Egress"],
+                egress: [toServing("candidate-guardrails")],
             },
         },
     ];

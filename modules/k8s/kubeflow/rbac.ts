@@ -2,7 +2,8 @@
  * The rollout identity of the MLOps pipelines: what "promotion" may do, as plain data.
  *
  * Promotion = replace the content of one ConfigMap (the guardrails rules, or the inference model
- * reference) and restart the Deployment that reads it. Both tiers read their ConfigMap at start
+ * reference) and restart the Deployment that reads it; the guardrail evaluation does the same on
+ * the candidate guardrails tier (its ConfigMap and Deployment, exactly as narrowly). Both tiers read their ConfigMap at start
  * (NeMo Guardrails loads rails once; the model loader runs as an init container), and the
  * checksum annotation that rolls them is computed by Pulumi, so a pipeline-only rollout needs the
  * restart. The restart is a `patch` of `spec.template.metadata.annotations`; because `update` of
@@ -44,30 +45,35 @@ export const rolloutRoleName = "slp-rollout";
 
 /**
  * The Roles that make up promotion: one per target namespace, each limited by `resourceNames`
- * to that namespace's ConfigMap and Deployment. `get` reads before writing (optimistic
- * concurrency on `resourceVersion`); ConfigMaps get `update` (the promote step replaces `data`
- * whole); Deployments get only `patch` (the restart annotation). Every verb here is used by
- * pipelines/promote/promote.ts, and test/kubeflow checks there is none to spare.
+ * to that namespace's target ConfigMaps and Deployments (the guardrails namespace holds the live
+ * and the candidate tier). `get` reads before writing (optimistic concurrency on
+ * `resourceVersion`); ConfigMaps get `update` (the steps replace `data` whole); Deployments get
+ * only `patch` (the restart annotation). Every verb here is used by pipelines/promote/promote.ts,
+ * and test/kubeflow checks there is none to spare.
  */
 export function rolloutRoles(): RoleSpec[] {
-    return Object.values(rolloutTargets).map((t) => ({
-        namespace: t.namespace,
-        name: rolloutRoleName,
-        rules: [
-            {
-                apiGroups: [""],
-                resources: ["configmaps"],
-                verbs: ["get", "update"],
-                resourceNames: [t.configMap],
-            },
-            {
-                apiGroups: ["apps"],
-                resources: ["deployments"],
-                verbs: ["get", "patch"],
-                resourceNames: [t.deployment],
-            },
-        ],
-    }));
+    const namespaces = [...new Set(Object.values(rolloutTargets).map((t) => t.namespace))];
+    return namespaces.map((namespace) => {
+        const here = Object.values(rolloutTargets).filter((t) => t.namespace === namespace);
+        return {
+            namespace,
+            name: rolloutRoleName,
+            rules: [
+                {
+                    apiGroups: [""],
+                    resources: ["configmaps"],
+                    verbs: ["get", "update"],
+                    resourceNames: here.map((t) => t.configMap),
+                },
+                {
+                    apiGroups: ["apps"],
+                    resources: ["deployments"],
+                    verbs: ["get", "patch"],
+                    resourceNames: here.map((t) => t.deployment),
+                },
+            ],
+        };
+    });
 }
 
 /**
@@ -185,7 +191,7 @@ const serverManagedMetadata = ["resourceVersion", "generation", "managedFields",
  * ConfigMaps and Deployments. The API server hands admission the whole new object whatever the
  * client sent (update, strategic merge patch, server-side apply), so each validation compares
  * `object` with `oldObject` field by field: what is allowed to differ is exactly what
- * pipelines/promote/promote.ts writes — the rules ConfigMap's `data`, the model reference key
+ * pipelines/promote/promote.ts writes — the rules ConfigMaps' `data` (live and candidate tier), the model reference key
  * of the inference ConfigMap, the promoted-digest annotation on either, and the restart
  * annotation of a tier's pod template (an RFC 3339 time, as kubectl writes it). Everything
  * else — `spec.paused`, replicas, strategy, minReadySeconds, the pod template's spec (image,

@@ -11,7 +11,12 @@ import { modelLoaderMemory, parseQuantity, unverifiedImageDigests } from "../../
 import { clusterIssuerName, ingressClassName } from "../../constants/ingress";
 import { annotations } from "../../constants/labels";
 import { tierNamespaces } from "../../constants/namespaces";
-import { promotedFields, railsCodeDigestAnnotation, rolloutTargets } from "../../constants/rollout";
+import {
+    candidateServerArg,
+    promotedFields,
+    railsCodeDigestAnnotation,
+    rolloutTargets,
+} from "../../constants/rollout";
 import { clusterSecretStoreName, externalSecretsApiVersion } from "../../constants/secrets";
 import type { ClusterLayerArgs } from "../args";
 import { gatewayHealthPath } from "../../oci/steering";
@@ -208,6 +213,9 @@ export class LlmTiers extends pulumi.ComponentResource {
                 this.remoteUplink(name, args, guardrails),
                 child,
             );
+            if (args.cluster.layer.kubeflow.enabled) {
+                this.candidateTier(name, args, rails, checksum);
+            }
             if (tiers.guardrails.jailbreakDetection.enabled) {
                 new HardenedWorkload(
                     `${name}-jailbreak`,
@@ -314,6 +322,52 @@ export class LlmTiers extends pulumi.ComponentResource {
         this.registerOutputs({ endpoint: this.endpoint, railsChecksum: this.railsChecksum });
     }
 
+    /**
+     * The candidate guardrails tier (modules/constants/rollout.ts `guardrailsCandidate`): the
+     * live tier's builder with its own ConfigMap, which starts as the repository's rules and
+     * then belongs to the guardrail-promotion pipeline's evaluation step. One replica: a
+     * candidate is served seconds after its restart, at the cost of one CPU pod; only the
+     * evaluation step may reach it (network intent), never the gateway.
+     */
+    private candidateTier(
+        name: string,
+        args: ClusterLayerArgs,
+        live: k8s.core.v1.ConfigMap,
+        checksum: string,
+    ): void {
+        const target = rolloutTargets.guardrailsCandidate;
+        const w = catalog[target.deployment];
+        const rails = new k8s.core.v1.ConfigMap(
+            `${name}-candidate-rails`,
+            {
+                metadata: {
+                    name: target.configMap,
+                    namespace: target.namespace,
+                    labels: buildWorkloadLabels(w),
+                    annotations: live.metadata.annotations,
+                },
+                data: live.data,
+            },
+            {
+                parent: this,
+                ignoreChanges: [...promotedFields.guardrailsCandidate],
+                replaceOnChanges: [`metadata.annotations["${railsCodeDigestAnnotation}"]`],
+                deleteBeforeReplace: true,
+            },
+        );
+        const spec = guardrailsWorkload(
+            args.cluster.layer.tiers.guardrails,
+            rails.metadata.name,
+            checksum,
+            { workload: w, replicas: 1, args: [candidateServerArg] },
+        );
+        new HardenedWorkload(`${name}-${w.id}`, this.remoteUplink(name, args, spec), {
+            parent: this,
+        });
+    }
+
+    private uplink?: InferenceUplink;
+
     /** The guardrails with the uplink sidecar when their inference is another cluster's. */
     private remoteUplink(
         name: string,
@@ -329,7 +383,7 @@ export class LlmTiers extends pulumi.ComponentResource {
                 this,
             );
         }
-        const uplink = new InferenceUplink(
+        const uplink = (this.uplink ??= new InferenceUplink(
             `${name}-uplink`,
             {
                 cluster: args.cluster,
@@ -341,7 +395,7 @@ export class LlmTiers extends pulumi.ComponentResource {
                 vault: args.remoteInference,
             },
             { parent: this },
-        );
+        ));
         return withUplink(spec, args.cluster.layer.tiers.gateway.image, uplink.confChecksum);
     }
 

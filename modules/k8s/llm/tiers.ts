@@ -55,16 +55,23 @@ export function guardrailsArgs(cfg: GuardrailsTierConfig): string[] {
     ];
 }
 
-/** The guardrails server. */
+/** The guardrails server; `variant` builds another Deployment of it (the candidate tier). */
 export function guardrailsWorkload(
     cfg: GuardrailsTierConfig,
     railsConfigMap: pulumi.Input<string>,
     checksum: string,
+    variant?: {
+        /** Catalog entry (name, labels, Service). */
+        readonly workload: Workload;
+        readonly replicas: number;
+        /** Arguments added to {@link guardrailsArgs}. */
+        readonly args: readonly string[];
+    },
 ): HardenedWorkloadComponentArgs {
-    const w = catalog.guardrails;
+    const w = variant?.workload ?? catalog.guardrails;
     return {
         workload: w,
-        replicas: cfg.replicas,
+        replicas: variant?.replicas ?? cfg.replicas,
         priorityClassName: priorityClasses.serving,
         podAnnotations: { [annotations.configChecksum]: checksum },
         containers: [
@@ -74,7 +81,7 @@ export function guardrailsWorkload(
                 // Our entrypoint (images/guardrails/slp_guardrails), not `nemoguardrails server`:
                 // every rail always on, no client-chosen model, errors as non-200, metrics apart.
                 command: [...guardrailsCommand],
-                args: guardrailsArgs(cfg),
+                args: [...guardrailsArgs(cfg), ...(variant?.args ?? [])],
                 env: {
                     HOME: "/tmp",
                     PYTHONDONTWRITEBYTECODE: "1",

@@ -24,7 +24,7 @@ import {
 import { okePorts, workloadPorts } from "../../constants/ports";
 import type { CloudClusterInfo } from "../../oci/types";
 import { clientCommonName } from "../../constants/remote";
-import { redteamAssessment } from "../../constants/rollout";
+import { candidateEvaluation, redteamAssessment } from "../../constants/rollout";
 import { sandboxWebhook } from "../../constants/sandbox";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
 import { decisionMetrics } from "../observability/monitors";
@@ -396,6 +396,8 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     if (t.guardrails) {
         enabled.add("guardrails");
         enabled.add("jailbreak-detection");
+        // The candidate tier the guardrail-promotion pipeline evaluates rule sets on.
+        if (inputs.kubeflow) enabled.add("candidate-guardrails");
     }
     if (t.inference) enabled.add("inference");
     const remote = inputs.remoteInference;
@@ -442,13 +444,15 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         });
     }
     if (inputs.kubeflow) {
-        workloads.push({
-            id: redteamAssessment.id,
-            namespace: inputs.pipelineNamespace,
-            podLabels: { ...redteamAssessment.podLabels },
-            ports: [],
-            source: "pipeline",
-        });
+        for (const p of [redteamAssessment, candidateEvaluation]) {
+            workloads.push({
+                id: p.id,
+                namespace: inputs.pipelineNamespace,
+                podLabels: { ...p.podLabels },
+                ports: [],
+                source: "pipeline",
+            });
+        }
         // The pipeline sandbox's admission webhook: called by the API server only (below).
         workloads.push({
             id: sandboxWebhook.id,
@@ -482,6 +486,14 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak heuristics",
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
+    // The candidate tier calls what the live tier calls (same builder, same rails backends).
+    flow(
+        "candidate-guardrails",
+        "jailbreak-detection",
+        portOf("jailbreak-detection"),
+        "candidate rules: jailbreak heuristics",
+    );
+    flow("candidate-guardrails", "inference", portOf("inference"), "candidate rules: OpenAI API");
     // Remote inference (issue 16): the entry forwards other clusters' guardrails' chat completions.
     flow(
         "inference-entry",
@@ -495,6 +507,18 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "presidio-anonymizer",
         portOf("presidio-anonymizer"),
         "output rails: anonymize",
+    );
+    flow(
+        "candidate-guardrails",
+        "presidio-analyzer",
+        portOf("presidio-analyzer"),
+        "candidate output rails: analyze",
+    );
+    flow(
+        "candidate-guardrails",
+        "presidio-anonymizer",
+        portOf("presidio-anonymizer"),
+        "candidate output rails: anonymize",
     );
     for (const id of enabled) {
         const metrics = catalog[id].metricsPort;
@@ -522,14 +546,14 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     );
     // No flow from pipeline steps to inference: a model rollout's smoke test goes through the
     // guardrails like every other request (the flow above).
-    // The guardrail-promotion pipeline runs the candidate rules in its own guardrails server, which
-    // calls the guardrails tier's jailbreak heuristics. The output filter stays reachable only from
-    // the guardrails tier (issue 4), so evaluation runs see output masking fail closed.
+    // The guardrail-promotion pipeline's evaluation step, and no other pod, queries the candidate
+    // tier (which then calls inference and the output filter like the live tier): unpromoted rules
+    // are reachable from that step only, never from the gateway.
     flow(
-        "kubeflow-pipelines",
-        "jailbreak-detection",
-        portOf("jailbreak-detection"),
-        "evaluate candidate rules: jailbreak heuristics",
+        candidateEvaluation.id,
+        "candidate-guardrails",
+        portOf("candidate-guardrails"),
+        "evaluate candidate rules (red-team and benign sets)",
     );
     // The recurring red-team assessment replays attacks through the gateway, like a client would
     // (never straight to the guardrails or inference).
@@ -616,9 +640,10 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
             protection: remoteEntryProtection(inputs.cluster.name, c.cluster),
         });
     }
-    if (remote?.uplink !== undefined && has("guardrails")) {
+    for (const from of ["guardrails", "candidate-guardrails"]) {
+        if (remote?.uplink === undefined || !has(from)) continue;
         cidrEgress.push({
-            from: "guardrails",
+            from,
             cidrs: [`${remote.uplink.address}/32`],
             except: [],
             ports: [remote.uplink.port],

@@ -14,7 +14,7 @@
 import { Cidr, contains, parseCidr } from "../../../config/cidr";
 import type { ReachabilityResult } from "./index";
 import { Obj, PodInfo, arr, nameOf, nsOf, obj, strMap } from "./semantics";
-import { isPoliced, isSealedEntry, isWorkload } from "./verdicts";
+import { isGuardrails, isPoliced, isSealedEntry, isWorkload } from "./verdicts";
 
 /** One cluster of the stack: its rendered objects and their reachability. */
 export interface ClusterReachability {
@@ -127,7 +127,8 @@ export function crossClusterEdges(clusters: readonly ClusterReachability[]): Cro
                                 service: lb.service,
                                 address: lb.address,
                                 port,
-                                guardrails: isWorkload(pod, "guardrails"),
+                                // The candidate tier too: the live tier's pod with other rules.
+                                guardrails: isGuardrails(pod),
                             });
                         }
                     }

@@ -4,6 +4,7 @@
  * workloads and chart peers that the manifests' policies name but that are installed elsewhere.
  */
 import { labels as labelKeys } from "../../../constants/labels";
+import { candidateEvaluation } from "../../../constants/rollout";
 import { catalog } from "../../catalog";
 import { namedPeers } from "../intent";
 import { templatePaths } from "../../../security/pods";
@@ -90,6 +91,22 @@ export function addKnownPods(pods: PodInfo[], manifests: readonly Obj[]): void {
                 labels: { ...w.podLabels },
                 ports: w.ports.map((p) => ({ port: p.port, protocol: p.protocol, name: p.name })),
                 source: "catalog",
+            });
+        }
+    }
+    // Pipeline steps KFP creates (no manifest): the guardrail evaluation step, where its own
+    // namespace's policy selects it by its pod labels.
+    for (const m of manifests.filter((x) => x.kind === "NetworkPolicy")) {
+        const sel = strMap(obj(obj(m.spec).podSelector).matchLabels);
+        const ns = nsOf(m);
+        if (ns === undefined || sel[labelKeys.name] !== candidateEvaluation.id) continue;
+        if (!present(ns, candidateEvaluation.podLabels)) {
+            pods.push({
+                id: candidateEvaluation.id,
+                namespace: ns,
+                labels: { ...candidateEvaluation.podLabels },
+                ports: [],
+                source: "peer",
             });
         }
     }

@@ -5,6 +5,7 @@
 import { contains, parseCidr } from "../../../config/cidr";
 import { labels as labelKeys } from "../../../constants/labels";
 import { privilegedNamespaces } from "../../../constants/namespaces";
+import { candidateEvaluation } from "../../../constants/rollout";
 import { catalog } from "../../catalog";
 import { isSupplyChainDomain } from "../intent";
 import type { ReachabilityResult } from "./index";
@@ -71,6 +72,13 @@ const guardedServingPorts = (
     port: catalog[id].ports.find((p) => p.name === "http")!.port,
 }));
 
+/** The guardrails tiers: the live one and the candidate (same builder, same backends). */
+export const isGuardrails = (pod: PodInfo) =>
+    isWorkload(pod, "guardrails") || isWorkload(pod, "candidate-guardrails");
+
+/** The candidate tier's serving port: unpromoted rules, for the evaluation step only. */
+const candidatePort = `TCP/${catalog["candidate-guardrails"].ports[0].port}`;
+
 /**
  * Whether `a` is a sealed remote inference entry (issue 16): its entry port is open to no pod of
  * its own cluster and to the outside only from CIDR blocks (never "anywhere"). Such an entry may
@@ -90,7 +98,9 @@ export function isSealedEntry(result: ReachabilityResult, a: PodInfo): boolean {
  * The plan-failing checks:
  * 1. a pod other than the guardrails (or a sealed remote inference entry, {@link isSealedEntry})
  *    can open the serving port of inference or of the output filter (the guardrails would be
- *    bypassed; Prometheus scrapes metrics-only ports);
+ *    bypassed; Prometheus scrapes metrics-only ports); a pod other than the guardrail
+ *    evaluation step can open the candidate guardrails tier (unpromoted rules in front of the
+ *    model: the gateway in particular must never reach it);
  * 2. an inference pod can reach anything outside the cluster beyond its model supply chain (see
  *    {@link isSupplyChainDestination}); through a proxy, every domain of the proxy's allowlist counts;
  * 3. a platform pod is not under a deny-by-default NetworkPolicy in both directions.
@@ -101,8 +111,17 @@ export function reachabilityViolations(result: ReachabilityResult): string[] {
     for (const c of result.connections) {
         const a = byId.get(c.from)!;
         const b = byId.get(c.to)!;
+        if (isWorkload(b, "candidate-guardrails") && !isWorkload(a, candidateEvaluation.id)) {
+            const open = c.ports.filter((p) => p === "*" || p === candidatePort);
+            if (open.length > 0) {
+                out.push(
+                    `reachability: ${a.namespace}/${a.id} can connect to ${b.namespace}/${b.id} on ${open.join(", ")}: ` +
+                        `the candidate tier serves unpromoted rules; only the guardrail-promotion evaluation step may reach it`,
+                );
+            }
+        }
         const guarded = guardedServingPorts.find((g) => isWorkload(b, g.id));
-        if (guarded === undefined || isWorkload(a, "guardrails")) continue;
+        if (guarded === undefined || isGuardrails(a)) continue;
         if (guarded.id === "inference" && isSealedEntry(result, a)) continue;
         const open = c.ports.filter((p) => p === "*" || p === `TCP/${guarded.port}`);
         if (open.length > 0) {
