@@ -607,6 +607,21 @@ function parseCluster(
         }
     }
     layerPaths.set(layer, whereWritten);
+    // OKE does not support the Calico policy engine beside the flannel CNI plugin ("causes network
+    // issues"); it documents Calico policy-only with VCN-native pods, or Calico replacing flannel as
+    // the CNI, which this program does not do (docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/
+    // contengsettingupcalico.htm; modules/k8s/network/render-calico.ts).
+    if (
+        target === "oke" &&
+        network?.podNetworking === "flannel" &&
+        layer.networkPolicy.installCalico
+    ) {
+        issues.add(
+            `${path}.network.podNetworking`,
+            "flannel",
+            "`vcn-native` while networkPolicy.installCalico is true: OKE does not support Calico beside the flannel CNI plugin, and flannel alone enforces no NetworkPolicy",
+        );
+    }
 
     return {
         name,

@@ -720,6 +720,23 @@ describe("oci: OKE cluster with system, GPU and Kata pools", function () {
     });
 });
 
+describe("oci: Calico beside flannel", () => {
+    it("is refused at config time, naming podNetworking and the expected value", () => {
+        assert.throws(
+            () => config({ cluster: { network: { podNetworking: "flannel" } } }),
+            /clusters\[0\]\.network\.podNetworking: got "flannel"; expected `vcn-native` while networkPolicy\.installCalico is true: OKE does not support Calico beside the flannel CNI plugin/,
+        );
+        assert.doesNotThrow(() =>
+            config({
+                cluster: {
+                    network: { podNetworking: "flannel" },
+                    networkPolicy: { installCalico: false },
+                },
+            }),
+        );
+    });
+});
+
 describe("oci: public load balancers, flannel, prod, existing vault", function () {
     this.timeout(10000);
     let rs: readonly RecordedResource[];
@@ -738,6 +755,9 @@ describe("oci: public load balancers, flannel, prod, existing vault", function (
                     publicLoadBalancers: true,
                     nodePortCidrs: ["10.0.4.0/22"],
                 },
+                // OKE does not support Calico beside flannel (refused below); this suite tests the
+                // OCI layer of a flannel cluster only.
+                networkPolicy: { installCalico: false },
                 bastion: { enabled: false },
                 addons: [],
                 nodePools: [
