@@ -266,9 +266,10 @@ error_log /dev/stderr warn;
 events { worker_connections 256; }
 http {
 ${nginxTempPaths}
-${maps.length > 0 ? `    # The subject of a verified client certificate (RFC 2253) -> whether it may call.\n${maps.join("\n")}\n` : ""}    log_format mtls escape=json '{"event":"mtls.request","time":"$time_iso8601",'
+${maps.length > 0 ? `    # The subject of a verified client certificate (RFC 2253) -> whether it may call. Subjects\n    # are Service hosts, longer than the default bucket (64) holds: nginx -t fails without this.\n    map_hash_bucket_size 128;\n${maps.join("\n")}\n` : ""}    log_format mtls escape=json '{"event":"mtls.request","time":"$time_iso8601",'
         '"listener":"$mtls_listener","request_id":"$http_x_request_id",'
-        '"client":"$ssl_client_s_dn","verify":"$ssl_client_verify",'
+        '"client":"$ssl_client_s_dn","client_serial":"$ssl_client_serial",'
+        '"verify":"$ssl_client_verify",'
         '"method":"$request_method","uri":"$uri","status":$status,"duration":$request_time,'
         '"upstream_status":"$upstream_status"}';
     access_log /dev/stdout mtls;
