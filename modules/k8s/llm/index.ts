@@ -27,6 +27,7 @@ import {
     ProxyListener,
     loopbackUrl,
     mtlsNames,
+    sidecarResources,
     sidecarRunScript,
     tierCertificate,
     tierClientListener,
@@ -160,8 +161,8 @@ export function inferenceQuotaProblems(tiers: TiersConfig, quota: Quota): string
     return out;
 }
 
-/** Memory request of the inference pod's metrics sidecar (tiers.ts). */
-const sidecarMemoryBytes = 16 * 1024 ** 2;
+/** Memory requests of the inference pod's sidecars: metrics (tiers.ts) and mTLS (mtls.ts). */
+const sidecarMemoryBytes = 16 * 1024 ** 2 + (parseQuantity(sidecarResources.requests.memory) ?? 0);
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -171,6 +172,12 @@ export class LlmTiers extends pulumi.ComponentResource {
     public readonly endpoint?: string;
     /** Checksum of the rails configuration on the guardrails pod template. */
     public readonly railsChecksum?: string;
+    /**
+     * The guardrails' mTLS sidecar (certificate Secret, ConfigMap, checksum): another guardrails
+     * Deployment of this cluster (a candidate under evaluation) gets the same one with
+     * `withMtlsSidecar(spec, tiers.guardrailsSidecar)`. Undefined without guardrails.
+     */
+    public guardrailsSidecar?: MtlsSidecar;
     /** The cluster CA (mtls.ts); none when no tier runs. */
     private readonly mtls?: ClusterMtls;
     /** Each tier's certificate, which its pods wait for. */
@@ -456,10 +463,14 @@ export class LlmTiers extends pulumi.ComponentResource {
             );
         }
         const conf = tierSidecarConf("guardrails", guardrailsClientListeners(tiers, remote));
-        return withMtlsSidecar(
-            spec,
-            this.sidecar(name, "guardrails", tiers, conf, remote !== undefined),
+        this.guardrailsSidecar = this.sidecar(
+            name,
+            "guardrails",
+            tiers,
+            conf,
+            remote !== undefined,
         );
+        return withMtlsSidecar(spec, this.guardrailsSidecar);
     }
 
     private gateway(name: string, tiers: TiersConfig, globalHostname?: string): void {

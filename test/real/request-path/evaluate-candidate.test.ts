@@ -55,9 +55,11 @@ describe("guardrail-promotion evaluation on the real guardrails entrypoint (0.24
         inference = await startStandinInference(model);
         jailbreak = await startJailbreakStub();
         let cfg = data["config.yml"];
+        // The rendered rails call inference through the guardrails pod's mTLS sidecar on loopback
+        // (modules/k8s/llm/mtls.ts); here the candidate calls the stand-in there directly.
         cfg = rewriteOnce(
             cfg,
-            "http://inference.llm-inference.svc.cluster.local:8000",
+            "http://127.0.0.1:8001",
             `http://127.0.0.1:${inference.port}`,
             "candidate inference",
         );

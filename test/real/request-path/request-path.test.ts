@@ -173,6 +173,12 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             .split("\n")
             .filter((l) => l.includes('"event":"mtls.request"'))
             .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Record<string, string | number>);
+    /** nginx writes an access line after the answer has gone out: waits (≤ 5 s) for `n` lines. */
+    const settle = async (which: string, since: number, n: number) => {
+        for (let i = 0; i < 50 && audit(which).length - since < n; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+        }
+    };
     const identity = (id: string, ns: string) => `CN=${id}.${ns}.svc.cluster.local`;
     const ids = {
         gateway: identity("gateway", "llm-gateway"),
@@ -187,6 +193,9 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         const r = await ask("Who handles billing? ident-hops-5120");
         assert.equal(r.status, 200, r.text);
         assert.match(contentOf(r), /<EMAIL_ADDRESS>/);
+        for (const w of ["guardrails", "inference", "analyzer", "anonymizer"]) {
+            await settle(w, since[w]!, 1);
+        }
         const seen = (w: string) => audit(w).slice(since[w]);
         // gateway → guardrails: the gateway's certificate, verified, the request id carried.
         const g = seen("guardrails").filter((l) => l.listener === "guardrails");
@@ -228,7 +237,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
                 "guardrails",
                 "guardrails.llm-guardrails.svc.cluster.local",
                 mine.gateway,
-                mine.inference,
+                mine.guardrails,
             ],
             [
                 "inference",
@@ -256,6 +265,9 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
                   ? "/anonymize"
                   : "/v1/chat/completions";
         const body = { messages: [{ role: "user", content: "hi" }], text: "hi", language: "en" };
+        // The server listener of each sidecar is named after its workload.
+        const listenerOf = (w: string) =>
+            w === "analyzer" || w === "anonymizer" ? `presidio-${w}` : w;
         const before = stack.inference.requests.length;
         const decisions = () =>
             stack.servers.guardrails!.log().split('"guardrails.decision"').length;
@@ -279,17 +291,52 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             assert.equal(foreign.status, 400, `${w} with another CA's certificate`);
             const impostor = await call(wrong);
             assert.equal(impostor.status, 403, `${w} with the wrong identity`);
+            // A server-only certificate of the CA (no clientAuth usage) fails verification.
+            const serverOnly = await call(mine.inference);
+            assert.equal(serverOnly.status, 400, `${w} with a server certificate as client`);
             // Plain HTTP to the mTLS port is refused too.
             const plain = await request(stack.ports[w]!, "POST", reqPath(w), body);
             assert.equal(plain.status, 400, `${w} over plain HTTP`);
-            const lines = audit(w).slice(since);
-            assert.equal(lines.length, 4, `${w}: ${JSON.stringify(lines)}`);
+            await settle(w, since, 5);
+            // A handshake refused with 400 is logged before nginx names the listener (`set` runs
+            // later): the server listener's lines are those not of a loopback client listener.
+            const lines = audit(w)
+                .slice(since)
+                .filter((x) => [listenerOf(w), ""].includes(String(x.listener)));
+            assert.equal(lines.length, 5, `${w}: ${JSON.stringify(lines)}`);
             for (const l of lines) {
                 assert.ok(l.upstream_status === "" || l.upstream_status === "-", `${w} forwarded`);
             }
         }
         assert.equal(stack.inference.requests.length, before, "nothing reached inference");
         assert.equal(decisions(), decisionsBefore, "nothing reached the guardrails");
+        // Control: the admitted caller's certificate is forwarded to the app at every hop.
+        for (const [w, host, admitted] of hops) {
+            const since = audit(w).length;
+            const ok = await tlsRequest({
+                port: stack.ports[w]!,
+                ca: stack.pki.ca,
+                servername: host,
+                client: admitted,
+                method: "POST",
+                path: reqPath(w),
+                body: w === "inference" ? { ...body, model: "llama-3.1-8b-instruct" } : body,
+            });
+            assert.notEqual(ok.status, 403, w);
+            // nginx writes the access line after the answer has gone out: wait for it (≤ 5 s).
+            const lineOf = () =>
+                audit(w)
+                    .slice(since)
+                    .filter((x) => x.listener === listenerOf(w));
+            for (let i = 0; i < 50 && lineOf().length === 0; i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            const l = lineOf();
+            assert.ok(
+                l.length === 1 && /^\d{3}$/.test(String(l[0]!.upstream_status)),
+                `${w} forwarded: ${JSON.stringify(l)}`,
+            );
+        }
         // The clients check the servers too: a guardrails certificate shown as inference's is
         // refused by the sidecar's loopback client (name mismatch), nothing is sent.
         const reached = stack.inference.requests.length;
