@@ -1,17 +1,18 @@
 /**
  * Remote inference over mTLS (issue 16) on the real servers, with the hybrid stack's files exactly
- * as the plan renders them: our guardrails entrypoint (nemoguardrails 0.24.1, onprem-fra's rails,
- * whose model base URL is the uplink on loopback) → the uplink sidecar's nginx (onprem-fra's
- * `guardrails-uplink-nginx`) → TLS 1.3 with a client certificate → the entry's nginx (cloud-fra's
- * `inference-entry-nginx`) → the inference stand-in (vLLM's API; no GPU here). Presidio runs for
- * the output rails; the jailbreak-heuristics server is the stub of stack.ts.
+ * as the plan renders them: a request with onprem-fra's gateway certificate → onprem-fra's
+ * guardrails mTLS sidecar (`guardrails-mtls-nginx`) → our guardrails entrypoint (nemoguardrails
+ * 0.24.1, onprem-fra's rails, whose model base URL is the sidecar on loopback) → the sidecar's
+ * uplink listener → TLS 1.3 with the pulled client certificate → the entry's nginx (cloud-fra's
+ * `inference-entry-nginx`) → mTLS → inference's sidecar → the inference stand-in (vLLM's API; no
+ * GPU here). Presidio runs behind its own sidecars for the output rails; the jailbreak-heuristics
+ * server is the stub of stack.ts. Every nginx runs under its rendered run script.
  *
  * Certificates are made here with openssl from the rendered cert-manager Certificate objects
- * (names, addresses, usages): cert-manager itself and the delivery through OCI Vault (PushSecret →
- * ExternalSecret) do not run here. Rewrites are only what cannot exist on this machine: the
- * load balancer's address and the in-cluster inference name → 127.0.0.1:<free port>, mounted
- * paths and /tmp → the scratch folder.
- */
+ * (names, addresses, usages), one CA per cluster: cert-manager itself and the delivery through OCI
+ * Vault (PushSecret → ExternalSecret) do not run here. Rewrites are only what cannot exist on this
+ * machine (stack.ts `forHost`): every listen and upstream address → 127.0.0.1:<free port>, mounted
+ * paths and /tmp → the scratch folder. */
 import * as assert from "assert";
 import * as fs from "fs";
 import * as http from "http";
