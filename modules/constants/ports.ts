@@ -26,12 +26,26 @@ export const workloadPorts = {
     presidio: 3000,
     /** The remote inference entry's mTLS listener (modules/k8s/llm/remote.ts). */
     inferenceEntry: 8443,
-    /** The remote inference entry's plain health listener (serves only /healthz, for probes). */
+    /** The remote inference entry's plain health listener (the mTLS sidecars' health port). */
     inferenceEntryHealth: 8081,
-    /** The guardrails pod's uplink sidecar to a remote inference entry (loopback only). */
+    /**
+     * The guardrails pod's mTLS sidecar, loopback listener to inference: the local inference
+     * Service, or a remote inference entry (modules/k8s/llm/mtls.ts).
+     */
     guardrailsUplink: 8001,
-    /** The uplink sidecar's health listener (serves only /healthz, for probes). */
-    guardrailsUplinkHealth: 8002,
+    /** The guardrails pod's mTLS sidecar, loopback listener to the Presidio analyzer. */
+    guardrailsToAnalyzer: 8003,
+    /** The guardrails pod's mTLS sidecar, loopback listener to the Presidio anonymizer. */
+    guardrailsToAnonymizer: 8004,
+    /** Loopback port of a server behind its pod's mTLS sidecar (guardrails, vLLM). */
+    loopbackApp: 8010,
+    /** Loopback port of Presidio behind its pod's mTLS sidecar (the image's `PORT`). */
+    loopbackPresidio: 3001,
+    /**
+     * Health listener of every mTLS sidecar (plain HTTP for the kubelet's probes, in no Service
+     * and admitted by no NetworkPolicy): `/healthz` the sidecar itself, `/health` the app's.
+     */
+    mtlsHealth: 8081,
     egressProxy: 3128,
     /** The pipeline sandbox webhook's TLS listener (POST /mutate; only the API server reaches it). */
     sandboxWebhook: 8443,

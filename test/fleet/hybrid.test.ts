@@ -59,6 +59,41 @@ describe("fleet: the hybrid stack's clusters differ only where its config says",
         );
     });
 
+    it("the tiers' mTLS certificates are the same on both clusters; a changed one fails the check", () => {
+        const r = compareFleet(fleetMembers(cfg.clusters, manifests), cfg.fleet.exceptions);
+        // Identities are Service hosts, the same everywhere: no tier Certificate differs.
+        assert.deepEqual(
+            r.differences
+                .filter((d) =>
+                    /^Certificate\.cert-manager\.io\/llm-(gateway|guardrails|output-filter)\//.test(
+                        d.object,
+                    ),
+                )
+                .map((d) => d.object),
+            [],
+        );
+        // The on-premises gateway's certificate made a server one as well: a security difference.
+        const changed = new Map(manifests);
+        changed.set(
+            "onprem-fra",
+            manifests.get("onprem-fra")!.map((m) =>
+                m.kind === "Certificate" && m.metadata.name === "gateway-mtls"
+                    ? ({
+                          ...m,
+                          spec: { ...(m as any).spec, usages: ["server auth", "client auth"] },
+                      } as Manifest)
+                    : m,
+            ),
+        );
+        const bad = compareFleet(fleetMembers(cfg.clusters, changed), cfg.fleet.exceptions);
+        assert.deepEqual(
+            bad.violations.filter((v) => v.includes("gateway-mtls")),
+            [
+                "fleet: Certificate.cert-manager.io/llm-gateway/gateway-mtls (certificate) differs on onprem-fra at spec.usages[0], spec.usages[1] and no fleet.exceptions entry accepts it",
+            ],
+        );
+    });
+
     it("without the Vault exception, the Vault store and its egress policy fail the check", () => {
         const exceptions = cfg.fleet.exceptions.filter((e) => e.name !== "onprem-vault-api-key");
         const r = compareFleet(fleetMembers(cfg.clusters, manifests), exceptions);

@@ -14,7 +14,8 @@ import {
     renderCrossClusterMarkdown,
 } from "../../modules/k8s/network/reachability/cross-cluster";
 import { reachabilityViolations } from "../../modules/k8s/network/reachability/verdicts";
-import { entryNginxConf, uplinkNginxConf } from "../../modules/k8s/llm/remote";
+import { nginxProxyConf } from "../../modules/k8s/llm/mtls";
+import { entryNginxConf, inferenceListener } from "../../modules/k8s/llm/remote";
 import {
     linkNsgRules,
     privateLinkPlan,
@@ -89,25 +90,35 @@ describe("hybrid: remote inference, pure", () => {
     it("the entry requires a client certificate of its CA and forwards only POST chat completions", () => {
         const conf = entryNginxConf(["onprem-fra"]);
         assert.match(conf, /ssl_verify_client on;/);
-        assert.match(conf, /ssl_client_certificate \/etc\/inference-entry\/tls\/ca\.crt;/);
+        assert.match(conf, /ssl_client_certificate \/etc\/mtls\/remote\/ca\.crt;/);
         assert.match(conf, /"CN=guardrails\.onprem-fra" 1;/);
         assert.match(conf, /ssl_protocols TLSv1\.3;/);
         assert.equal(conf.match(/location /g)!.length, 4, "chat completions, 404, healthz, 404");
         assert.match(conf, /location = \/v1\/chat\/completions \{\s+limit_except POST/);
         assert.match(conf, /server inference\.llm-inference\.svc\.cluster\.local:8000;/);
+        // On to inference's sidecar over mTLS with the entry's own tier certificate.
+        assert.match(conf, /proxy_pass https:\/\/inference_entry_upstream;/);
+        assert.match(conf, /proxy_ssl_certificate \/etc\/mtls\/tls\/tls\.crt;/);
+        assert.match(conf, /proxy_ssl_name inference\.llm-inference\.svc\.cluster\.local;/);
     });
 
     it("the uplink listens on loopback only and verifies the entry's name and CA", () => {
-        const conf = uplinkNginxConf({
-            servingCluster: "cloud-fra",
-            address: "10.40.4.20",
-            port: 8443,
+        const conf = nginxProxyConf({
+            name: "t",
+            listeners: [
+                inferenceListener({
+                    servingCluster: "cloud-fra",
+                    address: "10.40.4.20",
+                    port: 8443,
+                }),
+            ],
+            health: { port: 8081 },
         });
         assert.match(conf, /listen 127\.0\.0\.1:8001;/);
         assert.match(conf, /server 10\.40\.4\.20:8443;/);
         assert.match(conf, /proxy_ssl_verify on;/);
         assert.match(conf, /proxy_ssl_name inference-entry\.cloud-fra\.internal;/);
-        assert.match(conf, /proxy_ssl_certificate \/etc\/guardrails-uplink\/tls\/tls\.crt;/);
+        assert.match(conf, /proxy_ssl_certificate \/etc\/mtls\/remote\/tls\.crt;/);
     });
 
     it("the intent: the entry admits only the link CIDRs on 8443, only the guardrails reach its address", () => {
@@ -218,11 +229,16 @@ describe("hybrid: remote inference under mocks", () => {
     });
 
     it("cloud-fra: CA, certificates, entry, internal NLB on the fixed address, client bundle pushed", () => {
-        const ca = find("cloud-fra", "Certificate", "inference-entry-ca");
+        const ca = find("cloud-fra", "Certificate", "secure-llm-platform-mtls-ca");
         assert.equal(ca.spec.isCA, true);
+        assert.equal(ca.metadata.namespace, "cert-manager");
         const server = find("cloud-fra", "Certificate", "inference-entry-server");
         assert.deepEqual(server.spec.ipAddresses, ["10.40.4.20"]);
-        assert.deepEqual(server.spec.issuerRef, { name: "inference-entry-ca", kind: "Issuer" });
+        assert.deepEqual(server.spec.issuerRef, {
+            name: "secure-llm-platform-mtls",
+            kind: "ClusterIssuer",
+            group: "cert-manager.io",
+        });
         const client = find("cloud-fra", "Certificate", "guardrails-client-onprem-fra");
         assert.equal(client.spec.commonName, "guardrails.onprem-fra");
         assert.deepEqual(client.spec.usages, ["client auth", "digital signature"]);
@@ -249,7 +265,8 @@ describe("hybrid: remote inference under mocks", () => {
         assert.ok(
             !clusterObjects("cloud-fra").some(
                 (m: Any) =>
-                    m.kind === "PushSecret" && m.spec.selector.secret.name === "inference-entry-ca",
+                    m.kind === "PushSecret" &&
+                    m.spec.selector.secret.name === "secure-llm-platform-mtls-ca",
             ),
         );
     });
@@ -260,11 +277,11 @@ describe("hybrid: remote inference under mocks", () => {
         const dep = find("onprem-fra", "Deployment", "guardrails");
         const containers = dep.spec.template.spec.containers as Any[];
         const mountsTls = containers.filter((c) =>
-            (c.volumeMounts ?? []).some((m: Any) => m.name === "uplink-tls"),
+            (c.volumeMounts ?? []).some((m: Any) => m.name === "mtls-remote"),
         );
         assert.deepEqual(
             mountsTls.map((c) => c.name),
-            ["uplink"],
+            ["mtls"],
         );
         const es = find("onprem-fra", "ExternalSecret", "guardrails-uplink-tls");
         assert.equal(es.spec.dataFrom[0].extract.key, "inference-client-cloud-fra-onprem-fra");
@@ -283,10 +300,17 @@ describe("hybrid: remote inference under mocks", () => {
         );
         const rows = protectionRows(clusters[1]!.result, clusters[1]!.manifests);
         const mtls = rows.filter((r) => r.protection.kind === "mtls");
-        assert.deepEqual(
-            mtls.map((r) => [r.from, r.to]),
-            [["guardrails", "10.40.4.20/32"]],
-        );
+        // Every tier hop on premises is mTLS, and the one that leaves the cluster.
+        assert.deepEqual(mtls.map((r) => [r.from, r.to]).sort(), [
+            ["gateway", "guardrails"],
+            ["guardrails", "10.40.4.20/32"],
+            ["guardrails", "presidio-analyzer"],
+            ["guardrails", "presidio-anonymizer"],
+        ]);
+        // What is left plaintext between platform workloads says why.
+        for (const r of rows.filter((r) => r.protection.kind === "none")) {
+            assert.ok(r.protection.how.length > 20, `${r.from} → ${r.to}`);
+        }
     });
 
     it("the report states the cross-cluster verdict and, per flow, how it is protected", () => {
@@ -307,11 +331,19 @@ describe("hybrid: remote inference under mocks", () => {
         );
         assert.match(
             site,
-            /\| gateway \| guardrails \| TCP\/8000 \| \*\*none\*\* \| plaintext on the pod network/,
+            /\| gateway \| guardrails \| TCP\/8000 \| mTLS \| mTLS \(TLS 1\.3\): client certificate CN=gateway\.llm-gateway\.svc\.cluster\.local, server certificate guardrails\.llm-guardrails\.svc\.cluster\.local/,
+        );
+        assert.match(
+            site,
+            /\| guardrails \| jailbreak-detection \| TCP\/1337 \| \*\*none\*\* \| plaintext on the pod network: the jailbreak heuristics server has no mTLS sidecar yet/,
         );
         const cloud = renderProtectionMarkdown(clusters[0]!.result, clusters[0]!.manifests);
         assert.match(cloud, /\| 192\.168\.20\.0\/24 \| inference-entry \| TCP\/8443 \| mTLS \|/);
-        assert.match(cloud, /\| inference-entry \| inference \| TCP\/8000 \| \*\*none\*\* \|/);
+        assert.match(
+            cloud,
+            /\| inference-entry \| inference \| TCP\/8000 \| mTLS \| .*inference's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=inference-entry\.llm-inference\.svc\.cluster\.local \|/,
+        );
+        assert.match(cloud, /\| guardrails \| inference \| TCP\/8000 \| mTLS \|/);
     });
 
     it("fails when another on-premises pod may reach the entry's address", () => {

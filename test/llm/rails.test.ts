@@ -63,7 +63,8 @@ describe("guardrails rails configuration", () => {
         const main = cfg.models.find((m: any) => m.type === "main");
         // 0.22+ refuses vllm_openai/openai_api_base; its own client takes engine openai + base_url.
         assert.equal(main.engine, "openai");
-        assert.equal(main.parameters.base_url, `http://${catalog.inference.serviceHost}:8000/v1`);
+        // Through the pod's mTLS sidecar on loopback (mtls.ts).
+        assert.equal(main.parameters.base_url, "http://127.0.0.1:8001/v1");
         assert.equal(main.model, t.inference.model.name);
         for (const stale of ["openai_api_base", "model_name", "openai_api_key", "api_key"]) {
             assert.equal(main.parameters[stale], undefined, stale);
@@ -72,14 +73,8 @@ describe("guardrails rails configuration", () => {
             cfg.rails.config.jailbreak_detection.server_endpoint,
             `http://${catalog["jailbreak-detection"].serviceHost}:1337/heuristics`,
         );
-        assert.equal(
-            cfg.custom_data.presidio.analyzer_url,
-            `http://${catalog["presidio-analyzer"].serviceHost}:3000`,
-        );
-        assert.equal(
-            cfg.custom_data.presidio.anonymizer_url,
-            `http://${catalog["presidio-anonymizer"].serviceHost}:3000`,
-        );
+        assert.equal(cfg.custom_data.presidio.analyzer_url, "http://127.0.0.1:8003");
+        assert.equal(cfg.custom_data.presidio.anonymizer_url, "http://127.0.0.1:8004");
         assert.deepEqual(cfg.custom_data.presidio.entities, t.outputFilter.entities);
     });
 

@@ -138,7 +138,7 @@ describe("LLM tiers on the dev stack", () => {
         assert.ok(!re.test("candidate-guardrails-7d9f8-abcde_llm-guardrails_guardrails-0123.log"));
     });
 
-    it("wires guardrails to the inference and output-filter services by their in-cluster names", () => {
+    it("wires guardrails to inference and the output filter through the mTLS sidecar on loopback", () => {
         const cm = named(
             rs,
             "kubernetes:core/v1:ConfigMap",
@@ -146,13 +146,26 @@ describe("LLM tiers on the dev stack", () => {
             "guardrails-rails",
         ) as RecordedResource;
         const config = (cm.inputs.data as any)["config.yml"] as string;
-        assert.ok(config.includes("http://inference.llm-inference.svc.cluster.local:8000/v1"));
-        assert.ok(
-            config.includes("http://presidio-analyzer.llm-output-filter.svc.cluster.local:3000"),
-        );
-        assert.ok(
-            config.includes("http://presidio-anonymizer.llm-output-filter.svc.cluster.local:3000"),
-        );
+        assert.ok(config.includes("http://127.0.0.1:8001/v1"));
+        assert.ok(config.includes("http://127.0.0.1:8003"));
+        assert.ok(config.includes("http://127.0.0.1:8004"));
+        // The sidecar dials the Services by name, over mTLS, verifying each server's name.
+        const sidecar = (
+            named(
+                rs,
+                "kubernetes:core/v1:ConfigMap",
+                "llm-guardrails",
+                "guardrails-mtls-nginx",
+            ) as RecordedResource
+        ).inputs.data as any;
+        for (const [host, port] of [
+            ["inference.llm-inference.svc.cluster.local", 8000],
+            ["presidio-analyzer.llm-output-filter.svc.cluster.local", 3000],
+            ["presidio-anonymizer.llm-output-filter.svc.cluster.local", 3000],
+        ] as const) {
+            assert.ok(sidecar["nginx.conf"].includes(`server ${host}:${port};`), host);
+            assert.ok(sidecar["nginx.conf"].includes(`proxy_ssl_name ${host};`), host);
+        }
         assert.ok(
             config.includes(
                 "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337/heuristics",
@@ -353,9 +366,12 @@ describe("LLM tiers on the dev stack", () => {
             "nginx never reads the mounted file",
         );
         const script: string = data["run-gateway.sh"];
-        for (const p of [gatewayPaths.conf, gatewayPaths.mountedKeys, gatewayPaths.liveKeys]) {
-            assert.ok(script.includes(`=${p}\n`), p);
+        assert.ok(script.includes(`conf=${gatewayPaths.conf}\n`));
+        for (const p of [gatewayPaths.mountedKeys, gatewayPaths.liveKeys]) {
+            assert.ok(script.includes(`'${p}'`), p);
         }
+        // The gateway's mTLS certificate is watched too (renewals loaded without a restart).
+        assert.ok(script.includes("'/etc/mtls/tls/tls.crt'"));
         // nginx -t's output is discarded (an error can quote a key); only a passing file is applied.
         assert.match(script, /nginx -t -q -e \/dev\/null -c "\$conf" >\/dev\/null 2>&1/);
         assert.match(script, /if apply; then\n\s+kill -HUP "\$pid"/);

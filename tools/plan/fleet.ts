@@ -38,7 +38,8 @@ export type SecurityCategory =
     | "egress allowlist"
     | "rails"
     | "gateway config"
-    | "secret store";
+    | "secret store"
+    | "certificate";
 
 /** One object whose normalized form is not the same on every cluster. */
 export interface FleetDifference {
@@ -110,6 +111,10 @@ export function categoryOf(
     }
     if (kind === "ClusterSecretStore" || kind === "SecretStore") {
         return "secret store";
+    }
+    // cert-manager's objects decide the mTLS identities and who signs them (modules/k8s/llm/mtls.ts).
+    if (group === "cert-manager.io") {
+        return "certificate";
     }
     if (kind === "ConfigMap") {
         const [, ns, name] = object.split("/");

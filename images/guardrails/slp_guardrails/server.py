@@ -342,8 +342,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="slp_guardrails")
     p.add_argument("--config-root", required=True)
     p.add_argument("--config-id", required=True)
+    # The API behind the pod's mTLS sidecar binds 127.0.0.1; the metrics stay on the pod IP.
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--port", type=int, required=True)
+    p.add_argument("--metrics-host", default=None, help="defaults to --host")
     p.add_argument("--metrics-port", type=int, required=True)
     p.add_argument("--streaming", choices=["buffered", "off"], required=True)
     # Only the candidate tier (modules/k8s/llm/index.ts): never on the tier behind the gateway.
@@ -357,7 +359,7 @@ def main(argv=None) -> int:
         msg = str(e).splitlines()[0][:300] if str(e) else ""
         log.error(json.dumps({"event": "guardrails.config_error", "config_dir": config_dir, "error": type(e).__name__, "detail": msg}))
         return 1
-    metrics.serve_metrics(args.host, args.metrics_port)
+    metrics.serve_metrics(args.metrics_host or args.host, args.metrics_port)
     import uvicorn
 
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning", log_config=None)

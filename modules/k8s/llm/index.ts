@@ -25,7 +25,28 @@ import { catalog } from "../catalog";
 import { clusterProxyEnv } from "../network";
 import { HardenedWorkload, HardenedWorkloadComponentArgs, buildWorkloadLabels } from "../workload";
 import { workloadPorts } from "../../constants/ports";
-import { InferenceEntry, InferenceUplink, uplinkBaseUrl, withUplink } from "./remote";
+import {
+    ClusterMtls,
+    MtlsServer,
+    MtlsSidecar,
+    ProxyListener,
+    loopbackUrl,
+    mtlsNames,
+    sidecarResources,
+    sidecarRunScript,
+    tierCertificate,
+    tierClientListener,
+    tierSidecarConf,
+    withMtlsSidecar,
+} from "./mtls";
+import {
+    InferenceEntry,
+    InferenceUplink,
+    UplinkTarget,
+    inferenceListener,
+    remoteNames,
+    uplinkBaseUrl,
+} from "./remote";
 import {
     configMapKey,
     missingFlows,
@@ -51,20 +72,48 @@ import {
 
 export { missingFlows, railsChecksum, readRailFiles, renderRailFiles } from "./rails";
 
-/** The rendered rail files of a tiers config: config.yml points at the catalog's services. */
+/**
+ * The rendered rail files of a tiers config. Inference and the output filter are reached through
+ * the guardrails pod's mTLS sidecar on loopback (the same addresses on every cluster, local or
+ * remote inference: mtls.ts, remote.ts); the jailbreak heuristics at their Service.
+ */
 export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles {
     const g = tiers.guardrails;
     return renderRailFiles(files ?? readRailFiles(g.configId), {
         configId: g.configId,
-        // Remote inference goes through the uplink sidecar on loopback (remote.ts).
-        inferenceBaseUrl:
-            g.inferenceFrom === undefined ? `${serviceUrl(catalog.inference)}/v1` : uplinkBaseUrl,
+        inferenceBaseUrl: uplinkBaseUrl,
         modelName: tiers.inference.model.name,
         jailbreakEndpoint: `${serviceUrl(catalog["jailbreak-detection"])}/heuristics`,
-        presidioAnalyzerUrl: serviceUrl(catalog["presidio-analyzer"]),
-        presidioAnonymizerUrl: serviceUrl(catalog["presidio-anonymizer"]),
+        presidioAnalyzerUrl: loopbackUrl(workloadPorts.guardrailsToAnalyzer),
+        presidioAnonymizerUrl: loopbackUrl(workloadPorts.guardrailsToAnonymizer),
         entities: tiers.outputFilter.entities,
     });
+}
+
+/**
+ * The loopback client listeners of the guardrails' sidecar (pure): inference (local, or the
+ * remote entry when `remote` is set) and the output filter, each only where it exists (nginx
+ * resolves every upstream name at start).
+ */
+export function guardrailsClientListeners(
+    tiers: TiersConfig,
+    remote?: UplinkTarget,
+): ProxyListener[] {
+    const out: ProxyListener[] = [];
+    if (remote !== undefined || tiers.inference.enabled) out.push(inferenceListener(remote));
+    if (tiers.outputFilter.enabled) {
+        out.push(
+            tierClientListener("presidio-analyzer", workloadPorts.guardrailsToAnalyzer, {
+                method: "POST",
+                path: "/analyze",
+            }),
+            tierClientListener("presidio-anonymizer", workloadPorts.guardrailsToAnonymizer, {
+                method: "POST",
+                path: "/anonymize",
+            }),
+        );
+    }
+    return out;
 }
 
 /** A namespace's quota, as the baseline sets it (built-in default, then config overrides). */
@@ -117,8 +166,8 @@ export function inferenceQuotaProblems(tiers: TiersConfig, quota: Quota): string
     return out;
 }
 
-/** Memory request of the inference pod's metrics sidecar (tiers.ts). */
-const sidecarMemoryBytes = 16 * 1024 ** 2;
+/** Memory requests of the inference pod's sidecars: metrics (tiers.ts) and mTLS (mtls.ts). */
+const sidecarMemoryBytes = 16 * 1024 ** 2 + (parseQuantity(sidecarResources.requests.memory) ?? 0);
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
@@ -128,6 +177,16 @@ export class LlmTiers extends pulumi.ComponentResource {
     public readonly endpoint?: string;
     /** Checksum of the rails configuration on the guardrails pod template. */
     public readonly railsChecksum?: string;
+    /**
+     * The guardrails' mTLS sidecar (certificate Secret, ConfigMap, checksum): another guardrails
+     * Deployment of this cluster (a candidate under evaluation) gets the same one with
+     * `withMtlsSidecar(spec, tiers.guardrailsSidecar)`. Undefined without guardrails.
+     */
+    public guardrailsSidecar?: MtlsSidecar;
+    /** The cluster CA (mtls.ts); none when no tier runs. */
+    private readonly mtls?: ClusterMtls;
+    /** Each tier's certificate, which its pods wait for. */
+    private readonly certificates: Partial<Record<string, pulumi.Resource[]>> = {};
 
     constructor(name: string, args: ClusterLayerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:llm:LlmTiers", name, {}, opts);
@@ -145,12 +204,24 @@ export class LlmTiers extends pulumi.ComponentResource {
             );
         }
 
+        const clients = args.cluster.inferenceClients ?? [];
+        const anyTier =
+            tiers.gateway.enabled ||
+            tiers.guardrails.enabled ||
+            tiers.inference.enabled ||
+            tiers.outputFilter.enabled;
+        // The cluster CA of every tier hop (mtls.ts).
+        this.mtls = anyTier
+            ? new ClusterMtls(`${name}-mtls`, { clusterName: args.cluster.name }, child)
+            : undefined;
+
         if (tiers.outputFilter.enabled) {
             for (const which of ["presidio-analyzer", "presidio-anonymizer"] as const) {
+                const sidecar = this.sidecar(name, which, tiers, tierSidecarConf(which));
                 new HardenedWorkload(
                     `${name}-${which}`,
-                    presidioWorkload(tiers.outputFilter, which),
-                    child,
+                    withMtlsSidecar(presidioWorkload(tiers.outputFilter, which), sidecar),
+                    { parent: this, dependsOn: this.certificates[which] },
                 );
             }
         }
@@ -208,11 +279,10 @@ export class LlmTiers extends pulumi.ComponentResource {
                 },
             );
             const guardrails = guardrailsWorkload(tiers.guardrails, rails.metadata.name, checksum);
-            new HardenedWorkload(
-                `${name}-guardrails`,
-                this.remoteUplink(name, args, guardrails),
-                child,
-            );
+            new HardenedWorkload(`${name}-guardrails`, this.guardrailsPod(name, args, guardrails), {
+                parent: this,
+                dependsOn: this.certificates.guardrails,
+            });
             if (args.cluster.layer.kubeflow.enabled) {
                 this.candidateTier(name, args, rails, checksum);
             }
@@ -281,19 +351,24 @@ export class LlmTiers extends pulumi.ComponentResource {
                 // Under the proxy engine, only the model loader may use the egress proxy.
                 loaderProxyEnv: clusterProxyEnv(args.cluster, catalog.inference.id, args.cloud),
             });
+            const sidecar = this.sidecar(name, "inference", tiers, tierSidecarConf("inference"));
             new HardenedWorkload(
                 `${name}-inference`,
-                {
-                    ...spec,
-                    podAnnotations: {
-                        [annotations.configChecksum]: source.apply((s) => sha256(s + metricsConf)),
+                withMtlsSidecar(
+                    {
+                        ...spec,
+                        podAnnotations: {
+                            [annotations.configChecksum]: source.apply((s) =>
+                                sha256(s + metricsConf),
+                            ),
+                        },
                     },
-                },
-                { parent: this, dependsOn: [model] },
+                    sidecar,
+                ),
+                { parent: this, dependsOn: [model, ...(this.certificates.inference ?? [])] },
             );
         }
 
-        const clients = args.cluster.inferenceClients ?? [];
         if (tiers.inference.enabled && clients.length > 0) {
             const cloud = args.cloud;
             new InferenceEntry(
@@ -301,6 +376,7 @@ export class LlmTiers extends pulumi.ComponentResource {
                 {
                     cluster: args.cluster,
                     clients,
+                    issuer: this.mtls!.issuer,
                     image: tiers.gateway.image,
                     resources: tiers.gateway.resources,
                     vault: cloud && {
@@ -361,42 +437,93 @@ export class LlmTiers extends pulumi.ComponentResource {
             checksum,
             { workload: w, replicas: 1, args: [candidateServerArg] },
         );
-        new HardenedWorkload(`${name}-${w.id}`, this.remoteUplink(name, args, spec), {
+        new HardenedWorkload(`${name}-${w.id}`, withMtlsSidecar(spec, this.guardrailsSidecar!), {
             parent: this,
+            dependsOn: this.certificates.guardrails,
         });
     }
 
-    private uplink?: InferenceUplink;
+    /**
+     * A tier's certificate (its identity, mtls.ts) and the sidecar's ConfigMap (nginx.conf and the
+     * run script); `remote` mounts the uplink's client certificate too.
+     */
+    private sidecar(
+        name: string,
+        id: MtlsServer,
+        tiers: TiersConfig,
+        conf: string,
+        remote = false,
+    ): MtlsSidecar {
+        const w = catalog[id];
+        const labels = buildWorkloadLabels(w);
+        const uses = id === "guardrails" ? (["server", "client"] as const) : (["server"] as const);
+        this.certificates[id] = [
+            tierCertificate(`${name}-${id}-mtls-cert`, w, uses, labels, {
+                parent: this,
+                dependsOn: [this.mtls!.issuer],
+            }),
+        ];
+        const script = sidecarRunScript(remote);
+        const map = new k8s.core.v1.ConfigMap(
+            `${name}-${id}-mtls`,
+            {
+                metadata: { name: mtlsNames.configMap(id), namespace: w.namespace, labels },
+                data: { "nginx.conf": conf, "run-nginx.sh": script },
+            },
+            { parent: this },
+        );
+        return {
+            image: tiers.gateway.image,
+            configMap: map.metadata.name,
+            checksum: sha256(conf + script),
+            secret: mtlsNames.certificate(id),
+            remoteSecret: remote ? remoteNames.uplinkSecret : undefined,
+            port: { name: w.ports[0].name, containerPort: w.ports[0].port },
+        };
+    }
 
-    /** The guardrails with the uplink sidecar when their inference is another cluster's. */
-    private remoteUplink(
+    /**
+     * The guardrails pod with its mTLS sidecar: the server listener for the gateway, the loopback
+     * clients to inference (local, or the remote entry when their inference is another cluster's)
+     * and to the output filter. A function of the config, so another guardrails Deployment (a
+     * candidate under evaluation) gets the same sidecar.
+     */
+    private guardrailsPod(
         name: string,
         args: ClusterLayerArgs,
         spec: HardenedWorkloadComponentArgs,
     ): HardenedWorkloadComponentArgs {
-        const from = args.cluster.layer.tiers.guardrails.inferenceFrom;
+        const tiers = args.cluster.layer.tiers;
+        const from = tiers.guardrails.inferenceFrom;
         const link = args.cluster.privateLink;
-        if (from === undefined) return spec;
-        if (link === undefined || args.remoteInference === undefined) {
-            throw new pulumi.ResourceError(
-                `cluster ${args.cluster.name}: tiers.guardrails.inferenceFrom ${from} needs privateLink and the serving cluster's vault`,
-                this,
+        let remote: UplinkTarget | undefined;
+        if (from !== undefined) {
+            if (link === undefined || args.remoteInference === undefined) {
+                throw new pulumi.ResourceError(
+                    `cluster ${args.cluster.name}: tiers.guardrails.inferenceFrom ${from} needs privateLink and the serving cluster's vault`,
+                    this,
+                );
+            }
+            remote = {
+                servingCluster: from,
+                address: link.entryAddress,
+                port: workloadPorts.inferenceEntry,
+            };
+            new InferenceUplink(
+                `${name}-uplink`,
+                { cluster: args.cluster, target: remote, vault: args.remoteInference },
+                { parent: this },
             );
         }
-        const uplink = (this.uplink ??= new InferenceUplink(
-            `${name}-uplink`,
-            {
-                cluster: args.cluster,
-                target: {
-                    servingCluster: from,
-                    address: link.entryAddress,
-                    port: workloadPorts.inferenceEntry,
-                },
-                vault: args.remoteInference,
-            },
-            { parent: this },
-        ));
-        return withUplink(spec, args.cluster.layer.tiers.gateway.image, uplink.confChecksum);
+        const conf = tierSidecarConf("guardrails", guardrailsClientListeners(tiers, remote));
+        this.guardrailsSidecar = this.sidecar(
+            name,
+            "guardrails",
+            tiers,
+            conf,
+            remote !== undefined,
+        );
+        return withMtlsSidecar(spec, this.guardrailsSidecar);
     }
 
     private gateway(name: string, tiers: TiersConfig, globalHostname?: string): void {
@@ -438,10 +565,15 @@ export class LlmTiers extends pulumi.ComponentResource {
             },
             child,
         );
+        // The gateway's identity towards the guardrails (mtls.ts).
+        const cert = tierCertificate(`${name}-gateway-mtls-cert`, w, ["client"], objectLabels, {
+            parent: this,
+            dependsOn: [this.mtls!.issuer],
+        });
         const gateway = new HardenedWorkload(
             `${name}-gateway`,
             gatewayWorkload(g, confMap.metadata.name, sha256(conf + script)),
-            { parent: this, dependsOn: [keys] },
+            { parent: this, dependsOn: [keys, cert] },
         );
         new k8s.networking.v1.Ingress(
             `${name}-gateway-ingress`,

@@ -2,17 +2,18 @@
  * Remote inference (issue 16, docs/hybrid.md): a cluster without inference sends its guardrails'
  * model calls to another cluster's inference through a private, mutually authenticated entry.
  *
- * Serving cluster ({@link InferenceEntry}): a cert-manager CA whose key stays in a Secret of that
- * cluster; the entry (nginx) with a server certificate from it, verifying client certificates from
- * it and forwarding only `POST /v1/chat/completions` to inference; an internal OCI network load
+ * Serving cluster ({@link InferenceEntry}): the cluster's cert-manager CA (mtls.ts), whose key
+ * stays in a Secret of that cluster; the entry (nginx, the mTLS builder of mtls.ts) with a server
+ * certificate from it, verifying client certificates from it and forwarding only
+ * `POST /v1/chat/completions` to inference over mTLS; an internal OCI network load
  * balancer Service on a fixed private address; per calling cluster a client certificate, pushed by
  * External Secrets into the serving cluster's OCI Vault (the only copy that leaves the cluster,
  * encrypted by the vault's key).
  *
- * Calling cluster ({@link InferenceUplink}): External Secrets pulls that client certificate; an
- * nginx "uplink" sidecar in the guardrails pod listens on loopback only, presents it and verifies
- * the entry's certificate, so the guardrails' OpenAI client speaks plain HTTP to 127.0.0.1 and
- * the certificate's key is mounted into the sidecar alone.
+ * Calling cluster ({@link InferenceUplink}): External Secrets pulls that client certificate; the
+ * guardrails pod's mTLS sidecar listens for inference calls on loopback only, presents it and
+ * verifies the entry's certificate ({@link inferenceListener}), so the guardrails' OpenAI client
+ * speaks plain HTTP to 127.0.0.1 and the certificate's key is mounted into the sidecar alone.
  */
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
@@ -27,35 +28,23 @@ import { workloadPorts } from "../../constants/ports";
 import { priorityClasses } from "../../constants/scheduling";
 import { tierNamespaces } from "../../constants/namespaces";
 import { catalog } from "../catalog";
-import {
-    ContainerSpec,
-    HardenedWorkload,
-    HardenedWorkloadComponentArgs,
-    VolumeSpec,
-    buildWorkloadLabels,
-} from "../workload";
+import { HardenedWorkload, HardenedWorkloadComponentArgs, buildWorkloadLabels } from "../workload";
 import { oracleProvider } from "../baseline/secrets";
-
-/** An nginx server block on `port` that answers only `GET /healthz` with `ok` (probes). */
-function healthServer(port: number): string {
-    return `    server {
-        listen ${port};
-        access_log off;
-        location = /healthz {
-            return 200 "ok\\n";
-        }
-        location / {
-            return 404;
-        }
-    }`;
-}
+import {
+    ProxyListener,
+    certificateSpec,
+    mtlsNames,
+    mtlsPaths,
+    nginxProxyConf,
+    nginxRunScript,
+    runScriptCommand,
+    tierCertificate,
+    tierIdentity,
+    tlsFiles,
+} from "./mtls";
 
 /** Names of the objects, one place for the components, the intent and the tests. */
 export const remoteNames = {
-    selfSignedIssuer: "inference-entry-bootstrap",
-    caCertificate: "inference-entry-ca",
-    caSecret: "inference-entry-ca",
-    caIssuer: "inference-entry-ca",
     serverCertificate: "inference-entry-server",
     serverSecret: "inference-entry-tls",
     entryConfigMap: "inference-entry-nginx",
@@ -64,96 +53,39 @@ export const remoteNames = {
     clientSecret: (calling: string) => `guardrails-client-${calling}`,
     uplinkStore: "oci-vault-inference-uplink",
     uplinkSecret: "guardrails-uplink-tls",
-    uplinkConfigMap: "guardrails-uplink-nginx",
 } as const;
 
-/** Where the entry's container mounts its files. */
-const entryPaths = { conf: "/etc/inference-entry/conf", tls: "/etc/inference-entry/tls" } as const;
-/** Where the uplink sidecar mounts its files. */
-const uplinkPaths = {
-    conf: "/etc/guardrails-uplink/conf",
-    tls: "/etc/guardrails-uplink/tls",
-} as const;
-
-/** Certificate lifetimes: short-lived leaves renewed by cert-manager, a longer-lived CA. */
-export const certificateLifetimes = {
-    ca: { duration: "8760h", renewBefore: "720h" },
-    leaf: { duration: "720h", renewBefore: "240h" },
-} as const;
-
-const nginxPreamble = (pidFile: string) => `worker_processes 1;
-pid /tmp/${pidFile};
-error_log /dev/stderr warn;
-events { worker_connections 256; }`;
-
-const tempPaths = `    client_body_temp_path /tmp/client_temp;
-    proxy_temp_path /tmp/proxy_temp;
-    fastcgi_temp_path /tmp/fastcgi_temp;
-    uwsgi_temp_path /tmp/uwsgi_temp;
-    scgi_temp_path /tmp/scgi_temp;
-    server_tokens off;`;
+/** The one path the entry and the uplink forward. */
+const chatCompletions = { method: "POST", path: "/v1/chat/completions" } as const;
 
 /**
- * nginx configuration of the entry (pure). TLS 1.3 only; a client certificate is required and
- * must chain to the entry's CA (`ca.crt` of the server certificate's Secret, which cert-manager's
- * CA issuer sets to the CA itself) with a subject that is exactly one of `clients`' common names;
- * only `POST /v1/chat/completions` is forwarded to inference, everything else is 404 or 405.
+ * The entry's listener (pure): TLS 1.3 with its server certificate, a client certificate of the
+ * cluster CA required whose subject is exactly one of `clients`' common names; only
+ * `POST /v1/chat/completions` is forwarded, over mTLS to inference's sidecar (the entry's own
+ * tier certificate presented, inference's name verified).
  */
-export function entryNginxConf(clients: readonly string[], maxBodySize = "1m"): string {
-    const upstream = `${catalog.inference.serviceHost}:${catalog.inference.ports[0].port}`;
-    const allowed = clients.map((c) => `        "CN=${clientCommonName(c)}" 1;`).join("\n");
-    return `# Rendered by modules/k8s/llm/remote.ts; do not edit in the cluster.
-${nginxPreamble("inference-entry.pid")}
-http {
-${tempPaths}
-    # The subject of a verified client certificate (RFC 2253) -> whether it may call.
-    map $ssl_client_s_dn $entry_client_allowed {
-        default 0;
-${allowed}
-    }
-    # Audit line per request: the client's subject, status, timing; no bodies, no headers.
-    log_format entry escape=json '{"event":"inference-entry.request","time":"$time_iso8601",'
-        '"request_id":"$request_id","client":"$ssl_client_s_dn","verify":"$ssl_client_verify",'
-        '"method":"$request_method","uri":"$uri","status":$status,"duration":$request_time,'
-        '"upstream_status":"$upstream_status"}';
-    access_log /dev/stdout entry;
-    client_max_body_size ${maxBodySize};
-    client_body_buffer_size ${maxBodySize};
-    upstream inference {
-        server ${upstream};
-        keepalive 8;
-    }
-    server {
-        listen ${workloadPorts.inferenceEntry} ssl;
-        ssl_certificate ${entryPaths.tls}/tls.crt;
-        ssl_certificate_key ${entryPaths.tls}/tls.key;
-        ssl_protocols TLSv1.3;
-        ssl_session_tickets off;
-        ssl_client_certificate ${entryPaths.tls}/ca.crt;
-        ssl_verify_client on;
-        ssl_verify_depth 1;
-        if ($entry_client_allowed = 0) {
-            return 403;
-        }
-        location = /v1/chat/completions {
-            limit_except POST {
-                deny all;
-            }
-            proxy_pass http://inference;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host ${catalog.inference.serviceHost};
-            # Streaming answers pass through as they come.
-            proxy_buffering off;
-            proxy_read_timeout 300s;
-        }
-        location / {
-            return 404;
-        }
-    }
-${healthServer(workloadPorts.inferenceEntryHealth)}
+export function entryListener(clients: readonly string[]): ProxyListener {
+    const inference = catalog.inference;
+    return {
+        name: "inference-entry",
+        listen: String(workloadPorts.inferenceEntry),
+        server: { dir: mtlsPaths.remote, clients: clients.map(clientCommonName) },
+        only: chatCompletions,
+        upstream: {
+            address: `${inference.serviceHost}:${inference.ports[0].port}`,
+            tls: { dir: mtlsPaths.tls, serverName: tierIdentity("inference") },
+        },
+    };
 }
-`;
+
+/** nginx configuration of the entry (pure): {@link entryListener} and the health listener. */
+export function entryNginxConf(clients: readonly string[], maxBodySize = "1m"): string {
+    return nginxProxyConf({
+        name: "inference-entry",
+        listeners: [entryListener(clients)],
+        health: { port: workloadPorts.inferenceEntryHealth },
+        maxBodySize,
+    });
 }
 
 /** What the uplink dials: the entry's load balancer address and the name in its certificate. */
@@ -164,106 +96,42 @@ export interface UplinkTarget {
 }
 
 /**
- * nginx configuration of the guardrails' uplink sidecar (pure): listens on loopback only, forwards
- * only `POST /v1/chat/completions` to the remote entry over TLS 1.3, presenting the client
- * certificate and verifying the entry's against the CA and its name.
+ * The guardrails' loopback listener to inference (pure), the rails' base URL on every cluster:
+ * only `POST /v1/chat/completions`, over mTLS to the local inference tier or, when `remote` is
+ * set, to the remote entry (the pulled client certificate presented, the entry's certificate
+ * verified against the serving cluster's CA and name).
  */
-export function uplinkNginxConf(target: UplinkTarget): string {
-    const name = entryServerName(target.servingCluster);
-    return `# Rendered by modules/k8s/llm/remote.ts; do not edit in the cluster.
-${nginxPreamble("guardrails-uplink.pid")}
-http {
-${tempPaths}
-    log_format uplink escape=json '{"event":"guardrails-uplink.request","time":"$time_iso8601",'
-        '"method":"$request_method","uri":"$uri","status":$status,"duration":$request_time,'
-        '"upstream_status":"$upstream_status"}';
-    access_log /dev/stdout uplink;
-    upstream remote_inference {
-        server ${target.address}:${target.port};
-        keepalive 8;
+export function inferenceListener(remote?: UplinkTarget): ProxyListener {
+    const listen = `127.0.0.1:${workloadPorts.guardrailsUplink}`;
+    if (remote === undefined) {
+        const inference = catalog.inference;
+        return {
+            name: "to-inference",
+            listen,
+            only: chatCompletions,
+            upstream: {
+                address: `${inference.serviceHost}:${inference.ports[0].port}`,
+                tls: { dir: mtlsPaths.tls, serverName: tierIdentity("inference") },
+            },
+        };
     }
-    server {
-        listen 127.0.0.1:${workloadPorts.guardrailsUplink};
-        location = /v1/chat/completions {
-            limit_except POST {
-                deny all;
-            }
-            proxy_pass https://remote_inference;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host ${name};
-            proxy_ssl_certificate ${uplinkPaths.tls}/tls.crt;
-            proxy_ssl_certificate_key ${uplinkPaths.tls}/tls.key;
-            proxy_ssl_trusted_certificate ${uplinkPaths.tls}/ca.crt;
-            proxy_ssl_verify on;
-            proxy_ssl_verify_depth 1;
-            proxy_ssl_name ${name};
-            proxy_ssl_server_name on;
-            proxy_ssl_protocols TLSv1.3;
-            proxy_ssl_session_reuse on;
-            proxy_buffering off;
-            proxy_read_timeout 300s;
-        }
-        location / {
-            return 404;
-        }
-    }
-${healthServer(workloadPorts.guardrailsUplinkHealth)}
-}
-`;
+    return {
+        name: "uplink",
+        listen,
+        only: chatCompletions,
+        upstream: {
+            address: `${remote.address}:${remote.port}`,
+            tls: { dir: mtlsPaths.remote, serverName: entryServerName(remote.servingCluster) },
+        },
+    };
 }
 
-/** OpenAI base URL the guardrails use when their inference is remote: the uplink on loopback. */
+/** OpenAI base URL of the guardrails, local or remote inference: their sidecar on loopback. */
 export const uplinkBaseUrl = `http://127.0.0.1:${workloadPorts.guardrailsUplink}/v1`;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const nginxResources = (r: TierResources) => ({ requests: r.requests, limits: r.limits });
-
-/** Small, fixed resources of the uplink sidecar. */
-const uplinkResources = {
-    requests: { cpu: "20m", memory: "32Mi", ephemeralStorage: "32Mi" },
-    limits: { cpu: "500m", memory: "128Mi", ephemeralStorage: "128Mi" },
-} as const;
-
-/** The nginx command the entry and the uplink run (the gateway image's nginx). */
-const nginxCommand = (conf: string) => ["nginx", "-g", "daemon off;", "-c", `${conf}/nginx.conf`];
-
-/** The guardrails workload with the uplink sidecar added (pure): the key is mounted into the sidecar only. */
-export function withUplink(
-    spec: HardenedWorkloadComponentArgs,
-    image: TierImage,
-    confChecksum: string,
-): HardenedWorkloadComponentArgs {
-    const sidecar: ContainerSpec = {
-        name: "uplink",
-        image: { repository: image.repository, tag: image.tag, digest: image.digest },
-        command: nginxCommand(uplinkPaths.conf),
-        resources: uplinkResources,
-        ports: [{ name: "uplink-health", containerPort: workloadPorts.guardrailsUplinkHealth }],
-        probes: {
-            readiness: { path: "/healthz", port: "uplink-health" },
-            liveness: { path: "/healthz", port: "uplink-health", periodSeconds: 20 },
-        },
-        mounts: [
-            { name: "uplink-conf", mountPath: uplinkPaths.conf, readOnly: true },
-            { name: "uplink-tls", mountPath: uplinkPaths.tls, readOnly: true },
-        ],
-    };
-    const volumes: VolumeSpec[] = [
-        { name: "uplink-conf", configMap: { name: remoteNames.uplinkConfigMap } },
-        { name: "uplink-tls", secret: { secretName: remoteNames.uplinkSecret } },
-    ];
-    return {
-        ...spec,
-        containers: [...spec.containers, sidecar],
-        volumes: [...(spec.volumes ?? []), ...volumes],
-        podAnnotations: {
-            ...(spec.podAnnotations ?? {}),
-            "secure-llm-platform.io/uplink-checksum": confChecksum,
-        },
-    };
-}
 
 /** Annotations of the entry's LoadBalancer Service: an internal OCI network load balancer. */
 export function entryLoadBalancerAnnotations(
@@ -313,13 +181,15 @@ export interface InferenceEntryArgs {
     readonly replicas?: number;
     /** OKE: where client certificates are pushed; without it none are (the plan reports it). */
     readonly vault?: EntryVault;
+    /** The cluster CA's ClusterIssuer (mtls.ts), which signs every certificate here. */
+    readonly issuer: pulumi.Resource;
 }
 
 const certManager = "cert-manager.io/v1";
 
 export { clientCommonName, clientVaultSecretName, entryServerName } from "../../constants/remote";
 
-/** The serving cluster's side: CA, certificates, entry pods, internal load balancer, pushes. */
+/** The serving cluster's side: certificates, entry pods, internal load balancer, pushes. */
 export class InferenceEntry extends pulumi.ComponentResource {
     constructor(name: string, args: InferenceEntryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:llm:InferenceEntry", name, {}, opts);
@@ -346,63 +216,37 @@ export class InferenceEntry extends pulumi.ComponentResource {
                 { apiVersion, kind, metadata: { name: objName, namespace: ns, labels }, spec },
                 { parent: this, dependsOn: deps },
             );
-        const key = { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" };
-        // The CA: self-signed once, its key in a Secret of this namespace only.
-        const bootstrap = cr("bootstrap-issuer", "Issuer", remoteNames.selfSignedIssuer, {
-            selfSigned: {},
-        });
-        const ca = cr(
-            "ca",
-            "Certificate",
-            remoteNames.caCertificate,
-            {
-                isCA: true,
-                commonName: `secure-llm-platform inference entry CA (${args.cluster.name})`,
-                secretName: remoteNames.caSecret,
-                ...certificateLifetimes.ca,
-                privateKey: key,
-                issuerRef: { name: remoteNames.selfSignedIssuer, kind: "Issuer" },
-            },
-            [bootstrap],
-        );
-        const caIssuer = cr(
-            "ca-issuer",
-            "Issuer",
-            remoteNames.caIssuer,
-            { ca: { secretName: remoteNames.caSecret } },
-            [ca],
-        );
-        const issuerRef = { name: remoteNames.caIssuer, kind: "Issuer" };
+        // Every certificate from the cluster CA (mtls.ts): the entry's server certificate for
+        // the other clusters' guardrails, its own tier identity towards inference, and one client
+        // certificate per calling cluster.
         const server = cr(
             "server-cert",
             "Certificate",
             remoteNames.serverCertificate,
-            {
+            certificateSpec({
                 secretName: remoteNames.serverSecret,
                 commonName: entryServerName(args.cluster.name),
                 dnsNames: [entryServerName(args.cluster.name)],
                 ipAddresses: [...new Set(args.clients.map((c) => c.entryAddress))],
-                usages: ["server auth", "digital signature"],
-                ...certificateLifetimes.leaf,
-                privateKey: key,
-                issuerRef,
-            },
-            [caIssuer],
+                uses: ["server"],
+            }),
+            [args.issuer],
         );
+        const own = tierCertificate(`${name}-mtls-cert`, w, ["client"], labels, {
+            parent: this,
+            dependsOn: [args.issuer],
+        });
         const clientCerts = args.clients.map((c) =>
             cr(
                 `client-cert-${c.cluster}`,
                 "Certificate",
                 remoteNames.clientSecret(c.cluster),
-                {
+                certificateSpec({
                     secretName: remoteNames.clientSecret(c.cluster),
                     commonName: clientCommonName(c.cluster),
-                    usages: ["client auth", "digital signature"],
-                    ...certificateLifetimes.leaf,
-                    privateKey: key,
-                    issuerRef,
-                },
-                [caIssuer],
+                    uses: ["client"],
+                }),
+                [args.issuer],
             ),
         );
         if (args.vault !== undefined) {
@@ -466,11 +310,16 @@ export class InferenceEntry extends pulumi.ComponentResource {
         }
 
         const conf = entryNginxConf(args.clients.map((c) => c.cluster));
+        const script = nginxRunScript({
+            event: "inference-entry",
+            conf: `${mtlsPaths.conf}/nginx.conf`,
+            watched: [...tlsFiles(mtlsPaths.remote), ...tlsFiles(mtlsPaths.tls)],
+        });
         const confMap = new k8s.core.v1.ConfigMap(
             `${name}-conf`,
             {
                 metadata: { name: remoteNames.entryConfigMap, namespace: ns, labels },
-                data: { "nginx.conf": conf },
+                data: { "nginx.conf": conf, "run-nginx.sh": script },
             },
             child,
         );
@@ -478,7 +327,7 @@ export class InferenceEntry extends pulumi.ComponentResource {
             workload: w,
             replicas: args.replicas ?? 2,
             priorityClassName: priorityClasses.serving,
-            podAnnotations: { [annotations.configChecksum]: sha256(conf) },
+            podAnnotations: { [annotations.configChecksum]: sha256(conf + script) },
             containers: [
                 {
                     name: "entry",
@@ -487,26 +336,29 @@ export class InferenceEntry extends pulumi.ComponentResource {
                         tag: args.image.tag,
                         digest: args.image.digest,
                     },
-                    command: nginxCommand(entryPaths.conf),
+                    // nginx under the run script: renewed certificates are loaded without a restart.
+                    command: runScriptCommand(mtlsPaths.conf),
                     resources: nginxResources(args.resources),
                     probes: {
                         readiness: { path: "/healthz", port: "health" },
                         liveness: { path: "/healthz", port: "health", periodSeconds: 20 },
                     },
                     mounts: [
-                        { name: "conf", mountPath: entryPaths.conf, readOnly: true },
-                        { name: "tls", mountPath: entryPaths.tls, readOnly: true },
+                        { name: "conf", mountPath: mtlsPaths.conf, readOnly: true },
+                        { name: "remote", mountPath: mtlsPaths.remote, readOnly: true },
+                        { name: "tls", mountPath: mtlsPaths.tls, readOnly: true },
                     ],
                 },
             ],
             volumes: [
                 { name: "conf", configMap: { name: confMap.metadata.name } },
-                { name: "tls", secret: { secretName: remoteNames.serverSecret } },
+                { name: "remote", secret: { secretName: remoteNames.serverSecret } },
+                { name: "tls", secret: { secretName: mtlsNames.certificate(w.id) } },
             ],
         };
         const entry = new HardenedWorkload(`${name}-entry`, spec, {
             parent: this,
-            dependsOn: [server],
+            dependsOn: [server, own],
         });
         const address = args.clients[0]!.entryAddress;
         new k8s.core.v1.Service(
@@ -552,11 +404,11 @@ export interface InferenceUplinkArgs {
     readonly vault: { readonly vaultId: pulumi.Input<string>; readonly region: string };
 }
 
-/** The calling cluster's side: the uplink's configuration and its client certificate from the vault. */
+/**
+ * The calling cluster's side: its client certificate from the serving cluster's vault (the
+ * guardrails' sidecar, mtls.ts, mounts it and dials the entry: {@link inferenceListener}).
+ */
 export class InferenceUplink extends pulumi.ComponentResource {
-    /** Checksum of the uplink configuration, for the guardrails pod template. */
-    public readonly confChecksum: string;
-
     constructor(name: string, args: InferenceUplinkArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:llm:InferenceUplink", name, {}, opts);
         const w = catalog.guardrails;
@@ -570,16 +422,6 @@ export class InferenceUplink extends pulumi.ComponentResource {
                 this,
             );
         }
-        const conf = uplinkNginxConf(args.target);
-        this.confChecksum = sha256(conf);
-        new k8s.core.v1.ConfigMap(
-            `${name}-conf`,
-            {
-                metadata: { name: remoteNames.uplinkConfigMap, namespace: ns, labels },
-                data: { "nginx.conf": conf },
-            },
-            child,
-        );
         // The same API key as the cluster's `oci-vault` store, reading the serving cluster's vault;
         // usable from the guardrails namespace only.
         const store = new k8s.apiextensions.CustomResource(
@@ -630,6 +472,6 @@ export class InferenceUplink extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [store] },
         );
-        this.registerOutputs({ confChecksum: this.confChecksum });
+        this.registerOutputs({});
     }
 }

@@ -19,6 +19,16 @@ import { priorityClasses } from "../../constants/scheduling";
 import { annotations, taints } from "../../constants/labels";
 import { Workload, catalog } from "../catalog";
 import type { ContainerResources, HardenedWorkloadComponentArgs, ImageRef } from "../workload";
+import {
+    appProbesThroughSidecar,
+    mtlsAppPorts,
+    mtlsNames,
+    mtlsPaths,
+    nginxRunScript,
+    proxySslDirectives,
+    tierIdentity,
+    tlsFiles,
+} from "./mtls";
 
 const image = (i: TierImage): ImageRef => ({
     repository: i.repository,
@@ -48,7 +58,10 @@ export function guardrailsArgs(cfg: GuardrailsTierConfig): string[] {
     return [
         `--config-root=${railsMountRoot}`,
         `--config-id=${cfg.configId}`,
-        `--port=${catalog.guardrails.ports[0].port}`,
+        // The API on loopback only, behind the pod's mTLS sidecar (mtls.ts); metrics on the pod IP.
+        "--host=127.0.0.1",
+        `--port=${mtlsAppPorts.guardrails}`,
+        "--metrics-host=0.0.0.0",
         `--metrics-port=${workloadPorts.guardrailsMetrics}`,
         // Masking rails cannot rewrite chunks already sent: a stream carries the checked answer.
         `--streaming=${cfg.streaming ? "buffered" : "off"}`,
@@ -91,18 +104,11 @@ export function guardrailsWorkload(
                     DO_NOT_TRACK: "1",
                 },
                 resources: resources(cfg.resources),
-                probes: {
-                    // /health answers only once the rails are built: a broken configuration
-                    // exits at start, so the pod never becomes ready.
-                    readiness: { path: "/health", port: "http" },
-                    liveness: { path: "/health", port: "http", periodSeconds: 20 },
-                    startup: {
-                        path: "/health",
-                        port: "http",
-                        periodSeconds: 5,
-                        failureThreshold: 60,
-                    },
-                },
+                // The API port is the mTLS sidecar's; this container serves only the metrics.
+                ports: [{ name: "metrics", containerPort: workloadPorts.guardrailsMetrics }],
+                // /health answers only once the rails are built: a broken configuration exits at
+                // start, so the pod never becomes ready.
+                probes: appProbesThroughSidecar({ periodSeconds: 5, failureThreshold: 60 }),
                 mounts: [
                     {
                         name: "rails",
@@ -167,24 +173,19 @@ export function presidioWorkload(
                 ),
                 // The upstream image runs as UID 1001; its files are world-readable, so the fixed
                 // platform UID works (gunicorn only writes its heartbeat files under /tmp).
+                // The image's server listens on $PORT: a port of its own behind the pod's mTLS
+                // sidecar, which alone serves the tier's port (only it is in the Service and the
+                // NetworkPolicy). The image's bind address is its own (not 127.0.0.1).
                 env: {
                     HOME: "/tmp",
-                    PORT: String(w.ports[0].port),
+                    PORT: String(mtlsAppPorts[which]),
                     LOG_LEVEL: "WARNING",
                     WORKERS: "1",
                 },
                 resources: resources(cfg.resources),
-                probes: {
-                    readiness: { path: "/health", port: "http" },
-                    liveness: { path: "/health", port: "http", periodSeconds: 20 },
-                    // The analyzer loads spaCy en_core_web_lg at start-up.
-                    startup: {
-                        path: "/health",
-                        port: "http",
-                        periodSeconds: 5,
-                        failureThreshold: 36,
-                    },
-                },
+                ports: [],
+                // The analyzer loads spaCy en_core_web_lg at start-up.
+                probes: appProbesThroughSidecar({ periodSeconds: 5, failureThreshold: 36 }),
             },
         ],
         tmpSizeLimit: "128Mi",
@@ -310,16 +311,17 @@ export function inferenceWorkload(
             {
                 name: "vllm",
                 image: image(cfg.image),
-                ports: [{ name: "http", containerPort: w.ports[0].port }],
+                // The API port is the mTLS sidecar's; vLLM listens on loopback only.
+                ports: [],
                 args: [
                     "--model",
                     `${modelsPath}/${cfg.model.name}`,
                     "--served-model-name",
                     cfg.model.name,
                     "--host",
-                    "0.0.0.0",
+                    "127.0.0.1",
                     "--port",
-                    String(w.ports[0].port),
+                    String(mtlsAppPorts.inference),
                     "--max-model-len",
                     String(cfg.model.maxModelLen),
                     "--tensor-parallel-size",
@@ -334,21 +336,10 @@ export function inferenceWorkload(
                     XDG_CACHE_HOME: "/tmp/cache",
                 },
                 resources: resources(cfg.resources, { [gpu]: cfg.gpus }),
-                probes: {
-                    readiness: { path: "/health", port: "http" },
-                    liveness: {
-                        path: "/health",
-                        port: "http",
-                        periodSeconds: 20,
-                        failureThreshold: 3,
-                    },
-                    startup: {
-                        path: "/health",
-                        port: "http",
-                        periodSeconds: period,
-                        failureThreshold: Math.ceil(cfg.startupSeconds / period),
-                    },
-                },
+                probes: appProbesThroughSidecar({
+                    periodSeconds: period,
+                    failureThreshold: Math.ceil(cfg.startupSeconds / period),
+                }),
                 mounts: [
                     { name: "models", mountPath: modelsPath, readOnly: true },
                     // CUDA graphs and torch compile caches; shared memory for NCCL/tokenizers.
@@ -409,7 +400,7 @@ http {
             }
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_pass http://127.0.0.1:${catalog.inference.ports[0].port}/metrics;
+            proxy_pass http://127.0.0.1:${mtlsAppPorts.inference}/metrics;
         }
         location / {
             return 404;
@@ -419,7 +410,10 @@ http {
 `;
 }
 
-/** nginx configuration of the gateway: API-key check, per-key rate limit, body limit, guardrails only. */
+/**
+ * nginx configuration of the gateway: API-key check, per-key rate limit, body limit, guardrails
+ * only, over mTLS (the gateway's certificate presented, the guardrails' name and CA verified).
+ */
 export function gatewayNginxConf(cfg: GatewayTierConfig): string {
     const port = catalog.gateway.ports[0].port;
     const upstream = `${catalog.guardrails.serviceHost}:${catalog.guardrails.ports[0].port}`;
@@ -485,7 +479,8 @@ http {
             proxy_set_header Connection "";
             proxy_buffering off;
             proxy_read_timeout 300s;
-            proxy_pass http://guardrails;
+            proxy_pass https://guardrails;
+${proxySslDirectives({ dir: mtlsPaths.tls, serverName: tierIdentity("guardrails") })}
         }
         location / {
             return 404;
@@ -495,7 +490,7 @@ http {
 `;
 }
 
-/** Where the gateway's files are in its container. */
+/** Where the gateway's files are in its container (its certificate: `mtlsPaths.tls`). */
 export const gatewayPaths = {
     conf: "/etc/gateway/conf/nginx.conf",
     script: "/etc/gateway/conf/run-gateway.sh",
@@ -505,69 +500,22 @@ export const gatewayPaths = {
     liveKeys: "/tmp/gateway-keys/api-keys.map",
 } as const;
 
-/** Seconds between two checks of the mounted key map for a rotation. */
+/** Seconds between two checks of the mounted key map and certificate for a rotation. */
 export const gatewayKeysPollSeconds = 10;
 
 /**
- * The gateway container's entrypoint (POSIX sh: the image's busybox ash, Debian's dash in the real
- * suite): runs nginx and applies API-key rotations without a restart. The kubelet updates a mounted
- * Secret in place (an atomic \`..data\` swap) and nginx reads its key map only when it (re)loads,
- * so every few seconds the mounted file is compared with the last one seen; a changed file is
- * copied to /tmp, checked with \`nginx -t\` (its output discarded: an error can quote a line of
- * the file, i.e. a key), and only a file that passes is applied by SIGHUP (nginx's graceful
- * reload). A rejected file is never loaded: nginx keeps the last good set, also across container
- * restarts (the copy is in the pod's /tmp emptyDir). Only a first start without any good set
- * exits 1. Events are JSON lines on stderr, without key material.
+ * The gateway container's entrypoint: the run script of every nginx we run (mtls.ts,
+ * {@link nginxRunScript}) with the key map copied (a rejected map is never loaded, the last good
+ * set survives restarts in the pod's /tmp) and the mTLS certificate watched in place.
  */
 export function gatewayRunScript(pollSeconds = gatewayKeysPollSeconds): string {
-    const p = gatewayPaths;
-    return `#!/bin/sh
-# Rendered by modules/k8s/llm/tiers.ts (gatewayRunScript); do not edit in the cluster.
-set -u
-conf=${p.conf}
-mounted=${p.mountedKeys}
-live=${p.liveKeys}
-poll=${pollSeconds}
-event() { printf '{"event":"gateway.%s"%s}\\n' "$1" "\${2:-}" >&2; }
-# Copies the mounted map over the live one; keeps it only if nginx accepts the configuration.
-apply() {
-    mkdir -p "\${live%/*}" || return 1
-    cp "$mounted" "$live.new" 2>/dev/null || return 1
-    if [ -f "$live" ]; then cp "$live" "$live.good" || return 1; fi
-    mv -f "$live.new" "$live" || return 1
-    if nginx -t -q -e /dev/null -c "$conf" >/dev/null 2>&1; then
-        rm -f "$live.good"
-        return 0
-    fi
-    if [ -f "$live.good" ]; then mv -f "$live.good" "$live"; else rm -f "$live"; fi
-    return 1
-}
-seen=$(cksum < "$mounted" 2>/dev/null)
-if apply; then
-    event keys_loaded
-elif [ -f "$live" ]; then
-    event keys_rejected ',"kept":"last good set"'
-else
-    event keys_rejected ',"kept":"none: not starting"'
-    exit 1
-fi
-nginx -e /dev/stderr -g 'daemon off;' -c "$conf" &
-pid=$!
-trap 'kill -QUIT "$pid" 2>/dev/null' TERM INT QUIT
-while kill -0 "$pid" 2>/dev/null; do
-    sleep "$poll" &
-    wait $! 2>/dev/null
-    now=$(cksum < "$mounted" 2>/dev/null)
-    [ "$now" = "$seen" ] && continue
-    seen=$now
-    if apply; then
-        kill -HUP "$pid" && event keys_reloaded
-    else
-        event keys_rejected ',"kept":"last good set"'
-    fi
-done
-wait "$pid"
-`;
+    return nginxRunScript({
+        event: "gateway",
+        conf: gatewayPaths.conf,
+        copies: [{ mounted: gatewayPaths.mountedKeys, live: gatewayPaths.liveKeys }],
+        watched: tlsFiles(mtlsPaths.tls),
+        pollSeconds,
+    });
 }
 
 /** Name of the Secret the gateway reads its API keys from (synced from OCI Vault). */
@@ -615,12 +563,15 @@ export function gatewayWorkload(
                 mounts: [
                     { name: "conf", mountPath: "/etc/gateway/conf", readOnly: true },
                     { name: "keys", mountPath: "/etc/gateway/keys", readOnly: true },
+                    { name: "mtls-tls", mountPath: mtlsPaths.tls, readOnly: true },
                 ],
             },
         ],
         volumes: [
             { name: "conf", configMap: { name: confMap } },
             { name: "keys", secret: { secretName: gatewayKeysSecret } },
+            // The gateway's client certificate to the guardrails (cert-manager, mtls.ts).
+            { name: "mtls-tls", secret: { secretName: mtlsNames.certificate("gateway") } },
         ],
     };
 }

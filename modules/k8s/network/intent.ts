@@ -27,6 +27,7 @@ import { clientCommonName } from "../../constants/remote";
 import { candidateEvaluation, redteamAssessment } from "../../constants/rollout";
 import { sandboxWebhook } from "../../constants/sandbox";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
+import { isMtlsHop, mtlsCallers, mtlsNames, tierIdentity } from "../llm/mtls";
 import { decisionMetrics } from "../observability/monitors";
 import { nonPublicCidrs, proxyRefusedIpv4Cidrs } from "./non-public";
 import { calicoPodLabels, calicoPolicyOnly } from "./calico-policy-only";
@@ -307,8 +308,33 @@ export interface RemoteInferenceInputs {
 /** The protection of flows nothing encrypts: plaintext on the pod network (docs/hybrid.md). */
 export const plaintextInCluster: FlowProtection = {
     kind: "none",
-    how: "plaintext on the pod network: tier-to-tier mTLS is not built yet and the platform enables no CNI encryption (docs/hybrid.md)",
+    how: "plaintext on the pod network: no mTLS listener on this port and the platform enables no CNI encryption (docs/hybrid.md)",
 };
+
+/** Why the flows left plaintext are (docs/hybrid.md, "Encryption in transit, per hop"). */
+export const plaintextReasons = {
+    scrape: "plaintext: a Prometheus scrape of a /metrics-only listener (counters, no request data); the API port is not reachable from Prometheus",
+    ingress:
+        "plaintext on the pod network: ingress-nginx terminates the client's TLS and forwards to the gateway over HTTP (the gateway has no TLS listener yet)",
+    jailbreak:
+        "plaintext on the pod network: the jailbreak heuristics server has no mTLS sidecar yet (the prompt crosses in clear)",
+    smokeTest:
+        "refused: the guardrails' listener requires a client certificate of the cluster CA and the model-promotion smoke test has none yet (it fails closed until it gets one)",
+    gatewayClient:
+        "plaintext on the pod network: the red-team job calls the gateway's HTTP port as the ingress does (the gateway has no TLS listener yet)",
+} as const;
+
+/** The protection of an in-cluster tier hop through the tiers' mTLS sidecars (modules/k8s/llm/mtls.ts). */
+export function tierMtlsProtection(from: WorkloadId, to: keyof typeof mtlsCallers): FlowProtection {
+    const callers = mtlsCallers[to] as readonly WorkloadId[];
+    return {
+        kind: "mtls",
+        how:
+            `mTLS (TLS 1.3): client certificate CN=${tierIdentity(from)}, server certificate ${tierIdentity(to)} ` +
+            `verified by name, both from the cluster CA (ClusterIssuer ${mtlsNames.clusterIssuer}); ` +
+            `${to}'s listener admits only ${callers.map((c) => `CN=${tierIdentity(c)}`).join(", ")}`,
+    };
+}
 
 /** The protection of the remote inference hop. */
 export function remoteEntryProtection(
@@ -467,8 +493,15 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         catalog[id].ports.find((p) => p.name === name)!.port;
 
     const flows: Flow[] = [];
-    const flow = (from: string, to: string, port: number, purpose: string) => {
-        if (has(from) && has(to)) flows.push({ from, to, port, protocol: "TCP", purpose });
+    // Every tier hop of mtls.ts's table is mTLS; other flows state why not (plaintextReasons).
+    const flow = (from: string, to: string, port: number, purpose: string, plaintext?: string) => {
+        if (!has(from) || !has(to)) return;
+        const protection: FlowProtection | undefined = isMtlsHop(from, to)
+            ? tierMtlsProtection(from as WorkloadId, to as keyof typeof mtlsCallers)
+            : plaintext === undefined
+              ? undefined
+              : { kind: "none", how: plaintext };
+        flows.push({ from, to, port, protocol: "TCP", purpose, protection });
     };
     // The request path (docs/ARCHITECTURE.md): the gateway reaches only the guardrails, and only
     // the guardrails reach inference and the output filter.
@@ -477,6 +510,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "gateway",
         portOf("gateway"),
         "client requests (TLS terminated, rate limited)",
+        plaintextReasons.ingress,
     );
     flow("gateway", "guardrails", portOf("guardrails"), "input rails");
     flow(
@@ -484,6 +518,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak-detection",
         portOf("jailbreak-detection"),
         "jailbreak heuristics",
+        plaintextReasons.jailbreak,
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
     // The candidate tier calls what the live tier calls (same builder, same rails backends).
@@ -522,27 +557,37 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     );
     for (const id of enabled) {
         const metrics = catalog[id].metricsPort;
-        if (metrics !== undefined) flow("prometheus", id, portOf(id, metrics), "scrape");
+        if (metrics !== undefined)
+            flow("prometheus", id, portOf(id, metrics), "scrape", plaintextReasons.scrape);
     }
-    flow("prometheus", "ingress-nginx", ingressControllerMetrics.port, "scrape");
+    flow(
+        "prometheus",
+        "ingress-nginx",
+        ingressControllerMetrics.port,
+        "scrape",
+        plaintextReasons.scrape,
+    );
     flow("prometheus", "alertmanager", 9093, "alerts");
     flow(
         "prometheus",
         "kube-dns",
         coreDnsMetricsPort,
         "scrape CoreDNS (kube-prometheus-stack coreDns)",
+        plaintextReasons.scrape,
     );
     flow(
         "prometheus",
         "decision-log-metrics",
         decisionMetrics.port.port,
         "scrape decision-log metrics",
+        plaintextReasons.scrape,
     );
     flow(
         "kubeflow-pipelines",
         "guardrails",
         portOf("guardrails"),
         "roll out validated rules: smoke test",
+        plaintextReasons.smokeTest,
     );
     // No flow from pipeline steps to inference: a model rollout's smoke test goes through the
     // guardrails like every other request (the flow above).
@@ -562,6 +607,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "gateway",
         portOf("gateway"),
         "recurring red-team assessment through the gateway",
+        plaintextReasons.gatewayClient,
     );
     // Domain allowlists. Inference: the model loader (init container) fetches the encrypted model
     // from Object Storage and unwraps its key with KMS; vLLM itself needs nothing at run time.

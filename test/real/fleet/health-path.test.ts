@@ -9,6 +9,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
@@ -23,6 +24,7 @@ import {
     startNginx,
     writeForPod,
 } from "../request-path/stack";
+import { Pki } from "../request-path/pki";
 
 type Any = any;
 
@@ -51,26 +53,46 @@ describe("fleet: the gateway health path the steered entry's monitor probes (rea
     let scratch: string;
     let gatewayPort: number;
     let upstreamHits = 0;
-    let upstream: http.Server;
+    let upstream: https.Server;
 
     before(async () => {
         ensureApt(["nginx"]);
         r = rendered("prod");
-        // A guardrails upstream that counts every request it gets.
-        upstream = http.createServer((_, res) => {
-            upstreamHits++;
-            res.end("{}");
-        });
-        await new Promise<void>((ok) => upstream.listen(0, "127.0.0.1", ok));
-        const upstreamPort = (upstream.address() as AddressInfo).port;
         scratch = podDir(fs.mkdtempSync(path.join(os.tmpdir(), "slp-health-")));
         fs.chmodSync(scratch, 0o755);
+        // The gateway reaches the guardrails over mTLS (modules/k8s/llm/mtls.ts): certificates
+        // from the rendered Certificates, the gateway's mounted as the kubelet mounts it.
+        const pki = new Pki(path.join(scratch, "pki"), "prod");
+        const tlsDir = podDir(path.join(scratch, "mtls-tls"));
+        pki.mount(r.objects, "gateway-mtls", "llm-gateway", tlsDir);
+        const server = pki.issue(
+            "guardrails",
+            Pki.spec(r.objects, "guardrails-mtls", "llm-guardrails"),
+        );
+        // A guardrails upstream (mTLS, like its sidecar) that counts every request it gets.
+        upstream = https.createServer(
+            {
+                key: fs.readFileSync(server.key),
+                cert: fs.readFileSync(server.cert),
+                ca: fs.readFileSync(pki.ca.cert),
+                requestCert: true,
+                rejectUnauthorized: true,
+            },
+            (_, res) => {
+                upstreamHits++;
+                res.end("{}");
+            },
+        );
+        await new Promise<void>((ok) => upstream.listen(0, "127.0.0.1", ok));
+        const upstreamPort = (upstream.address() as AddressInfo).port;
         gatewayPort = await freePort();
         const tmp = podDir(path.join(scratch, "tmp"));
         // nginx includes the live key map run-gateway.sh copies into /tmp (here: tmp/) from the
         // mounted Secret; this test starts nginx itself, so it writes the live copy directly.
         const keysFile = path.join(podDir(path.join(tmp, "gateway-keys")), "api-keys.map");
-        let conf = r.gatewayConf.replace(/\/tmp\//g, `${tmp}/`);
+        let conf = r.gatewayConf
+            .replace(/\/tmp\//g, `${tmp}/`)
+            .replace(/\/etc\/mtls\/tls\//g, `${tlsDir}/`);
         conf = rewriteOnce(conf, "listen 8080;", `listen 127.0.0.1:${gatewayPort};`, "listen");
         conf = rewriteOnce(
             conf,

@@ -252,14 +252,14 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
             );
         }
         let cfg = data["config.yml"];
+        // The rendered rails call inference and Presidio through the guardrails pod's mTLS sidecar
+        // on loopback (modules/k8s/llm/mtls.ts); here the candidate calls the stand-in and the real
+        // Presidio servers there directly (the sidecar hops are proven in request-path.test.ts).
         for (const [from, port] of [
-            ["http://inference.llm-inference.svc.cluster.local:8000", inference.port],
+            ["http://127.0.0.1:8001", inference.port],
             ["http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337", jailbreak.port],
-            ["http://presidio-analyzer.llm-output-filter.svc.cluster.local:3000", ports.analyzer],
-            [
-                "http://presidio-anonymizer.llm-output-filter.svc.cluster.local:3000",
-                ports.anonymizer,
-            ],
+            ["http://127.0.0.1:8003", ports.analyzer],
+            ["http://127.0.0.1:8004", ports.anonymizer],
         ] as const) {
             cfg = rewriteOnce(cfg, from, `http://127.0.0.1:${port}`, `candidate ${from}`);
         }

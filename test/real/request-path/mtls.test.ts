@@ -1,36 +1,38 @@
 /**
  * Remote inference over mTLS (issue 16) on the real servers, with the hybrid stack's files exactly
- * as the plan renders them: our guardrails entrypoint (nemoguardrails 0.24.1, onprem-fra's rails,
- * whose model base URL is the uplink on loopback) → the uplink sidecar's nginx (onprem-fra's
- * `guardrails-uplink-nginx`) → TLS 1.3 with a client certificate → the entry's nginx (cloud-fra's
- * `inference-entry-nginx`) → the inference stand-in (vLLM's API; no GPU here). Presidio runs for
- * the output rails; the jailbreak-heuristics server is the stub of stack.ts.
+ * as the plan renders them: a request with onprem-fra's gateway certificate → onprem-fra's
+ * guardrails mTLS sidecar (`guardrails-mtls-nginx`) → our guardrails entrypoint (nemoguardrails
+ * 0.24.1, onprem-fra's rails, whose model base URL is the sidecar on loopback) → the sidecar's
+ * uplink listener → TLS 1.3 with the pulled client certificate → the entry's nginx (cloud-fra's
+ * `inference-entry-nginx`) → mTLS → inference's sidecar → the inference stand-in (vLLM's API; no
+ * GPU here). Presidio runs behind its own sidecars for the output rails; the jailbreak-heuristics
+ * server is the stub of stack.ts. Every nginx runs under its rendered run script.
  *
  * Certificates are made here with openssl from the rendered cert-manager Certificate objects
- * (names, addresses, usages): cert-manager itself and the delivery through OCI Vault (PushSecret →
- * ExternalSecret) do not run here. Rewrites are only what cannot exist on this machine: the
- * load balancer's address and the in-cluster inference name → 127.0.0.1:<free port>, mounted
- * paths and /tmp → the scratch folder.
- */
+ * (names, addresses, usages), one CA per cluster: cert-manager itself and the delivery through OCI
+ * Vault (PushSecret → ExternalSecret) do not run here. Rewrites are only what cannot exist on this
+ * machine (stack.ts `forHost`): every listen and upstream address → 127.0.0.1:<free port>, mounted
+ * paths and /tmp → the scratch folder. */
 import * as assert from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 import { scratchDir } from "../support/env";
 import { K8sObject, findObject, manifests } from "../support/plan";
-import { Started, freePort, portOpen, start, stopAll, waitUntil } from "../support/proc";
+import { Started, portOpen, start, stopAll, waitUntil } from "../support/proc";
+import { Issued, Pki, issue, makeCa } from "./pki";
 import {
+    Sidecar,
     answers200,
     closeStandins,
     install,
+    local,
     podDir,
-    rewriteOnce,
     startGuardrails,
     startJailbreakStub,
-    startNginx,
-    writeForPod,
+    startSidecar,
+    writeRails,
 } from "./stack";
 import { StandinInference, startStandinInference } from "./standin-inference";
 
@@ -39,100 +41,6 @@ type Any = any;
 const stack = "hybrid";
 const serving = "cloud-fra";
 const calling = "onprem-fra";
-
-/** A TLS key and certificate made by openssl, as cert-manager would issue it from `spec`. */
-interface Issued {
-    readonly key: string;
-    readonly cert: string;
-}
-
-function openssl(args: string[], cwd: string): void {
-    execFileSync("openssl", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-/** A self-signed CA (ECDSA P-256, like the rendered CA Certificate's privateKey). */
-function makeCa(dir: string, name: string, cn: string): Issued {
-    const key = path.join(dir, `${name}.key`);
-    const cert = path.join(dir, `${name}.crt`);
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], dir);
-    openssl(
-        [
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            key,
-            "-out",
-            cert,
-            "-days",
-            "2",
-            "-subj",
-            `/CN=${cn}`,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-        dir,
-    );
-    return { key, cert };
-}
-
-/** A leaf signed by `ca` with the subject, SANs and usages of a rendered Certificate's spec. */
-function issue(dir: string, name: string, ca: Issued, spec: Any): Issued {
-    const key = path.join(dir, `${name}.key`);
-    const csr = path.join(dir, `${name}.csr`);
-    const cert = path.join(dir, `${name}.crt`);
-    const ext = path.join(dir, `${name}.ext`);
-    const eku = (spec.usages as string[])
-        .filter((u) => u.endsWith(" auth"))
-        .map((u) => (u === "server auth" ? "serverAuth" : "clientAuth"));
-    const sans = [
-        ...((spec.dnsNames as string[] | undefined) ?? []).map((d) => `DNS:${d}`),
-        ...((spec.ipAddresses as string[] | undefined) ?? []).map((a) => `IP:${a}`),
-    ];
-    fs.writeFileSync(
-        ext,
-        [
-            "basicConstraints=critical,CA:FALSE",
-            "keyUsage=critical,digitalSignature",
-            `extendedKeyUsage=${eku.join(",")}`,
-            ...(sans.length > 0 ? [`subjectAltName=${sans.join(",")}`] : []),
-        ].join("\n"),
-    );
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], dir);
-    openssl(["req", "-new", "-key", key, "-out", csr, "-subj", `/CN=${spec.commonName}`], dir);
-    openssl(
-        [
-            "x509",
-            "-req",
-            "-in",
-            csr,
-            "-CA",
-            ca.cert,
-            "-CAkey",
-            ca.key,
-            "-CAcreateserial",
-            "-out",
-            cert,
-            "-days",
-            "1",
-            "-extfile",
-            ext,
-        ],
-        dir,
-    );
-    return { key, cert };
-}
-
-/** Writes a Secret as the kubelet mounts it (tls.crt, tls.key, ca.crt) into `dir`, for the pod user. */
-function mountTls(dir: string, leaf: Issued, ca: Issued): void {
-    podDir(dir);
-    writeForPod(path.join(dir, "tls.crt"), fs.readFileSync(leaf.cert, "utf8"));
-    writeForPod(path.join(dir, "tls.key"), fs.readFileSync(leaf.key, "utf8"));
-    writeForPod(path.join(dir, "ca.crt"), fs.readFileSync(ca.cert, "utf8"));
-    fs.chmodSync(path.join(dir, "tls.key"), 0o600);
-}
 
 interface Reply {
     readonly status: number;
@@ -173,7 +81,7 @@ function toEntry(
             },
         );
         req.on("error", reject);
-        req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
+        req.setTimeout(120_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
         req.end(data);
     });
 }
@@ -204,21 +112,25 @@ function post(port: number, urlPath: string, body: unknown): Promise<Reply> {
 
 const container = (d: K8sObject, name: string) =>
     ((d as Any).spec.template.spec.containers as Any[]).find((c) => c.name === name);
-const configMapText = (objs: K8sObject[], ns: string, name: string) =>
-    (findObject(objs, "ConfigMap", name, ns) as Any).data["nginx.conf"] as string;
 
-describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → uplink nginx → entry nginx)", function () {
+describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → its mTLS sidecar → entry nginx → inference's sidecar)", function () {
     let scratch: string;
     let inference: StandinInference;
     let ca: Issued;
     let client: Issued;
+    let gatewayCert: Issued;
+    let siteCa: Issued;
+    let a: Record<string, string>;
     let ports: Record<string, number>;
-    let entry: Started;
+    let entry: Sidecar;
+    let inferenceSidecar: Sidecar;
     let entryName: string;
     let model: string;
+    let site: K8sObject[];
     const others: Record<string, Issued> = {};
-    /** The uplink's rendered conf with only the scratch paths rewritten, and its command. */
-    let uplinkBase: { conf: string; command: string[]; root: string };
+    /** The guardrails sidecar's addresses, for a second copy dialling an impostor. */
+    let siteAddresses: Record<string, string>;
+    let siteMounts: Record<string, string>;
 
     before(async function () {
         const tools = install();
@@ -226,178 +138,200 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
         podDir(scratch);
         fs.chmodSync(scratch, 0o755);
         const cloud = manifests(stack, serving);
-        const site = manifests(stack, calling);
-        const cert = (name: string) =>
-            (findObject(cloud, "Certificate", name, "llm-inference") as Any).spec;
-        const pki = podDir(path.join(scratch, "pki"));
-        // The CA and the leaves, from the rendered Certificates.
-        ca = makeCa(pki, "ca", "test inference entry CA");
-        const serverSpec = cert("inference-entry-server");
-        entryName = serverSpec.dnsNames[0];
-        const server = issue(pki, "server", ca, serverSpec);
-        client = issue(pki, "client", ca, cert(`guardrails-client-${calling}`));
-        // Refusal material: another CA's client certificate with the right name, and one of our
-        // CA with another name.
-        const otherCa = makeCa(pki, "other-ca", "some other CA");
-        others.otherCa = issue(
-            pki,
-            "other-ca-client",
-            otherCa,
-            cert(`guardrails-client-${calling}`),
+        site = manifests(stack, calling);
+        // Each cluster's CA, and every leaf from its rendered Certificates.
+        const cloudPki = new Pki(path.join(scratch, "pki-cloud"), serving);
+        const sitePki = new Pki(path.join(scratch, "pki-site"), calling);
+        ca = cloudPki.ca;
+        siteCa = sitePki.ca;
+        const dir = (...p: string[]) => podDir(path.join(scratch, ...p));
+        const entrySpec = Pki.spec(cloud, "inference-entry-server", "llm-inference");
+        entryName = entrySpec.dnsNames[0];
+        cloudPki.mount(cloud, "inference-entry-server", "llm-inference", dir("entry", "remote"));
+        cloudPki.mount(cloud, "inference-entry-mtls", "llm-inference", dir("entry", "tls"));
+        cloudPki.mount(cloud, "inference-mtls", "llm-inference", dir("inference", "tls"));
+        // The bundle the PushSecret → ExternalSecret chain delivers to the calling cluster.
+        client = cloudPki.mount(
+            cloud,
+            `guardrails-client-${calling}`,
+            "llm-inference",
+            dir("guardrails", "remote"),
         );
-        others.otherName = issue(pki, "other-name", ca, {
-            ...cert(`guardrails-client-${calling}`),
+        sitePki.mount(site, "guardrails-mtls", "llm-guardrails", dir("guardrails", "tls"));
+        for (const id of ["presidio-analyzer", "presidio-anonymizer"]) {
+            sitePki.mount(site, `${id}-mtls`, "llm-output-filter", dir(id, "tls"));
+        }
+        gatewayCert = sitePki.issue("gateway", Pki.spec(site, "gateway-mtls", "llm-gateway"));
+        // Refusal material: another CA's client certificate with the right name, and one of the
+        // serving CA for another name.
+        const pki = dir("pki-other");
+        const otherCa = makeCa(pki, "other-ca", "some other CA");
+        const clientSpec = Pki.spec(cloud, `guardrails-client-${calling}`, "llm-inference");
+        others.otherCa = issue(pki, "other-ca-client", otherCa, clientSpec);
+        others.otherName = cloudPki.issue("other-name", {
+            ...clientSpec,
             commonName: "guardrails.somewhere-else",
         });
 
         model = (
             container(findObject(cloud, "Deployment", "inference", "llm-inference"), "vllm")
                 .args as string[]
-        ).find((_, i, a) => a[i - 1] === "--served-model-name")!;
+        ).find((_, i, xs) => xs[i - 1] === "--served-model-name")!;
         inference = await startStandinInference(model);
         const jailbreak = await startJailbreakStub();
-        ports = {
-            entry: await freePort(),
-            entryHealth: await freePort(),
-            uplink: await freePort(),
-            uplinkHealth: await freePort(),
-            analyzer: await freePort(),
-            anonymizer: await freePort(),
-            guardrails: await freePort(),
-            guardrailsMetrics: await freePort(),
-        };
+        a = {};
+        for (const k of [
+            "entry",
+            "entryHealth",
+            "inference",
+            "inferenceHealth",
+            "guardrails",
+            "guardrailsApp",
+            "guardrailsHealth",
+            "uplink",
+            "toAnalyzer",
+            "toAnonymizer",
+            "guardrailsMetrics",
+            "analyzer",
+            "analyzerApp",
+            "analyzerHealth",
+            "anonymizer",
+            "anonymizerApp",
+            "anonymizerHealth",
+        ]) {
+            a[k] = await local();
+        }
+        ports = Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Number(v.split(":")[1])]));
         const log = (n: string) => path.join(scratch, `${n}.log`);
+        const inferenceSvc = "inference.llm-inference.svc.cluster.local:8000";
 
-        // The entry (cloud-fra), its Secret mounted as the Deployment mounts it.
-        const eRoot = podDir(path.join(scratch, "entry"));
-        mountTls(path.join(eRoot, "tls"), server, ca);
-        let econf = configMapText(cloud, "llm-inference", "inference-entry-nginx");
-        econf = econf.replace(/\/tmp\//g, `${podDir(path.join(eRoot, "tmp"))}/`);
-        econf = econf.replace(/\/etc\/inference-entry\/tls\//g, `${eRoot}/tls/`);
-        econf = rewriteOnce(
-            econf,
-            "listen 8443 ssl;",
-            `listen 127.0.0.1:${ports.entry} ssl;`,
-            "entry listen",
-        );
-        econf = rewriteOnce(
-            econf,
-            "listen 8081;",
-            `listen 127.0.0.1:${ports.entryHealth};`,
-            "entry health",
-        );
-        econf = rewriteOnce(
-            econf,
-            "server inference.llm-inference.svc.cluster.local:8000;",
-            `server 127.0.0.1:${inference.port};`,
-            "entry upstream",
-        );
-        writeForPod(path.join(eRoot, "nginx.conf"), econf);
-        const entryDeployment = findObject(cloud, "Deployment", "inference-entry", "llm-inference");
-        entry = startNginx(
-            "inference-entry",
-            container(entryDeployment, "entry").command,
-            path.join(eRoot, "nginx.conf"),
-            log("entry"),
-        );
+        // cloud-fra: inference's sidecar in front of the stand-in, and the entry.
+        inferenceSidecar = startSidecar({
+            name: "inference-mtls",
+            objects: cloud,
+            namespace: "llm-inference",
+            configMap: "inference-mtls-nginx",
+            deployment: "inference",
+            container: "mtls",
+            root: path.join(scratch, "inference"),
+            addresses: {
+                "8000": a.inference!,
+                "127.0.0.1:8010": `127.0.0.1:${inference.port}`,
+                "8081": a.inferenceHealth!,
+            },
+            mounts: { "/etc/mtls/tls": path.join(scratch, "inference", "tls") },
+        });
+        entry = startSidecar({
+            name: "inference-entry",
+            objects: cloud,
+            namespace: "llm-inference",
+            configMap: "inference-entry-nginx",
+            deployment: "inference-entry",
+            container: "entry",
+            root: path.join(scratch, "entry"),
+            addresses: { "8443": a.entry!, "8081": a.entryHealth!, [inferenceSvc]: a.inference! },
+            mounts: {
+                "/etc/mtls/remote": path.join(scratch, "entry", "remote"),
+                "/etc/mtls/tls": path.join(scratch, "entry", "tls"),
+            },
+        });
 
-        // The uplink (onprem-fra), with the bundle the ExternalSecret delivers.
-        const uRoot = podDir(path.join(scratch, "uplink"));
-        mountTls(path.join(uRoot, "tls"), client, ca);
-        let uconf = configMapText(site, "llm-guardrails", "guardrails-uplink-nginx");
-        uconf = uconf.replace(/\/tmp\//g, `${podDir(path.join(uRoot, "tmp"))}/`);
-        uconf = uconf.replace(/\/etc\/guardrails-uplink\/tls\//g, `${uRoot}/tls/`);
-        const uconfBase = uconf;
-        uconf = rewriteOnce(
-            uconf,
-            "listen 127.0.0.1:8001;",
-            `listen 127.0.0.1:${ports.uplink};`,
-            "uplink listen",
-        );
-        uconf = rewriteOnce(
-            uconf,
-            "listen 8002;",
-            `listen 127.0.0.1:${ports.uplinkHealth};`,
-            "uplink health",
-        );
-        uconf = rewriteOnce(
-            uconf,
-            "server 10.40.4.20:8443;",
-            `server 127.0.0.1:${ports.entry};`,
-            "uplink upstream",
-        );
-        writeForPod(path.join(uRoot, "nginx.conf"), uconf);
-        uplinkBase = { conf: uconfBase, command: [], root: uRoot };
-        const guardrails = findObject(site, "Deployment", "guardrails", "llm-guardrails");
-        uplinkBase.command = container(guardrails, "uplink").command;
-        const uplink = startNginx(
-            "guardrails-uplink",
-            container(guardrails, "uplink").command,
-            path.join(uRoot, "nginx.conf"),
-            log("uplink"),
-        );
-
-        // Presidio and the guardrails, with onprem-fra's rails.
+        // onprem-fra: Presidio behind its sidecars, the guardrails behind theirs.
         const servers: Record<string, Started> = {};
         for (const which of ["analyzer", "anonymizer"] as const) {
             servers[which] = start(
                 `presidio-${which}`,
                 tools.presidio.python,
-                [path.join(__dirname, "presidio_server.py"), which, String(ports[which])],
+                [path.join(__dirname, "presidio_server.py"), which, String(ports[`${which}App`])],
                 log(`presidio-${which}`),
                 { env: { HOME: scratch } },
             );
+            const id = `presidio-${which}`;
+            startSidecar({
+                name: `${id}-mtls`,
+                objects: site,
+                namespace: "llm-output-filter",
+                configMap: `${id}-mtls-nginx`,
+                deployment: id,
+                container: "mtls",
+                root: path.join(scratch, id),
+                addresses: {
+                    "3000": a[which]!,
+                    "127.0.0.1:3001": a[`${which}App`]!,
+                    "8081": a[`${which}Health`]!,
+                },
+                mounts: { "/etc/mtls/tls": path.join(scratch, id, "tls") },
+            });
         }
-        const railsMap = findObject(site, "ConfigMap", "guardrails-rails", "llm-guardrails") as Any;
+        const guardrails = findObject(site, "Deployment", "guardrails", "llm-guardrails");
+        const railsMap = findObject(site, "ConfigMap", "guardrails-rails", "llm-guardrails");
         const configId = (container(guardrails, "guardrails").args as string[])
-            .find((a) => a.startsWith("--config-id="))!
+            .find((x) => x.startsWith("--config-id="))!
             .slice("--config-id=".length);
         const configRoot = podDir(path.join(scratch, "config"));
-        for (const [k, v] of Object.entries(railsMap.data as Record<string, string>)) {
-            let text = v;
-            if (k === "config.yml") {
-                const swap = (from: string, to: string) => {
-                    text = rewriteOnce(text, from, to, `config.yml ${from}`);
-                };
-                swap("http://127.0.0.1:8001/v1", `http://127.0.0.1:${ports.uplink}/v1`);
-                swap(
-                    "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337",
-                    `http://127.0.0.1:${jailbreak.port}`,
-                );
-                swap(
-                    "http://presidio-analyzer.llm-output-filter.svc.cluster.local:3000",
-                    `http://127.0.0.1:${ports.analyzer}`,
-                );
-                swap(
-                    "http://presidio-anonymizer.llm-output-filter.svc.cluster.local:3000",
-                    `http://127.0.0.1:${ports.anonymizer}`,
-                );
-            }
-            writeForPod(path.join(configRoot, configId, k), text);
-        }
+        writeRails(
+            { guardrails, railsConfigMap: railsMap },
+            configRoot,
+            {
+                inference: ports.uplink!,
+                jailbreak: jailbreak.port,
+                analyzer: ports.toAnalyzer!,
+                anonymizer: ports.toAnonymizer!,
+            },
+            configId,
+        );
         servers.guardrails = startGuardrails(
             "guardrails",
             tools.guardrails,
             { guardrails } as Any,
             configRoot,
-            ports.guardrails,
-            ports.guardrailsMetrics,
+            ports.guardrailsApp!,
+            ports.guardrailsMetrics!,
             log("guardrails"),
         );
-        await waitUntil(entry, "the entry's TLS listener", () => portOpen(ports.entry));
-        await waitUntil(uplink, "the uplink's listener", () => portOpen(ports.uplink));
+        siteAddresses = {
+            "8000": a.guardrails!,
+            "127.0.0.1:8010": a.guardrailsApp!,
+            "8081": a.guardrailsHealth!,
+            "127.0.0.1:8001": a.uplink!,
+            "127.0.0.1:8003": a.toAnalyzer!,
+            "127.0.0.1:8004": a.toAnonymizer!,
+            "10.40.4.20:8443": a.entry!,
+            "presidio-analyzer.llm-output-filter.svc.cluster.local:3000": a.analyzer!,
+            "presidio-anonymizer.llm-output-filter.svc.cluster.local:3000": a.anonymizer!,
+        };
+        siteMounts = {
+            "/etc/mtls/tls": path.join(scratch, "guardrails", "tls"),
+            "/etc/mtls/remote": path.join(scratch, "guardrails", "remote"),
+        };
+        const sidecar = startSidecar({
+            name: "guardrails-mtls",
+            objects: site,
+            namespace: "llm-guardrails",
+            configMap: "guardrails-mtls-nginx",
+            deployment: "guardrails",
+            container: "mtls",
+            root: path.join(scratch, "guardrails"),
+            addresses: siteAddresses,
+            mounts: siteMounts,
+        });
+        await waitUntil(entry.started, "the entry's TLS listener", () => portOpen(ports.entry!));
+        await waitUntil(inferenceSidecar.started, "inference's /health", () =>
+            answers200(`http://127.0.0.1:${ports.inferenceHealth}/health`),
+        );
+        await waitUntil(sidecar.started, "the uplink's listener", () => portOpen(ports.uplink!));
         for (const which of ["analyzer", "anonymizer"]) {
             await waitUntil(
                 servers[which]!,
                 "/health",
-                () => answers200(`http://127.0.0.1:${ports[which]}/health`),
+                () => answers200(`http://127.0.0.1:${ports[`${which}Health`]}/health`),
                 120_000,
             );
         }
         await waitUntil(
             servers.guardrails,
             "/health",
-            () => answers200(`http://127.0.0.1:${ports.guardrails}/health`),
+            () => answers200(`http://127.0.0.1:${ports.guardrailsHealth}/health`),
             180_000,
         );
         // Close the stubs with the suite.
@@ -420,11 +354,20 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
     it("answers a request through the guardrails, the uplink and the mTLS entry", async () => {
         const before = inference.generationPrompts().length;
         const seen = inference.requests.length;
-        const r = await post(ports.guardrails, "/v1/chat/completions", {
-            messages: [
-                { role: "user", content: "Which component schedules pods? ident-mtls-4410" },
-            ],
-        });
+        // As the gateway calls it: its certificate to the guardrails' mTLS listener.
+        const r = await toEntry(
+            ports.guardrails!,
+            siteCa,
+            "guardrails.llm-guardrails.svc.cluster.local",
+            gatewayCert,
+            "POST",
+            "/v1/chat/completions",
+            {
+                messages: [
+                    { role: "user", content: "Which component schedules pods? ident-mtls-4410" },
+                ],
+            },
+        );
         assert.equal(r.status, 200, r.text);
         assert.equal(
             JSON.parse(r.text).choices[0].message.content,
@@ -435,11 +378,13 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
         assert.match(reached[0]!, /ident-mtls-4410/);
         // Every model call of the rails (self-checks included) went through the entry, verified.
         const calls = inference.requests.length - seen;
-        const lines = entry
-            .log()
-            .split("\n")
-            .filter((l) => l.includes('"event":"inference-entry.request"'))
-            .map((l) => JSON.parse(l.slice(l.indexOf("{"))));
+        const audit = (s: Sidecar) =>
+            s.started
+                .log()
+                .split("\n")
+                .filter((l) => l.includes('"event":"mtls.request"'))
+                .map((l) => JSON.parse(l.slice(l.indexOf("{"))));
+        const lines = audit(entry).filter((l) => l.listener === "inference-entry");
         const verified = lines.filter(
             (l) =>
                 l.verify === "SUCCESS" &&
@@ -450,6 +395,14 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
             calls >= 1 && verified.length >= calls,
             `${calls} call(s), ${verified.length} verified line(s)`,
         );
+        // ...and on to inference's sidecar with the entry's own identity.
+        const atInference = audit(inferenceSidecar).filter(
+            (l) =>
+                l.verify === "SUCCESS" &&
+                l.client === "CN=inference-entry.llm-inference.svc.cluster.local" &&
+                l.status === 200,
+        );
+        assert.ok(atInference.length >= calls, `${atInference.length} line(s) at inference`);
     });
 
     it("refuses a connection without a client certificate (nothing reaches inference)", async () => {
@@ -552,7 +505,7 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
 
     it("the uplink refuses an entry whose certificate is not from the platform's CA", async () => {
         // An impostor at the entry's address, with the right name from another CA.
-        const pki = path.join(scratch, "pki");
+        const pki = path.join(scratch, "pki-other");
         const impostorCert = issue(pki, "impostor", makeCa(pki, "impostor-ca", "impostor CA"), {
             commonName: entryName,
             dnsNames: [entryName],
@@ -568,34 +521,23 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
         );
         await new Promise<void>((r) => impostor.listen(0, "127.0.0.1", r));
         const impostorPort = (impostor.address() as { port: number }).port;
-        const [port, health] = [await freePort(), await freePort()];
-        let conf = rewriteOnce(
-            uplinkBase.conf,
-            "listen 127.0.0.1:8001;",
-            `listen 127.0.0.1:${port};`,
-            "listen",
-        );
-        conf = rewriteOnce(conf, "listen 8002;", `listen 127.0.0.1:${health};`, "health");
-        conf = rewriteOnce(
-            conf,
-            "server 10.40.4.20:8443;",
-            `server 127.0.0.1:${impostorPort};`,
-            "upstream",
-        );
-        conf = rewriteOnce(
-            conf,
-            `pid ${uplinkBase.root}/tmp/guardrails-uplink.pid;`,
-            `pid ${uplinkBase.root}/tmp/impostor-test.pid;`,
-            "pid",
-        );
-        const file = path.join(uplinkBase.root, "impostor.conf");
-        writeForPod(file, conf);
-        const s2 = startNginx(
-            "uplink-to-impostor",
-            uplinkBase.command,
-            file,
-            path.join(scratch, "uplink-impostor.log"),
-        );
+        // A second copy of onprem-fra's guardrails sidecar, the entry's address at the impostor.
+        const addresses: Record<string, string> = {};
+        for (const k of Object.keys(siteAddresses)) addresses[k] = await local();
+        addresses["10.40.4.20:8443"] = `127.0.0.1:${impostorPort}`;
+        const port = Number(addresses["127.0.0.1:8001"]!.split(":")[1]);
+        const copy = startSidecar({
+            name: "uplink-to-impostor",
+            objects: site,
+            namespace: "llm-guardrails",
+            configMap: "guardrails-mtls-nginx",
+            deployment: "guardrails",
+            container: "mtls",
+            root: path.join(scratch, "guardrails-impostor"),
+            addresses,
+            mounts: siteMounts,
+        });
+        const s2 = copy.started;
         try {
             await waitUntil(s2, "the uplink's listener", () => portOpen(port));
             const r = await post(port, "/v1/chat/completions", {

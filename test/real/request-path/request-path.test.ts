@@ -11,6 +11,7 @@ import * as http from "http";
 import * as path from "path";
 import { repoRoot, scratchDir } from "../support/env";
 import { Started, freePort, stopAll, waitUntil } from "../support/proc";
+import { Issued, Pki, serialOf, tlsRequest } from "./pki";
 import {
     Stack,
     answers200,
@@ -166,6 +167,276 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         assert.ok(!JSON.stringify(stack.inference.requests).includes(keyA));
     });
 
+    /** The audit lines of an mTLS sidecar (one per request), parsed. */
+    const audit = (which: string) =>
+        stack.sidecars[which]!.started.log()
+            .split("\n")
+            .filter((l) => l.includes('"event":"mtls.request"'))
+            .map((l) => JSON.parse(l.slice(l.indexOf("{"))) as Record<string, string | number>);
+    /** nginx writes an access line after the answer has gone out: waits (≤ 5 s) for `n` lines. */
+    const settle = async (which: string, since: number, n: number) => {
+        for (let i = 0; i < 50 && audit(which).length - since < n; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+        }
+    };
+    const identity = (id: string, ns: string) => `CN=${id}.${ns}.svc.cluster.local`;
+    const ids = {
+        gateway: identity("gateway", "llm-gateway"),
+        guardrails: identity("guardrails", "llm-guardrails"),
+    };
+
+    it("every hop is mTLS: each sidecar logs the verified identity of its one caller", async () => {
+        const since = Object.fromEntries(
+            ["guardrails", "inference", "analyzer", "anonymizer"].map((w) => [w, audit(w).length]),
+        );
+        stack.inference.mode = { kind: "answer", text: "Mail john.smith@example.com today." };
+        const r = await ask("Who handles billing? ident-hops-5120");
+        assert.equal(r.status, 200, r.text);
+        assert.match(contentOf(r), /<EMAIL_ADDRESS>/);
+        for (const w of ["guardrails", "inference", "analyzer", "anonymizer"]) {
+            await settle(w, since[w]!, 1);
+        }
+        const seen = (w: string) => audit(w).slice(since[w]);
+        // gateway → guardrails: the gateway's certificate, verified, the request id carried.
+        const g = seen("guardrails").filter((l) => l.listener === "guardrails");
+        assert.equal(g.length, 1, JSON.stringify(g));
+        assert.equal(g[0]!.client, ids.gateway);
+        assert.equal(g[0]!.verify, "SUCCESS");
+        assert.match(String(g[0]!.request_id), /^[0-9a-f]{32}$/);
+        // guardrails → inference, analyzer, anonymizer: the guardrails' certificate each time.
+        for (const w of ["inference", "analyzer", "anonymizer"]) {
+            const lines = seen(w);
+            assert.ok(lines.length >= 1, `${w}: no request`);
+            for (const l of lines) {
+                assert.equal(l.client, ids.guardrails, w);
+                assert.equal(l.verify, "SUCCESS", w);
+                assert.equal(l.status, 200, w);
+            }
+        }
+        // The guardrails reached them only through their sidecar's loopback listeners.
+        const out = seen("guardrails").filter((l) => l.listener !== "guardrails");
+        assert.deepEqual([...new Set(out.map((l) => l.listener))].sort(), [
+            "to-inference",
+            "to-presidio-analyzer",
+            "to-presidio-anonymizer",
+        ]);
+    });
+
+    it("refuses, at every hop, no client certificate, another CA's and the wrong identity; nothing reaches the app", async () => {
+        const other = new Pki(path.join(scratch, "pki-other"), "other");
+        const objs = stack.rendered.objects;
+        const spec = (id: string, ns: string) => Pki.spec(objs, `${id}-mtls`, ns);
+        const mine = {
+            gateway: stack.pki.issue("gateway", spec("gateway", "llm-gateway")),
+            guardrails: stack.pki.issue("guardrails", spec("guardrails", "llm-guardrails")),
+            inference: stack.pki.issue("inference", spec("inference", "llm-inference")),
+        };
+        const hops = [
+            // server, its Service host, the caller it admits, a caller it must refuse
+            [
+                "guardrails",
+                "guardrails.llm-guardrails.svc.cluster.local",
+                mine.gateway,
+                mine.guardrails,
+            ],
+            [
+                "inference",
+                "inference.llm-inference.svc.cluster.local",
+                mine.guardrails,
+                mine.gateway,
+            ],
+            [
+                "analyzer",
+                "presidio-analyzer.llm-output-filter.svc.cluster.local",
+                mine.guardrails,
+                mine.gateway,
+            ],
+            [
+                "anonymizer",
+                "presidio-anonymizer.llm-output-filter.svc.cluster.local",
+                mine.guardrails,
+                mine.gateway,
+            ],
+        ] as const;
+        const reqPath = (w: string) =>
+            w === "analyzer"
+                ? "/analyze"
+                : w === "anonymizer"
+                  ? "/anonymize"
+                  : "/v1/chat/completions";
+        const body = { messages: [{ role: "user", content: "hi" }], text: "hi", language: "en" };
+        // The server listener of each sidecar is named after its workload.
+        const listenerOf = (w: string) =>
+            w === "analyzer" || w === "anonymizer" ? `presidio-${w}` : w;
+        const before = stack.inference.requests.length;
+        const decisions = () =>
+            stack.servers.guardrails!.log().split('"guardrails.decision"').length;
+        const decisionsBefore = decisions();
+        for (const [w, host, , wrong] of hops) {
+            const since = audit(w).length;
+            const call = (client?: Issued) =>
+                tlsRequest({
+                    port: stack.ports[w]!,
+                    ca: stack.pki.ca,
+                    servername: host,
+                    client,
+                    method: "POST",
+                    path: reqPath(w),
+                    body,
+                });
+            const none = await call();
+            assert.equal(none.status, 400, `${w} without a certificate`);
+            assert.match(none.text, /No required SSL certificate was sent/);
+            const foreign = await call(other.issue(`${w}-foreign`, spec("gateway", "llm-gateway")));
+            assert.equal(foreign.status, 400, `${w} with another CA's certificate`);
+            const impostor = await call(wrong);
+            assert.equal(impostor.status, 403, `${w} with the wrong identity`);
+            // A server-only certificate of the CA (no clientAuth usage) fails verification.
+            const serverOnly = await call(mine.inference);
+            assert.equal(serverOnly.status, 400, `${w} with a server certificate as client`);
+            // Plain HTTP to the mTLS port is refused too.
+            const plain = await request(stack.ports[w]!, "POST", reqPath(w), body);
+            assert.equal(plain.status, 400, `${w} over plain HTTP`);
+            await settle(w, since, 5);
+            // A handshake refused with 400 is logged before nginx names the listener (`set` runs
+            // later): the server listener's lines are those not of a loopback client listener.
+            const lines = audit(w)
+                .slice(since)
+                .filter((x) => [listenerOf(w), ""].includes(String(x.listener)));
+            assert.equal(lines.length, 5, `${w}: ${JSON.stringify(lines)}`);
+            for (const l of lines) {
+                assert.ok(l.upstream_status === "" || l.upstream_status === "-", `${w} forwarded`);
+            }
+        }
+        assert.equal(stack.inference.requests.length, before, "nothing reached inference");
+        assert.equal(decisions(), decisionsBefore, "nothing reached the guardrails");
+        // Control: the admitted caller's certificate is forwarded to the app at every hop.
+        for (const [w, host, admitted] of hops) {
+            const since = audit(w).length;
+            const ok = await tlsRequest({
+                port: stack.ports[w]!,
+                ca: stack.pki.ca,
+                servername: host,
+                client: admitted,
+                method: "POST",
+                path: reqPath(w),
+                body: w === "inference" ? { ...body, model: "llama-3.1-8b-instruct" } : body,
+            });
+            assert.notEqual(ok.status, 403, w);
+            // nginx writes the access line after the answer has gone out: wait for it (≤ 5 s).
+            const lineOf = () =>
+                audit(w)
+                    .slice(since)
+                    .filter((x) => x.listener === listenerOf(w));
+            for (let i = 0; i < 50 && lineOf().length === 0; i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            const l = lineOf();
+            assert.ok(
+                l.length === 1 && /^\d{3}$/.test(String(l[0]!.upstream_status)),
+                `${w} forwarded: ${JSON.stringify(l)}`,
+            );
+        }
+        // The clients check the servers too: a guardrails certificate shown as inference's is
+        // refused by the sidecar's loopback client (name mismatch), nothing is sent.
+        const reached = stack.inference.requests.length;
+        const r = await request(stack.ports.guardrailsToInference!, "GET", "/v1/models");
+        assert.equal(r.status, 404, "only POST /v1/chat/completions leaves the pod");
+        assert.equal(stack.inference.requests.length, reached);
+    });
+
+    it("rotates certificates without dropping a request: the next handshake uses the new one", async () => {
+        const objs = stack.rendered.objects;
+        const logOf = (w: string) => stack.sidecars[w]!.started.log();
+        const reloads = (w: string) => logOf(w).split('"event":"mtls.files_reloaded"').length - 1;
+        const gwReloads = () => gateway.log().split('"event":"gateway.files_reloaded"').length - 1;
+        const served = async (w: string, host: string, client: Issued) =>
+            (
+                await tlsRequest({
+                    port: stack.ports[w]!,
+                    ca: stack.pki.ca,
+                    servername: host,
+                    client,
+                    method: "POST",
+                    path: "/v1/chat/completions",
+                    body: {
+                        model: "llama-3.1-8b-instruct",
+                        messages: [{ role: "user", content: "hi" }],
+                    },
+                })
+            ).serverSerial;
+        const guardrailsClient = stack.pki.issue(
+            "guardrails-probe",
+            Pki.spec(objs, "guardrails-mtls", "llm-guardrails"),
+        );
+        const inferenceHost = "inference.llm-inference.svc.cluster.local";
+        const old = await served("inference", inferenceHost, guardrailsClient);
+        // Traffic through the whole path while cert-manager's renewals land (kubelet ..data swap):
+        // inference's server certificate, the guardrails' (server and client) and the gateway's.
+        let stop = false;
+        const statuses: number[] = [];
+        const traffic = (async () => {
+            while (!stop) statuses.push((await ask("What is a Pod? (rotation)")).status);
+        })();
+        const rotated: Record<string, string> = {};
+        const r0 = {
+            inference: reloads("inference"),
+            guardrails: reloads("guardrails"),
+            gw: gwReloads(),
+        };
+        for (const [w, dir, name, ns] of [
+            ["inference", "inference", "inference-mtls", "llm-inference"],
+            ["guardrails", "guardrails", "guardrails-mtls", "llm-guardrails"],
+            ["gateway", "gateway", "gateway-mtls", "llm-gateway"],
+        ] as const) {
+            const leaf = stack.pki.mount(objs, name, ns, path.join(scratch, dir, "mtls-tls"));
+            rotated[w] = serialOf(leaf.cert);
+        }
+        await waitUntil(
+            stack.sidecars.inference!.started,
+            "inference's sidecar reloaded",
+            async () => reloads("inference") > r0.inference,
+            20_000,
+        );
+        await waitUntil(
+            stack.sidecars.guardrails!.started,
+            "guardrails' sidecar reloaded",
+            async () => reloads("guardrails") > r0.guardrails,
+            20_000,
+        );
+        await waitUntil(gateway, "the gateway reloaded", async () => gwReloads() > r0.gw, 20_000);
+        // Let the old workers finish, then a few more requests on fresh handshakes.
+        await new Promise((r) => setTimeout(r, 1500));
+        const after = statuses.length;
+        while (statuses.length < after + 5) await new Promise((r) => setTimeout(r, 100));
+        stop = true;
+        await traffic;
+        assert.ok(statuses.length >= 10, `${statuses.length} requests during the rotation`);
+        assert.deepEqual([...new Set(statuses)], [200], `statuses ${JSON.stringify(statuses)}`);
+        // The next handshake: inference serves its new certificate...
+        const now = await served("inference", inferenceHost, guardrailsClient);
+        assert.notEqual(now, old);
+        assert.equal(now, rotated.inference);
+        // ...the guardrails present their new one to inference and the gateway its new one.
+        const clientSerials = (w: string, listener: string) =>
+            audit(w)
+                .filter((l) => l.listener === listener)
+                .slice(-3)
+                .map((l) => String(l.client_serial).toUpperCase());
+        assert.ok(
+            clientSerials("inference", "inference").includes(rotated.guardrails!),
+            "inference saw the guardrails' new client certificate",
+        );
+        assert.ok(
+            clientSerials("guardrails", "guardrails").includes(rotated.gateway!),
+            "the guardrails saw the gateway's new client certificate",
+        );
+        for (const w of ["inference", "guardrails"]) {
+            assert.doesNotMatch(logOf(w), /emerg|files_rejected/, w);
+            assert.doesNotMatch(logOf(w), /BEGIN (EC )?PRIVATE KEY/, `${w} prints no key`);
+        }
+    });
+
     it("compares API keys exactly: another case, a prefix or no key is refused", async () => {
         for (const bad of [keyA.toUpperCase(), keyA.toLowerCase(), keyA.slice(0, -1), `${keyA}x`]) {
             const r = await ask("hello", {}, bad);
@@ -268,10 +539,10 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             stack.rendered,
             root,
             {
-                inference: stack.ports.inference,
-                jailbreak: stack.ports.jailbreak,
-                analyzer: stack.ports.analyzer,
-                anonymizer: stack.ports.anonymizer,
+                inference: stack.ports.guardrailsToInference!,
+                jailbreak: stack.ports.jailbreak!,
+                analyzer: stack.ports.guardrailsToAnalyzer!,
+                anonymizer: stack.ports.guardrailsToAnonymizer!,
             },
             "default",
         );
@@ -363,7 +634,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         assert.equal((await ask("hello", {}, keyA)).status, 401);
         assert.equal((await ask("hello", {}, keyB)).status, 200);
         assert.equal(masterPid(), pid0, "the same nginx master: reloaded, not restarted");
-        assert.match(gateway.log().slice(since), /"event":"gateway.keys_reloaded"/);
+        assert.match(gateway.log().slice(since), /"event":"gateway.files_reloaded"/);
 
         // A key file broken by hand (nothing the template writes): checked, refused, never loaded.
         projectSecret(keysDir(), { "api-keys.map": `"~^Bearer ${keyA}$" ;\n"~^Bearer ${keyB}` });
@@ -554,7 +825,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             (await request(stack.ports.guardrailsMetrics, "GET", "/v1/models")).status,
             404,
         );
-        assert.equal((await request(stack.ports.guardrails, "GET", "/metrics")).status, 404);
+        assert.equal((await request(stack.ports.guardrailsApp!, "GET", "/metrics")).status, 404);
         fs.mkdirSync(path.join(__dirname, "captured"), { recursive: true });
         fs.writeFileSync(path.join(__dirname, "captured", "guardrails.prom"), m.text);
     });

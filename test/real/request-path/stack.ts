@@ -16,6 +16,7 @@ import { cacheDir, repoRoot } from "../support/env";
 import { Venv, ensureApt, ensureVenv } from "../support/install";
 import { K8sObject, clusters, findObject, manifests } from "../support/plan";
 import { Started, freePort, httpAnswers, portOpen, start, waitUntil } from "../support/proc";
+import { Pki } from "./pki";
 import { StandinInference, startStandinInference } from "./standin-inference";
 
 /** UID/GID the platform's containers run as (the pods' fixed non-root user). */
@@ -241,17 +242,28 @@ export interface Stack {
     readonly inference: StandinInference;
     readonly jailbreak: JailbreakStub;
     readonly servers: Record<string, Started>;
+    /** The mTLS sidecars: guardrails, inference, analyzer, anonymizer. */
+    readonly sidecars: Record<string, Sidecar>;
     readonly ports: Record<string, number>;
     readonly keysFile: string;
     readonly rendered: Rendered;
+    /** The cluster CA the certificates were issued from. */
+    readonly pki: Pki;
 }
+
+/** The guardrails pod's loopback addresses the rails name (its mTLS sidecar's listeners). */
+export const railsLoopback = {
+    inference: "http://127.0.0.1:8001",
+    analyzer: "http://127.0.0.1:8003",
+    anonymizer: "http://127.0.0.1:8004",
+} as const;
 
 /**
  * The rails files as the kubelet mounts them (every projected ConfigMap key at its path, in the
- * `..data` layout), endpoints on 127.0.0.1.
+ * `..data` layout), the pod's loopback listeners and the jailbreak Service on 127.0.0.1 ports.
  */
 export function writeRails(
-    r: Rendered,
+    r: Pick<Rendered, "guardrails" | "railsConfigMap">,
     root: string,
     ports: { inference: number; jailbreak: number; analyzer: number; anonymizer: number },
     configId: string,
@@ -267,22 +279,22 @@ export function writeRails(
     for (const item of items) {
         let text = data[item.key];
         if (item.path === "config.yml") {
-            const swap = (host: string, port: number) => {
-                text = rewriteOnce(text, host, `http://127.0.0.1:${port}`, `config.yml ${host}`);
+            const swap = (from: string, port: number) => {
+                text = rewriteOnce(
+                    text,
+                    `${from}`,
+                    `http://127.0.0.1:${port}`,
+                    `config.yml ${from}`,
+                );
             };
-            swap("http://inference.llm-inference.svc.cluster.local:8000", ports.inference);
+            // `<base>/v1`: the base is rewritten, the path kept.
+            swap(railsLoopback.inference, ports.inference);
             swap(
                 "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337",
                 ports.jailbreak,
             );
-            swap(
-                "http://presidio-analyzer.llm-output-filter.svc.cluster.local:3000",
-                ports.analyzer,
-            );
-            swap(
-                "http://presidio-anonymizer.llm-output-filter.svc.cluster.local:3000",
-                ports.anonymizer,
-            );
+            swap(railsLoopback.analyzer, ports.analyzer);
+            swap(railsLoopback.anonymizer, ports.anonymizer);
         }
         writeForPod(path.join(dir, stamp, item.path), text);
     }
@@ -314,7 +326,10 @@ export function startGuardrails(
               ? `--port=${port}`
               : a.startsWith("--metrics-port=")
                 ? `--metrics-port=${metricsPort}`
-                : a,
+                : // The pod IP's metrics listener: loopback on this shared host.
+                  a.startsWith("--metrics-host=")
+                  ? "--metrics-host=127.0.0.1"
+                  : a,
     );
     const env: NodeJS.ProcessEnv = {};
     for (const e of c.env as { name: string; value: string }[]) env[e.name] = e.value;
@@ -334,12 +349,128 @@ export function startGuardrails(
     });
 }
 
+/**
+ * A rendered nginx.conf or run script for this host (pure): the pod's /tmp → `tmp`, each mounted
+ * folder → its local copy, and every address nginx listens on or dials (`listen`, upstream
+ * `server`, `proxy_pass` to an address) → its 127.0.0.1 port, all of which `addresses` must name
+ * (an address it does not name fails, so a renderer change cannot slip through); the run
+ * script's poll interval → 1 s.
+ */
+export function forHost(
+    text: string,
+    opts: {
+        readonly tmp: string;
+        readonly paths?: Readonly<Record<string, string>>;
+        readonly addresses?: Readonly<Record<string, string>>;
+    },
+): string {
+    const addr = (what: string) => (x: string) => {
+        const to = opts.addresses?.[x];
+        if (to === undefined) throw new Error(`${what} ${x}: no local address given`);
+        return to;
+    };
+    let out = text.replace(/\/tmp\//g, `${opts.tmp}/`);
+    for (const [from, to] of Object.entries(opts.paths ?? {}))
+        out = out.split(`${from}/`).join(`${to}/`);
+    out = out.replace(
+        /(\blisten )([^\s;]+)((?: ssl)?;)/g,
+        (_, a, x, b) => a + addr("listen")(x) + b,
+    );
+    out = out.replace(/^(\s+server )([^\s;]+);/gm, (_, a, x) => `${a}${addr("upstream")(x)};`);
+    out = out.replace(
+        /(proxy_pass https?:\/\/)([^/;\s]*:\d+)/g,
+        (_, a, x) => a + addr("proxy_pass")(x),
+    );
+    return out.replace(/^poll=\d+$/m, "poll=1");
+}
+
+/** `sh <script>` as the pod user (busybox's sh, as the nginx image's ash). */
+export function startRunScript(name: string, script: string, logFile: string): Started {
+    podLog(logFile);
+    return start(
+        name,
+        "setpriv",
+        [`--reuid=${podUid}`, `--regid=${podUid}`, "--clear-groups", "busybox", "sh", script],
+        logFile,
+    );
+}
+
+/** A started mTLS sidecar (or entry): its scratch root, log and certificate folders. */
+export interface Sidecar {
+    readonly started: Started;
+    readonly root: string;
+    /** Local folder of each mounted certificate Secret, by its path in the container. */
+    readonly mounts: Readonly<Record<string, string>>;
+}
+
+/**
+ * Starts a rendered `<id>-mtls-nginx`-style ConfigMap (nginx.conf + run-nginx.sh) the way its
+ * container runs it (`/bin/sh /etc/mtls/conf/run-nginx.sh`, as the pod user), certificates
+ * mounted where `mounts` says (written by the caller), addresses as `addresses` maps them.
+ */
+export function startSidecar(opts: {
+    readonly name: string;
+    readonly objects: readonly K8sObject[];
+    readonly namespace: string;
+    readonly configMap: string;
+    /** The Deployment and container that run it (their command is checked). */
+    readonly deployment: string;
+    readonly container: string;
+    readonly root: string;
+    readonly addresses: Readonly<Record<string, string>>;
+    /** Local folder of each mounted certificate Secret (by container path). */
+    readonly mounts: Readonly<Record<string, string>>;
+}): Sidecar {
+    const cm = findObject(
+        opts.objects as K8sObject[],
+        "ConfigMap",
+        opts.configMap,
+        opts.namespace,
+    ) as Any;
+    const dep = findObject(
+        opts.objects as K8sObject[],
+        "Deployment",
+        opts.deployment,
+        opts.namespace,
+    );
+    const command = container(dep, opts.container).command as string[];
+    if (command[0] !== "/bin/sh" || command[1] !== "/etc/mtls/conf/run-nginx.sh") {
+        throw new Error(`${opts.name}: unexpected rendered command ${JSON.stringify(command)}`);
+    }
+    const root = podDir(opts.root);
+    const confDir = podDir(path.join(root, "conf"));
+    const o = {
+        tmp: podDir(path.join(root, "tmp")),
+        paths: { "/etc/mtls/conf": confDir, ...opts.mounts },
+        addresses: opts.addresses,
+    };
+    writeForPod(path.join(confDir, "nginx.conf"), forHost(cm.data["nginx.conf"], o));
+    writeForPod(path.join(confDir, "run-nginx.sh"), forHost(cm.data["run-nginx.sh"], o));
+    const started = startRunScript(
+        opts.name,
+        path.join(confDir, "run-nginx.sh"),
+        path.join(root, `${opts.name}.log`),
+    );
+    return { started, root, mounts: opts.mounts };
+}
+
+/** Local 127.0.0.1 addresses, by name. */
+export type Addresses = Record<string, string>;
+
+/** `127.0.0.1:<free port>`. */
+export async function local(): Promise<string> {
+    return `127.0.0.1:${await freePort()}`;
+}
+
+const portOfAddress = (a: string) => Number(a.slice(a.lastIndexOf(":") + 1));
+
 /** Starts the whole path and waits for every part to answer. */
 export async function startStack(
     scratch: string,
     tools: ReturnType<typeof install>,
 ): Promise<Stack> {
     const r = rendered();
+    const objs = r.objects;
     podDir(scratch);
     fs.chmodSync(scratch, 0o755);
     const model = (container(r.inference, "vllm").args as string[])[
@@ -349,121 +480,212 @@ export async function startStack(
     standins.push(inference);
     const jailbreak = await startJailbreakStub();
     standins.push(jailbreak);
-    const ports: Record<string, number> = {
-        inference: inference.port,
-        jailbreak: jailbreak.port,
-        analyzer: await freePort(),
-        anonymizer: await freePort(),
-        guardrails: await freePort(),
-        guardrailsMetrics: await freePort(),
-        gateway: await freePort(),
-        inferenceMetrics: await freePort(),
-    };
+    // Every address of the path: the Services (the tiers' sidecars), each pod's loopback
+    // listeners and apps, the health listeners. One port each on this host.
+    const a: Addresses = {};
+    for (const k of [
+        "gateway",
+        "guardrails",
+        "guardrailsApp",
+        "guardrailsHealth",
+        "guardrailsToInference",
+        "guardrailsToAnalyzer",
+        "guardrailsToAnonymizer",
+        "guardrailsMetrics",
+        "inference",
+        "inferenceHealth",
+        "inferenceMetrics",
+        "analyzer",
+        "analyzerApp",
+        "analyzerHealth",
+        "anonymizer",
+        "anonymizerApp",
+        "anonymizerHealth",
+    ]) {
+        a[k] = await local();
+    }
+    a.inferenceApp = `127.0.0.1:${inference.port}`;
+    const ports: Record<string, number> = Object.fromEntries(
+        Object.entries(a).map(([k, v]) => [k, portOfAddress(v)]),
+    );
+    ports.jailbreak = jailbreak.port;
     const servers: Record<string, Started> = {};
+    const sidecars: Record<string, Sidecar> = {};
     const log = (n: string) => path.join(scratch, `${n}.log`);
+
+    // The cluster CA and every tier's certificate, from the rendered Certificates.
+    const pki = new Pki(path.join(scratch, "pki"), "dev");
+    const tlsDir = (pod: string) => path.join(scratch, pod, "mtls-tls");
+    const mountCert = (pod: string, ns: string) =>
+        pki.mount(objs, `${pod}-mtls`, ns, podDir(tlsDir(pod)));
+    mountCert("gateway", "llm-gateway");
+    mountCert("guardrails", "llm-guardrails");
+    mountCert("inference", "llm-inference");
+    mountCert("presidio-analyzer", "llm-output-filter");
+    mountCert("presidio-anonymizer", "llm-output-filter");
+
+    const svc = {
+        guardrails: "guardrails.llm-guardrails.svc.cluster.local:8000",
+        inference: "inference.llm-inference.svc.cluster.local:8000",
+        analyzer: "presidio-analyzer.llm-output-filter.svc.cluster.local:3000",
+        anonymizer: "presidio-anonymizer.llm-output-filter.svc.cluster.local:3000",
+    };
+    // Presidio apps and their sidecars.
     for (const which of ["analyzer", "anonymizer"] as const) {
         servers[which] = start(
             `presidio-${which}`,
             tools.presidio.python,
-            [path.join(__dirname, "presidio_server.py"), which, String(ports[which])],
+            [path.join(__dirname, "presidio_server.py"), which, String(ports[`${which}App`])],
             log(`presidio-${which}`),
             { env: { HOME: scratch } },
         );
+        const id = `presidio-${which}`;
+        sidecars[which] = startSidecar({
+            name: `${id}-mtls`,
+            objects: objs,
+            namespace: "llm-output-filter",
+            configMap: `${id}-mtls-nginx`,
+            deployment: id,
+            container: "mtls",
+            root: path.join(scratch, id),
+            addresses: {
+                "3000": a[which]!,
+                "127.0.0.1:3001": a[`${which}App`]!,
+                "8081": a[`${which}Health`]!,
+            },
+            mounts: { "/etc/mtls/tls": tlsDir(id) },
+        });
     }
+    // Inference: the stand-in as vLLM on the pod's loopback, its mTLS sidecar, the metrics one.
+    sidecars.inference = startSidecar({
+        name: "inference-mtls",
+        objects: objs,
+        namespace: "llm-inference",
+        configMap: "inference-mtls-nginx",
+        deployment: "inference",
+        container: "mtls",
+        root: path.join(scratch, "inference"),
+        addresses: {
+            "8000": a.inference!,
+            "127.0.0.1:8010": a.inferenceApp!,
+            "8081": a.inferenceHealth!,
+        },
+        mounts: { "/etc/mtls/tls": tlsDir("inference") },
+    });
+
+    // Guardrails: the entrypoint on the pod's loopback, its sidecar (server + loopback clients).
     const configId = (container(r.guardrails, "guardrails").args as string[])
-        .find((a) => a.startsWith("--config-id="))!
+        .find((x) => x.startsWith("--config-id="))!
         .slice("--config-id=".length);
     const configRoot = podDir(path.join(scratch, "config"));
-    writeRails(r, configRoot, ports as Any, configId);
+    writeRails(
+        r,
+        configRoot,
+        {
+            inference: ports.guardrailsToInference!,
+            jailbreak: jailbreak.port,
+            analyzer: ports.guardrailsToAnalyzer!,
+            anonymizer: ports.guardrailsToAnonymizer!,
+        },
+        configId,
+    );
     servers.guardrails = startGuardrails(
         "guardrails",
         tools.guardrails,
         r,
         configRoot,
-        ports.guardrails,
-        ports.guardrailsMetrics,
+        ports.guardrailsApp!,
+        ports.guardrailsMetrics!,
         log("guardrails"),
     );
+    sidecars.guardrails = startSidecar({
+        name: "guardrails-mtls",
+        objects: objs,
+        namespace: "llm-guardrails",
+        configMap: "guardrails-mtls-nginx",
+        deployment: "guardrails",
+        container: "mtls",
+        root: path.join(scratch, "guardrails"),
+        addresses: {
+            "8000": a.guardrails!,
+            "127.0.0.1:8010": a.guardrailsApp!,
+            "8081": a.guardrailsHealth!,
+            "127.0.0.1:8001": a.guardrailsToInference!,
+            "127.0.0.1:8003": a.guardrailsToAnalyzer!,
+            "127.0.0.1:8004": a.guardrailsToAnonymizer!,
+            [svc.inference]: a.inference!,
+            [svc.analyzer]: a.analyzer!,
+            [svc.anonymizer]: a.anonymizer!,
+        },
+        mounts: { "/etc/mtls/tls": tlsDir("guardrails") },
+    });
 
-    // Gateway: the rendered nginx.conf with the guardrails upstream and the key map here.
-    const keysDir = podDir(path.join(scratch, "gateway", "keys"));
+    // Gateway: the rendered nginx.conf and run-gateway.sh in the container's layout.
+    const gw = path.join(scratch, "gateway");
+    const gwConf = podDir(path.join(gw, "conf"));
+    const keysDir = podDir(path.join(gw, "keys"));
     const keysFile = path.join(keysDir, "api-keys.map");
-    const gwRoot = podDir(path.join(scratch, "gateway", "tmp"));
-    // First the pod's /tmp paths (pid, temp folders), before any scratch path is written in.
-    let conf = r.gatewayConf.replace(/\/tmp\//g, `${gwRoot}/`);
-    conf = rewriteOnce(
-        conf,
-        "listen 8080;",
-        `listen 127.0.0.1:${ports.gateway};`,
-        "gateway listen",
-    );
-    conf = rewriteOnce(
-        conf,
-        "server guardrails.llm-guardrails.svc.cluster.local:8000;",
-        `server 127.0.0.1:${ports.guardrails};`,
-        "gateway upstream",
-    );
-    const confFile = path.join(scratch, "gateway", "nginx.conf");
-    writeForPod(confFile, conf);
+    const gwOpts = {
+        tmp: podDir(path.join(gw, "tmp")),
+        paths: {
+            "/etc/gateway/conf": gwConf,
+            "/etc/gateway/keys": keysDir,
+            "/etc/mtls/tls": tlsDir("gateway"),
+        },
+        addresses: { "8080": a.gateway!, [svc.guardrails]: a.guardrails! },
+    };
+    writeForPod(path.join(gwConf, "nginx.conf"), forHost(r.gatewayConf, gwOpts));
+    writeForPod(path.join(gwConf, "run-gateway.sh"), forHost(r.gatewayScript, gwOpts));
     projectSecret(keysDir, { "api-keys.map": "" });
-    // The entrypoint script: the same paths, and a 1 s rotation check instead of 10 s.
-    let script = r.gatewayScript.replace(/\/tmp\//g, `${gwRoot}/`);
-    script = rewriteOnce(
-        script,
-        "conf=/etc/gateway/conf/nginx.conf\n",
-        `conf=${confFile}\n`,
-        "script conf",
-    );
-    script = rewriteOnce(
-        script,
-        "mounted=/etc/gateway/keys/api-keys.map\n",
-        `mounted=${keysFile}\n`,
-        "script keys",
-    );
-    script = rewriteOnce(script, "poll=10\n", "poll=1\n", "script poll");
-    writeForPod(path.join(scratch, "gateway", "run-gateway.sh"), script);
 
-    // Inference metrics sidecar: the rendered conf, vLLM's port → the stand-in.
-    const mRoot = podDir(path.join(scratch, "metrics", "tmp"));
-    let mconf = r.metricsConf.replace(/\/tmp\//g, `${mRoot}/`);
-    mconf = rewriteOnce(
-        mconf,
-        "listen 9400;",
-        `listen 127.0.0.1:${ports.inferenceMetrics};`,
-        "metrics listen",
+    // Inference metrics sidecar: the rendered conf, vLLM's loopback port → the stand-in.
+    const mRoot = podDir(path.join(scratch, "metrics"));
+    const mConfFile = path.join(mRoot, "nginx.conf");
+    writeForPod(
+        mConfFile,
+        forHost(r.metricsConf, {
+            tmp: podDir(path.join(mRoot, "tmp")),
+            addresses: { "9400": a.inferenceMetrics!, "127.0.0.1:8010": a.inferenceApp! },
+        }),
     );
-    mconf = rewriteOnce(
-        mconf,
-        "proxy_pass http://127.0.0.1:8000/metrics;",
-        `proxy_pass http://127.0.0.1:${ports.inference}/metrics;`,
-        "metrics upstream",
-    );
-    const mConfFile = path.join(scratch, "metrics", "nginx.conf");
-    writeForPod(mConfFile, mconf);
     servers.metrics = startNginx(
         "inference-metrics",
         container(r.inference, "metrics").command,
         mConfFile,
         log("inference-metrics"),
     );
+    for (const [k, v] of Object.entries(sidecars)) servers[`${k}-mtls`] = v.started;
 
-    const stack: Stack = { scratch, inference, jailbreak, servers, ports, keysFile, rendered: r };
+    const stack: Stack = {
+        scratch,
+        inference,
+        jailbreak,
+        servers,
+        sidecars,
+        ports,
+        keysFile,
+        rendered: r,
+        pki,
+    };
     await waitUntil(servers.metrics, "the metrics listener", () =>
-        portOpen(ports.inferenceMetrics),
+        portOpen(ports.inferenceMetrics!),
     );
     for (const which of ["analyzer", "anonymizer"]) {
         await waitUntil(
-            servers[which],
-            "/health",
-            () => answers200(`http://127.0.0.1:${ports[which]}/health`),
+            servers[which]!,
+            "/health through the sidecar",
+            () => answers200(`http://127.0.0.1:${ports[`${which}Health`]}/health`),
             120_000,
         );
     }
     await waitUntil(
         servers.guardrails,
-        "/health",
-        () => answers200(`http://127.0.0.1:${ports.guardrails}/health`),
+        "/health through the sidecar",
+        () => answers200(`http://127.0.0.1:${ports.guardrailsHealth}/health`),
         180_000,
+    );
+    await waitUntil(sidecars.inference!.started, "/health through the sidecar", () =>
+        answers200(`http://127.0.0.1:${ports.inferenceHealth}/health`),
     );
     return stack;
 }
@@ -497,20 +719,10 @@ export function startGatewayProcess(stack: Stack, name = "gateway"): Started {
     if (c.command[0] !== "/bin/sh" || c.command.length !== 2) {
         throw new Error(`gateway: unexpected rendered command ${JSON.stringify(c.command)}`);
     }
-    const logFile = path.join(stack.scratch, `${name}.log`);
-    podLog(logFile);
-    return start(
+    return startRunScript(
         name,
-        "setpriv",
-        [
-            `--reuid=${podUid}`,
-            `--regid=${podUid}`,
-            "--clear-groups",
-            "busybox",
-            "sh",
-            path.join(stack.scratch, "gateway", "run-gateway.sh"),
-        ],
-        logFile,
+        path.join(stack.scratch, "gateway", "conf", "run-gateway.sh"),
+        path.join(stack.scratch, `${name}.log`),
     );
 }
 
