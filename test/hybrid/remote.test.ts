@@ -456,12 +456,13 @@ describe("hybrid: the candidate guardrails tier of a calling cluster (Kubeflow o
         assert.ok(dep, "candidate-guardrails on onprem-fra");
         assert.deepEqual(
             (dep.spec.template.spec.containers as Any[]).map((c) => c.name),
-            ["guardrails", "uplink"],
+            ["guardrails", "mtls"],
         );
-        // One uplink (ConfigMap, certificate secret) shared by both tiers.
+        // One uplink client certificate (pulled from the serving cluster's vault) for both tiers.
         assert.equal(
             site.filter(
-                (m: Any) => m.kind === "ConfigMap" && m.metadata.name === "guardrails-uplink-nginx",
+                (m: Any) =>
+                    m.kind === "ExternalSecret" && m.metadata.name === "guardrails-uplink-tls",
             ).length,
             1,
         );
