@@ -8,15 +8,15 @@ import { strict as assert } from "assert";
 import Ajv from "ajv";
 import Ajv2020 from "ajv/dist/2020";
 import {
-    ChartData,
     DeclaredRelease,
     chartData,
     chartId,
     declaredByStacks,
+    defaultsOf,
     requireChartsDir,
 } from "./support";
 import { certManagerValues } from "../../modules/k8s/baseline/ingress";
-import { coalesce, undefinedKeys, withSubcharts } from "./values";
+import { coalesce, undefinedKeys } from "./values";
 
 /**
  * Maps the charts leave free-form, by chart: each entry is a values path whose keys are not the
@@ -33,6 +33,12 @@ const freeForm: Readonly<Record<string, readonly { path: string; why: string }[]
             path: `${c}podDisruptionBudget.minAvailable`,
             why: "commented in values.yaml, read by templates/*poddisruptionbudget.yaml and in the schema",
         })),
+        ...["", "webhook.", "cainjector.", "startupapicheck.", "acmesolver."].flatMap((c) =>
+            ["tag", "digest"].map((k) => ({
+                path: `${c}image.${k}`,
+                why: "commented in values.yaml (+docs:property), read by the `image` helper of templates/_helpers.tpl and in the schema",
+            })),
+        ),
     ],
     "external-secrets-0.19.2": ["", "webhook.", "certController."].flatMap((c) => [
         {
@@ -44,6 +50,10 @@ const freeForm: Readonly<Record<string, readonly { path: string; why: string }[]
     ]),
     "ingress-nginx-4.14.1": [
         { path: "controller.config.**", why: "data of the controller's ConfigMap: nginx settings" },
+        ...["controller.image", "controller.admissionWebhooks.patch.image"].map((c) => ({
+            path: `${c}.repository`,
+            why: "commented in values.yaml (the full image URL instead of registry/image), read by controller-deployment.yaml and job-patch/*.yaml",
+        })),
         { path: "controller.extraArgs.**", why: "controller flags, one per key" },
         { path: "controller.podSecurityContext.**", why: "a PodSecurityContext, toYaml" },
         { path: "controller.resources.**", why: "ResourceRequirements, toYaml" },
@@ -55,6 +65,16 @@ const freeForm: Readonly<Record<string, readonly { path: string; why: string }[]
         },
     ],
     "kata-deploy-3.29.0": [{ path: "nodeSelector.**", why: "the DaemonSet's nodeSelector" }],
+    "gpu-operator-v25.3.0": [
+        ...["operator", "validator"].map((c) => ({
+            path: `${c}.version`,
+            why: "commented in values.yaml (default the chart's appVersion), read by templates/_helpers.tpl gpu-operator.fullimage and clusterpolicy.yaml",
+        })),
+        {
+            path: "node-feature-discovery.image",
+            why: "the image keys of the node-feature-discovery v0.17.2 subchart (its values.yaml: image.repository, image.tag), whose data the charts folder does not hold",
+        },
+    ],
     "kube-prometheus-stack-82.16.0": [
         ...[
             "alertmanager.alertmanagerSpec",
@@ -81,29 +101,6 @@ const freeForm: Readonly<Record<string, readonly { path: string; why: string }[]
         },
     ],
 };
-
-/** Subcharts whose defaults sit under a key of the parent chart (Chart.yaml `dependencies`). */
-const subcharts: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-    "kube-prometheus-stack-82.16.0": {
-        grafana: "grafana-11.3.6",
-        "kube-state-metrics": "kube-state-metrics-7.2.2",
-        "prometheus-node-exporter": "prometheus-node-exporter-4.52.2",
-    },
-};
-
-function defaultsOf(chart: ChartData): Record<string, unknown> {
-    const subs = subcharts[chart.id] ?? {};
-    return withSubcharts(
-        chart.values,
-        Object.fromEntries(
-            Object.entries(subs).map(([key, id]) => {
-                const sub = chartData(id);
-                if (sub === undefined) throw new Error(`no data for subchart ${id} of ${chart.id}`);
-                return [key, sub.values];
-            }),
-        ),
-    );
-}
 
 const where = (r: DeclaredRelease) => `${r.stack}/${r.cluster} release ${r.releaseName}`;
 

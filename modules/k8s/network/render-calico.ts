@@ -3,6 +3,7 @@
  * Open-source Calico has no domain rules and would treat a domains-only Allow as allow-anywhere,
  * so this renderer refuses any other engine.
  */
+import { withChartImages } from "../../constants/chart-images";
 import { labels } from "../../constants/labels";
 import { okePorts } from "../../constants/ports";
 import type { NetworkIntent } from "./intent";
@@ -92,12 +93,14 @@ export function renderCalicoEnterprise(intent: NetworkIntent): K8sObject[] {
  * pods and a listener the platform has no use for).
  */
 export function tigeraOperatorValues(): Record<string, unknown> {
-    return {
+    // The operator's image from the chart image catalog (the Calico images it starts are not
+    // settable here; modules/images.ts names them).
+    return withChartImages("tigera-operator", {
         installation: { enabled: true, kubernetesProvider: "" },
         apiServer: { enabled: false },
         goldmane: { enabled: false },
         whisker: { enabled: false },
-    };
+    });
 }
 
 /**
