@@ -423,7 +423,9 @@ export function mirrorTransformation(
     return [
         (args) => {
             if (!args.type.startsWith("kubernetes:")) return undefined;
-            let props = args.props;
+            // Reference strings first, then a release's image keys set whole: the other order
+            // would rewrite the source reference inside a mirror reference again.
+            let props = rewriteImages(args.props, manifest) as pulumi.Inputs;
             const chart =
                 args.type === "kubernetes:helm.sh/v3:Release"
                     ? catalogChartOf(props.chart)
@@ -434,7 +436,7 @@ export function mirrorTransformation(
                     values: rewriteChartValues(chart, props.values, manifest, lock),
                 };
             }
-            return { props: rewriteImages(props, manifest) as pulumi.Inputs, opts: args.opts };
+            return { props, opts: args.opts };
         },
     ];
 }
