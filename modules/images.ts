@@ -172,7 +172,9 @@ export function stackImages(
         }
         for (const ci of clusterChartImages(c, lock).images) {
             add(
-                `${chartImageLockFile} ${lockKey(ci)}`,
+                ci.layout === "operator"
+                    ? `modules/constants/chart-images.ts ${ci.chart} ${ci.path}`
+                    : `${chartImageLockFile} ${lockKey(ci)}`,
                 ci,
                 c.name,
                 { name: ci.chart, path: ci.path },

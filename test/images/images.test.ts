@@ -114,7 +114,7 @@ describe("prod refuses images it cannot verify, before any resource", () => {
         assert.deepEqual(
             issues.map((i) => i.path),
             ["node", "cni", "kube-controllers", "typha", "pod2daemon-flexvol"].map(
-                (n) => `images/chart-images.lock.json quay.io/calico/${n}:v3.31.5`,
+                (n) => `modules/constants/chart-images.ts tigera-operator (operator) calico/${n}`,
             ),
         );
         assert.ok(issues.every((i) => /ImageSet/.test(i.expected)));
