@@ -12,7 +12,10 @@ import { clusterChartImages, imageIssues, mirrorTransformation } from "../../mod
 import { RecordedResource, recordedResources, resetRecords, settle } from "../../tools/plan/mocks";
 import { isKubernetesObject } from "../../tools/plan/manifests";
 import { chartData, chartId, defaultsOf } from "../charts/support";
-import { coalesce } from "../charts/values";
+import Ajv from "ajv";
+import Ajv2020 from "ajv/dist/2020";
+import { freeForm } from "../charts/free-form";
+import { coalesce, undefinedKeys } from "../charts/values";
 import { fakeCloud, parse } from "../support/stacks";
 import { idOf, refFromValues } from "./chart-model";
 import { fixtureLock, prodMirroredRaw, useFixtureLock } from "./fixtures";
@@ -103,6 +106,27 @@ describe("a prod-like stack with images.mirror and a filled lock renders only mi
             }
         }
         assert.ok(checked >= 20, `only ${checked} chart images checked`);
+        assert.deepEqual(problems, []);
+    });
+
+    it("the releases' values, with digests and mirrors in their image keys, still use only chart keys and pass the charts' schemas", () => {
+        const problems: string[] = [];
+        for (const r of all.filter((x) => x.type === "kubernetes:helm.sh/v3:Release")) {
+            const i = r.inputs as { chart: string; version: string; values: any };
+            const data = chartData(chartId(i.chart, i.version))!;
+            const allowed = (freeForm[data.id] ?? []).map((f) => f.path);
+            for (const k of undefinedKeys(i.values, defaultsOf(data), allowed))
+                problems.push(`${r.name}: ${k}`);
+            if (data.schema !== undefined) {
+                const opts = { strict: false, allErrors: true, validateFormats: false };
+                const ajv = String(data.schema.$schema ?? "").includes("draft-07")
+                    ? new Ajv(opts)
+                    : new Ajv2020(opts);
+                const validate = ajv.compile(data.schema);
+                if (!validate(coalesce(data.values, i.values)))
+                    problems.push(`${r.name}: ${JSON.stringify(validate.errors)}`);
+            }
+        }
         assert.deepEqual(problems, []);
     });
 
