@@ -7,8 +7,20 @@
  * `npm run images:mirror`. Pure; `mirrorTransformation` points rendered objects at the mirrors.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { PlatformConfig } from "./config";
+import type { ClusterConfig, PlatformConfig } from "./config";
 import { ConfigValidationError, type ConfigIssue } from "./config/validate";
+import {
+    CatalogChart,
+    ChartImageLock,
+    ResolvedChartImage,
+    chartImageCatalog,
+    chartImageLockFile,
+    chartImageValues,
+    defaultChartImageLock,
+    lockKey,
+    resolveChartImage,
+    sourceRef,
+} from "./constants/chart-images";
 import {
     PinnedImage,
     images as directImages,
@@ -16,6 +28,7 @@ import {
     pipelineImages,
     placeholderDigest,
 } from "./constants/images";
+import { planBaseline } from "./k8s/baseline/plan";
 
 /** One image of the stack. */
 export interface ManifestImage {
@@ -31,6 +44,13 @@ export interface ManifestImage {
     readonly placeholder: boolean;
     /** Clusters that run it. */
     readonly clusters: readonly string[];
+    /** A Helm chart's image (modules/constants/chart-images.ts): the chart and its values paths. */
+    readonly chart?: { readonly name: CatalogChart; readonly paths: readonly string[] };
+    /**
+     * False for images an operator starts with no image keys in its chart (the tigera-operator's
+     * Calico components): they cannot be pinned or mirrored by this program.
+     */
+    readonly mirrorable: boolean;
 }
 
 /** One image to mirror into one region's OCIR: source digest and mirror reference. */
@@ -48,20 +68,73 @@ const ref = (i: PinnedImageLike) => `${i.repository}:${i.tag}@${i.digest}`;
 type PinnedImageLike = Pick<PinnedImage, "repository" | "tag" | "digest">;
 
 /**
+ * The Helm charts a cluster installs, as the cluster layer decides (the baseline plan, the
+ * observability and Calico switches), with the images each runs there: every catalogued image of
+ * the chart, but the Kata GPU components only on clusters with Kata GPU pools. `uncatalogued`
+ * names a chart the catalog does not describe (dcgm-exporter, whose values this repository's
+ * chart data lacks).
+ */
+export function clusterChartImages(
+    c: ClusterConfig,
+    lock: ChartImageLock = defaultChartImageLock(),
+): { images: ResolvedChartImage[]; uncatalogued: string[] } {
+    const plan = planBaseline(c);
+    const installed = new Set<CatalogChart>(["ingress-nginx"]);
+    if (plan.installKataDeploy) installed.add("kata-deploy");
+    if (plan.installGpuOperator) installed.add("gpu-operator");
+    if (plan.installExternalSecrets) installed.add("external-secrets");
+    if (plan.installCertManager) installed.add("cert-manager");
+    if (c.layer.observability.enabled) installed.add("kube-prometheus-stack");
+    if (c.layer.networkPolicy.installCalico) installed.add("tigera-operator");
+    const images = chartImageCatalog
+        .filter((i) => installed.has(i.chart))
+        .filter((i) => i.only !== "kataGpu" || c.capabilities.kataGpu)
+        .map((i) => resolveChartImage(i, lock));
+    return { images, uncatalogued: plan.installDcgmExporter ? ["dcgm-exporter"] : [] };
+}
+
+/**
  * The images the stack's clusters run, deduplicated by source reference: the enabled tiers'
  * images (stack config, with their overrides), the egress proxy (engine `proxy`), the decision-log
- * metrics sidecar, and the Kubeflow images when Kubeflow is enabled. Helm charts' images are not
- * here: no chart image is pinned by digest in this repository (see `chartImageIssues`).
+ * metrics sidecar, the Kubeflow images when Kubeflow is enabled, and the images of the Helm charts
+ * each cluster installs (`clusterChartImages`; digests from the chart or the lock `lock`).
  */
-export function stackImages(cfg: PlatformConfig): ManifestImage[] {
-    const byRef = new Map<string, { key: string; image: PinnedImageLike; clusters: string[] }>();
-    const add = (key: string, image: PinnedImageLike, cluster: string) => {
+export function stackImages(
+    cfg: PlatformConfig,
+    lock: ChartImageLock = defaultChartImageLock(),
+): ManifestImage[] {
+    const byRef = new Map<
+        string,
+        {
+            key: string;
+            image: PinnedImageLike;
+            clusters: string[];
+            chart?: { name: CatalogChart; paths: string[] };
+            mirrorable: boolean;
+        }
+    >();
+    const add = (
+        key: string,
+        image: PinnedImageLike,
+        cluster: string,
+        chart?: { name: CatalogChart; path: string },
+        mirrorable = true,
+    ) => {
         const r = ref(image);
         const seen = byRef.get(r);
         if (seen === undefined) {
-            byRef.set(r, { key, image, clusters: [cluster] });
-        } else if (!seen.clusters.includes(cluster)) {
-            seen.clusters.push(cluster);
+            byRef.set(r, {
+                key,
+                image,
+                clusters: [cluster],
+                chart: chart && { name: chart.name, paths: [chart.path] },
+                mirrorable,
+            });
+            return;
+        }
+        if (!seen.clusters.includes(cluster)) seen.clusters.push(cluster);
+        if (chart && seen.chart && !seen.chart.paths.includes(chart.path)) {
+            seen.chart.paths.push(chart.path);
         }
     };
     const constant = (name: string) => `modules/constants/images.ts ${name}`;
@@ -97,8 +170,19 @@ export function stackImages(cfg: PlatformConfig): ManifestImage[] {
             add(constant("pipelineImages.trainer"), pipelineImages.trainer, c.name);
             add(constant("modelLoaderImage"), modelLoaderImage, c.name);
         }
+        for (const ci of clusterChartImages(c, lock).images) {
+            add(
+                ci.layout === "operator"
+                    ? `modules/constants/chart-images.ts ${ci.chart} ${ci.path}`
+                    : `${chartImageLockFile} ${lockKey(ci)}`,
+                ci,
+                c.name,
+                { name: ci.chart, path: ci.path },
+                ci.layout !== "operator",
+            );
+        }
     });
-    return [...byRef.entries()].map(([source, { key, image, clusters }]) => ({
+    return [...byRef.entries()].map(([source, { key, image, clusters, chart, mirrorable }]) => ({
         key,
         repository: image.repository,
         tag: image.tag,
@@ -106,6 +190,8 @@ export function stackImages(cfg: PlatformConfig): ManifestImage[] {
         source,
         placeholder: image.digest === placeholderDigest,
         clusters,
+        ...(chart ? { chart } : {}),
+        mirrorable,
     }));
 }
 
@@ -151,10 +237,16 @@ export function mirrorRefOf(
     return { mirrorRef: `${repoPath}@${image.digest}`, mirrorRepository };
 }
 
-/** The mirror manifest of a stack: what `npm run images:mirror` copies and signs, per region. */
-export function mirrorManifest(cfg: PlatformConfig): MirrorEntry[] {
+/**
+ * The mirror manifest of a stack: what `npm run images:mirror` copies and signs, per region.
+ * Images that cannot be mirrored (`mirrorable` false) are not in it.
+ */
+export function mirrorManifest(
+    cfg: PlatformConfig,
+    lock: ChartImageLock = defaultChartImageLock(),
+): MirrorEntry[] {
     const out: MirrorEntry[] = [];
-    for (const image of stackImages(cfg)) {
+    for (const image of stackImages(cfg, lock).filter((i) => i.mirrorable)) {
         const byRegion = new Map<string, { prefix: string; clusters: string[] }>();
         for (const cluster of image.clusters) {
             const reg = mirrorRegistry(cfg, cluster);
@@ -172,10 +264,15 @@ export function mirrorManifest(cfg: PlatformConfig): MirrorEntry[] {
 
 /**
  * Why a prod stack cannot run only verified images, as config issues (exit 2, before any
- * resource): no mirror configured, an image still at the placeholder digest, or image signing on
- * while the Helm charts run images that are neither in OCIR nor signed.
+ * resource), each naming one concrete image: no mirror configured; one of our images, or a Helm
+ * chart's, still at the placeholder digest (a chart image's digest goes into the lock, see
+ * modules/constants/chart-images.ts); an image an operator starts that cannot be pinned; a chart
+ * whose images are not catalogued.
  */
-export function imageIssues(cfg: PlatformConfig): ConfigIssue[] {
+export function imageIssues(
+    cfg: PlatformConfig,
+    lock: ChartImageLock = defaultChartImageLock(),
+): ConfigIssue[] {
     if (cfg.environment !== "prod") {
         return [];
     }
@@ -189,37 +286,40 @@ export function imageIssues(cfg: PlatformConfig): ConfigIssue[] {
                 "<tenancy-namespace>/<prefix> of the OCIR mirrors (<region>.ocir.io/<tenancy-namespace>/<prefix>): prod runs only mirrored, signed images; run npm run images:mirror",
         });
     }
-    for (const i of stackImages(cfg)) {
-        if (i.placeholder) {
+    for (const i of stackImages(cfg, lock)) {
+        if (!i.mirrorable) {
             issues.push({
-                path: i.key.startsWith("clusters[") ? p(`${i.key}.digest`) : i.key,
-                value: i.source,
-                expected:
-                    "the digest of the pushed build (the all-zero digest is the placeholder of an image not built yet)",
+                path: i.key,
+                value: `${i.repository}:${i.tag}`,
+                expected: `an image pinned by digest and mirrored: the ${i.chart?.name} chart's operator starts it by tag from its upstream registry (no image keys in the chart; a digest needs an ImageSet this install does not render), so OKE's image verification would refuse it`,
             });
+        } else if (i.placeholder) {
+            issues.push(
+                i.chart !== undefined
+                    ? {
+                          path: i.key,
+                          value: `${i.repository}:${i.tag}`,
+                          expected: `its digest (chart ${i.chart.name}, values ${i.chart.paths.join(", ")}): run npm run images:mirror -- --stack ${cfg.stack} --write-lock (skopeo inspect resolves the tag), review and commit ${chartImageLockFile}`,
+                      }
+                    : {
+                          path: i.key.startsWith("clusters[") ? p(`${i.key}.digest`) : i.key,
+                          value: i.source,
+                          expected:
+                              "the digest of the pushed build (the all-zero digest is the placeholder of an image not built yet)",
+                      },
+            );
         }
     }
-    issues.push(...chartImageIssues(cfg));
+    cfg.clusters.forEach((c, n) => {
+        for (const chart of clusterChartImages(c, lock).uncatalogued) {
+            issues.push({
+                path: p(`clusters[${n}].baseline.gpu.devicePluginOwner`),
+                value: c.layer.baseline.gpu.devicePluginOwner,
+                expected: `a cluster whose charts' images are all catalogued: the ${chart} chart (installed with the OKE device plugin add-on) is not in modules/constants/chart-images.ts, so its images are neither pinned nor mirrored`,
+            });
+        }
+    });
     return issues;
-}
-
-/**
- * Helm charts install images this repository does not pin by digest (each chart's defaults), so
- * they cannot be mirrored and signed here; OKE's image verification would refuse their pods.
- */
-export function chartImageIssues(cfg: PlatformConfig): ConfigIssue[] {
-    return cfg.clusters.flatMap((c, i) =>
-        c.target === "oke" && c.imageSigning
-            ? [
-                  {
-                      path: `${cfg.project}:clusters[${i}].imageSigning`,
-                      value: true,
-                      expected:
-                          "a cluster whose Helm charts' images are pinned by digest and mirrored, which this repository does not do yet: OKE's image verification admits only OCIR images signed by the cluster's key, and the charts (cert-manager, External Secrets, ingress-nginx, GPU operator, kata-deploy, kube-prometheus-stack, Calico) pull from their upstream registries (prod refuses imageSigning false)",
-                  },
-              ]
-            : [],
-    );
 }
 
 /**
@@ -276,23 +376,69 @@ export function rewriteImages(value: unknown, manifest: readonly MirrorEntry[]):
     return value;
 }
 
+/** The catalogued chart of a Helm release's `chart` input (`oci://…/kata-deploy` → kata-deploy). */
+function catalogChartOf(chart: unknown): CatalogChart | undefined {
+    const name = typeof chart === "string" ? chart.split("/").pop() : undefined;
+    return chartImageCatalog.find((i) => i.chart === name)?.chart;
+}
+
+/**
+ * Points a Helm release's image keys at the mirrors: each catalogued image of its chart whose
+ * source reference is in `manifest` gets the chart's keys for `<mirror repository>:<tag>@<digest>`
+ * (the same `chartImageValues` the values builders use with the sources).
+ */
+export function rewriteChartValues(
+    chart: CatalogChart,
+    values: Readonly<Record<string, unknown>>,
+    manifest: readonly MirrorEntry[],
+    lock: ChartImageLock = defaultChartImageLock(),
+): Record<string, unknown> {
+    const bySource = new Map(manifest.map((e) => [e.source, e]));
+    return chartImageValues(
+        chart,
+        (i) => {
+            const e = bySource.get(ref(i));
+            return e === undefined
+                ? sourceRef(i)
+                : { repository: e.mirrorRef.split("@")[0]!, tag: i.tag, digest: i.digest };
+        },
+        lock,
+        values,
+    );
+}
+
 /**
  * A transformation that points every Kubernetes object below the resource it is given to at the
- * mirrors (one mechanism for every image the program renders), or none when `images.mirror` is
- * unset. Given to each cluster layer (its own region's mirrors), whose children inherit it.
+ * mirrors (one mechanism for every image the program renders: reference strings in objects, and
+ * the image keys of Helm releases' values), or none when `images.mirror` is unset. Given to each
+ * cluster layer (its own region's mirrors), whose children inherit it.
  */
 export function mirrorTransformation(
     cfg: PlatformConfig,
     clusterName: string,
 ): pulumi.ResourceTransformation[] {
-    const manifest = mirrorManifest(cfg).filter((e) => e.clusters.includes(clusterName));
+    const lock = defaultChartImageLock();
+    const manifest = mirrorManifest(cfg, lock).filter((e) => e.clusters.includes(clusterName));
     if (manifest.length === 0) {
         return [];
     }
     return [
-        (args) =>
-            args.type.startsWith("kubernetes:")
-                ? { props: rewriteImages(args.props, manifest) as pulumi.Inputs, opts: args.opts }
-                : undefined,
+        (args) => {
+            if (!args.type.startsWith("kubernetes:")) return undefined;
+            // Reference strings first, then a release's image keys set whole: the other order
+            // would rewrite the source reference inside a mirror reference again.
+            let props = rewriteImages(args.props, manifest) as pulumi.Inputs;
+            const chart =
+                args.type === "kubernetes:helm.sh/v3:Release"
+                    ? catalogChartOf(props.chart)
+                    : undefined;
+            if (chart !== undefined && typeof props.values === "object" && props.values !== null) {
+                props = {
+                    ...props,
+                    values: rewriteChartValues(chart, props.values, manifest, lock),
+                };
+            }
+            return { props, opts: args.opts };
+        },
     ];
 }

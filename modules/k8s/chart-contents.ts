@@ -358,6 +358,7 @@ function ingressNginx(r: ReleaseInputs): ChartContents {
 
 function certManager(r: ReleaseInputs): ChartContents {
     const ns = r.namespace;
+    const leaseNs = String(get(r.values, "global", "leaderElection", "namespace") ?? "kube-system");
     const src = (f: string) => `deploy/charts/cert-manager/templates/${f}`;
     const pod = (
         name: string,
@@ -393,10 +394,11 @@ function certManager(r: ReleaseInputs): ChartContents {
         ],
         objects: [
             { kind: "MutatingWebhookConfiguration", name: "cert-manager-webhook", namespace: "" },
-            // global.leaderElection.namespace defaults to kube-system (templates/rbac.yaml).
+            // In global.leaderElection.namespace, default kube-system (templates/rbac.yaml,
+            // cainjector-rbac.yaml).
             ...["cert-manager", "cert-manager-cainjector"].flatMap((n) => [
-                { kind: "Role", name: `${n}:leaderelection`, namespace: "kube-system" },
-                { kind: "RoleBinding", name: `${n}:leaderelection`, namespace: "kube-system" },
+                { kind: "Role", name: `${n}:leaderelection`, namespace: leaseNs },
+                { kind: "RoleBinding", name: `${n}:leaderelection`, namespace: leaseNs },
             ]),
             { kind: "ValidatingWebhookConfiguration", name: "cert-manager-webhook", namespace: "" },
             ...(on(r.values, false, "crds", "enabled")

@@ -165,7 +165,7 @@ describe("baseline: hybrid stack with an existing cluster without Kata", () => {
         const c = parse(raw, ["secure-llm-platform:kubeconfig-onprem2"]).clusters[1];
         const rs2 = await recordBaseline("bl-hybrid-op", c);
         const v = release(rs2, "gpu-operator")!.inputs.values as any;
-        assert.strictEqual(v.operator, undefined, "v25.3.0 has no operator.defaultRuntime");
+        assert.strictEqual(v.operator.defaultRuntime, undefined, "v25.3.0 has none");
         assert.strictEqual(v.sandboxWorkloads.enabled, false);
     });
 

@@ -149,6 +149,25 @@ describe("charts: what the charts create, next to what we author", function () {
         assert.deepEqual(problems, []);
     });
 
+    it("charts put nothing in kube-system but the CoreDNS scrape Service (cert-manager's leases in its own namespace)", () => {
+        const inKubeSystem = d.releases.flatMap((r) =>
+            contentsOf(r)!
+                .objects.filter((o) => o.namespace === "kube-system")
+                .map((o) => `${r.chart.split("/").pop()} ${o.kind} ${o.name}`),
+        );
+        assert.deepEqual([...new Set(inKubeSystem)], ["kube-prometheus-stack Service kps-coredns"]);
+        const cm = d.releases.filter((r) => r.chart === "cert-manager");
+        assert.ok(cm.length > 0, "a stack installs cert-manager from Helm");
+        for (const r of cm) {
+            assert.deepEqual(
+                contentsOf(r)!
+                    .objects.filter((o) => o.name.endsWith(":leaderelection"))
+                    .map((o) => o.namespace),
+                ["cert-manager", "cert-manager", "cert-manager", "cert-manager"],
+            );
+        }
+    });
+
     it("no object is declared both by us and by a chart", () => {
         const problems: string[] = [];
         for (const r of d.releases) {

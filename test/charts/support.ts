@@ -18,6 +18,7 @@ import {
 import { chartsDir } from "../real/support/env";
 import { readStackConfig } from "../../tools/plan/stackfile";
 import { fakeCloud, repoRoot, stackRaw } from "../support/stacks";
+import { withSubcharts } from "./values";
 
 /** The charts folder, or an error that says how to provide it (CI always lays it beside the repo). */
 export function requireChartsDir(): string {
@@ -64,6 +65,38 @@ export function chartData(id: string): ChartData | undefined {
     }
     chartCache.set(id, data);
     return data;
+}
+
+/** Subcharts whose defaults sit under a key of the parent chart (Chart.yaml `dependencies`). */
+export const subcharts: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+    "kube-prometheus-stack-82.16.0": {
+        grafana: "grafana-11.3.6",
+        "kube-state-metrics": "kube-state-metrics-7.2.2",
+        "prometheus-node-exporter": "prometheus-node-exporter-4.52.2",
+    },
+};
+
+/** A chart's default values with its subcharts' defaults under their keys. */
+export function defaultsOf(chart: ChartData): Record<string, unknown> {
+    const subs = subcharts[chart.id] ?? {};
+    return withSubcharts(
+        chart.values,
+        Object.fromEntries(
+            Object.entries(subs).map(([key, id]) => {
+                const sub = chartData(id);
+                if (sub === undefined) throw new Error(`no data for subchart ${id} of ${chart.id}`);
+                return [key, sub.values];
+            }),
+        ),
+    );
+}
+
+/** `appVersion` of a chart's Chart.yaml (undefined when the folder has none). */
+export function chartAppVersion(id: string): string | undefined {
+    const file = path.join(requireChartsDir(), id, "Chart.yaml");
+    if (!fs.existsSync(file)) return undefined;
+    const doc = parseYaml(fs.readFileSync(file, "utf8")) as { appVersion?: unknown };
+    return doc.appVersion === undefined ? undefined : String(doc.appVersion);
 }
 
 /** One served version of a CRD. */

@@ -8,102 +8,16 @@ import { strict as assert } from "assert";
 import Ajv from "ajv";
 import Ajv2020 from "ajv/dist/2020";
 import {
-    ChartData,
     DeclaredRelease,
     chartData,
     chartId,
     declaredByStacks,
+    defaultsOf,
     requireChartsDir,
 } from "./support";
 import { certManagerValues } from "../../modules/k8s/baseline/ingress";
-import { coalesce, undefinedKeys, withSubcharts } from "./values";
-
-/**
- * Maps the charts leave free-form, by chart: each entry is a values path whose keys are not the
- * chart's (Kubernetes API fields, labels, annotations, program flags, ini sections), with where the
- * chart says so. Everything else we set must be a key of the chart's values.yaml.
- */
-const freeForm: Readonly<Record<string, readonly { path: string; why: string }[]>> = {
-    "cert-manager-v1.18.2": [
-        ...["", "webhook.", "cainjector.", "startupapicheck."].flatMap((c) => [
-            { path: `${c}containerSecurityContext.**`, why: "a container SecurityContext, toYaml" },
-            { path: `${c}resources.**`, why: "ResourceRequirements, toYaml" },
-        ]),
-        ...["", "webhook."].map((c) => ({
-            path: `${c}podDisruptionBudget.minAvailable`,
-            why: "commented in values.yaml, read by templates/*poddisruptionbudget.yaml and in the schema",
-        })),
-    ],
-    "external-secrets-0.19.2": ["", "webhook.", "certController."].flatMap((c) => [
-        {
-            path: `${c}podSecurityContext.**`,
-            why: "a PodSecurityContext (the chart drops `enabled`)",
-        },
-        { path: `${c}securityContext.**`, why: "a container SecurityContext, toYaml" },
-        { path: `${c}resources.**`, why: "ResourceRequirements, toYaml" },
-    ]),
-    "ingress-nginx-4.14.1": [
-        { path: "controller.config.**", why: "data of the controller's ConfigMap: nginx settings" },
-        { path: "controller.extraArgs.**", why: "controller flags, one per key" },
-        { path: "controller.podSecurityContext.**", why: "a PodSecurityContext, toYaml" },
-        { path: "controller.resources.**", why: "ResourceRequirements, toYaml" },
-        { path: "controller.service.annotations.**", why: "Service annotations" },
-        { path: "controller.admissionWebhooks.*.resources.**", why: "ResourceRequirements" },
-        {
-            path: "controller.admissionWebhooks.patch.securityContext.**",
-            why: "the patch Jobs' PodSecurityContext, toYaml",
-        },
-    ],
-    "kata-deploy-3.29.0": [{ path: "nodeSelector.**", why: "the DaemonSet's nodeSelector" }],
-    "kube-prometheus-stack-82.16.0": [
-        ...[
-            "alertmanager.alertmanagerSpec",
-            "prometheus.prometheusSpec",
-            "prometheusOperator",
-            "grafana",
-            "kube-state-metrics",
-            "prometheus-node-exporter",
-        ].map((c) => ({ path: `${c}.resources.**`, why: "ResourceRequirements" })),
-        { path: "alertmanager.alertmanagerSpec.storage.**", why: "the Alertmanager CR's storage" },
-        { path: "prometheus.prometheusSpec.storageSpec.**", why: "the Prometheus CR's storage" },
-        ...[
-            "prometheusOperator.containerSecurityContext",
-            "prometheusOperator.admissionWebhooks.patch.securityContext",
-            "grafana.securityContext",
-            "grafana.containerSecurityContext",
-            "grafana.sidecar.securityContext",
-            "kube-state-metrics.containerSecurityContext",
-        ].map((path) => ({ path: `${path}.**`, why: "a (pod) SecurityContext, toYaml" })),
-        { path: "grafana.[grafana.ini].**", why: "sections and keys of grafana.ini" },
-        {
-            path: "grafana.persistence.storageClassName",
-            why: "commented in grafana's values.yaml, read by its templates/pvc.yaml",
-        },
-    ],
-};
-
-/** Subcharts whose defaults sit under a key of the parent chart (Chart.yaml `dependencies`). */
-const subcharts: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-    "kube-prometheus-stack-82.16.0": {
-        grafana: "grafana-11.3.6",
-        "kube-state-metrics": "kube-state-metrics-7.2.2",
-        "prometheus-node-exporter": "prometheus-node-exporter-4.52.2",
-    },
-};
-
-function defaultsOf(chart: ChartData): Record<string, unknown> {
-    const subs = subcharts[chart.id] ?? {};
-    return withSubcharts(
-        chart.values,
-        Object.fromEntries(
-            Object.entries(subs).map(([key, id]) => {
-                const sub = chartData(id);
-                if (sub === undefined) throw new Error(`no data for subchart ${id} of ${chart.id}`);
-                return [key, sub.values];
-            }),
-        ),
-    );
-}
+import { freeForm } from "./free-form";
+import { coalesce, undefinedKeys } from "./values";
 
 const where = (r: DeclaredRelease) => `${r.stack}/${r.cluster} release ${r.releaseName}`;
 

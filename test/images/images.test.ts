@@ -5,6 +5,7 @@
 import { strict as assert } from "assert";
 import {
     assertVerifiableImages,
+    clusterChartImages,
     imageGate,
     imageIssues,
     mirrorManifest,
@@ -12,13 +13,15 @@ import {
 } from "../../modules/images";
 import { mirrorPlan } from "../../tools/images/mirror";
 import { parse, stackRaw } from "../support/stacks";
-import { twinRaw, withBuiltImages } from "./fixtures";
+import { fixtureLock, prodMirroredRaw, twinRaw } from "./fixtures";
 
 describe("image mirror manifest", () => {
     it("lists every image once per region, mirrored into that region's OCIR by the same digest", () => {
         const cfg = parse(twinRaw());
-        const m = mirrorManifest(cfg);
-        const images = stackImages(cfg);
+        const lock = fixtureLock();
+        const m = mirrorManifest(cfg, lock);
+        const images = stackImages(cfg, lock).filter((i) => i.mirrorable);
+        assert.ok(images.some((i) => i.chart?.name === "kube-prometheus-stack"));
         assert.equal(m.length, images.length * 2, "each image in us-ashburn-1 and eu-frankfurt-1");
         const vllm = m.filter((e) => e.repository === "docker.io/vllm/vllm-openai");
         assert.deepEqual(
@@ -45,6 +48,32 @@ describe("image mirror manifest", () => {
         assert.deepEqual(mirrorManifest(parse(stackRaw("dev"))), []);
     });
 
+    it("lists each chart image once, with every values path that sets it", () => {
+        const eso = stackImages(parse(twinRaw()), fixtureLock()).filter(
+            (i) => i.chart?.name === "external-secrets",
+        );
+        assert.equal(eso.length, 1);
+        assert.deepEqual(eso[0]!.chart!.paths, ["image", "webhook.image", "certController.image"]);
+        assert.equal(
+            eso[0]!.key,
+            "images/chart-images.lock.json oci.external-secrets.io/external-secrets/external-secrets:v0.19.2",
+        );
+    });
+
+    it("refuses to mirror chart images the lock has no digest for, naming --write-lock", () => {
+        assert.throws(
+            () => mirrorPlan(parse(twinRaw()), {}),
+            (e: any) =>
+                e.issues.some(
+                    (i: any) =>
+                        i.path ===
+                            "images/chart-images.lock.json quay.io/prometheus/prometheus:v3.10.0" &&
+                        /--write-lock/.test(i.expected),
+                ) && !e.issues.some((i: any) => /calico/.test(i.path)),
+        );
+        assert.doesNotThrow(() => mirrorPlan(parse(twinRaw()), fixtureLock()));
+    });
+
     it("refuses to mirror placeholder images, naming their keys", () => {
         const raw = stackRaw("dev");
         raw.images = { mirror: "ns/slp-mirror" };
@@ -62,27 +91,57 @@ describe("image mirror manifest", () => {
 });
 
 describe("prod refuses images it cannot verify, before any resource", () => {
-    it("without a mirror, with placeholder digests, and with image signing while the charts' images are unmirrored", () => {
+    it("without a mirror, with placeholder digests of ours and of the charts' images, each named", () => {
         const raw = stackRaw("prod");
         delete raw.images;
-        const issues = imageIssues(parse(raw));
+        const issues = imageIssues(parse(raw), {});
         const paths = issues.map((i) => i.path);
         assert.ok(paths.includes("secure-llm-platform:images.mirror"));
         assert.ok(paths.includes("secure-llm-platform:clusters[0].tiers.guardrails.image.digest"));
-        assert.ok(paths.includes("secure-llm-platform:clusters[0].imageSigning"));
-        assert.ok(paths.includes("secure-llm-platform:clusters[1].imageSigning"));
+        const prom = issues.find(
+            (i) => i.path === "images/chart-images.lock.json quay.io/prometheus/prometheus:v3.10.0",
+        );
+        assert.ok(prom, "a chart image without a digest is named");
+        assert.match(prom.expected, /prometheus\.prometheusSpec\.image.*--write-lock/);
+        // ingress-nginx pins its own digests: never a blocker.
+        assert.ok(!paths.some((p) => p.includes("registry.k8s.io/ingress-nginx")));
+        assert.ok(!paths.some((p) => /imageSigning/.test(p)), "no blanket refusal of charts");
         assert.ok(issues.every((i) => i.expected.length > 20));
     });
 
-    it("keeps only the charts' refusal once the mirror is set and our images are built", () => {
-        const raw = withBuiltImages(stackRaw("prod"));
-        raw.images = { mirror: "ns/slp-mirror" };
+    it("with the mirror set, our images built and the lock filled, only the Calico images the operator starts are left", () => {
+        const issues = imageIssues(parse(prodMirroredRaw()), fixtureLock());
         assert.deepEqual(
-            imageIssues(parse(raw)).map((i) => i.path),
-            [
-                "secure-llm-platform:clusters[0].imageSigning",
-                "secure-llm-platform:clusters[1].imageSigning",
-            ],
+            issues.map((i) => i.path),
+            ["node", "cni", "kube-controllers", "typha", "pod2daemon-flexvol"].map(
+                (n) => `modules/constants/chart-images.ts tigera-operator (operator) calico/${n}`,
+            ),
+        );
+        assert.ok(issues.every((i) => /ImageSet/.test(i.expected)));
+    });
+
+    it("a prod stack without the operator-installed Calico, with the lock filled, is clean", () => {
+        const raw = prodMirroredRaw();
+        raw.networkPolicy = { ...raw.networkPolicy, installCalico: false };
+        assert.deepEqual(imageIssues(parse(raw), fixtureLock()), []);
+        assert.ok(imageIssues(parse(raw), {}).length > 10, "but not without the lock");
+    });
+
+    it("names a chart the catalog does not describe (the standalone DCGM exporter)", () => {
+        // runc GPU nodes with OKE's device plugin add-on: the baseline installs dcgm-exporter.
+        const raw = stackRaw("dev");
+        raw.images = { mirror: "ns/slp-mirror" };
+        raw.baseline = { ...raw.baseline, gpu: { devicePluginOwner: "oke-addon" } };
+        raw.clusters[0].nodePools.find((p: any) => p.name === "gpu").kata = false;
+        const cfg = parse(raw);
+        assert.deepEqual(clusterChartImages(cfg.clusters[0]!, fixtureLock()).uncatalogued, [
+            "dcgm-exporter",
+        ]);
+        const issues = imageIssues({ ...cfg, environment: "prod" }, fixtureLock());
+        const dcgm = issues.filter((i) => /dcgm-exporter/.test(i.expected));
+        assert.deepEqual(
+            dcgm.map((i) => i.path),
+            ["secure-llm-platform:clusters[0].baseline.gpu.devicePluginOwner"],
         );
     });
 

@@ -17,9 +17,18 @@
  *   --kms-key-id --kms-key-version-id --signing-algorithm` (oracle/oci-cli,
  *   services/artifacts/src/oci_cli_artifacts/artifacts_cli_extended.py).
  */
+import { createHash } from "crypto";
+import * as fs from "fs";
 import { ociCliAuthArgs } from "../../modules/access";
 import type { PlatformConfig } from "../../modules/config";
 import type { ConfigIssue } from "../../modules/config/validate";
+import {
+    ChartImageLock,
+    chartImageCatalog,
+    chartImageLockFile,
+    defaultChartImageLock,
+    lockKey,
+} from "../../modules/constants/chart-images";
 import { MirrorEntry, mirrorManifest, stackImages } from "../../modules/images";
 import type { OciOutput, Processes } from "../deploy/run";
 
@@ -48,9 +57,14 @@ export class MirrorError extends Error {}
 
 /**
  * What to mirror for a stack: refuses a stack without `images.mirror` and images still at the
- * placeholder digest (nothing to copy), naming the keys.
+ * placeholder digest (nothing to copy), naming the keys: our unbuilt images, and chart images
+ * whose digest is not in the lock yet (`--write-lock` resolves them). Images an operator starts
+ * without chart keys (Calico's) are not mirrored; prod refuses them (modules/images.ts).
  */
-export function mirrorPlan(cfg: PlatformConfig): MirrorEntry[] {
+export function mirrorPlan(
+    cfg: PlatformConfig,
+    lock: ChartImageLock = defaultChartImageLock(),
+): MirrorEntry[] {
     const issues: ConfigIssue[] = [];
     if (cfg.images.mirror === undefined) {
         issues.push({
@@ -60,13 +74,24 @@ export function mirrorPlan(cfg: PlatformConfig): MirrorEntry[] {
                 "<tenancy-namespace>/<prefix> of the OCIR mirrors, e.g. mytenancy/slp-mirror (mirrors live at <region>.ocir.io/mytenancy/slp-mirror)",
         });
     }
-    const manifest = mirrorManifest(cfg);
-    for (const e of stackImages(cfg).filter((m) => m.placeholder)) {
-        issues.push({
-            path: e.key.startsWith("clusters[") ? `${cfg.project}:${e.key}.digest` : e.key,
-            value: e.source,
-            expected: "the digest of the pushed build: a placeholder image cannot be mirrored",
-        });
+    const manifest = mirrorManifest(cfg, lock);
+    for (const e of stackImages(cfg, lock).filter((m) => m.placeholder && m.mirrorable)) {
+        issues.push(
+            e.chart !== undefined
+                ? {
+                      path: e.key,
+                      value: `${e.repository}:${e.tag}`,
+                      expected: `its digest in ${chartImageLockFile}: run npm run images:mirror -- --stack ${cfg.stack} --write-lock (a chart image without a digest cannot be mirrored)`,
+                  }
+                : {
+                      path: e.key.startsWith("clusters[")
+                          ? `${cfg.project}:${e.key}.digest`
+                          : e.key,
+                      value: e.source,
+                      expected:
+                          "the digest of the pushed build: a placeholder image cannot be mirrored",
+                  },
+        );
     }
     if (issues.length > 0) {
         throw new MirrorConfigError(issues);
@@ -259,4 +284,55 @@ export async function runMirror(ctx: MirrorContext): Promise<MirrorResult[]> {
         });
     }
     return results;
+}
+
+/** What `--write-lock` found for one chart image. */
+export interface LockChange {
+    readonly image: string;
+    readonly before?: string;
+    readonly after: string;
+}
+
+/**
+ * Resolves every chart image without a digest of its chart's own (modules/constants/
+ * chart-images.ts) tag → digest against its registry: `skopeo inspect --raw docker://<ref>`
+ * prints the manifest (the multi-arch index for a multi-arch tag) exactly as the registry serves
+ * it, and its digest is the sha256 of those bytes (containers/image `manifest.Digest`, what
+ * `skopeo manifest-digest` computes; the digest a pull by tag resolves to). Returns the new lock
+ * and what changed; a moved tag shows as a change, never silently.
+ */
+export async function resolveChartDigests(
+    processes: Processes,
+    current: ChartImageLock,
+    log: (line: string) => void,
+): Promise<{ lock: Record<string, string>; changes: LockChange[] }> {
+    const lock: Record<string, string> = {};
+    const changes: LockChange[] = [];
+    const wanted = [
+        ...new Set(
+            chartImageCatalog.filter((i) => i.chartDigest === undefined).map((i) => lockKey(i)),
+        ),
+    ].sort();
+    for (const key of wanted) {
+        const r = await processes.run("skopeo", ["inspect", "--raw", `docker://${key}`]);
+        if (r.code !== 0) {
+            throw new MirrorError(
+                `skopeo inspect --raw docker://${key} failed (exit ${r.code}): ${r.stderr.trim()}`,
+            );
+        }
+        const digest = `sha256:${createHash("sha256").update(r.stdout, "utf8").digest("hex")}`;
+        lock[key] = digest;
+        if (current[key] !== digest) {
+            changes.push({ image: key, before: current[key], after: digest });
+            log(`${key}: ${current[key] ?? "(none)"} → ${digest}`);
+        }
+    }
+    return { lock, changes };
+}
+
+/** Writes a lock file in the committed format (sorted keys, so diffs stay reviewable). */
+export function writeChartImageLock(file: string, lock: ChartImageLock): void {
+    const images = Object.fromEntries(Object.entries(lock).sort(([a], [b]) => a.localeCompare(b)));
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(file, `${JSON.stringify({ ...doc, images }, null, 4)}\n`);
 }

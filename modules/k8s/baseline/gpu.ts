@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterCapabilities } from "../../config";
+import { withChartImages } from "../../constants/chart-images";
 import { charts } from "../../constants/charts";
 import { labels, taints } from "../../constants/labels";
 import { privilegedNamespaces } from "../../constants/namespaces";
@@ -23,7 +24,8 @@ export const dcgmMetricsPort = 9400;
 export function gpuOperatorValues(caps: ClusterCapabilities): Record<string, unknown> {
     // v25.3.0 has no `operator.defaultRuntime` (it detects CRI-O or containerd on each node) and
     // no `sandboxWorkloads.mode` (Kata comes from kata-deploy): keys it would silently ignore.
-    return {
+    // Images (operator, operands, NFD) from the chart image catalog.
+    return withChartImages("gpu-operator", {
         // OKE GPU images already carry the driver and container toolkit.
         driver: { enabled: false },
         toolkit: { enabled: false },
@@ -42,7 +44,9 @@ export function gpuOperatorValues(caps: ClusterCapabilities): Record<string, unk
         // kata-deploy installs the runtime; the operator's own Kata manager would be a second owner.
         kataManager: { enabled: false },
         ccManager: { enabled: false },
-    };
+        // vGPU is not used: its device manager (on by default) would be one more unpinned image.
+        vgpuDeviceManager: { enabled: false },
+    });
 }
 
 /** Helm values of the standalone DCGM exporter: runc GPU nodes only (Kata GPU nodes have no host exporter). */

@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { IngressConfig } from "../../config/baseline";
+import { withChartImages } from "../../constants/chart-images";
 import { charts } from "../../constants/charts";
 import {
     clusterIssuerName,
@@ -81,7 +82,7 @@ export function ingressNginxValues(
     ingress: IngressConfig,
     loadBalancerNsgId?: pulumi.Input<string>,
 ): Record<string, unknown> {
-    return {
+    return withChartImages("ingress-nginx", {
         controller: {
             ingressClass: ingressClassName,
             ingressClassResource: {
@@ -168,12 +169,13 @@ export function ingressNginxValues(
             },
         },
         defaultBackend: { enabled: false },
-    };
+    });
 }
 
 /**
  * Helm values of cert-manager. `proxyEnv` (the egress proxy of an ACME issuer under the proxy
  * engine) goes to the chart's own `https_proxy`/`no_proxy` keys, which it sets on the controller.
+ * Images from the chart image catalog (modules/constants/chart-images.ts).
  */
 export function certManagerValues(
     proxyEnv: readonly { name: string; value: string }[] = [],
@@ -184,11 +186,18 @@ export function certManagerValues(
         containerSecurityContext: restrictedContainer,
         resources: smallResources,
     };
-    return {
+    return withChartImages("cert-manager", {
         crds: { enabled: true, keep: true },
-        // The chart reads the PriorityClass of all its pods from `global` (a top-level key fails
-        // its values.schema.json, so `helm install` refuses the release).
-        global: { priorityClassName: priorityClasses.platform },
+        global: {
+            // The chart reads the PriorityClass of all its pods from `global` (a top-level key
+            // fails its values.schema.json, so `helm install` refuses the release).
+            priorityClassName: priorityClasses.platform,
+            // Leader-election leases (and the Role/RoleBinding that grant them, templates/
+            // rbac.yaml and cainjector-rbac.yaml) in cert-manager's own namespace instead of the
+            // chart's default kube-system, which the platform keeps free of workloads' objects
+            // (`--leader-election-namespace`, templates/deployment.yaml, cainjector-deployment.yaml).
+            leaderElection: { namespace: serviceNamespaces.certManager },
+        },
         replicaCount: 2,
         podDisruptionBudget: { enabled: true, minAvailable: 1 },
         ...hardened,
@@ -207,7 +216,7 @@ export function certManagerValues(
                   no_proxy: env("NO_PROXY"),
               }
             : {}),
-    };
+    });
 }
 
 /** The `platform-ca` ClusterIssuer spec: a private CA by default, ACME when configured. */

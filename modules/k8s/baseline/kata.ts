@@ -1,6 +1,7 @@
 /** kata-deploy on the Kata pools and the Kata RuntimeClasses. */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { withChartImages } from "../../constants/chart-images";
 import { charts } from "../../constants/charts";
 import { labels, taints } from "../../constants/labels";
 import { privilegedNamespaces } from "../../constants/namespaces";
@@ -74,7 +75,9 @@ export function kataShims(classes: readonly string[]): string[] {
  */
 export function kataDeployValues(classes: readonly string[]): Record<string, unknown> {
     const shims = Object.fromEntries(kataShims(classes).map((s) => [s, { enabled: true }]));
-    return {
+    // `image` and `kubectlImage` (the cleanup Job's, chart default kubectl:latest) from the
+    // chart image catalog, by digest once the lock has it.
+    return withChartImages("kata-deploy", {
         k8sDistribution: "k8s",
         // The DaemonSet goes only to pools marked Kata before the runtime exists there.
         nodeSelector: { [labels.kataPool]: "true" },
@@ -88,7 +91,7 @@ export function kataDeployValues(classes: readonly string[]): Record<string, unk
         // Kata pools are bare-metal shapes the config validated for virtualization; the GPU
         // operator's NFD, when present, makes the chart's own NFD refuse to install.
         "node-feature-discovery": { enabled: false },
-    };
+    });
 }
 
 /** Arguments for {@link KataRuntime}. */

@@ -5,6 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ExistingClusterSecretsAuth } from "../../config/baseline";
+import { withChartImages } from "../../constants/chart-images";
 import { charts } from "../../constants/charts";
 import { workloadIdentities } from "../../constants/identities";
 import { labels } from "../../constants/labels";
@@ -49,7 +50,7 @@ export function externalSecretsValues(
         replicaCount: 2,
         podDisruptionBudget: { enabled: true, minAvailable: 1 },
     };
-    return {
+    return withChartImages("external-secrets", {
         installCRDs: true,
         leaderElect: true,
         // OKE workload identity names this exact namespace and ServiceAccount in the IAM policy.
@@ -59,7 +60,7 @@ export function externalSecretsValues(
         ...(proxyEnv.length > 0 ? { extraEnv: proxyEnv.map((e) => ({ ...e })) } : {}),
         webhook: { ...hardened },
         certController: { ...hardened },
-    };
+    });
 }
 
 /** Namespace roles allowed to use the store: platform namespaces, never tenants. */

@@ -5,6 +5,7 @@
  * (issue 13: policy-only on OKE VCN-native, calico-policy-only.ts; the tigera-operator elsewhere)
  * and the operator's Helm values.
  */
+import { withChartImages } from "../../constants/chart-images";
 import { labels } from "../../constants/labels";
 import { okePorts } from "../../constants/ports";
 import type { NetworkIntent } from "./intent";
@@ -94,12 +95,14 @@ export function renderCalicoEnterprise(intent: NetworkIntent): K8sObject[] {
  * pods and a listener the platform has no use for).
  */
 export function tigeraOperatorValues(): Record<string, unknown> {
-    return {
+    // The operator's image from the chart image catalog (the Calico images it starts are not
+    // settable here; modules/images.ts names them).
+    return withChartImages("tigera-operator", {
         installation: { enabled: true, kubernetesProvider: "" },
         apiServer: { enabled: false },
         goldmane: { enabled: false },
         whisker: { enabled: false },
-    };
+    });
 }
 
 /** How open-source Calico comes onto a cluster, if the program installs it. */

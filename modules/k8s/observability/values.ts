@@ -1,5 +1,6 @@
 /** Hardened kube-prometheus-stack values, built from the observability config. */
 import type { AlertReceiverConfig, ObservabilityConfig } from "../../config/observability";
+import { withChartImages } from "../../constants/chart-images";
 import { privilegedNamespaces } from "../../constants/namespaces";
 
 /** Helm release name; Prometheus selects monitors and rules labelled `release: <this>`. */
@@ -110,7 +111,8 @@ function volumeClaim(storageClass: string, gi: number): Record<string, unknown> 
 
 /** kube-prometheus-stack values: nothing exposed, no anonymous access, non-root everywhere. */
 export function kubePrometheusStackValues(cfg: ObservabilityConfig): Record<string, unknown> {
-    return {
+    // Images (operator, Prometheus, Alertmanager, Grafana, exporters) from the chart image catalog.
+    return withChartImages("kube-prometheus-stack", {
         fullnameOverride: "kps",
         defaultRules: { create: true },
         // OKE manages the control plane: its components are not scrapeable from the cluster.
@@ -204,5 +206,5 @@ export function kubePrometheusStackValues(cfg: ObservabilityConfig): Record<stri
             namespaceOverride: privilegedNamespaces.nodeMonitoring,
             resources: resources("20m", "32Mi", "200m", "128Mi"),
         },
-    };
+    });
 }

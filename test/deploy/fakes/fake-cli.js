@@ -330,6 +330,8 @@ function skopeo() {
         const known = load("upstream.json", {});
         if (!known[ref])
             fail(`FATA[0000] Error parsing image name "docker://${ref}": manifest unknown`, 1);
+        // --raw writes the manifest's bytes unmodified (skopeo cmd/skopeo/inspect.go).
+        if (argv.includes("--raw")) return process.stdout.write(known[ref]);
         return console.log(known[ref]);
     }
     if (has("copy")) {

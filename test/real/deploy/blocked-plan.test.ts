@@ -1,12 +1,23 @@
 /**
  * The offline plan of prod renders the whole stack and reports it "blocked" (exit 0): every check
- * passes, but `pulumi up` and `npm run deploy` refuse it until our images are built and pushed and
- * the charts' images are mirrored (modules/images.ts). The deploy's own refusal (exit 2, nothing
+ * passes, but `pulumi up` and `npm run deploy` refuse it until our images are built and pushed,
+ * the charts' image digests are in the lock and the Calico images the tigera-operator starts can
+ * be pinned (modules/images.ts). A prod-like stack with all of that (a fixture lock, no operator
+ * Calico) plans clean, its releases pointing at the mirrors by digest. The deploy's own refusal (exit 2, nothing
  * run) is in deploy.test.ts. Heavy (plans prod), so it runs in `npm run test:real:deploy`.
  */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { parse as parseYaml, stringify } from "yaml";
+import { chartImageCatalog } from "../../../modules/constants/chart-images";
+import { chartData, chartId, defaultsOf } from "../../charts/support";
+import { coalesce } from "../../charts/values";
+import { get, idOf, refFromValues } from "../../images/chart-model";
+import { fixtureLock, prodMirroredRaw, useFixtureLock } from "../../images/fixtures";
+import { repoRoot } from "../../support/stacks";
 import { planStack, resources } from "../support/plan";
 
 describe("deploy blockers: the offline plan of prod", function () {
@@ -30,6 +41,88 @@ describe("deploy blockers: the offline plan of prod", function () {
             section,
             /deploy refused: secure-llm-platform:clusters\[0\]\.tiers\.guardrails\.image\.digest/,
         );
-        assert.match(section, /deploy refused: secure-llm-platform:clusters\[1\]\.imageSigning/);
+        // Each chart image without a digest, by name; ingress-nginx's own pins are not blockers.
+        assert.match(
+            section,
+            /deploy refused: images\/chart-images\.lock\.json quay\.io\/prometheus\/prometheus:v3\.10\.0: .*--write-lock/,
+        );
+        assert.match(
+            section,
+            /deploy refused: modules\/constants\/chart-images\.ts tigera-operator \(operator\) calico\/node: .*ImageSet/,
+        );
+        assert.doesNotMatch(section, /registry\.k8s\.io\/ingress-nginx/);
+        assert.doesNotMatch(section, /imageSigning/, "no blanket refusal of the charts");
+    });
+});
+
+describe("deploy blockers: a prod-like stack with its images built, mirrored and locked plans clean", function () {
+    this.timeout(300000);
+    let dir: string;
+    let lock: ReturnType<typeof useFixtureLock>;
+    before(() => {
+        lock = useFixtureLock(); // SLP_CHART_IMAGE_LOCK, inherited by the plan CLI
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-clean-prod-"));
+        const file = path.join(repoRoot, "Pulumi.prod.yaml");
+        const doc = parseYaml(fs.readFileSync(file, "utf8"));
+        const raw = prodMirroredRaw();
+        const key = (k: string) => `secure-llm-platform:${k}`;
+        doc.config[key("tiers")] = raw.tiers;
+        doc.config[key("kubeflow")] = raw.kubeflow;
+        // Without the operator-installed Calico, whose components cannot be pinned (see above).
+        doc.config[key("networkPolicy")] = { ...raw.networkPolicy, installCalico: false };
+        fs.mkdirSync(path.join(dir, "config"));
+        fs.writeFileSync(path.join(dir, "config", "Pulumi.prod.yaml"), stringify(doc));
+        const r = spawnSync(
+            process.execPath,
+            [
+                "-r",
+                "ts-node/register/transpile-only",
+                "tools/plan/cli.ts",
+                "--stack",
+                "prod",
+                "--out",
+                path.join(dir, "out"),
+                "--config-dir",
+                path.join(dir, "config"),
+            ],
+            { cwd: repoRoot, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+        );
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+    });
+    after(() => {
+        lock.restore();
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("says clean, with no deploy blocker", () => {
+        const report = fs.readFileSync(path.join(dir, "out", "prod", "report.md"), "utf8");
+        assert.match(report, /\*\*Verdict: clean\.\*\*/);
+        assert.doesNotMatch(report, /deploy refused/);
+    });
+
+    it("hands every chart release its images from the cluster's region's mirror, by the lock's digest", () => {
+        const resources = JSON.parse(
+            fs.readFileSync(path.join(dir, "out", "prod", "resources.json"), "utf8"),
+        ) as { type: string; name: string; inputs: any }[];
+        const digests = fixtureLock();
+        const problems: string[] = [];
+        let checked = 0;
+        for (const r of resources.filter((x) => x.type === "kubernetes:helm.sh/v3:Release")) {
+            const region = /prod-fra/.test(r.name) ? "eu-frankfurt-1" : "us-ashburn-1";
+            const data = chartData(chartId(r.inputs.chart, r.inputs.version))!;
+            const merged = coalesce(defaultsOf(data), r.inputs.values) as Record<string, any>;
+            for (const i of chartImageCatalog.filter(
+                (x) => idOf(x.chart) === data.id && x.layout !== "operator" && get(merged, x.path),
+            )) {
+                checked++;
+                const d = i.chartDigest ?? digests[`${i.repository}:${i.tag}`];
+                const m = `${region}.ocir.io/prodtenancyns/slp-mirror/${i.repository}`;
+                const got = refFromValues(i, merged);
+                if (got !== `${m}:${i.tag}@${d}` && got !== `${m}@${d}`)
+                    problems.push(`${r.name} ${i.path}: ${got}`);
+            }
+        }
+        assert.ok(checked >= 40, `only ${checked} chart images checked`);
+        assert.deepEqual(problems, []);
     });
 });

@@ -15,7 +15,7 @@ import { main, parseDeployArgs } from "../../../tools/deploy/cli";
 import { FakeCall, Fakes, makeFakes, withEnv } from "../../deploy/fakes";
 import { parse as parseStack, repoRoot } from "../../support/stacks";
 import { mirrorManifest } from "../../../modules/images";
-import { twinRaw } from "../../images/fixtures";
+import { twinRaw, useFixtureLock } from "../../images/fixtures";
 
 /** A project directory holding Pulumi.yaml and one stack file `twin`: prod's two private clusters, as staging. */
 function twinProject(dir: string, edit: (raw: any) => void = () => undefined): string {
@@ -257,6 +257,7 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
 
     it("mirrors and signs the images between the cloud layer and the cluster layer when images.mirror is set", async () => {
         const fakes = makeFakes(["pulumi", "oci", "ssh", "skopeo"]);
+        const lock = useFixtureLock(); // the chart images' digests, as a committed lock gives them
         try {
             const raw = twinRaw();
             const project = twinProject(fakes.dir, (config) => {
@@ -287,11 +288,16 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
             const signs = calls.filter((c) => c.tool === "oci" && c.argv[3] === "sign-upload");
             assert.equal(signs.length, manifest.length);
             assert.ok(
+                manifest.some((e) => e.chart?.name === "kube-prometheus-stack"),
+                "chart images are mirrored and signed too",
+            );
+            assert.ok(
                 signs.every((c) => c.t > ups[0]!.t && c.t < ups[1]!.t),
                 "signed after the cloud layer, before the cluster layer",
             );
         } finally {
             fakes.remove();
+            lock.restore();
         }
     });
 
@@ -363,7 +369,9 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
             assert.equal(r.code, 2);
             assert.ok(
                 r.lines.some((l) =>
-                    /config: secure-llm-platform:clusters\[0\]\.imageSigning/.test(l),
+                    /config: images\/chart-images\.lock\.json quay\.io\/prometheus\/prometheus:v3\.10\.0: .*--write-lock/.test(
+                        l,
+                    ),
                 ),
                 r.lines.join("\n"),
             );

@@ -18,7 +18,13 @@ import { localProcesses } from "../../../tools/deploy/cli";
 import { makeFakes, withEnv } from "../../deploy/fakes";
 import { parse, repoRoot, stackRaw } from "../../support/stacks";
 
-import { twinRaw } from "../../images/fixtures";
+import { createHash } from "crypto";
+import {
+    chartImageCatalog,
+    lockKey,
+    readChartImageLock,
+} from "../../../modules/constants/chart-images";
+import { twinRaw, useFixtureLock } from "../../images/fixtures";
 
 describe("a stack with images.mirror renders only mirror references (offline plan)", function () {
     this.timeout(120000);
@@ -76,7 +82,8 @@ describe("a stack with images.mirror renders only mirror references (offline pla
                 (i) => `us-ashburn-1.ocir.io/ns/slp-mirror/${i.repository}@${i.digest}`,
             ),
         );
-        for (const r of new Set(pinned))
+        // A chart key that takes a whole reference (kata-deploy's) keeps the tag before the digest.
+        for (const r of new Set(pinned.map((p) => p.replace(/:[A-Za-z0-9._-]+@/, "@"))))
             assert.ok(manifestRefs.has(r), `${r} is not in the mirror manifest`);
     });
 
@@ -87,6 +94,10 @@ describe("a stack with images.mirror renders only mirror references (offline pla
 
 describe("npm run images:mirror (oci and skopeo stand-ins)", function () {
     this.timeout(60000);
+    // The chart images' digests as a reviewed, committed lock would give them.
+    let lock: ReturnType<typeof useFixtureLock>;
+    before(() => (lock = useFixtureLock()));
+    after(() => lock.restore());
 
     it("creates each repository, copies by digest and signs with each cluster's own key in its region", async () => {
         const fakes = makeFakes(["oci", "skopeo"]);
@@ -156,6 +167,27 @@ describe("npm run images:mirror (oci and skopeo stand-ins)", function () {
                 fakes.stateFile<Record<string, { signatures?: string[] }>>("registry.json");
             assert.ok(Object.values(registry).every((i) => i.signatures?.length === 1));
             assert.ok(results.every((r) => r.signedFor.length === 1));
+            // The charts' images are copied and signed like ours, in each region.
+            for (const repo of [
+                "registry.k8s.io/ingress-nginx/controller",
+                "quay.io/prometheus/prometheus",
+                "quay.io/kata-containers/kubectl",
+                "nvcr.io/nvidia/gpu-operator",
+                "quay.io/tigera/operator",
+            ]) {
+                for (const region of ["us-ashburn-1", "eu-frankfurt-1"]) {
+                    const signed = Object.entries(registry).filter(
+                        ([ref, i]) =>
+                            ref.startsWith(`${region}.ocir.io/ns/slp-mirror/${repo}@`) &&
+                            i.signatures?.length === 1,
+                    );
+                    assert.equal(signed.length, 1, `${repo} signed in ${region}`);
+                }
+            }
+            assert.ok(
+                !Object.keys(registry).some((r) => r.includes("quay.io/calico/")),
+                "the Calico images the operator starts are not mirrored (prod refuses them)",
+            );
         } finally {
             fakes.remove();
         }
@@ -181,6 +213,87 @@ describe("npm run images:mirror (oci and skopeo stand-ins)", function () {
             );
         } finally {
             fakes.remove();
+        }
+    });
+
+    it("--write-lock resolves each chart image's tag with skopeo inspect --raw and writes the digests of the registry's bytes", async () => {
+        const fakes = makeFakes(["skopeo"]);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-write-lock-"));
+        const file = path.join(dir, "chart-images.lock.json");
+        fs.copyFileSync(path.join(repoRoot, "images", "chart-images.lock.json"), file);
+        const lines: string[] = [];
+        const err = console.error;
+        console.error = (...a: unknown[]) => void lines.push(a.join(" "));
+        try {
+            // Each upstream tag answers a manifest of its own; a pull by digest finds it too.
+            const keys = [
+                ...new Set(chartImageCatalog.filter((i) => !i.chartDigest).map((i) => lockKey(i))),
+            ];
+            const upstream: Record<string, string> = {};
+            const want: Record<string, string> = {};
+            for (const k of keys) {
+                const body = JSON.stringify({
+                    schemaVersion: 2,
+                    mediaType: "application/vnd.oci.image.index.v1+json",
+                    manifests: [{ annotations: { ref: k } }],
+                });
+                const d = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+                upstream[k] = body;
+                upstream[`${k.replace(/:[^:/]+$/, "")}@${d}`] = body;
+                want[k] = d;
+            }
+            fakes.writeState("upstream.json", upstream);
+            const code = await withEnv({ ...fakes.env, SLP_CHART_IMAGE_LOCK: file }, () =>
+                mirrorMain(["--stack", "dev", "--write-lock"]),
+            );
+            assert.equal(code, 0, lines.join("\n"));
+            assert.deepEqual(readChartImageLock(file), want);
+            const inspects = fakes
+                .calls()
+                .filter((c) => c.tool === "skopeo" && c.argv[0] === "inspect");
+            assert.equal(inspects.length, keys.length, "one inspect per tag");
+            assert.ok(inspects.every((c) => c.argv[1] === "--raw"));
+            assert.ok(lines.some((l) => /review and commit/.test(l)));
+            // The mirror then copies exactly those digests.
+            const manifest = mirrorPlan(parse(twinRaw()), readChartImageLock(file));
+            const prom = manifest.find((e) => e.repository === "quay.io/prometheus/prometheus");
+            assert.equal(prom?.digest, want["quay.io/prometheus/prometheus:v3.10.0"]);
+            // A moved tag is reported, never silent.
+            const moved = JSON.stringify({ schemaVersion: 2, moved: true });
+            fakes.writeState("upstream.json", {
+                ...upstream,
+                "quay.io/kata-containers/kubectl:latest": moved,
+            });
+            lines.length = 0;
+            assert.equal(
+                await withEnv({ ...fakes.env, SLP_CHART_IMAGE_LOCK: file }, () =>
+                    mirrorMain(["--stack", "dev", "--write-lock"]),
+                ),
+                0,
+            );
+            assert.ok(
+                lines.some((l) =>
+                    l.startsWith(
+                        `quay.io/kata-containers/kubectl:latest: ${want["quay.io/kata-containers/kubectl:latest"]} → sha256:`,
+                    ),
+                ),
+                lines.join("\n"),
+            );
+            assert.ok(lines.some((l) => /1 changed/.test(l)));
+            // An unknown tag fails the run (exit 1) and leaves the lock as it was.
+            const before = fs.readFileSync(file, "utf8");
+            fakes.writeState("upstream.json", {});
+            assert.equal(
+                await withEnv({ ...fakes.env, SLP_CHART_IMAGE_LOCK: file }, () =>
+                    mirrorMain(["--stack", "dev", "--write-lock"]),
+                ),
+                1,
+            );
+            assert.equal(fs.readFileSync(file, "utf8"), before);
+        } finally {
+            console.error = err;
+            fakes.remove();
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 
