@@ -18,17 +18,21 @@ import {
     chartImageValues,
     defaultChartImageLock,
     lockKey,
+    lockedImage,
     resolveChartImage,
     sourceRef,
 } from "./constants/chart-images";
 import {
     PinnedImage,
+    calicoImages,
     images as directImages,
     modelLoaderImage,
     pipelineImages,
     placeholderDigest,
+    sandboxWebhookImage,
 } from "./constants/images";
 import { planBaseline } from "./k8s/baseline/plan";
+import { calicoInstallMode } from "./k8s/network/render-calico";
 
 /** One image of the stack. */
 export interface ManifestImage {
@@ -85,13 +89,21 @@ export function clusterChartImages(
     if (plan.installExternalSecrets) installed.add("external-secrets");
     if (plan.installCertManager) installed.add("cert-manager");
     if (c.layer.observability.enabled) installed.add("kube-prometheus-stack");
-    if (c.layer.networkPolicy.installCalico) installed.add("tigera-operator");
+    if (calicoMode(c) === "operator") installed.add("tigera-operator");
     const images = chartImageCatalog
         .filter((i) => installed.has(i.chart))
         .filter((i) => i.only !== "kataGpu" || c.capabilities.kataGpu)
         .map((i) => resolveChartImage(i, lock));
     return { images, uncatalogued: plan.installDcgmExporter ? ["dcgm-exporter"] : [] };
 }
+
+/** How a cluster gets Calico: the authored policy-only install, the tigera-operator, or none. */
+const calicoMode = (c: ClusterConfig) =>
+    calicoInstallMode({
+        target: c.target,
+        podNetworking: c.network?.podNetworking,
+        installCalico: c.layer.networkPolicy.installCalico,
+    });
 
 /**
  * The images the stack's clusters run, deduplicated by source reference: the enabled tiers'
@@ -169,6 +181,14 @@ export function stackImages(
             add(constant("pipelineImages.pipelineTools"), pipelineImages.pipelineTools, c.name);
             add(constant("pipelineImages.trainer"), pipelineImages.trainer, c.name);
             add(constant("modelLoaderImage"), modelLoaderImage, c.name);
+            add(constant("sandboxWebhookImage"), sandboxWebhookImage, c.name);
+        }
+        if (calicoMode(c) === "policy-only") {
+            // The authored install's upstream images: digests from the lock, like chart images.
+            for (const img of Object.values(calicoImages)) {
+                const locked = lockedImage(img, lock);
+                add(`${chartImageLockFile} ${lockKey(img)}`, locked, c.name);
+            }
         }
         for (const ci of clusterChartImages(c, lock).images) {
             add(
@@ -295,11 +315,11 @@ export function imageIssues(
             });
         } else if (i.placeholder) {
             issues.push(
-                i.chart !== undefined
+                i.key.startsWith(chartImageLockFile)
                     ? {
                           path: i.key,
                           value: `${i.repository}:${i.tag}`,
-                          expected: `its digest (chart ${i.chart.name}, values ${i.chart.paths.join(", ")}): run npm run images:mirror -- --stack ${cfg.stack} --write-lock (skopeo inspect resolves the tag), review and commit ${chartImageLockFile}`,
+                          expected: `its digest (${i.chart !== undefined ? `chart ${i.chart.name}, values ${i.chart.paths.join(", ")}` : "an upstream image our manifests run"}): run npm run images:mirror -- --stack ${cfg.stack} --write-lock (skopeo inspect resolves the tag), review and commit ${chartImageLockFile}`,
                       }
                     : {
                           path: i.key.startsWith("clusters[") ? p(`${i.key}.digest`) : i.key,

@@ -408,6 +408,20 @@ export function resolveChartImage(i: ChartImage, lock: ChartImageLock): Resolved
         : { ...i, digest: d, digestSource: "lock" };
 }
 
+/**
+ * An upstream image we reference from our own manifests (not through chart keys) with its digest
+ * from the lock when its constant has none: the authored Calico install runs the same
+ * `quay.io/calico/*:<tag>` images the catalog lists, so `--write-lock` resolves them too.
+ */
+export function lockedImage<T extends { repository: string; tag: string; digest: string }>(
+    image: T,
+    lock: ChartImageLock,
+): T {
+    if (image.digest !== placeholderDigest) return image;
+    const d = lock[lockKey(image)];
+    return d === undefined ? image : { ...image, digest: d };
+}
+
 /** A reference to put into a chart's keys: registry and repository, tag, digest (or none). */
 export interface ImageRef {
     readonly repository: string;

@@ -142,9 +142,10 @@ export const sandboxWebhookImage: PinnedImage = {
  * Images of the authored Calico policy-only install, at the release of the pinned tigera-operator
  * chart and of the CRDs it applies (Calico v3.31.5; image names as
  * `manifests/calico-policy-only.yaml` of projectcalico/calico v3.31.5 writes them). Their digests
- * could not be read here (no registry access, and no public repository pins them): placeholders
- * until checked with `crane digest quay.io/calico/node:v3.31.5` (and kube-controllers); the plan
- * warns while they are.
+ * could not be read here (no registry access, and no public repository pins them): the placeholder
+ * stays here and the digest comes from images/chart-images.lock.json (`npm run images:mirror --
+ * --write-lock` resolves these tags with the chart images'; `lockedImage`), until then the plan
+ * warns and prod is blocked.
  */
 export const calicoImages = {
     /** calico-node: Felix, the policy agent on every node. */

@@ -69,7 +69,13 @@ describe("image mirror manifest", () => {
                         i.path ===
                             "images/chart-images.lock.json quay.io/prometheus/prometheus:v3.10.0" &&
                         /--write-lock/.test(i.expected),
-                ) && !e.issues.some((i: any) => /calico/.test(i.path)),
+                ) &&
+                // The authored Calico install's upstream images resolve through the same lock.
+                e.issues.some(
+                    (i: any) =>
+                        i.path === "images/chart-images.lock.json quay.io/calico/node:v3.31.5" &&
+                        /--write-lock/.test(i.expected),
+                ),
         );
         assert.doesNotThrow(() => mirrorPlan(parse(twinRaw()), fixtureLock()));
     });
@@ -109,8 +115,30 @@ describe("prod refuses images it cannot verify, before any resource", () => {
         assert.ok(issues.every((i) => i.expected.length > 20));
     });
 
-    it("with the mirror set, our images built and the lock filled, only the Calico images the operator starts are left", () => {
-        const issues = imageIssues(parse(prodMirroredRaw()), fixtureLock());
+    it("with the mirror set, our images built and the lock filled, prod (authored Calico on OKE VCN-native) is clean", () => {
+        assert.deepEqual(imageIssues(parse(prodMirroredRaw()), fixtureLock()), []);
+        const calico = stackImages(parse(prodMirroredRaw()), fixtureLock()).filter((i) =>
+            i.repository.startsWith("quay.io/calico/"),
+        );
+        assert.deepEqual(
+            calico.map((i) => [i.repository, i.placeholder, i.mirrorable]),
+            [
+                ["quay.io/calico/node", false, true],
+                ["quay.io/calico/kube-controllers", false, true],
+            ],
+        );
+    });
+
+    it("on a cluster where the tigera-operator installs Calico, the images it starts by tag are refused", () => {
+        // The same clusters as if they were existing ones (the operator path), judged purely.
+        const cfg = parse(prodMirroredRaw());
+        const existing = {
+            ...cfg,
+            clusters: cfg.clusters.map((c) => ({ ...c, target: "existing" as const })),
+        };
+        const issues = imageIssues(existing, fixtureLock()).filter((i) =>
+            /tigera-operator \(operator\)/.test(i.path),
+        );
         assert.deepEqual(
             issues.map((i) => i.path),
             ["node", "cni", "kube-controllers", "typha", "pod2daemon-flexvol"].map(

@@ -58,8 +58,9 @@ export class MirrorError extends Error {}
 /**
  * What to mirror for a stack: refuses a stack without `images.mirror` and images still at the
  * placeholder digest (nothing to copy), naming the keys: our unbuilt images, and chart images
- * whose digest is not in the lock yet (`--write-lock` resolves them). Images an operator starts
- * without chart keys (Calico's) are not mirrored; prod refuses them (modules/images.ts).
+ * and the authored Calico install's images whose digest is not in the lock yet (`--write-lock`
+ * resolves them). Images an operator starts without chart keys (the tigera-operator's Calico) are
+ * not mirrored; prod refuses them (modules/images.ts).
  */
 export function mirrorPlan(
     cfg: PlatformConfig,
@@ -77,11 +78,11 @@ export function mirrorPlan(
     const manifest = mirrorManifest(cfg, lock);
     for (const e of stackImages(cfg, lock).filter((m) => m.placeholder && m.mirrorable)) {
         issues.push(
-            e.chart !== undefined
+            e.key.startsWith(chartImageLockFile)
                 ? {
                       path: e.key,
                       value: `${e.repository}:${e.tag}`,
-                      expected: `its digest in ${chartImageLockFile}: run npm run images:mirror -- --stack ${cfg.stack} --write-lock (a chart image without a digest cannot be mirrored)`,
+                      expected: `its digest in ${chartImageLockFile}: run npm run images:mirror -- --stack ${cfg.stack} --write-lock (an upstream image without a digest cannot be mirrored)`,
                   }
                 : {
                       path: e.key.startsWith("clusters[")

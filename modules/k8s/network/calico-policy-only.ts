@@ -26,6 +26,11 @@
 import * as crypto from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import {
+    chartImageLockFile,
+    defaultChartImageLock,
+    lockedImage,
+} from "../../constants/chart-images";
 import { calicoImages, placeholderDigest } from "../../constants/images";
 import { exceptionAnnotations, labels, partOfValue } from "../../constants/labels";
 import { privilegedNamespaces } from "../../constants/namespaces";
@@ -608,11 +613,15 @@ export interface CalicoPolicyOnlyArgs {
 export class CalicoPolicyOnly extends pulumi.ComponentResource {
     constructor(name: string, args: CalicoPolicyOnlyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:network:CalicoPolicyOnly", name, {}, opts);
-        const images = args.images ?? calicoImages;
+        const lock = defaultChartImageLock();
+        const images = args.images ?? {
+            node: lockedImage(calicoImages.node, lock),
+            kubeControllers: lockedImage(calicoImages.kubeControllers, lock),
+        };
         for (const [role, image] of Object.entries(images)) {
             if (image.digest === placeholderDigest) {
                 pulumi.log.warn(
-                    `Calico ${role} image ${image.repository}:${image.tag}: placeholder digest (not readable here): set calicoImages in modules/constants/images.ts to the registry's digest before deploying`,
+                    `Calico ${role} image ${image.repository}:${image.tag}: no digest yet (not readable here): run npm run images:mirror -- --stack <stack> --write-lock and commit ${chartImageLockFile} before deploying`,
                     this,
                 );
             }
