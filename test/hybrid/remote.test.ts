@@ -175,8 +175,9 @@ describe("hybrid: remote inference under mocks", () => {
             { "secure-llm-platform:kubeconfig-onprem-fra": "apiVersion: v1\nkind: Config" },
             secretKeys,
         );
-        const { deployPlatform } = await import("../../modules/platform");
-        deployPlatform(hybrid());
+        const { deployPlatform, platformLookups } = await import("../../modules/platform");
+        const cfg = hybrid();
+        deployPlatform(cfg, await platformLookups(cfg));
         await settle();
         resources = recordedResources().map((r) => ({
             ...r,
