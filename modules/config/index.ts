@@ -608,6 +608,22 @@ function parseCluster(
     }
     layerPaths.set(layer, whereWritten);
 
+    // One switch for a public ingress load balancer: `baseline.ingress.public`. The OKE network
+    // (public LB subnet, internet gateway, LB NSG open to the internet) follows it; a
+    // `network.publicLoadBalancers` that says otherwise is refused, naming both keys.
+    if (network !== undefined) {
+        const ingressPublic = layer.baseline.ingress.public;
+        const written = isObject(o.network) ? o.network.publicLoadBalancers : undefined;
+        if (typeof written === "boolean" && written !== ingressPublic) {
+            issues.add(
+                `${path}.network.publicLoadBalancers`,
+                written,
+                `${ingressPublic} or no value: it follows ${whereWritten(`${layerMark}baseline.ingress.public`)} (${ingressPublic}), the one switch for a public ingress load balancer; change that key instead`,
+            );
+        }
+        network = { ...network, publicLoadBalancers: ingressPublic };
+    }
+
     return {
         name,
         target,

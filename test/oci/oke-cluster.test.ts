@@ -741,6 +741,8 @@ describe("oci: public load balancers, flannel, prod, existing vault", function (
                     publicLoadBalancers: true,
                     nodePortCidrs: ["10.0.4.0/22"],
                 },
+                // The LB network follows the ingress (one switch).
+                baseline: { ingress: { public: true } },
                 bastion: { enabled: false },
                 addons: [],
                 nodePools: [
