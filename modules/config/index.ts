@@ -181,7 +181,7 @@ export function parseConfig(
     const ociAuth = {
         method: str(authObj, "method", top("ociAuth"), issues, {
             oneOf: ociAuthMethods,
-            default: "ApiKey",
+            default: "SecurityToken",
         }),
         profile: str(authObj, "profile", top("ociAuth"), issues, {
             ...patterns.ociProfile,

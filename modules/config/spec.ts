@@ -1116,9 +1116,11 @@ export const stackSchema = z
         ),
         ociAuth: section(
             {
-                method: choice(ociAuthMethods, "how the OCI providers authenticate", {
-                    default: "ApiKey",
-                }),
+                method: choice(
+                    ociAuthMethods,
+                    "how the OCI providers and the kubeconfig's `oci` exec plugin authenticate: a session token (`oci session authenticate` on a workstation, the OIDC token exchange in CI) by default",
+                    { default: "SecurityToken" },
+                ),
                 profile: text("profile of the OCI config file", {
                     ...patterns.ociProfile,
                     default: "DEFAULT",

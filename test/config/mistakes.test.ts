@@ -177,7 +177,6 @@ describe("configuration mistakes: one switch for a public ingress load balancer"
     // the issues at their lines, or, when accepted, each OKE cluster's resolved
     // network.publicLoadBalancers (it follows baseline.ingress.public).
     const iadNet = "        vcnCidr: 10.30.0.0/16\n";
-    const fraNet = "        vcnCidr: 10.31.0.0/16\n";
     const rows: {
         readonly name: string;
         readonly edits: [string, string][];
