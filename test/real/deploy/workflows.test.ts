@@ -249,7 +249,7 @@ describe("GitHub workflows drive the deploy command (stand-in CLIs)", function (
     });
 
     it("the OCI providers and the kubeconfig's exec plugin (real oci-cli 3.95.1) use the job's session token", async function () {
-        const oci = ensureVenv("oci-cli", path.join(__dirname, "oci-cli.lock"), {
+        const oci = ensureVenv("oci-cli", path.join(repoRoot, "tools", "deploy", "oci-cli.lock"), {
             python: "python3.11",
         }).bin("oci");
         const cfg = parsedStack(repoRoot, "dev");
@@ -349,6 +349,32 @@ describe("GitHub workflows drive the deploy command (stand-in CLIs)", function (
         for (const { stack } of doc.jobs.deploy.strategy.matrix.include as { stack: string }[]) {
             const auth = parsedStack(repoRoot, stack).ociAuth;
             assert.deepEqual(auth, { method: "SecurityToken", profile: written }, stack);
+        }
+    });
+
+    it("every job installs the OCI CLI this suite runs: the hash-locked oci-cli 3.95.1 on Python 3.11", () => {
+        const lock = fs.readFileSync(
+            path.join(repoRoot, "tools", "deploy", "oci-cli.lock"),
+            "utf8",
+        );
+        assert.match(lock, /^oci-cli==3\.95\.1 \\\n    --hash=sha256:[0-9a-f]{64}$/m);
+        for (const [file, job] of [
+            ["deploy.yml", "deploy"],
+            ["pull-request.yml", "preview"],
+        ] as const) {
+            const doc = parse(
+                fs.readFileSync(path.join(repoRoot, ".github", "workflows", file), "utf8"),
+            );
+            const steps = doc.jobs[job].steps as WorkflowStep[];
+            const python = steps.findIndex((s) => s.uses?.startsWith("actions/setup-python@"));
+            const tools = steps.findIndex((s) => s.id === "tools");
+            assert.ok(python >= 0 && python < tools, file);
+            assert.equal(steps[python]!.with?.["python-version"], "3.11", file);
+            assert.match(
+                steps[tools]!.run!,
+                /pip install --user --require-hashes --no-deps --only-binary=:all: -r tools\/deploy\/oci-cli\.lock/,
+                file,
+            );
         }
     });
 
