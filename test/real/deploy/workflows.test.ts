@@ -249,9 +249,11 @@ describe("GitHub workflows drive the deploy command (stand-in CLIs)", function (
     });
 
     it("the OCI providers and the kubeconfig's exec plugin (real oci-cli 3.95.1) use the job's session token", async function () {
-        const oci = ensureVenv("oci-cli", path.join(repoRoot, "tools", "deploy", "oci-cli.lock"), {
-            python: "python3.11",
-        }).bin("oci");
+        // Python 3.11 wheels, as the other venvs of the suite (python3 on the machine).
+        const oci = ensureVenv(
+            "oci-cli",
+            path.join(repoRoot, "tools", "deploy", "oci-cli.lock"),
+        ).bin("oci");
         const cfg = parsedStack(repoRoot, "dev");
         // The providers as the program renders them (the offline plan of dev).
         const rendered = JSON.parse(
