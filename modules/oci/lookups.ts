@@ -1,8 +1,9 @@
 /**
  * The provider lookups the cloud layer depends on, asked once per OKE cluster BEFORE any
  * resource is declared, and judged like configuration: a Kubernetes version OKE does not offer,
- * an availability domain without the pool's shape, a pool without a node image, an existing vault
- * that is not there, or a lookup the provider refuses become config issues (exit 2, the key
+ * an availability domain without the pool's shape, a pool without a node image, a region the
+ * tenancy is not subscribed to, a homeRegion that is not the tenancy's, an existing vault that is
+ * not there, or a lookup the provider refuses become config issues (exit 2, the key
  * named, a did-you-mean from the provider's own answer) instead of ResourceErrors after the VCN
  * and vault exist.
  *
@@ -22,7 +23,7 @@
 import * as oci from "@pulumi/oci";
 import type { ClusterConfig, ConfigIssue, NodePoolConfig, PlatformConfig } from "../config";
 import { kubernetesVersionProblem } from "../config/kubernetes-versions";
-import { closest } from "../config/suggest";
+import { closest, didYouMean } from "../config/suggest";
 import { NodeImageSource, isArmShape, selectNodeImage } from "./images";
 import { OciService, selectOsnService } from "./network";
 
@@ -45,6 +46,19 @@ export interface ClusterAnswers {
     readonly namespace: Answer<string>;
     /** `getVault(vault.existingVaultId)`, when the stack names an existing vault. */
     readonly existingVault?: Answer<VaultAnswer>;
+    /** `getRegionSubscriptions(tenancy)`: the regions the tenancy is subscribed to. */
+    readonly regions: Answer<readonly RegionSubscription[]>;
+}
+
+/**
+ * One region subscription. `state` is the API's `status`, READY or IN_PROGRESS
+ * (terraform-provider-oci `identity_region_subscriptions_data_source.go` maps `state` from
+ * `Status`; oci-go-sdk `identity/region_subscription.go` RegionSubscriptionStatusEnum).
+ */
+export interface RegionSubscription {
+    readonly regionName: string;
+    readonly isHomeRegion: boolean;
+    readonly state: string;
 }
 
 /** The fields of an existing vault the cloud layer uses. */
@@ -89,62 +103,77 @@ export async function askProvider(
 ): Promise<ClusterAnswers> {
     const opts = { provider };
     const compartmentId = cfg.compartmentId!;
-    const [kubernetesVersions, shapesByAd, nodeImages, services, namespace, existingVault] =
-        await Promise.all([
-            answer(async () => {
-                const r = await oci.containerengine.getClusterOption(
-                    { clusterOptionId: "all", compartmentId },
-                    opts,
-                );
-                return r.kubernetesVersions;
-            }),
-            answer(async () => {
-                const ads = await oci.identity.getAvailabilityDomains(
-                    { compartmentId: cfg.tenancyId! },
-                    opts,
-                );
-                const names = ads.availabilityDomains.map((ad) => ad.name).sort();
-                const shapes = await Promise.all(
-                    names.map((availabilityDomain) =>
-                        oci.core
-                            .getShapes({ compartmentId, availabilityDomain }, opts)
-                            .then((r) => r.shapes.map((s) => s.name)),
-                    ),
-                );
-                return Object.fromEntries(names.map((n, i) => [n, shapes[i]!]));
-            }),
-            answer(async () => {
-                const r = await oci.containerengine.getNodePoolOption(
-                    { nodePoolOptionId: "all" },
-                    opts,
-                );
-                return r.sources as NodeImageSource[];
-            }),
-            answer(async () => (await oci.core.getServices({}, opts)).services as OciService[]),
-            answer(
-                async () =>
-                    (await oci.objectstorage.getNamespace({ compartmentId }, opts)).namespace,
-            ),
-            cfg.vault.existingVaultId === undefined
-                ? Promise.resolve(undefined)
-                : answer(async () => {
-                      const v = await oci.kms.getVault(
-                          { vaultId: cfg.vault.existingVaultId! },
-                          opts,
-                      );
-                      return {
-                          state: v.state,
-                          managementEndpoint: v.managementEndpoint,
-                          cryptoEndpoint: v.cryptoEndpoint,
-                      };
-                  }),
-        ]);
+    const [
+        kubernetesVersions,
+        shapesByAd,
+        nodeImages,
+        services,
+        namespace,
+        regions,
+        existingVault,
+    ] = await Promise.all([
+        answer(async () => {
+            const r = await oci.containerengine.getClusterOption(
+                { clusterOptionId: "all", compartmentId },
+                opts,
+            );
+            return r.kubernetesVersions;
+        }),
+        answer(async () => {
+            const ads = await oci.identity.getAvailabilityDomains(
+                { compartmentId: cfg.tenancyId! },
+                opts,
+            );
+            const names = ads.availabilityDomains.map((ad) => ad.name).sort();
+            const shapes = await Promise.all(
+                names.map((availabilityDomain) =>
+                    oci.core
+                        .getShapes({ compartmentId, availabilityDomain }, opts)
+                        .then((r) => r.shapes.map((s) => s.name)),
+                ),
+            );
+            return Object.fromEntries(names.map((n, i) => [n, shapes[i]!]));
+        }),
+        answer(async () => {
+            const r = await oci.containerengine.getNodePoolOption(
+                { nodePoolOptionId: "all" },
+                opts,
+            );
+            return r.sources as NodeImageSource[];
+        }),
+        answer(async () => (await oci.core.getServices({}, opts)).services as OciService[]),
+        answer(
+            async () => (await oci.objectstorage.getNamespace({ compartmentId }, opts)).namespace,
+        ),
+        answer(async () => {
+            const r = await oci.identity.getRegionSubscriptions(
+                { tenancyId: cfg.tenancyId! },
+                opts,
+            );
+            return r.regionSubscriptions.map((x) => ({
+                regionName: x.regionName,
+                isHomeRegion: x.isHomeRegion,
+                state: x.state,
+            }));
+        }),
+        cfg.vault.existingVaultId === undefined
+            ? Promise.resolve(undefined)
+            : answer(async () => {
+                  const v = await oci.kms.getVault({ vaultId: cfg.vault.existingVaultId! }, opts);
+                  return {
+                      state: v.state,
+                      managementEndpoint: v.managementEndpoint,
+                      cryptoEndpoint: v.cryptoEndpoint,
+                  };
+              }),
+    ]);
     return {
         kubernetesVersions,
         shapesByAd,
         nodeImages,
         services,
         namespace,
+        regions,
         ...(existingVault !== undefined ? { existingVault } : {}),
     };
 }
@@ -236,6 +265,37 @@ export function judgeAnswers(
     const auth = `ociAuth ${cfg.ociAuth.method}, profile ${cfg.ociAuth.profile}`;
     const refused = (lookup: string, a: { error: string }) =>
         `a value the OCI provider of ${cluster.region} (${auth}) can look up; ${lookup} answered: ${a.error}`;
+
+    // The tenancy must be subscribed to the cluster's region, and IAM goes to its home region.
+    if (!answers.regions.ok) {
+        issues.push({
+            path: top("tenancyId"),
+            value: cfg.tenancyId,
+            expected: refused("getRegionSubscriptions", answers.regions),
+        });
+    } else {
+        const subs = answers.regions.value;
+        const ready = subs.filter((r) => r.state === "READY").map((r) => r.regionName);
+        const sub = subs.find((r) => r.regionName === cluster.region);
+        if (sub === undefined || sub.state !== "READY") {
+            issues.push({
+                path: at("region"),
+                value: cluster.region,
+                expected:
+                    sub === undefined
+                        ? `a region the tenancy is subscribed to: ${ready.join(", ") || "none"}${didYouMean(cluster.region, ready)}`
+                        : `a region whose subscription is READY (getRegionSubscriptions says ${sub.state})`,
+            });
+        }
+        const home = subs.find((r) => r.isHomeRegion)?.regionName;
+        if (home !== undefined && cfg.homeRegion !== home) {
+            issues.push({
+                path: top("homeRegion"),
+                value: cfg.homeRegion,
+                expected: `the tenancy's home region, ${home} (getRegionSubscriptions): IAM policies, dynamic groups and tag namespaces are created there`,
+            });
+        }
+    }
 
     const versions = answers.kubernetesVersions;
     if (!versions.ok) {

@@ -32,6 +32,7 @@ const tokens = {
     nodePoolOption: "oci:ContainerEngine/getNodePoolOption:getNodePoolOption",
     namespace: "oci:ObjectStorage/getNamespace:getNamespace",
     kubeconfig: "oci:ContainerEngine/getClusterKubeConfig:getClusterKubeConfig",
+    regions: "oci:Identity/getRegionSubscriptions:getRegionSubscriptions",
 };
 const fakes = invokeFakes as Record<string, InvokeFake>;
 
@@ -219,6 +220,28 @@ describe("oci: provider lookups before any resource", function () {
             /no image for Kubernetes v1\.34\.2 fitting shape BM\.GPU\.A100-v2\.8 \(GPU\); their images are for v1\.34\.2, .*v1\.33\.4/,
         );
         onlyProviders();
+    });
+
+    it("refuses a cluster region the tenancy is not subscribed to, and a homeRegion that is not its home", async () => {
+        const e = await answering(
+            tokens.regions,
+            () => (inputs) => ({
+                tenancyId: inputs.tenancyId,
+                regionSubscriptions: [
+                    { regionName: "us-phoenix-1", isHomeRegion: true, state: "READY" },
+                    { regionName: "us-ashburn-2", isHomeRegion: false, state: "READY" },
+                ],
+            }),
+            () => refusal(() => runProgram(stackRaw("dev"))),
+        );
+        assert.deepEqual(
+            e.issues.map((i) => `${i.path}: ${i.expected}`),
+            [
+                `${project}:clusters[0].region: a region the tenancy is subscribed to: us-phoenix-1, us-ashburn-2 (did you mean "us-ashburn-2"?)`,
+                `${project}:homeRegion: the tenancy's home region, us-phoenix-1 (getRegionSubscriptions): IAM policies, dynamic groups and tag namespaces are created there`,
+            ],
+        );
+        assert.deepEqual(onlyProviders(), ["oci-us-ashburn-1"]);
     });
 
     it("turns a lookup the provider refuses into an issue of the key it was asked with", async () => {
