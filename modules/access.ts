@@ -8,6 +8,7 @@
 import { parse, stringify } from "yaml";
 import { ConfigValidationError, type ConfigIssue as Issue } from "./config/validate";
 import type { OciAuthMethod } from "./config/schema";
+import { didYouMean } from "./config/suggest";
 
 /**
  * Environment variable the deploy driver sets for the cluster layer: JSON object, cluster name →
@@ -156,4 +157,125 @@ function withoutOption(args: readonly string[], option: string): string[] {
         }
     }
     return out;
+}
+
+/**
+ * Environment variable the OCI providers read their home folder from, instead of the user's home
+ * directory: terraform-provider-oci (the code under @pulumi/oci 4.20.0: pulumi/pulumi-oci v4.20.0's
+ * `upstream` submodule, commit 8016f415) `internal/utils/helpers.go` `GetHomeFolder` returns
+ * `TF_HOME_OVERRIDE` when set, else `user.Current().HomeDir`.
+ */
+export const providerHomeEnv = "TF_HOME_OVERRIDE";
+
+/**
+ * The OCI config file the stack's OCI providers read: `<home>/.oci/config`, `<home>` from
+ * {@link providerHomeEnv} or the user's home directory. The provider sets a profile
+ * (`configFileProfile`), and with a profile it reads only this path, for `ApiKey` and
+ * `SecurityToken` alike (`internal/provider/provider.go` `GetSdkConfigProvider` and
+ * `getConfigProviders`: `defaultPath := path.Join(utils.GetHomeFolder(), ".oci", "config")`,
+ * `utils.CheckProfile(profile, defaultPath)`); `OCI_CONFIG_FILE` is NOT read there. So the deploy
+ * command points the OCI CLI (`OCI_CLI_CONFIG_FILE`) at this same file.
+ */
+export function providerConfigFile(env: NodeJS.ProcessEnv, homedir: string): string {
+    const home =
+        env[providerHomeEnv] !== undefined && env[providerHomeEnv] !== ""
+            ? env[providerHomeEnv]!
+            : homedir;
+    return `${home.replace(/\/+$/, "")}/.oci/config`;
+}
+
+/** The profiles of an OCI config file (INI; `DEFAULT` values apply to every profile). */
+export function ociConfigProfiles(text: string): Record<string, Record<string, string>> {
+    const profiles: Record<string, Record<string, string>> = {};
+    let current: Record<string, string> | undefined;
+    for (const raw of text.split("\n")) {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#") || line.startsWith(";")) continue;
+        const section = /^\[(.+)\]$/.exec(line);
+        if (section) {
+            current = profiles[section[1]!] ??= {};
+            continue;
+        }
+        const kv = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
+        if (kv && current) current[kv[1]!] = kv[2]!;
+    }
+    const defaults = profiles.DEFAULT ?? {};
+    for (const [name, p] of Object.entries(profiles)) {
+        if (name !== "DEFAULT") profiles[name] = { ...defaults, ...p };
+    }
+    return profiles;
+}
+
+/** The keys a profile needs for each method that reads the config file. */
+const profileNeeds: Readonly<Partial<Record<OciAuthMethod, readonly string[]>>> = {
+    // OCI SDK config file: user, fingerprint, key_file, tenancy, region (API key signing).
+    ApiKey: ["user", "fingerprint", "key_file", "tenancy"],
+    // `oci session authenticate` and scripts/oci-token-exchange.sh write key_file (the session's
+    // key pair) and security_token_file; oci-cli `cli_util.get_session_token_signer` needs both.
+    SecurityToken: ["key_file", "security_token_file"],
+};
+
+/**
+ * What is wrong with the OCI config file for the stack's `ociAuth` (pure): the provider and the
+ * kubeconfig's exec plugin read the same profile of the same file, so a missing file or profile,
+ * a profile without what the method needs, or a session-token profile under `ApiKey` (the
+ * provider would sign with the session's unregistered key; the CLI warns
+ * TOKEN_PRESENT_BUT_NOT_USED_FOR_AUTH) is refused before anything runs. `text` undefined: the
+ * file does not exist. Instance and resource principals read no file. Test: test/deploy/access.test.ts.
+ */
+export function ociAuthIssues(
+    auth: ExecAuth,
+    file: string,
+    text: string | undefined,
+    project: string,
+): Issue[] {
+    const needs = profileNeeds[auth.method];
+    if (needs === undefined) return [];
+    const login =
+        auth.method === "SecurityToken"
+            ? `run \`oci session authenticate --profile-name ${auth.profile}\` on a workstation; in CI, scripts/oci-token-exchange.sh writes it`
+            : `create an API key profile with \`oci setup config\``;
+    const methodKey = `${project}:ociAuth.method`;
+    const profileKey = `${project}:ociAuth.profile`;
+    if (text === undefined) {
+        return [
+            {
+                path: profileKey,
+                value: auth.profile,
+                expected: `a profile of ${file}, the file the OCI providers read (it does not exist): ${login}`,
+            },
+        ];
+    }
+    const profiles = ociConfigProfiles(text);
+    const profile = profiles[auth.profile];
+    if (profile === undefined) {
+        const names = Object.keys(profiles);
+        return [
+            {
+                path: profileKey,
+                value: auth.profile,
+                expected: `a profile of ${file} (it has ${names.join(", ") || "none"})${didYouMean(auth.profile, names)}: ${login}`,
+            },
+        ];
+    }
+    if (auth.method === "ApiKey" && (profile.security_token_file ?? "") !== "") {
+        return [
+            {
+                path: methodKey,
+                value: auth.method,
+                expected: `SecurityToken: profile ${auth.profile} of ${file} holds a session token (security_token_file), which ApiKey signing ignores`,
+            },
+        ];
+    }
+    const missing = needs.filter((k) => profile[k] === undefined || profile[k] === "");
+    if (missing.length > 0) {
+        return [
+            {
+                path: methodKey,
+                value: auth.method,
+                expected: `a method profile ${auth.profile} of ${file} can serve: it lacks ${missing.join(", ")}, which ${auth.method} needs; ${login}`,
+            },
+        ];
+    }
+    return [];
 }

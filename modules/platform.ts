@@ -8,8 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { apiAccessFromEnv, kubeconfigForRun } from "./access";
 import { ClusterConfig, PlatformConfig, kubeconfigFor } from "./config";
 import { mirrorTransformation } from "./images";
+import { providerPreflight } from "./preflight";
 import { ClusterPlatform } from "./k8s";
-import { OkeCluster } from "./oci";
+import { ClusterLookups, OkeCluster } from "./oci";
 import { iamName } from "./oci/iam-statements";
 import { RegionPeering, peeringPlan } from "./oci/peering";
 import { GlobalEntry, planGlobalEntry } from "./oci/steering";
@@ -40,26 +41,57 @@ export function kubernetesProviderName(cluster: ClusterConfig): string {
  */
 export const clusterProviders = new Map<string, k8s.Provider>();
 
-/** Declares the whole platform for a validated stack and returns its outputs by cluster name. */
-export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutputs> {
-    // This run's tunnels to private API endpoints (set by tools/deploy, never in a stack file).
-    const access = apiAccessFromEnv(
-        cfg.clusters.filter((c) => c.target === "oke").map((c) => c.name),
-    );
-    const ociProviders = new Map<string, oci.Provider>();
-    const ociProvider = (region: string) => {
-        let p = ociProviders.get(region);
+/**
+ * The OCI provider of each region, created on first use (one per region, named `oci-<region>`).
+ * Credentials come from ~/.oci/config, a session token or the instance, never from stack config.
+ */
+export function ociProviders(cfg: PlatformConfig): (region: string) => oci.Provider {
+    const providers = new Map<string, oci.Provider>();
+    return (region: string) => {
+        let p = providers.get(region);
         if (p === undefined) {
-            // Credentials come from ~/.oci/config, a session token or the instance, never from stack config.
             p = new oci.Provider(`oci-${region}`, {
                 region,
                 auth: cfg.ociAuth.method,
                 configFileProfile: cfg.ociAuth.profile,
             });
-            ociProviders.set(region, p);
+            providers.set(region, p);
         }
         return p;
     };
+}
+
+/** The OCI providers and the provider lookups of every OKE cluster, checked (see {@link platformLookups}). */
+export interface PlatformLookups {
+    /** The provider of a region. */
+    readonly providerFor: (region: string) => oci.Provider;
+    /** Checked provider answers by OKE cluster name. */
+    readonly clusters: Readonly<Record<string, ClusterLookups>>;
+}
+
+/**
+ * Creates the OCI providers of the OKE clusters' regions and asks every lookup the cloud layer
+ * depends on, before anything else is declared; a refused answer throws the config error
+ * (modules/preflight.ts `providerPreflight`).
+ */
+export async function platformLookups(cfg: PlatformConfig): Promise<PlatformLookups> {
+    const providerFor = ociProviders(cfg);
+    return { providerFor, clusters: await providerPreflight(cfg, providerFor) };
+}
+
+/**
+ * Declares the whole platform for a validated stack and returns its outputs by cluster name.
+ * `lookups` come from {@link platformLookups}, awaited first.
+ */
+export function deployPlatform(
+    cfg: PlatformConfig,
+    lookups: PlatformLookups,
+): Record<string, ClusterOutputs> {
+    // This run's tunnels to private API endpoints (set by tools/deploy, never in a stack file).
+    const access = apiAccessFromEnv(
+        cfg.clusters.filter((c) => c.target === "oke").map((c) => c.name),
+    );
+    const ociProvider = lookups.providerFor;
     // Peering: DRGs and remote peering connections first; each OKE VCN attaches to its region's DRG.
     const plan = cfg.peering.enabled ? peeringPlan(cfg.clusters) : undefined;
     const peering =
@@ -104,6 +136,7 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
                     platform: cfg,
                     cluster,
                     homeProvider: ociProvider(cfg.homeRegion!),
+                    lookups: clusterLookups(lookups, cluster.name),
                     peering: drgId !== undefined ? { drgId, peerCidrs } : undefined,
                 },
                 { provider: ociProvider(cluster.region) },
@@ -192,6 +225,14 @@ export function deployPlatform(cfg: PlatformConfig): Record<string, ClusterOutpu
         );
     }
     return outputs;
+}
+
+function clusterLookups(lookups: PlatformLookups, cluster: string): ClusterLookups {
+    const found = lookups.clusters[cluster];
+    if (found === undefined) {
+        throw new Error(`cluster ${cluster}: no provider lookups; call platformLookups first`);
+    }
+    return found;
 }
 
 /**

@@ -8,6 +8,7 @@
  * `pulumi up`), each at the stack-file key that set the value. The components keep the same
  * checks as assertions. Test: test/config/mistakes.test.ts.
  */
+import type * as oci from "@pulumi/oci";
 import {
     ConfigIssue,
     ConfigValidationError,
@@ -25,6 +26,7 @@ import {
     renderedRails,
 } from "./k8s/llm";
 import { railsRoot } from "./k8s/llm/rails";
+import { ClusterLookups, askProvider, judgeAnswers } from "./oci/lookups";
 
 /** Every problem of `cfg` found by the deploy-time checks (empty when there is none). */
 export function preflightIssues(
@@ -89,7 +91,46 @@ export function preflight(cfg: PlatformConfig): PlatformConfig {
     if (issues.length === 0) {
         return cfg;
     }
+    throw located(cfg, issues);
+}
+
+/** The error for `issues`, placed at the lines of the stack file when it is beside the program. */
+function located(cfg: PlatformConfig, issues: readonly ConfigIssue[]): ConfigValidationError {
     const e = new ConfigValidationError(issues);
     const file = findStackFile(process.cwd(), cfg.stack);
-    throw file === undefined ? e : e.withLocations(stackFileLocator(file, cfg.project));
+    return file === undefined ? e : e.withLocations(stackFileLocator(file, cfg.project));
+}
+
+/**
+ * The provider lookups of every OKE cluster (modules/oci/lookups.ts), asked through
+ * `providerFor(region)` and judged before any other resource is declared. Returns the checked
+ * answers by cluster name, or throws one {@link ConfigValidationError} with every problem at its
+ * stack-file line (exit 2 in the plan, a `pulumi.RunError` without trace under `pulumi up`).
+ * Test: test/oci/provider-preflight.test.ts (and under cmd/run: test/real/config/pulumi-run.test.ts).
+ */
+export async function providerPreflight(
+    cfg: PlatformConfig,
+    providerFor: (region: string) => oci.Provider,
+): Promise<Readonly<Record<string, ClusterLookups>>> {
+    const oke = cfg.clusters
+        .map((cluster, index) => ({ cluster, index }))
+        .filter(({ cluster }) => cluster.target === "oke");
+    const answers = await Promise.all(
+        oke.map(({ cluster }) => askProvider(cfg, providerFor(cluster.region))),
+    );
+    const issues: ConfigIssue[] = [];
+    const out: Record<string, ClusterLookups> = {};
+    oke.forEach(({ cluster, index }, n) => {
+        const judged = judgeAnswers(cfg, cluster, index, answers[n]!);
+        for (const issue of judged.issues) {
+            if (!issues.some((o) => o.path === issue.path && o.expected === issue.expected)) {
+                issues.push(issue);
+            }
+        }
+        if (judged.lookups !== undefined) out[cluster.name] = judged.lookups;
+    });
+    if (issues.length === 0) {
+        return out;
+    }
+    throw located(cfg, issues);
 }

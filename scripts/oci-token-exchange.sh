@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Exchanges the GitHub Actions OIDC token for a short-lived OCI user-principal session token (UPST)
 # through the identity domain's token-exchange grant, and writes an OCI config profile that the
-# Pulumi OCI provider uses with `auth: SecurityToken`. No OCI API key is stored anywhere.
+# Pulumi OCI providers use with `ociAuth.method: SecurityToken` (every stack) and the OCI CLI with
+# `--auth security_token` (the kubeconfig's exec plugin, the deploy tool's Bastion calls). No OCI
+# API key is stored anywhere.
+#
+# Where: the providers read only `<home>/.oci/config` once a profile is set, `<home>` being
+# TF_HOME_OVERRIDE or the user's home (terraform-provider-oci provider.go / utils/helpers.go
+# GetHomeFolder, the code under @pulumi/oci 4.20.0; OCI_CONFIG_FILE is not read there). So the
+# profile is written to $RUNNER_TEMP/oci-home/.oci/config (gone with the job, never the runner's own
+# ~/.oci) and the job gets TF_HOME_OVERRIDE and OCI_CLI_CONFIG_FILE pointing at that one file.
 #
 # Prerequisites (once, see docs/deploying.md): an identity propagation trust in the identity domain
 # that trusts https://token.actions.githubusercontent.com for this repository, mapped to a service
@@ -14,8 +22,10 @@ set -euo pipefail
 : "${OCI_DOMAIN_URL:?set the identity domain URL}" "${OCI_CLIENT_ID:?}" "${OCI_CLIENT_SECRET:?}" "${OCI_REGION:?}"
 : "${ACTIONS_ID_TOKEN_REQUEST_URL:?the job needs permissions: id-token: write}"
 
-dir="${RUNNER_TEMP:-$(mktemp -d)}/oci"
-mkdir -p "$dir" && chmod 700 "$dir"
+home="${RUNNER_TEMP:-$(mktemp -d)}/oci-home"
+dir="$home/.oci"
+profile="${OCI_PROFILE:-DEFAULT}"
+mkdir -p "$dir" && chmod 700 "$home" "$dir"
 
 # GitHub OIDC token for this job, audience = the identity domain.
 jwt=$(curl -fsS -H "Authorization: Bearer ${ACTIONS_ID_TOKEN_REQUEST_TOKEN}" \
@@ -40,14 +50,12 @@ printf '%s' "$upst" > "$dir/token" && chmod 600 "$dir/token"
 
 fingerprint=$(openssl rsa -in "$dir/session.pem" -pubout -outform DER 2>/dev/null | openssl md5 -c | awk '{print $2}')
 cat > "$dir/config" <<CFG
-[DEFAULT]
+[${profile}]
 region=${OCI_REGION}
 key_file=${dir}/session.pem
 security_token_file=${dir}/token
 fingerprint=${fingerprint}
 CFG
 chmod 600 "$dir/config"
-# The Pulumi OCI providers read OCI_CONFIG_FILE, the OCI CLI (the kubeconfig's exec plugin, the
-# deploy tool's Bastion and registry calls) OCI_CLI_CONFIG_FILE ("CLI Environment Variables").
-printf 'OCI_CONFIG_FILE=%s\nOCI_CLI_CONFIG_FILE=%s\n' "$dir/config" "$dir/config" >> "${GITHUB_ENV:-/dev/null}"
-echo "OCI session token written to $dir/config (profile DEFAULT)"
+printf 'TF_HOME_OVERRIDE=%s\nOCI_CLI_CONFIG_FILE=%s\n' "$home" "$dir/config" >> "${GITHUB_ENV:-/dev/null}"
+echo "OCI session token written to $dir/config (profile ${profile})"

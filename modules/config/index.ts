@@ -181,7 +181,7 @@ export function parseConfig(
     const ociAuth = {
         method: str(authObj, "method", top("ociAuth"), issues, {
             oneOf: ociAuthMethods,
-            default: "ApiKey",
+            default: "SecurityToken",
         }),
         profile: str(authObj, "profile", top("ociAuth"), issues, {
             ...patterns.ociProfile,
@@ -621,6 +621,22 @@ function parseCluster(
             "flannel",
             "`vcn-native` while networkPolicy.installCalico is true: OKE does not support Calico beside the flannel CNI plugin, and flannel alone enforces no NetworkPolicy",
         );
+    }
+
+    // One switch for a public ingress load balancer: `baseline.ingress.public`. The OKE network
+    // (public LB subnet, internet gateway, LB NSG open to the internet) follows it; a
+    // `network.publicLoadBalancers` that says otherwise is refused, naming both keys.
+    if (network !== undefined) {
+        const ingressPublic = layer.baseline.ingress.public;
+        const written = isObject(o.network) ? o.network.publicLoadBalancers : undefined;
+        if (typeof written === "boolean" && written !== ingressPublic) {
+            issues.add(
+                `${path}.network.publicLoadBalancers`,
+                written,
+                `${ingressPublic} or no value: it follows ${whereWritten(`${layerMark}baseline.ingress.public`)} (${ingressPublic}), the one switch for a public ingress load balancer; change that key instead`,
+            );
+        }
+        network = { ...network, publicLoadBalancers: ingressPublic };
     }
 
     return {

@@ -7,10 +7,10 @@
  * <image build>`, as node-pool-options returns them) quoted in public repositories: 1.32.1 and
  * 1.32.10, 1.33.1 and 1.33.10, 1.34.1, 1.34.2 and 1.34.10 (1.35.x also exists; the platform stops
  * at 1.34). The list is a snapshot, not exhaustive: a version OKE adds later must be added here,
- * and a real `pulumi up` checks the chosen version against the provider's lookup as well
- * (OkeControlPlane). Tests: "refuses a Kubernetes version OKE does not offer, with a did-you-mean"
- * in test/config/catalog.test.ts and "refuses a version the provider's lookup does not offer" in
- * test/oci/oke-cluster.test.ts.
+ * and a real `pulumi up` checks the chosen version against the provider's lookup as well, before
+ * any resource (modules/oci/lookups.ts). Tests: "refuses a Kubernetes version OKE does not offer,
+ * with a did-you-mean" in test/config/catalog.test.ts and "refuses a Kubernetes version the
+ * region's cluster options do not list" in test/oci/provider-preflight.test.ts.
  */
 import { didYouMean } from "./suggest";
 

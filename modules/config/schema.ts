@@ -53,7 +53,7 @@ export type OciAuthMethod = (typeof ociAuthMethods)[number];
 
 /** How the Pulumi OCI providers authenticate. Credentials themselves never live in stack config. */
 export interface OciAuthConfig {
-    /** `ApiKey` (~/.oci/config, workstations), `SecurityToken` (session token, CI via OIDC token exchange), `InstancePrincipal` (a runner inside OCI). */
+    /** `SecurityToken` (default: `oci session authenticate` on a workstation, OIDC token exchange in CI), `ApiKey`, `InstancePrincipal` (a runner inside OCI), `ResourcePrincipal`. */
     readonly method: OciAuthMethod;
     /** Profile of the OCI config file. Defaults to DEFAULT. */
     readonly profile: string;

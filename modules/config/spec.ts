@@ -901,7 +901,7 @@ export const nodePoolSchema = item(
         }),
         availabilityDomains: list(
             number("an AD number", { ...ranges.availabilityDomain, required: true }),
-            "availability domains to place nodes in; an AD without the shape is refused at `pulumi up`",
+            "availability domains to place nodes in; an AD without the shape (the provider's `getShapes`) is refused before any resource",
             {
                 minItems: 1,
                 expected: "a non-empty list of distinct availability domain numbers 1, 2 or 3",
@@ -955,8 +955,8 @@ export const clusterSchema = item(
                     "CIDRs allowed to worker NodePorts; empty opens none; `0.0.0.0/0` refused",
                 ),
                 publicLoadBalancers: flag(
-                    "public LB subnet and internet gateway for service load balancers",
-                    { default: false },
+                    "public LB subnet and internet gateway for service load balancers; follows `baseline.ingress.public`, and a different value is refused",
+                    { defaultText: "`baseline.ingress.public`" },
                 ),
             },
             "OKE only: the network plan",
@@ -1116,9 +1116,11 @@ export const stackSchema = z
         ),
         ociAuth: section(
             {
-                method: choice(ociAuthMethods, "how the OCI providers authenticate", {
-                    default: "ApiKey",
-                }),
+                method: choice(
+                    ociAuthMethods,
+                    "how the OCI providers and the kubeconfig's `oci` exec plugin authenticate: a session token (`oci session authenticate` on a workstation, the OIDC token exchange in CI) by default",
+                    { default: "SecurityToken" },
+                ),
                 profile: text("profile of the OCI config file", {
                     ...patterns.ociProfile,
                     default: "DEFAULT",

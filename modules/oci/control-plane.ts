@@ -2,28 +2,7 @@
 import * as oci from "@pulumi/oci";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterConfig, ClusterNetworkConfig } from "../config";
-import { kubernetesVersionProblem } from "../config/kubernetes-versions";
 import { caCertFromKubeconfig, endpointHost } from "./cloud-init";
-
-/**
- * `version` when OKE's cluster options (`offered`, from `oci.containerengine.getClusterOption`)
- * list it; otherwise throws naming the key, the choices and the nearest one.
- */
-export function offeredKubernetesVersion(
-    clusterName: string,
-    version: string,
-    offered: readonly string[],
-    resource?: pulumi.Resource,
-): string {
-    const problem = kubernetesVersionProblem(version, offered);
-    if (problem !== undefined) {
-        throw new pulumi.ResourceError(
-            `cluster ${clusterName}: kubernetesVersion ${version} is not among OKE's cluster options in this region; expected ${problem}`,
-            resource,
-        );
-    }
-    return version;
-}
 
 /** Arguments for {@link OkeControlPlane}. */
 export interface OkeControlPlaneArgs {
@@ -31,7 +10,7 @@ export interface OkeControlPlaneArgs {
     readonly compartmentId: string;
     /** OKE cluster name (display name in OCI). */
     readonly clusterName: string;
-    /** Kubernetes version, `v1.x.y`. */
+    /** Kubernetes version, `v1.x.y`, checked against OKE's cluster options (modules/oci/lookups.ts). */
     readonly kubernetesVersion: string;
     /** VCN of the cluster. */
     readonly vcnId: pulumi.Input<string>;
@@ -76,7 +55,7 @@ export class OkeControlPlane extends pulumi.ComponentResource {
     public readonly privateHost: pulumi.Output<string>;
     /** The cluster CA certificate (base64, public data) from the kubeconfig. */
     public readonly caCertBase64: pulumi.Output<string>;
-    /** The Kubernetes version, once the provider's lookup has confirmed OKE offers it. */
+    /** The Kubernetes version (OKE's cluster options list it). */
     public readonly kubernetesVersion: pulumi.Output<string>;
     /** The managed add-ons, CertManager first. */
     public readonly addons: readonly oci.containerengine.Addon[];
@@ -88,18 +67,9 @@ export class OkeControlPlane extends pulumi.ComponentResource {
         const tags = args.tags;
         const moved = { parent: this, aliases: [{ parent: opts?.parent }] };
 
-        // The version OKE offers, from the provider's own lookup (config already checked it against
-        // the shipped catalog, modules/config/kubernetes-versions.ts): the cluster is not created
-        // with a version the region does not offer. Test: "refuses a version the provider's lookup
-        // does not offer" in test/oci/oke-cluster.test.ts.
-        const kubernetesVersion = oci.containerengine
-            .getClusterOptionOutput(
-                { clusterOptionId: "all", compartmentId: args.compartmentId },
-                { parent: this },
-            )
-            .kubernetesVersions.apply((offered) =>
-                offeredKubernetesVersion(args.clusterName, args.kubernetesVersion, offered, this),
-            );
+        // Checked against the provider's getClusterOption answer before any resource was declared
+        // (modules/oci/lookups.ts; test: test/oci/provider-preflight.test.ts).
+        const kubernetesVersion = args.kubernetesVersion;
 
         const okeCluster = new oci.containerengine.Cluster(
             `${name}-cluster`,
@@ -177,7 +147,7 @@ export class OkeControlPlane extends pulumi.ComponentResource {
         }
 
         this.clusterId = clusterId;
-        this.kubernetesVersion = kubernetesVersion;
+        this.kubernetesVersion = pulumi.output(kubernetesVersion);
         this.apiEndpoint = pulumi.interpolate`https://${endpoint}`;
         this.kubeconfigRaw = kubeconfigRaw;
         this.privateHost = okeCluster.endpoints.apply((eps) =>

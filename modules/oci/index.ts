@@ -11,10 +11,12 @@ import { OkeKeyGrants } from "./key-grants";
 import { AuditLogging } from "./logging";
 import { NetworkPeering, OkeNetwork } from "./network";
 import { OkeNodePools, isSelfManaged } from "./node-pools";
+import type { ClusterLookups } from "./lookups";
 import type { CloudClusterInfo } from "./types";
 import { KeyVault } from "./vault";
 
 export type { CloudClusterInfo } from "./types";
+export type { ClusterLookups } from "./lookups";
 export { iamPropagationSeconds } from "./key-grants";
 export { maxPodsPerNode, poolLabels } from "./node-pools";
 
@@ -45,6 +47,11 @@ export interface OkeClusterArgs {
     /** Provider for the home region, where IAM resources live. */
     readonly homeProvider: oci.Provider;
     /**
+     * The provider's checked answers for this cluster (versions, placement, node images, services,
+     * namespace, existing vault), asked before any resource by `providerPreflight` (modules/preflight.ts).
+     */
+    readonly lookups: ClusterLookups;
+    /**
      * Remote peering (modules/oci/peering.ts): the region's DRG the VCN attaches to and the other
      * regions' VCN CIDRs routed through it. Defaults to no peering.
      */
@@ -68,7 +75,7 @@ export class OkeCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: OkeClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secure-llm-platform:oci:OkeCluster", name, {}, opts);
-        const { platform, cluster } = args;
+        const { platform, cluster, lookups } = args;
         if (cluster.target !== "oke" || cluster.network === undefined) {
             throw new pulumi.ResourceError(
                 `cluster ${cluster.name} is not an OKE cluster (target ${cluster.target}); only target oke has a cloud layer`,
@@ -101,6 +108,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                 // ingress-nginx opens its HTTP listener only for ACME (modules/k8s/baseline/ingress.ts).
                 httpListener: cluster.layer.baseline.ingress.acme !== undefined,
                 tags,
+                osnService: lookups.osnService,
                 peering: args.peering,
             },
             child,
@@ -116,6 +124,7 @@ export class OkeCluster extends pulumi.ComponentResource {
                 protectionMode: platform.vault.protectionMode,
                 rotationDays: platform.vault.rotationDays,
                 existingVaultId: platform.vault.existingVaultId,
+                existingVault: lookups.existingVault,
                 tags,
             },
             child,
@@ -146,7 +155,7 @@ export class OkeCluster extends pulumi.ComponentResource {
             child,
         );
 
-        const namespace = oci.objectstorage.getNamespaceOutput({ compartmentId }, child).namespace;
+        const namespace = lookups.namespace;
         const bucket = new oci.objectstorage.Bucket(
             `${name}-models`,
             {
@@ -171,7 +180,7 @@ export class OkeCluster extends pulumi.ComponentResource {
             {
                 compartmentId,
                 clusterName: cluster.name,
-                kubernetesVersion: cluster.kubernetesVersion,
+                kubernetesVersion: lookups.kubernetesVersion,
                 vcnId: net.vcnId,
                 network,
                 publicEndpoint: cluster.endpoint.public,
@@ -253,10 +262,11 @@ export class OkeCluster extends pulumi.ComponentResource {
             name,
             {
                 compartmentId,
-                tenancyId,
                 clusterName: cluster.name,
-                kubernetesVersion: cluster.kubernetesVersion,
+                kubernetesVersion: lookups.kubernetesVersion,
                 pools: cluster.nodePools,
+                placement: lookups.placement,
+                nodeImages: lookups.nodeImages,
                 vcnNative,
                 clusterId,
                 privateHost: controlPlane.privateHost,

@@ -52,6 +52,8 @@ export interface OkeNetworkArgs {
     readonly httpListener?: boolean;
     /** Freeform tags for every resource. */
     readonly tags: Readonly<Record<string, string>>;
+    /** The Oracle Services Network service of the region (provider lookup, modules/oci/lookups.ts). */
+    readonly osnService: OciService;
     /**
      * Remote peering: attach the VCN to this DRG and route `peerCidrs` (other regions' VCN CIDRs)
      * from the private subnets through it. Routing only: no NSG rule admits peer traffic.
@@ -483,8 +485,7 @@ export class OkeNetwork extends pulumi.ComponentResource {
             child,
         );
 
-        const services = oci.core.getServicesOutput({}, child);
-        const osn = services.services.apply((list) => selectOsnService(list));
+        const osn = args.osnService;
         const sgw = new oci.core.ServiceGateway(
             `${name}-sgw`,
             { ...base, vcnId, displayName: `${name}-sgw`, services: [{ serviceId: osn.id }] },

@@ -14,7 +14,6 @@ import {
     poolTaints,
     selfManagedNodeScript,
 } from "./cloud-init";
-import { NodeImageSource, selectNodeImage } from "./images";
 
 /** Pods per node with VCN-native pod networking (OKE default; each takes a pods-subnet IP). */
 export const maxPodsPerNode = 31;
@@ -61,68 +60,20 @@ export function imdsWarning(
     );
 }
 
-/** The number of an availability domain name (`Uocm:US-ASHBURN-AD-2` → 2). */
-export function adNumber(name: string): number | undefined {
-    const m = /-AD-(\d+)$/.exec(name);
-    return m === null ? undefined : Number(m[1]);
-}
-
-/**
- * The availability domains a pool's nodes go to (pure): the configured AD numbers, or every AD
- * of the region whose shapes (`oci.core.getShapes` per AD: the shapes the tenancy can launch
- * there) include the pool's shape. GPU bare-metal shapes exist in few ADs, and a placement in an
- * AD without the shape fails at launch ("Out of host capacity" / shape not available), so the
- * default follows the lookup. Throws naming the key when a configured AD is missing or lacks the
- * shape, or when no AD offers it. Test: "places a pool only where its shape exists, or where
- * config says" in test/oci/pure.test.ts.
- */
-export function placementDomains(
-    clusterName: string,
-    pool: Pick<NodePoolConfig, "name" | "shape" | "availabilityDomains">,
-    shapesByAd: Readonly<Record<string, readonly string[]>>,
-): string[] {
-    const key = `cluster ${clusterName}: nodePools[${pool.name}]`;
-    const ads = Object.keys(shapesByAd).sort();
-    const offering = ads.filter((ad) => shapesByAd[ad]!.includes(pool.shape));
-    const where = (list: string[]) => list.map((a) => `AD-${adNumber(a)}`).join(", ") || "none";
-    if (pool.availabilityDomains === undefined) {
-        if (offering.length === 0) {
-            throw new Error(
-                `${key}.shape: ${pool.shape} is offered in no availability domain of the region (ADs: ${where(ads)}); choose a shape the region offers or another region`,
-            );
-        }
-        return offering;
-    }
-    const chosen: string[] = [];
-    for (const n of pool.availabilityDomains) {
-        const ad = ads.find((a) => adNumber(a) === n);
-        if (ad === undefined) {
-            throw new Error(
-                `${key}.availabilityDomains: AD ${n} does not exist in the region; expected a subset of ${ads.map(adNumber).join(", ")}`,
-            );
-        }
-        if (!offering.includes(ad)) {
-            throw new Error(
-                `${key}.availabilityDomains: ${pool.shape} is not offered in AD ${n}; expected ADs where it is: ${where(offering)}`,
-            );
-        }
-        chosen.push(ad);
-    }
-    return chosen;
-}
-
 /** Arguments for {@link OkeNodePools}. */
 export interface OkeNodePoolsArgs {
     /** Compartment of the pools and instances. */
     readonly compartmentId: string;
-    /** Tenancy OCID (availability domains are listed there). */
-    readonly tenancyId: string;
     /** Cluster name (pool display names are `<cluster>-<pool>`). */
     readonly clusterName: string;
     /** Kubernetes version of the nodes. */
     readonly kubernetesVersion: string;
     /** The pools to create. */
     readonly pools: readonly NodePoolConfig[];
+    /** Pool name → AD names its nodes go to (checked provider answers, modules/oci/lookups.ts). */
+    readonly placement: Readonly<Record<string, readonly string[]>>;
+    /** Pool name → node image OCID (checked provider answers, modules/oci/lookups.ts). */
+    readonly nodeImages: Readonly<Record<string, string>>;
     /** VCN-native pod networking (pods get pods-subnet IPs). Defaults to false (flannel overlay). */
     readonly vcnNative?: boolean;
     /** The OKE cluster managed pools join. */
@@ -169,59 +120,25 @@ export class OkeNodePools extends pulumi.ComponentResource {
         super("secure-llm-platform:oci:OkeNodePools", name, {}, opts);
         const { compartmentId, tags } = args;
         const vcnNative = args.vcnNative ?? false;
-        const child = { parent: this };
         const moved = { parent: this, aliases: [{ parent: opts?.parent }] };
 
-        const ads = oci.identity
-            .getAvailabilityDomainsOutput({ compartmentId: args.tenancyId }, child)
-            .availabilityDomains.apply((list) => list.map((ad) => ad.name).sort());
-        // The shapes each AD offers, looked up once for all pools (capacity-aware placement).
-        const shapesByAd = ads.apply((names) =>
-            pulumi
-                .all(
-                    names.map((availabilityDomain) =>
-                        oci.core
-                            .getShapesOutput({ compartmentId, availabilityDomain }, child)
-                            .shapes.apply(
-                                (list) =>
-                                    [availabilityDomain, list.map((x) => x.name)] as [
-                                        string,
-                                        string[],
-                                    ],
-                            ),
-                    ),
-                )
-                .apply((entries) => Object.fromEntries(entries)),
-        );
-        const placementFor = (pool: NodePoolConfig): pulumi.Output<string[]> =>
-            shapesByAd.apply((m) => {
-                try {
-                    return placementDomains(args.clusterName, pool, m);
-                } catch (e) {
-                    throw new pulumi.ResourceError((e as Error).message, this);
-                }
-            });
-        const options = oci.containerengine.getNodePoolOptionOutput(
-            { nodePoolOptionId: "all" },
-            child,
-        );
-        const imageFor = (pool: NodePoolConfig): pulumi.Output<string> =>
-            pool.imageId !== undefined
-                ? pulumi.output(pool.imageId)
-                : options.sources.apply((sources) => {
-                      const found = selectNodeImage(sources as NodeImageSource[], {
-                          kubernetesVersion: args.kubernetesVersion,
-                          shape: pool.shape,
-                          gpu: pool.gpu,
-                      });
-                      if (found === undefined) {
-                          throw new pulumi.ResourceError(
-                              `no OKE node image for Kubernetes ${args.kubernetesVersion} fits shape ${pool.shape}${pool.gpu ? " (GPU)" : ""} of node pool ${pool.name}; set nodePools[].imageId to an image OCID`,
-                              this,
-                          );
-                      }
-                      return found.imageId;
-                  });
+        // Placement and images come from the provider's answers, asked and checked before any
+        // resource (modules/oci/lookups.ts): a pool is never declared where its shape is not.
+        const known = <T>(
+            m: Readonly<Record<string, T>>,
+            pool: NodePoolConfig,
+            what: string,
+        ): T => {
+            const v = m[pool.name];
+            if (v === undefined) {
+                throw new pulumi.ResourceError(
+                    `node pool ${pool.name} has no checked ${what}`,
+                    this,
+                );
+            }
+            return v;
+        };
+        const placementFor = (pool: NodePoolConfig) => known(args.placement, pool, "placement");
 
         const imds = imdsWarning(args.clusterName, args.pools);
         if (imds !== undefined) {
@@ -232,7 +149,7 @@ export class OkeNodePools extends pulumi.ComponentResource {
         for (const pool of args.pools) {
             const nodeLabels = poolLabels(pool);
             const taints = poolTaints(pool);
-            const imageId = imageFor(pool);
+            const imageId = known(args.nodeImages, pool, "node image");
             if (isSelfManaged(pool)) {
                 const info = kataShapeInfo(pool.shape);
                 if (info === undefined) {
@@ -313,14 +230,10 @@ export class OkeNodePools extends pulumi.ComponentResource {
                         displayName: `${args.clusterName}-${pool.name}`,
                         instanceConfigurationId: config.id,
                         size: pool.size,
-                        placementConfigurations: pulumi
-                            .all([placementFor(pool), args.workers.subnetId])
-                            .apply(([names, workers]) =>
-                                names.map((availabilityDomain) => ({
-                                    availabilityDomain,
-                                    primaryVnicSubnets: { subnetId: workers },
-                                })),
-                            ),
+                        placementConfigurations: placementFor(pool).map((availabilityDomain) => ({
+                            availabilityDomain,
+                            primaryVnicSubnets: { subnetId: args.workers.subnetId },
+                        })),
                         freeformTags: { ...tags, pool: pool.name },
                     },
                     { ...moved, dependsOn: [args.keyPolicy, ...(args.joinReady ?? [])] },
@@ -347,14 +260,10 @@ export class OkeNodePools extends pulumi.ComponentResource {
                     },
                     nodeConfigDetails: {
                         size: pool.size,
-                        placementConfigs: pulumi
-                            .all([placementFor(pool), args.workers.subnetId])
-                            .apply(([names, workers]) =>
-                                names.map((availabilityDomain) => ({
-                                    availabilityDomain,
-                                    subnetId: workers,
-                                })),
-                            ),
+                        placementConfigs: placementFor(pool).map((availabilityDomain) => ({
+                            availabilityDomain,
+                            subnetId: args.workers.subnetId,
+                        })),
                         nsgIds: [args.workers.nsgId],
                         kmsKeyId: args.volumesKeyId,
                         // Only where OCI documents it: VMs and three bare-metal shapes, not

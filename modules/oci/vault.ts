@@ -42,6 +42,11 @@ export interface KeyVaultArgs {
     readonly rotationDays?: number;
     /** Use this vault instead of creating one (keys are still created in it). */
     readonly existingVaultId?: string;
+    /** The existing vault's endpoints (provider lookup, modules/oci/lookups.ts); with existingVaultId. */
+    readonly existingVault?: {
+        readonly managementEndpoint: string;
+        readonly cryptoEndpoint: string;
+    };
     /** Whether to create the RSA image-signing key. Defaults to true. */
     readonly signingKey?: boolean;
     /** Freeform tags for every resource. */
@@ -64,13 +69,16 @@ export class KeyVault extends pulumi.ComponentResource {
         const keep = { parent: this, protect: true, retainOnDelete: true };
 
         if (args.existingVaultId !== undefined) {
-            const existing = oci.kms.getVaultOutput(
-                { vaultId: args.existingVaultId },
-                { parent: this },
-            );
+            const existing = args.existingVault;
+            if (existing === undefined) {
+                throw new pulumi.ResourceError(
+                    `vault ${args.existingVaultId}: its endpoints were not looked up`,
+                    this,
+                );
+            }
             this.vaultId = pulumi.output(args.existingVaultId);
-            this.managementEndpoint = existing.managementEndpoint;
-            this.cryptoEndpoint = existing.cryptoEndpoint;
+            this.managementEndpoint = pulumi.output(existing.managementEndpoint);
+            this.cryptoEndpoint = pulumi.output(existing.cryptoEndpoint);
         } else {
             const vault = new oci.kms.Vault(
                 `${name}-vault`,

@@ -170,3 +170,91 @@ describe("configuration mistakes: a stack-level rule broken for several clusters
         assert.match(hits[0].expected, /\(cluster prod-iad, prod-fra\)/);
     });
 });
+
+describe("configuration mistakes: one switch for a public ingress load balancer", function () {
+    this.timeout(60000);
+    // Each row: edits of the prod stack (prod-iad's override sets ingress.public: true), then
+    // the issues at their lines, or, when accepted, each OKE cluster's resolved
+    // network.publicLoadBalancers (it follows baseline.ingress.public).
+    const iadNet = "        vcnCidr: 10.30.0.0/16\n";
+    const rows: {
+        readonly name: string;
+        readonly edits: [string, string][];
+        readonly refused?: { at: string; path: string; expected: string }[];
+        readonly resolved?: boolean[];
+    }[] = [
+        {
+            name: "a public ingress: the LB network follows it, unset or agreeing",
+            edits: [[iadNet, `${iadNet}        publicLoadBalancers: true\n`]],
+            resolved: [true, true],
+        },
+        {
+            name: "a public ingress with a private LB network is refused, naming both keys",
+            edits: [[iadNet, `${iadNet}        publicLoadBalancers: false\n`]],
+            refused: [
+                {
+                    at: "publicLoadBalancers: false",
+                    path: "clusters[0].network.publicLoadBalancers",
+                    expected: `true or no value: it follows ${project}:clusters[0].baseline.ingress.public (true), the one switch for a public ingress load balancer; change that key instead`,
+                },
+            ],
+        },
+        {
+            name: "a public LB network under an internal ingress is refused, naming the stack-level key",
+            edits: [
+                // prod-iad's ingress becomes internal (the default) ...
+                ["      baseline:\n        ingress:\n          public: true\n", ""],
+                // ... so it cannot be the steered entry (its monitors probe from the internet).
+                [
+                    "    policy: FAILOVER\n    ttl: 30\n    clusters: [prod-iad, prod-fra]\n",
+                    "    policy: FAILOVER\n    ttl: 30\n    clusters: [prod-fra, prod-fra2]\n",
+                ],
+                [iadNet, `${iadNet}        publicLoadBalancers: true\n`],
+            ],
+            refused: [
+                {
+                    at: "publicLoadBalancers: true",
+                    path: "clusters[0].network.publicLoadBalancers",
+                    // Unset at both levels: named where the stack file holds more of its path.
+                    expected: `false or no value: it follows ${project}:baseline.ingress.public (false), the one switch for a public ingress load balancer; change that key instead`,
+                },
+            ],
+        },
+    ];
+    let dir: string;
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-public-lb-"));
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    rows.forEach((row, n) => {
+        it(row.name, () => {
+            const text = prodWith(row.edits);
+            writeStack(dir, `lb${n}`, text);
+            const issues = located(dir, `lb${n}`).filter((i) => !i.path.includes("globalEntry"));
+            if (row.refused === undefined) {
+                assert.deepEqual(issues.map(formatIssue), []);
+                const sc = readStackConfig(dir, `lb${n}`);
+                const raw = Object.fromEntries(
+                    Object.entries(sc.values).map(([k, v]) => [
+                        k.slice(project.length + 1),
+                        decodeConfigValue(v),
+                    ]),
+                );
+                const cfg = parseConfig(raw, { stack: `lb${n}` });
+                assert.deepEqual(
+                    cfg.clusters.map((c) => c.network?.publicLoadBalancers),
+                    row.resolved,
+                );
+                return;
+            }
+            assert.deepEqual(
+                issues.map(formatIssue),
+                row.refused.map(
+                    (r) =>
+                        `Pulumi.lb${n}.yaml:${lineOf(text, r.at)}: ${project}:${r.path}: got ${r.at.endsWith("true") ? "true" : "false"}; expected ${r.expected}`,
+                ),
+            );
+        });
+    });
+});

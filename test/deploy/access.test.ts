@@ -1,7 +1,13 @@
 /** The run-time API access and the kubeconfig's exec plugin (pure). */
 import { strict as assert } from "assert";
 import { parse } from "yaml";
-import { kubeconfigForRun, ociCliAuthArgs, parseApiAccess } from "../../modules/access";
+import {
+    kubeconfigForRun,
+    ociAuthIssues,
+    ociCliAuthArgs,
+    ociConfigProfiles,
+    parseApiAccess,
+} from "../../modules/access";
 import { ConfigValidationError } from "../../modules/config";
 
 /** The shape of the kubeconfig OKE generates (token version 2.0.0). */
@@ -139,5 +145,55 @@ describe("SLP_API_ACCESS", () => {
             /^SLP_API_ACCESS\.dev-iad/,
         );
         assert.match(refused("not json")[0]!, /^SLP_API_ACCESS: a JSON object/);
+    });
+});
+
+describe("OCI config file for the stack's ociAuth", () => {
+    const file = "/h/.oci/config";
+    const session = [
+        "[DEFAULT]",
+        "region=us-ashburn-1",
+        "key_file=/h/.oci/session.pem",
+        "security_token_file=/h/.oci/token",
+        "fingerprint=aa:bb",
+        "[apikey]",
+        "user=ocid1.user.oc1..u",
+        "tenancy=ocid1.tenancy.oc1..t",
+        "security_token_file=",
+        "fingerprint=cc:dd",
+        "key_file=/h/.oci/key.pem",
+    ].join("\n");
+    const issues = (method: string, profile: string, text: string | undefined) =>
+        ociAuthIssues({ method: method as "ApiKey", profile }, file, text, "p").map(
+            (i) => `${i.path}: ${i.expected}`,
+        );
+
+    it("reads profiles with DEFAULT's values under every profile", () => {
+        const p = ociConfigProfiles(session);
+        assert.equal(p.apikey!.region, "us-ashburn-1");
+        assert.equal(p.apikey!.security_token_file, "");
+    });
+    it("accepts a session-token profile for SecurityToken and an API key profile for ApiKey", () => {
+        assert.deepEqual(issues("SecurityToken", "DEFAULT", session), []);
+        assert.deepEqual(issues("ApiKey", "apikey", session), []);
+        assert.deepEqual(issues("InstancePrincipal", "x", undefined), []);
+    });
+    it("refuses a missing file or profile, naming ociAuth.profile with the login to run", () => {
+        assert.deepEqual(issues("SecurityToken", "DEFAULT", undefined), [
+            "p:ociAuth.profile: a profile of /h/.oci/config, the file the OCI providers read (it does not exist): run `oci session authenticate --profile-name DEFAULT` on a workstation; in CI, scripts/oci-token-exchange.sh writes it",
+        ]);
+        assert.match(
+            issues("SecurityToken", "DEFAULTT", session)[0]!,
+            /^p:ociAuth\.profile: a profile of \/h\/\.oci\/config \(it has DEFAULT, apikey\) \(did you mean "DEFAULT"\?\)/,
+        );
+    });
+    it("refuses ApiKey with a session-token profile, and a profile lacking what the method needs", () => {
+        assert.deepEqual(issues("ApiKey", "DEFAULT", session), [
+            "p:ociAuth.method: SecurityToken: profile DEFAULT of /h/.oci/config holds a session token (security_token_file), which ApiKey signing ignores",
+        ]);
+        assert.match(
+            issues("SecurityToken", "apikey", session)[0]!,
+            /^p:ociAuth\.method: a method profile apikey of \/h\/\.oci\/config can serve: it lacks security_token_file, which SecurityToken needs/,
+        );
     });
 });

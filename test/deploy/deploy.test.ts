@@ -76,11 +76,15 @@ describe("deploy planner (pure)", () => {
         assert.throws(() => sshDestination("ssh somewhere"), /cannot read the ssh destination/);
     });
 
-    it("hands the CI's OCI config file to the OCI CLI of the kubeconfig's exec plugin", () => {
-        assert.deepEqual(pulumiEnv({ OCI_CONFIG_FILE: "/tmp/oci/config" }), {
-            OCI_CLI_CONFIG_FILE: "/tmp/oci/config",
-            OCI_CONFIG_FILE: "/tmp/oci/config",
+    it("points the OCI CLI of the kubeconfig's exec plugin at the file the OCI providers read", () => {
+        // terraform-provider-oci reads <TF_HOME_OVERRIDE or the user's home>/.oci/config.
+        assert.deepEqual(pulumiEnv({ TF_HOME_OVERRIDE: "/runner/temp/oci-home" }, "/home/u"), {
+            OCI_CLI_CONFIG_FILE: "/runner/temp/oci-home/.oci/config",
         });
-        assert.deepEqual(pulumiEnv({}), {});
+        assert.deepEqual(pulumiEnv({}, "/home/u"), { OCI_CLI_CONFIG_FILE: "/home/u/.oci/config" });
+        // OCI_CONFIG_FILE is not what the providers read: it does not move the file.
+        assert.deepEqual(pulumiEnv({ OCI_CONFIG_FILE: "/tmp/oci/config" }, "/home/u"), {
+            OCI_CLI_CONFIG_FILE: "/home/u/.oci/config",
+        });
     });
 });

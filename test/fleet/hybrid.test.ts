@@ -26,8 +26,8 @@ describe("fleet: the hybrid stack's clusters differ only where its config says",
         // The existing cluster's provider reads its kubeconfig from the stack's config.
         pulumi.runtime.setConfig(kubeconfigKey, "apiVersion: v1\nkind: Config");
         resetRecords();
-        const { deployPlatform } = await import("../../modules/platform");
-        deployPlatform(cfg);
+        const { deployPlatform, platformLookups } = await import("../../modules/platform");
+        deployPlatform(cfg, await platformLookups(cfg));
         await settle();
         const providers = recordedResources().filter(
             (r) => r.type === "pulumi:providers:kubernetes",

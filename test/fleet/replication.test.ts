@@ -26,8 +26,8 @@ describe("fleet: every cluster of a stack gets the same platform", function () {
     before(async () => {
         cfg = stackConfig("prod");
         resetRecords();
-        const { deployPlatform } = await import("../../modules/platform");
-        deployPlatform(cfg);
+        const { deployPlatform, platformLookups } = await import("../../modules/platform");
+        deployPlatform(cfg, await platformLookups(cfg));
         await settle();
     });
 

@@ -186,8 +186,9 @@ describe("hybrid: remote inference under mocks", () => {
             { "secure-llm-platform:kubeconfig-onprem-fra": "apiVersion: v1\nkind: Config" },
             secretKeys,
         );
-        const { deployPlatform } = await import("../../modules/platform");
-        deployPlatform(hybrid());
+        const { deployPlatform, platformLookups } = await import("../../modules/platform");
+        const cfg = hybrid();
+        deployPlatform(cfg, await platformLookups(cfg));
         await settle();
         resources = recordedResources().map((r) => ({
             ...r,
@@ -439,8 +440,9 @@ describe("hybrid: the candidate guardrails tier of a calling cluster (Kubeflow o
         const raw = stackRaw("hybrid");
         const site = raw.clusters.find((c: Any) => c.name === "onprem-fra");
         site.kubeflow = { enabled: true };
-        const { deployPlatform } = await import("../../modules/platform");
-        deployPlatform(parse(raw, secretKeys));
+        const { deployPlatform, platformLookups } = await import("../../modules/platform");
+        const cfg = parse(raw, secretKeys);
+        deployPlatform(cfg, await platformLookups(cfg));
         await settle();
         resources = recordedResources().map((r) => ({
             ...r,

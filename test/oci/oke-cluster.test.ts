@@ -12,7 +12,7 @@ import {
     settle,
     unwrapSecrets,
 } from "../../tools/plan/mocks";
-import { ociInvokes } from "../../tools/plan/fakes/oci";
+import { askProvider, judgeAnswers } from "../../modules/oci/lookups";
 
 const compartmentId = "ocid1.compartment.oc1..aaaaoci";
 const tenancyId = "ocid1.tenancy.oc1..aaaaoci";
@@ -106,9 +106,12 @@ async function build(
     };
     const home = new oci.Provider(`${prefix}-home`, { region: cfg.homeRegion! });
     const regional = new oci.Provider(`${prefix}-regional`, { region: clusterCfg.region });
+    // The provider's answers, asked and judged before any resource as the program does.
+    const judged = judgeAnswers(cfg, clusterCfg, 0, await askProvider(cfg, regional));
+    assert.deepEqual(judged.issues, []);
     const cluster = new OkeCluster(
         prefix,
-        { platform: cfg, cluster: clusterCfg, homeProvider: home },
+        { platform: cfg, cluster: clusterCfg, homeProvider: home, lookups: judged.lookups! },
         { provider: regional },
     );
     await new Promise<void>((resolve) => cluster.info.apiEndpoint.apply(() => resolve()));
@@ -758,6 +761,8 @@ describe("oci: public load balancers, flannel, prod, existing vault", function (
                 // OKE does not support Calico beside flannel (refused below); this suite tests the
                 // OCI layer of a flannel cluster only.
                 networkPolicy: { installCalico: false },
+                // The LB network follows the ingress (one switch).
+                baseline: { ingress: { public: true } },
                 bastion: { enabled: false },
                 addons: [],
                 nodePools: [
@@ -864,53 +869,3 @@ function imageHash(sourceName: string): string {
     // Mirrors fakeOcid("image", name), recomputed here so a wrong pick cannot pass.
     return fakeHash("image", sourceName);
 }
-
-describe("oci: Kubernetes version from the provider's lookup", function () {
-    this.timeout(10000);
-    const args = (kubernetesVersion: string) => ({
-        compartmentId,
-        clusterName: "okev",
-        kubernetesVersion,
-        vcnId: "ocid1.vcn.oc1.iad.v",
-        network: config().clusters[0].network!,
-        endpointSubnetId: "ocid1.subnet.oc1.iad.cp",
-        endpointNsgId: "ocid1.networksecuritygroup.oc1.iad.cp",
-        loadBalancerSubnetId: "ocid1.subnet.oc1.iad.lb",
-        workersNsgId: "ocid1.networksecuritygroup.oc1.iad.workers",
-        secretsKeyId: "ocid1.key.oc1.iad.secrets",
-        tags: {},
-    });
-    const settled = (o: pulumi.Output<string>) =>
-        new Promise<string>((resolve, reject) => {
-            (o as unknown as { promise(): Promise<string> }).promise().then(resolve, reject);
-        });
-
-    it("refuses a version the provider's lookup does not offer", async () => {
-        // The component passes the lookup's answer through offeredKubernetesVersion (a rejected
-        // Output would leave the mocked engine waiting, so the refusal is checked on the function).
-        const { offeredKubernetesVersion } = await import("../../modules/oci/control-plane");
-        const offered = ociInvokes["oci:ContainerEngine/getClusterOption:getClusterOption"]({})
-            .kubernetesVersions as string[];
-        assert.throws(
-            () => offeredKubernetesVersion("okev", "v1.34.3", offered),
-            /cluster okev: kubernetesVersion v1\.34\.3 is not among OKE's cluster options.*did you mean "v1\.34\.2"/,
-        );
-        assert.equal(offeredKubernetesVersion("okev", "v1.34.2", offered), "v1.34.2");
-    });
-    it("creates the cluster with a version the lookup offers", async () => {
-        const { OkeControlPlane } = await import("../../modules/oci/control-plane");
-        resetRecords();
-        const cp = new OkeControlPlane("okev-good", args("v1.34.2"));
-        assert.equal(await settled(cp.kubernetesVersion), "v1.34.2");
-        await settle();
-        const lookups = recordedInvokes().filter(
-            (i) => i.token === "oci:ContainerEngine/getClusterOption:getClusterOption",
-        );
-        assert.equal(lookups.length, 1);
-        assert.equal(lookups[0].inputs.compartmentId, compartmentId);
-        const c = recordedResources().find(
-            (r) => r.type === T.cluster && r.name === "okev-good-cluster",
-        );
-        assert.equal(c?.inputs.kubernetesVersion, "v1.34.2");
-    });
-});

@@ -95,13 +95,12 @@ describe("remote peering under mocks", function () {
 
     before(async () => {
         resetRecords();
-        const { deployPlatform } = await import("../../modules/platform");
-        deployPlatform(
-            config([
-                okeCluster("peer-iad", "us-ashburn-1", "10.50.0.0/16"),
-                okeCluster("peer-fra", "eu-frankfurt-1", "10.51.0.0/16"),
-            ]),
-        );
+        const { deployPlatform, platformLookups } = await import("../../modules/platform");
+        const cfg = config([
+            okeCluster("peer-iad", "us-ashburn-1", "10.50.0.0/16"),
+            okeCluster("peer-fra", "eu-frankfurt-1", "10.51.0.0/16"),
+        ]);
+        deployPlatform(cfg, await platformLookups(cfg));
         await settle();
         resources = recordedResources().map((r) => ({
             ...r,

@@ -6,7 +6,8 @@ import type { NodePoolConfig } from "../../modules/config";
 import type { IngressConfig } from "../../modules/config/baseline";
 import { workloadIdentities } from "../../modules/constants/identities";
 import { loadBalancerAnnotations } from "../../modules/k8s/baseline/ingress";
-import { imdsWarning, placementDomains } from "../../modules/oci/node-pools";
+import { imdsWarning } from "../../modules/oci/node-pools";
+import { placement } from "../../modules/oci/lookups";
 import {
     caCertFromKubeconfig,
     endpointHost,
@@ -670,45 +671,39 @@ describe("oci: capacity-aware placement", () => {
         [ad(3)]: ["VM.Standard.E5.Flex"],
     };
     it("places a pool only where its shape exists, or where config says", () => {
+        assert.deepEqual(placement({ shape: "BM.GPU.A100-v2.8" }, shapes), {
+            domains: [ad(1), ad(2)],
+        });
+        assert.deepEqual(placement({ shape: "VM.Standard.E5.Flex" }, shapes), {
+            domains: [ad(1), ad(2), ad(3)],
+        });
         assert.deepEqual(
-            placementDomains("iad1", { name: "gpu", shape: "BM.GPU.A100-v2.8" }, shapes),
-            [ad(1), ad(2)],
-        );
-        assert.deepEqual(
-            placementDomains("iad1", { name: "system", shape: "VM.Standard.E5.Flex" }, shapes),
-            [ad(1), ad(2), ad(3)],
-        );
-        assert.deepEqual(
-            placementDomains(
-                "iad1",
-                { name: "gpu", shape: "BM.GPU.A100-v2.8", availabilityDomains: [2] },
-                shapes,
-            ),
-            [ad(2)],
+            placement({ shape: "BM.GPU.A100-v2.8", availabilityDomains: [2] }, shapes),
+            { domains: [ad(2)] },
         );
     });
-    it("refuses an AD without the shape, a missing AD, and a shape no AD offers, naming the key", () => {
-        assert.throws(
-            () =>
-                placementDomains(
-                    "iad1",
-                    { name: "gpu", shape: "BM.GPU.A100-v2.8", availabilityDomains: [3] },
-                    shapes,
-                ),
-            /cluster iad1: nodePools\[gpu\]\.availabilityDomains: BM\.GPU\.A100-v2\.8 is not offered in AD 3; expected ADs where it is: AD-1, AD-2/,
+    it("refuses an AD without the shape, a missing AD, and a shape no AD offers, naming the field", () => {
+        assert.deepEqual(
+            placement({ shape: "BM.GPU.A100-v2.8", availabilityDomains: [3] }, shapes),
+            {
+                field: "availabilityDomains",
+                expected: "ADs where BM.GPU.A100-v2.8 is offered: AD-1, AD-2 (not AD 3)",
+            },
         );
-        assert.throws(
-            () =>
-                placementDomains(
-                    "fra1",
-                    { name: "gpu", shape: "VM.Standard.E5.Flex", availabilityDomains: [2] },
-                    { "Uocm:EU-FRANKFURT-AD-1": ["VM.Standard.E5.Flex"] },
-                ),
-            /nodePools\[gpu\]\.availabilityDomains: AD 2 does not exist in the region; expected a subset of 1/,
+        assert.deepEqual(
+            placement(
+                { shape: "VM.Standard.E5.Flex", availabilityDomains: [2] },
+                { "Uocm:EU-FRANKFURT-AD-1": ["VM.Standard.E5.Flex"] },
+            ),
+            {
+                field: "availabilityDomains",
+                expected: "a subset of the region's ADs 1 (AD 2 does not exist)",
+            },
         );
-        assert.throws(
-            () => placementDomains("iad1", { name: "h", shape: "BM.GPU.H100.8" }, shapes),
-            /nodePools\[h\]\.shape: BM\.GPU\.H100\.8 is offered in no availability domain/,
-        );
+        const none = placement({ shape: "BM.GPU.A100-v2.4" }, shapes);
+        assert.ok("field" in none && none.field === "shape");
+        // The did-you-mean comes from the provider's answer.
+        assert.match(none.expected, /did you mean "BM\.GPU\.A100-v2\.8"\?/);
+        assert.match(none.expected, /ADs: AD-1, AD-2, AD-3/);
     });
 });

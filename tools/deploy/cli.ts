@@ -18,6 +18,7 @@ import {
     formatIssue,
     parseConfig,
 } from "../../modules/config";
+import { ociAuthIssues, providerConfigFile } from "../../modules/access";
 import { imageIssues } from "../../modules/images";
 import { didYouMean } from "../../modules/config/suggest";
 import { StackFileError, listStacks, readStackConfig } from "../plan/stackfile";
@@ -220,13 +221,30 @@ export const localProcesses: Processes = {
 };
 
 /**
- * Environment of every `pulumi up`: the OCI CLI (the kubeconfig's exec plugin) reads its config
- * file from `OCI_CLI_CONFIG_FILE` (docs "CLI Environment Variables"), the OCI providers from
- * `OCI_CONFIG_FILE`; a CI job sets the latter (scripts/oci-token-exchange.sh), so both are set.
+ * Environment of every `pulumi up` (and of this process's OCI CLI calls): the OCI CLI of the
+ * kubeconfig's exec plugin reads `OCI_CLI_CONFIG_FILE` (oci-cli 3.95.1 `cli_constants.py`
+ * OCI_CLI_CONFIG_FILE_ENV_VAR), set to the file the OCI providers read
+ * ({@link providerConfigFile}), so both authenticate with the same profile of the same file.
  */
-export function pulumiEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-    const file = env.OCI_CLI_CONFIG_FILE ?? env.OCI_CONFIG_FILE;
-    return file === undefined ? {} : { OCI_CLI_CONFIG_FILE: file, OCI_CONFIG_FILE: file };
+export function pulumiEnv(
+    env: NodeJS.ProcessEnv,
+    homedir = os.userInfo().homedir,
+): Record<string, string> {
+    return { OCI_CLI_CONFIG_FILE: providerConfigFile(env, homedir) };
+}
+
+/**
+ * The stack's `ociAuth` checked against the OCI config file the providers and the exec plugin
+ * will read: refused before anything runs (exit 2) when they could not authenticate with it.
+ */
+export function authIssues(
+    cfg: ReturnType<typeof parseConfig>,
+    env: NodeJS.ProcessEnv,
+    homedir = os.userInfo().homedir,
+) {
+    const file = providerConfigFile(env, homedir);
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+    return ociAuthIssues(cfg.ociAuth, file, text, cfg.project);
 }
 
 /**
@@ -270,6 +288,12 @@ export async function main(
     if (args.dryRun) {
         plan.steps.forEach((s, n) => console.log(`[${n + 1}/${plan.steps.length}] ${s.title}`));
         return 0;
+    }
+    // The providers and the exec plugin must be able to authenticate with the same profile.
+    const auth = authIssues(cfg, process.env);
+    if (auth.length > 0) {
+        console.error(auth.map((i) => `config: ${formatIssue(i)}`).join("\n"));
+        return 2;
     }
     // The OCI CLI of this process's children (bastion, artifacts) reads the same config file.
     Object.assign(process.env, pulumiEnv(process.env));

@@ -120,7 +120,12 @@ export async function planStack(
     try {
         // The real program, exactly as `pulumi up` runs it.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        programExports = require(path.join(projectDir, "index.ts")) as Record<string, unknown>;
+        const program = require(path.join(projectDir, "index.ts")) as unknown;
+        // An exported function is called and awaited, as @pulumi/pulumi's cmd/run does.
+        programExports = (typeof program === "function" ? await program() : program) as Record<
+            string,
+            unknown
+        >;
         await settle();
     } catch (e) {
         process.off("unhandledRejection", onRejection);

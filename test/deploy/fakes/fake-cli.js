@@ -20,6 +20,7 @@ const recordEnv = [
     "SLP_API_ACCESS",
     "OCI_CLI_CONFIG_FILE",
     "OCI_CONFIG_FILE",
+    "TF_HOME_OVERRIDE",
     "PULUMI_AUTOMATION_API",
 ];
 

@@ -20,6 +20,8 @@ export interface FakeCall {
 
 export interface Fakes {
     readonly dir: string;
+    /** The OCI config file of the run (`<TF_HOME_OVERRIDE>/.oci/config`). */
+    readonly ociConfig: string;
     readonly bin: string;
     readonly state: string;
     /** Environment for a process that must find the fakes (PATH first) and their log/state. */
@@ -48,8 +50,28 @@ export function makeFakes(
         fs.writeFileSync(f, `#!/bin/sh\nexec "${process.execPath}" "${script}" ${t} "$@"\n`);
         fs.chmodSync(f, 0o755);
     }
+    // The OCI config file the providers and the stand-in `oci` read: a session-token profile
+    // (what `oci session authenticate` or scripts/oci-token-exchange.sh writes), under the home
+    // the OCI provider reads (TF_HOME_OVERRIDE, modules/access.ts providerConfigFile).
+    const home = path.join(dir, "oci-home");
+    fs.mkdirSync(path.join(home, ".oci"), { recursive: true, mode: 0o700 });
+    const ociDir = path.join(home, ".oci");
+    fs.writeFileSync(path.join(ociDir, "token"), "stand-in-session-token", { mode: 0o600 });
+    fs.writeFileSync(
+        path.join(ociDir, "config"),
+        [
+            "[DEFAULT]",
+            "region=us-ashburn-1",
+            `key_file=${path.join(ociDir, "session.pem")}`,
+            `security_token_file=${path.join(ociDir, "token")}`,
+            "fingerprint=00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff",
+            "",
+        ].join("\n"),
+        { mode: 0o600 },
+    );
     const env = {
         PATH: `${bin}${path.delimiter}${process.env.PATH}`,
+        TF_HOME_OVERRIDE: home,
         FAKE_LOG: log,
         FAKE_STATE: state,
         PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -57,6 +79,7 @@ export function makeFakes(
     };
     return {
         dir,
+        ociConfig: path.join(ociDir, "config"),
         bin,
         state,
         env,

@@ -7,6 +7,11 @@
  * accepts the Stack resource, the engine records every Log call. The test asserts what the user
  * would see: one error-severity log with the whole list, once, at the stack file's lines, no stack
  * trace, no secret, and exit code 32 (the SDK's "exited after logging a user-actionable message").
+ *
+ * The monitor also answers invokes (the plan's fakes, tools/plan/fakes/oci.ts, unless a test
+ * changes one answer or refuses it with a gRPC error as the engine relays a provider's error) and
+ * records every registration, so a refused provider lookup is shown to stop the program before
+ * anything but the Stack and the OCI provider is registered.
  */
 import { strict as assert } from "assert";
 import { spawn } from "child_process";
@@ -14,6 +19,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as grpc from "@grpc/grpc-js";
+import { ociInvokes } from "../../../tools/plan/fakes/oci";
 import { readStackConfig } from "../../../tools/plan/stackfile";
 import { lineOf, mistakesStack, secret, token, writeStack } from "../../support/mistakes";
 
@@ -23,7 +29,9 @@ const engineGrpc = proto("engine_grpc_pb.js");
 const resourceGrpc = proto("resource_grpc_pb.js");
 const enginePb = proto("engine_pb.js");
 const resourcePb = proto("resource_pb.js");
+const providerPb = proto("provider_pb.js");
 const { Empty } = require("google-protobuf/google/protobuf/empty_pb.js");
+const { Struct } = require("google-protobuf/google/protobuf/struct_pb.js");
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const root = path.resolve(__dirname, "..", "..", "..");
@@ -32,13 +40,24 @@ interface Run {
     readonly code: number;
     readonly out: string;
     readonly logs: { severity: number; message: string }[];
+    /** `type name` of every RegisterResource the monitor received, in order. */
+    readonly registered: string[];
 }
 
+/** An invoke's answer (inputs → outputs), or an Error the engine relays as the provider's. */
+type Answer = (tok: string, inputs: Record<string, unknown>) => Record<string, unknown> | Error;
+
+const fakeAnswer: Answer = (tok, inputs) => {
+    const fake = ociInvokes[tok];
+    return fake === undefined ? new Error(`no fake for ${tok}`) : fake(inputs);
+};
+
 /** Runs the program under @pulumi/pulumi's cmd/run against the stand-in engine and monitor. */
-async function pulumiRun(projectDir: string, stack: string): Promise<Run> {
+async function pulumiRun(projectDir: string, stack: string, answer = fakeAnswer): Promise<Run> {
     const sc = readStackConfig(projectDir, stack);
     const urn = `urn:pulumi:${stack}::${sc.project}::pulumi:pulumi:Stack::${sc.project}-${stack}`;
     const logs: Run["logs"] = [];
+    const registered: string[] = [];
     const server = new grpc.Server();
     const ok = (cb: grpc.sendUnaryData<unknown>, v: unknown) => cb(null, v);
     server.addService(engineGrpc.EngineService, {
@@ -59,9 +78,33 @@ async function pulumiRun(projectDir: string, stack: string): Promise<Run> {
             r.setHassupport(false);
             ok(cb, r);
         },
-        registerResource: (_: any, cb: any) => {
+        registerResource: (call: any, cb: any) => {
+            const type: string = call.request.getType();
+            const name: string = call.request.getName();
+            registered.push(`${type} ${name}`);
             const r = new resourcePb.RegisterResourceResponse();
-            r.setUrn(urn);
+            r.setUrn(
+                type === "pulumi:pulumi:Stack"
+                    ? urn
+                    : `urn:pulumi:${stack}::${sc.project}::${type}::${name}`,
+            );
+            if (call.request.getCustom()) r.setId(`${name}-id`);
+            r.setObject(Struct.fromJavaScript({}));
+            ok(cb, r);
+        },
+        invoke: (call: any, cb: any) => {
+            const tok: string = call.request.getTok();
+            const inputs = (call.request.getArgs()?.toJavaScript() ?? {}) as Record<
+                string,
+                unknown
+            >;
+            const a = answer(tok, inputs);
+            if (a instanceof Error) {
+                cb({ code: grpc.status.UNKNOWN, details: a.message });
+                return;
+            }
+            const r = new providerPb.InvokeResponse();
+            r.setReturn(Struct.fromJavaScript(JSON.parse(JSON.stringify(a))));
             ok(cb, r);
         },
         registerResourceOutputs: (_: any, cb: any) => ok(cb, new Empty()),
@@ -97,7 +140,7 @@ async function pulumiRun(projectDir: string, stack: string): Promise<Run> {
             let out = "";
             child.stdout.on("data", (d) => (out += d));
             child.stderr.on("data", (d) => (out += d));
-            child.on("exit", (code) => resolve({ code: code ?? -1, out, logs }));
+            child.on("exit", (code) => resolve({ code: code ?? -1, out, logs, registered }));
         });
     } finally {
         server.forceShutdown();
@@ -131,6 +174,45 @@ describe("config errors under a real Pulumi run (stand-in engine)", function () 
         assert.doesNotMatch(e.message, /\n\s+at /);
         const everything = JSON.stringify(r);
         assert.ok(!everything.includes(secret) && !everything.includes(token), everything);
+        assert.equal(r.code, 32, r.out);
+    });
+
+    it("stops at a refused provider lookup with the config error, having registered only the Stack and the OCI provider", async () => {
+        const text = fs.readFileSync(path.join(root, "Pulumi.dev.yaml"), "utf8");
+        writeStack(dir, "lk", text);
+        const r = await pulumiRun(dir, "lk", (tok, inputs) => {
+            if (tok === "oci:ContainerEngine/getClusterOption:getClusterOption") {
+                const a = fakeAnswer(tok, inputs) as Record<string, unknown>;
+                return { ...a, kubernetesVersions: ["v1.34.1", "v1.34.10"] };
+            }
+            if (tok === "oci:ObjectStorage/getNamespace:getNamespace") {
+                return new Error(
+                    "404-NotAuthorizedOrNotFound, Authorization failed or requested resource not found",
+                );
+            }
+            return fakeAnswer(tok, inputs);
+        });
+        const errors = r.logs.filter((l) => l.severity === 3);
+        assert.equal(errors.length, 1, JSON.stringify(r, null, 1));
+        const [e] = errors;
+        assert.match(e.message, /^invalid stack configuration \(2 problems\):\n/);
+        const at = (snippet: string) => `Pulumi.lk.yaml:${lineOf(text, snippet)}`;
+        assert.ok(
+            e.message.includes(
+                `${at("kubernetesVersion:")}: secure-llm-platform:clusters[0].kubernetesVersion: got "v1.34.2"; expected a Kubernetes version OKE's cluster options in us-ashburn-1 list: v1.34.1, v1.34.10 (did you mean "v1.34.1"?)`,
+            ),
+            e.message,
+        );
+        // The provider's own words, relayed by the engine, name what it could not read.
+        assert.match(
+            e.message,
+            /secure-llm-platform:compartmentId: got "ocid1\.compartment[^"]+"; expected a value the OCI provider of us-ashburn-1 \(ociAuth \w+, profile DEFAULT\) can look up; getNamespace answered: 404-NotAuthorizedOrNotFound/,
+        );
+        assert.doesNotMatch(e.message, /\n\s+at /);
+        assert.deepEqual(r.registered, [
+            "pulumi:pulumi:Stack secure-llm-platform-lk",
+            "pulumi:providers:oci oci-us-ashburn-1",
+        ]);
         assert.equal(r.code, 32, r.out);
     });
 });

@@ -104,7 +104,6 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
             stackFileBefore = fs.readFileSync(path.join(project, "Pulumi.twin.yaml"), "utf8");
             result = await deploy(fakes, ["--stack", "twin", "--access", "bastion"], project, {
                 FAKE_PULUMI_OUTPUTS: fixture,
-                OCI_CONFIG_FILE: "/run/oci/config",
             });
             calls = fakes.calls();
         });
@@ -201,8 +200,8 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
             assert.deepEqual(second.reached, { "prod-iad": true, "prod-fra": true });
             assert.equal(
                 second.env.OCI_CLI_CONFIG_FILE,
-                "/run/oci/config",
-                "the exec plugin's OCI CLI finds the CI config",
+                fakes.ociConfig,
+                "the exec plugin's OCI CLI reads the file the OCI providers read",
             );
             assert.equal(
                 fs.readFileSync(path.join(project, "Pulumi.twin.yaml"), "utf8"),
@@ -371,6 +370,31 @@ describe("deploy: one command, two layers, tunnels opened and closed by the tool
                 r.lines.some((l) =>
                     /config: images\/chart-images\.lock\.json quay\.io\/prometheus\/prometheus:v3\.10\.0: .*--write-lock/.test(
                         l,
+                    ),
+                ),
+                r.lines.join("\n"),
+            );
+            assert.deepEqual(fakes.calls(), [], "no executable was run");
+        } finally {
+            fakes.remove();
+        }
+    });
+
+    it("refuses an OCI config the providers and the exec plugin cannot authenticate with, before running anything (exit 2)", async () => {
+        const fakes = makeFakes(["pulumi", "oci", "ssh"]);
+        try {
+            const project = twinProject(fakes.dir);
+            // The session profile is gone: an API key profile is all the file holds.
+            fs.writeFileSync(
+                fakes.ociConfig,
+                "[DEFAULT]\nuser=ocid1.user.oc1..u\nfingerprint=aa\nkey_file=/k.pem\ntenancy=ocid1.tenancy.oc1..t\n",
+            );
+            const r = await deploy(fakes, ["--stack", "twin", "--access", "direct"], project);
+            assert.equal(r.code, 2, r.lines.join("\n"));
+            assert.ok(
+                r.lines.some((l) =>
+                    l.startsWith(
+                        `config: secure-llm-platform:ociAuth.method: got "SecurityToken"; expected a method profile DEFAULT of ${fakes.ociConfig} can serve: it lacks security_token_file`,
                     ),
                 ),
                 r.lines.join("\n"),

@@ -7,6 +7,8 @@
 import { stringify } from "yaml";
 import type { FakeState, InvokeFake } from "../mocks";
 import { fakeHash } from "../mocks";
+import * as pulumi from "@pulumi/pulumi";
+import { ociRegions } from "../../../modules/config/regions";
 import { knownShapes } from "../../../modules/config/shapes";
 import { okeKubernetesVersions } from "../../../modules/config/kubernetes-versions";
 
@@ -336,6 +338,23 @@ export const ociInvokes: Readonly<Record<string, InvokeFake>> = {
                 id: fakeOcid("availabilitydomain", `${upper}-AD-${n}`, region),
                 name: `Uocm:${upper}-AD-${n}`,
                 compartmentId: inputs.compartmentId,
+            })),
+        };
+    },
+    // A stand-in tenancy subscribed (READY) to every region of the shipped catalog, whose home
+    // region is the stack's homeRegion when the plan has set the stack's config (none otherwise).
+    "oci:Identity/getRegionSubscriptions:getRegionSubscriptions": (inputs) => {
+        const home = pulumi.runtime.allConfig()["secure-llm-platform:homeRegion"];
+        return {
+            id: "IdentityRegionSubscriptionsDataSource-0",
+            tenancyId: inputs.tenancyId,
+            regionSubscriptions: ociRegions.map((regionName) => ({
+                regionName,
+                regionKey:
+                    regionKeys[regionName] ?? regionName.split("-")[1]!.slice(0, 3).toUpperCase(),
+                isHomeRegion: regionName === home,
+                state: "READY",
+                tenancyId: inputs.tenancyId,
             })),
         };
     },
