@@ -1,9 +1,9 @@
 /**
  * The offline plan of prod renders the whole stack and reports it "blocked" (exit 0): every check
  * passes, but `pulumi up` and `npm run deploy` refuse it until our images are built and pushed,
- * the charts' image digests are in the lock and the Calico images the tigera-operator starts can
- * be pinned (modules/images.ts). A prod-like stack with all of that (a fixture lock, no operator
- * Calico) plans clean, its releases pointing at the mirrors by digest. The deploy's own refusal (exit 2, nothing
+ * the charts' and the authored Calico install's image digests are in the lock (modules/images.ts).
+ * A prod-like stack with all of that (a fixture lock) plans clean, its releases and the Calico
+ * DaemonSet pointing at the mirrors by digest. The deploy's own refusal (exit 2, nothing
  * run) is in deploy.test.ts. Heavy (plans prod), so it runs in `npm run test:real:deploy`.
  */
 import { strict as assert } from "assert";
@@ -48,7 +48,7 @@ describe("deploy blockers: the offline plan of prod", function () {
         );
         assert.match(
             section,
-            /deploy refused: modules\/constants\/chart-images\.ts tigera-operator \(operator\) calico\/node: .*ImageSet/,
+            /deploy refused: images\/chart-images\.lock\.json quay\.io\/calico\/node:v3\.31\.5: .*--write-lock/,
         );
         assert.doesNotMatch(section, /registry\.k8s\.io\/ingress-nginx/);
         assert.doesNotMatch(section, /imageSigning/, "no blanket refusal of the charts");
@@ -68,8 +68,7 @@ describe("deploy blockers: a prod-like stack with its images built, mirrored and
         const key = (k: string) => `secure-llm-platform:${k}`;
         doc.config[key("tiers")] = raw.tiers;
         doc.config[key("kubeflow")] = raw.kubeflow;
-        // Without the operator-installed Calico, whose components cannot be pinned (see above).
-        doc.config[key("networkPolicy")] = { ...raw.networkPolicy, installCalico: false };
+        doc.config[key("networkPolicy")] = raw.networkPolicy;
         fs.mkdirSync(path.join(dir, "config"));
         fs.writeFileSync(path.join(dir, "config", "Pulumi.prod.yaml"), stringify(doc));
         const r = spawnSync(
@@ -124,5 +123,32 @@ describe("deploy blockers: a prod-like stack with its images built, mirrored and
         }
         assert.ok(checked >= 40, `only ${checked} chart images checked`);
         assert.deepEqual(problems, []);
+    });
+
+    it("runs the authored Calico install from the cluster's region's mirror, by the lock's digest", () => {
+        const resources = JSON.parse(
+            fs.readFileSync(path.join(dir, "out", "prod", "resources.json"), "utf8"),
+        ) as { type: string; name: string; inputs: any }[];
+        const digests = fixtureLock();
+        const images = resources
+            .filter(
+                (r) =>
+                    (r.type === "kubernetes:apps/v1:DaemonSet" ||
+                        r.type === "kubernetes:apps/v1:Deployment") &&
+                    /^calico-/.test(r.inputs?.metadata?.name ?? ""),
+            )
+            .flatMap((r) =>
+                (r.inputs.spec.template.spec.containers as any[]).map((c) => [r.name, c.image]),
+            );
+        assert.equal(images.length, 4, JSON.stringify(images)); // node + kube-controllers, 2 clusters
+        for (const [name, image] of images) {
+            const region = /prod-fra/.test(name) ? "eu-frankfurt-1" : "us-ashburn-1";
+            const repo = /kube-controllers/.test(image) ? "kube-controllers" : "node";
+            assert.equal(
+                image,
+                `${region}.ocir.io/prodtenancyns/slp-mirror/quay.io/calico/${repo}@${digests[`quay.io/calico/${repo}:v3.31.5`]}`,
+                name,
+            );
+        }
     });
 });
