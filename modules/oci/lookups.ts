@@ -263,16 +263,17 @@ export function judgeAnswers(
     const top = (key: string) => `${cfg.project}:${key}`;
     const at = (key: string) => `${cfg.project}:clusters[${index}].${key}`;
     const auth = `ociAuth ${cfg.ociAuth.method}, profile ${cfg.ociAuth.profile}`;
-    const refused = (lookup: string, a: { error: string }) =>
-        `a value the OCI provider of ${cluster.region} (${auth}) can look up; ${lookup} answered: ${a.error}`;
+    /** A lookup the provider refused: an issue at the key it was asked with. */
+    const refuse = (path: string, value: unknown, lookup: string, a: { error: string }) =>
+        issues.push({
+            path,
+            value,
+            expected: `a value the OCI provider of ${cluster.region} (${auth}) can look up; ${lookup} answered: ${a.error}`,
+        });
 
     // The tenancy must be subscribed to the cluster's region, and IAM goes to its home region.
     if (!answers.regions.ok) {
-        issues.push({
-            path: top("tenancyId"),
-            value: cfg.tenancyId,
-            expected: refused("getRegionSubscriptions", answers.regions),
-        });
+        refuse(top("tenancyId"), cfg.tenancyId, "getRegionSubscriptions", answers.regions);
     } else {
         const subs = answers.regions.value;
         const ready = subs.filter((r) => r.state === "READY").map((r) => r.regionName);
@@ -299,11 +300,7 @@ export function judgeAnswers(
 
     const versions = answers.kubernetesVersions;
     if (!versions.ok) {
-        issues.push({
-            path: top("compartmentId"),
-            value: cfg.compartmentId,
-            expected: refused("getClusterOption", versions),
-        });
+        refuse(top("compartmentId"), cfg.compartmentId, "getClusterOption", versions);
     } else {
         const problem = kubernetesVersionProblem(cluster.kubernetesVersion, versions.value);
         if (problem !== undefined) {
@@ -317,11 +314,12 @@ export function judgeAnswers(
 
     const placed: Record<string, readonly string[]> = {};
     if (!answers.shapesByAd.ok) {
-        issues.push({
-            path: top("tenancyId"),
-            value: cfg.tenancyId,
-            expected: refused("getAvailabilityDomains/getShapes", answers.shapesByAd),
-        });
+        refuse(
+            top("tenancyId"),
+            cfg.tenancyId,
+            "getAvailabilityDomains/getShapes",
+            answers.shapesByAd,
+        );
     } else {
         const shapesByAd = answers.shapesByAd.value;
         cluster.nodePools.forEach((pool, j) => {
@@ -346,11 +344,7 @@ export function judgeAnswers(
             return;
         }
         if (!sources.ok) {
-            issues.push({
-                path: at("region"),
-                value: cluster.region,
-                expected: refused("getNodePoolOption", sources),
-            });
+            refuse(at("region"), cluster.region, "getNodePoolOption", sources);
             return;
         }
         const found = selectNodeImage(sources.value, {
@@ -374,11 +368,7 @@ export function judgeAnswers(
 
     let osn: OciService | undefined;
     if (!answers.services.ok) {
-        issues.push({
-            path: at("region"),
-            value: cluster.region,
-            expected: refused("getServices", answers.services),
-        });
+        refuse(at("region"), cluster.region, "getServices", answers.services);
     } else {
         try {
             osn = selectOsnService(answers.services.value);
@@ -392,22 +382,14 @@ export function judgeAnswers(
     }
 
     if (!answers.namespace.ok) {
-        issues.push({
-            path: top("compartmentId"),
-            value: cfg.compartmentId,
-            expected: refused("getNamespace", answers.namespace),
-        });
+        refuse(top("compartmentId"), cfg.compartmentId, "getNamespace", answers.namespace);
     }
 
     let vault: ClusterLookups["existingVault"];
     const v = answers.existingVault;
     if (v !== undefined) {
         if (!v.ok) {
-            issues.push({
-                path: top("vault.existingVaultId"),
-                value: cfg.vault.existingVaultId,
-                expected: refused("getVault", v),
-            });
+            refuse(top("vault.existingVaultId"), cfg.vault.existingVaultId, "getVault", v);
         } else if (v.value.state !== "ACTIVE") {
             issues.push({
                 path: top("vault.existingVaultId"),
