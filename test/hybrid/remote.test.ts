@@ -341,7 +341,7 @@ describe("hybrid: remote inference under mocks", () => {
         assert.match(cloud, /\| 192\.168\.20\.0\/24 \| inference-entry \| TCP\/8443 \| mTLS \|/);
         assert.match(
             cloud,
-            /\| inference-entry \| inference \| TCP\/8000 \| mTLS \| .*inference's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=inference-entry\.llm-inference\.svc\.cluster\.local \|/,
+            /\| inference-entry \| inference \| TCP\/8000 \| mTLS \| .*inference's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=candidate-guardrails\.llm-guardrails\.svc\.cluster\.local, CN=inference-entry\.llm-inference\.svc\.cluster\.local \|/,
         );
         assert.match(cloud, /\| guardrails \| inference \| TCP\/8000 \| mTLS \|/);
     });
@@ -448,20 +448,46 @@ describe("hybrid: the candidate guardrails tier of a calling cluster (Kubeflow o
         }));
     });
 
-    it("reaches the remote inference through the same uplink sidecar, and counts as guardrails across clusters", () => {
+    it("reaches the remote inference through its own sidecar with the shared uplink certificate, and counts as guardrails across clusters", () => {
         const site = objects("onprem-fra");
         const dep = site.find(
             (m: Any) => m.kind === "Deployment" && m.metadata.name === "candidate-guardrails",
         ) as Any;
         assert.ok(dep, "candidate-guardrails on onprem-fra");
+        const pod = dep.spec.template.spec;
         assert.deepEqual(
-            (dep.spec.template.spec.containers as Any[]).map((c) => c.name),
-            ["guardrails", "uplink"],
+            (pod.containers as Any[]).map((c) => c.name),
+            ["guardrails", "mtls"],
         );
-        // One uplink (ConfigMap, certificate secret) shared by both tiers.
+        // Its own identity and sidecar configuration; the uplink's client certificate is the
+        // cluster's one (the entry admits CN=guardrails.onprem-fra), mounted read-only.
+        const secrets = Object.fromEntries(
+            (pod.volumes as Any[])
+                .filter((v) => v.secret)
+                .map((v) => [v.name, v.secret.secretName]),
+        );
+        assert.deepEqual(secrets, {
+            "mtls-tls": "candidate-guardrails-mtls",
+            "mtls-remote": "guardrails-uplink-tls",
+        });
+        const conf = site.find(
+            (m: Any) =>
+                m.kind === "ConfigMap" && m.metadata.name === "candidate-guardrails-mtls-nginx",
+        ) as Any;
+        assert.match(
+            conf.data["nginx.conf"],
+            /listen 127\.0\.0\.1:\d+;\n\s+set \$mtls_listener uplink;/,
+        );
+        assert.match(
+            conf.data["nginx.conf"],
+            /"CN=candidate-evaluation\.pipelines\.secure-llm-platform" 1;/,
+        );
+        assert.doesNotMatch(conf.data["nginx.conf"], /"CN=gateway\./);
+        // One uplink client certificate Secret, shared by both tiers.
         assert.equal(
             site.filter(
-                (m: Any) => m.kind === "ConfigMap" && m.metadata.name === "guardrails-uplink-nginx",
+                (m: Any) =>
+                    m.kind === "ExternalSecret" && m.metadata.name === "guardrails-uplink-tls",
             ).length,
             1,
         );

@@ -57,17 +57,54 @@ export function tierIdentity(id: WorkloadId): string {
 }
 
 /**
+ * Pipeline steps that call a tier over mTLS (they are not catalog workloads: their namespace is
+ * the configurable pipeline namespace). Each gets a client-auth-only certificate from the cluster
+ * CA in the pipeline namespace ({@link pipelineClientCertificateSpec}); the step mounts its Secret
+ * at {@link pipelineMtlsDir} (pipelines/slp_pipelines/platform.py). The key is the caller's id in
+ * the network intent: `candidate-evaluation` is the guardrail-promotion evaluation step,
+ * `kubeflow-pipelines` the KFP step pods, of which only the model-promotion smoke test mounts it.
+ */
+export const pipelineMtlsClients = {
+    "candidate-evaluation": {
+        commonName: "candidate-evaluation.pipelines.secure-llm-platform",
+        secret: "candidate-evaluation-mtls",
+    },
+    "kubeflow-pipelines": {
+        commonName: "model-smoke-test.pipelines.secure-llm-platform",
+        secret: "model-smoke-test-mtls",
+    },
+} as const;
+
+/** A pipeline client of {@link pipelineMtlsClients}. */
+export type PipelineMtlsClient = keyof typeof pipelineMtlsClients;
+
+/** Where a pipeline step mounts its client certificate Secret (tls.crt, tls.key, ca.crt). */
+export const pipelineMtlsDir = "/var/run/secrets/mtls";
+
+/** Anyone an mTLS server may admit: a tier (its Service host) or a pipeline step. */
+export type MtlsCaller = WorkloadId | PipelineMtlsClient;
+
+/** The subject CN a caller presents: a tier's {@link tierIdentity}, a pipeline step's own name. */
+export function mtlsIdentity(id: MtlsCaller): string {
+    return id in pipelineMtlsClients
+        ? pipelineMtlsClients[id as PipelineMtlsClient].commonName
+        : tierIdentity(id as WorkloadId);
+}
+
+/**
  * Who may call each mTLS server, by workload: the only subjects its listener admits (403
- * otherwise). The request path of docs/ARCHITECTURE.md: the gateway calls the guardrails; only
- * the guardrails (and the remote entry, for other clusters' guardrails) call inference; only the
- * guardrails call the output filter.
+ * otherwise). The request path of docs/ARCHITECTURE.md: the gateway calls the guardrails (and the
+ * model-promotion smoke test, which replays its sets through them); only the guardrails (the live
+ * and the candidate tier, and the remote entry for other clusters' guardrails) call inference and
+ * the output filter; only the guardrail-promotion evaluation step calls the candidate tier.
  */
 export const mtlsCallers = {
-    guardrails: ["gateway"],
-    inference: ["guardrails", "inference-entry"],
-    "presidio-analyzer": ["guardrails"],
-    "presidio-anonymizer": ["guardrails"],
-} as const satisfies Partial<Record<WorkloadId, readonly WorkloadId[]>>;
+    guardrails: ["gateway", "kubeflow-pipelines"],
+    "candidate-guardrails": ["candidate-evaluation"],
+    inference: ["guardrails", "candidate-guardrails", "inference-entry"],
+    "presidio-analyzer": ["guardrails", "candidate-guardrails"],
+    "presidio-anonymizer": ["guardrails", "candidate-guardrails"],
+} as const satisfies Partial<Record<WorkloadId, readonly MtlsCaller[]>>;
 
 /** Workloads served behind an mTLS sidecar. */
 export type MtlsServer = keyof typeof mtlsCallers;
@@ -499,6 +536,15 @@ export function tierCertificate(
     );
 }
 
+/**
+ * The Certificate spec of a pipeline step's client identity (pure): client auth only, no DNS
+ * name (it serves nothing), from the cluster CA like every tier's.
+ */
+export function pipelineClientCertificateSpec(id: PipelineMtlsClient): Record<string, unknown> {
+    const c = pipelineMtlsClients[id];
+    return certificateSpec({ secretName: c.secret, commonName: c.commonName, uses: ["client"] });
+}
+
 /** Small, fixed resources of an mTLS sidecar. */
 export const sidecarResources = {
     requests: { cpu: "20m", memory: "32Mi", ephemeralStorage: "32Mi" },
@@ -580,7 +626,10 @@ export function tierServerListener(id: MtlsServer, appPort: number): ProxyListen
     return {
         name: id,
         listen: String(catalog[id].ports[0].port),
-        server: { dir: mtlsPaths.tls, clients: mtlsCallers[id].map(tierIdentity) },
+        server: {
+            dir: mtlsPaths.tls,
+            clients: (mtlsCallers[id] as readonly MtlsCaller[]).map(mtlsIdentity),
+        },
         upstream: { address: `127.0.0.1:${appPort}` },
     };
 }
@@ -612,6 +661,7 @@ export const loopbackUrl = (port: number) => `http://127.0.0.1:${port}`;
 /** Loopback port of each server behind its sidecar (the app binds 127.0.0.1 where it can). */
 export const mtlsAppPorts: Readonly<Record<MtlsServer, number>> = {
     guardrails: workloadPorts.loopbackApp,
+    "candidate-guardrails": workloadPorts.loopbackApp,
     inference: workloadPorts.loopbackApp,
     "presidio-analyzer": workloadPorts.loopbackPresidio,
     "presidio-anonymizer": workloadPorts.loopbackPresidio,
