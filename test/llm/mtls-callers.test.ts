@@ -4,6 +4,9 @@
  * steps' client certificates, and the network intent's per-flow protection that follows from them.
  */
 import { strict as assert } from "assert";
+import { readFileSync, readdirSync } from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import type { ClusterConfig } from "../../modules/config";
 import { candidateEvaluation } from "../../modules/constants/rollout";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
@@ -13,6 +16,7 @@ import {
     mtlsCallers,
     pipelineClientCertificateSpec,
     pipelineMtlsClients,
+    pipelineMtlsDir,
 } from "../../modules/k8s/llm/mtls";
 import { buildIntent } from "../../modules/k8s/network/intent";
 import { podSpecViolations } from "../../modules/k8s/workload";
@@ -140,5 +144,33 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
             !intent.flows.some((f) => f.from === "gateway" && f.to === "candidate-guardrails"),
         );
         assert.deepEqual(mtlsCallers["candidate-guardrails"], [candidateEvaluation.id]);
+    });
+
+    it("every compiled step that calls a tier over https presents a pipeline client certificate", () => {
+        const dir = path.join(__dirname, "../../pipelines/compiled");
+        const seen: string[] = [];
+        for (const f of readdirSync(dir).filter((x) => x.endsWith(".yaml"))) {
+            const [spec, platform] = YAML.parseAllDocuments(
+                readFileSync(path.join(dir, f), "utf8"),
+            ).map((d) => d.toJSON() as Any);
+            for (const [exec, e] of Object.entries(spec.deploymentSpec.executors as Any)) {
+                const args: string[] = (e as Any).container?.args ?? [];
+                const url = args[args.indexOf("--url") + 1];
+                if (!args.includes("--url") || !url.startsWith("https://")) continue;
+                assert.equal(args[args.indexOf("--tls-dir") + 1], pipelineMtlsDir, `${f} ${exec}`);
+                const mounts: Any[] =
+                    platform?.platforms?.kubernetes?.deploymentSpec?.executors?.[exec]
+                        ?.secretAsVolume ?? [];
+                const m = mounts.find((x) => x.mountPath === pipelineMtlsDir);
+                assert.ok(m, `${f} ${exec}: the client certificate is mounted`);
+                seen.push(`${f} ${url} ${m.secretName}`);
+            }
+        }
+        const host = (id: string) => `https://${id}.llm-guardrails.svc.cluster.local:8000`;
+        assert.deepEqual([...new Set(seen)].sort(), [
+            `fine-tuning.yaml ${host("guardrails")} ${pipelineMtlsClients["kubeflow-pipelines"].secret}`,
+            `guardrail-promotion.yaml ${host("candidate-guardrails")} ${pipelineMtlsClients["candidate-evaluation"].secret}`,
+            `model-promotion.yaml ${host("guardrails")} ${pipelineMtlsClients["kubeflow-pipelines"].secret}`,
+        ]);
     });
 });
