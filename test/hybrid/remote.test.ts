@@ -304,6 +304,7 @@ describe("hybrid: remote inference under mocks", () => {
         assert.deepEqual(mtls.map((r) => [r.from, r.to]).sort(), [
             ["gateway", "guardrails"],
             ["guardrails", "10.40.4.20/32"],
+            ["guardrails", "jailbreak-detection"],
             ["guardrails", "presidio-analyzer"],
             ["guardrails", "presidio-anonymizer"],
         ]);
@@ -335,7 +336,7 @@ describe("hybrid: remote inference under mocks", () => {
         );
         assert.match(
             site,
-            /\| guardrails \| jailbreak-detection \| TCP\/1337 \| \*\*none\*\* \| plaintext on the pod network: the jailbreak heuristics server has no mTLS sidecar yet/,
+            /\| guardrails \| jailbreak-detection \| TCP\/1337 \| mTLS \| .*jailbreak-detection's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=candidate-guardrails\.llm-guardrails\.svc\.cluster\.local \|/,
         );
         const cloud = renderProtectionMarkdown(clusters[0]!.result, clusters[0]!.manifests);
         assert.match(cloud, /\| 192\.168\.20\.0\/24 \| inference-entry \| TCP\/8443 \| mTLS \|/);

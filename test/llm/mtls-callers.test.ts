@@ -88,17 +88,44 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
         assert.equal(vol.secret.secretName, "guardrails-mtls");
     });
 
-    it("admits the candidate tier at inference and both Presidio servers, next to the live one", () => {
+    it("admits the candidate tier at inference, both Presidio servers and the jailbreak heuristics, next to the live one", () => {
         for (const [ns, id] of [
             ["llm-inference", "inference"],
             ["llm-output-filter", "presidio-analyzer"],
             ["llm-output-filter", "presidio-anonymizer"],
+            ["llm-guardrails", "jailbreak-detection"],
         ] as const) {
             const who = admitted(conf(ns, id));
             assert.ok(who.includes("guardrails.llm-guardrails.svc.cluster.local"), id);
             assert.ok(who.includes("candidate-guardrails.llm-guardrails.svc.cluster.local"), id);
             assert.ok(!who.some((c) => c.includes("pipelines")), `${id}: no pipeline step`);
         }
+    });
+
+    it("puts the jailbreak heuristics server behind its sidecar: bound to loopback, probed through the sidecar", () => {
+        const dep = find(rs, "Deployment", "llm-guardrails", "jailbreak-detection");
+        const pod = (dep.inputs.spec as Any).template.spec;
+        assert.deepEqual(
+            pod.containers.map((c: Any) => c.name),
+            ["jailbreak-detection", "mtls"],
+        );
+        const app = pod.containers[0];
+        assert.deepEqual(app.args, ["--host", "127.0.0.1", "--port", "8010"]);
+        assert.deepEqual(app.ports ?? [], []);
+        assert.equal(app.readinessProbe.httpGet.port, 8081);
+        const sidecarPorts = pod.containers[1].ports.map(
+            (p: Any) => `${p.name}:${p.containerPort}`,
+        );
+        assert.ok(sidecarPorts.includes("http:1337"), sidecarPorts.join());
+        const nginx = conf("llm-guardrails", "jailbreak-detection");
+        assert.match(nginx, /listen 1337 ssl;/);
+        assert.match(nginx, /server 127\.0\.0\.1:8010;/);
+        // The server has no /health route: the sidecar's /health asks its GET /.
+        assert.match(
+            nginx,
+            /location = \/health \{[^}]*\}[^}]*proxy_pass http:\/\/127\.0\.0\.1:8010\/;/,
+        );
+        assert.deepEqual(podSpecViolations(pod), []);
     });
 
     it("issues the pipeline steps' client certificates in the pipeline namespace, client auth only", () => {
@@ -126,7 +153,13 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
         };
         assert.equal(kind(candidateEvaluation.id, "candidate-guardrails"), "mtls");
         assert.equal(kind("kubeflow-pipelines", "guardrails"), "mtls");
-        for (const to of ["inference", "presidio-analyzer", "presidio-anonymizer"]) {
+        assert.equal(kind("guardrails", "jailbreak-detection"), "mtls");
+        for (const to of [
+            "inference",
+            "presidio-analyzer",
+            "presidio-anonymizer",
+            "jailbreak-detection",
+        ]) {
             assert.equal(kind("candidate-guardrails", to), "mtls", to);
         }
         // Every mTLS flow is one a server admits, and nothing else is called mTLS.

@@ -67,7 +67,6 @@ import {
     jailbreakWorkload,
     modelSourceKey,
     presidioWorkload,
-    serviceUrl,
 } from "./tiers";
 
 export { missingFlows, railsChecksum, readRailFiles, renderRailFiles } from "./rails";
@@ -75,7 +74,7 @@ export { missingFlows, railsChecksum, readRailFiles, renderRailFiles } from "./r
 /**
  * The rendered rail files of a tiers config. Inference and the output filter are reached through
  * the guardrails pod's mTLS sidecar on loopback (the same addresses on every cluster, local or
- * remote inference: mtls.ts, remote.ts); the jailbreak heuristics at their Service.
+ * remote inference: mtls.ts, remote.ts), and so are the jailbreak heuristics.
  */
 export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles {
     const g = tiers.guardrails;
@@ -83,12 +82,15 @@ export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles 
         configId: g.configId,
         inferenceBaseUrl: uplinkBaseUrl,
         modelName: tiers.inference.model.name,
-        jailbreakEndpoint: `${serviceUrl(catalog["jailbreak-detection"])}/heuristics`,
+        jailbreakEndpoint: `${loopbackUrl(workloadPorts.guardrailsToJailbreak)}${jailbreakPath}`,
         presidioAnalyzerUrl: loopbackUrl(workloadPorts.guardrailsToAnalyzer),
         presidioAnonymizerUrl: loopbackUrl(workloadPorts.guardrailsToAnonymizer),
         entities: tiers.outputFilter.entities,
     });
 }
+
+/** The one route of the jailbreak heuristics server the rails call (POST; the sidecar forwards only it). */
+export const jailbreakPath = "/heuristics";
 
 /**
  * The loopback client listeners of the guardrails' sidecar (pure): inference (local, or the
@@ -101,6 +103,14 @@ export function guardrailsClientListeners(
 ): ProxyListener[] {
     const out: ProxyListener[] = [];
     if (remote !== undefined || tiers.inference.enabled) out.push(inferenceListener(remote));
+    if (tiers.guardrails.jailbreakDetection.enabled) {
+        out.push(
+            tierClientListener("jailbreak-detection", workloadPorts.guardrailsToJailbreak, {
+                method: "POST",
+                path: jailbreakPath,
+            }),
+        );
+    }
     if (tiers.outputFilter.enabled) {
         out.push(
             tierClientListener("presidio-analyzer", workloadPorts.guardrailsToAnalyzer, {
@@ -283,10 +293,15 @@ export class LlmTiers extends pulumi.ComponentResource {
                 this.candidateTier(name, args, rails, checksum);
             }
             if (tiers.guardrails.jailbreakDetection.enabled) {
+                const id = "jailbreak-detection";
+                const sidecar = this.sidecar(name, id, tiers, tierSidecarConf(id));
                 new HardenedWorkload(
                     `${name}-jailbreak`,
-                    jailbreakWorkload(tiers.guardrails.jailbreakDetection),
-                    child,
+                    withMtlsSidecar(
+                        jailbreakWorkload(tiers.guardrails.jailbreakDetection),
+                        sidecar,
+                    ),
+                    { parent: this, dependsOn: this.certificates[id] },
                 );
             }
         }

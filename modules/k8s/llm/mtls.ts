@@ -96,12 +96,14 @@ export function mtlsIdentity(id: MtlsCaller): string {
  * otherwise). The request path of docs/ARCHITECTURE.md: the gateway calls the guardrails (and the
  * model-promotion smoke test, which replays its sets through them); only the guardrails (the live
  * and the candidate tier, and the remote entry for other clusters' guardrails) call inference and
- * the output filter; only the guardrail-promotion evaluation step calls the candidate tier.
+ * the output filter and the jailbreak heuristics; only the guardrail-promotion evaluation step
+ * calls the candidate tier.
  */
 export const mtlsCallers = {
     guardrails: ["gateway", "kubeflow-pipelines"],
     "candidate-guardrails": ["candidate-evaluation"],
     inference: ["guardrails", "candidate-guardrails", "inference-entry"],
+    "jailbreak-detection": ["guardrails", "candidate-guardrails"],
     "presidio-analyzer": ["guardrails", "candidate-guardrails"],
     "presidio-anonymizer": ["guardrails", "candidate-guardrails"],
 } as const satisfies Partial<Record<WorkloadId, readonly MtlsCaller[]>>;
@@ -159,8 +161,11 @@ export interface ProxySpec {
     /** Base name of the pid file in /tmp. */
     readonly name: string;
     readonly listeners: readonly ProxyListener[];
-    /** The plain health listener: `/healthz` (nginx itself) and, when set, `/health` → the app's. */
-    readonly health: { readonly port: number; readonly app?: string };
+    /**
+     * The plain health listener: `/healthz` (nginx itself) and, when `app` is set, `/health` →
+     * the app's `appPath` (default `/health`).
+     */
+    readonly health: { readonly port: number; readonly app?: string; readonly appPath?: string };
     /** Request body limit. Defaults to 4m. */
     readonly maxBodySize?: string;
 }
@@ -207,7 +212,7 @@ export const nginxTempPaths = `    client_body_temp_path /tmp/client_temp;
     server_tokens off;`;
 
 /** An nginx server block on `port` that answers `/healthz` itself and `/health` from `app`. */
-function healthServer(port: number, app?: string): string {
+function healthServer(port: number, app?: string, appPath = "/health"): string {
     const appHealth =
         app === undefined
             ? ""
@@ -218,7 +223,7 @@ function healthServer(port: number, app?: string): string {
             }
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_pass http://${app}/health;
+            proxy_pass http://${app}${appPath};
         }`;
     return `    server {
         listen ${port};
@@ -314,7 +319,7 @@ ${maps.length > 0 ? `    # The subject of a verified client certificate (RFC 225
     client_body_buffer_size ${body};
 ${upstreams.join("\n")}
 ${servers.join("\n")}
-${healthServer(spec.health.port, spec.health.app)}
+${healthServer(spec.health.port, spec.health.app, spec.health.appPath)}
 }
 `;
 }
@@ -662,6 +667,7 @@ export const loopbackUrl = (port: number) => `http://127.0.0.1:${port}`;
 export const mtlsAppPorts: Readonly<Record<MtlsServer, number>> = {
     guardrails: workloadPorts.loopbackApp,
     "candidate-guardrails": workloadPorts.loopbackApp,
+    "jailbreak-detection": workloadPorts.loopbackApp,
     inference: workloadPorts.loopbackApp,
     "presidio-analyzer": workloadPorts.loopbackPresidio,
     "presidio-anonymizer": workloadPorts.loopbackPresidio,
@@ -691,9 +697,22 @@ export function tierSidecarConf(id: MtlsServer, extra: readonly ProxyListener[] 
     return nginxProxyConf({
         name: `${id}-mtls`,
         listeners: [tierServerListener(id, app), ...extra],
-        health: { port: workloadPorts.mtlsHealth, app: `127.0.0.1:${app}` },
+        health: {
+            port: workloadPorts.mtlsHealth,
+            app: `127.0.0.1:${app}`,
+            appPath: mtlsAppHealthPaths[id],
+        },
     });
 }
+
+/**
+ * The app's health path where it is not `/health`: the jailbreak heuristics server (NeMo
+ * Guardrails 0.24.1 `library/jailbreak_detection/server.py`) has no health route; its `GET /`
+ * answers 200 once the app serves.
+ */
+export const mtlsAppHealthPaths: Partial<Record<MtlsServer, string>> = {
+    "jailbreak-detection": "/",
+};
 
 /** The run script of a sidecar: its own certificate (and the remote one) watched. */
 export function sidecarRunScript(remote: boolean, pollSeconds?: number): string {

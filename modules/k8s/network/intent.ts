@@ -323,8 +323,6 @@ export const plaintextReasons = {
     scrape: "plaintext: a Prometheus scrape of a /metrics-only listener (counters, no request data); the API port is not reachable from Prometheus",
     ingress:
         "plaintext on the pod network: ingress-nginx terminates the client's TLS and forwards to the gateway over HTTP (the gateway has no TLS listener yet)",
-    jailbreak:
-        "plaintext on the pod network: the jailbreak heuristics server has no mTLS sidecar yet (the prompt crosses in clear)",
     gatewayClient:
         "plaintext on the pod network: the red-team job calls the gateway's HTTP port as the ingress does (the gateway has no TLS listener yet)",
 } as const;
@@ -523,7 +521,6 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak-detection",
         portOf("jailbreak-detection"),
         "jailbreak heuristics",
-        plaintextReasons.jailbreak,
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
     // The candidate tier calls what the live tier calls (same builder, same rails backends).

@@ -284,7 +284,7 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
         // Presidio servers there directly (the sidecar hops are proven in request-path.test.ts).
         for (const [from, port] of [
             ["http://127.0.0.1:8001", inference.port],
-            ["http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337", jailbreak.port],
+            ["http://127.0.0.1:8005", jailbreak.port],
             ["http://127.0.0.1:8003", ports.analyzer],
             ["http://127.0.0.1:8004", ports.anonymizer],
         ] as const) {
@@ -333,6 +333,8 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
                 "127.0.0.1:8001": await local(),
                 "127.0.0.1:8003": await local(),
                 "127.0.0.1:8004": await local(),
+                "127.0.0.1:8005": await local(),
+                "jailbreak-detection.llm-guardrails.svc.cluster.local:1337": await local(),
                 "inference.llm-inference.svc.cluster.local:8000": await local(),
                 "presidio-analyzer.llm-output-filter.svc.cluster.local:3000": await local(),
                 "presidio-anonymizer.llm-output-filter.svc.cluster.local:3000": await local(),
