@@ -4,7 +4,16 @@
  */
 import { readFileSync, writeFileSync } from "fs";
 import { RefusedError, bundleFromDirectory, parseBundle } from "./bundle";
-import { Evaluation, Gates, evaluate, loadPrompts, verdict } from "./evaluate/evaluate";
+import {
+    ConnectTo,
+    Evaluation,
+    Gates,
+    MtlsClientOptions,
+    evaluate,
+    loadPrompts,
+    mtlsClientOptions,
+    verdict,
+} from "./evaluate/evaluate";
 import { KubeApi, inClusterApi } from "./promote/kube";
 import {
     promoteModel,
@@ -33,6 +42,9 @@ export const USAGE = `usage:
                       --attacks FILE --benign FILE [--report FILE]
                       (the live rails through the gateway; prints one JSON result line)
 
+mTLS (evaluate, evaluate-candidate, smoke-model): --tls-dir DIR, a mounted cert-manager Secret
+                      (tls.crt, tls.key, ca.crt) presented to an https --url; the server must
+                      present a certificate of that CA for the URL's host (the tiers' sidecars)
 gates (evaluate, evaluate-candidate, assess, smoke-model): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
                                       --max-benign-block-rate R [MAX_BENIGN_BLOCK_RATE]
 exit codes: 0 ok, 1 gate failed or promotion refused, 2 usage error, 3 server or API error
@@ -59,6 +71,8 @@ export interface CliDeps {
     readonly api?: () => KubeApi;
     /** Milliseconds between rollout checks (evaluate-candidate, smoke-model). Defaults to 5000. */
     readonly pollMs?: number;
+    /** Where to dial for a `--url` host (tests: sidecars on 127.0.0.1). Defaults to the URL's. */
+    readonly connectTo?: ConnectTo;
 }
 
 class UsageError extends Error {}
@@ -69,6 +83,7 @@ class ServerError extends Error {}
 export const flags: Record<Command, readonly string[]> = {
     evaluate: [
         "--url",
+        "--tls-dir",
         "--model",
         "--attacks",
         "--benign",
@@ -79,6 +94,7 @@ export const flags: Record<Command, readonly string[]> = {
     "evaluate-candidate": [
         "--candidate-rules",
         "--url",
+        "--tls-dir",
         "--model",
         "--attacks",
         "--benign",
@@ -93,6 +109,7 @@ export const flags: Record<Command, readonly string[]> = {
     "smoke-model": [
         "--source-uri",
         "--url",
+        "--tls-dir",
         "--model",
         "--attacks",
         "--benign",
@@ -192,6 +209,25 @@ function timeoutSeconds(opts: Record<string, string>, fallback: number): number 
     return seconds;
 }
 
+/**
+ * The client certificate of `--tls-dir` (read before anything is written): required with an
+ * https `--url` (the tiers' sidecars admit no caller without one), refused with a plain one.
+ */
+function tlsOf(opts: Record<string, string>): MtlsClientOptions | undefined {
+    const dir = opts["tls-dir"];
+    const https = need(opts, "url").startsWith("https://");
+    if (https && dir === undefined) {
+        throw new UsageError("--url is https: give --tls-dir with the step's client certificate");
+    }
+    if (dir === undefined) return undefined;
+    if (!https) throw new UsageError("--tls-dir needs an https --url");
+    try {
+        return mtlsClientOptions(dir);
+    } catch (e) {
+        throw new UsageError(`--tls-dir ${dir}: ${(e as Error).message}`);
+    }
+}
+
 function gatesOf(opts: Record<string, string>, env: NodeJS.ProcessEnv): Gates {
     return {
         minAttackBlockRate: rate(
@@ -286,13 +322,23 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const benign = loadPrompts(need(opts, "benign"));
             const model = need(opts, "model");
             if (command === "evaluate") {
-                const e = await evaluate({ baseUrl: need(opts, "url"), model }, attacks, benign);
+                const e = await evaluate(
+                    {
+                        baseUrl: need(opts, "url"),
+                        model,
+                        tls: tlsOf(opts),
+                        connectTo: deps.connectTo,
+                    },
+                    attacks,
+                    benign,
+                );
                 report(e, gates, deps, opts.report);
                 return 0;
             }
             const bundle = parseBundle(need(opts, "candidate-rules"));
             const out = need(opts, "rules-sha256-out");
             const url = need(opts, "url");
+            const tls = tlsOf(opts);
             const seconds = timeoutSeconds(opts, 900);
             // The candidate guardrails tier serves it with the live tier's image, sidecars, model
             // and output filter; code changes are refused before anything is written.
@@ -300,7 +346,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             deps.stdout(`candidate rule set ${digest} written; waiting for the candidate tier`);
             await waitForCandidate(api, digest, seconds * 1000, deps.pollMs);
             const e = await evaluate(
-                { baseUrl: url, model, candidateSha256: digest },
+                { baseUrl: url, model, candidateSha256: digest, tls, connectTo: deps.connectTo },
                 attacks,
                 benign,
             );
@@ -332,10 +378,16 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const source = need(opts, "source-uri");
             const rollback = opts["rollback-source"] ?? "";
             const seconds = timeoutSeconds(opts, 1800);
+            const tls = tlsOf(opts);
             await waitForModelRollout(api, source, seconds * 1000, deps.pollMs);
             // Through the guardrails service like every request (no path to inference but theirs).
             const e = await evaluate(
-                { baseUrl: need(opts, "url"), model: need(opts, "model") },
+                {
+                    baseUrl: need(opts, "url"),
+                    model: need(opts, "model"),
+                    tls,
+                    connectTo: deps.connectTo,
+                },
                 attacks,
                 benign,
             );

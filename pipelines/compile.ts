@@ -16,6 +16,7 @@ import { runtimeClassSpec } from "../modules/k8s/baseline/kata";
 import { catalog } from "../modules/k8s/catalog";
 import { imageRef } from "../modules/k8s/kubeflow";
 import { sandboxLabel } from "../modules/k8s/kubeflow/namespace";
+import { pipelineMtlsClients, pipelineMtlsDir } from "../modules/k8s/llm/mtls";
 import { gpuResourceName } from "../modules/k8s/llm/tiers";
 
 /** Folder of the checked-in IR. */
@@ -35,8 +36,16 @@ export function platformFacts() {
             "model-loader": imageRef(modelLoaderImage),
             trainer: imageRef(pipelineImages.trainer),
         },
-        guardrailsUrl: `http://${catalog.guardrails.serviceHost}:${catalog.guardrails.ports[0].port}`,
-        candidateUrl: `http://${catalog["candidate-guardrails"].serviceHost}:${catalog["candidate-guardrails"].ports[0].port}`,
+        // The tiers' mTLS sidecars (modules/k8s/llm/mtls.ts): https, the Service host verified.
+        guardrailsUrl: `https://${catalog.guardrails.serviceHost}:${catalog.guardrails.ports[0].port}`,
+        candidateUrl: `https://${catalog["candidate-guardrails"].serviceHost}:${catalog["candidate-guardrails"].ports[0].port}`,
+        // The steps' client certificates (cert-manager Secrets in the pipeline namespace) and
+        // where a step mounts its own.
+        mtls: {
+            dir: pipelineMtlsDir,
+            candidateEvaluationSecret: pipelineMtlsClients["candidate-evaluation"].secret,
+            smokeTestSecret: pipelineMtlsClients["kubeflow-pipelines"].secret,
+        },
         // Pod labels of the evaluation step: the only pod the candidate tier admits.
         candidateEvaluationLabels: candidateEvaluation.podLabels,
         sandbox: {

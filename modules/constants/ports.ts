@@ -37,6 +37,8 @@ export const workloadPorts = {
     guardrailsToAnalyzer: 8003,
     /** The guardrails pod's mTLS sidecar, loopback listener to the Presidio anonymizer. */
     guardrailsToAnonymizer: 8004,
+    /** The guardrails pod's mTLS sidecar, loopback listener to the jailbreak heuristics server. */
+    guardrailsToJailbreak: 8005,
     /** Loopback port of a server behind its pod's mTLS sidecar (guardrails, vLLM). */
     loopbackApp: 8010,
     /** Loopback port of Presidio behind its pod's mTLS sidecar (the image's `PORT`). */

@@ -55,6 +55,7 @@ import {
     sandboxWebhooks,
 } from "./kubeflow/sandbox";
 import { HardenedWorkload } from "./workload";
+import { PipelineMtlsClient, pipelineClientCertificateSpec, pipelineMtlsClients } from "./llm/mtls";
 import { sandboxWebhook } from "../constants/sandbox";
 
 export { kustomizeSteps } from "./kubeflow/install";
@@ -423,6 +424,28 @@ export class Kubeflow extends pulumi.ComponentResource {
                 },
                 inNs,
             );
+        }
+
+        // Client identities of the steps that call a guardrails tier over mTLS (llm/mtls.ts): the
+        // evaluation step (candidate tier) and the model-promotion smoke test (live tier), from the
+        // cluster CA the tiers create, client auth only; the steps mount them as files.
+        if (args.cluster.layer.tiers.guardrails.enabled) {
+            for (const id of Object.keys(pipelineMtlsClients) as PipelineMtlsClient[]) {
+                new k8s.apiextensions.CustomResource(
+                    `${name}-${id}-mtls-cert`,
+                    {
+                        apiVersion: "cert-manager.io/v1",
+                        kind: "Certificate",
+                        metadata: {
+                            name: pipelineMtlsClients[id].secret,
+                            namespace: ns,
+                            labels: common,
+                        },
+                        spec: pipelineClientCertificateSpec(id),
+                    },
+                    inNs,
+                );
+            }
         }
 
         if (cfg.kserve.enabled) {

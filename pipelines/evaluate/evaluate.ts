@@ -8,6 +8,9 @@
  */
 import { randomBytes } from "crypto";
 import { readFileSync } from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as path from "path";
 import { evaluationAuditField } from "../../modules/constants/rollout";
 
 /** One prompt of the red-team set (one JSON object per line). */
@@ -194,6 +197,122 @@ export interface ServerTarget {
      * Without it the answer text alone classifies (the live rails behind the gateway).
      */
     readonly candidateSha256?: string;
+    /**
+     * Client certificate for an `https` base URL: the tier's mTLS sidecar requires one of the
+     * cluster CA ({@link mtlsClientOptions}). The server's certificate is checked against `ca` and
+     * the URL's host (Node's default server identity check). Defaults to none.
+     */
+    readonly tls?: MtlsClientOptions;
+    /**
+     * Where to dial instead of the URL's host and port (tests: a sidecar on 127.0.0.1); the URL's
+     * host is still the name sent (SNI, Host) and verified in the server's certificate.
+     */
+    readonly connectTo?: ConnectTo;
+}
+
+/** Maps a URL's host and port to the address actually dialled. */
+export type ConnectTo = (host: string, port: number) => { host: string; port: number };
+
+/** What a pipeline step presents to a tier's mTLS sidecar: its cert-manager Secret's files. */
+export interface MtlsClientOptions {
+    readonly cert: Buffer;
+    readonly key: Buffer;
+    readonly ca: Buffer;
+}
+
+/**
+ * Reads a mounted `kubernetes.io/tls` Secret from cert-manager (tls.crt, tls.key, ca.crt: the
+ * cluster CA, which signs every tier's server certificate too). Throws naming the missing file.
+ */
+export function mtlsClientOptions(dir: string): MtlsClientOptions {
+    const read = (f: string) => {
+        const file = path.join(dir, f);
+        try {
+            return readFileSync(file);
+        } catch (e) {
+            throw new Error(`${file}: ${(e as Error).message}`);
+        }
+    };
+    return { cert: read("tls.crt"), key: read("tls.key"), ca: read("ca.crt") };
+}
+
+/** Agents per TLS identity, so connections (and TLS sessions) are reused within a run. */
+const agents = new WeakMap<MtlsClientOptions, https.Agent>();
+
+/** Status and body of one POST over HTTP, or over HTTPS (TLS 1.3) with the target's certificate. */
+function post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    timeoutMs: number,
+    tls?: MtlsClientOptions,
+    connectTo?: ConnectTo,
+): Promise<{ status: number; text: string }> {
+    const u = new URL(url);
+    const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+    const dial = connectTo?.(u.hostname, port) ?? { host: u.hostname, port };
+    if (u.protocol === "https:" && tls === undefined) {
+        return Promise.reject(
+            new Error(`${u.origin}: https needs a client certificate (--tls-dir)`),
+        );
+    }
+    if (u.protocol !== "https:" && u.protocol !== "http:") {
+        return Promise.reject(new Error(`${u.origin}: only http and https URLs`));
+    }
+    if (u.protocol === "http:" && tls !== undefined) {
+        // A certificate given for a plaintext URL would be silently unused: refuse instead.
+        return Promise.reject(new Error(`${u.origin}: a client certificate needs an https URL`));
+    }
+    let agent: https.Agent | undefined;
+    if (tls !== undefined) {
+        agent = agents.get(tls);
+        if (agent === undefined) {
+            agent = new https.Agent({ ...tls, minVersion: "TLSv1.3", keepAlive: true });
+            agents.set(tls, agent);
+        }
+    }
+    const lib = u.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+        // A deadline for the whole exchange (connect, TLS handshake, answer), as fetch's signal was.
+        const timer = setTimeout(
+            () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+            timeoutMs,
+        );
+        const fail = (e: Error) => {
+            clearTimeout(timer);
+            reject(e);
+        };
+        const req = lib.request(
+            {
+                method: "POST",
+                host: dial.host,
+                port: dial.port,
+                path: `${u.pathname}${u.search}`,
+                // The URL's host is the name verified in the server's certificate, whatever is dialled.
+                servername: u.hostname,
+                headers: {
+                    ...headers,
+                    host: u.host,
+                    "content-length": String(Buffer.byteLength(body)),
+                },
+                agent,
+            },
+            (res) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("end", () => {
+                    clearTimeout(timer);
+                    resolve({
+                        status: res.statusCode ?? 0,
+                        text: Buffer.concat(chunks).toString(),
+                    });
+                });
+                res.on("error", fail);
+            },
+        );
+        req.on("error", fail);
+        req.end(body);
+    });
 }
 
 /** One prompt's result. */
@@ -219,16 +338,18 @@ export async function runCase(target: ServerTarget, c: PromptCase): Promise<Case
     });
     const timeoutMs = target.timeoutMs ?? 60000;
     try {
-        const res = await fetch(url, {
-            method: "POST",
-            headers: { ...target.headers, "content-type": "application/json", "x-request-id": rid },
-            body: JSON.stringify({
+        const { status, text } = await post(
+            url,
+            { ...target.headers, "content-type": "application/json", "x-request-id": rid },
+            JSON.stringify({
                 model: target.model,
                 messages: [{ role: "user", content: c.prompt }],
             }),
-            signal: AbortSignal.timeout(timeoutMs),
-        });
-        const text = await res.text();
+            timeoutMs,
+            target.tls,
+            target.connectTo,
+        );
+        const res = { status, ok: status >= 200 && status < 300 };
         let body: unknown;
         try {
             body = JSON.parse(text);

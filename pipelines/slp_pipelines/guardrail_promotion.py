@@ -3,7 +3,15 @@ it passes the gates. The steps are ``slp-pipeline`` commands (pipelines/cli.ts) 
 
 from kfp import dsl
 
-from .platform import CANDIDATE_URL, candidate_evaluation, gates_env, harden, image
+from .platform import (
+    CANDIDATE_URL,
+    MTLS_DIR,
+    candidate_evaluation,
+    gates_env,
+    harden,
+    image,
+    mtls_client,
+)
 
 NAME = "guardrail-promotion"
 
@@ -20,6 +28,8 @@ def evaluate_candidate(candidate_rules: str, model: str, rules_sha256: dsl.Outpu
             candidate_rules,
             "--url",
             CANDIDATE_URL(),
+            "--tls-dir",
+            MTLS_DIR(),
             "--model",
             model,
             "--attacks",
@@ -62,6 +72,8 @@ def guardrail_promotion(candidate_rules: str, model: str = "llama-3.1-8b-instruc
     )
     gates_env(evaluated)
     candidate_evaluation(evaluated)
+    # The candidate tier's sidecar admits this step's certificate only.
+    mtls_client(evaluated, "candidateEvaluationSecret")
     promoted = promote_rules(
         candidate_rules=candidate_rules, expected_sha256=evaluated.outputs["rules_sha256"]
     )

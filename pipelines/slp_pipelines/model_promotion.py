@@ -5,7 +5,15 @@ roll back to the previous model when it misses the gates. Also the last stage of
 
 from kfp import dsl, kubernetes
 
-from .platform import GUARDRAILS_URL, PROMOTION_POLICY, gates_env, harden, image
+from .platform import (
+    GUARDRAILS_URL,
+    MTLS_DIR,
+    PROMOTION_POLICY,
+    gates_env,
+    harden,
+    image,
+    mtls_client,
+)
 
 NAME = "model-promotion"
 
@@ -46,6 +54,8 @@ def smoke_model(source_uri: str, rollback_source: str, model: str):
             rollback_source,
             "--url",
             GUARDRAILS_URL(),
+            "--tls-dir",
+            MTLS_DIR(),
             "--model",
             model,
             "--attacks",
@@ -111,3 +121,5 @@ def model_promotion(source_uri: str, model: str = "llama-3.1-8b-instruct"):
         timeout_seconds=3600,
     )
     gates_env(smoke)
+    # The live guardrails' sidecar admits the gateway and this certificate.
+    mtls_client(smoke, "smokeTestSecret")

@@ -54,6 +54,22 @@ def candidate_evaluation(task: dsl.PipelineTask) -> dsl.PipelineTask:
     return task
 
 
+def MTLS_DIR() -> str:  # noqa: N802
+    """Where a step mounts its client certificate (modules/k8s/llm/mtls.ts pipelineMtlsDir)."""
+    return facts()["mtls"]["dir"]
+
+
+def mtls_client(task: dsl.PipelineTask, secret_key: str) -> dsl.PipelineTask:
+    """Mounts a step's client certificate Secret (cert-manager, the cluster CA; client auth only)
+    read-only at MTLS_DIR: the tiers' mTLS sidecars admit no caller without one
+    (modules/k8s/llm/mtls.ts mtlsCallers). ``secret_key``: ``candidateEvaluationSecret`` or
+    ``smokeTestSecret``."""
+    kubernetes.use_secret_as_volume(
+        task, secret_name=facts()["mtls"][secret_key], mount_path=MTLS_DIR()
+    )
+    return task
+
+
 def images() -> Dict[str, str]:
     path = os.environ["SLP_PIPELINE_PLATFORM"]
     refs = facts().get("images", {})

@@ -305,6 +305,7 @@ describe("hybrid: remote inference under mocks", () => {
         assert.deepEqual(mtls.map((r) => [r.from, r.to]).sort(), [
             ["gateway", "guardrails"],
             ["guardrails", "10.40.4.20/32"],
+            ["guardrails", "jailbreak-detection"],
             ["guardrails", "presidio-analyzer"],
             ["guardrails", "presidio-anonymizer"],
         ]);
@@ -336,13 +337,13 @@ describe("hybrid: remote inference under mocks", () => {
         );
         assert.match(
             site,
-            /\| guardrails \| jailbreak-detection \| TCP\/1337 \| \*\*none\*\* \| plaintext on the pod network: the jailbreak heuristics server has no mTLS sidecar yet/,
+            /\| guardrails \| jailbreak-detection \| TCP\/1337 \| mTLS \| .*jailbreak-detection's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=candidate-guardrails\.llm-guardrails\.svc\.cluster\.local \|/,
         );
         const cloud = renderProtectionMarkdown(clusters[0]!.result, clusters[0]!.manifests);
         assert.match(cloud, /\| 192\.168\.20\.0\/24 \| inference-entry \| TCP\/8443 \| mTLS \|/);
         assert.match(
             cloud,
-            /\| inference-entry \| inference \| TCP\/8000 \| mTLS \| .*inference's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=inference-entry\.llm-inference\.svc\.cluster\.local \|/,
+            /\| inference-entry \| inference \| TCP\/8000 \| mTLS \| .*inference's listener admits only CN=guardrails\.llm-guardrails\.svc\.cluster\.local, CN=candidate-guardrails\.llm-guardrails\.svc\.cluster\.local, CN=inference-entry\.llm-inference\.svc\.cluster\.local \|/,
         );
         assert.match(cloud, /\| guardrails \| inference \| TCP\/8000 \| mTLS \|/);
     });
@@ -450,17 +451,42 @@ describe("hybrid: the candidate guardrails tier of a calling cluster (Kubeflow o
         }));
     });
 
-    it("reaches the remote inference through the same uplink sidecar, and counts as guardrails across clusters", () => {
+    it("reaches the remote inference through its own sidecar with the shared uplink certificate, and counts as guardrails across clusters", () => {
         const site = objects("onprem-fra");
         const dep = site.find(
             (m: Any) => m.kind === "Deployment" && m.metadata.name === "candidate-guardrails",
         ) as Any;
         assert.ok(dep, "candidate-guardrails on onprem-fra");
+        const pod = dep.spec.template.spec;
         assert.deepEqual(
-            (dep.spec.template.spec.containers as Any[]).map((c) => c.name),
+            (pod.containers as Any[]).map((c) => c.name),
             ["guardrails", "mtls"],
         );
-        // One uplink client certificate (pulled from the serving cluster's vault) for both tiers.
+        // Its own identity and sidecar configuration; the uplink's client certificate is the
+        // cluster's one (the entry admits CN=guardrails.onprem-fra), mounted read-only.
+        const secrets = Object.fromEntries(
+            (pod.volumes as Any[])
+                .filter((v) => v.secret)
+                .map((v) => [v.name, v.secret.secretName]),
+        );
+        assert.deepEqual(secrets, {
+            "mtls-tls": "candidate-guardrails-mtls",
+            "mtls-remote": "guardrails-uplink-tls",
+        });
+        const conf = site.find(
+            (m: Any) =>
+                m.kind === "ConfigMap" && m.metadata.name === "candidate-guardrails-mtls-nginx",
+        ) as Any;
+        assert.match(
+            conf.data["nginx.conf"],
+            /listen 127\.0\.0\.1:\d+;\n\s+set \$mtls_listener uplink;/,
+        );
+        assert.match(
+            conf.data["nginx.conf"],
+            /"CN=candidate-evaluation\.pipelines\.secure-llm-platform" 1;/,
+        );
+        assert.doesNotMatch(conf.data["nginx.conf"], /"CN=gateway\./);
+        // One uplink client certificate Secret, shared by both tiers.
         assert.equal(
             site.filter(
                 (m: Any) =>

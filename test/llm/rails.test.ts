@@ -3,7 +3,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { catalog } from "../../modules/k8s/catalog";
 import { renderedRails } from "../../modules/k8s/llm";
 import {
     builtinFlows,
@@ -71,7 +70,7 @@ describe("guardrails rails configuration", () => {
         }
         assert.equal(
             cfg.rails.config.jailbreak_detection.server_endpoint,
-            `http://${catalog["jailbreak-detection"].serviceHost}:1337/heuristics`,
+            "http://127.0.0.1:8005/heuristics",
         );
         assert.equal(cfg.custom_data.presidio.analyzer_url, "http://127.0.0.1:8003");
         assert.equal(cfg.custom_data.presidio.anonymizer_url, "http://127.0.0.1:8004");

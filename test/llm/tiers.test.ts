@@ -162,14 +162,16 @@ describe("LLM tiers on the dev stack", () => {
             ["inference.llm-inference.svc.cluster.local", 8000],
             ["presidio-analyzer.llm-output-filter.svc.cluster.local", 3000],
             ["presidio-anonymizer.llm-output-filter.svc.cluster.local", 3000],
+            ["jailbreak-detection.llm-guardrails.svc.cluster.local", 1337],
         ] as const) {
             assert.ok(sidecar["nginx.conf"].includes(`server ${host}:${port};`), host);
             assert.ok(sidecar["nginx.conf"].includes(`proxy_ssl_name ${host};`), host);
         }
-        assert.ok(
-            config.includes(
-                "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337/heuristics",
-            ),
+        // The jailbreak heuristics through the sidecar too: only POST /heuristics, over mTLS.
+        assert.ok(config.includes("server_endpoint: http://127.0.0.1:8005/heuristics"), config);
+        assert.match(
+            sidecar["nginx.conf"],
+            /listen 127\.0\.0\.1:8005;\n\s+set \$mtls_listener to-jailbreak-detection;\n\s+location = \/heuristics \{\n\s+limit_except POST/,
         );
         // The server reads /config/<id>/; the rails ConfigMap is mounted there read-only.
         const spec = podSpec(deployment("guardrails"));

@@ -67,7 +67,6 @@ import {
     jailbreakWorkload,
     modelSourceKey,
     presidioWorkload,
-    serviceUrl,
 } from "./tiers";
 
 export { missingFlows, railsChecksum, readRailFiles, renderRailFiles } from "./rails";
@@ -75,7 +74,7 @@ export { missingFlows, railsChecksum, readRailFiles, renderRailFiles } from "./r
 /**
  * The rendered rail files of a tiers config. Inference and the output filter are reached through
  * the guardrails pod's mTLS sidecar on loopback (the same addresses on every cluster, local or
- * remote inference: mtls.ts, remote.ts); the jailbreak heuristics at their Service.
+ * remote inference: mtls.ts, remote.ts), and so are the jailbreak heuristics.
  */
 export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles {
     const g = tiers.guardrails;
@@ -83,12 +82,15 @@ export function renderedRails(tiers: TiersConfig, files?: RailFiles): RailFiles 
         configId: g.configId,
         inferenceBaseUrl: uplinkBaseUrl,
         modelName: tiers.inference.model.name,
-        jailbreakEndpoint: `${serviceUrl(catalog["jailbreak-detection"])}/heuristics`,
+        jailbreakEndpoint: `${loopbackUrl(workloadPorts.guardrailsToJailbreak)}${jailbreakPath}`,
         presidioAnalyzerUrl: loopbackUrl(workloadPorts.guardrailsToAnalyzer),
         presidioAnonymizerUrl: loopbackUrl(workloadPorts.guardrailsToAnonymizer),
         entities: tiers.outputFilter.entities,
     });
 }
+
+/** The one route of the jailbreak heuristics server the rails call (POST; the sidecar forwards only it). */
+export const jailbreakPath = "/heuristics";
 
 /**
  * The loopback client listeners of the guardrails' sidecar (pure): inference (local, or the
@@ -101,6 +103,14 @@ export function guardrailsClientListeners(
 ): ProxyListener[] {
     const out: ProxyListener[] = [];
     if (remote !== undefined || tiers.inference.enabled) out.push(inferenceListener(remote));
+    if (tiers.guardrails.jailbreakDetection.enabled) {
+        out.push(
+            tierClientListener("jailbreak-detection", workloadPorts.guardrailsToJailbreak, {
+                method: "POST",
+                path: jailbreakPath,
+            }),
+        );
+    }
     if (tiers.outputFilter.enabled) {
         out.push(
             tierClientListener("presidio-analyzer", workloadPorts.guardrailsToAnalyzer, {
@@ -177,12 +187,8 @@ export class LlmTiers extends pulumi.ComponentResource {
     public readonly endpoint?: string;
     /** Checksum of the rails configuration on the guardrails pod template. */
     public readonly railsChecksum?: string;
-    /**
-     * The guardrails' mTLS sidecar (certificate Secret, ConfigMap, checksum): another guardrails
-     * Deployment of this cluster (a candidate under evaluation) gets the same one with
-     * `withMtlsSidecar(spec, tiers.guardrailsSidecar)`. Undefined without guardrails.
-     */
-    public guardrailsSidecar?: MtlsSidecar;
+    /** The remote inference the guardrails (live and candidate) call, if another cluster's. */
+    private uplink?: UplinkTarget;
     /** The cluster CA (mtls.ts); none when no tier runs. */
     private readonly mtls?: ClusterMtls;
     /** Each tier's certificate, which its pods wait for. */
@@ -287,10 +293,15 @@ export class LlmTiers extends pulumi.ComponentResource {
                 this.candidateTier(name, args, rails, checksum);
             }
             if (tiers.guardrails.jailbreakDetection.enabled) {
+                const id = "jailbreak-detection";
+                const sidecar = this.sidecar(name, id, tiers, tierSidecarConf(id));
                 new HardenedWorkload(
                     `${name}-jailbreak`,
-                    jailbreakWorkload(tiers.guardrails.jailbreakDetection),
-                    child,
+                    withMtlsSidecar(
+                        jailbreakWorkload(tiers.guardrails.jailbreakDetection),
+                        sidecar,
+                    ),
+                    { parent: this, dependsOn: this.certificates[id] },
                 );
             }
         }
@@ -437,9 +448,20 @@ export class LlmTiers extends pulumi.ComponentResource {
             checksum,
             { workload: w, replicas: 1, args: [candidateServerArg] },
         );
-        new HardenedWorkload(`${name}-${w.id}`, withMtlsSidecar(spec, this.guardrailsSidecar!), {
+        // Its own identity (certificate CN candidate-guardrails...): its server listener admits
+        // only the evaluation step; its loopback clients are the live tier's, as themselves.
+        const tiers = args.cluster.layer.tiers;
+        const id = "candidate-guardrails" satisfies typeof target.deployment;
+        const sidecar = this.sidecar(
+            name,
+            id,
+            tiers,
+            tierSidecarConf(id, guardrailsClientListeners(tiers, this.uplink)),
+            this.uplink !== undefined,
+        );
+        new HardenedWorkload(`${name}-${w.id}`, withMtlsSidecar(spec, sidecar), {
             parent: this,
-            dependsOn: this.certificates.guardrails,
+            dependsOn: this.certificates[id],
         });
     }
 
@@ -456,7 +478,11 @@ export class LlmTiers extends pulumi.ComponentResource {
     ): MtlsSidecar {
         const w = catalog[id];
         const labels = buildWorkloadLabels(w);
-        const uses = id === "guardrails" ? (["server", "client"] as const) : (["server"] as const);
+        // The guardrails tiers call inference and the output filter too.
+        const uses =
+            id === "guardrails" || id === "candidate-guardrails"
+                ? (["server", "client"] as const)
+                : (["server"] as const);
         this.certificates[id] = [
             tierCertificate(`${name}-${id}-mtls-cert`, w, uses, labels, {
                 parent: this,
@@ -485,8 +511,8 @@ export class LlmTiers extends pulumi.ComponentResource {
     /**
      * The guardrails pod with its mTLS sidecar: the server listener for the gateway, the loopback
      * clients to inference (local, or the remote entry when their inference is another cluster's)
-     * and to the output filter. A function of the config, so another guardrails Deployment (a
-     * candidate under evaluation) gets the same sidecar.
+     * and to the output filter. The candidate tier gets the same client listeners under its own
+     * identity ({@link candidateTier}).
      */
     private guardrailsPod(
         name: string,
@@ -515,15 +541,12 @@ export class LlmTiers extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
+        this.uplink = remote;
         const conf = tierSidecarConf("guardrails", guardrailsClientListeners(tiers, remote));
-        this.guardrailsSidecar = this.sidecar(
-            name,
-            "guardrails",
-            tiers,
-            conf,
-            remote !== undefined,
+        return withMtlsSidecar(
+            spec,
+            this.sidecar(name, "guardrails", tiers, conf, remote !== undefined),
         );
-        return withMtlsSidecar(spec, this.guardrailsSidecar);
     }
 
     private gateway(name: string, tiers: TiersConfig, globalHostname?: string): void {

@@ -57,17 +57,56 @@ export function tierIdentity(id: WorkloadId): string {
 }
 
 /**
+ * Pipeline steps that call a tier over mTLS (they are not catalog workloads: their namespace is
+ * the configurable pipeline namespace). Each gets a client-auth-only certificate from the cluster
+ * CA in the pipeline namespace ({@link pipelineClientCertificateSpec}); the step mounts its Secret
+ * at {@link pipelineMtlsDir} (pipelines/slp_pipelines/platform.py). The key is the caller's id in
+ * the network intent: `candidate-evaluation` is the guardrail-promotion evaluation step,
+ * `kubeflow-pipelines` the KFP step pods, of which only the model-promotion smoke test mounts it.
+ */
+export const pipelineMtlsClients = {
+    "candidate-evaluation": {
+        commonName: "candidate-evaluation.pipelines.secure-llm-platform",
+        secret: "candidate-evaluation-mtls",
+    },
+    "kubeflow-pipelines": {
+        commonName: "model-smoke-test.pipelines.secure-llm-platform",
+        secret: "model-smoke-test-mtls",
+    },
+} as const;
+
+/** A pipeline client of {@link pipelineMtlsClients}. */
+export type PipelineMtlsClient = keyof typeof pipelineMtlsClients;
+
+/** Where a pipeline step mounts its client certificate Secret (tls.crt, tls.key, ca.crt). */
+export const pipelineMtlsDir = "/var/run/secrets/mtls";
+
+/** Anyone an mTLS server may admit: a tier (its Service host) or a pipeline step. */
+export type MtlsCaller = WorkloadId | PipelineMtlsClient;
+
+/** The subject CN a caller presents: a tier's {@link tierIdentity}, a pipeline step's own name. */
+export function mtlsIdentity(id: MtlsCaller): string {
+    return id in pipelineMtlsClients
+        ? pipelineMtlsClients[id as PipelineMtlsClient].commonName
+        : tierIdentity(id as WorkloadId);
+}
+
+/**
  * Who may call each mTLS server, by workload: the only subjects its listener admits (403
- * otherwise). The request path of docs/ARCHITECTURE.md: the gateway calls the guardrails; only
- * the guardrails (and the remote entry, for other clusters' guardrails) call inference; only the
- * guardrails call the output filter.
+ * otherwise). The request path of docs/ARCHITECTURE.md: the gateway calls the guardrails (and the
+ * model-promotion smoke test, which replays its sets through them); only the guardrails (the live
+ * and the candidate tier, and the remote entry for other clusters' guardrails) call inference and
+ * the output filter and the jailbreak heuristics; only the guardrail-promotion evaluation step
+ * calls the candidate tier.
  */
 export const mtlsCallers = {
-    guardrails: ["gateway"],
-    inference: ["guardrails", "inference-entry"],
-    "presidio-analyzer": ["guardrails"],
-    "presidio-anonymizer": ["guardrails"],
-} as const satisfies Partial<Record<WorkloadId, readonly WorkloadId[]>>;
+    guardrails: ["gateway", "kubeflow-pipelines"],
+    "candidate-guardrails": ["candidate-evaluation"],
+    inference: ["guardrails", "candidate-guardrails", "inference-entry"],
+    "jailbreak-detection": ["guardrails", "candidate-guardrails"],
+    "presidio-analyzer": ["guardrails", "candidate-guardrails"],
+    "presidio-anonymizer": ["guardrails", "candidate-guardrails"],
+} as const satisfies Partial<Record<WorkloadId, readonly MtlsCaller[]>>;
 
 /** Workloads served behind an mTLS sidecar. */
 export type MtlsServer = keyof typeof mtlsCallers;
@@ -122,8 +161,11 @@ export interface ProxySpec {
     /** Base name of the pid file in /tmp. */
     readonly name: string;
     readonly listeners: readonly ProxyListener[];
-    /** The plain health listener: `/healthz` (nginx itself) and, when set, `/health` → the app's. */
-    readonly health: { readonly port: number; readonly app?: string };
+    /**
+     * The plain health listener: `/healthz` (nginx itself) and, when `app` is set, `/health` →
+     * the app's `appPath` (default `/health`).
+     */
+    readonly health: { readonly port: number; readonly app?: string; readonly appPath?: string };
     /** Request body limit. Defaults to 4m. */
     readonly maxBodySize?: string;
 }
@@ -170,7 +212,7 @@ export const nginxTempPaths = `    client_body_temp_path /tmp/client_temp;
     server_tokens off;`;
 
 /** An nginx server block on `port` that answers `/healthz` itself and `/health` from `app`. */
-function healthServer(port: number, app?: string): string {
+function healthServer(port: number, app?: string, appPath = "/health"): string {
     const appHealth =
         app === undefined
             ? ""
@@ -181,7 +223,7 @@ function healthServer(port: number, app?: string): string {
             }
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
-            proxy_pass http://${app}/health;
+            proxy_pass http://${app}${appPath};
         }`;
     return `    server {
         listen ${port};
@@ -277,7 +319,7 @@ ${maps.length > 0 ? `    # The subject of a verified client certificate (RFC 225
     client_body_buffer_size ${body};
 ${upstreams.join("\n")}
 ${servers.join("\n")}
-${healthServer(spec.health.port, spec.health.app)}
+${healthServer(spec.health.port, spec.health.app, spec.health.appPath)}
 }
 `;
 }
@@ -499,6 +541,15 @@ export function tierCertificate(
     );
 }
 
+/**
+ * The Certificate spec of a pipeline step's client identity (pure): client auth only, no DNS
+ * name (it serves nothing), from the cluster CA like every tier's.
+ */
+export function pipelineClientCertificateSpec(id: PipelineMtlsClient): Record<string, unknown> {
+    const c = pipelineMtlsClients[id];
+    return certificateSpec({ secretName: c.secret, commonName: c.commonName, uses: ["client"] });
+}
+
 /** Small, fixed resources of an mTLS sidecar. */
 export const sidecarResources = {
     requests: { cpu: "20m", memory: "32Mi", ephemeralStorage: "32Mi" },
@@ -580,7 +631,10 @@ export function tierServerListener(id: MtlsServer, appPort: number): ProxyListen
     return {
         name: id,
         listen: String(catalog[id].ports[0].port),
-        server: { dir: mtlsPaths.tls, clients: mtlsCallers[id].map(tierIdentity) },
+        server: {
+            dir: mtlsPaths.tls,
+            clients: (mtlsCallers[id] as readonly MtlsCaller[]).map(mtlsIdentity),
+        },
         upstream: { address: `127.0.0.1:${appPort}` },
     };
 }
@@ -612,6 +666,8 @@ export const loopbackUrl = (port: number) => `http://127.0.0.1:${port}`;
 /** Loopback port of each server behind its sidecar (the app binds 127.0.0.1 where it can). */
 export const mtlsAppPorts: Readonly<Record<MtlsServer, number>> = {
     guardrails: workloadPorts.loopbackApp,
+    "candidate-guardrails": workloadPorts.loopbackApp,
+    "jailbreak-detection": workloadPorts.loopbackApp,
     inference: workloadPorts.loopbackApp,
     "presidio-analyzer": workloadPorts.loopbackPresidio,
     "presidio-anonymizer": workloadPorts.loopbackPresidio,
@@ -641,9 +697,22 @@ export function tierSidecarConf(id: MtlsServer, extra: readonly ProxyListener[] 
     return nginxProxyConf({
         name: `${id}-mtls`,
         listeners: [tierServerListener(id, app), ...extra],
-        health: { port: workloadPorts.mtlsHealth, app: `127.0.0.1:${app}` },
+        health: {
+            port: workloadPorts.mtlsHealth,
+            app: `127.0.0.1:${app}`,
+            appPath: mtlsAppHealthPaths[id],
+        },
     });
 }
+
+/**
+ * The app's health path where it is not `/health`: the jailbreak heuristics server (NeMo
+ * Guardrails 0.24.1 `library/jailbreak_detection/server.py`) has no health route; its `GET /`
+ * answers 200 once the app serves.
+ */
+export const mtlsAppHealthPaths: Partial<Record<MtlsServer, string>> = {
+    "jailbreak-detection": "/",
+};
 
 /** The run script of a sidecar: its own certificate (and the remote one) watched. */
 export function sidecarRunScript(remote: boolean, pollSeconds?: number): string {

@@ -140,15 +140,21 @@ export function jailbreakWorkload(
             {
                 name: "jailbreak-detection",
                 image: image(cfg.image),
+                // Behind the pod's mTLS sidecar, which alone serves the tier's port: the server
+                // (NeMo Guardrails 0.24.1 library/jailbreak_detection/server.py, typer options
+                // --host/--port) binds the pod's loopback only.
+                args: [
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    String(mtlsAppPorts["jailbreak-detection"]),
+                ],
                 env: { HOME: "/tmp", HF_HUB_OFFLINE: "1", TRANSFORMERS_OFFLINE: "1" },
                 resources: resources(cfg.resources),
-                // The heuristics server's HTTP routes besides POST /heuristics are not documented:
-                // probe the port, and give the perplexity model time to load.
-                probes: {
-                    readiness: { port: "http" },
-                    liveness: { port: "http", periodSeconds: 20 },
-                    startup: { port: "http", periodSeconds: 5, failureThreshold: 60 },
-                },
+                ports: [],
+                // Through the sidecar's health listener (its `/health` is the server's `GET /`);
+                // the perplexity model gets time to load.
+                probes: appProbesThroughSidecar({ periodSeconds: 5, failureThreshold: 60 }),
             },
         ],
         tmpSizeLimit: "512Mi",

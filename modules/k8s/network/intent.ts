@@ -27,7 +27,14 @@ import { clientCommonName } from "../../constants/remote";
 import { candidateEvaluation, redteamAssessment } from "../../constants/rollout";
 import { sandboxWebhook } from "../../constants/sandbox";
 import { WorkloadId, WorkloadPort, catalog } from "../catalog";
-import { isMtlsHop, mtlsCallers, mtlsNames, tierIdentity } from "../llm/mtls";
+import {
+    MtlsCaller,
+    isMtlsHop,
+    mtlsCallers,
+    mtlsIdentity,
+    mtlsNames,
+    tierIdentity,
+} from "../llm/mtls";
 import { decisionMetrics } from "../observability/monitors";
 import { nonPublicCidrs, proxyRefusedIpv4Cidrs } from "./non-public";
 import { calicoPodLabels, calicoPolicyOnly } from "./calico-policy-only";
@@ -316,23 +323,19 @@ export const plaintextReasons = {
     scrape: "plaintext: a Prometheus scrape of a /metrics-only listener (counters, no request data); the API port is not reachable from Prometheus",
     ingress:
         "plaintext on the pod network: ingress-nginx terminates the client's TLS and forwards to the gateway over HTTP (the gateway has no TLS listener yet)",
-    jailbreak:
-        "plaintext on the pod network: the jailbreak heuristics server has no mTLS sidecar yet (the prompt crosses in clear)",
-    smokeTest:
-        "refused: the guardrails' listener requires a client certificate of the cluster CA and the model-promotion smoke test has none yet (it fails closed until it gets one)",
     gatewayClient:
         "plaintext on the pod network: the red-team job calls the gateway's HTTP port as the ingress does (the gateway has no TLS listener yet)",
 } as const;
 
 /** The protection of an in-cluster tier hop through the tiers' mTLS sidecars (modules/k8s/llm/mtls.ts). */
-export function tierMtlsProtection(from: WorkloadId, to: keyof typeof mtlsCallers): FlowProtection {
-    const callers = mtlsCallers[to] as readonly WorkloadId[];
+export function tierMtlsProtection(from: MtlsCaller, to: keyof typeof mtlsCallers): FlowProtection {
+    const callers = mtlsCallers[to] as readonly MtlsCaller[];
     return {
         kind: "mtls",
         how:
-            `mTLS (TLS 1.3): client certificate CN=${tierIdentity(from)}, server certificate ${tierIdentity(to)} ` +
+            `mTLS (TLS 1.3): client certificate CN=${mtlsIdentity(from)}, server certificate ${tierIdentity(to)} ` +
             `verified by name, both from the cluster CA (ClusterIssuer ${mtlsNames.clusterIssuer}); ` +
-            `${to}'s listener admits only ${callers.map((c) => `CN=${tierIdentity(c)}`).join(", ")}`,
+            `${to}'s listener admits only ${callers.map((c) => `CN=${mtlsIdentity(c)}`).join(", ")}`,
     };
 }
 
@@ -497,7 +500,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
     const flow = (from: string, to: string, port: number, purpose: string, plaintext?: string) => {
         if (!has(from) || !has(to)) return;
         const protection: FlowProtection | undefined = isMtlsHop(from, to)
-            ? tierMtlsProtection(from as WorkloadId, to as keyof typeof mtlsCallers)
+            ? tierMtlsProtection(from as MtlsCaller, to as keyof typeof mtlsCallers)
             : plaintext === undefined
               ? undefined
               : { kind: "none", how: plaintext };
@@ -518,7 +521,6 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "jailbreak-detection",
         portOf("jailbreak-detection"),
         "jailbreak heuristics",
-        plaintextReasons.jailbreak,
     );
     flow("guardrails", "inference", portOf("inference"), "OpenAI API");
     // The candidate tier calls what the live tier calls (same builder, same rails backends).
@@ -586,8 +588,7 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "kubeflow-pipelines",
         "guardrails",
         portOf("guardrails"),
-        "roll out validated rules: smoke test",
-        plaintextReasons.smokeTest,
+        "model-promotion smoke test (red-team and benign sets through the guardrails)",
     );
     // No flow from pipeline steps to inference: a model rollout's smoke test goes through the
     // guardrails like every other request (the flow above).

@@ -12,10 +12,20 @@
  * the Deployment reports rolled out once the new process answers /health (a rule set that does not
  * load never does). Classification comes from each answer's `slp_evaluation` audit.
  *
+ * The step reaches the candidate as the compiled IR has it: `https://candidate-guardrails...:8000`
+ * with `--tls-dir` (the rendered `candidate-evaluation-mtls` Certificate, issued here by openssl
+ * from a test CA as cert-manager's CA issuer would, pki.ts), through the candidate's REAL rendered
+ * mTLS sidecar (`candidate-guardrails-mtls-nginx`, nginx under its run script), which terminates
+ * mTLS and passes to the entrypoint on loopback; the URL's host is the name the step verifies (the
+ * dial goes to the sidecar's 127.0.0.1 port, CliDeps.connectTo). A certificate the candidate does
+ * not admit (the model smoke test's) gets 403.
+ *
  * Stand-ins, as in the request-path suite: the inference server (vLLM's API, no GPU here) and the
  * jailbreak-heuristics stub (its GPT-2 model cannot be had here). The one test edit of the
  * candidate: the in-cluster inference, jailbreak and Presidio URLs of config.yml point at those
- * servers on 127.0.0.1 (each must match exactly once); the rules are otherwise the rendered rails.
+ * servers on 127.0.0.1 (each must match exactly once), so the candidate's own loopback client
+ * listeners (to inference and Presidio over mTLS) are not exercised here (request-path.test.ts
+ * runs the live tier's); the rules are otherwise the rendered rails.
  */
 import * as assert from "assert";
 import * as fs from "fs";
@@ -30,15 +40,19 @@ import { repoRoot, scratchDir } from "../support/env";
 import { Venv, ensureVenv } from "../support/install";
 import { findObject } from "../support/plan";
 import { Started, freePort, start, waitUntil } from "../support/proc";
+import { Pki } from "./pki";
 import {
     JailbreakStub,
     Rendered,
+    Sidecar,
     answers200,
+    local,
     podDir,
     rendered,
     rewriteOnce,
     startGuardrails,
     startJailbreakStub,
+    startSidecar,
 } from "./stack";
 import { StandinInference, startStandinInference } from "./standin-inference";
 
@@ -224,6 +238,19 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
     let r: Rendered;
     let kube: ClusterFake;
     let candidatePort: number;
+    let sidecar: Sidecar;
+    let sidecarAddress: string;
+    let evaluationTls: string;
+    let smokeTestTls: string;
+    const candidateHost = "candidate-guardrails.llm-guardrails.svc.cluster.local";
+    const connectTo = (host: string, port: number) => {
+        assert.equal(
+            `${host}:${port}`,
+            `${candidateHost}:8000`,
+            "the step dials the candidate only",
+        );
+        return { host: "127.0.0.1", port: Number(sidecarAddress.split(":")[1]) };
+    };
 
     before(async function () {
         guardrails = ensureVenv(
@@ -257,7 +284,7 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
         // Presidio servers there directly (the sidecar hops are proven in request-path.test.ts).
         for (const [from, port] of [
             ["http://127.0.0.1:8001", inference.port],
-            ["http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337", jailbreak.port],
+            ["http://127.0.0.1:8005", jailbreak.port],
             ["http://127.0.0.1:8003", ports.analyzer],
             ["http://127.0.0.1:8004", ports.anonymizer],
         ] as const) {
@@ -274,9 +301,56 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
         }
         candidatePort = await freePort();
         kube = new ClusterFake(r, guardrails, scratch, candidatePort);
+        // The cluster CA; the candidate's and the pipeline steps' certificates as rendered.
+        const pki = new Pki(path.join(scratch, "pki"), "dev");
+        const candidateTls = podDir(path.join(scratch, "candidate-mtls-tls"));
+        pki.mount(r.objects, "candidate-guardrails-mtls", cand.namespace, candidateTls);
+        const pipelineNs = (
+            r.objects.find(
+                (o: Any) =>
+                    o.kind === "Certificate" && o.metadata.name === "candidate-evaluation-mtls",
+            ) as Any
+        ).metadata.namespace;
+        evaluationTls = podDir(path.join(scratch, "evaluation-mtls"));
+        pki.mount(r.objects, "candidate-evaluation-mtls", pipelineNs, evaluationTls);
+        smokeTestTls = podDir(path.join(scratch, "smoke-test-mtls"));
+        pki.mount(r.objects, "model-smoke-test-mtls", pipelineNs, smokeTestTls);
+        sidecarAddress = await local();
+        const health = await local();
+        sidecar = startSidecar({
+            name: "candidate-guardrails-mtls",
+            objects: r.objects,
+            namespace: cand.namespace,
+            configMap: "candidate-guardrails-mtls-nginx",
+            deployment: cand.deployment,
+            container: "mtls",
+            root: path.join(scratch, "candidate-sidecar"),
+            addresses: {
+                "8000": sidecarAddress,
+                "127.0.0.1:8010": `127.0.0.1:${candidatePort}`,
+                "8081": health,
+                // Its loopback clients (not called here: the rewritten rails call directly).
+                "127.0.0.1:8001": await local(),
+                "127.0.0.1:8003": await local(),
+                "127.0.0.1:8004": await local(),
+                "127.0.0.1:8005": await local(),
+                "jailbreak-detection.llm-guardrails.svc.cluster.local:1337": await local(),
+                "inference.llm-inference.svc.cluster.local:8000": await local(),
+                "presidio-analyzer.llm-output-filter.svc.cluster.local:3000": await local(),
+                "presidio-anonymizer.llm-output-filter.svc.cluster.local:3000": await local(),
+            },
+            mounts: { "/etc/mtls/tls": candidateTls },
+        });
+        await waitUntil(
+            sidecar.started,
+            "/healthz",
+            () => answers200(`http://${health}/healthz`),
+            60_000,
+        );
     });
 
     after(async function () {
+        await sidecar?.started.stop();
         await kube?.stop();
         await Promise.all(presidio.map((p) => p.stop()));
         await inference?.close();
@@ -284,7 +358,12 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
         if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
     });
 
-    const run = async (name: string, bundle: RuleBundle, gates: [string, string]) => {
+    const run = async (
+        name: string,
+        bundle: RuleBundle,
+        gates: [string, string],
+        tlsDir = evaluationTls,
+    ) => {
         const out = path.join(scratch, `${name}.sha256`);
         const report = path.join(scratch, `${name}.json`);
         const lines: string[] = [];
@@ -294,7 +373,9 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
                 "--candidate-rules",
                 JSON.stringify(bundle),
                 "--url",
-                `http://127.0.0.1:${candidatePort}`,
+                `https://${candidateHost}:8000`,
+                "--tls-dir",
+                tlsDir,
                 "--model",
                 model,
                 "--attacks",
@@ -318,6 +399,7 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
                 stderr: (l) => lines.push(l),
                 api: () => kube.api,
                 pollMs: 500,
+                connectTo,
             },
         );
         const result = fs.existsSync(report)
@@ -416,6 +498,28 @@ describe("guardrail-promotion evaluation on the candidate tier, real entrypoint 
         assert.equal(
             verdict(e, { minAttackBlockRate: 0.95, maxBenignBlockRate: 0.02 }).pass,
             false,
+        );
+    });
+
+    it("the candidate's sidecar admits the evaluation step's certificate only: the smoke test's gets 403", async function () {
+        const res = await run("smoke-test-cert", candidate, ["0", "1"], smokeTestTls);
+        // Inconclusive (every prompt refused), never a pass: exit 1, no digest.
+        assert.equal(res.code, 1, res.log);
+        assert.ok(!fs.existsSync(res.out));
+        assert.equal(res.result!.errors.length, 76);
+        assert.ok(
+            res.result!.errors.every((e) => e.detail === "HTTP 403"),
+            JSON.stringify(res.result!.errors.slice(0, 2)),
+        );
+        // The sidecar's audit lines name the refused subject; the admitted one was served before.
+        const log = sidecar.started.log();
+        assert.match(
+            log,
+            /"client":"CN=model-smoke-test\.pipelines\.secure-llm-platform".*"status":403/,
+        );
+        assert.match(
+            log,
+            /"client":"CN=candidate-evaluation\.pipelines\.secure-llm-platform".*"status":200/,
         );
     });
 

@@ -161,6 +161,7 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
         for (const id of ["presidio-analyzer", "presidio-anonymizer"]) {
             sitePki.mount(site, `${id}-mtls`, "llm-output-filter", dir(id, "tls"));
         }
+        sitePki.mount(site, "jailbreak-detection-mtls", "llm-guardrails", dir("jailbreak", "tls"));
         gatewayCert = sitePki.issue("gateway", Pki.spec(site, "gateway-mtls", "llm-gateway"));
         // Refusal material: another CA's client certificate with the right name, and one of the
         // serving CA for another name.
@@ -198,6 +199,9 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
             "anonymizer",
             "anonymizerApp",
             "anonymizerHealth",
+            "toJailbreak",
+            "jailbreak",
+            "jailbreakHealth",
         ]) {
             a[k] = await local();
         }
@@ -263,6 +267,23 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
                 mounts: { "/etc/mtls/tls": path.join(scratch, id, "tls") },
             });
         }
+        // The jailbreak heuristics stub behind the rendered jailbreak-detection sidecar.
+        const jailbreakSidecar = startSidecar({
+            name: "jailbreak-detection-mtls",
+            objects: site,
+            namespace: "llm-guardrails",
+            configMap: "jailbreak-detection-mtls-nginx",
+            deployment: "jailbreak-detection",
+            container: "mtls",
+            root: path.join(scratch, "jailbreak"),
+            addresses: {
+                "1337": a.jailbreak!,
+                "127.0.0.1:8010": `127.0.0.1:${jailbreak.port}`,
+                "8081": a.jailbreakHealth!,
+            },
+            mounts: { "/etc/mtls/tls": path.join(scratch, "jailbreak", "tls") },
+        });
+        servers.jailbreak = jailbreakSidecar.started;
         const guardrails = findObject(site, "Deployment", "guardrails", "llm-guardrails");
         const railsMap = findObject(site, "ConfigMap", "guardrails-rails", "llm-guardrails");
         const configId = (container(guardrails, "guardrails").args as string[])
@@ -274,7 +295,7 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
             configRoot,
             {
                 inference: ports.uplink!,
-                jailbreak: jailbreak.port,
+                jailbreak: ports.toJailbreak!,
                 analyzer: ports.toAnalyzer!,
                 anonymizer: ports.toAnonymizer!,
             },
@@ -296,6 +317,8 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
             "127.0.0.1:8001": a.uplink!,
             "127.0.0.1:8003": a.toAnalyzer!,
             "127.0.0.1:8004": a.toAnonymizer!,
+            "127.0.0.1:8005": a.toJailbreak!,
+            "jailbreak-detection.llm-guardrails.svc.cluster.local:1337": a.jailbreak!,
             "10.40.4.20:8443": a.entry!,
             "presidio-analyzer.llm-output-filter.svc.cluster.local:3000": a.analyzer!,
             "presidio-anonymizer.llm-output-filter.svc.cluster.local:3000": a.anonymizer!,

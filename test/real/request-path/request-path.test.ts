@@ -187,13 +187,16 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
 
     it("every hop is mTLS: each sidecar logs the verified identity of its one caller", async () => {
         const since = Object.fromEntries(
-            ["guardrails", "inference", "analyzer", "anonymizer"].map((w) => [w, audit(w).length]),
+            ["guardrails", "inference", "analyzer", "anonymizer", "jailbreak"].map((w) => [
+                w,
+                audit(w).length,
+            ]),
         );
         stack.inference.mode = { kind: "answer", text: "Mail john.smith@example.com today." };
         const r = await ask("Who handles billing? ident-hops-5120");
         assert.equal(r.status, 200, r.text);
         assert.match(contentOf(r), /<EMAIL_ADDRESS>/);
-        for (const w of ["guardrails", "inference", "analyzer", "anonymizer"]) {
+        for (const w of ["guardrails", "inference", "analyzer", "anonymizer", "jailbreak"]) {
             await settle(w, since[w]!, 1);
         }
         const seen = (w: string) => audit(w).slice(since[w]);
@@ -203,8 +206,9 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         assert.equal(g[0]!.client, ids.gateway);
         assert.equal(g[0]!.verify, "SUCCESS");
         assert.match(String(g[0]!.request_id), /^[0-9a-f]{32}$/);
-        // guardrails → inference, analyzer, anonymizer: the guardrails' certificate each time.
-        for (const w of ["inference", "analyzer", "anonymizer"]) {
+        // guardrails → inference, analyzer, anonymizer, jailbreak heuristics: the guardrails'
+        // certificate each time.
+        for (const w of ["inference", "analyzer", "anonymizer", "jailbreak"]) {
             const lines = seen(w);
             assert.ok(lines.length >= 1, `${w}: no request`);
             for (const l of lines) {
@@ -217,9 +221,13 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         const out = seen("guardrails").filter((l) => l.listener !== "guardrails");
         assert.deepEqual([...new Set(out.map((l) => l.listener))].sort(), [
             "to-inference",
+            "to-jailbreak-detection",
             "to-presidio-analyzer",
             "to-presidio-anonymizer",
         ]);
+        // The jailbreak stub (the server's place behind its sidecar) got the prompt that way.
+        const j = seen("jailbreak");
+        assert.ok(j.every((l) => l.listener === "jailbreak-detection" && l.uri === "/heuristics"));
     });
 
     it("refuses, at every hop, no client certificate, another CA's and the wrong identity; nothing reaches the app", async () => {
@@ -540,7 +548,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             root,
             {
                 inference: stack.ports.guardrailsToInference!,
-                jailbreak: stack.ports.jailbreak!,
+                jailbreak: stack.ports.guardrailsToJailbreak!,
                 analyzer: stack.ports.guardrailsToAnalyzer!,
                 anonymizer: stack.ports.guardrailsToAnonymizer!,
             },

@@ -256,11 +256,12 @@ export const railsLoopback = {
     inference: "http://127.0.0.1:8001",
     analyzer: "http://127.0.0.1:8003",
     anonymizer: "http://127.0.0.1:8004",
+    jailbreak: "http://127.0.0.1:8005",
 } as const;
 
 /**
  * The rails files as the kubelet mounts them (every projected ConfigMap key at its path, in the
- * `..data` layout), the pod's loopback listeners and the jailbreak Service on 127.0.0.1 ports.
+ * `..data` layout), the pod's loopback listeners on 127.0.0.1 ports.
  */
 export function writeRails(
     r: Pick<Rendered, "guardrails" | "railsConfigMap">,
@@ -289,10 +290,7 @@ export function writeRails(
             };
             // `<base>/v1`: the base is rewritten, the path kept.
             swap(railsLoopback.inference, ports.inference);
-            swap(
-                "http://jailbreak-detection.llm-guardrails.svc.cluster.local:1337",
-                ports.jailbreak,
-            );
+            swap(railsLoopback.jailbreak, ports.jailbreak);
             swap(railsLoopback.analyzer, ports.analyzer);
             swap(railsLoopback.anonymizer, ports.anonymizer);
         }
@@ -491,7 +489,10 @@ export async function startStack(
         "guardrailsToInference",
         "guardrailsToAnalyzer",
         "guardrailsToAnonymizer",
+        "guardrailsToJailbreak",
         "guardrailsMetrics",
+        "jailbreak",
+        "jailbreakHealth",
         "inference",
         "inferenceHealth",
         "inferenceMetrics",
@@ -508,7 +509,6 @@ export async function startStack(
     const ports: Record<string, number> = Object.fromEntries(
         Object.entries(a).map(([k, v]) => [k, portOfAddress(v)]),
     );
-    ports.jailbreak = jailbreak.port;
     const servers: Record<string, Started> = {};
     const sidecars: Record<string, Sidecar> = {};
     const log = (n: string) => path.join(scratch, `${n}.log`);
@@ -523,12 +523,14 @@ export async function startStack(
     mountCert("inference", "llm-inference");
     mountCert("presidio-analyzer", "llm-output-filter");
     mountCert("presidio-anonymizer", "llm-output-filter");
+    mountCert("jailbreak-detection", "llm-guardrails");
 
     const svc = {
         guardrails: "guardrails.llm-guardrails.svc.cluster.local:8000",
         inference: "inference.llm-inference.svc.cluster.local:8000",
         analyzer: "presidio-analyzer.llm-output-filter.svc.cluster.local:3000",
         anonymizer: "presidio-anonymizer.llm-output-filter.svc.cluster.local:3000",
+        jailbreak: "jailbreak-detection.llm-guardrails.svc.cluster.local:1337",
     };
     // Presidio apps and their sidecars.
     for (const which of ["analyzer", "anonymizer"] as const) {
@@ -573,6 +575,23 @@ export async function startStack(
         mounts: { "/etc/mtls/tls": tlsDir("inference") },
     });
 
+    // The jailbreak heuristics stub as the server on the pod's loopback, behind its sidecar.
+    sidecars.jailbreak = startSidecar({
+        name: "jailbreak-detection-mtls",
+        objects: objs,
+        namespace: "llm-guardrails",
+        configMap: "jailbreak-detection-mtls-nginx",
+        deployment: "jailbreak-detection",
+        container: "mtls",
+        root: path.join(scratch, "jailbreak-detection"),
+        addresses: {
+            "1337": a.jailbreak!,
+            "127.0.0.1:8010": `127.0.0.1:${jailbreak.port}`,
+            "8081": a.jailbreakHealth!,
+        },
+        mounts: { "/etc/mtls/tls": tlsDir("jailbreak-detection") },
+    });
+
     // Guardrails: the entrypoint on the pod's loopback, its sidecar (server + loopback clients).
     const configId = (container(r.guardrails, "guardrails").args as string[])
         .find((x) => x.startsWith("--config-id="))!
@@ -583,7 +602,7 @@ export async function startStack(
         configRoot,
         {
             inference: ports.guardrailsToInference!,
-            jailbreak: jailbreak.port,
+            jailbreak: ports.guardrailsToJailbreak!,
             analyzer: ports.guardrailsToAnalyzer!,
             anonymizer: ports.guardrailsToAnonymizer!,
         },
@@ -613,7 +632,9 @@ export async function startStack(
             "127.0.0.1:8001": a.guardrailsToInference!,
             "127.0.0.1:8003": a.guardrailsToAnalyzer!,
             "127.0.0.1:8004": a.guardrailsToAnonymizer!,
+            "127.0.0.1:8005": a.guardrailsToJailbreak!,
             [svc.inference]: a.inference!,
+            [svc.jailbreak]: a.jailbreak!,
             [svc.analyzer]: a.analyzer!,
             [svc.anonymizer]: a.anonymizer!,
         },
@@ -686,6 +707,9 @@ export async function startStack(
     );
     await waitUntil(sidecars.inference!.started, "/health through the sidecar", () =>
         answers200(`http://127.0.0.1:${ports.inferenceHealth}/health`),
+    );
+    await waitUntil(sidecars.jailbreak!.started, "/healthz of the jailbreak sidecar", () =>
+        answers200(`http://127.0.0.1:${ports.jailbreakHealth}/healthz`),
     );
     return stack;
 }
