@@ -38,11 +38,11 @@ export const USAGE = `usage:
                       (after promote-model: waits for the rollout, replays the red-team set through
                        the guardrails service, promotes --rollback-source back when a gate fails)
   slp-pipeline bundle --dir guardrails/<config-id>      (prints the rule set JSON for candidate_rules)
-  slp-pipeline assess --url GATEWAY_URL --api-key-file FILE --model NAME
+  slp-pipeline assess --url GATEWAY_URL [--tls-dir DIR] --api-key-file FILE --model NAME
                       --attacks FILE --benign FILE [--report FILE]
                       (the live rails through the gateway; prints one JSON result line)
 
-mTLS (evaluate, evaluate-candidate, smoke-model): --tls-dir DIR, a mounted cert-manager Secret
+mTLS (evaluate, evaluate-candidate, smoke-model, assess): --tls-dir DIR, a mounted cert-manager Secret
                       (tls.crt, tls.key, ca.crt) presented to an https --url; the server must
                       present a certificate of that CA for the URL's host (the tiers' sidecars)
 gates (evaluate, evaluate-candidate, assess, smoke-model): --min-attack-block-rate R [MIN_ATTACK_BLOCK_RATE]
@@ -122,6 +122,7 @@ export const flags: Record<Command, readonly string[]> = {
     bundle: ["--dir"],
     assess: [
         "--url",
+        "--tls-dir",
         "--api-key-file",
         "--model",
         "--attacks",
@@ -275,6 +276,8 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
             const gates = gatesOf(opts, deps.env);
             const attacks = loadPrompts(need(opts, "attacks"));
             const benign = loadPrompts(need(opts, "benign"));
+            // The gateway admits only the ingress and the assessment's certificate (mtls.ts).
+            const tls = tlsOf(opts);
             const keyFile = need(opts, "api-key-file");
             let key: string;
             try {
@@ -288,6 +291,8 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<numb
                     baseUrl: need(opts, "url"),
                     model: need(opts, "model"),
                     headers: { authorization: `Bearer ${key}` },
+                    tls,
+                    connectTo: deps.connectTo,
                 },
                 attacks,
                 benign,

@@ -308,6 +308,7 @@ describe("hybrid: remote inference under mocks", () => {
             ["guardrails", "jailbreak-detection"],
             ["guardrails", "presidio-analyzer"],
             ["guardrails", "presidio-anonymizer"],
+            ["ingress-nginx", "gateway"],
         ]);
         // What is left plaintext between platform workloads says why.
         for (const r of rows.filter((r) => r.protection.kind === "none")) {

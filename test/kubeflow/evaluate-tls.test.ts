@@ -1,9 +1,11 @@
 /**
- * `--tls-dir` of the steps that call a guardrails tier's mTLS sidecar (pipelines/cli.ts): an https
- * `--url` needs the step's client certificate and a certificate needs an https URL, both refused
- * before anything is written or called. The handshake itself (client certificate presented, the
- * server's name verified, a subject the tier does not admit refused) runs against the real
- * rendered sidecar in test/real/request-path/evaluate-candidate.test.ts.
+ * `--tls-dir` of the steps that call a guardrails tier's mTLS sidecar, and of the red-team
+ * assessment that calls the gateway (pipelines/cli.ts): an https `--url` needs the step's client
+ * certificate and a certificate needs an https URL, both refused before anything is written or
+ * called. The handshake itself (client certificate presented, the server's name verified, a
+ * subject the tier does not admit refused) runs against the real rendered sidecar in
+ * test/real/request-path/evaluate-candidate.test.ts, and `assess` against the real rendered
+ * gateway in test/real/request-path/request-path.test.ts.
  */
 import { strict as assert } from "assert";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
@@ -34,6 +36,7 @@ describe("kubeflow: the steps' mTLS client options", () => {
         dir = mkdtempSync(path.join(os.tmpdir(), "slp-tls-"));
         prompts = path.join(dir, "p.jsonl");
         writeFileSync(prompts, JSON.stringify({ id: "a1", category: "x", prompt: "hi" }));
+        writeFileSync(path.join(dir, "key"), "k-0123456789abcdef\n");
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -52,7 +55,9 @@ describe("kubeflow: the steps' mTLS client options", () => {
                   ]
                 : command === "smoke-model"
                   ? [command, "--source-uri", "oci-os://n/b/p", ...common]
-                  : [command, ...common];
+                  : command === "assess"
+                    ? [command, "--api-key-file", path.join(dir, "key"), ...common]
+                    : [command, ...common];
         const code = await main([...args, ...extra], {
             env: { MIN_ATTACK_BLOCK_RATE: "0", MAX_BENIGN_BLOCK_RATE: "1" },
             stdout: (l) => out.push(l),
@@ -62,7 +67,8 @@ describe("kubeflow: the steps' mTLS client options", () => {
         return { code, log: out.join("\n") };
     };
 
-    for (const command of ["evaluate", "evaluate-candidate", "smoke-model"]) {
+    // assess: the red-team job calls the gateway's mTLS port (its key file exists: only TLS fails).
+    for (const command of ["evaluate", "evaluate-candidate", "smoke-model", "assess"]) {
         it(`${command}: an https --url without --tls-dir, or --tls-dir with http, is a usage error (exit 2)`, async () => {
             const https = await run(
                 command,

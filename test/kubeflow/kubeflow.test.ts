@@ -495,7 +495,15 @@ describe("kubeflow: standalone", () => {
         assert.deepEqual(c.command, ["slp-pipeline", "assess"]);
         assert.equal(
             c.args[c.args.indexOf("--url") + 1],
-            "http://gateway.llm-gateway.svc.cluster.local:8080",
+            "https://gateway.llm-gateway.svc.cluster.local:8080",
+        );
+        // Over mTLS: its own client certificate (the gateway admits it), mounted read-only.
+        assert.equal(c.args[c.args.indexOf("--tls-dir") + 1], "/var/run/secrets/mtls");
+        const mount = c.volumeMounts.find((m: any) => m.mountPath === "/var/run/secrets/mtls");
+        assert.equal(mount.readOnly, true);
+        assert.equal(
+            pod.volumes.find((v: any) => v.name === mount.name).secret.secretName,
+            "redteam-assessment-mtls",
         );
         assert.ok(
             c.image.endsWith(images.pipelineImages.pipelineTools.digest),

@@ -10,8 +10,10 @@ import * as YAML from "yaml";
 import type { ClusterConfig } from "../../modules/config";
 import { candidateEvaluation } from "../../modules/constants/rollout";
 import { Kubeflow } from "../../modules/k8s/kubeflow";
-import { LlmTiers } from "../../modules/k8s/llm";
+import { LlmTiers, gatewayBackendTlsAnnotations } from "../../modules/k8s/llm";
 import {
+    ingressClientCertificateSpec,
+    ingressMtlsClient,
     isMtlsHop,
     mtlsCallers,
     pipelineClientCertificateSpec,
@@ -128,6 +130,63 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
         assert.deepEqual(podSpecViolations(pod), []);
     });
 
+    it("the gateway terminates mTLS itself: it admits exactly ingress-nginx and the red-team assessment", () => {
+        const cm = find(rs, "ConfigMap", "llm-gateway", "gateway-nginx");
+        const nginx = (cm.inputs.data as Any)["nginx.conf"] as string;
+        assert.deepEqual(admitted(nginx), [
+            "ingress-nginx.ingress.secure-llm-platform",
+            "redteam-assessment.pipelines.secure-llm-platform",
+        ]);
+        // The API port is TLS with a client certificate of the cluster CA required, 403 for others.
+        const api = nginx.slice(nginx.indexOf("listen 8080 ssl;"));
+        assert.ok(nginx.includes("listen 8080 ssl;"), "the API port is TLS");
+        assert.ok(!/listen 8080;/.test(nginx), "no plaintext API listener");
+        const first = api.slice(0, api.indexOf("location"));
+        assert.match(first, /ssl_verify_client on;/);
+        assert.match(first, /ssl_client_certificate \/etc\/mtls\/tls\/ca\.crt;/);
+        assert.match(first, /ssl_protocols TLSv1\.3;/);
+        assert.match(first, /if \(\$mtls_allowed = 0\) \{\s+return 403;/);
+        // The kubelet's probes: a plain /healthz listener that forwards nothing.
+        const health = nginx.slice(nginx.indexOf("listen 8081;"));
+        assert.ok(nginx.includes("listen 8081;"), "plain health listener");
+        assert.ok(!health.includes("proxy_pass"), "the health listener forwards nothing");
+        const dep = find(rs, "Deployment", "llm-gateway", "gateway");
+        const pod = (dep.inputs.spec as Any).template.spec;
+        const c = pod.containers[0];
+        assert.equal(c.readinessProbe.httpGet.port, "mtls-health");
+        assert.equal(c.livenessProbe.httpGet.port, "mtls-health");
+        assert.deepEqual(
+            c.ports.map((p: Any) => `${p.name}:${p.containerPort}`),
+            ["http:8080", "mtls-health:8081"],
+        );
+        assert.deepEqual(podSpecViolations(pod), []);
+        // Its certificate serves its callers and is presented to the guardrails.
+        const cert = find(rs, "Certificate", "llm-gateway", "gateway-mtls").inputs.spec as Any;
+        assert.deepEqual(cert.usages, ["server auth", "client auth", "digital signature"]);
+        assert.ok(cert.dnsNames.includes("gateway.llm-gateway.svc.cluster.local"));
+    });
+
+    it("ingress-nginx calls the gateway over mTLS: its client certificate in the gateway's namespace, the annotations name it", () => {
+        const cert = find(rs, "Certificate", "llm-gateway", ingressMtlsClient.secret);
+        assert.ok(cert, "Certificate llm-gateway/ingress-nginx-mtls");
+        const spec = cert.inputs.spec as Any;
+        assert.deepEqual(spec, ingressClientCertificateSpec() as Any);
+        assert.equal(spec.commonName, "ingress-nginx.ingress.secure-llm-platform");
+        assert.deepEqual(spec.usages, ["client auth", "digital signature"]);
+        assert.equal(spec.issuerRef.name, "secure-llm-platform-mtls");
+        const ing = find(rs, "Ingress", "llm-gateway", "gateway");
+        const a = (ing.inputs.metadata as Any).annotations;
+        const p = "nginx.ingress.kubernetes.io";
+        assert.equal(a[`${p}/backend-protocol`], "HTTPS");
+        // Same namespace as the Ingress: ingress-nginx refuses cross-namespace secrets.
+        assert.equal(a[`${p}/proxy-ssl-secret`], "llm-gateway/ingress-nginx-mtls");
+        assert.equal(a[`${p}/proxy-ssl-verify`], "on");
+        assert.equal(a[`${p}/proxy-ssl-name`], "gateway.llm-gateway.svc.cluster.local");
+        assert.equal(a[`${p}/proxy-ssl-server-name`], "on");
+        assert.equal(a[`${p}/proxy-ssl-protocols`], "TLSv1.3");
+        assert.deepEqual(a, { ...a, ...gatewayBackendTlsAnnotations("llm-gateway") });
+    });
+
     it("issues the pipeline steps' client certificates in the pipeline namespace, client auth only", () => {
         const ns = cluster.layer.kubeflow.profileNamespace;
         for (const id of Object.keys(pipelineMtlsClients) as (keyof typeof pipelineMtlsClients)[]) {
@@ -153,6 +212,9 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
         };
         assert.equal(kind(candidateEvaluation.id, "candidate-guardrails"), "mtls");
         assert.equal(kind("kubeflow-pipelines", "guardrails"), "mtls");
+        // The two callers of the gateway (issue 16).
+        assert.equal(kind("ingress-nginx", "gateway"), "mtls");
+        assert.equal(kind("redteam-assessment", "gateway"), "mtls");
         assert.equal(kind("guardrails", "jailbreak-detection"), "mtls");
         for (const to of [
             "inference",

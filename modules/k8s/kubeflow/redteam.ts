@@ -15,6 +15,7 @@ import { pipelineImages } from "../../constants/images";
 import { promotionPolicyConfigMap, redteamAssessment } from "../../constants/rollout";
 import { priorityClasses } from "../../constants/scheduling";
 import { Workload, WorkloadId, catalog } from "../catalog";
+import { pipelineMtlsClients, pipelineMtlsDir } from "../llm/mtls";
 import { HardenedWorkloadArgs, buildPodSpec } from "../workload";
 
 /** Secret (synced from OCI Vault) with the API key the assessment presents; key `api-key`. */
@@ -22,10 +23,13 @@ export const redteamKeySecret = "redteam-api-key";
 /** Where that Secret is mounted. */
 export const redteamKeyDir = "/var/run/secrets/redteam";
 
-/** The gateway URL the assessment calls: the gateway Service, as clients behind the ingress do. */
+/**
+ * The gateway URL the assessment calls: the gateway Service over mTLS (its name is the gateway's
+ * certificate's, modules/k8s/llm/mtls.ts), as ingress-nginx does for clients.
+ */
 export function gatewayUrl(): string {
     const g = catalog.gateway;
-    return `http://${g.serviceHost}:${g.ports[0].port}`;
+    return `https://${g.serviceHost}:${g.ports[0].port}`;
 }
 
 /** The pod of the assessment, through the workload builder. */
@@ -57,6 +61,8 @@ export function redteamPodArgs(
                     gatewayUrl(),
                     "--api-key-file",
                     `${redteamKeyDir}/api-key`,
+                    "--tls-dir",
+                    pipelineMtlsDir,
                     "--model",
                     tiers.inference.model.name,
                     "--attacks",
@@ -78,10 +84,20 @@ export function redteamPodArgs(
                     requests: { cpu: "50m", memory: "64Mi", ephemeralStorage: "16Mi" },
                     limits: { cpu: "500m", memory: "256Mi", ephemeralStorage: "64Mi" },
                 },
-                mounts: [{ name: "api-key", mountPath: redteamKeyDir }],
+                mounts: [
+                    { name: "api-key", mountPath: redteamKeyDir },
+                    // Its client certificate to the gateway (cert-manager, modules/k8s/kubeflow.ts).
+                    { name: "mtls", mountPath: pipelineMtlsDir, readOnly: true },
+                ],
             },
         ],
-        volumes: [{ name: "api-key", secret: { secretName: redteamKeySecret } }],
+        volumes: [
+            { name: "api-key", secret: { secretName: redteamKeySecret } },
+            {
+                name: "mtls",
+                secret: { secretName: pipelineMtlsClients["redteam-assessment"].secret },
+            },
+        ],
     };
 }
 

@@ -13,7 +13,8 @@
  * - **One nginx configuration builder** ({@link nginxProxyConf}) for every TLS-terminating or
  *   TLS-originating nginx we run: each tier's sidecar (server side in front of an app bound to
  *   127.0.0.1, client side as loopback listeners for the guardrails' calls), the remote entry and
- *   uplink; the gateway originates TLS with the same directives ({@link proxySslDirectives}).
+ *   uplink; the gateway (nginx itself) terminates TLS for its callers and originates it to the
+ *   guardrails with the same directives ({@link sslServerDirectives}, {@link proxySslDirectives}).
  * - **One run script** ({@link nginxRunScript}) for every one of them: polls the mounted files
  *   (certificates cert-manager renews, the gateway's key map), `nginx -t`, SIGHUP only on a pass.
  */
@@ -73,6 +74,11 @@ export const pipelineMtlsClients = {
         commonName: "model-smoke-test.pipelines.secure-llm-platform",
         secret: "model-smoke-test-mtls",
     },
+    // The recurring red-team assessment (modules/k8s/kubeflow/redteam.ts): calls the gateway.
+    "redteam-assessment": {
+        commonName: "redteam-assessment.pipelines.secure-llm-platform",
+        secret: "redteam-assessment-mtls",
+    },
 } as const;
 
 /** A pipeline client of {@link pipelineMtlsClients}. */
@@ -81,11 +87,28 @@ export type PipelineMtlsClient = keyof typeof pipelineMtlsClients;
 /** Where a pipeline step mounts its client certificate Secret (tls.crt, tls.key, ca.crt). */
 export const pipelineMtlsDir = "/var/run/secrets/mtls";
 
-/** Anyone an mTLS server may admit: a tier (its Service host) or a pipeline step. */
-export type MtlsCaller = WorkloadId | PipelineMtlsClient;
+/**
+ * The ingress controller's client identity towards the gateway: ingress-nginx originates TLS to
+ * the gateway with this certificate (the Ingress's `proxy-ssl-secret`). The Secret is in the
+ * gateway's namespace: ingress-nginx refuses a `proxy-ssl-secret` of another namespace
+ * (kubernetes/ingress-nginx controller-v1.14.1 internal/ingress/annotations/proxyssl/main.go,
+ * Parse: "cross namespace secrets are not supported" unless allow-cross-namespace-resources).
+ */
+export const ingressMtlsClient = {
+    id: "ingress-nginx",
+    commonName: "ingress-nginx.ingress.secure-llm-platform",
+    secret: "ingress-nginx-mtls",
+} as const;
 
-/** The subject CN a caller presents: a tier's {@link tierIdentity}, a pipeline step's own name. */
+/** Anyone an mTLS server may admit: a tier (its Service host), a pipeline step or the ingress. */
+export type MtlsCaller = WorkloadId | PipelineMtlsClient | typeof ingressMtlsClient.id;
+
+/**
+ * The subject CN a caller presents: a tier's {@link tierIdentity}, a pipeline step's or the
+ * ingress controller's own name.
+ */
 export function mtlsIdentity(id: MtlsCaller): string {
+    if (id === ingressMtlsClient.id) return ingressMtlsClient.commonName;
     return id in pipelineMtlsClients
         ? pipelineMtlsClients[id as PipelineMtlsClient].commonName
         : tierIdentity(id as WorkloadId);
@@ -97,9 +120,11 @@ export function mtlsIdentity(id: MtlsCaller): string {
  * model-promotion smoke test, which replays its sets through them); only the guardrails (the live
  * and the candidate tier, and the remote entry for other clusters' guardrails) call inference and
  * the output filter and the jailbreak heuristics; only the guardrail-promotion evaluation step
- * calls the candidate tier.
+ * calls the candidate tier; only ingress-nginx (clients' requests) and the red-team assessment
+ * call the gateway.
  */
 export const mtlsCallers = {
+    gateway: [ingressMtlsClient.id, "redteam-assessment"],
     guardrails: ["gateway", "kubeflow-pipelines"],
     "candidate-guardrails": ["candidate-evaluation"],
     inference: ["guardrails", "candidate-guardrails", "inference-entry"],
@@ -108,8 +133,8 @@ export const mtlsCallers = {
     "presidio-anonymizer": ["guardrails", "candidate-guardrails"],
 } as const satisfies Partial<Record<WorkloadId, readonly MtlsCaller[]>>;
 
-/** Workloads served behind an mTLS sidecar. */
-export type MtlsServer = keyof typeof mtlsCallers;
+/** Workloads served behind an mTLS sidecar (the gateway is nginx: it terminates mTLS itself). */
+export type MtlsServer = Exclude<keyof typeof mtlsCallers, "gateway">;
 
 /** Whether `from` → `to` is an mTLS hop (a server of {@link mtlsCallers} that admits `from`). */
 export function isMtlsHop(from: string, to: string): boolean {
@@ -548,6 +573,15 @@ export function tierCertificate(
 export function pipelineClientCertificateSpec(id: PipelineMtlsClient): Record<string, unknown> {
     const c = pipelineMtlsClients[id];
     return certificateSpec({ secretName: c.secret, commonName: c.commonName, uses: ["client"] });
+}
+
+/** The Certificate spec of ingress-nginx's client identity towards the gateway (pure). */
+export function ingressClientCertificateSpec(): Record<string, unknown> {
+    return certificateSpec({
+        secretName: ingressMtlsClient.secret,
+        commonName: ingressMtlsClient.commonName,
+        uses: ["client"],
+    });
 }
 
 /** Small, fixed resources of an mTLS sidecar. */

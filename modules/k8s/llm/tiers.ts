@@ -20,12 +20,16 @@ import { annotations, taints } from "../../constants/labels";
 import { Workload, catalog } from "../catalog";
 import type { ContainerResources, HardenedWorkloadComponentArgs, ImageRef } from "../workload";
 import {
+    MtlsCaller,
     appProbesThroughSidecar,
     mtlsAppPorts,
+    mtlsCallers,
+    mtlsIdentity,
     mtlsNames,
     mtlsPaths,
     nginxRunScript,
     proxySslDirectives,
+    sslServerDirectives,
     tierIdentity,
     tlsFiles,
 } from "./mtls";
@@ -417,8 +421,10 @@ http {
 }
 
 /**
- * nginx configuration of the gateway: API-key check, per-key rate limit, body limit, guardrails
- * only, over mTLS (the gateway's certificate presented, the guardrails' name and CA verified).
+ * nginx configuration of the gateway: mTLS on its port (a client certificate of the cluster CA
+ * required, exactly the subjects of `mtlsCallers.gateway` admitted, 403 otherwise), API-key check,
+ * per-key rate limit, body limit, guardrails only, over mTLS (the gateway's certificate presented,
+ * the guardrails' name and CA verified); a plain `/healthz` listener for the kubelet's probes.
  */
 export function gatewayNginxConf(cfg: GatewayTierConfig): string {
     const port = catalog.gateway.ports[0].port;
@@ -435,6 +441,9 @@ http {
     uwsgi_temp_path /tmp/uwsgi_temp;
     scgi_temp_path /tmp/scgi_temp;
     server_tokens off;
+    # Client subjects (below) are longer than the default map bucket (64) holds; nginx takes
+    # this only before the first map.
+    map_hash_bucket_size 128;
     # Status class of the guardrails' answer (the last attempt's code); "none" when nginx answered
     # itself (401, 404, 413, 429). Counted by the decision-log-metrics pipeline.
     map $upstream_status $upstream_status_class {
@@ -468,8 +477,20 @@ http {
         server ${upstream};
         keepalive 16;
     }
+    # Who may call: the subject of a verified client certificate (RFC 2253) -> 1 (mtls.ts
+    # mtlsCallers.gateway).
+    map $ssl_client_s_dn $mtls_allowed {
+        default 0;
+${(mtlsCallers.gateway as readonly MtlsCaller[]).map((c) => `        "CN=${mtlsIdentity(c)}" 1;`).join("\n")}
+    }
+    # mTLS only: ingress-nginx and the red-team assessment present a certificate of the cluster CA.
     server {
-        listen ${port};
+        listen ${port} ssl;
+${sslServerDirectives(mtlsPaths.tls)}
+        if ($mtls_allowed = 0) {
+            return 403;
+        }
+        # The health path OCI's monitor probes through the ingress (no API key, nothing forwarded).
         location = /healthz {
             access_log off;
             return 200 "ok\\n";
@@ -487,6 +508,17 @@ http {
             proxy_read_timeout 300s;
             proxy_pass https://guardrails;
 ${proxySslDirectives({ dir: mtlsPaths.tls, serverName: tierIdentity("guardrails") })}
+        }
+        location / {
+            return 404;
+        }
+    }
+    # The kubelet's probes: plain HTTP, /healthz only (like the tiers' sidecars).
+    server {
+        listen ${workloadPorts.mtlsHealth};
+        access_log off;
+        location = /healthz {
+            return 200 "ok\\n";
         }
         location / {
             return 404;
@@ -562,9 +594,14 @@ export function gatewayWorkload(
                 // nginx under run-gateway.sh, which applies key rotations (gatewayRunScript).
                 command: ["/bin/sh", gatewayPaths.script],
                 resources: resources(cfg.resources),
+                // The API port requires a client certificate: the probes use the plain listener.
+                ports: [
+                    ...w.ports.map((p) => ({ name: p.name, containerPort: p.port })),
+                    { name: "mtls-health", containerPort: workloadPorts.mtlsHealth },
+                ],
                 probes: {
-                    readiness: { path: "/healthz", port: "http" },
-                    liveness: { path: "/healthz", port: "http", periodSeconds: 20 },
+                    readiness: { path: "/healthz", port: "mtls-health" },
+                    liveness: { path: "/healthz", port: "mtls-health", periodSeconds: 20 },
                 },
                 mounts: [
                     { name: "conf", mountPath: "/etc/gateway/conf", readOnly: true },
@@ -576,7 +613,7 @@ export function gatewayWorkload(
         volumes: [
             { name: "conf", configMap: { name: confMap } },
             { name: "keys", secret: { secretName: gatewayKeysSecret } },
-            // The gateway's client certificate to the guardrails (cert-manager, mtls.ts).
+            // The gateway's certificate: server (its callers) and client (the guardrails).
             { name: "mtls-tls", secret: { secretName: mtlsNames.certificate("gateway") } },
         ],
     };

@@ -321,10 +321,6 @@ export const plaintextInCluster: FlowProtection = {
 /** Why the flows left plaintext are (docs/hybrid.md, "Encryption in transit, per hop"). */
 export const plaintextReasons = {
     scrape: "plaintext: a Prometheus scrape of a /metrics-only listener (counters, no request data); the API port is not reachable from Prometheus",
-    ingress:
-        "plaintext on the pod network: ingress-nginx terminates the client's TLS and forwards to the gateway over HTTP (the gateway has no TLS listener yet)",
-    gatewayClient:
-        "plaintext on the pod network: the red-team job calls the gateway's HTTP port as the ingress does (the gateway has no TLS listener yet)",
 } as const;
 
 /** The protection of an in-cluster tier hop through the tiers' mTLS sidecars (modules/k8s/llm/mtls.ts). */
@@ -513,7 +509,6 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "gateway",
         portOf("gateway"),
         "client requests (TLS terminated, rate limited)",
-        plaintextReasons.ingress,
     );
     flow("gateway", "guardrails", portOf("guardrails"), "input rails");
     flow(
@@ -608,7 +603,6 @@ export function buildIntent(inputs: IntentInputs): NetworkIntent {
         "gateway",
         portOf("gateway"),
         "recurring red-team assessment through the gateway",
-        plaintextReasons.gatewayClient,
     );
     // Domain allowlists. Inference: the model loader (init container) fetches the encrypted model
     // from Object Storage and unwraps its key with KMS; vLLM itself needs nothing at run time.
