@@ -8,10 +8,12 @@ import * as assert from "assert";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as path from "path";
 import { repoRoot, scratchDir } from "../support/env";
 import { Started, freePort, stopAll, waitUntil } from "../support/proc";
-import { Issued, Pki, serialOf, tlsRequest } from "./pki";
+import { main } from "../../../pipelines/cli";
+import { Issued, Pki, mountTls, serialOf, tlsRequest } from "./pki";
 import {
     Stack,
     answers200,
@@ -34,35 +36,54 @@ interface Reply {
     text: string;
 }
 
+/** TLS of a request: the server verified against `ca` and `servername`, `client` presented. */
+interface ClientTls {
+    readonly ca: Issued;
+    readonly servername: string;
+    readonly client?: Issued;
+}
+
 function request(
     port: number,
     method: string,
     urlPath: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    tls?: ClientTls,
 ): Promise<Reply> {
     return new Promise((resolve, reject) => {
         const data = body === undefined ? undefined : JSON.stringify(body);
-        const req = http.request(
-            {
-                host: "127.0.0.1",
-                port,
-                method,
-                path: urlPath,
-                headers: {
-                    ...(data ? { "content-type": "application/json" } : {}),
-                    ...headers,
-                },
+        const opts: https.RequestOptions = {
+            host: "127.0.0.1",
+            port,
+            method,
+            path: urlPath,
+            headers: {
+                ...(data ? { "content-type": "application/json" } : {}),
+                ...headers,
             },
-            (res) => {
-                let text = "";
-                res.setEncoding("utf8");
-                res.on("data", (c) => (text += c));
-                res.on("end", () =>
-                    resolve({ status: res.statusCode ?? 0, headers: res.headers, text }),
-                );
-            },
-        );
+            ...(tls
+                ? {
+                      servername: tls.servername,
+                      ca: fs.readFileSync(tls.ca.cert),
+                      agent: false,
+                      ...(tls.client
+                          ? {
+                                cert: fs.readFileSync(tls.client.cert),
+                                key: fs.readFileSync(tls.client.key),
+                            }
+                          : {}),
+                  }
+                : {}),
+        };
+        const req = (tls ? https : http).request(opts, (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c) => (text += c));
+            res.on("end", () =>
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, text }),
+            );
+        });
         req.on("error", reject);
         req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)));
         req.end(data);
@@ -107,9 +128,25 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         last = Date.now();
     };
+    // The gateway's API port is mTLS: what ingress-nginx does, with its client certificate.
+    const gatewayHost = "gateway.llm-gateway.svc.cluster.local";
+    const toGateway = (
+        method: string,
+        urlPath: string,
+        body?: unknown,
+        headers: Record<string, string> = {},
+        // null: no client certificate (undefined would take the default).
+        client: Issued | null = stack.ingressClient,
+        ca: Issued = stack.pki.ca,
+    ) =>
+        request(stack.ports.gateway, method, urlPath, body, headers, {
+            ca,
+            servername: gatewayHost,
+            client: client ?? undefined,
+        });
     const chat = async (body: unknown, key = keyA, extra: Record<string, string> = {}) => {
         await paced();
-        return request(stack.ports.gateway, "POST", "/v1/chat/completions", body, {
+        return toGateway("POST", "/v1/chat/completions", body, {
             authorization: `Bearer ${key}`,
             ...extra,
         });
@@ -425,6 +462,16 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         const now = await served("inference", inferenceHost, guardrailsClient);
         assert.notEqual(now, old);
         assert.equal(now, rotated.inference);
+        // ...the gateway serves its new one to ingress-nginx...
+        const gwServed = await tlsRequest({
+            port: stack.ports.gateway,
+            ca: stack.pki.ca,
+            servername: gatewayHost,
+            client: stack.ingressClient,
+            method: "GET",
+            path: "/healthz",
+        });
+        assert.equal(gwServed.serverSerial, rotated.gateway);
         // ...the guardrails present their new one to inference and the gateway its new one.
         const clientSerials = (w: string, listener: string) =>
             audit(w)
@@ -451,11 +498,111 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             assert.equal(r.status, 401, `key ${bad.slice(0, 6)}… must be refused`);
         }
         await paced();
-        const none = await request(stack.ports.gateway, "POST", "/v1/chat/completions", {
+        const none = await toGateway("POST", "/v1/chat/completions", {
             messages: [{ role: "user", content: "hello" }],
         });
         assert.equal(none.status, 401);
         assert.equal((await ask("hello", {}, keyB)).status, 200);
+    });
+
+    it("the gateway admits only ingress-nginx's and the red-team job's certificates: nothing else is forwarded", async () => {
+        const objs = stack.rendered.objects;
+        const body = { messages: [{ role: "user", content: "hello" }] };
+        const auth = { authorization: `Bearer ${keyA}` };
+        const seen0 = audit("guardrails").length;
+        // No client certificate, and one of another CA: nginx answers 400 itself.
+        await paced();
+        const none = await toGateway("POST", "/v1/chat/completions", body, auth, null);
+        assert.equal(none.status, 400, none.text);
+        const otherCa = new Pki(path.join(scratch, "pki-other"), "other");
+        const foreign = otherCa.issue(
+            "ingress-nginx-foreign",
+            Pki.spec(objs, "ingress-nginx-mtls", "llm-gateway"),
+        );
+        await paced();
+        const alien = await toGateway("POST", "/v1/chat/completions", body, auth, foreign);
+        assert.equal(alien.status, 400, alien.text);
+        // A certificate of the cluster CA with another identity (the guardrails' own): 403.
+        const guardrailsCert = stack.pki.issue(
+            "guardrails-as-client",
+            Pki.spec(objs, "guardrails-mtls", "llm-guardrails"),
+        );
+        await paced();
+        const other = await toGateway("POST", "/v1/chat/completions", body, auth, guardrailsCert);
+        assert.equal(other.status, 403, other.text);
+        assert.equal(
+            (await toGateway("GET", "/healthz", undefined, {}, guardrailsCert)).status,
+            403,
+        );
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(audit("guardrails").length, seen0, "nothing reached the guardrails");
+        // The red-team assessment's certificate, as modules/k8s/kubeflow.ts issues it: admitted.
+        const redteam = stack.pki.issue(
+            "redteam-assessment",
+            Pki.spec(objs, "redteam-assessment-mtls", "ml-pipelines"),
+        );
+        await paced();
+        const rt = await toGateway("POST", "/v1/chat/completions", body, auth, redteam);
+        assert.equal(rt.status, 200, rt.text);
+        // The red-team CronJob's own client code (`slp-pipeline assess --tls-dir`, its rendered
+        // URL) with that certificate mounted as the kubelet mounts the Secret: every answer usable.
+        const cj = objs.find(
+            (o) => o.kind === "CronJob" && o.metadata.name === "redteam-assessment",
+        ) as any;
+        const args: string[] = cj.spec.jobTemplate.spec.template.spec.containers[0].args;
+        const url = args[args.indexOf("--url") + 1];
+        assert.equal(url, `https://${gatewayHost}:8080`);
+        const rtDir = path.join(scratch, "redteam-mtls");
+        mountTls(rtDir, redteam, stack.pki.ca);
+        const prompts = path.join(scratch, "redteam-prompts.jsonl");
+        fs.writeFileSync(
+            prompts,
+            JSON.stringify({ id: "b1", category: "x", prompt: "hello" }) + "\n",
+        );
+        const keyFile = path.join(scratch, "redteam-key");
+        fs.writeFileSync(keyFile, `${keyA}\n`);
+        const lines: string[] = [];
+        await paced();
+        const code = await main(
+            [
+                "assess",
+                "--url",
+                url,
+                "--tls-dir",
+                rtDir,
+                "--api-key-file",
+                keyFile,
+                "--model",
+                args[args.indexOf("--model") + 1],
+                "--attacks",
+                prompts,
+                "--benign",
+                prompts,
+            ],
+            {
+                env: { MIN_ATTACK_BLOCK_RATE: "0", MAX_BENIGN_BLOCK_RATE: "1" },
+                stdout: (l) => lines.push(l),
+                stderr: (l) => lines.push(l),
+                connectTo: (host, port) => {
+                    assert.equal(`${host}:${port}`, `${gatewayHost}:8080`);
+                    return { host: "127.0.0.1", port: stack.ports.gateway! };
+                },
+            },
+        );
+        const result = JSON.parse(lines.find((l) => l.includes('"redteam.assessment"'))!);
+        assert.equal(code, 0, lines.join("\n"));
+        assert.equal(result.conclusive, true);
+        assert.equal(result.errors, 0);
+        // Control: ingress-nginx's certificate.
+        assert.equal((await ask("hello")).status, 200);
+        // The plain port answers only /healthz (the kubelet's probes) and forwards nothing.
+        const health = await request(stack.ports.gatewayHealth!, "GET", "/healthz");
+        assert.equal(health.status, 200);
+        assert.equal(
+            (await request(stack.ports.gatewayHealth!, "POST", "/v1/chat/completions", body, auth))
+                .status,
+            404,
+        );
     });
 
     it("masks PII in a non-streaming completion (Presidio, real engines)", async () => {
@@ -876,7 +1023,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             assert.equal(d.status, 200);
             await paced();
             t = process.hrtime.bigint();
-            const r = await request(stack.ports.gateway, "POST", "/v1/chat/completions", body, {
+            const r = await toGateway("POST", "/v1/chat/completions", body, {
                 authorization: `Bearer ${keyA}`,
             });
             full.push(Number(process.hrtime.bigint() - t) / 1e6);

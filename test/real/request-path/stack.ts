@@ -16,7 +16,7 @@ import { cacheDir, repoRoot } from "../support/env";
 import { Venv, ensureApt, ensureVenv } from "../support/install";
 import { K8sObject, clusters, findObject, manifests } from "../support/plan";
 import { Started, freePort, httpAnswers, portOpen, start, waitUntil } from "../support/proc";
-import { Pki } from "./pki";
+import { Issued, Pki } from "./pki";
 import { StandinInference, startStandinInference } from "./standin-inference";
 
 /** UID/GID the platform's containers run as (the pods' fixed non-root user). */
@@ -249,6 +249,8 @@ export interface Stack {
     readonly rendered: Rendered;
     /** The cluster CA the certificates were issued from. */
     readonly pki: Pki;
+    /** ingress-nginx's client certificate to the gateway, from the rendered Certificate. */
+    readonly ingressClient: Issued;
 }
 
 /** The guardrails pod's loopback addresses the rails name (its mTLS sidecar's listeners). */
@@ -483,6 +485,7 @@ export async function startStack(
     const a: Addresses = {};
     for (const k of [
         "gateway",
+        "gatewayHealth",
         "guardrails",
         "guardrailsApp",
         "guardrailsHealth",
@@ -524,6 +527,11 @@ export async function startStack(
     mountCert("presidio-analyzer", "llm-output-filter");
     mountCert("presidio-anonymizer", "llm-output-filter");
     mountCert("jailbreak-detection", "llm-guardrails");
+    // What ingress-nginx presents to the gateway (the Ingress's proxy-ssl-secret).
+    const ingressClient = pki.issue(
+        "ingress-nginx",
+        Pki.spec(objs, "ingress-nginx-mtls", "llm-gateway"),
+    );
 
     const svc = {
         guardrails: "guardrails.llm-guardrails.svc.cluster.local:8000",
@@ -653,7 +661,11 @@ export async function startStack(
             "/etc/gateway/keys": keysDir,
             "/etc/mtls/tls": tlsDir("gateway"),
         },
-        addresses: { "8080": a.gateway!, [svc.guardrails]: a.guardrails! },
+        addresses: {
+            "8080": a.gateway!,
+            "8081": a.gatewayHealth!,
+            [svc.guardrails]: a.guardrails!,
+        },
     };
     writeForPod(path.join(gwConf, "nginx.conf"), forHost(r.gatewayConf, gwOpts));
     writeForPod(path.join(gwConf, "run-gateway.sh"), forHost(r.gatewayScript, gwOpts));
@@ -687,6 +699,7 @@ export async function startStack(
         keysFile,
         rendered: r,
         pki,
+        ingressClient,
     };
     await waitUntil(servers.metrics, "the metrics listener", () =>
         portOpen(ports.inferenceMetrics!),
@@ -753,8 +766,9 @@ export function startGatewayProcess(stack: Stack, name = "gateway"): Started {
 /** Starts the gateway (after its key map was written). */
 export async function startGateway(stack: Stack): Promise<Started> {
     const s = startGatewayProcess(stack);
+    // The kubelet's probe: the plain health listener (the API port requires a client certificate).
     await waitUntil(s, "/healthz", () =>
-        httpAnswers(`http://127.0.0.1:${stack.ports.gateway}/healthz`),
+        httpAnswers(`http://127.0.0.1:${stack.ports.gatewayHealth}/healthz`),
     );
     stack.servers.gateway = s;
     return s;
