@@ -45,6 +45,7 @@ export function platformFacts() {
             dir: pipelineMtlsDir,
             candidateEvaluationSecret: pipelineMtlsClients["candidate-evaluation"].secret,
             smokeTestSecret: pipelineMtlsClients["kubeflow-pipelines"].secret,
+            redteamSecret: pipelineMtlsClients["redteam-assessment"].secret,
         },
         // Pod labels of the evaluation step: the only pod the candidate tier admits.
         candidateEvaluationLabels: candidateEvaluation.podLabels,

@@ -63,7 +63,7 @@ def mtls_client(task: dsl.PipelineTask, secret_key: str) -> dsl.PipelineTask:
     """Mounts a step's client certificate Secret (cert-manager, the cluster CA; client auth only)
     read-only at MTLS_DIR: the tiers' mTLS sidecars admit no caller without one
     (modules/k8s/llm/mtls.ts mtlsCallers). ``secret_key``: ``candidateEvaluationSecret`` or
-    ``smokeTestSecret``."""
+    ``smokeTestSecret`` or ``redteamSecret``."""
     kubernetes.use_secret_as_volume(
         task, secret_name=facts()["mtls"][secret_key], mount_path=MTLS_DIR()
     )

@@ -384,12 +384,15 @@ describe("kubeflow: pipeline definitions", () => {
         ]);
     });
 
-    it("the red-team assessment presents its API key from a mounted Secret to the gateway", () => {
+    it("the red-team assessment presents its API key and its mTLS client certificate to the gateway", () => {
         const r = byName("redteam-assessment");
         const p = platformOf(r, "exec-assess");
         assert.deepEqual(
             p.secretAsVolume.map((v: any) => [v.secretName, v.mountPath]),
-            [["redteam-api-key", "/var/run/secrets/redteam"]],
+            [
+                ["redteam-api-key", "/var/run/secrets/redteam"],
+                ["redteam-assessment-mtls", "/var/run/secrets/mtls"],
+            ],
         );
         const args: string[] = r.spec.deploymentSpec.executors["exec-assess"].container.args;
         assert.equal(args[args.indexOf("--api-key-file") + 1], "/var/run/secrets/redteam/api-key");

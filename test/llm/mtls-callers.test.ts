@@ -251,7 +251,10 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
             for (const [exec, e] of Object.entries(spec.deploymentSpec.executors as Any)) {
                 const args: string[] = (e as Any).container?.args ?? [];
                 const url = args[args.indexOf("--url") + 1];
-                if (!args.includes("--url") || !url.startsWith("https://")) continue;
+                // A tier's https URL, or a parameter URL with a client certificate (the on-demand
+                // red-team run: the gateway admits only mTLS callers).
+                if (!args.includes("--url")) continue;
+                if (!url.startsWith("https://") && !args.includes("--tls-dir")) continue;
                 assert.equal(args[args.indexOf("--tls-dir") + 1], pipelineMtlsDir, `${f} ${exec}`);
                 const mounts: Any[] =
                     platform?.platforms?.kubernetes?.deploymentSpec?.executors?.[exec]
@@ -266,6 +269,7 @@ describe("mTLS callers: the candidate tier and the pipeline steps", () => {
             `fine-tuning.yaml ${host("guardrails")} ${pipelineMtlsClients["kubeflow-pipelines"].secret}`,
             `guardrail-promotion.yaml ${host("candidate-guardrails")} ${pipelineMtlsClients["candidate-evaluation"].secret}`,
             `model-promotion.yaml ${host("guardrails")} ${pipelineMtlsClients["kubeflow-pipelines"].secret}`,
+            `redteam-assessment.yaml {{$.inputs.parameters['gateway_url']}} ${pipelineMtlsClients["redteam-assessment"].secret}`,
         ]);
     });
 });
