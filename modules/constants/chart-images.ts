@@ -9,7 +9,7 @@
  * placeholder, prod refuses it (modules/images.ts) and the chart pulls it by tag.
  *
  * How a chart composes an image reference from its keys differs per chart (`ImageLayout`), read
- * from the chart's templates at the pinned commit (../shared/charts/SOURCES.txt names them):
+ * from the chart's templates at the release of the pinned chart version (modules/constants/charts.ts):
  * - cert-manager `templates/_helpers.tpl` `image`: `registry/` when set, `repository`, then
  *   `@digest` when set, else `:tag`;
  * - external-secrets `templates/_helpers.tpl` `external-secrets.image`: `repository:tag`
