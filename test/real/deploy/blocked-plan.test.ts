@@ -7,18 +7,14 @@
  * run) is in deploy.test.ts. Heavy (plans prod), so it runs in `npm run test:real:deploy`.
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { parse as parseYaml, stringify } from "yaml";
 import { chartImageCatalog } from "../../../modules/constants/chart-images";
 import { chartData, chartId, defaultsOf } from "../../charts/support";
 import { coalesce } from "../../charts/values";
 import { get, idOf, refFromValues } from "../../images/chart-model";
 import { fixtureLock, prodMirroredRaw, useFixtureLock } from "../../images/fixtures";
-import { repoRoot } from "../../support/stacks";
-import { planStack, resources } from "../support/plan";
+import { planEditedStack, planStack, resources } from "../support/plan";
 
 describe("deploy blockers: the offline plan of prod", function () {
     this.timeout(300000);
@@ -59,34 +55,20 @@ describe("deploy blockers: a prod-like stack with its images built, mirrored and
     this.timeout(300000);
     let dir: string;
     let lock: ReturnType<typeof useFixtureLock>;
-    before(() => {
+    before(async () => {
         lock = useFixtureLock(); // SLP_CHART_IMAGE_LOCK, inherited by the plan CLI
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-clean-prod-"));
-        const file = path.join(repoRoot, "Pulumi.prod.yaml");
-        const doc = parseYaml(fs.readFileSync(file, "utf8"));
         const raw = prodMirroredRaw();
         const key = (k: string) => `secure-llm-platform:${k}`;
-        doc.config[key("tiers")] = raw.tiers;
-        doc.config[key("kubeflow")] = raw.kubeflow;
-        doc.config[key("networkPolicy")] = raw.networkPolicy;
-        fs.mkdirSync(path.join(dir, "config"));
-        fs.writeFileSync(path.join(dir, "config", "Pulumi.prod.yaml"), stringify(doc));
-        const r = spawnSync(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                "tools/plan/cli.ts",
-                "--stack",
-                "prod",
-                "--out",
-                path.join(dir, "out"),
-                "--config-dir",
-                path.join(dir, "config"),
-            ],
-            { cwd: repoRoot, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
+        const planned = await planEditedStack(
+            "prod",
+            (config) => {
+                config[key("tiers")] = raw.tiers;
+                config[key("kubeflow")] = raw.kubeflow;
+                config[key("networkPolicy")] = raw.networkPolicy;
+            },
+            "slp-clean-prod-",
         );
-        assert.equal(r.status, 0, r.stdout + r.stderr);
+        dir = planned.root;
     });
     after(() => {
         lock.restore();

@@ -5,11 +5,9 @@
  * regional registry.
  */
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parse as parseYaml, stringify } from "yaml";
 import { stackImages } from "../../../modules/images";
 import { placeholderDigest } from "../../../modules/constants/images";
 import { main as mirrorMain } from "../../../tools/images/cli";
@@ -17,6 +15,7 @@ import { mirrorPlan, runMirror, signingKeys } from "../../../tools/images/mirror
 import { localProcesses } from "../../../tools/deploy/cli";
 import { makeFakes, withEnv } from "../../deploy/fakes";
 import { parse, repoRoot, stackRaw } from "../../support/stacks";
+import { planEditedStack } from "../support/plan";
 
 import { createHash } from "crypto";
 import {
@@ -30,29 +29,14 @@ describe("a stack with images.mirror renders only mirror references (offline pla
     this.timeout(120000);
     let dir: string;
     let text: string;
-    before(() => {
-        dir = fs.mkdtempSync(path.join(os.tmpdir(), "slp-mirror-plan-"));
-        const doc = parseYaml(fs.readFileSync(path.join(repoRoot, "Pulumi.dev.yaml"), "utf8"));
-        doc.config["secure-llm-platform:images"] = { mirror: "ns/slp-mirror" };
-        fs.mkdirSync(path.join(dir, "config"));
-        fs.writeFileSync(path.join(dir, "config", "Pulumi.dev.yaml"), stringify(doc));
-        const r = spawnSync(
-            process.execPath,
-            [
-                "-r",
-                "ts-node/register/transpile-only",
-                "tools/plan/cli.ts",
-                "--stack",
-                "dev",
-                "--out",
-                path.join(dir, "out"),
-                "--config-dir",
-                path.join(dir, "config"),
-            ],
-            { cwd: repoRoot, encoding: "utf8" },
+    before(async () => {
+        const planned = await planEditedStack(
+            "dev",
+            (config) => (config["secure-llm-platform:images"] = { mirror: "ns/slp-mirror" }),
+            "slp-mirror-plan-",
         );
-        assert.equal(r.status, 0, r.stdout + r.stderr);
-        const out = path.join(dir, "out", "dev");
+        dir = planned.root;
+        const out = planned.out;
         text = [
             fs.readFileSync(path.join(out, "resources.json"), "utf8"),
             ...fs

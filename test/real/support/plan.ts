@@ -6,7 +6,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseAllDocuments } from "yaml";
+import { parse as parseYaml, parseAllDocuments, stringify } from "yaml";
+import { runPlanCli } from "../../support/plan-cli";
 import { repoRoot } from "./env";
 
 const planned = new Map<string, string>();
@@ -34,6 +35,36 @@ export function planStack(stack: string): string {
     const dir = path.join(out, stack);
     planned.set(stack, dir);
     return dir;
+}
+
+/**
+ * Plans `stack` with its shipped stack file changed by `edit` (the `config:` map, keys with the
+ * project prefix), through `--config-dir`, into a fresh scratch folder `root` (`<root>/out/<stack>`
+ * is the output; remove `root` when done). Throws with the CLI's output unless it exits 0.
+ */
+export async function planEditedStack(
+    stack: string,
+    edit: (config: Record<string, unknown>) => void,
+    prefix = "slp-plan-edited-",
+): Promise<{ root: string; out: string }> {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    const file = `Pulumi.${stack}.yaml`;
+    const doc = parseYaml(fs.readFileSync(path.join(repoRoot, file), "utf8"));
+    edit(doc.config);
+    fs.mkdirSync(path.join(root, "config"));
+    fs.writeFileSync(path.join(root, "config", file), stringify(doc));
+    const r = await runPlanCli([
+        "--stack",
+        stack,
+        "--out",
+        path.join(root, "out"),
+        "--config-dir",
+        path.join(root, "config"),
+    ]);
+    if (r.code !== 0) {
+        throw new Error(`plan of edited ${stack} exited ${r.code}:\n${r.out}`);
+    }
+    return { root, out: path.join(root, "out", stack) };
 }
 
 /** A Kubernetes object as the plan wrote it. */
