@@ -34,6 +34,27 @@ import { parse, stackRaw } from "../support/stacks";
 
 type Any = any;
 const secretKeys = ["secure-llm-platform:kubeconfig-onprem-fra"];
+
+/**
+ * Renders the whole platform of `cfg` under the mocks, the existing cluster's kubeconfig read from
+ * the Pulumi config as in a deployment, and returns what was recorded (secrets unwrapped).
+ */
+async function renderHybrid(cfg: () => ReturnType<typeof parse>): Promise<RecordedResource[]> {
+    resetRecords();
+    const pulumi = await import("@pulumi/pulumi");
+    pulumi.runtime.setAllConfig(
+        { "secure-llm-platform:kubeconfig-onprem-fra": "apiVersion: v1\nkind: Config" },
+        secretKeys,
+    );
+    const { deployPlatform, platformLookups } = await import("../../modules/platform");
+    const c = cfg();
+    deployPlatform(c, await platformLookups(c));
+    await settle();
+    return recordedResources().map((r) => ({
+        ...r,
+        inputs: unwrapSecrets(r.inputs) as Record<string, unknown>,
+    }));
+}
 const hybrid = () => parse(stackRaw("hybrid"), secretKeys);
 
 describe("hybrid: remote inference, pure", () => {
@@ -179,21 +200,7 @@ describe("hybrid: remote inference under mocks", () => {
     };
 
     before(async () => {
-        resetRecords();
-        // The existing cluster's kubeconfig is read from the Pulumi config, as in a deployment.
-        const pulumi = await import("@pulumi/pulumi");
-        pulumi.runtime.setAllConfig(
-            { "secure-llm-platform:kubeconfig-onprem-fra": "apiVersion: v1\nkind: Config" },
-            secretKeys,
-        );
-        const { deployPlatform, platformLookups } = await import("../../modules/platform");
-        const cfg = hybrid();
-        deployPlatform(cfg, await platformLookups(cfg));
-        await settle();
-        resources = recordedResources().map((r) => ({
-            ...r,
-            inputs: unwrapSecrets(r.inputs) as Record<string, unknown>,
-        }));
+        resources = await renderHybrid(hybrid);
     });
 
     it("OCI: a DRG, the CPE, an IPSec connection with static routes, the VCN attached and routed", () => {
@@ -433,23 +440,12 @@ describe("hybrid: the candidate guardrails tier of a calling cluster (Kubeflow o
             .map((r) => toManifest(r) as unknown as Record<string, unknown>);
 
     before(async () => {
-        resetRecords();
-        const pulumi = await import("@pulumi/pulumi");
-        pulumi.runtime.setAllConfig(
-            { "secure-llm-platform:kubeconfig-onprem-fra": "apiVersion: v1\nkind: Config" },
-            secretKeys,
-        );
-        const raw = stackRaw("hybrid");
-        const site = raw.clusters.find((c: Any) => c.name === "onprem-fra");
-        site.kubeflow = { enabled: true };
-        const { deployPlatform, platformLookups } = await import("../../modules/platform");
-        const cfg = parse(raw, secretKeys);
-        deployPlatform(cfg, await platformLookups(cfg));
-        await settle();
-        resources = recordedResources().map((r) => ({
-            ...r,
-            inputs: unwrapSecrets(r.inputs) as Record<string, unknown>,
-        }));
+        resources = await renderHybrid(() => {
+            const raw = stackRaw("hybrid");
+            const site = raw.clusters.find((c: Any) => c.name === "onprem-fra");
+            site.kubeflow = { enabled: true };
+            return parse(raw, secretKeys);
+        });
     });
 
     it("reaches the remote inference through its own sidecar with the shared uplink certificate, and counts as guardrails across clusters", () => {
