@@ -32,7 +32,7 @@ import {
     sandboxWebhookImage,
 } from "./constants/images";
 import { planBaseline } from "./k8s/baseline/plan";
-import { calicoInstallMode } from "./k8s/network/render-calico";
+import { clusterCalicoMode } from "./k8s/network/render-calico";
 
 /** One image of the stack. */
 export interface ManifestImage {
@@ -89,21 +89,13 @@ export function clusterChartImages(
     if (plan.installExternalSecrets) installed.add("external-secrets");
     if (plan.installCertManager) installed.add("cert-manager");
     if (c.layer.observability.enabled) installed.add("kube-prometheus-stack");
-    if (calicoMode(c) === "operator") installed.add("tigera-operator");
+    if (clusterCalicoMode(c) === "operator") installed.add("tigera-operator");
     const images = chartImageCatalog
         .filter((i) => installed.has(i.chart))
         .filter((i) => i.only !== "kataGpu" || c.capabilities.kataGpu)
         .map((i) => resolveChartImage(i, lock));
     return { images, uncatalogued: plan.installDcgmExporter ? ["dcgm-exporter"] : [] };
 }
-
-/** How a cluster gets Calico: the authored policy-only install, the tigera-operator, or none. */
-const calicoMode = (c: ClusterConfig) =>
-    calicoInstallMode({
-        target: c.target,
-        podNetworking: c.network?.podNetworking,
-        installCalico: c.layer.networkPolicy.installCalico,
-    });
 
 /**
  * The images the stack's clusters run, deduplicated by source reference: the enabled tiers'
@@ -183,7 +175,7 @@ export function stackImages(
             add(constant("modelLoaderImage"), modelLoaderImage, c.name);
             add(constant("sandboxWebhookImage"), sandboxWebhookImage, c.name);
         }
-        if (calicoMode(c) === "policy-only") {
+        if (clusterCalicoMode(c) === "policy-only") {
             // The authored install's upstream images: digests from the lock, like chart images.
             for (const img of Object.values(calicoImages)) {
                 const locked = lockedImage(img, lock);

@@ -12,7 +12,7 @@ import {
     tierNamespaces,
 } from "../../constants/namespaces";
 import { runtimeClasses } from "../../constants/scheduling";
-import { calicoInstallMode } from "../network/render-calico";
+import { clusterCalicoMode } from "../network/render-calico";
 
 /** The platform role of a namespace; also the value of its `namespace-role` label. */
 export type NamespaceRole = "tier" | "service" | "privileged" | "tenant";
@@ -123,11 +123,7 @@ export function planBaseline(cluster: ClusterConfig): BaselinePlan {
     // nodes have no host exporter). A preinstalled stack is assumed to bring its own.
     const installDcgmExporter = caps.gpu && owner === "oke-addon";
     const installCertManager = !addonNames.has("CertManager");
-    const calicoMode = calicoInstallMode({
-        target: cluster.target,
-        podNetworking: cluster.network?.podNetworking,
-        installCalico: layer.networkPolicy.installCalico,
-    });
+    const calicoMode = clusterCalicoMode(cluster);
     const installExternalSecrets = cfg.secrets.enabled;
 
     const kataRuntimeClasses = [

@@ -27,7 +27,7 @@ import {
 } from "./proxy";
 import { CalicoPolicyOnly } from "./calico-policy-only";
 import {
-    calicoInstallMode,
+    clusterCalicoMode,
     calicoOnOkeFlannelGap,
     renderCalicoEnterprise,
     tigeraOperatorValues,
@@ -85,11 +85,7 @@ export class NetworkSecurity extends pulumi.ComponentResource {
         const intent = this.intent;
         const net = args.cluster.layer.networkPolicy;
 
-        const calicoMode = calicoInstallMode({
-            target: args.cluster.target,
-            podNetworking: args.cluster.network?.podNetworking,
-            installCalico: net.installCalico,
-        });
+        const calicoMode = clusterCalicoMode(args.cluster);
         if (calicoMode === "policy-only") {
             // OKE VCN-native: Calico policy-only as OKE documents it (calico-policy-only.ts).
             new CalicoPolicyOnly(`${name}-calico`, {}, { parent: this });

@@ -5,6 +5,7 @@
  * (issue 13: policy-only on OKE VCN-native, calico-policy-only.ts; the tigera-operator elsewhere)
  * and the operator's Helm values.
  */
+import type { ClusterConfig } from "../../config";
 import { withChartImages } from "../../constants/chart-images";
 import { labels } from "../../constants/labels";
 import { okePorts } from "../../constants/ports";
@@ -128,6 +129,17 @@ export function calicoInstallMode(c: {
 }): CalicoInstallMode {
     if (!c.installCalico) return "none";
     return c.target === "oke" && c.podNetworking === "vcn-native" ? "policy-only" : "operator";
+}
+
+/** {@link calicoInstallMode} of a configured cluster. */
+export function clusterCalicoMode(
+    cluster: Pick<ClusterConfig, "target" | "network" | "layer">,
+): CalicoInstallMode {
+    return calicoInstallMode({
+        target: cluster.target,
+        podNetworking: cluster.network?.podNetworking,
+        installCalico: cluster.layer.networkPolicy.installCalico,
+    });
 }
 
 /**
