@@ -216,6 +216,21 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             await new Promise((r) => setTimeout(r, 100));
         }
     };
+    /**
+     * The audit-line count of a sidecar once it has stopped growing (no new line for 300 ms,
+     * at most 5 s): a snapshot taken while an earlier answer's access line is still on its way
+     * would count that line as this test's.
+     */
+    const quiet = async (which: string) => {
+        let n = audit(which).length;
+        for (let still = 0, i = 0; still < 3 && i < 50; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            const m = audit(which).length;
+            still = m === n ? still + 1 : 0;
+            n = m;
+        }
+        return n;
+    };
     const identity = (id: string, ns: string) => `CN=${id}.${ns}.svc.cluster.local`;
     const ids = {
         gateway: identity("gateway", "llm-gateway"),
@@ -223,12 +238,10 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
     };
 
     it("every hop is mTLS: each sidecar logs the verified identity of its one caller", async () => {
-        const since = Object.fromEntries(
-            ["guardrails", "inference", "analyzer", "anonymizer", "jailbreak"].map((w) => [
-                w,
-                audit(w).length,
-            ]),
-        );
+        const since: Record<string, number> = {};
+        for (const w of ["guardrails", "inference", "analyzer", "anonymizer", "jailbreak"]) {
+            since[w] = await quiet(w);
+        }
         stack.inference.mode = { kind: "answer", text: "Mail john.smith@example.com today." };
         const r = await ask("Who handles billing? ident-hops-5120");
         assert.equal(r.status, 200, r.text);
@@ -318,7 +331,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             stack.servers.guardrails!.log().split('"guardrails.decision"').length;
         const decisionsBefore = decisions();
         for (const [w, host, , wrong] of hops) {
-            const since = audit(w).length;
+            const since = await quiet(w);
             const call = (client?: Issued) =>
                 tlsRequest({
                     port: stack.ports[w]!,
@@ -509,7 +522,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         const objs = stack.rendered.objects;
         const body = { messages: [{ role: "user", content: "hello" }] };
         const auth = { authorization: `Bearer ${keyA}` };
-        const seen0 = audit("guardrails").length;
+        const seen0 = await quiet("guardrails");
         // No client certificate, and one of another CA: nginx answers 400 itself.
         await paced();
         const none = await toGateway("POST", "/v1/chat/completions", body, auth, null);
