@@ -26,6 +26,7 @@ import {
     standinAccessArgs,
     startObjectStore,
 } from "../test/real/loader/standin";
+import { ensureApt } from "../test/real/support/install";
 import { compiledLoader, generateFile, load, median } from "./model-vault";
 
 const MiB = 1024 * 1024;
@@ -37,19 +38,53 @@ function arg(name: string, fallback: string): string {
     return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 }
 
-/** Runs a child asynchronously (the stand-in serves from this process); resolves its wall time. */
-function timedChild(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * One run: wall seconds, the child's CPU seconds and peak RSS in MiB (GNU time), and this
+ * process's CPU seconds (the stand-in's).
+ */
+interface ColdRun {
+    readonly wall: number;
+    readonly cpu: number;
+    readonly rssMiB: number;
+    readonly standinCpu: number;
+}
+
+/** Runs a child asynchronously under GNU time (the stand-in serves from this process). */
+function timedChild(args: string[], env: NodeJS.ProcessEnv): Promise<ColdRun> {
+    const report = path.join(os.tmpdir(), `mv-cold-time-${process.pid}`);
     return new Promise((resolve, reject) => {
         const t0 = process.hrtime.bigint();
-        const c = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+        const u0 = process.cpuUsage();
+        const c = spawn(
+            "/usr/bin/time",
+            ["-o", report, "-f", "%U %S %M", process.execPath, ...args],
+            {
+                env,
+                stdio: ["ignore", "ignore", "pipe"],
+            },
+        );
         let err = "";
         c.stderr.on("data", (d) => (err += d));
         c.on("error", reject);
-        c.on("close", (code) =>
-            code === 0
-                ? resolve(Number(process.hrtime.bigint() - t0) / 1e9)
-                : reject(new Error(`${args.join(" ")} exited ${code}: ${err}`)),
-        );
+        c.on("close", (code) => {
+            const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+            const u = process.cpuUsage(u0);
+            if (code !== 0) return reject(new Error(`${args.join(" ")} exited ${code}: ${err}`));
+            const [user, sys, kib] = fs
+                .readFileSync(report, "utf8")
+                .trim()
+                .split("\n")
+                .pop()!
+                .split(" ")
+                .map(Number);
+            fs.rmSync(report, { force: true });
+            resolve({
+                wall,
+                cpu: user + sys,
+                rssMiB: kib / 1024,
+                standinCpu: (u.user + u.system) / 1e6,
+            });
+        });
     });
 }
 
@@ -87,6 +122,7 @@ async function main(): Promise<void> {
     const rate = Number(arg("--mibps-per-connection", "48")) * MiB;
     const connections = arg("--connections", "8");
     const segment = 4 * MiB;
+    ensureApt(["time"]);
     compiledLoader();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "model-vault-cold-"));
     const shm = fs.mkdtempSync(
@@ -132,7 +168,7 @@ async function main(): Promise<void> {
         };
         walk("");
         const out = path.join(shm, "out");
-        const runs: Record<string, () => Promise<number>> = {
+        const runs: Record<string, () => Promise<ColdRun>> = {
             "download only": () =>
                 timedChild(
                     [
@@ -165,7 +201,7 @@ async function main(): Promise<void> {
                 ),
         };
         const names = Object.keys(runs);
-        const times = new Map<string, number[]>(names.map((n) => [n, []]));
+        const times = new Map<string, ColdRun[]>(names.map((n) => [n, []]));
         const loads: string[] = [];
         console.log(
             `cold start: ${sizeMiB} MiB model, stand-in throttled to ${(rate / MiB).toFixed(0)} MiB/s per connection, ` +
@@ -185,11 +221,18 @@ async function main(): Promise<void> {
         console.log(
             `\nmedians of ${rounds} interleaved rounds (load at the start of each: ${loads.join(" | ")})\n`,
         );
-        console.log("| run | wall s | MiB/s |");
-        console.log("|---|---|---|");
-        const med = names.map((n) => median(times.get(n)!));
+        console.log(
+            "| run | wall s | MiB/s | loader CPU s | loader peak RSS MiB | stand-in CPU s |",
+        );
+        console.log("|---|---|---|---|---|---|");
+        const of = (n: string, k: keyof ColdRun) => median(times.get(n)!.map((t) => t[k]));
+        const med = names.map((n) => of(n, "wall"));
         names.forEach((n, i) =>
-            console.log(`| ${n} | ${med[i].toFixed(2)} | ${(sizeMiB / med[i]).toFixed(0)} |`),
+            console.log(
+                `| ${n} | ${med[i].toFixed(2)} | ${(sizeMiB / med[i]).toFixed(0)} | ` +
+                    `${of(n, "cpu").toFixed(2)} | ${of(n, "rssMiB").toFixed(0)} | ` +
+                    `${of(n, "standinCpu").toFixed(2)} |`,
+            ),
         );
         const slower = Math.max(med[0], med[1]);
         console.log(

@@ -53,6 +53,12 @@ export interface RunnerInit {
     readonly segmentChunks: number;
     /** Segment buffers a runner keeps (one per task it has in flight). */
     readonly segmentBuffers: number;
+    /**
+     * Ranged GETs a runner has in flight at most. A task beyond them (the host hands a runner
+     * one more task than this) signs its request and waits for a GET to finish, so the
+     * connection is busy again while the finished segment is decrypted.
+     */
+    readonly fetchSlots: number;
     readonly files: readonly RunnerFile[];
     readonly retry: RetryPolicy;
 }
@@ -126,6 +132,12 @@ export interface RunnerHost {
     sign(url: string, headers: Record<string, string>): Promise<Record<string, string>>;
     /** Bytes `[start, start + length)` of a file's object, for {@link TaskSource} `host`. */
     fetch(file: number, start: number, length: number, objectSize: number): Promise<Uint8Array>;
+    /**
+     * Frees dead buffers now (a minor GC), where the thread can. Node allocates every cipher
+     * output and every socket read, and V8 collects them only once about 30 MiB of them have
+     * piled up per thread; the runner asks every 4 MiB received or decrypted instead.
+     */
+    collect?(): void;
 }
 
 /** A chunk runner: runs tasks under one key. */
@@ -229,6 +241,37 @@ export function createChunkRunner(
     };
 
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // Bytes received or decrypted between two host.collect() calls. Measured on a 512 MiB
+    // model (2 threads): local decrypt peak RSS 145 MiB without collecting, 89-97 MiB at
+    // 4-8 MiB; from Object Storage 218 MiB without, 164-175 MiB at 4 MiB, CPU unchanged.
+    const collectEvery = 4 * 1024 * 1024;
+    let sinceCollect = 0;
+    /** Counts bytes received or processed; asks the host to collect every `collectEvery`. */
+    const processed = (n: number) => {
+        sinceCollect += n;
+        if (sinceCollect >= collectEvery && host.collect) {
+            sinceCollect = 0;
+            host.collect();
+        }
+    };
+    /** Lets pending I/O run (a GET that can start, a response's bytes) between records. */
+    const yieldToIo = () => new Promise((r) => setImmediate(r));
+
+    /** At most `init.fetchSlots` ranged GETs at once; waiters are served in arrival order. */
+    let fetching = 0;
+    const slotWaiters: (() => void)[] = [];
+    const takeSlot = async (): Promise<void> => {
+        if (fetching < Math.max(1, init.fetchSlots)) {
+            fetching++;
+            return;
+        }
+        await new Promise<void>((r) => slotWaiters.push(r));
+    };
+    const giveSlot = () => {
+        const next = slotWaiters.shift();
+        if (next) next();
+        else fetching--;
+    };
 
     /** One ranged GET into `dest`; throws a {@link Failure}, retryable or not. */
     const getOnce = async (
@@ -245,7 +288,28 @@ export function createChunkRunner(
         });
         const secure = src.url.startsWith("https:");
         const mod = secure ? https : http;
-        await new Promise<void>((resolve, reject) => {
+        await takeSlot();
+        try {
+            await get(f, src, start, dest, length, counters, chunk, headers, mod, secure);
+        } finally {
+            giveSlot();
+        }
+    };
+
+    /** The GET itself, on a slot, with headers signed for it. */
+    const get = (
+        f: RunnerFile,
+        src: { url: string; objectSize: number },
+        start: number,
+        dest: Buffer,
+        length: number,
+        counters: { fetched: number },
+        chunk: number,
+        headers: Record<string, string>,
+        mod: typeof https | typeof http,
+        secure: boolean,
+    ): Promise<void> =>
+        new Promise<void>((resolve, reject) => {
             const r = mod.request(
                 src.url,
                 {
@@ -336,6 +400,7 @@ export function createChunkRunner(
                         c.copy(dest, got);
                         got += c.length;
                         counters.fetched += c.length;
+                        processed(c.length);
                     });
                     res.on("end", () =>
                         got === length
@@ -368,7 +433,6 @@ export function createChunkRunner(
             );
             r.end();
         });
-    };
 
     /** Reads `[start, start + length)` of a task's source into `dest`, retrying network failures. */
     const fill = async (
@@ -391,7 +455,8 @@ export function createChunkRunner(
             return;
         }
         if (src.kind === "host") {
-            const b = await host.fetch(task.file, start, length, src.objectSize);
+            await takeSlot();
+            const b = await host.fetch(task.file, start, length, src.objectSize).finally(giveSlot);
             if (b.length < length) throw truncated(start + b.length);
             dest.set(b.subarray(0, length), 0);
             counters.fetched += length;
@@ -543,6 +608,8 @@ export function createChunkRunner(
                 let length = head;
                 for (let i = s; i < s + n; i++) length += plainLen(f, i) + TAG;
                 await fill(f, task, HEADER - head + s * recMax, seg, length, counters, truncated);
+                // Remote: let the next GET go out (its nextTick) before this thread decrypts.
+                if (task.source.kind !== "fd") await yieldToIo();
                 if (head > 0) {
                     const mismatch = describeHeader(f, seg.subarray(0, HEADER));
                     if (mismatch) throw new Failure("tamper", mismatch, 0);
@@ -558,6 +625,7 @@ export function createChunkRunner(
                     if (plainHash) for (const b of plain) plainHash.update(b);
                     if (task.out !== undefined) writeAll(task.out, plain, i * chunkSize);
                     total += recLen - TAG;
+                    processed(recLen);
                 }
             }
         } finally {
@@ -634,6 +702,7 @@ export function createChunkRunner(
                     else for (const b of out) recOff += b.copy(records!, recOff);
                     off += len;
                     total += len;
+                    processed(len);
                 }
             }
         } finally {

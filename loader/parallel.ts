@@ -4,6 +4,7 @@
  * there is one implementation, no extra file to ship, and no TypeScript loader in any worker.
  */
 import * as os from "os";
+import * as v8 from "v8";
 import { Worker } from "worker_threads";
 
 import {
@@ -74,8 +75,13 @@ export function threadsFor(totalBytes: number, opts: EngineOptions): number {
 export interface RunShape {
     readonly threads: number;
     readonly segmentChunks: number;
-    /** Tasks in flight per thread. */
+    /** Reads or ranged GETs in flight per thread. */
     readonly depth: number;
+    /**
+     * Tasks handed to a thread at once: `depth`, plus one on a remote source, which waits
+     * (signed) for a GET slot while the thread decrypts, so no connection idles meanwhile.
+     */
+    readonly tasks: number;
 }
 
 /** Segments and depth for a chunk size, with the buffers bounded by a fixed budget. */
@@ -94,7 +100,9 @@ export function runShape(
     const segBytes = segmentChunks * (chunkSize + 16);
     const wanted = remote ? Math.ceil((opts.connections ?? DEFAULT_CONNECTIONS) / lanes) : 2;
     const fits = Math.max(1, Math.floor(SEGMENT_BUDGET_BYTES / (lanes * segBytes)));
-    return { threads, segmentChunks, depth: Math.max(1, Math.min(wanted, fits)) };
+    // One segment buffer per task: the queued remote task only when the budget has room.
+    const tasks = Math.min(wanted + (remote ? 1 : 0), fits);
+    return { threads, segmentChunks, depth: Math.min(wanted, tasks), tasks };
 }
 
 interface HostCall {
@@ -126,9 +134,13 @@ const call = (m) =>
         calls.set(callId, { resolve, reject });
         parentPort.postMessage({ ...m, callId });
     });
+// A minor GC on request (RunnerHost.collect): the pool set --expose-gc before starting this
+// thread, so its context has gc. Without it the runner simply never collects early.
+const minorGc = typeof globalThis.gc === "function" ? globalThis.gc : undefined;
 const host = {
     sign: (url, headers) => call({ type: "sign", url, headers }),
     fetch: (file, start, length, objectSize) => call({ type: "fetch", file, start, length, objectSize }),
+    collect: minorGc ? () => minorGc({ type: "minor" }) : undefined,
 };
 parentPort.on("message", async (m) => {
     if (m.type === "reply") {
@@ -177,6 +189,9 @@ export class ChunkPool {
     constructor(threads: number) {
         this.threads = threads;
         if (threads === 0) return;
+        // Process-wide and never unset (threads start concurrently): contexts created from now
+        // on get a `gc` function, which the workers use for RunnerHost.collect.
+        v8.setFlagsFromString("--expose-gc");
         const source = workerSource();
         for (let i = 0; i < threads; i++) {
             const w = new Worker(source, {

@@ -199,7 +199,8 @@ export async function encryptModel(
             chunkSize,
             piece: opts.pieceBytes ?? DEFAULT_PIECE_BYTES,
             segmentChunks: shape.segmentChunks,
-            segmentBuffers: shape.depth + 1,
+            segmentBuffers: shape.tasks,
+            fetchSlots: shape.depth,
             files: runnerFiles(listed, modelId, version),
             retry: opts.retry ?? DEFAULT_RETRY,
         },
@@ -514,7 +515,8 @@ export async function decryptModel(
             chunkSize: manifest.chunkSize,
             piece: opts.pieceBytes ?? DEFAULT_PIECE_BYTES,
             segmentChunks: shape.segmentChunks,
-            segmentBuffers: shape.depth + 1,
+            segmentBuffers: shape.tasks,
+            fetchSlots: shape.depth,
             files: runnerFiles(manifest.files, manifest.modelId, version),
             retry: opts.retry ?? DEFAULT_RETRY,
         },
@@ -653,7 +655,7 @@ export async function decryptModel(
     };
 
     try {
-        const limit = Math.max(shape.threads, 1) * shape.depth;
+        const limit = Math.max(shape.threads, 1) * shape.tasks;
         await runTasks(pool, limit, next, done, () => failures.length > 0);
         if (failures.length > 0) throw firstFailure(failures);
         for (const { tmp, final } of temps) {

@@ -95,6 +95,7 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
             piece: 96,
             segmentChunks: 3,
             segmentBuffers: 2,
+            fetchSlots: 1,
             files: [
                 {
                     path: "w.bin",
@@ -178,9 +179,11 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
     it("keeps the segment buffers in flight within a fixed budget whatever the chunk size", () => {
         const MiB = 1024 * 1024;
         const small = runShape(MiB, 16 * 1024 * MiB, true, { workers: 2 });
-        assert.deepStrictEqual(small, { threads: 2, segmentChunks: 4, depth: 4 });
+        // 8 connections over 2 threads: 4 GETs each, and one more task queued behind them.
+        assert.deepStrictEqual(small, { threads: 2, segmentChunks: 4, depth: 4, tasks: 5 });
         const huge = runShape(64 * MiB, 16 * 1024 * MiB, true, { workers: 2 });
-        assert.deepStrictEqual(huge, { threads: 2, segmentChunks: 1, depth: 1 });
+        // 64 MiB chunks: one segment buffer per thread fits the budget, so nothing is queued.
+        assert.deepStrictEqual(huge, { threads: 2, segmentChunks: 1, depth: 1, tasks: 1 });
         const local = runShape(MiB, 16 * 1024 * MiB, false, { workers: 4 });
         assert.strictEqual(local.depth, 2);
     });

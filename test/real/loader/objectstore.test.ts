@@ -155,6 +155,9 @@ describe("model-vault reads Object Storage with ranged GETs (HTTPS stand-in)", f
             s.stats.maxConcurrentConnections > 1,
             `connections: ${s.stats.maxConcurrentConnections}`,
         );
+        // --connections 4 over 2 threads: each thread keeps 2 GETs in flight and a third task
+        // queued behind them, never a third GET.
+        assert.strictEqual(s.stats.maxConcurrentGets, 4, "ranged GETs in flight at most");
         assert.match(
             r.stderr,
             /model-vault: decrypted [\d.]+ \w+ of [\d.]+ MiB \(\d+%\), [\d.]+ \w+\/s, ETA \S+/,
