@@ -103,16 +103,48 @@ process.on("exit", () => {
     }
 });
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
+/** Ports {@link freePort} handed out in this process: never handed out twice. */
+const issuedPorts = new Set<number>();
+
+/** The first port of the kernel's ephemeral range (the local ports of outgoing connections). */
+function ephemeralLow(): number {
+    try {
+        const low = Number(
+            fs
+                .readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8")
+                .trim()
+                .split(/\s+/)[0],
+        );
+        return Number.isInteger(low) && low > 11000 ? low : 32768;
+    } catch {
+        return 32768;
+    }
+}
+
+function canBind(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
         const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address() as net.AddressInfo;
-            srv.close(() => resolve(port));
-        });
+        srv.once("error", () => resolve(false));
+        srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
     });
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts. It is taken
+ * below the ephemeral range: a port of that range (what `listen(0)` picks) can become the local
+ * port of any outgoing connection between this call and the server's bind (seen: nginx failing
+ * with EADDRINUSE), a port below it only by another explicit bind.
+ */
+export async function freePort(): Promise<number> {
+    const low = 10000;
+    const high = ephemeralLow() - 1;
+    for (let i = 0; i < 500; i++) {
+        const port = low + Math.floor(Math.random() * (high - low + 1));
+        if (issuedPorts.has(port) || !(await canBind(port))) continue;
+        issuedPorts.add(port);
+        return port;
+    }
+    throw new Error(`no free TCP port on 127.0.0.1 between ${low} and ${high}`);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
