@@ -1,6 +1,6 @@
 /** The deploy planner and its inputs (pure); the end-to-end runs are in test/real/deploy. */
 import { strict as assert } from "assert";
-import { parseDeployArgs, pulumiEnv } from "../../tools/deploy/cli";
+import { localProcesses, parseDeployArgs, pulumiEnv } from "../../tools/deploy/cli";
 import { DeployPlanError, planDeploy, providerUrn } from "../../tools/deploy/plan";
 import { sshDestination } from "../../tools/deploy/run";
 import { parse as parseStack, repoRoot, stackRaw } from "../support/stacks";
@@ -86,5 +86,17 @@ describe("deploy planner (pure)", () => {
         assert.deepEqual(pulumiEnv({ OCI_CONFIG_FILE: "/tmp/oci/config" }, "/home/u"), {
             OCI_CLI_CONFIG_FILE: "/home/u/.oci/config",
         });
+    });
+});
+
+describe("deploy: local child processes", () => {
+    it("keeps a UTF-8 character whole when the child writes it in two pieces", async () => {
+        // "é" is 0xc3 0xa9: the child flushes the first byte, waits, then writes the second.
+        const script =
+            "process.stdout.write(Buffer.from([0x61, 0xc3]), () => setTimeout(() => " +
+            "process.stdout.write(Buffer.from([0xa9, 0x62])), 50))";
+        const r = await localProcesses.run(process.execPath, ["-e", script]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "aéb");
     });
 });

@@ -178,8 +178,11 @@ export const localProcesses: Processes = {
             const child = spawn(command, [...args], { stdio: ["ignore", "pipe", "pipe"] });
             let stdout = "";
             let stderr = "";
-            child.stdout.on("data", (d) => (stdout += d));
-            child.stderr.on("data", (d) => (stderr += d));
+            // Decoded by the streams, so a UTF-8 character split across two chunks stays whole.
+            child.stdout.setEncoding("utf8");
+            child.stderr.setEncoding("utf8");
+            child.stdout.on("data", (d: string) => (stdout += d));
+            child.stderr.on("data", (d: string) => (stderr += d));
             child.on("error", (e) =>
                 resolve({ code: 127, stdout, stderr: `${command}: ${e.message}` }),
             );
