@@ -134,7 +134,14 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
         res.end(body);
     };
 
-    const send = async (res: http.ServerResponse, file: string, start: number, end: number) => {
+    /** Sends bytes `start..end` of `file`; `written` runs once the last of them is handed on. */
+    const send = async (
+        res: http.ServerResponse,
+        file: string,
+        start: number,
+        end: number,
+        written: () => void,
+    ) => {
         const rate = opts.bytesPerSecondPerConnection;
         const fd = fs.openSync(file, "r");
         try {
@@ -153,11 +160,11 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
                     due = at + (n / rate) * 1000;
                     if (at > now) await sleep(at - now);
                 }
-                if (!res.write(n === buf.length ? buf : buf.subarray(0, n))) {
-                    await new Promise((r) => res.once("drain", r));
-                }
+                const flushed = res.write(n === buf.length ? buf : buf.subarray(0, n));
                 stats.bytesSent += n;
                 off += n;
+                if (off > end) written();
+                if (!flushed) await new Promise((r) => res.once("drain", r));
             }
         } finally {
             fs.closeSync(fd);
@@ -252,11 +259,18 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
         if (status === 206) headers["content-range"] = `bytes ${start}-${end}/${size}`;
         res.writeHead(status, headers);
         if (req.method === "HEAD") return res.end();
-        if (status === 206) {
+        // A ranged GET is in flight from its arrival until its last byte is written (the client
+        // cannot have that byte, and start its next GET on the connection slot, any earlier).
+        let inFlight = status === 206;
+        const done = () => {
+            if (inFlight) gets--;
+            inFlight = false;
+        };
+        if (inFlight) {
             stats.maxConcurrentGets = Math.max(stats.maxConcurrentGets, ++gets);
-            res.once("close", () => gets--);
+            res.once("close", done);
         }
-        send(res, file, start, end).catch(() => res.destroy());
+        send(res, file, start, end, done).catch(() => res.destroy());
     };
 
     const server = opts.tls
