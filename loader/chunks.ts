@@ -254,7 +254,7 @@ export function createChunkRunner(
             host.collect();
         }
     };
-    /** Lets pending I/O run (a GET that can start, a response's bytes) between records. */
+    /** Lets pending I/O run (the request of a GET that just got a slot) before a decrypt. */
     const yieldToIo = () => new Promise((r) => setImmediate(r));
 
     /** At most `init.fetchSlots` ranged GETs at once; waiters are served in arrival order. */
@@ -283,13 +283,16 @@ export function createChunkRunner(
         counters: { fetched: number },
         chunk: number,
     ): Promise<void> => {
-        const headers = await host.sign(src.url, {
-            range: `bytes=${start}-${start + length - 1}`,
-        });
+        // Signed before waiting for a slot, so the request goes out the moment one is free;
+        // signed again if the wait was long (OCI refuses a request whose date is 5 min off).
+        const sign = () => host.sign(src.url, { range: `bytes=${start}-${start + length - 1}` });
+        let headers = await sign();
+        const signedAt = Date.now();
         const secure = src.url.startsWith("https:");
         const mod = secure ? https : http;
         await takeSlot();
         try {
+            if (Date.now() - signedAt > 60_000) headers = await sign();
             await get(f, src, start, dest, length, counters, chunk, headers, mod, secure);
         } finally {
             giveSlot();
