@@ -220,6 +220,13 @@ export function createChunkRunner(
     const release = (b: Buffer) => {
         if (free.length < init.segmentBuffers) free.push(b);
     };
+    // A record buffer holds one chunk record (or an object header) of a streamed GET.
+    const freeRecords: Buffer[] = [];
+    const acquireRecord = (): Buffer =>
+        freeRecords.pop() ?? Buffer.allocUnsafeSlow(Math.max(HEADER, recMax));
+    const releaseRecord = (b: Buffer) => {
+        if (freeRecords.length < init.segmentBuffers) freeRecords.push(b);
+    };
 
     /** Writes every byte of `bufs` at `position` (positional writes may be partial). */
     const writeAll = (fd: number, bufs: Buffer[], position: number) => {
@@ -254,8 +261,6 @@ export function createChunkRunner(
             host.collect();
         }
     };
-    /** Lets pending I/O run (the request of a GET that just got a slot) before a decrypt. */
-    const yieldToIo = () => new Promise((r) => setImmediate(r));
 
     /** At most `init.fetchSlots` ranged GETs at once; waiters are served in arrival order. */
     let fetching = 0;
@@ -273,15 +278,21 @@ export function createChunkRunner(
         else fetching--;
     };
 
-    /** One ranged GET into `dest`; throws a {@link Failure}, retryable or not. */
+    /**
+     * Receives a GET's bytes in order: `c` starts `got` bytes into the range. It may throw a
+     * {@link Failure}, which ends the GET (not retried unless the failure says so).
+     */
+    type Sink = (c: Buffer, got: number) => void;
+
+    /** One ranged GET, its bytes to `sink`; throws a {@link Failure}, retryable or not. */
     const getOnce = async (
         f: RunnerFile,
         src: { url: string; objectSize: number },
         start: number,
-        dest: Buffer,
         length: number,
         counters: { fetched: number },
         chunk: number,
+        sink: Sink,
     ): Promise<void> => {
         // Signed before waiting for a slot, so the request goes out the moment one is free;
         // signed again if the wait was long (OCI refuses a request whose date is 5 min off).
@@ -293,7 +304,7 @@ export function createChunkRunner(
         await takeSlot();
         try {
             if (Date.now() - signedAt > 60_000) headers = await sign();
-            await get(f, src, start, dest, length, counters, chunk, headers, mod, secure);
+            await get(f, src, start, length, counters, chunk, sink, headers, mod, secure);
         } finally {
             giveSlot();
         }
@@ -304,10 +315,10 @@ export function createChunkRunner(
         f: RunnerFile,
         src: { url: string; objectSize: number },
         start: number,
-        dest: Buffer,
         length: number,
         counters: { fetched: number },
         chunk: number,
+        sink: Sink,
         headers: Record<string, string>,
         mod: typeof https | typeof http,
         secure: boolean,
@@ -400,10 +411,19 @@ export function createChunkRunner(
                             );
                             return;
                         }
-                        c.copy(dest, got);
-                        got += c.length;
                         counters.fetched += c.length;
                         processed(c.length);
+                        try {
+                            sink(c, got);
+                        } catch (e) {
+                            fail(
+                                e instanceof Failure
+                                    ? e
+                                    : new Failure("storage", (e as Error).message, chunk),
+                            );
+                            return;
+                        }
+                        got += c.length;
                     });
                     res.on("end", () =>
                         got === length
@@ -465,21 +485,32 @@ export function createChunkRunner(
             counters.fetched += length;
             return;
         }
+        await withRetries(task.first, counters, () =>
+            getOnce(f, src, start, length, counters, task.first, (c, got) => c.copy(dest, got)),
+        );
+    };
+
+    /** Runs `attempt` until it succeeds, retrying retryable failures with back-off. */
+    const withRetries = async (
+        chunk: number,
+        counters: { retries: number },
+        attempt: () => Promise<void>,
+    ): Promise<void> => {
         const policy = init.retry;
-        for (let attempt = 1; ; attempt++) {
+        for (let n = 1; ; n++) {
             try {
-                await getOnce(f, src, start, dest, length, counters, task.first);
+                await attempt();
                 return;
             } catch (e) {
                 const failure =
                     e instanceof Failure
                         ? e
-                        : new Failure("storage", String((e as Error).message), task.first);
-                if (!failure.retryable || attempt >= policy.attempts) {
+                        : new Failure("storage", String((e as Error).message), chunk);
+                if (!failure.retryable || n >= policy.attempts) {
                     if (failure.retryable) {
                         throw new Failure(
                             "storage",
-                            `${failure.message} (gave up after ${attempt} attempts)`,
+                            `${failure.message} (gave up after ${n} attempts)`,
                             failure.chunk,
                         );
                     }
@@ -488,7 +519,7 @@ export function createChunkRunner(
                 counters.retries++;
                 const backoff = Math.min(
                     policy.maxDelayMs,
-                    policy.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2),
+                    policy.baseDelayMs * 2 ** (n - 1) * (0.5 + Math.random() / 2),
                 );
                 await sleep(Math.min(policy.maxDelayMs, Math.max(backoff, failure.retryAfterMs)));
             }
@@ -602,37 +633,85 @@ export function createChunkRunner(
         const digests = wholeFile ? undefined : Buffer.alloc(task.count * 32);
         const end = task.first + task.count;
         let total = 0;
-        const seg = acquire(segBytes);
-        try {
-            for (let s = task.first; s < end; s += init.segmentChunks) {
-                const n = Math.min(init.segmentChunks, end - s);
-                // The first segment of a file also reads the header, in the same read or GET.
-                const head = s === 0 ? HEADER : 0;
-                let length = head;
-                for (let i = s; i < s + n; i++) length += plainLen(f, i) + TAG;
-                await fill(f, task, HEADER - head + s * recMax, seg, length, counters, truncated);
-                // Remote: let the next GET go out (its nextTick) before this thread decrypts.
-                if (task.source.kind !== "fd") await yieldToIo();
-                if (head > 0) {
-                    const mismatch = describeHeader(f, seg.subarray(0, HEADER));
-                    if (mismatch) throw new Failure("tamper", mismatch, 0);
+        /** Verifies record `i` and only then writes its plaintext; returns its plaintext bytes. */
+        const verified = (i: number, rec: Buffer): number => {
+            const h = digests ? nodeCrypto.createHash("sha256") : undefined;
+            const plain = openRecord(f, i, rec, h);
+            if (h) h.digest().copy(digests!, (i - task.first) * 32);
+            if (plainHash) for (const b of plain) plainHash.update(b);
+            if (task.out !== undefined) writeAll(task.out, plain, i * chunkSize);
+            processed(rec.length);
+            return rec.length - TAG;
+        };
+        const checkHeader = (got: Buffer) => {
+            const mismatch = describeHeader(f, got);
+            if (mismatch) throw new Failure("tamper", mismatch, 0);
+        };
+        const src = task.source;
+        if (src.kind === "http") {
+            // Streamed: each unit (the object header on a file's first segment, then each
+            // record) is verified the moment its last byte arrives, in a buffer of one record, so
+            // a GET in flight holds one record, not its whole segment.
+            const unit = acquireRecord();
+            try {
+                for (let s = task.first; s < end; s += init.segmentChunks) {
+                    const n = Math.min(init.segmentChunks, end - s);
+                    let k = s === 0 ? -1 : 0; // -1: the header
+                    let have = 0;
+                    const unitLen = () => (k < 0 ? HEADER : plainLen(f, s + k) + TAG);
+                    const unitStart = () => (k < 0 ? 0 : HEADER + (s + k) * recMax);
+                    const stop = HEADER + (s + n - 1) * recMax + plainLen(f, s + n - 1) + TAG;
+                    const feed = (c: Buffer) => {
+                        for (let o = 0; o < c.length; ) {
+                            const take = Math.min(c.length - o, unitLen() - have);
+                            c.copy(unit, have, o, o + take);
+                            have += take;
+                            o += take;
+                            if (have < unitLen()) continue;
+                            if (k < 0) checkHeader(unit.subarray(0, HEADER));
+                            else total += verified(s + k, unit.subarray(0, have));
+                            k++;
+                            have = 0;
+                        }
+                    };
+                    // A retry asks again from the first unit not yet verified.
+                    await withRetries(s, counters, () => {
+                        have = 0;
+                        const from = unitStart();
+                        return getOnce(f, src, from, stop - from, counters, s, feed);
+                    });
                 }
-                for (let k = 0, off = head; k < n; k++) {
-                    const i = s + k;
-                    const recLen = plainLen(f, i) + TAG;
-                    const rec = seg.subarray(off, off + recLen);
-                    off += recLen;
-                    const h = digests ? nodeCrypto.createHash("sha256") : undefined;
-                    const plain = openRecord(f, i, rec, h);
-                    if (h) h.digest().copy(digests!, (i - task.first) * 32);
-                    if (plainHash) for (const b of plain) plainHash.update(b);
-                    if (task.out !== undefined) writeAll(task.out, plain, i * chunkSize);
-                    total += recLen - TAG;
-                    processed(recLen);
-                }
+            } finally {
+                releaseRecord(unit);
             }
-        } finally {
-            release(seg);
+        } else {
+            const seg = acquire(segBytes);
+            try {
+                for (let s = task.first; s < end; s += init.segmentChunks) {
+                    const n = Math.min(init.segmentChunks, end - s);
+                    // The first segment of a file also reads the header, in the same read.
+                    const head = s === 0 ? HEADER : 0;
+                    let length = head;
+                    for (let i = s; i < s + n; i++) length += plainLen(f, i) + TAG;
+                    await fill(
+                        f,
+                        task,
+                        HEADER - head + s * recMax,
+                        seg,
+                        length,
+                        counters,
+                        truncated,
+                    );
+                    if (head > 0) checkHeader(seg.subarray(0, HEADER));
+                    for (let k = 0, off = head; k < n; k++) {
+                        const recLen = plainLen(f, s + k) + TAG;
+                        total += verified(s + k, seg.subarray(off, off + recLen));
+                        off += recLen;
+                    }
+                }
+            } finally {
+                release(seg);
+            }
         }
         if (wholeFile && task.source.kind === "fd") {
             const size = fs.fstatSync(task.source.fd).size;
@@ -758,8 +837,9 @@ export function createChunkRunner(
         },
         close(): void {
             key = undefined;
-            for (const b of free) b.fill(0);
+            for (const b of [...free, ...freeRecords]) b.fill(0);
             free.length = 0;
+            freeRecords.length = 0;
             agents.https.destroy();
             agents.http.destroy();
         },

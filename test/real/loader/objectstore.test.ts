@@ -165,6 +165,25 @@ describe("model-vault reads Object Storage with ranged GETs (HTTPS stand-in)", f
         assert.match(r.stdout, /GETs retried/);
     });
 
+    it("resumes an answer cut off mid-segment at the first record it has not verified", async () => {
+        const s = await serve({ bytesPerSecondPerConnection: 2 * 1024 * 1024, cutEvery: 3 });
+        const out = path.join(dir, "out-cut");
+        const r = await decrypt(s, out);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.deepStrictEqual(tree(out), sums);
+        assert.ok(s.stats.cutGets > 0, "the stand-in cut answers short");
+        // 64 KiB chunks, 256 KiB segments: records start at 64 + i * (65536 + 16), segments at
+        // every 4th. A GET from a record inside a segment is a resumption: it asks only for what
+        // was not verified yet (a cut after half a segment leaves two records verified).
+        const record = 65536 + 16;
+        const resumed = s.stats.ranges.filter(
+            (g) =>
+                g.start > 0 && (g.start - 64) % record === 0 && ((g.start - 64) / record) % 4 !== 0,
+        );
+        assert.ok(resumed.length > 0, JSON.stringify(s.stats.ranges.slice(0, 12)));
+        assert.match(r.stdout, /[1-9]\d* GETs retried/);
+    });
+
     it("retries 429 throttling answers", async () => {
         const s = await serve({ failEvery: 3, failStatus: 429 });
         const out = path.join(dir, "out-429");
@@ -190,6 +209,39 @@ describe("model-vault reads Object Storage with ranged GETs (HTTPS stand-in)", f
         assert.strictEqual(r.code, 4, r.stderr);
         assert.match(r.stderr, /HTTP 503 \(gave up after 8 attempts\)/);
         assert.deepStrictEqual(tree(out), {});
+    });
+
+    it("names reordered chunks and another model's header as they stream in (exit 1)", async () => {
+        const s = await serve();
+        const record = 65536 + 16;
+        const cases: [string, (b: Buffer) => void, RegExp][] = [
+            [
+                "000002.enc",
+                (b) => {
+                    const one = Buffer.from(b.subarray(64 + record, 64 + 2 * record));
+                    b.copy(b, 64 + record, 64 + 2 * record, 64 + 3 * record);
+                    one.copy(b, 64 + 2 * record);
+                },
+                /chunk 1 of \d+ holds chunk 2's data: chunks were reordered/,
+            ],
+            ["000003.enc", (b) => (b[16] ^= 1), /belongs to another model/],
+        ];
+        for (const [name, tamper, message] of cases) {
+            const object = path.join(bucketRoot, prefix, "data", name);
+            const original = fs.readFileSync(object);
+            const changed = Buffer.from(original);
+            tamper(changed);
+            fs.writeFileSync(object, changed);
+            try {
+                const out = path.join(dir, `out-${name}`);
+                const r = await decrypt(s, out);
+                assert.strictEqual(r.code, 1, r.stderr);
+                assert.match(r.stderr, message);
+                assert.deepStrictEqual(tree(out), {});
+            } finally {
+                fs.writeFileSync(object, original);
+            }
+        }
     });
 
     it("refuses a modified object (exit 1) and an unauthenticated client (exit 4)", async () => {

@@ -37,6 +37,8 @@ export interface StandinOptions {
     readonly failEvery?: number;
     /** 503 or 429. Defaults to 503. */
     readonly failStatus?: number;
+    /** Send only the first half of every n-th ranged GET's bytes, then drop the connection. */
+    readonly cutEvery?: number;
 }
 
 /** What the stand-in saw. */
@@ -49,6 +51,10 @@ export interface StandinStats {
     maxConcurrentConnections: number;
     /** The most ranged GETs answered at the same time. */
     maxConcurrentGets: number;
+    /** Ranged GETs cut short by `cutEvery`. */
+    cutGets: number;
+    /** Every ranged GET answered: object name and first byte. */
+    ranges: { object: string; start: number }[];
 }
 
 /** A running stand-in. */
@@ -118,7 +124,10 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
         bytesSent: 0,
         maxConcurrentConnections: 0,
         maxConcurrentGets: 0,
+        cutGets: 0,
+        ranges: [],
     };
+    let rangedCount = 0;
     let gets = 0;
     let objectGets = 0;
     let connections = 0;
@@ -141,6 +150,7 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
         start: number,
         end: number,
         written: () => void,
+        cut: boolean,
     ) => {
         const rate = opts.bytesPerSecondPerConnection;
         const fd = fs.openSync(file, "r");
@@ -159,6 +169,11 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
                     const at = Math.max(due, now - 20);
                     due = at + (n / rate) * 1000;
                     if (at > now) await sleep(at - now);
+                }
+                if (cut && off - start >= (end + 1 - start) / 2) {
+                    stats.cutGets++;
+                    res.socket?.destroy();
+                    return;
                 }
                 const flushed = res.write(n === buf.length ? buf : buf.subarray(0, n));
                 stats.bytesSent += n;
@@ -248,6 +263,7 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
             end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
             status = 206;
             stats.rangedGets++;
+            stats.ranges.push({ object: name, start });
         }
         const headers: http.OutgoingHttpHeaders = {
             "content-type": "application/octet-stream",
@@ -270,7 +286,8 @@ export async function startObjectStore(opts: StandinOptions): Promise<Standin> {
             stats.maxConcurrentGets = Math.max(stats.maxConcurrentGets, ++gets);
             res.once("close", done);
         }
-        send(res, file, start, end, done).catch(() => res.destroy());
+        const cut = inFlight && !!opts.cutEvery && ++rangedCount % opts.cutEvery === 0;
+        send(res, file, start, end, done, cut).catch(() => res.destroy());
     };
 
     const server = opts.tls
