@@ -116,6 +116,25 @@ function streamed(r: Reply): { content: string; done: boolean } {
 const quantile = (sorted: number[], q: number) =>
     sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 
+/**
+ * Keeps a scrape as the checked-in capture the metric contract is checked against
+ * (modules/k8s/observability/metrics.ts), rewriting it only when the series differ (names and
+ * labels, not values), so a run that found the same metrics leaves the working tree clean.
+ */
+function saveCapture(name: string, text: string): void {
+    const file = path.join(__dirname, "captured", name);
+    const series = (t: string) =>
+        t
+            .split("\n")
+            .filter((l) => l !== "" && !l.startsWith("#"))
+            .map((l) => l.slice(0, l.lastIndexOf("}") + 1 || l.indexOf(" ")))
+            .sort()
+            .join("\n");
+    if (fs.existsSync(file) && series(fs.readFileSync(file, "utf8")) === series(text)) return;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+}
+
 describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Presidio)", function () {
     let stack: Stack;
     let tools: ReturnType<typeof install>;
@@ -994,8 +1013,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
             404,
         );
         assert.equal((await request(stack.ports.guardrailsApp!, "GET", "/metrics")).status, 404);
-        fs.mkdirSync(path.join(__dirname, "captured"), { recursive: true });
-        fs.writeFileSync(path.join(__dirname, "captured", "guardrails.prom"), m.text);
+        saveCapture("guardrails.prom", m.text);
     });
 
     it("scrapes inference on a metrics-only listener that passes nothing else to vLLM", async () => {
@@ -1015,10 +1033,7 @@ describe("request path on the real servers (gateway nginx, guardrails 0.24.1, Pr
         const post = await request(port, "POST", "/metrics", { messages: [] });
         assert.equal(post.status, 403);
         assert.equal(stack.inference.requests.length, before, "nothing reached the API");
-        fs.writeFileSync(
-            path.join(__dirname, "captured", "inference-metrics-sidecar.prom"),
-            m.text,
-        );
+        saveCapture("inference-metrics-sidecar.prom", m.text);
     });
 
     it("measures the latency gateway + guardrails + output filter add (median, p95)", async function () {
