@@ -304,158 +304,148 @@ export function createChunkRunner(
         await takeSlot();
         try {
             if (Date.now() - signedAt > 60_000) headers = await sign();
-            await get(f, src, start, length, counters, chunk, sink, headers, mod, secure);
+            await new Promise<void>((resolve, reject) => {
+                const r = mod.request(
+                    src.url,
+                    {
+                        method: "GET",
+                        headers,
+                        agent: secure ? agents.https : agents.http,
+                    },
+                    (res) => {
+                        const status = res.statusCode ?? 0;
+                        const fail = (e: Failure) => {
+                            res.destroy();
+                            reject(e);
+                        };
+                        if (status === 404) {
+                            return fail(new Failure("tamper", `${where(f)} is missing`, chunk));
+                        }
+                        if (status === 429 || status >= 500) {
+                            const ra = Number(res.headers["retry-after"]);
+                            return fail(
+                                new Failure(
+                                    "storage",
+                                    `GET ${f.object} bytes ${start}-${start + length - 1}: HTTP ${status}`,
+                                    chunk,
+                                    true,
+                                    Number.isFinite(ra) && ra > 0 ? ra * 1000 : 0,
+                                ),
+                            );
+                        }
+                        const whole = status === 200 && start === 0 && length === src.objectSize;
+                        if (status !== 206 && !whole) {
+                            return fail(
+                                new Failure(
+                                    "storage",
+                                    `GET ${f.object} bytes ${start}-${start + length - 1}: HTTP ${status} ` +
+                                        `${res.statusMessage ?? ""}`.trim(),
+                                    chunk,
+                                ),
+                            );
+                        }
+                        if (status === 206) {
+                            const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(
+                                String(res.headers["content-range"] ?? ""),
+                            );
+                            if (!m) {
+                                return fail(
+                                    new Failure(
+                                        "storage",
+                                        `GET ${f.object}: no usable Content-Range in the answer`,
+                                        chunk,
+                                    ),
+                                );
+                            }
+                            const total = Number(m[3]);
+                            if (total !== src.objectSize) {
+                                // The object changed after it was listed.
+                                return fail(
+                                    new Failure(
+                                        "tamper",
+                                        total < src.objectSize
+                                            ? `${where(f)} is truncated: ${total} bytes, expected ${src.objectSize}`
+                                            : `${where(f)} was extended: ${total} bytes, expected ${src.objectSize}`,
+                                        chunk,
+                                    ),
+                                );
+                            }
+                            if (Number(m[1]) !== start || Number(m[2]) !== start + length - 1) {
+                                return fail(
+                                    new Failure(
+                                        "storage",
+                                        `GET ${f.object}: asked for bytes ${start}-${start + length - 1}, got ${m[1]}-${m[2]}`,
+                                        chunk,
+                                    ),
+                                );
+                            }
+                        }
+                        let got = 0;
+                        res.on("data", (c: Buffer) => {
+                            if (got + c.length > length) {
+                                fail(
+                                    new Failure(
+                                        "storage",
+                                        `GET ${f.object}: more bytes than asked for`,
+                                        chunk,
+                                    ),
+                                );
+                                return;
+                            }
+                            counters.fetched += c.length;
+                            processed(c.length);
+                            try {
+                                sink(c, got);
+                            } catch (e) {
+                                fail(
+                                    e instanceof Failure
+                                        ? e
+                                        : new Failure("storage", (e as Error).message, chunk),
+                                );
+                                return;
+                            }
+                            got += c.length;
+                        });
+                        res.on("end", () =>
+                            got === length
+                                ? resolve()
+                                : reject(
+                                      new Failure(
+                                          "storage",
+                                          `GET ${f.object}: the answer ended after ${got} of ${length} bytes`,
+                                          chunk,
+                                          true,
+                                      ),
+                                  ),
+                        );
+                        res.on("error", (e) =>
+                            reject(
+                                new Failure(
+                                    "storage",
+                                    `GET ${f.object}: ${e.message}`,
+                                    chunk,
+                                    true,
+                                ),
+                            ),
+                        );
+                    },
+                );
+                r.setTimeout(init.retry.timeoutMs, () =>
+                    r.destroy(new Error(`no answer for ${init.retry.timeoutMs} ms`)),
+                );
+                r.on("error", (e) =>
+                    reject(
+                        e instanceof Failure
+                            ? e
+                            : new Failure("storage", `GET ${f.object}: ${e.message}`, chunk, true),
+                    ),
+                );
+                r.end();
+            });
         } finally {
             giveSlot();
         }
     };
-
-    /** The GET itself, on a slot, with headers signed for it. */
-    const get = (
-        f: RunnerFile,
-        src: { url: string; objectSize: number },
-        start: number,
-        length: number,
-        counters: { fetched: number },
-        chunk: number,
-        sink: Sink,
-        headers: Record<string, string>,
-        mod: typeof https | typeof http,
-        secure: boolean,
-    ): Promise<void> =>
-        new Promise<void>((resolve, reject) => {
-            const r = mod.request(
-                src.url,
-                {
-                    method: "GET",
-                    headers,
-                    agent: secure ? agents.https : agents.http,
-                },
-                (res) => {
-                    const status = res.statusCode ?? 0;
-                    const fail = (e: Failure) => {
-                        res.destroy();
-                        reject(e);
-                    };
-                    if (status === 404) {
-                        return fail(new Failure("tamper", `${where(f)} is missing`, chunk));
-                    }
-                    if (status === 429 || status >= 500) {
-                        const ra = Number(res.headers["retry-after"]);
-                        return fail(
-                            new Failure(
-                                "storage",
-                                `GET ${f.object} bytes ${start}-${start + length - 1}: HTTP ${status}`,
-                                chunk,
-                                true,
-                                Number.isFinite(ra) && ra > 0 ? ra * 1000 : 0,
-                            ),
-                        );
-                    }
-                    const whole = status === 200 && start === 0 && length === src.objectSize;
-                    if (status !== 206 && !whole) {
-                        return fail(
-                            new Failure(
-                                "storage",
-                                `GET ${f.object} bytes ${start}-${start + length - 1}: HTTP ${status} ` +
-                                    `${res.statusMessage ?? ""}`.trim(),
-                                chunk,
-                            ),
-                        );
-                    }
-                    if (status === 206) {
-                        const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(
-                            String(res.headers["content-range"] ?? ""),
-                        );
-                        if (!m) {
-                            return fail(
-                                new Failure(
-                                    "storage",
-                                    `GET ${f.object}: no usable Content-Range in the answer`,
-                                    chunk,
-                                ),
-                            );
-                        }
-                        const total = Number(m[3]);
-                        if (total !== src.objectSize) {
-                            // The object changed after it was listed.
-                            return fail(
-                                new Failure(
-                                    "tamper",
-                                    total < src.objectSize
-                                        ? `${where(f)} is truncated: ${total} bytes, expected ${src.objectSize}`
-                                        : `${where(f)} was extended: ${total} bytes, expected ${src.objectSize}`,
-                                    chunk,
-                                ),
-                            );
-                        }
-                        if (Number(m[1]) !== start || Number(m[2]) !== start + length - 1) {
-                            return fail(
-                                new Failure(
-                                    "storage",
-                                    `GET ${f.object}: asked for bytes ${start}-${start + length - 1}, got ${m[1]}-${m[2]}`,
-                                    chunk,
-                                ),
-                            );
-                        }
-                    }
-                    let got = 0;
-                    res.on("data", (c: Buffer) => {
-                        if (got + c.length > length) {
-                            fail(
-                                new Failure(
-                                    "storage",
-                                    `GET ${f.object}: more bytes than asked for`,
-                                    chunk,
-                                ),
-                            );
-                            return;
-                        }
-                        counters.fetched += c.length;
-                        processed(c.length);
-                        try {
-                            sink(c, got);
-                        } catch (e) {
-                            fail(
-                                e instanceof Failure
-                                    ? e
-                                    : new Failure("storage", (e as Error).message, chunk),
-                            );
-                            return;
-                        }
-                        got += c.length;
-                    });
-                    res.on("end", () =>
-                        got === length
-                            ? resolve()
-                            : reject(
-                                  new Failure(
-                                      "storage",
-                                      `GET ${f.object}: the answer ended after ${got} of ${length} bytes`,
-                                      chunk,
-                                      true,
-                                  ),
-                              ),
-                    );
-                    res.on("error", (e) =>
-                        reject(
-                            new Failure("storage", `GET ${f.object}: ${e.message}`, chunk, true),
-                        ),
-                    );
-                },
-            );
-            r.setTimeout(init.retry.timeoutMs, () =>
-                r.destroy(new Error(`no answer for ${init.retry.timeoutMs} ms`)),
-            );
-            r.on("error", (e) =>
-                reject(
-                    e instanceof Failure
-                        ? e
-                        : new Failure("storage", `GET ${f.object}: ${e.message}`, chunk, true),
-                ),
-            );
-            r.end();
-        });
 
     /** Reads `[start, start + length)` of a task's source into `dest`, retrying network failures. */
     const fill = async (
