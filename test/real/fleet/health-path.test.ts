@@ -27,7 +27,7 @@ import {
     startNginx,
     writeForPod,
 } from "../request-path/stack";
-import { Issued, Pki } from "../request-path/pki";
+import { Issued, Pki, clientTlsOptions } from "../request-path/pki";
 
 type Any = any;
 
@@ -52,15 +52,10 @@ function get(
         const secure = tls
             ? {
                   ...opts,
-                  servername: "gateway.llm-gateway.svc.cluster.local",
-                  ca: fs.readFileSync(tls.ca.cert),
-                  agent: false,
-                  ...(tls.client
-                      ? {
-                            cert: fs.readFileSync(tls.client.cert),
-                            key: fs.readFileSync(tls.client.key),
-                        }
-                      : {}),
+                  ...clientTlsOptions({
+                      ...tls,
+                      servername: "gateway.llm-gateway.svc.cluster.local",
+                  }),
               }
             : opts;
         const req = (tls ? https : http).request(secure, (res) => {

@@ -158,6 +158,25 @@ export interface TlsReply {
     readonly serverSerial: string;
 }
 
+/**
+ * A client's TLS options: the server verified against `ca` under `servername`, `client`'s
+ * certificate presented when given, no connection reuse (each request its own handshake).
+ */
+export function clientTlsOptions(opts: {
+    readonly ca: Issued;
+    readonly servername: string;
+    readonly client?: Issued;
+}): https.RequestOptions {
+    return {
+        servername: opts.servername,
+        ca: fs.readFileSync(opts.ca.cert),
+        ...(opts.client
+            ? { cert: fs.readFileSync(opts.client.cert), key: fs.readFileSync(opts.client.key) }
+            : {}),
+        agent: false,
+    };
+}
+
 /** One HTTPS request to 127.0.0.1:`port`, verifying the server against `ca` and `servername`. */
 export function tlsRequest(opts: {
     readonly port: number;
@@ -178,19 +197,11 @@ export function tlsRequest(opts: {
                 port: opts.port,
                 method: opts.method,
                 path: opts.path,
-                servername: opts.servername,
-                ca: fs.readFileSync(opts.ca.cert),
-                ...(opts.client
-                    ? {
-                          cert: fs.readFileSync(opts.client.cert),
-                          key: fs.readFileSync(opts.client.key),
-                      }
-                    : {}),
+                ...clientTlsOptions(opts),
                 headers: {
                     ...(data ? { "content-type": "application/json" } : {}),
                     ...opts.headers,
                 },
-                agent: false,
             },
             (res) => {
                 const serverSerial = String(

@@ -13,7 +13,7 @@ import * as path from "path";
 import { repoRoot, scratchDir } from "../support/env";
 import { Started, freePort, stopAll, waitUntil } from "../support/proc";
 import { main } from "../../../pipelines/cli";
-import { Issued, Pki, mountTls, serialOf, tlsRequest } from "./pki";
+import { Issued, Pki, clientTlsOptions, mountTls, serialOf, tlsRequest } from "./pki";
 import {
     Stack,
     answers200,
@@ -62,19 +62,7 @@ function request(
                 ...(data ? { "content-type": "application/json" } : {}),
                 ...headers,
             },
-            ...(tls
-                ? {
-                      servername: tls.servername,
-                      ca: fs.readFileSync(tls.ca.cert),
-                      agent: false,
-                      ...(tls.client
-                          ? {
-                                cert: fs.readFileSync(tls.client.cert),
-                                key: fs.readFileSync(tls.client.key),
-                            }
-                          : {}),
-                  }
-                : {}),
+            ...(tls ? clientTlsOptions(tls) : {}),
         };
         const req = (tls ? https : http).request(opts, (res) => {
             let text = "";
