@@ -20,7 +20,7 @@ import * as https from "https";
 import * as path from "path";
 import { scratchDir } from "../support/env";
 import { K8sObject, findObject, manifests } from "../support/plan";
-import { Started, portOpen, start, stopAll, waitUntil } from "../support/proc";
+import { Started, portOpen, stopAll, waitUntil } from "../support/proc";
 import { Issued, Pki, issue, makeCa } from "./pki";
 import {
     Sidecar,
@@ -31,6 +31,7 @@ import {
     podDir,
     startGuardrails,
     startJailbreakStub,
+    startPresidio,
     startSidecar,
     writeRails,
 } from "./stack";
@@ -243,29 +244,13 @@ describe("remote inference over mTLS on the real servers (guardrails 0.24.1 → 
         // onprem-fra: Presidio behind its sidecars, the guardrails behind theirs.
         const servers: Record<string, Started> = {};
         for (const which of ["analyzer", "anonymizer"] as const) {
-            servers[which] = start(
-                `presidio-${which}`,
-                tools.presidio.python,
-                [path.join(__dirname, "presidio_server.py"), which, String(ports[`${which}App`])],
-                log(`presidio-${which}`),
-                { env: { HOME: scratch } },
-            );
-            const id = `presidio-${which}`;
-            startSidecar({
-                name: `${id}-mtls`,
+            servers[which] = startPresidio(which, {
+                python: tools.presidio.python,
                 objects: site,
-                namespace: "llm-output-filter",
-                configMap: `${id}-mtls-nginx`,
-                deployment: id,
-                container: "mtls",
-                root: path.join(scratch, id),
-                addresses: {
-                    "3000": a[which]!,
-                    "127.0.0.1:3001": a[`${which}App`]!,
-                    "8081": a[`${which}Health`]!,
-                },
-                mounts: { "/etc/mtls/tls": path.join(scratch, id, "tls") },
-            });
+                scratch,
+                addresses: a,
+                tlsDir: path.join(scratch, `presidio-${which}`, "tls"),
+            }).server;
         }
         // The jailbreak heuristics stub behind the rendered jailbreak-detection sidecar.
         const jailbreakSidecar = startSidecar({

@@ -457,6 +457,52 @@ export function startSidecar(opts: {
 /** Local 127.0.0.1 addresses, by name. */
 export type Addresses = Record<string, string>;
 
+/**
+ * One Presidio engine (`which`) on its pod's loopback (127.0.0.1:3001, as its image binds it)
+ * behind the rendered `presidio-<which>-mtls` sidecar: `addresses` maps `<which>` (the tier port
+ * 3000), `<which>App` and `<which>Health`; the certificate is mounted from `tlsDir`.
+ */
+export function startPresidio(
+    which: "analyzer" | "anonymizer",
+    opts: {
+        readonly python: string;
+        readonly objects: readonly K8sObject[];
+        readonly scratch: string;
+        readonly addresses: Addresses;
+        readonly tlsDir: string;
+    },
+): { server: Started; sidecar: Sidecar } {
+    const id = `presidio-${which}`;
+    const a = opts.addresses;
+    const server = start(
+        id,
+        opts.python,
+        [
+            path.join(__dirname, "presidio_server.py"),
+            which,
+            String(portOfAddress(a[`${which}App`]!)),
+        ],
+        path.join(opts.scratch, `${id}.log`),
+        { env: { HOME: opts.scratch } },
+    );
+    const sidecar = startSidecar({
+        name: `${id}-mtls`,
+        objects: opts.objects,
+        namespace: "llm-output-filter",
+        configMap: `${id}-mtls-nginx`,
+        deployment: id,
+        container: "mtls",
+        root: path.join(opts.scratch, id),
+        addresses: {
+            "3000": a[which]!,
+            "127.0.0.1:3001": a[`${which}App`]!,
+            "8081": a[`${which}Health`]!,
+        },
+        mounts: { "/etc/mtls/tls": opts.tlsDir },
+    });
+    return { server, sidecar };
+}
+
 /** `127.0.0.1:<free port>`. */
 export async function local(): Promise<string> {
     return `127.0.0.1:${await freePort()}`;
@@ -542,29 +588,15 @@ export async function startStack(
     };
     // Presidio apps and their sidecars.
     for (const which of ["analyzer", "anonymizer"] as const) {
-        servers[which] = start(
-            `presidio-${which}`,
-            tools.presidio.python,
-            [path.join(__dirname, "presidio_server.py"), which, String(ports[`${which}App`])],
-            log(`presidio-${which}`),
-            { env: { HOME: scratch } },
-        );
-        const id = `presidio-${which}`;
-        sidecars[which] = startSidecar({
-            name: `${id}-mtls`,
+        const p = startPresidio(which, {
+            python: tools.presidio.python,
             objects: objs,
-            namespace: "llm-output-filter",
-            configMap: `${id}-mtls-nginx`,
-            deployment: id,
-            container: "mtls",
-            root: path.join(scratch, id),
-            addresses: {
-                "3000": a[which]!,
-                "127.0.0.1:3001": a[`${which}App`]!,
-                "8081": a[`${which}Health`]!,
-            },
-            mounts: { "/etc/mtls/tls": tlsDir(id) },
+            scratch,
+            addresses: a,
+            tlsDir: tlsDir(`presidio-${which}`),
         });
+        servers[which] = p.server;
+        sidecars[which] = p.sidecar;
     }
     // Inference: the stand-in as vLLM on the pod's loopback, its mTLS sidecar, the metrics one.
     sidecars.inference = startSidecar({
