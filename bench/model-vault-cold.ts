@@ -27,7 +27,14 @@ import {
     startObjectStore,
 } from "../test/real/loader/standin";
 import { ensureApt } from "../test/real/support/install";
-import { compiledLoader, generateFile, load, median } from "./model-vault";
+import {
+    compiledLoader,
+    generateFile,
+    gnuTimeArgs,
+    load,
+    median,
+    readGnuTime,
+} from "./model-vault";
 
 const MiB = 1024 * 1024;
 const repo = path.join(__dirname, "..");
@@ -55,14 +62,10 @@ function timedChild(args: string[], env: NodeJS.ProcessEnv): Promise<ColdRun> {
     return new Promise((resolve, reject) => {
         const t0 = process.hrtime.bigint();
         const u0 = process.cpuUsage();
-        const c = spawn(
-            "/usr/bin/time",
-            ["-o", report, "-f", "%U %S %M", process.execPath, ...args],
-            {
-                env,
-                stdio: ["ignore", "ignore", "pipe"],
-            },
-        );
+        const c = spawn("/usr/bin/time", [...gnuTimeArgs(report), process.execPath, ...args], {
+            env,
+            stdio: ["ignore", "ignore", "pipe"],
+        });
         let err = "";
         c.stderr.on("data", (d) => (err += d));
         c.on("error", reject);
@@ -70,18 +73,11 @@ function timedChild(args: string[], env: NodeJS.ProcessEnv): Promise<ColdRun> {
             const wall = Number(process.hrtime.bigint() - t0) / 1e9;
             const u = process.cpuUsage(u0);
             if (code !== 0) return reject(new Error(`${args.join(" ")} exited ${code}: ${err}`));
-            const [user, sys, kib] = fs
-                .readFileSync(report, "utf8")
-                .trim()
-                .split("\n")
-                .pop()!
-                .split(" ")
-                .map(Number);
-            fs.rmSync(report, { force: true });
+            const t = readGnuTime(report);
             resolve({
                 wall,
-                cpu: user + sys,
-                rssMiB: kib / 1024,
+                cpu: t.user + t.sys,
+                rssMiB: t.rss / MiB,
                 standinCpu: (u.user + u.system) / 1e6,
             });
         });

@@ -49,11 +49,22 @@ export interface Timed {
     readonly rss: number;
 }
 
+/** `/usr/bin/time` arguments that write user and system seconds and peak RSS to `report`. */
+export const gnuTimeArgs = (report: string) => ["-o", report, "-f", "%U %S %M"];
+
+/** Reads (and removes) a report written with {@link gnuTimeArgs}: CPU seconds and RSS bytes. */
+export function readGnuTime(report: string): Omit<Timed, "wall"> {
+    const last = fs.readFileSync(report, "utf8").trim().split("\n").pop()!;
+    fs.rmSync(report, { force: true });
+    const [user, sys, kib] = last.split(" ").map(Number);
+    return { user, sys, rss: kib * 1024 };
+}
+
 /** Runs `cmd args` under `/usr/bin/time`; throws with its stderr when it fails. */
 export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Timed {
     const report = path.join(os.tmpdir(), `mv-bench-time-${process.pid}`);
     const t0 = process.hrtime.bigint();
-    const r = spawnSync("/usr/bin/time", ["-o", report, "-f", "%U %S %M", cmd, ...args], {
+    const r = spawnSync("/usr/bin/time", [...gnuTimeArgs(report), cmd, ...args], {
         env,
         stdio: ["ignore", "ignore", "pipe"],
         maxBuffer: 64 * MiB,
@@ -62,10 +73,7 @@ export function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = proc
     if (r.status !== 0) {
         throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr?.toString()}`);
     }
-    const last = fs.readFileSync(report, "utf8").trim().split("\n").pop()!;
-    fs.rmSync(report, { force: true });
-    const [user, sys, kib] = last.split(" ").map(Number);
-    return { wall, user, sys, rss: kib * 1024 };
+    return { wall, ...readGnuTime(report) };
 }
 
 export function median(xs: readonly number[]): number {
