@@ -157,8 +157,6 @@ export function createChunkRunner(
 ): ChunkRunner {
     const nodeCrypto = req("crypto") as typeof crypto;
     const fs = req("fs") as typeof import("fs");
-    const https = req("https") as typeof import("https");
-    const http = req("http") as typeof import("http");
     const TAG = 16;
     const HEADER = 64;
     const rawKey = Buffer.from(init.key);
@@ -168,9 +166,19 @@ export function createChunkRunner(
     const chunkSize = init.chunkSize;
     const recMax = chunkSize + TAG;
     const free: Buffer[] = [];
-    const agents = {
-        https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-        http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    // Loaded with the first ranged GET: a local run never pays for loading TLS (~2-3 ms a thread).
+    // (https.request and https.Agent are http's, with TLS.)
+    type Client = { request: typeof import("http").request; agent: import("http").Agent };
+    const clients: { https?: Client; http?: Client } = {};
+    const client = (secure: boolean): Client => {
+        const scheme = secure ? "https" : "http";
+        let c = clients[scheme];
+        if (!c) {
+            const mod = req(scheme) as typeof import("http");
+            c = { request: mod.request, agent: new mod.Agent({ keepAlive: true, maxSockets: 64 }) };
+            clients[scheme] = c;
+        }
+        return c;
     };
 
     /** A failure that ends the task with a result (not a crash). */
@@ -299,18 +307,17 @@ export function createChunkRunner(
         const sign = () => host.sign(src.url, { range: `bytes=${start}-${start + length - 1}` });
         let headers = await sign();
         const signedAt = Date.now();
-        const secure = src.url.startsWith("https:");
-        const mod = secure ? https : http;
+        const { request, agent } = client(src.url.startsWith("https:"));
         await takeSlot();
         try {
             if (Date.now() - signedAt > 60_000) headers = await sign();
             await new Promise<void>((resolve, reject) => {
-                const r = mod.request(
+                const r = request(
                     src.url,
                     {
                         method: "GET",
                         headers,
-                        agent: secure ? agents.https : agents.http,
+                        agent,
                     },
                     (res) => {
                         const status = res.statusCode ?? 0;
@@ -830,8 +837,8 @@ export function createChunkRunner(
             for (const b of [...free, ...freeRecords]) b.fill(0);
             free.length = 0;
             freeRecords.length = 0;
-            agents.https.destroy();
-            agents.http.destroy();
+            clients.https?.agent.destroy();
+            clients.http?.agent.destroy();
         },
     };
 }
