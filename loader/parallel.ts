@@ -134,13 +134,26 @@ const call = (m) =>
         calls.set(callId, { resolve, reject });
         parentPort.postMessage({ ...m, callId });
     });
-// A minor GC on request (RunnerHost.collect): the pool set --expose-gc before starting this
-// thread, so its context has gc. Without it the runner simply never collects early.
-const minorGc = typeof globalThis.gc === "function" ? globalThis.gc : undefined;
+// A minor GC on request (RunnerHost.collect). The pool sets V8's --expose-gc once this thread
+// runs and before it sends "init", so a context created then has gc; without the flag (see
+// ChunkPool) the runner simply never collects early.
+let minorGc;
+const gcFunction = () => {
+    if (typeof globalThis.gc === "function") return globalThis.gc;
+    try {
+        return require("vm").runInNewContext("gc");
+    } catch {
+        return undefined;
+    }
+};
 const host = {
     sign: (url, headers) => call({ type: "sign", url, headers }),
     fetch: (file, start, length, objectSize) => call({ type: "fetch", file, start, length, objectSize }),
-    collect: minorGc ? () => minorGc({ type: "minor" }) : undefined,
+    collect: () => {
+        if (!minorGc) return false;
+        minorGc({ type: "minor" });
+        return true;
+    },
 };
 parentPort.on("message", async (m) => {
     if (m.type === "reply") {
@@ -151,6 +164,7 @@ parentPort.on("message", async (m) => {
         return;
     }
     if (m.type === "init") {
+        minorGc = gcFunction();
         runner = createChunkRunner(require, m.init, host);
         return;
     }
@@ -163,6 +177,26 @@ parentPort.on("message", async (m) => {
     parentPort.postMessage({ type: "result", id: m.id, result }, result.records ? [result.records.buffer] : []);
 });
 `;
+}
+
+/** Threads of any pool in this process that were created and do not run JavaScript yet. */
+let booting = 0;
+/** Whether this process has set V8's `--expose-gc`. */
+let gcExposed = false;
+
+/**
+ * Sets V8's `--expose-gc` (process-wide, never unset) once no thread of this process is still
+ * starting, so contexts created from then on have `gc` (RunnerHost.collect). Set before a thread
+ * starts, the flag makes that thread's isolate refuse Node's built-in code cache (it no longer
+ * matches the flags), and two threads took 57 ms instead of 28 to start; changing it while a
+ * thread was being created crashed one in the unit tests. If a thread of another pool is still
+ * starting, it stays unset for now, and this pool's threads do not collect early.
+ */
+function exposeGcOnceNoThreadStarts(): void {
+    if (!gcExposed && booting === 0) {
+        v8.setFlagsFromString("--expose-gc");
+        gcExposed = true;
+    }
 }
 
 /**
@@ -185,14 +219,17 @@ export class ChunkPool {
     private started = false;
     private closed = false;
     private broken: Error | undefined;
+    /** Settles when every thread runs (or has failed to start). */
+    private readonly running: Promise<void>;
+    /** Settles when every thread has its `init` (tasks are sent after it). */
+    private ready: Promise<void> = Promise.resolve();
+    /** Keys made for the threads and not yet handed over (zeroed if the pool closes first). */
+    private unsentKeys: Uint8Array[] = [];
 
     constructor(threads: number) {
         this.threads = threads;
-        if (threads === 0) return;
-        // Process-wide and never unset (threads start concurrently): contexts created from now
-        // on get a `gc` function, which the workers use for RunnerHost.collect.
-        v8.setFlagsFromString("--expose-gc");
-        const source = workerSource();
+        const started: Promise<void>[] = [];
+        const source = threads > 0 ? workerSource() : "";
         for (let i = 0; i < threads; i++) {
             const w = new Worker(source, {
                 eval: true,
@@ -219,9 +256,23 @@ export class ChunkPool {
                 if (!this.closed)
                     this.fail(new Error(`crypto worker exited unexpectedly (code ${code})`));
             });
+            booting++;
+            started.push(
+                new Promise<void>((resolve) => {
+                    let counted = true;
+                    const up = () => {
+                        if (counted) booting--;
+                        counted = false;
+                        resolve();
+                    };
+                    w.once("online", up);
+                    w.once("exit", up);
+                }),
+            );
             this.workers.push(w);
             this.load.push(0);
         }
+        this.running = Promise.all(started).then(() => undefined);
     }
 
     /**
@@ -241,10 +292,17 @@ export class ChunkPool {
             );
             return;
         }
-        for (const w of this.workers) {
-            const key = new Uint8Array(init.key);
-            w.postMessage({ type: "init", init: { ...init, key } }, [key.buffer]);
-        }
+        // Copied now (the caller zeroes init.key when this returns), sent once every thread runs.
+        const keys = this.workers.map(() => new Uint8Array(init.key));
+        this.unsentKeys = keys;
+        this.ready = this.running.then(() => {
+            if (this.closed) return;
+            exposeGcOnceNoThreadStarts();
+            this.workers.forEach((w, i) =>
+                w.postMessage({ type: "init", init: { ...init, key: keys[i] } }, [keys[i].buffer]),
+            );
+            this.unsentKeys = [];
+        });
     }
 
     private fail(e: Error): void {
@@ -281,7 +339,9 @@ export class ChunkPool {
         this.load[w]++;
         return new Promise<ChunkTaskResult>((resolve, reject) => {
             this.pending.set(id, { resolve, reject });
-            this.workers[w].postMessage({ type: "task", id, task });
+            void this.ready.then(() => {
+                if (this.pending.has(id)) this.workers[w].postMessage({ type: "task", id, task });
+            });
         });
     }
 
@@ -289,6 +349,8 @@ export class ChunkPool {
     async close(): Promise<void> {
         if (this.closed) return;
         this.closed = true;
+        for (const k of this.unsentKeys) k.fill(0);
+        this.unsentKeys = [];
         this.inline?.close();
         await Promise.all(
             this.workers.map(

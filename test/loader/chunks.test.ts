@@ -151,6 +151,68 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
         assert.ok(fs.readFileSync(outPath).equals(plain));
     });
 
+    it("collects dead buffers early on its threads (V8's gc, exposed once the threads run)", async () => {
+        const dir = tempDir("chunks-gc");
+        const big = crypto.randomBytes(16 * 1024 * 1024);
+        writeTree(path.join(dir, "m"), { "w.bin": big });
+        const keys = FileKeyRing.fromFile(writeKey(dir));
+        const enc = path.join(dir, "e");
+        const m = await encryptModel(path.join(dir, "m"), new LocalModelTarget(enc), keys, {
+            workers: 0,
+        });
+        const dataKey = await keys.unwrapDataKey(
+            parseManifest(fs.readFileSync(path.join(enc, "manifest.json"))),
+        );
+        const f = m.files[0];
+        const pool = new ChunkPool(2);
+        pool.start(
+            {
+                key: chunkKey(dataKey, m.modelId, m.format),
+                version: 2,
+                chunkSize: m.chunkSize,
+                piece: 128 * 1024,
+                segmentChunks: 4,
+                segmentBuffers: 2,
+                fetchSlots: 1,
+                files: [
+                    {
+                        path: f.path,
+                        object: f.object,
+                        size: f.size,
+                        chunks: f.chunks,
+                        index: 0,
+                        header: objectHeader(m.modelId, 0, f.path),
+                    },
+                ],
+                retry: DEFAULT_RETRY,
+            },
+            { sign: async () => ({}), fetch: async () => new Uint8Array(0) },
+        );
+        const input = fs.openSync(path.join(enc, f.object), "r");
+        try {
+            const results = await Promise.all(
+                [0, 4, 8, 12].map((first) =>
+                    pool.run({
+                        op: "decrypt",
+                        file: 0,
+                        first,
+                        count: 4,
+                        source: { kind: "fd", fd: input },
+                    }),
+                ),
+            );
+            const collections = results.map((r) => {
+                assert.ok(r.ok, JSON.stringify(r));
+                return r.collections;
+            });
+            // Each thread verified at least 4 MiB, the collection interval.
+            assert.ok(Math.max(...collections) >= 1, `collections: ${collections.join(", ")}`);
+        } finally {
+            await pool.close();
+            fs.closeSync(input);
+        }
+    });
+
     it("reports a modified record with its chunk index and leaves the destination empty", async () => {
         const dir = tempDir("chunks-bad");
         writeTree(path.join(dir, "m"), { "w.bin": plain });
