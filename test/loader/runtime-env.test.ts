@@ -13,6 +13,9 @@ describe("model-loader runtime environment", () => {
         assert.ok(image.GLIBC_TUNABLES, "the model-loader Dockerfile sets no GLIBC_TUNABLES");
         assert.deepStrictEqual(npmScriptEnv(), { GLIBC_TUNABLES: image.GLIBC_TUNABLES });
         assert.strictEqual(image.NODE_EXTRA_CA_CERTS, undefined);
+        // A V8 flag (e.g. --max-old-space-size) makes the crypto threads refuse Node's code
+        // cache and start twice as slowly (docs/model-vault.md, "Start-up").
+        assert.strictEqual(image.NODE_OPTIONS, undefined, "the image sets NODE_OPTIONS");
     });
 
     it("glibc reads every tunable the image sets, with the value given", function () {
