@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as http from "http";
 import * as path from "path";
 
 import { ChunkTaskResult, RunnerInit } from "../../loader/chunks";
@@ -210,6 +211,81 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
         } finally {
             await pool.close();
             fs.closeSync(input);
+        }
+    });
+
+    it("collects on the calling thread too, every two ranged GETs it signs", async () => {
+        const dir = tempDir("chunks-gc-http");
+        const big = crypto.randomBytes(8 * 1024 * 1024);
+        writeTree(path.join(dir, "m"), { "w.bin": big });
+        const keys = FileKeyRing.fromFile(writeKey(dir));
+        const enc = path.join(dir, "e");
+        const m = await encryptModel(path.join(dir, "m"), new LocalModelTarget(enc), keys, {
+            workers: 0,
+        });
+        const f = m.files[0];
+        const object = fs.readFileSync(path.join(enc, f.object));
+        // A ranged GET server for the one object (what Object Storage answers, unsigned).
+        const server = http.createServer((req, res) => {
+            const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range))!;
+            res.writeHead(206, { "content-range": `bytes ${a}-${b}/${object.length}` });
+            res.end(object.subarray(Number(a), Number(b) + 1));
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/o`;
+        const dataKey = await keys.unwrapDataKey(
+            parseManifest(fs.readFileSync(path.join(enc, "manifest.json"))),
+        );
+        let signed = 0;
+        const pool = new ChunkPool(2);
+        pool.start(
+            {
+                key: chunkKey(dataKey, m.modelId, m.format),
+                version: 2,
+                chunkSize: m.chunkSize,
+                piece: 128 * 1024,
+                segmentChunks: 2,
+                segmentBuffers: 2,
+                fetchSlots: 1,
+                files: [
+                    {
+                        path: f.path,
+                        object: f.object,
+                        size: f.size,
+                        chunks: f.chunks,
+                        index: 0,
+                        header: objectHeader(m.modelId, 0, f.path),
+                    },
+                ],
+                retry: DEFAULT_RETRY,
+            },
+            {
+                // The host signs the runner's headers (the range) and returns them to send.
+                sign: async (_url, headers) => {
+                    signed++;
+                    return headers;
+                },
+                fetch: async () => new Uint8Array(0),
+            },
+        );
+        try {
+            const results = await Promise.all(
+                [0, 2, 4, 6].map((first) =>
+                    pool.run({
+                        op: "decrypt",
+                        file: 0,
+                        first,
+                        count: 2,
+                        source: { kind: "http", url, objectSize: object.length },
+                    }),
+                ),
+            );
+            for (const r of results) assert.ok(r.ok, JSON.stringify(r));
+            assert.strictEqual(signed, 4);
+            assert.strictEqual(pool.collections, 2);
+        } finally {
+            await pool.close();
+            server.close();
         }
     });
 
