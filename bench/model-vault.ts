@@ -3,10 +3,12 @@
  *
  * Decrypt+verify of one model into tmpfs, side by side and interleaved, by:
  *
- * - `model-vault`: the CLI compiled to JavaScript (`node loader/run.js decrypt`), in the
- *   environment the model-loader image sets (its Dockerfile's `ENV`: the glibc malloc tunables,
- *   no `NODE_EXTRA_CA_CERTS`) — the targets are judged on this row; the same without the malloc
- *   tunables; and as `npm run model-vault` runs it in this machine's own environment;
+ * - `model-vault`: the CLI compiled to JavaScript (`node loader/run.js decrypt`) four ways: as
+ *   `npm run model-vault` runs it (its variables: the glibc malloc tunables) in an environment
+ *   cleared of this machine's `NODE_EXTRA_CA_CERTS`, `NODE_OPTIONS` and malloc settings — the
+ *   targets are judged on this row; the same without the malloc tunables; as the model-loader
+ *   image runs it (its Dockerfile's `ENV`, `NODE_OPTIONS` included); and as `npm run
+ *   model-vault` runs it in this machine's own environment;
  * - the floor: bench/model-vault-floor.c, the same work natively (OpenSSL EVP AES-256-GCM and
  *   SHA-256 per chunk record, pwrite), built here with gcc against Debian's libssl-dev;
  * - `age -d` (Debian's age) on the same plaintext, encrypted with age.
@@ -77,19 +79,24 @@ export function npmScriptEnv(
 }
 
 /**
- * This process's environment with what the image sets in place of this machine's settings of the
- * same concerns: the image's `ENV`, and no `NODE_EXTRA_CA_CERTS` (which this machine sets, and
- * which makes Node parse a CA file before any JavaScript runs: ~36 ms for Debian's bundle).
+ * This process's environment without this machine's settings of what the CLI and the image set
+ * themselves: `NODE_EXTRA_CA_CERTS` (which this machine sets, and which makes Node parse a CA file
+ * before any JavaScript runs: ~36 ms for Debian's bundle), `NODE_OPTIONS`, the malloc tunables.
  */
-export function asInImage(
-    extra: Record<string, string> = {},
-    base: NodeJS.ProcessEnv = process.env,
-): NodeJS.ProcessEnv {
+export function cleanEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base };
     for (const k of ["NODE_EXTRA_CA_CERTS", "GLIBC_TUNABLES", "NODE_OPTIONS", "MALLOC_ARENA_MAX"]) {
         delete env[k];
     }
-    return { ...env, ...imageEnv(), ...extra };
+    return env;
+}
+
+/** A clean environment with the image's `ENV` (and `extra`): the loader as the image runs it. */
+export function asInImage(
+    extra: Record<string, string> = {},
+    base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+    return { ...cleanEnv(base), ...imageEnv(), ...extra };
 }
 
 function arg(name: string, fallback: string): string {
@@ -254,13 +261,15 @@ async function main(): Promise<void> {
         );
 
         const run = path.join(repo, "loader", "run.js");
+        // The targets' row: the CLI as `npm run model-vault` runs it, nothing of this machine's.
+        const asCli = { ...cleanEnv(), ...npmScriptEnv() };
         const enc1 = timed(
             process.execPath,
             [run, "encrypt", "--quiet", "--key", `file:${keyPath}`, model, enc],
-            asInImage(),
+            asCli,
         );
         console.log(
-            `encrypt (model-vault, ${threads} threads, as in the image): ${(total / MiB / enc1.wall).toFixed(0)} MiB/s, ` +
+            `encrypt (model-vault, ${threads} threads, as \`npm run model-vault\` runs it): ${(total / MiB / enc1.wall).toFixed(0)} MiB/s, ` +
                 `${enc1.wall.toFixed(2)} s, peak RSS ${(enc1.rss / MiB).toFixed(0)} MiB; load ${load()}`,
         );
         // age: X25519 recipient, one .age file per model file.
@@ -299,13 +308,20 @@ async function main(): Promise<void> {
                 ],
                 env,
             );
-        const untuned = asInImage();
-        delete untuned.GLIBC_TUNABLES;
         const tools: Tool[] = [
-            { name: "model-vault decrypt, as in the image", run: cli(asInImage()), times: [] },
             {
-                name: "model-vault decrypt, as in the image without GLIBC_TUNABLES",
-                run: cli(untuned),
+                name: "model-vault decrypt, as `npm run model-vault` runs it",
+                run: cli(asCli),
+                times: [],
+            },
+            {
+                name: "the same without GLIBC_TUNABLES",
+                run: cli(cleanEnv()),
+                times: [],
+            },
+            {
+                name: "model-vault decrypt, as the image runs it (its ENV, NODE_OPTIONS included)",
+                run: cli(asInImage()),
                 times: [],
             },
             {
@@ -393,14 +409,15 @@ async function main(): Promise<void> {
                 `| ${m.name} | ${m.wall.toFixed(2)} | ${gbps(m.wall).toFixed(2)} | ${m.cpu.toFixed(2)} | ${(m.rss / MiB).toFixed(0)} |`,
             );
         }
-        const [mv, untunedRun, here, fl, age] = med;
+        const [mv, untunedRun, image, here, fl, age] = med;
         const ratios = (m: (typeof med)[number]) =>
             `${(fl.wall / m.wall).toFixed(2)} and ${(age.wall / m.wall).toFixed(2)}`;
         console.log(
-            `\nratios (GB/s), as in the image: model-vault / floor ${(fl.wall / mv.wall).toFixed(2)} (target ≥ 0.70), ` +
+            `\nratios (GB/s), as \`npm run model-vault\` runs it: model-vault / floor ${(fl.wall / mv.wall).toFixed(2)} (target ≥ 0.70), ` +
                 `model-vault / age ${(age.wall / mv.wall).toFixed(2)} (target ≥ 1.30); ` +
-                `without GLIBC_TUNABLES: ${ratios(untunedRun)}; in this machine's environment: ${ratios(here)}; ` +
-                `decrypt peak RSS ${(Math.max(mv.rss, untunedRun.rss, here.rss) / MiB).toFixed(0)} MiB (target ≤ 160), ` +
+                `without GLIBC_TUNABLES: ${ratios(untunedRun)}; as the image runs it: ${ratios(image)}; ` +
+                `in this machine's environment: ${ratios(here)}; ` +
+                `decrypt peak RSS ${(Math.max(mv.rss, untunedRun.rss, image.rss, here.rss) / MiB).toFixed(0)} MiB (target ≤ 160), ` +
                 `encrypt ${(enc1.rss / MiB).toFixed(0)} MiB (target ≤ 256)`,
         );
         const machineEnv = [
@@ -410,7 +427,9 @@ async function main(): Promise<void> {
             process.env.NODE_OPTIONS && `NODE_OPTIONS=${process.env.NODE_OPTIONS}`,
         ].filter(Boolean);
         console.log(
-            `image environment: ${Object.entries(imageEnv())
+            `npm run model-vault sets ${Object.entries(npmScriptEnv())
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ")}; the image ${Object.entries(imageEnv())
                 .map(([k, v]) => `${k}=${v}`)
                 .join(
                     " ",
@@ -420,12 +439,12 @@ async function main(): Promise<void> {
         const starts: Timed[] = [];
         const bare: Timed[] = [];
         for (let i = 0; i < 7; i++) {
-            bare.push(timed(process.execPath, ["-e", "0"], asInImage()));
-            starts.push(timed(process.execPath, [run, "--help"], asInImage()));
+            bare.push(timed(process.execPath, ["-e", "0"], asCli));
+            starts.push(timed(process.execPath, [run, "--help"], asCli));
         }
         const cpu = (t: Timed[]) => median(t.map((x) => x.user + x.sys));
         console.log(
-            `start-up, as in the image: \`node loader/run.js --help\` median ${median(starts.map((t) => t.wall)).toFixed(3)} s wall, ` +
+            `start-up, as \`npm run model-vault\` runs it: \`node loader/run.js --help\` median ${median(starts.map((t) => t.wall)).toFixed(3)} s wall, ` +
                 `${cpu(starts).toFixed(3)} s CPU, ${(Math.max(...starts.map((t) => t.rss)) / MiB).toFixed(0)} MiB ` +
                 `(target < 0.3 s); \`node -e 0\` alone ${median(bare.map((t) => t.wall)).toFixed(3)} s wall, ` +
                 `${cpu(bare).toFixed(3)} s CPU; load ${load()}`,
