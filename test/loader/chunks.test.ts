@@ -40,6 +40,43 @@ function recordDigests(object: Buffer, size: number, chunkSize: number): Buffer[
     return out;
 }
 
+/** A one-file model `w.bin` sealed with a file key on the calling thread, for a pool to run. */
+async function sealedOneFile(prefix: string, data: Buffer, chunkSize?: number) {
+    const dir = tempDir(prefix);
+    writeTree(path.join(dir, "m"), { "w.bin": data });
+    const keys = FileKeyRing.fromFile(writeKey(dir));
+    const enc = path.join(dir, "e");
+    const m = await encryptModel(path.join(dir, "m"), new LocalModelTarget(enc), keys, {
+        chunkSize,
+        workers: 0,
+    });
+    const dataKey = await keys.unwrapDataKey(
+        parseManifest(fs.readFileSync(path.join(enc, "manifest.json"))),
+    );
+    const f = m.files[0];
+    /** The runner init of this model, with the buffer shape given. */
+    const init = (
+        shape: Pick<RunnerInit, "piece" | "segmentChunks" | "segmentBuffers" | "fetchSlots">,
+    ): RunnerInit => ({
+        key: chunkKey(dataKey, m.modelId, m.format),
+        version: 2,
+        chunkSize: m.chunkSize,
+        ...shape,
+        files: [
+            {
+                path: f.path,
+                object: f.object,
+                size: f.size,
+                chunks: f.chunks,
+                index: 0,
+                header: objectHeader(m.modelId, 0, f.path),
+            },
+        ],
+        retry: DEFAULT_RETRY,
+    });
+    return { dir, objectPath: path.join(enc, f.object), chunks: f.chunks, init };
+}
+
 describe("model-vault chunk runners: any thread, any chunk", () => {
     after(cleanupTemps);
     const plain = bytes(23 * CHUNK + 321, "one-big-file");
@@ -76,39 +113,8 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
     });
 
     it("gives the same record digests and plaintext whichever thread runs a segment, in any order", async () => {
-        const dir = tempDir("chunks-pool");
-        writeTree(path.join(dir, "m"), { "w.bin": plain });
-        const keys = FileKeyRing.fromFile(writeKey(dir));
-        const enc = path.join(dir, "e");
-        const m = await encryptModel(path.join(dir, "m"), new LocalModelTarget(enc), keys, {
-            chunkSize: CHUNK,
-            workers: 0,
-        });
-        const objectPath = path.join(enc, "data", "000000.enc");
+        const { dir, objectPath, chunks, init } = await sealedOneFile("chunks-pool", plain, CHUNK);
         const expected = recordDigests(fs.readFileSync(objectPath), plain.length, CHUNK);
-        const dataKey = await keys.unwrapDataKey(
-            parseManifest(fs.readFileSync(path.join(enc, "manifest.json"))),
-        );
-        const init: RunnerInit = {
-            key: chunkKey(dataKey, m.modelId, m.format),
-            version: 2,
-            chunkSize: CHUNK,
-            piece: 96,
-            segmentChunks: 3,
-            segmentBuffers: 2,
-            fetchSlots: 1,
-            files: [
-                {
-                    path: "w.bin",
-                    object: "data/000000.enc",
-                    size: plain.length,
-                    chunks: m.files[0].chunks,
-                    index: 0,
-                    header: objectHeader(m.modelId, 0, "w.bin"),
-                },
-            ],
-            retry: DEFAULT_RETRY,
-        };
         const host = {
             sign: async () => ({}),
             fetch: async () => new Uint8Array(0),
@@ -117,14 +123,14 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
         const outPath = path.join(dir, "plain.bin");
         const output = fs.openSync(outPath, "w");
         const pool = new ChunkPool(2);
-        pool.start(init, host);
+        pool.start(init({ piece: 96, segmentChunks: 3, segmentBuffers: 2, fetchSlots: 1 }), host);
         try {
             // Segments from last to first, all in flight at once on two threads.
             const firsts = [];
-            for (let first = 0; first < m.files[0].chunks; first += 3) firsts.push(first);
+            for (let first = 0; first < chunks; first += 3) firsts.push(first);
             const results = await Promise.all(
                 firsts.reverse().map(async (first) => {
-                    const count = Math.min(3, m.files[0].chunks - first);
+                    const count = Math.min(3, chunks - first);
                     const r = await pool.run({
                         op: "decrypt",
                         file: 0,
@@ -153,43 +159,16 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
     });
 
     it("collects dead buffers early on its threads (V8's gc, exposed once the threads run)", async () => {
-        const dir = tempDir("chunks-gc");
-        const big = crypto.randomBytes(16 * 1024 * 1024);
-        writeTree(path.join(dir, "m"), { "w.bin": big });
-        const keys = FileKeyRing.fromFile(writeKey(dir));
-        const enc = path.join(dir, "e");
-        const m = await encryptModel(path.join(dir, "m"), new LocalModelTarget(enc), keys, {
-            workers: 0,
-        });
-        const dataKey = await keys.unwrapDataKey(
-            parseManifest(fs.readFileSync(path.join(enc, "manifest.json"))),
+        const { objectPath, init } = await sealedOneFile(
+            "chunks-gc",
+            crypto.randomBytes(16 * 1024 * 1024),
         );
-        const f = m.files[0];
         const pool = new ChunkPool(2);
         pool.start(
-            {
-                key: chunkKey(dataKey, m.modelId, m.format),
-                version: 2,
-                chunkSize: m.chunkSize,
-                piece: 128 * 1024,
-                segmentChunks: 4,
-                segmentBuffers: 2,
-                fetchSlots: 1,
-                files: [
-                    {
-                        path: f.path,
-                        object: f.object,
-                        size: f.size,
-                        chunks: f.chunks,
-                        index: 0,
-                        header: objectHeader(m.modelId, 0, f.path),
-                    },
-                ],
-                retry: DEFAULT_RETRY,
-            },
+            init({ piece: 128 * 1024, segmentChunks: 4, segmentBuffers: 2, fetchSlots: 1 }),
             { sign: async () => ({}), fetch: async () => new Uint8Array(0) },
         );
-        const input = fs.openSync(path.join(enc, f.object), "r");
+        const input = fs.openSync(objectPath, "r");
         try {
             const results = await Promise.all(
                 [0, 4, 8, 12].map((first) =>
@@ -215,16 +194,11 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
     });
 
     it("collects on the calling thread too, every two ranged GETs it signs", async () => {
-        const dir = tempDir("chunks-gc-http");
-        const big = crypto.randomBytes(8 * 1024 * 1024);
-        writeTree(path.join(dir, "m"), { "w.bin": big });
-        const keys = FileKeyRing.fromFile(writeKey(dir));
-        const enc = path.join(dir, "e");
-        const m = await encryptModel(path.join(dir, "m"), new LocalModelTarget(enc), keys, {
-            workers: 0,
-        });
-        const f = m.files[0];
-        const object = fs.readFileSync(path.join(enc, f.object));
+        const { objectPath, init } = await sealedOneFile(
+            "chunks-gc-http",
+            crypto.randomBytes(8 * 1024 * 1024),
+        );
+        const object = fs.readFileSync(objectPath);
         // A ranged GET server for the one object (what Object Storage answers, unsigned).
         const server = http.createServer((req, res) => {
             const [, a, b] = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range))!;
@@ -233,32 +207,10 @@ describe("model-vault chunk runners: any thread, any chunk", () => {
         });
         await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
         const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/o`;
-        const dataKey = await keys.unwrapDataKey(
-            parseManifest(fs.readFileSync(path.join(enc, "manifest.json"))),
-        );
         let signed = 0;
         const pool = new ChunkPool(2);
         pool.start(
-            {
-                key: chunkKey(dataKey, m.modelId, m.format),
-                version: 2,
-                chunkSize: m.chunkSize,
-                piece: 128 * 1024,
-                segmentChunks: 2,
-                segmentBuffers: 2,
-                fetchSlots: 1,
-                files: [
-                    {
-                        path: f.path,
-                        object: f.object,
-                        size: f.size,
-                        chunks: f.chunks,
-                        index: 0,
-                        header: objectHeader(m.modelId, 0, f.path),
-                    },
-                ],
-                retry: DEFAULT_RETRY,
-            },
+            init({ piece: 128 * 1024, segmentChunks: 2, segmentBuffers: 2, fetchSlots: 1 }),
             {
                 // The host signs the runner's headers (the range) and returns them to send.
                 sign: async (_url, headers) => {
