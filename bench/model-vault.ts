@@ -85,11 +85,23 @@ export function npmScriptEnv(
  */
 export function cleanEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...base };
-    for (const k of ["NODE_EXTRA_CA_CERTS", "GLIBC_TUNABLES", "NODE_OPTIONS", "MALLOC_ARENA_MAX"]) {
-        delete env[k];
-    }
+    for (const k of MACHINE_SETTINGS) delete env[k];
     return env;
 }
+
+/** The variables {@link cleanEnv} clears. */
+const MACHINE_SETTINGS = [
+    "NODE_EXTRA_CA_CERTS",
+    "GLIBC_TUNABLES",
+    "NODE_OPTIONS",
+    "MALLOC_ARENA_MAX",
+] as const;
+
+/** `K=V K=V` of an environment's variables. */
+const pairs = (env: NodeJS.ProcessEnv) =>
+    Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ");
 
 /** A clean environment with the image's `ENV` (and `extra`): the loader as the image runs it. */
 export function asInImage(
@@ -420,20 +432,14 @@ async function main(): Promise<void> {
                 `decrypt peak RSS ${(Math.max(mv.rss, untunedRun.rss, image.rss, here.rss) / MiB).toFixed(0)} MiB (target ≤ 160), ` +
                 `encrypt ${(enc1.rss / MiB).toFixed(0)} MiB (target ≤ 256)`,
         );
-        const machineEnv = [
-            process.env.NODE_EXTRA_CA_CERTS &&
-                `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`,
-            process.env.GLIBC_TUNABLES && `GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES}`,
-            process.env.NODE_OPTIONS && `NODE_OPTIONS=${process.env.NODE_OPTIONS}`,
-        ].filter(Boolean);
+        const machine = pairs(
+            Object.fromEntries(
+                MACHINE_SETTINGS.flatMap((k) => (process.env[k] ? [[k, process.env[k]]] : [])),
+            ),
+        );
         console.log(
-            `npm run model-vault sets ${Object.entries(npmScriptEnv())
-                .map(([k, v]) => `${k}=${v}`)
-                .join(" ")}; the image ${Object.entries(imageEnv())
-                .map(([k, v]) => `${k}=${v}`)
-                .join(
-                    " ",
-                )}; this machine sets ${machineEnv.length > 0 ? machineEnv.join(" ") : "none of NODE_EXTRA_CA_CERTS, GLIBC_TUNABLES, NODE_OPTIONS"}`,
+            `npm run model-vault sets ${pairs(npmScriptEnv())}; the image ${pairs(imageEnv())}; ` +
+                `this machine sets ${machine || `none of ${MACHINE_SETTINGS.join(", ")}`}`,
         );
 
         const starts: Timed[] = [];
